@@ -1,0 +1,11 @@
+//! Node addon: converts core types to plain JS objects and core errors to `Error`s with a stable
+//! `code`. No orchestration logic lives here.
+
+mod errors;
+mod feature;
+
+/// The package version (the same as the Rust crate and the Python package).
+#[napi_derive::napi]
+pub fn version() -> String {
+    kitty_orchestrator::VERSION.to_string()
+}

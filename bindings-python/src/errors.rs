@@ -1,0 +1,62 @@
+//! The exception hierarchy: `KittyError` (with `.code`) and one subclass per error kind, whose
+//! `code` class attribute is the same stable code the CLI and Node report.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use kitty_orchestrator::error::codes;
+
+create_exception!(
+    kitty_orchestrator,
+    KittyError,
+    PyException,
+    "Base class of every kitty-orchestrator error; `.code` is a stable error code."
+);
+create_exception!(
+    kitty_orchestrator,
+    FeatureError,
+    KittyError,
+    "A feature directory is invalid; `.problems` lists every problem found."
+);
+create_exception!(kitty_orchestrator, ConfigError, KittyError, "The orchestrator configuration is invalid.");
+create_exception!(kitty_orchestrator, IoError, KittyError, "A file could not be read or written.");
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let classes = [
+        ("KittyError", py.get_type::<KittyError>(), "internal"),
+        ("FeatureError", py.get_type::<FeatureError>(), codes::FEATURE),
+        ("ConfigError", py.get_type::<ConfigError>(), codes::CONFIG),
+        ("IoError", py.get_type::<IoError>(), codes::IO),
+    ];
+    for (name, class, code) in classes {
+        class.setattr("code", code)?;
+        m.add(name, class)?;
+    }
+    Ok(())
+}
+
+/// Maps a core error to its Python exception (message identical to the CLI's).
+pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
+    let message = err.to_string();
+    match err {
+        kitty_orchestrator::Error::Feature(feature_err) => {
+            let exc = FeatureError::new_err(message);
+            let problems: Vec<crate::feature::Problem> =
+                feature_err.problems.iter().map(crate::feature::Problem::from).collect();
+            let attach = || -> PyResult<()> {
+                let list = PyList::new(py, problems)?;
+                exc.value(py).setattr("problems", list)?;
+                Ok(())
+            };
+            match attach() {
+                Ok(()) => exc,
+                Err(err) => err,
+            }
+        }
+        kitty_orchestrator::Error::Config(_) => ConfigError::new_err(message),
+        kitty_orchestrator::Error::Io { .. } => IoError::new_err(message),
+    }
+}

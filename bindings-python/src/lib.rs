@@ -1,0 +1,19 @@
+//! Python extension module `kitty_orchestrator._native`: converts core types to Python objects
+//! and core errors to the `KittyError` hierarchy. No orchestration logic lives here.
+
+mod convert;
+mod errors;
+mod feature;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", kitty_orchestrator::VERSION)?;
+    errors::register(m)?;
+    m.add_class::<feature::Feature>()?;
+    m.add_class::<feature::WorkPackage>()?;
+    m.add_class::<feature::Problem>()?;
+    m.add_function(wrap_pyfunction!(feature::load_feature, m)?)?;
+    Ok(())
+}

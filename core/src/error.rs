@@ -1,0 +1,50 @@
+//! The crate's error type. Every variant maps to one stable code ([`Error::code`]) that the CLI,
+//! Python (`KittyError.code`) and Node (`err.code`) all report identically.
+
+use std::path::PathBuf;
+
+pub use crate::config::ConfigError;
+pub use crate::feature::FeatureError;
+
+/// Any error kitty-orchestrator reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The feature directory has problems (all of them are listed).
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    /// `.kittify/orchestrator.toml` is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file or directory outside the feature could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// The stable error codes, one per error kind.
+pub mod codes {
+    /// A feature directory is invalid.
+    pub const FEATURE: &str = "feature_invalid";
+    /// The configuration is invalid.
+    pub const CONFIG: &str = "config_invalid";
+    /// A file could not be read or written.
+    pub const IO: &str = "io";
+}
+
+impl Error {
+    /// The stable code of this error's kind (see [`codes`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Feature(_) => codes::FEATURE,
+            Error::Config(_) => codes::CONFIG,
+            Error::Io { .. } => codes::IO,
+        }
+    }
+}
+
+/// Shorthand for results with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

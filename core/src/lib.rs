@@ -1,0 +1,33 @@
+//! # kitty-orchestrator
+//!
+//! Runs a spec-kitty *feature* — a dependency graph of work packages (WPs) written as markdown
+//! files — through autonomous coding agents, one git worktree per WP, with all run state kept in
+//! git refs. This crate is the whole engine; the CLI and the Python/Node bindings only convert
+//! types and forward to it.
+//!
+//! ```no_run
+//! let feature = kitty_orchestrator::load_feature("kitty-specs/020-my-feature")?;
+//! for id in feature.topological_order() {
+//!     let wp = feature.work_package(&id).unwrap();
+//!     println!("{id} {} ({})", wp.title, wp.initial_lane);
+//! }
+//! # Ok::<(), kitty_orchestrator::FeatureError>(())
+//! ```
+
+pub mod agents;
+pub mod config;
+pub mod error;
+pub mod feature;
+pub mod graph;
+pub mod ids;
+pub mod lane;
+
+pub use config::{Config, ConfigError};
+pub use error::{Error, Result};
+pub use feature::{Feature, FeatureError, FeatureMeta, Layout, Problem, ProblemKind, WorkPackage, load_feature};
+pub use graph::Graph;
+pub use ids::{FeatureSlug, WpId};
+pub use lane::Lane;
+
+/// The version of this crate (also reported by the CLI and the bindings).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

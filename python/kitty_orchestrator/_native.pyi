@@ -1,0 +1,97 @@
+"""Type stubs for the native extension module (kept by hand; checked by mypy.stubtest)."""
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Optional, final
+
+from . import Lane
+
+__version__: str
+__all__ = [
+    "ConfigError",
+    "Feature",
+    "FeatureError",
+    "IoError",
+    "KittyError",
+    "Problem",
+    "WorkPackage",
+    "__version__",
+    "load_feature",
+]
+
+class KittyError(Exception):
+    """Base class of every kitty-orchestrator error; ``code`` is a stable error code."""
+
+    code: ClassVar[str]
+
+class FeatureError(KittyError):
+    """A feature directory is invalid; ``problems`` lists every problem found."""
+
+    problems: list[Problem]
+
+class ConfigError(KittyError):
+    """The orchestrator configuration is invalid."""
+
+class IoError(KittyError):
+    """A file could not be read or written."""
+
+@final
+class Problem:
+    """One problem of an invalid feature."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def line(self) -> Optional[int]: ...
+    @property
+    def column(self) -> Optional[int]: ...
+    @property
+    def message(self) -> str: ...
+
+@final
+class WorkPackage:
+    """One work package of a feature."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def dependencies(self) -> list[str]: ...
+    @property
+    def subtasks(self) -> list[str]: ...
+    @property
+    def phase(self) -> Optional[str]: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def source(self) -> Path: ...
+    @property
+    def initial_lane(self) -> Lane: ...
+    @property
+    def extra(self) -> dict[str, Any]: ...
+
+@final
+class Feature:
+    """A validated feature: its work packages sorted by id."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def dir(self) -> Path: ...
+    @property
+    def layout(self) -> str: ...
+    @property
+    def target_branch(self) -> Optional[str]: ...
+    @property
+    def meta(self) -> Optional[dict[str, Any]]: ...
+    @property
+    def work_packages(self) -> list[WorkPackage]: ...
+    def topological_order(self) -> list[str]: ...
+    def work_package(self, id: str) -> Optional[WorkPackage]: ...
+    def __len__(self) -> int: ...
+
+def load_feature(path: str | os.PathLike[str]) -> Feature:
+    """Loads and validates a spec-kitty feature directory; raises FeatureError listing every problem."""
