@@ -22,6 +22,18 @@ create_exception!(
 );
 create_exception!(kitty_orchestrator, ConfigError, KittyError, "The orchestrator configuration is invalid.");
 create_exception!(kitty_orchestrator, IoError, KittyError, "A file could not be read or written.");
+create_exception!(
+    kitty_orchestrator,
+    StateConflictError,
+    KittyError,
+    "The state in git refused the change: another orchestrator holds the WP or the feature, or the transition is not allowed."
+);
+create_exception!(
+    kitty_orchestrator,
+    GitError,
+    KittyError,
+    "The git repository or the state in it could not be read or written."
+);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -30,6 +42,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("FeatureError", py.get_type::<FeatureError>(), codes::FEATURE),
         ("ConfigError", py.get_type::<ConfigError>(), codes::CONFIG),
         ("IoError", py.get_type::<IoError>(), codes::IO),
+        ("StateConflictError", py.get_type::<StateConflictError>(), "state_conflict"),
+        ("GitError", py.get_type::<GitError>(), "git"),
     ];
     for (name, class, code) in classes {
         class.setattr("code", code)?;
@@ -58,5 +72,17 @@ pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
         }
         kitty_orchestrator::Error::Config(_) => ConfigError::new_err(message),
         kitty_orchestrator::Error::Io { .. } => IoError::new_err(message),
+        kitty_orchestrator::Error::State(state_err) => {
+            let code = state_err.code();
+            let exc = match code {
+                "state_conflict" | "illegal_transition" | "run_locked" => StateConflictError::new_err(message),
+                _ => GitError::new_err(message),
+            };
+            // The class groups related kinds; the instance carries the exact code.
+            match exc.value(py).setattr("code", code) {
+                Ok(()) => exc,
+                Err(err) => err,
+            }
+        }
     }
 }

@@ -490,14 +490,14 @@ impl Validator<'_> {
                         "expected [\"program\", \"arg\", ...] with the program first",
                     ));
                 }
-                if let Some(review) = &raw.review_command {
-                    if !argv_ok(review) {
-                        return Err(self.error(
-                            &key("review_command"),
-                            Some(span),
-                            "expected [\"program\", \"arg\", ...] with the program first",
-                        ));
-                    }
+                if let Some(review) = &raw.review_command
+                    && !argv_ok(review)
+                {
+                    return Err(self.error(
+                        &key("review_command"),
+                        Some(span),
+                        "expected [\"program\", \"arg\", ...] with the program first",
+                    ));
                 }
                 let prompt = match raw.prompt.as_deref() {
                     None | Some("stdin") => PromptDelivery::Stdin,

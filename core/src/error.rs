@@ -15,6 +15,9 @@ pub enum Error {
     /// `.kittify/orchestrator.toml` is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Reading or writing the state in git failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// A file or directory outside the feature could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -42,6 +45,7 @@ impl Error {
             Error::Feature(_) => codes::FEATURE,
             Error::Config(_) => codes::CONFIG,
             Error::Io { .. } => codes::IO,
+            Error::State(err) => err.code(),
         }
     }
 }

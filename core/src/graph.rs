@@ -34,11 +34,11 @@ impl Graph {
         for (i, (_, wp_deps)) in pairs.iter().enumerate() {
             let mut seen = BTreeSet::new();
             for dep in wp_deps.iter() {
-                if let Some(&d) = index.get(dep) {
-                    if seen.insert(d) {
-                        deps[i].push(d);
-                        dependents[d].push(i);
-                    }
+                if let Some(&d) = index.get(dep)
+                    && seen.insert(d)
+                {
+                    deps[i].push(d);
+                    dependents[d].push(i);
                 }
             }
         }

@@ -17,17 +17,21 @@
 pub mod agents;
 pub mod config;
 pub mod error;
+pub mod failure;
 pub mod feature;
 pub mod graph;
 pub mod ids;
 pub mod lane;
+pub mod state;
 
 pub use config::{Config, ConfigError};
 pub use error::{Error, Result};
+pub use failure::FailureClass;
 pub use feature::{Feature, FeatureError, FeatureMeta, Layout, Problem, ProblemKind, WorkPackage, load_feature};
 pub use graph::Graph;
 pub use ids::{FeatureSlug, WpId};
 pub use lane::Lane;
+pub use state::{StateError, StateStore};
 
 /// The version of this crate (also reported by the CLI and the bindings).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -14,6 +14,8 @@ __all__ = [
     "IoError",
     "KittyError",
     "Problem",
+    "StateConflictError",
+    "GitError",
     "WorkPackage",
     "__version__",
     "load_feature",
@@ -34,6 +36,12 @@ class ConfigError(KittyError):
 
 class IoError(KittyError):
     """A file could not be read or written."""
+
+class StateConflictError(KittyError):
+    """Another orchestrator holds the WP or feature, or the transition is not allowed."""
+
+class GitError(KittyError):
+    """The git repository or the state in it could not be read or written."""
 
 @final
 class Problem:

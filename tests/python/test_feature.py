@@ -106,3 +106,10 @@ def test_error_classes_have_codes() -> None:
 def test_missing_directory_is_a_feature_error(tmp_path: Path) -> None:
     with pytest.raises(ko.FeatureError, match="does not exist"):
         ko.load_feature(tmp_path / "nope")
+
+
+def test_state_error_classes_have_codes() -> None:
+    assert issubclass(ko.StateConflictError, ko.KittyError)
+    assert issubclass(ko.GitError, ko.KittyError)
+    assert ko.StateConflictError.code == "state_conflict"
+    assert ko.GitError.code == "git"

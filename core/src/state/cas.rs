@@ -1,0 +1,97 @@
+//! Compare-and-swap of one ref, retried with exponential backoff and jitter until a deadline.
+//!
+//! libgit2 updates a ref under `<ref>.lock` and, given the expected old id, fails with
+//! `Modified` if the ref moved; a held lock fails at once with `Locked`. It never retries, so
+//! this loop does: re-read the tip, re-validate, re-write, swap.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use git2::{ErrorCode, Oid, Repository};
+
+/// Timing of the CAS retry loop.
+#[derive(Debug, Clone, Copy)]
+pub struct CasPolicy {
+    /// Give up (with a conflict error) after this long.
+    pub deadline: Duration,
+    /// First backoff.
+    pub initial_backoff: Duration,
+    /// Backoff cap.
+    pub max_backoff: Duration,
+    /// A ref `.lock` file older than this is left over from a killed writer and is removed.
+    /// Real writers hold it for microseconds.
+    pub stale_lock_after: Duration,
+}
+
+impl Default for CasPolicy {
+    fn default() -> Self {
+        CasPolicy {
+            deadline: Duration::from_secs(30),
+            initial_backoff: Duration::from_micros(500),
+            max_backoff: Duration::from_millis(100),
+            stale_lock_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Outcome of one swap attempt.
+pub enum Swap {
+    /// The ref now points at the new commit.
+    Done,
+    /// Someone else moved (or locked, or created) the ref: read again and retry.
+    Retry,
+}
+
+/// Points `name` at `new` if it still points at `expected` (`None` = create only if absent).
+pub fn swap(repo: &Repository, name: &str, new: Oid, expected: Option<Oid>, log: &str) -> Result<Swap, git2::Error> {
+    let result = match expected {
+        Some(old) => repo.reference_matching(name, new, true, old, log).map(|_| ()),
+        None => repo.reference(name, new, false, log).map(|_| ()),
+    };
+    match result {
+        Ok(()) => Ok(Swap::Done),
+        Err(err) if matches!(err.code(), ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists) => {
+            Ok(Swap::Retry)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Backoff state of one CAS loop.
+pub struct Backoff {
+    policy: CasPolicy,
+    started: Instant,
+    next: Duration,
+    /// Tries so far.
+    pub tries: u32,
+}
+
+impl Backoff {
+    /// Starts the clock.
+    pub fn new(policy: CasPolicy) -> Backoff {
+        Backoff { policy, started: Instant::now(), next: policy.initial_backoff, tries: 0 }
+    }
+
+    /// Sleeps before the next try; `false` when the deadline has passed. Removes a stale
+    /// `<ref>.lock` left by a killed writer.
+    pub fn wait(&mut self, git_dir: &Path, name: &str) -> bool {
+        self.tries += 1;
+        if self.started.elapsed() >= self.policy.deadline {
+            return false;
+        }
+        remove_stale_lock(git_dir, name, self.policy.stale_lock_after);
+        let jitter = fastrand::u64(0..=self.next.as_micros() as u64);
+        std::thread::sleep(self.next / 2 + Duration::from_micros(jitter / 2));
+        self.next = (self.next * 2).min(self.policy.max_backoff);
+        true
+    }
+}
+
+fn remove_stale_lock(git_dir: &Path, name: &str, older_than: Duration) {
+    let lock = git_dir.join(format!("{name}.lock"));
+    let Ok(meta) = std::fs::metadata(&lock) else { return };
+    let age = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).unwrap_or_default();
+    if age > older_than && std::fs::remove_file(&lock).is_ok() {
+        tracing::warn!(lock = %lock.display(), age_ms = age.as_millis() as u64, "removed a stale ref lock left by a killed writer");
+    }
+}

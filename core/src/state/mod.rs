@@ -1,0 +1,488 @@
+//! Run state kept in git itself (DESIGN.md §5).
+//!
+//! ```text
+//! refs/kitty/wp/<feature>/<WP>          one commit chain per WP: every event is one commit
+//! refs/kitty/run/<feature>              run-level chain: started, aborted, finished
+//! refs/kitty/backup/<feature>/<WP>/<n>  worktree snapshots taken before anything destructive
+//! refs/notes/kitty                      provenance notes on the code commits agents made
+//! ```
+//!
+//! Every event commit's tree holds `state.json`, the whole state after the event, and its message
+//! ends with `Kitty-*` trailers restating it: the current state is one read of the tip. Every
+//! write is a compare-and-swap of one ref against the tip it read, so two orchestrators can never
+//! both claim a WP, and a crash at any instant leaves the old or the new state, never a torn one.
+
+mod cas;
+mod error;
+mod lock;
+mod message;
+mod model;
+mod notes;
+mod read;
+mod transition;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository, Signature};
+
+pub use cas::CasPolicy;
+pub use error::StateError;
+pub use lock::{Liveness, RunLock, liveness, pid_alive, this_host};
+pub use message::trailer_value;
+pub use model::{Actor, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
+pub use notes::NOTES_REF;
+pub use read::STATE_FILE;
+
+use crate::feature::Feature;
+use crate::ids::{FeatureSlug, WpId};
+use cas::{Backoff, Swap, swap};
+use transition::Refusal;
+
+/// Most events one WP chain holds. A WP that reaches it is refused further events
+/// (`illegal_transition`); in practice a WP has tens of events (retries and review cycles are
+/// bounded by configuration), so reaching it means something loops.
+pub const MAX_CHAIN_EVENTS: u64 = 10_000;
+
+/// How far back an append looks for its own event id after losing a race (idempotency).
+const IDEMPOTENCY_WINDOW: usize = 16;
+
+/// `refs/kitty/wp/<feature>/<WP>`.
+pub fn wp_ref(feature: &FeatureSlug, wp: &WpId) -> String {
+    format!("refs/kitty/wp/{feature}/{wp}")
+}
+
+/// `refs/kitty/run/<feature>`.
+pub fn run_ref(feature: &FeatureSlug) -> String {
+    format!("refs/kitty/run/{feature}")
+}
+
+/// `refs/kitty/backup/<feature>/<WP>/<n>`.
+pub fn backup_ref(feature: &FeatureSlug, wp: &WpId, n: u32) -> String {
+    format!("refs/kitty/backup/{feature}/{wp}/{n}")
+}
+
+/// One event to append to a WP chain.
+#[derive(Debug, Clone)]
+pub struct Append {
+    /// What happened.
+    pub event: WpEvent,
+    /// Unique id of this event (a ULID); appending the same id twice records it once.
+    pub event_id: String,
+    /// The run writing it, if any.
+    pub run_id: Option<String>,
+    /// Who caused it (the commit's author).
+    pub actor: Actor,
+    /// Free text for the commit body (feedback, reasons, output tail…).
+    pub body: String,
+}
+
+impl Append {
+    /// An event by the orchestrator with a fresh id and no body.
+    pub fn new(event: WpEvent) -> Append {
+        Append { event, event_id: new_event_id(), run_id: None, actor: Actor::orchestrator(), body: String::new() }
+    }
+
+    /// Sets the run.
+    pub fn run(mut self, run_id: impl Into<String>) -> Append {
+        self.run_id = Some(run_id.into());
+        self
+    }
+
+    /// Sets the author.
+    pub fn by(mut self, actor: Actor) -> Append {
+        self.actor = actor;
+        self
+    }
+
+    /// Sets the commit body.
+    pub fn body(mut self, body: impl Into<String>) -> Append {
+        self.body = body.into();
+        self
+    }
+}
+
+/// One entry of a WP's history: the event commit and the state after it.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    /// The event commit.
+    pub commit: String,
+    /// The commit's subject line.
+    pub subject: String,
+    /// The state after the event (`state.last_event` is the event).
+    pub state: WpState,
+}
+
+/// What [`StateStore::import_feature`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// WPs whose chain was created now.
+    pub created: Vec<String>,
+    /// WPs that already had a chain (left untouched).
+    pub existing: Vec<String>,
+}
+
+/// A fresh event id: a ULID (sortable by time, unique without coordination).
+pub fn new_event_id() -> String {
+    ulid::Ulid::generate().to_string()
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// Access to the kitty state of one repository. Cheap to clone and share between threads: each
+/// operation opens its own `git2::Repository` (one per thread, as libgit2 requires).
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    git_dir: PathBuf,
+    common_dir: PathBuf,
+    policy: CasPolicy,
+}
+
+impl StateStore {
+    /// Opens the repository containing `path` (a work tree, a subdirectory or a `.git` dir).
+    pub fn open(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
+        let path = path.as_ref();
+        let repo = Repository::discover(path)
+            .map_err(StateError::git(format!("opening a git repository at {}", path.display())))?;
+        Ok(StateStore {
+            git_dir: repo.path().to_path_buf(),
+            common_dir: repo.commondir().to_path_buf(),
+            policy: CasPolicy::default(),
+        })
+    }
+
+    /// Replaces the CAS timing (tests use short deadlines).
+    pub fn with_policy(mut self, policy: CasPolicy) -> StateStore {
+        self.policy = policy;
+        self
+    }
+
+    /// The repository's common git directory (shared by all its worktrees).
+    pub fn common_dir(&self) -> &Path {
+        &self.common_dir
+    }
+
+    /// Opens the repository for one operation.
+    pub fn repo(&self) -> Result<Repository, StateError> {
+        Repository::open(&self.git_dir).map_err(StateError::git(format!("opening {}", self.git_dir.display())))
+    }
+
+    /// The committer: `user.name`/`user.email` from git config, else a fixed identity.
+    fn committer(repo: &Repository) -> Signature<'static> {
+        repo.signature()
+            .map(|s| s.to_owned())
+            .or_else(|_| Signature::now("kitty-orchestrator", "kitty-orchestrator@localhost"))
+            .expect("a fixed signature is valid")
+    }
+
+    fn author(actor: &Actor) -> Signature<'static> {
+        let clean = |s: &str| trailer_value(s).replace(['<', '>'], "");
+        let name = clean(&actor.name);
+        let email = clean(&actor.email);
+        Signature::now(if name.is_empty() { "unknown" } else { &name }, &email)
+            .or_else(|_| Signature::now("unknown", "unknown@localhost"))
+            .expect("a fixed signature is valid")
+    }
+
+    fn write_commit(
+        repo: &Repository,
+        json: &[u8],
+        message: &str,
+        actor: &Actor,
+        parent: Option<Oid>,
+    ) -> Result<Oid, git2::Error> {
+        let blob = repo.blob(json)?;
+        let mut builder = repo.treebuilder(None)?;
+        builder.insert(STATE_FILE, blob, 0o100644)?;
+        let tree = repo.find_tree(builder.write()?)?;
+        let parent = parent.map(|p| repo.find_commit(p)).transpose()?;
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(None, &Self::author(actor), &Self::committer(repo), message, &tree, &parents)
+    }
+
+    fn tip(repo: &Repository, name: &str) -> Result<Option<Oid>, StateError> {
+        match repo.find_reference(name) {
+            Ok(r) => match r.target() {
+                Some(oid) => Ok(Some(oid)),
+                None => Err(StateError::Corrupt { reference: name.to_string(), why: "is a symbolic ref".into() }),
+            },
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(StateError::git(format!("reading {name}"))(e)),
+        }
+    }
+
+    /// Creates the chain of every WP of `feature` that has none, from its initial lane. Existing
+    /// chains are never touched, so importing again (or racing another importer) is safe.
+    pub fn import_feature(&self, feature: &Feature, run_id: Option<&str>) -> Result<ImportReport, StateError> {
+        let repo = self.repo()?;
+        let mut report = ImportReport::default();
+        for wp in &feature.work_packages {
+            let name = wp_ref(&feature.slug, &wp.id);
+            if Self::tip(&repo, &name)?.is_some() {
+                report.existing.push(wp.id.to_string());
+                continue;
+            }
+            let state = transition::imported(
+                feature.slug.as_str(),
+                wp.id.as_str(),
+                wp.initial_lane,
+                &new_event_id(),
+                run_id,
+                &now(),
+            );
+            let body =
+                format!("Imported from {} ({} lane in the feature files).", wp.source.display(), wp.initial_lane);
+            let message = message::compose(&message::wp_subject(None, &state), &body, &message::wp_trailers(&state));
+            let json = serde_json::to_vec_pretty(&state).expect("state serializes");
+            let oid = Self::write_commit(&repo, &json, &message, &Actor::orchestrator(), None)
+                .map_err(StateError::git(format!("writing the first event of {name}")))?;
+            match swap(&repo, &name, oid, None, "kitty: import").map_err(StateError::git(format!("creating {name}")))? {
+                Swap::Done => report.created.push(wp.id.to_string()),
+                // Someone else created it between our read and our write: theirs stands.
+                Swap::Retry => report.existing.push(wp.id.to_string()),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Current state of one WP (`None` when it was never imported): one read of the tip.
+    pub fn wp_state(&self, feature: &FeatureSlug, wp: &WpId) -> Result<Option<WpState>, StateError> {
+        let repo = self.repo()?;
+        let name = wp_ref(feature, wp);
+        match Self::tip(&repo, &name)? {
+            Some(oid) => Ok(Some(read::wp_snapshot(&repo, &name, oid, feature.as_str(), wp.as_str())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Current state of every WP of a feature that has a chain: one ref scan.
+    pub fn feature_states(&self, feature: &FeatureSlug) -> Result<BTreeMap<WpId, WpState>, StateError> {
+        let repo = self.repo()?;
+        let prefix = format!("refs/kitty/wp/{feature}/");
+        let mut out = BTreeMap::new();
+        let refs = repo.references_glob(&format!("{prefix}*")).map_err(StateError::git(format!("listing {prefix}")))?;
+        for r in refs {
+            let r = r.map_err(StateError::git(format!("listing {prefix}")))?;
+            let name = r.name().unwrap_or_default().to_string();
+            let Some(id) = name.strip_prefix(&prefix).and_then(|rest| WpId::parse(rest).ok()) else {
+                tracing::warn!(reference = %name, "ignoring a ref that is not a WP chain");
+                continue;
+            };
+            let oid = r
+                .target()
+                .ok_or_else(|| StateError::Corrupt { reference: name.clone(), why: "is a symbolic ref".into() })?;
+            out.insert(id.clone(), read::wp_snapshot(&repo, &name, oid, feature.as_str(), id.as_str())?);
+        }
+        Ok(out)
+    }
+
+    /// Every event of a WP, oldest first, with the state after each.
+    pub fn history(&self, feature: &FeatureSlug, wp: &WpId) -> Result<Vec<HistoryEntry>, StateError> {
+        let repo = self.repo()?;
+        let name = wp_ref(feature, wp);
+        let mut next = Self::tip(&repo, &name)?;
+        let mut entries = Vec::new();
+        while let Some(oid) = next {
+            let state = read::wp_snapshot(&repo, &name, oid, feature.as_str(), wp.as_str())?;
+            let commit = repo.find_commit(oid).map_err(StateError::git(format!("walking {name}")))?;
+            if let Some(prev) = entries.last().map(|e: &HistoryEntry| e.state.seq)
+                && state.seq + 1 != prev
+            {
+                return Err(StateError::Corrupt {
+                    reference: name,
+                    why: format!("commit {oid} has seq {} but its child has seq {prev}", state.seq),
+                });
+            }
+            next = commit.parent_id(0).ok();
+            entries.push(HistoryEntry {
+                commit: oid.to_string(),
+                subject: commit.summary().ok().flatten().unwrap_or_default().to_string(),
+                state,
+            });
+        }
+        entries.reverse();
+        if let Some(first) = entries.first()
+            && first.state.seq != 0
+        {
+            return Err(StateError::Corrupt {
+                reference: name,
+                why: format!("the chain starts at seq {}", first.state.seq),
+            });
+        }
+        Ok(entries)
+    }
+
+    /// Appends an event to a WP chain by compare-and-swap, re-validating it against the tip on
+    /// every try. Returns the state after the event (or, when this event id is already in the
+    /// chain, the state it produced then).
+    pub fn append(&self, feature: &FeatureSlug, wp: &WpId, append: &Append) -> Result<WpState, StateError> {
+        let repo = self.repo()?;
+        let name = wp_ref(feature, wp);
+        let mut backoff = Backoff::new(self.policy);
+        let mut lost_race = false;
+        loop {
+            let tip = Self::tip(&repo, &name)?.ok_or_else(|| StateError::Missing { reference: name.clone() })?;
+            let current = read::wp_snapshot(&repo, &name, tip, feature.as_str(), wp.as_str())?;
+            if current.event_id == append.event_id {
+                return Ok(current);
+            }
+            if lost_race && let Some(state) = self.find_event(&repo, &name, tip, feature, wp, &append.event_id)? {
+                return Ok(state);
+            }
+            if current.seq + 1 >= MAX_CHAIN_EVENTS {
+                return Err(StateError::IllegalTransition {
+                    reference: name,
+                    event: append.event.name(),
+                    lane: current.lane,
+                    why: format!(
+                        "the chain holds {MAX_CHAIN_EVENTS} events, the most a WP may have; something is looping"
+                    ),
+                });
+            }
+            let next = transition::apply(&current, &append.event, &append.event_id, append.run_id.as_deref(), &now())
+                .map_err(|refusal| match refusal {
+                Refusal::Illegal(why) => StateError::IllegalTransition {
+                    reference: name.clone(),
+                    event: append.event.name(),
+                    lane: current.lane,
+                    why,
+                },
+                Refusal::Conflict(why) => StateError::Conflict { reference: name.clone(), why },
+            })?;
+            let message = message::compose(
+                &message::wp_subject(Some(&current), &next),
+                &append.body,
+                &message::wp_trailers(&next),
+            );
+            let json = serde_json::to_vec_pretty(&next).expect("state serializes");
+            let oid = Self::write_commit(&repo, &json, &message, &append.actor, Some(tip))
+                .map_err(StateError::git(format!("writing an event for {name}")))?;
+            match swap(&repo, &name, oid, Some(tip), "kitty: event")
+                .map_err(StateError::git(format!("updating {name}")))?
+            {
+                Swap::Done => return Ok(next),
+                Swap::Retry => {
+                    lost_race = true;
+                    if !backoff.wait(&self.common_dir, &name) {
+                        return Err(StateError::Conflict {
+                            reference: name,
+                            why: format!(
+                                "gave up after {} tries: the ref keeps changing or stays locked",
+                                backoff.tries
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Looks for `event_id` among the last events of a chain.
+    fn find_event(
+        &self,
+        repo: &Repository,
+        name: &str,
+        tip: Oid,
+        feature: &FeatureSlug,
+        wp: &WpId,
+        event_id: &str,
+    ) -> Result<Option<WpState>, StateError> {
+        let mut next = Some(tip);
+        for _ in 0..IDEMPOTENCY_WINDOW {
+            let Some(oid) = next else { break };
+            let state = read::wp_snapshot(repo, name, oid, feature.as_str(), wp.as_str())?;
+            if state.event_id == event_id {
+                return Ok(Some(state));
+            }
+            next = repo.find_commit(oid).ok().and_then(|c| c.parent_id(0).ok());
+        }
+        Ok(None)
+    }
+
+    /// The run chain's current state (`None` before the first run).
+    pub fn run_state(&self, feature: &FeatureSlug) -> Result<Option<RunState>, StateError> {
+        let repo = self.repo()?;
+        let name = run_ref(feature);
+        match Self::tip(&repo, &name)? {
+            Some(oid) => Ok(Some(read::run_snapshot(&repo, &name, oid)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Appends a run event by compare-and-swap.
+    pub fn append_run(&self, feature: &FeatureSlug, event: &RunEvent, body: &str) -> Result<RunState, StateError> {
+        let repo = self.repo()?;
+        let name = run_ref(feature);
+        let event_id = new_event_id();
+        let mut backoff = Backoff::new(self.policy);
+        loop {
+            let tip = Self::tip(&repo, &name)?;
+            let current = tip.map(|oid| read::run_snapshot(&repo, &name, oid)).transpose()?;
+            let next =
+                transition::apply_run(feature.as_str(), current.as_ref(), event, &event_id, &now()).map_err(|r| {
+                    let why = match r {
+                        Refusal::Illegal(why) | Refusal::Conflict(why) => why,
+                    };
+                    StateError::IllegalTransition {
+                        reference: name.clone(),
+                        event: event.name(),
+                        lane: crate::lane::Lane::Planned,
+                        why,
+                    }
+                })?;
+            let message = message::compose(&message::run_subject(&next), body, &message::run_trailers(&next));
+            let json = serde_json::to_vec_pretty(&next).expect("state serializes");
+            let oid = Self::write_commit(&repo, &json, &message, &Actor::orchestrator(), tip)
+                .map_err(StateError::git(format!("writing an event for {name}")))?;
+            match swap(&repo, &name, oid, tip, "kitty: run event")
+                .map_err(StateError::git(format!("updating {name}")))?
+            {
+                Swap::Done => return Ok(next),
+                Swap::Retry => {
+                    if !backoff.wait(&self.common_dir, &name) {
+                        return Err(StateError::Conflict {
+                            reference: name,
+                            why: format!(
+                                "gave up after {} tries: the ref keeps changing or stays locked",
+                                backoff.tries
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds one JSON record (agent, attempt, cost, verdict…) to the provenance note of a code
+    /// commit, under `refs/notes/kitty`.
+    pub fn add_note(&self, commit: &str, record: &serde_json::Value) -> Result<(), StateError> {
+        let repo = self.repo()?;
+        let target = Oid::from_str(commit).map_err(StateError::git(format!("parsing commit id {commit}")))?;
+        let line = serde_json::to_string(record).expect("JSON value serializes");
+        notes::append(&repo, self.policy, &Self::committer(&repo), target, &line)
+    }
+
+    /// The provenance records of a code commit.
+    pub fn notes(&self, commit: &str) -> Result<Vec<serde_json::Value>, StateError> {
+        let repo = self.repo()?;
+        let target = Oid::from_str(commit).map_err(StateError::git(format!("parsing commit id {commit}")))?;
+        notes::read(&repo, target)
+    }
+
+    /// Takes this machine's run lock for `feature` (see [`RunLock`]).
+    pub fn lock_run(&self, feature: &FeatureSlug, owner: &Owner) -> Result<RunLock, StateError> {
+        RunLock::acquire(&self.common_dir, feature.as_str(), owner)
+    }
+
+    /// Whether any process on this machine holds the run lock of `feature`.
+    pub fn run_is_locked(&self, feature: &FeatureSlug) -> bool {
+        RunLock::is_held(&self.common_dir, feature.as_str())
+    }
+
+    /// Packs loose refs into `packed-refs` (listing 10k loose refs costs ~20× more than packed).
+    pub fn pack_refs(&self) -> Result<(), StateError> {
+        self.repo()?.refdb_compress().map_err(StateError::git("packing refs"))
+    }
+}

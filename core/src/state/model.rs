@@ -1,0 +1,344 @@
+//! The snapshots stored as `state.json` in every event commit, and the events that change them.
+//!
+//! A snapshot restates the *whole* state after its event, so the current state of a WP is one
+//! read of its ref's tip; the chain of commits is the history.
+
+use serde::{Deserialize, Serialize};
+
+use crate::failure::FailureClass;
+use crate::lane::Lane;
+
+/// Version of the `state.json` format written by this build. Readers refuse other versions
+/// rather than guess.
+pub const STATE_FORMAT: u32 = 1;
+
+/// Which job an agent does on a WP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Writes the code.
+    Implementation,
+    /// Reviews it and gives a verdict.
+    Review,
+}
+
+impl Role {
+    /// `"implementation"` or `"review"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Implementation => "implementation",
+            Role::Review => "review",
+        }
+    }
+}
+
+/// The orchestrator run that holds a WP: only its owner may move it along.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// The run's id (a ULID).
+    pub run_id: String,
+    /// The orchestrator process.
+    pub pid: u32,
+    /// The machine it runs on.
+    pub host: String,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "run {} (pid {} on {})", self.run_id, self.pid, self.host)
+    }
+}
+
+/// Who caused an event: recorded as the commit's author.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Display name (`codex`, `Ada Lovelace`, `kitty-orchestrator`).
+    pub name: String,
+    /// E-mail (`codex@agents.kitty` for agents).
+    pub email: String,
+}
+
+impl Actor {
+    /// The orchestrator itself.
+    pub fn orchestrator() -> Actor {
+        Actor { name: "kitty-orchestrator".into(), email: "kitty-orchestrator@localhost".into() }
+    }
+
+    /// An agent, by id.
+    pub fn agent(id: &str) -> Actor {
+        Actor { name: id.to_string(), email: format!("{id}@agents.kitty") }
+    }
+}
+
+/// Something that happened to a WP. Lane-changing events are checked against the lane state
+/// machine; the others record progress within a lane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WpEvent {
+    /// The chain was created from the feature files, in this lane.
+    Imported {
+        /// The lane from the feature files.
+        lane: Lane,
+    },
+    /// A run took the WP: `planned → doing`, or took over an unowned `doing`/`for_review` WP.
+    Claimed {
+        /// The claiming run.
+        owner: Owner,
+    },
+    /// A run took over a WP whose owner is dead.
+    Reclaimed {
+        /// The new owner.
+        owner: Owner,
+        /// The dead owner (must match the current one).
+        previous: Owner,
+    },
+    /// The owner let go (abort, interruption); the WP stays in its lane, resumable.
+    Released {
+        /// Why.
+        reason: String,
+    },
+    /// The WP's worktree exists and is ready for an agent.
+    WorktreeReady {
+        /// Worktree directory.
+        path: String,
+        /// Its branch.
+        branch: String,
+        /// The commit it was based on.
+        base: String,
+    },
+    /// An agent process was started on the WP.
+    AgentStarted {
+        /// Agent id.
+        agent: String,
+        /// Its job.
+        role: Role,
+        /// Attempt number for this role in this cycle (1-based).
+        attempt: u32,
+        /// The agent's process id.
+        pid: Option<u32>,
+        /// Its log file.
+        log: Option<String>,
+    },
+    /// The agent process ended.
+    AgentFinished {
+        /// Agent id.
+        agent: String,
+        /// Its job.
+        role: Role,
+        /// Attempt number.
+        attempt: u32,
+        /// Why it failed; `None` = success.
+        failure: Option<FailureClass>,
+        /// Cost reported by the agent, in USD.
+        cost_usd: Option<f64>,
+        /// Wall time of the run.
+        duration_ms: u64,
+        /// The WP branch head after the attempt.
+        head: Option<String>,
+    },
+    /// A failed attempt will be retried after a delay.
+    RetryScheduled {
+        /// The agent to retry with.
+        agent: String,
+        /// The attempt that will run.
+        attempt: u32,
+        /// Backoff before it.
+        delay_ms: u64,
+        /// Why the last attempt failed.
+        failure: FailureClass,
+    },
+    /// Implementation finished: `doing → for_review`.
+    Submitted {
+        /// The commit to review.
+        head: String,
+    },
+    /// The review approved: `for_review → done`.
+    Approved {
+        /// The reviewing agent.
+        reviewer: String,
+    },
+    /// The review rejected: `for_review → doing`, with feedback for the next implementation.
+    Rejected {
+        /// The reviewing agent.
+        reviewer: String,
+        /// What to fix.
+        feedback: String,
+    },
+    /// Needs a person: any non-terminal lane → `blocked`.
+    Blocked {
+        /// Why (shown to the person).
+        reason: String,
+    },
+    /// Will not be done: any non-terminal lane → `canceled`.
+    Canceled {
+        /// Why.
+        reason: String,
+    },
+    /// A person asked to try again: `blocked → planned`.
+    Retried,
+}
+
+impl WpEvent {
+    /// The event's stable name (`claimed`, `agent_started`, …), as in the `Kitty-Event` trailer.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WpEvent::Imported { .. } => "imported",
+            WpEvent::Claimed { .. } => "claimed",
+            WpEvent::Reclaimed { .. } => "reclaimed",
+            WpEvent::Released { .. } => "released",
+            WpEvent::WorktreeReady { .. } => "worktree_ready",
+            WpEvent::AgentStarted { .. } => "agent_started",
+            WpEvent::AgentFinished { .. } => "agent_finished",
+            WpEvent::RetryScheduled { .. } => "retry_scheduled",
+            WpEvent::Submitted { .. } => "submitted",
+            WpEvent::Approved { .. } => "approved",
+            WpEvent::Rejected { .. } => "rejected",
+            WpEvent::Blocked { .. } => "blocked",
+            WpEvent::Canceled { .. } => "canceled",
+            WpEvent::Retried => "retried",
+        }
+    }
+}
+
+/// The whole state of one WP after an event: the content of `state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WpState {
+    /// [`STATE_FORMAT`].
+    pub format: u32,
+    /// Feature slug.
+    pub feature: String,
+    /// WP id.
+    pub wp: String,
+    /// Current lane.
+    pub lane: Lane,
+    /// Number of events before this one (the import is 0).
+    pub seq: u64,
+    /// Id of the event that produced this state (ULID); makes appends idempotent.
+    pub event_id: String,
+    /// The event that produced this state.
+    pub last_event: WpEvent,
+    /// The run that wrote the event, if any.
+    pub run_id: Option<String>,
+    /// The run that holds the WP, if any.
+    pub owner: Option<Owner>,
+    /// The agent of the latest attempt.
+    pub agent: Option<String>,
+    /// The role of the latest attempt.
+    pub role: Option<Role>,
+    /// Attempt number of the latest attempt (per role and review cycle).
+    pub attempt: u32,
+    /// Attempts of any role so far.
+    pub attempts_total: u32,
+    /// Review rejections so far.
+    pub review_cycle: u32,
+    /// Every agent that worked on the WP, in first-use order.
+    pub agents_used: Vec<String>,
+    /// Process id of the running agent, while one runs.
+    pub pid: Option<u32>,
+    /// Log of the latest attempt.
+    pub log: Option<String>,
+    /// Failure class of the latest failed attempt.
+    pub failure: Option<FailureClass>,
+    /// Why the WP is blocked/canceled/released.
+    pub reason: Option<String>,
+    /// The latest review feedback (appended to the next implementation prompt).
+    pub feedback: Option<String>,
+    /// Worktree directory, once made.
+    pub worktree: Option<String>,
+    /// WP branch, once made.
+    pub branch: Option<String>,
+    /// Base commit of the worktree.
+    pub base: Option<String>,
+    /// Latest known head of the WP branch.
+    pub head: Option<String>,
+    /// Sum of reported agent costs, USD.
+    pub cost_usd: f64,
+    /// Sum of agent wall time, ms.
+    pub agent_ms: u64,
+    /// When the chain was created (RFC 3339).
+    pub created_at: String,
+    /// When this event happened (RFC 3339).
+    pub updated_at: String,
+}
+
+/// Run-level events (`refs/kitty/run/<feature>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// A run began (or resumed after a crash, an abort or a fix).
+    Started {
+        /// The orchestrator that runs it.
+        owner: Owner,
+    },
+    /// The run was aborted; in-flight WPs were released.
+    Aborted {
+        /// Why (user request, signal).
+        reason: String,
+    },
+    /// The run ended: nothing more could start.
+    Finished {
+        /// The run summary (per-WP lanes, agents, attempts, costs…).
+        summary: serde_json::Value,
+    },
+}
+
+impl RunEvent {
+    /// The event's stable name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunEvent::Started { .. } => "run_started",
+            RunEvent::Aborted { .. } => "run_aborted",
+            RunEvent::Finished { .. } => "run_finished",
+        }
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started and not ended (or its process died: check the run lock).
+    Running,
+    /// Aborted; `resume` continues it.
+    Aborted,
+    /// Ended; the summary is recorded.
+    Finished,
+}
+
+impl RunStatus {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Finished => "finished",
+        }
+    }
+}
+
+/// The content of `state.json` on the run chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// [`STATE_FORMAT`].
+    pub format: u32,
+    /// Feature slug.
+    pub feature: String,
+    /// Events before this one.
+    pub seq: u64,
+    /// Id of the latest event.
+    pub event_id: String,
+    /// The latest event.
+    pub last_event: RunEvent,
+    /// Current status.
+    pub status: RunStatus,
+    /// The latest run's owner.
+    pub owner: Option<Owner>,
+    /// Runs started on this feature so far.
+    pub runs: u32,
+    /// The latest summary, once a run finished.
+    pub summary: Option<serde_json::Value>,
+    /// When the latest run started (RFC 3339).
+    pub started_at: String,
+    /// When this event happened (RFC 3339).
+    pub updated_at: String,
+}
