@@ -296,3 +296,37 @@ fn liveness_of_owners() {
     let remote = Owner { run_id: "x".into(), pid: 1, host: "another-machine.invalid".into() };
     assert_eq!(liveness(&remote), Liveness::Unknown);
 }
+
+#[test]
+fn the_readme_inspection_commands_work() {
+    let tmp = repo();
+    let dir = tmp.path();
+    let f = feature(dir, "008-readme", &[("WP01", "planned", &[]), ("WP03", "planned", &[])]);
+    let store = StateStore::open(dir).unwrap();
+    store.import_feature(&f, None).unwrap();
+    let wp3 = id("WP03");
+    store.append(&f.slug, &wp3, &Append::new(WpEvent::Claimed { owner: owner("r") })).unwrap();
+    store.append(&f.slug, &wp3, &Append::new(WpEvent::Submitted { head: "abc".into() })).unwrap();
+    store.append_run(&f.slug, &RunEvent::Started { owner: owner("r") }, "").unwrap();
+    let board =
+        git(dir, &["for-each-ref", "--format=%(refname:lstrip=4) %(contents:subject)", "refs/kitty/wp/008-readme/"]);
+    assert_eq!(board, "WP01 WP01: imported as planned\nWP03 WP03: doing -> for_review\n");
+    let log = git(
+        dir,
+        &[
+            "log",
+            "--format=%h %<(10)%(trailers:key=Kitty-Lane,valueonly,separator=) %s",
+            "refs/kitty/wp/008-readme/WP03",
+        ],
+    );
+    let lanes: Vec<&str> = log.lines().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+    assert_eq!(lanes, ["for_review", "doing", "planned"], "{log}");
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&git(dir, &["show", "refs/kitty/wp/008-readme/WP03:state.json"])).unwrap();
+    assert_eq!(snapshot["lane"], "for_review");
+    let run = git(
+        dir,
+        &["log", "--format=%s %(trailers:key=Kitty-Run-Status,valueonly,separator=)", "refs/kitty/run/008-readme"],
+    );
+    assert_eq!(run.trim(), "run 008-readme: started running");
+}

@@ -1,0 +1,101 @@
+//! Benchmarks of the git state store (run with `cargo bench -p kitty-orchestrator --bench state`):
+//! single-writer transitions per second, and reading the state of a 1000-WP feature with loose
+//! and with packed refs, next to `git for-each-ref` on the same refs. Prints figures; no assertion.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kitty_orchestrator::state::{Append, Owner, Role, StateStore, WpEvent, this_host};
+use kitty_orchestrator::{WpId, load_feature};
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = Command::new("git").args(args).current_dir(dir).output().expect("git").status.success();
+    assert!(ok, "git {args:?}");
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let wps: usize = std::env::var("KITTY_BENCH_WPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "--allow-empty", "-m", "init"]);
+    let feature_dir = dir.join("kitty-specs/900-bench");
+    std::fs::create_dir_all(feature_dir.join("tasks")).unwrap();
+    for i in 1..=wps {
+        std::fs::write(
+            feature_dir.join(format!("tasks/WP{i:04}-x.md")),
+            format!("---\nwork_package_id: WP{i:04}\ntitle: t\nlane: planned\n---\nbody\n"),
+        )
+        .unwrap();
+    }
+    let feature = load_feature(&feature_dir).unwrap();
+    let store = StateStore::open(dir).unwrap();
+
+    let start = Instant::now();
+    store.import_feature(&feature, None).unwrap();
+    let import = start.elapsed();
+    println!("import {wps} WPs (create {wps} chains): {:.0} ms", import.as_secs_f64() * 1e3);
+
+    // Single writer: a claim, then agent started/finished pairs on one WP.
+    let wp = WpId::parse("WP0001").unwrap();
+    let owner = Owner { run_id: "bench".into(), pid: std::process::id(), host: this_host() };
+    store.append(&feature.slug, &wp, &Append::new(WpEvent::Claimed { owner })).unwrap();
+    let n = 1000u32;
+    let start = Instant::now();
+    for attempt in 1..=n / 2 {
+        let started =
+            WpEvent::AgentStarted { agent: "codex".into(), role: Role::Implementation, attempt, pid: None, log: None };
+        store.append(&feature.slug, &wp, &Append::new(started)).unwrap();
+        let finished = WpEvent::AgentFinished {
+            agent: "codex".into(),
+            role: Role::Implementation,
+            attempt,
+            failure: None,
+            cost_usd: None,
+            duration_ms: 1,
+            head: None,
+        };
+        store.append(&feature.slug, &wp, &Append::new(finished)).unwrap();
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "single-writer transitions: {n} in {:.0} ms = {:.0} per second ({:.0} µs each)",
+        elapsed.as_secs_f64() * 1e3,
+        f64::from(n) / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / f64::from(n)
+    );
+
+    let measure = |label: &str| {
+        let ours = median(
+            (0..11)
+                .map(|_| {
+                    let t = Instant::now();
+                    assert_eq!(store.feature_states(&feature.slug).unwrap().len(), wps);
+                    t.elapsed()
+                })
+                .collect(),
+        );
+        let plain = median(
+            (0..11)
+                .map(|_| {
+                    let t = Instant::now();
+                    git(dir, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/kitty/wp/900-bench/"]);
+                    t.elapsed()
+                })
+                .collect(),
+        );
+        println!(
+            "status of {wps} WPs, {label}: feature_states {:.1} ms (reads every state.json) vs `git for-each-ref` {:.1} ms (names only)",
+            ours.as_secs_f64() * 1e3,
+            plain.as_secs_f64() * 1e3
+        );
+    };
+    measure("loose refs");
+    store.pack_refs().unwrap();
+    measure("packed refs");
+}
