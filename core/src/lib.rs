@@ -17,6 +17,7 @@
 pub mod agents;
 pub mod config;
 pub mod error;
+pub mod executor;
 pub mod failure;
 pub mod feature;
 pub mod graph;

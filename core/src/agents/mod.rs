@@ -1,0 +1,290 @@
+//! Agents: built-in profiles (binary, argv per role, prompt delivery, output format, checked CLI
+//! version), custom agents from configuration, and detection on PATH.
+//!
+//! Built-in agents are referred to by id in configuration (`[agents] implementation =
+//! ["claude-code", "codex"]`) and in state. Any other id must be defined in the configuration as
+//! a custom agent with a `command`.
+
+mod profiles;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{Config, OutputFormat, PromptDelivery};
+use crate::executor::OutputKind;
+use crate::state::Role;
+
+pub use profiles::READ_STDIN;
+
+/// Ids of the built-in agent profiles, in default preference order.
+pub const BUILTIN_AGENT_IDS: [&str; 9] =
+    ["claude-code", "codex", "gemini", "copilot", "qwen", "opencode", "cursor", "kilocode", "augment"];
+
+/// Whether `id` names a built-in agent profile.
+pub fn is_builtin(id: &str) -> bool {
+    BUILTIN_AGENT_IDS.contains(&id)
+}
+
+/// How a prompt reaches an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Written to standard input, then closed.
+    Stdin,
+    /// As an argument (`{prompt}` in the argv, else appended). Prompts too long for argv, or
+    /// starting with `-`, are written to a file and the argument asks the agent to read it.
+    Arg,
+    /// Written to a file whose path replaces `{prompt_file}` (else is appended).
+    File,
+}
+
+impl From<PromptDelivery> for Delivery {
+    fn from(p: PromptDelivery) -> Delivery {
+        match p {
+            PromptDelivery::Stdin => Delivery::Stdin,
+            PromptDelivery::Arg => Delivery::Arg,
+            PromptDelivery::File => Delivery::File,
+        }
+    }
+}
+
+impl From<OutputFormat> for OutputKind {
+    fn from(o: OutputFormat) -> OutputKind {
+        match o {
+            OutputFormat::Text => OutputKind::Text,
+            OutputFormat::Json => OutputKind::JsonDocument,
+            OutputFormat::StreamJson => OutputKind::ClaudeResult,
+        }
+    }
+}
+
+/// A built-in agent CLI's profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentProfile {
+    /// Agent id (`claude-code`).
+    pub id: &'static str,
+    /// Program name looked up on PATH (`claude`).
+    pub binary: &'static str,
+    /// Arguments for implementation.
+    pub implementation: Vec<String>,
+    /// Arguments for review.
+    pub review: Vec<String>,
+    /// Prompt delivery.
+    pub delivery: Delivery,
+    /// How stdout is parsed.
+    pub output: OutputKind,
+    /// Flag that takes the model name.
+    pub model_flag: Option<&'static str>,
+    /// Environment the CLI needs for headless work.
+    pub env: &'static [(&'static str, &'static str)],
+    /// `--version` output of the CLI the argv was checked against (`None` = not checked here).
+    pub checked_version: Option<&'static str>,
+}
+
+/// The built-in profiles.
+pub fn builtin_profiles() -> Vec<AgentProfile> {
+    profiles::builtin()
+}
+
+/// Everything needed to run one agent in one role: what the executor receives.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentCommand {
+    /// Agent id.
+    pub agent: String,
+    /// Program (a name looked up on PATH, or a path).
+    pub program: String,
+    /// Arguments, possibly with `{prompt}` / `{prompt_file}` placeholders.
+    pub args: Vec<String>,
+    /// Prompt delivery.
+    pub delivery: Delivery,
+    /// Output parser.
+    pub output: OutputKind,
+    /// Extra environment (profile + configuration).
+    pub env: Vec<(String, String)>,
+    /// CLI version the built-in argv was checked against.
+    pub checked_version: Option<String>,
+}
+
+/// An agent as configured: built-in profile or custom command, with its settings applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentSpec {
+    /// Agent id.
+    pub id: String,
+    /// Whether it is a built-in profile.
+    pub builtin: bool,
+    /// Taken out of every role when false.
+    pub enabled: bool,
+    /// Per-agent concurrency limit.
+    pub max_concurrent: Option<usize>,
+    /// Wall-clock limit of one run.
+    pub timeout: Duration,
+    /// No-output limit of one run.
+    pub idle_timeout: Duration,
+    implementation: AgentCommand,
+    review: AgentCommand,
+}
+
+impl AgentSpec {
+    /// The command for `role`.
+    pub fn command(&self, role: Role) -> &AgentCommand {
+        match role {
+            Role::Implementation => &self.implementation,
+            Role::Review => &self.review,
+        }
+    }
+
+    /// The program that must be installed.
+    pub fn program(&self) -> &str {
+        &self.implementation.program
+    }
+}
+
+/// Every agent the configuration knows: the built-ins (with their `[agents.<id>]` settings) and
+/// the custom ones, in preference order.
+pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
+    let mut specs = Vec::new();
+    for profile in builtin_profiles() {
+        let settings = config.agents.settings.get(profile.id).cloned().unwrap_or_default();
+        let command = |args: &[String]| {
+            let mut args = args.to_vec();
+            if let (Some(model), Some(flag)) = (&settings.model, profile.model_flag) {
+                // Before a trailing `-` / `{prompt}` operand, which must stay last.
+                let at = args.iter().position(|a| a == "-" || a.starts_with('{')).unwrap_or(args.len());
+                args.splice(at..at, [flag.to_string(), model.clone()]);
+            }
+            let at = args.iter().position(|a| a == "-" || a.starts_with('{')).unwrap_or(args.len());
+            args.splice(at..at, settings.extra_args.iter().cloned());
+            let mut env: Vec<(String, String)> =
+                profile.env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            env.extend(settings.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            AgentCommand {
+                agent: profile.id.to_string(),
+                program: profile.binary.to_string(),
+                args,
+                delivery: profile.delivery,
+                output: profile.output,
+                env,
+                checked_version: profile.checked_version.map(str::to_string),
+            }
+        };
+        specs.push(AgentSpec {
+            id: profile.id.to_string(),
+            builtin: true,
+            enabled: settings.enabled,
+            max_concurrent: settings.max_concurrent,
+            timeout: Duration::from_secs(settings.timeout_seconds.unwrap_or(config.timeout_seconds)),
+            idle_timeout: Duration::from_secs(settings.idle_timeout_seconds.unwrap_or(config.idle_timeout_seconds)),
+            implementation: command(&profile.implementation),
+            review: command(&profile.review),
+        });
+    }
+    for (id, settings) in &config.agents.settings {
+        let Some(custom) = &settings.custom else { continue };
+        let command = |argv: &[String]| {
+            let mut args: Vec<String> = argv[1..].to_vec();
+            args.extend(settings.extra_args.iter().cloned());
+            AgentCommand {
+                agent: id.clone(),
+                program: argv[0].clone(),
+                args,
+                delivery: custom.prompt.into(),
+                output: custom.output.into(),
+                env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                checked_version: None,
+            }
+        };
+        specs.push(AgentSpec {
+            id: id.clone(),
+            builtin: false,
+            enabled: settings.enabled,
+            max_concurrent: settings.max_concurrent,
+            timeout: Duration::from_secs(settings.timeout_seconds.unwrap_or(config.timeout_seconds)),
+            idle_timeout: Duration::from_secs(settings.idle_timeout_seconds.unwrap_or(config.idle_timeout_seconds)),
+            implementation: command(&custom.command),
+            review: command(custom.review_command.as_deref().unwrap_or(&custom.command)),
+        });
+    }
+    specs
+}
+
+/// The first `program` on PATH (or `program` itself when it contains a `/` and exists).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        |p: &Path| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| executable(p))
+}
+
+/// An agent and whether it can be used here.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectedAgent {
+    /// Agent id.
+    pub id: String,
+    /// Built-in profile or custom.
+    pub builtin: bool,
+    /// Program looked for.
+    pub program: String,
+    /// Where it was found.
+    pub path: Option<PathBuf>,
+    /// First line of `--version`, when it answered.
+    pub version: Option<String>,
+    /// Enabled in configuration.
+    pub enabled: bool,
+    /// Version the built-in argv was checked against.
+    pub checked_version: Option<String>,
+}
+
+impl DetectedAgent {
+    /// Installed and enabled.
+    pub fn usable(&self) -> bool {
+        self.enabled && self.path.is_some()
+    }
+}
+
+/// Finds every configured agent on PATH and asks found ones for `--version` (10 s limit each,
+/// all at once, with no shell).
+pub async fn detect(config: &Config) -> Vec<DetectedAgent> {
+    let mut probes = tokio::task::JoinSet::new();
+    for (index, spec) in agent_specs(config).into_iter().enumerate() {
+        probes.spawn(async move {
+            let path = find_program(spec.program());
+            let version = match &path {
+                Some(path) => version_of(path).await,
+                None => None,
+            };
+            let detected = DetectedAgent {
+                id: spec.id.clone(),
+                builtin: spec.builtin,
+                program: spec.program().to_string(),
+                path,
+                version,
+                enabled: spec.enabled,
+                checked_version: spec.implementation.checked_version.clone(),
+            };
+            (index, detected)
+        });
+    }
+    let mut found: Vec<(usize, DetectedAgent)> = probes.join_all().await;
+    found.sort_by_key(|(index, _)| *index);
+    found.into_iter().map(|(_, agent)| agent).collect()
+}
+
+async fn version_of(path: &Path) -> Option<String> {
+    let child = tokio::process::Command::new(path)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(10), child).await.ok()?.ok()?;
+    let text =
+        String::from_utf8_lossy(if output.stdout.is_empty() { &output.stderr } else { &output.stdout }).into_owned();
+    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}

@@ -1,0 +1,151 @@
+//! Built-in agent profiles, as data. Each records the CLI version its argv was checked against
+//! (`--help` lists every flag, and a headless run with that argv gets past argument parsing to
+//! authentication). Re-check with `KITTY_REAL_AGENTS=1 cargo test -p kitty-orchestrator --test
+//! real_agents` after upgrading a CLI.
+
+use super::{AgentProfile, Delivery};
+use crate::executor::OutputKind;
+
+/// Prompt text for agents that need a short argument and read the real prompt elsewhere.
+pub const READ_STDIN: &str = "Follow the instructions given on standard input.";
+
+/// The built-in profiles, in default preference order.
+pub fn builtin() -> Vec<AgentProfile> {
+    fn s(items: &[&str]) -> Vec<String> {
+        items.iter().map(|i| i.to_string()).collect()
+    }
+    vec![
+        AgentProfile {
+            id: "claude-code",
+            binary: "claude",
+            // acceptEdits + an allow-list: `bypassPermissions` is refused when running as root.
+            implementation: s(&[
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-mode",
+                "acceptEdits",
+                "--allowedTools",
+                "Bash,Edit,MultiEdit,Write,Read,Glob,Grep,TodoWrite",
+            ]),
+            review: s(&[
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-mode",
+                "default",
+                "--allowedTools",
+                "Read,Glob,Grep,Bash(git diff:*),Bash(git log:*),Bash(git show:*)",
+            ]),
+            delivery: Delivery::Stdin,
+            output: OutputKind::ClaudeResult,
+            model_flag: Some("--model"),
+            env: &[],
+            checked_version: Some("2.1.197"),
+        },
+        AgentProfile {
+            id: "codex",
+            binary: "codex",
+            implementation: s(&["exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-"]),
+            review: s(&["exec", "--json", "--skip-git-repo-check", "--sandbox", "read-only", "-"]),
+            delivery: Delivery::Stdin,
+            output: OutputKind::CodexJsonl,
+            model_flag: Some("-m"),
+            env: &[],
+            checked_version: Some("codex-cli 0.169.0"),
+        },
+        AgentProfile {
+            id: "gemini",
+            binary: "gemini",
+            // `-p` needs a value; piped stdin is appended to it.
+            implementation: s(&[
+                "-p",
+                READ_STDIN,
+                "--output-format",
+                "json",
+                "--approval-mode",
+                "yolo",
+                "--skip-trust",
+            ]),
+            review: s(&["-p", READ_STDIN, "--output-format", "json", "--approval-mode", "plan", "--skip-trust"]),
+            delivery: Delivery::Stdin,
+            output: OutputKind::JsonDocument,
+            model_flag: Some("-m"),
+            env: &[],
+            checked_version: Some("0.61.0"),
+        },
+        AgentProfile {
+            id: "copilot",
+            binary: "copilot",
+            // Piped stdin is the prompt when no -p is given; -s prints only the response.
+            implementation: s(&["--allow-all-tools", "-s"]),
+            review: s(&["--allow-all-tools", "-s"]),
+            delivery: Delivery::Stdin,
+            output: OutputKind::Text,
+            model_flag: Some("--model"),
+            env: &[],
+            checked_version: Some("GitHub Copilot CLI 1.0.102"),
+        },
+        AgentProfile {
+            id: "qwen",
+            binary: "qwen",
+            // `-p` is deprecated in 0.15: the prompt comes on stdin alone.
+            implementation: s(&["--output-format", "json", "--approval-mode", "yolo"]),
+            review: s(&["--output-format", "json", "--approval-mode", "plan"]),
+            delivery: Delivery::Stdin,
+            output: OutputKind::JsonDocument,
+            model_flag: Some("-m"),
+            env: &[],
+            checked_version: Some("0.15.10"),
+        },
+        AgentProfile {
+            id: "opencode",
+            binary: "opencode",
+            // `opencode run` ignores stdin: the message is positional (long prompts go in a file).
+            implementation: s(&["run", "--format", "json", "--agent", "build", "{prompt}"]),
+            review: s(&["run", "--format", "json", "--agent", "plan", "{prompt}"]),
+            delivery: Delivery::Arg,
+            output: OutputKind::OpencodeJsonl,
+            model_flag: Some("-m"),
+            env: &[("OPENCODE_PERMISSION", r#"{"*":"allow"}"#)],
+            checked_version: Some("1.18.33"),
+        },
+        AgentProfile {
+            id: "cursor",
+            binary: "cursor-agent",
+            implementation: s(&["-p", "--output-format", "stream-json", "--force", "--trust"]),
+            review: s(&["-p", "--output-format", "stream-json", "--trust"]),
+            delivery: Delivery::Stdin,
+            output: OutputKind::ClaudeResult,
+            model_flag: Some("--model"),
+            env: &[],
+            // Not distributed on npm: flags from its documentation, unchecked here.
+            checked_version: None,
+        },
+        AgentProfile {
+            id: "kilocode",
+            binary: "kilocode",
+            implementation: s(&["-a", "--yolo", "{prompt}"]),
+            review: s(&["-a", "{prompt}"]),
+            delivery: Delivery::Arg,
+            output: OutputKind::Text,
+            model_flag: Some("--model"),
+            env: &[],
+            // @kilocode/cli 7.8.1's postinstall fails on this registry: unchecked.
+            checked_version: None,
+        },
+        AgentProfile {
+            id: "augment",
+            binary: "auggie",
+            implementation: s(&["--print", "--quiet", "--instruction-file", "{prompt_file}"]),
+            review: s(&["--print", "--quiet", "--instruction-file", "{prompt_file}"]),
+            delivery: Delivery::File,
+            output: OutputKind::Text,
+            model_flag: Some("-m"),
+            env: &[],
+            checked_version: Some("0.36.0"),
+        },
+    ]
+}

@@ -1,0 +1,320 @@
+//! Parsing what an agent prints into its final result: text, error flag, cost, tokens, session.
+//! Parsers see every stdout line once and keep bounded state, whatever the output volume.
+
+use serde_json::Value;
+
+/// How an agent's stdout is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    /// Plain text: the result is the tail of the output.
+    Text,
+    /// Claude Code `--output-format json|stream-json` (and cursor-agent): the last
+    /// `{"type":"result",…}` object.
+    ClaudeResult,
+    /// Codex `exec --json`: JSONL events; the last `agent_message` item is the result.
+    CodexJsonl,
+    /// One JSON document for the whole output (gemini/qwen `--output-format json`): `response`
+    /// or `result` holds the text.
+    JsonDocument,
+    /// opencode `run --format json`: JSONL events with `text` parts and `step_finish` costs.
+    OpencodeJsonl,
+}
+
+/// The parsed end result of an agent run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AgentResult {
+    /// The final answer text (where `KITTY-STATUS` / `KITTY-VERDICT` are read from).
+    pub text: String,
+    /// Whether the agent reported an error itself.
+    pub is_error: bool,
+    /// The agent's own error message, when it gave one.
+    pub error: Option<String>,
+    /// HTTP status of a failed API call, when reported (claude `api_error_status`).
+    pub api_error_status: Option<u16>,
+    /// Cost in USD, when reported.
+    pub cost_usd: Option<f64>,
+    /// Input tokens, when reported.
+    pub input_tokens: Option<u64>,
+    /// Output tokens, when reported.
+    pub output_tokens: Option<u64>,
+    /// Session/thread id, for resuming the agent's conversation.
+    pub session_id: Option<String>,
+    /// Tool uses the agent's permission mode refused (claude `permission_denials`).
+    pub permission_denials: usize,
+    /// Whether structured output was expected and found.
+    pub structured: bool,
+}
+
+/// Largest text kept for the result (tail of text output, or the JSON document).
+const KEEP: usize = 1024 * 1024;
+
+/// Incremental parser for one run.
+pub struct OutputParser {
+    kind: OutputKind,
+    result: AgentResult,
+    /// Tail of stdout for `Text`, whole stdout (bounded) for `JsonDocument`.
+    buffer: String,
+    overflowed: bool,
+}
+
+impl OutputParser {
+    /// A parser for `kind`.
+    pub fn new(kind: OutputKind) -> Self {
+        OutputParser { kind, result: AgentResult::default(), buffer: String::new(), overflowed: false }
+    }
+
+    /// Feeds one stdout line.
+    pub fn feed(&mut self, line: &str) {
+        match self.kind {
+            OutputKind::Text => self.keep_tail(line),
+            OutputKind::JsonDocument => {
+                if self.buffer.len() + line.len() < KEEP {
+                    self.buffer.push_str(line);
+                    self.buffer.push('\n');
+                } else {
+                    self.overflowed = true;
+                }
+            }
+            OutputKind::ClaudeResult => {
+                if let Some(event) = json_object(line)
+                    && event.get("type").and_then(Value::as_str) == Some("result")
+                {
+                    self.result = claude_result(&event);
+                }
+            }
+            OutputKind::CodexJsonl => {
+                if let Some(event) = json_object(line) {
+                    codex_event(&mut self.result, &event);
+                }
+            }
+            OutputKind::OpencodeJsonl => {
+                if let Some(event) = json_object(line) {
+                    opencode_event(&mut self.result, &event);
+                }
+            }
+        }
+    }
+
+    fn keep_tail(&mut self, line: &str) {
+        self.buffer.push_str(line);
+        self.buffer.push('\n');
+        if self.buffer.len() > 2 * KEEP {
+            let mut cut = self.buffer.len() - KEEP;
+            while !self.buffer.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.buffer.drain(..cut);
+        }
+    }
+
+    /// The result once the output has ended.
+    pub fn finish(mut self) -> AgentResult {
+        match self.kind {
+            OutputKind::Text => {
+                self.result.text = std::mem::take(&mut self.buffer).trim_end().to_string();
+                self.result.structured = true;
+            }
+            OutputKind::JsonDocument if !self.overflowed => {
+                if let Ok(doc) = serde_json::from_str::<Value>(self.buffer.trim()) {
+                    self.result = json_document(&doc);
+                }
+            }
+            _ => {}
+        }
+        self.result
+    }
+}
+
+fn json_object(line: &str) -> Option<Value> {
+    let line = line.trim();
+    if !line.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Value>(line).ok().filter(Value::is_object)
+}
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn claude_result(event: &Value) -> AgentResult {
+    let usage = event.get("usage");
+    AgentResult {
+        text: str_of(event, "result").unwrap_or_default(),
+        is_error: event.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+        // qwen (a gemini-cli fork with claude-shaped results) reports errors as `error.message`.
+        error: event.get("error").and_then(|e| str_of(e, "message").or_else(|| e.as_str().map(str::to_string))),
+        api_error_status: event.get("api_error_status").and_then(Value::as_u64).map(|s| s as u16),
+        cost_usd: event.get("total_cost_usd").and_then(Value::as_f64),
+        input_tokens: usage.and_then(|u| u.get("input_tokens")).and_then(Value::as_u64),
+        output_tokens: usage.and_then(|u| u.get("output_tokens")).and_then(Value::as_u64),
+        session_id: str_of(event, "session_id"),
+        permission_denials: event.get("permission_denials").and_then(Value::as_array).map_or(0, Vec::len),
+        structured: true,
+    }
+}
+
+fn codex_event(result: &mut AgentResult, event: &Value) {
+    match event.get("type").and_then(Value::as_str) {
+        Some("thread.started") => result.session_id = str_of(event, "thread_id"),
+        Some("item.completed") => {
+            if let Some(item) = event.get("item")
+                && item.get("type").and_then(Value::as_str) == Some("agent_message")
+            {
+                result.text = str_of(item, "text").unwrap_or_default();
+                result.structured = true;
+            }
+        }
+        Some("turn.completed") => {
+            result.structured = true;
+            if let Some(usage) = event.get("usage") {
+                let add = |acc: Option<u64>, key: &str| match usage.get(key).and_then(Value::as_u64) {
+                    Some(n) => Some(acc.unwrap_or(0) + n),
+                    None => acc,
+                };
+                result.input_tokens = add(result.input_tokens, "input_tokens");
+                result.output_tokens = add(result.output_tokens, "output_tokens");
+            }
+        }
+        Some("turn.failed") | Some("error") => {
+            result.is_error = true;
+            result.structured = true;
+            result.error = event
+                .get("error")
+                .and_then(|e| str_of(e, "message"))
+                .or_else(|| str_of(event, "message"))
+                .or(Some("turn failed".into()));
+        }
+        _ => {}
+    }
+}
+
+fn opencode_event(result: &mut AgentResult, event: &Value) {
+    let part = event.get("part");
+    match event.get("type").and_then(Value::as_str) {
+        Some("text") => {
+            if let Some(text) = part.and_then(|p| str_of(p, "text")) {
+                result.text = text;
+                result.structured = true;
+            }
+            result.session_id = result.session_id.take().or_else(|| str_of(event, "sessionID"));
+        }
+        Some("step_finish") => {
+            result.structured = true;
+            if let Some(cost) = part.and_then(|p| p.get("cost")).and_then(Value::as_f64) {
+                result.cost_usd = Some(result.cost_usd.unwrap_or(0.0) + cost);
+            }
+        }
+        Some("error") => {
+            result.is_error = true;
+            result.structured = true;
+            let message = event.get("error").and_then(|e| {
+                e.get("data")
+                    .and_then(|d| str_of(d, "message"))
+                    .or_else(|| str_of(e, "message"))
+                    .or_else(|| str_of(e, "name"))
+            });
+            result.error = message.or(Some("error".into()));
+        }
+        _ => {}
+    }
+}
+
+fn json_document(doc: &Value) -> AgentResult {
+    // A JSON array of events (claude-style): take its result event.
+    if let Some(events) = doc.as_array() {
+        if let Some(event) = events.iter().rev().find(|e| e.get("type").and_then(Value::as_str) == Some("result")) {
+            return claude_result(event);
+        }
+        return AgentResult::default();
+    }
+    if doc.get("type").and_then(Value::as_str) == Some("result") {
+        return claude_result(doc);
+    }
+    let error = doc.get("error").filter(|e| !e.is_null());
+    let models = doc.get("stats").and_then(|s| s.get("models")).and_then(Value::as_object);
+    let sum = |key: &str| -> Option<u64> {
+        models
+            .map(|m| m.values().filter_map(|v| v.get("tokens").and_then(|t| t.get(key)).and_then(Value::as_u64)).sum())
+    };
+    AgentResult {
+        text: str_of(doc, "response")
+            .or_else(|| str_of(doc, "result"))
+            .or_else(|| str_of(doc, "text"))
+            .unwrap_or_default(),
+        is_error: error.is_some(),
+        error: error.map(|e| str_of(e, "message").unwrap_or_else(|| e.to_string())),
+        input_tokens: sum("prompt"),
+        output_tokens: sum("candidates"),
+        session_id: str_of(doc, "session_id"),
+        structured: true,
+        ..AgentResult::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(kind: OutputKind, text: &str) -> AgentResult {
+        let mut parser = OutputParser::new(kind);
+        for line in text.lines() {
+            parser.feed(line);
+        }
+        parser.finish()
+    }
+
+    #[test]
+    fn claude_stream_json_takes_the_result_event() {
+        let out = concat!(
+            "{\"type\":\"system\",\"subtype\":\"init\"}\n",
+            "{\"type\":\"assistant\",\"message\":{}}\n",
+            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"done\\nKITTY-STATUS: done\",",
+            "\"total_cost_usd\":0.12,\"session_id\":\"s1\",\"usage\":{\"input_tokens\":10,\"output_tokens\":5},\"permission_denials\":[{}]}\n"
+        );
+        let r = parse(OutputKind::ClaudeResult, out);
+        assert_eq!(r.text, "done\nKITTY-STATUS: done");
+        assert_eq!(
+            (r.cost_usd, r.session_id.as_deref(), r.output_tokens, r.permission_denials),
+            (Some(0.12), Some("s1"), Some(5), 1)
+        );
+        assert!(r.structured && !r.is_error);
+    }
+
+    #[test]
+    fn codex_jsonl() {
+        let out = concat!(
+            "{\"type\":\"thread.started\",\"thread_id\":\"t1\"}\n",
+            "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"first\"}}\n",
+            "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"final\"}}\n",
+            "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":7,\"output_tokens\":3}}\n"
+        );
+        let r = parse(OutputKind::CodexJsonl, out);
+        assert_eq!((r.text.as_str(), r.session_id.as_deref(), r.input_tokens), ("final", Some("t1"), Some(7)));
+        let failed =
+            parse(OutputKind::CodexJsonl, "{\"type\":\"turn.failed\",\"error\":{\"message\":\"401 Unauthorized\"}}");
+        assert!(failed.is_error);
+        assert_eq!(failed.error.as_deref(), Some("401 Unauthorized"));
+    }
+
+    #[test]
+    fn gemini_json_document_spans_lines() {
+        let r = parse(OutputKind::JsonDocument, "{\n  \"response\": \"ok\",\n  \"stats\": {}\n}\n");
+        assert_eq!(r.text, "ok");
+        assert!(!r.is_error);
+        let e = parse(OutputKind::JsonDocument, "{\"error\": {\"type\": \"auth\", \"message\": \"Please log in\"}}");
+        assert!(e.is_error);
+        assert_eq!(e.error.as_deref(), Some("Please log in"));
+    }
+
+    #[test]
+    fn text_keeps_the_output() {
+        assert_eq!(parse(OutputKind::Text, "a\nb\n").text, "a\nb");
+    }
+
+    #[test]
+    fn claude_without_result_is_unstructured() {
+        assert!(!parse(OutputKind::ClaudeResult, "plain words\n").structured);
+    }
+}
