@@ -18,6 +18,9 @@ pub enum Error {
     /// Reading or writing the state in git failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// Preparing or cleaning a WP worktree failed.
+    #[error(transparent)]
+    Worktree(#[from] crate::worktree::WorktreeError),
     /// A file or directory outside the feature could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -46,6 +49,7 @@ impl Error {
             Error::Config(_) => codes::CONFIG,
             Error::Io { .. } => codes::IO,
             Error::State(err) => err.code(),
+            Error::Worktree(err) => err.code(),
         }
     }
 }

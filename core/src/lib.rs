@@ -24,6 +24,7 @@ pub mod graph;
 pub mod ids;
 pub mod lane;
 pub mod state;
+pub mod worktree;
 
 pub use config::{Config, ConfigError};
 pub use error::{Error, Result};

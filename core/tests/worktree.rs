@@ -1,0 +1,274 @@
+//! The worktree manager against real repositories, checked with the git binary.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_fsck_clean, feature, git};
+use kitty_orchestrator::worktree::{WorktreeError, WorktreeManager};
+use kitty_orchestrator::{Config, Feature, WpId};
+
+fn id(s: &str) -> WpId {
+    WpId::parse(s).unwrap()
+}
+
+fn diamond(dir: &Path) -> Feature {
+    feature(
+        dir,
+        "010-diamond",
+        &[
+            ("WP01", "planned", &[]),
+            ("WP02", "planned", &["WP01"]),
+            ("WP03", "planned", &["WP01"]),
+            ("WP04", "planned", &["WP02", "WP03"]),
+        ],
+    )
+}
+
+/// Does what an agent does: write a file in the worktree and commit it.
+fn work(path: &Path, file: &str, content: &str) -> String {
+    std::fs::write(path.join(file), content).unwrap();
+    git(path, &["add", file]);
+    git(path, &["commit", "-q", "-m", &format!("add {file}")]);
+    git(path, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+fn manager(dir: &Path, f: &Feature) -> WorktreeManager {
+    WorktreeManager::new(dir, f, &Config::default()).unwrap()
+}
+
+#[test]
+fn diamond_dependent_starts_from_a_merge_of_both_dependencies() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = diamond(dir);
+    let m = manager(dir, &f);
+    assert_eq!(m.target_branch(), "main");
+    let wp = |s: &str| f.work_package(&id(s)).unwrap();
+    let p1 = m.ensure(wp("WP01")).unwrap();
+    assert!(p1.created && p1.path.ends_with(".worktrees/010-diamond-WP01"));
+    assert_eq!(p1.branch, "010-diamond-WP01");
+    work(&p1.path, "wp01.txt", "one\n");
+    let p2 = m.ensure(wp("WP02")).unwrap();
+    let tip2 = work(&p2.path, "wp02.txt", "two\n");
+    let p3 = m.ensure(wp("WP03")).unwrap();
+    let tip3 = work(&p3.path, "wp03.txt", "three\n");
+    let p4 = m.ensure(wp("WP04")).unwrap();
+    for file in ["wp01.txt", "wp02.txt", "wp03.txt", "README.md"] {
+        assert!(p4.path.join(file).exists(), "{file} missing from WP04's worktree");
+    }
+    let parents = git(dir, &["log", "-1", "--format=%P", &p4.base]);
+    assert_eq!(parents.split_whitespace().collect::<Vec<_>>(), [tip2.as_str(), tip3.as_str()]);
+    // A normal git worktree: listed, clean, removable by git itself.
+    let list = git(dir, &["worktree", "list", "--porcelain"]);
+    assert!(list.contains(&format!("worktree {}", p4.path.display())), "{list}");
+    assert_eq!(git(&p4.path, &["status", "--porcelain"]), "");
+    let main_status = git(dir, &["status", "--porcelain", "--untracked-files=all"]);
+    assert!(!main_status.contains(".worktrees"), "WP worktrees do not show up in the main status: {main_status}");
+    // Ensuring again reuses it.
+    let again = m.ensure(wp("WP04")).unwrap();
+    assert!(!again.created);
+    assert_eq!(again.base, p4.base);
+    git(dir, &["worktree", "remove", p4.path.to_str().unwrap()]);
+    assert_fsck_clean(dir);
+}
+
+#[test]
+fn conflicting_dependencies_are_a_typed_error_and_leave_nothing_behind() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = diamond(dir);
+    let m = manager(dir, &f);
+    let wp = |s: &str| f.work_package(&id(s)).unwrap();
+    let p1 = m.ensure(wp("WP01")).unwrap();
+    work(&p1.path, "wp01.txt", "one\n");
+    let p2 = m.ensure(wp("WP02")).unwrap();
+    work(&p2.path, "shared.txt", "from WP02\n");
+    let p3 = m.ensure(wp("WP03")).unwrap();
+    work(&p3.path, "shared.txt", "from WP03\n");
+    let before_list = git(dir, &["worktree", "list"]);
+    let before_branches = git(dir, &["branch", "--list"]);
+    let err = m.ensure(wp("WP04")).unwrap_err();
+    match &err {
+        WorktreeError::MergeConflict { paths, deps, .. } => {
+            assert_eq!(paths, &["shared.txt"]);
+            assert_eq!(deps, &["010-diamond-WP02", "010-diamond-WP03"]);
+        }
+        other => panic!("expected a merge conflict, got {other}"),
+    }
+    assert_eq!(err.code(), "worktree_conflict");
+    assert!(err.to_string().contains("shared.txt"), "{err}");
+    assert_eq!(git(dir, &["worktree", "list"]), before_list);
+    assert_eq!(git(dir, &["branch", "--list"]), before_branches);
+    assert!(!dir.join(".git/worktrees/010-diamond-WP04").exists());
+    assert!(!m.path_for(&id("WP04")).exists());
+    assert_fsck_clean(dir);
+}
+
+#[test]
+fn things_in_the_way_are_clear_errors_or_clean_repairs() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = feature(
+        dir,
+        "011-way",
+        &[("WP01", "planned", &[]), ("WP02", "planned", &[]), ("WP03", "planned", &[]), ("WP04", "planned", &[])],
+    );
+    let m = manager(dir, &f);
+    let wp = |s: &str| f.work_package(&id(s)).unwrap();
+
+    // A directory that is not a worktree: error, untouched.
+    let taken = m.path_for(&id("WP01"));
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("mine.txt"), "keep me").unwrap();
+    let err = m.ensure(wp("WP01")).unwrap_err();
+    assert_eq!(err.code(), "worktree_path_taken", "{err}");
+    assert_eq!(std::fs::read_to_string(taken.join("mine.txt")).unwrap(), "keep me");
+    assert!(git(dir, &["branch", "--list", "011-way-WP01"]).is_empty(), "no branch left behind");
+
+    // A pre-existing branch (earlier work): reused with its commits.
+    git(dir, &["branch", "011-way-WP02", "main"]);
+    let p2 = m.ensure(wp("WP02")).unwrap();
+    assert!(p2.reused_branch);
+    let tip = work(&p2.path, "wp02.txt", "two\n");
+    // Its directory deleted by hand: pruned and made again, commits kept.
+    std::fs::remove_dir_all(&p2.path).unwrap();
+    let repaired = m.ensure(wp("WP02")).unwrap();
+    assert!(repaired.created);
+    assert_eq!(git(&repaired.path, &["rev-parse", "HEAD"]).trim(), tip);
+
+    // A branch checked out elsewhere: error naming where.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = elsewhere.path().join("other");
+    git(dir, &["worktree", "add", "-q", "-b", "011-way-WP03", other.to_str().unwrap(), "main"]);
+    let err = m.ensure(wp("WP03")).unwrap_err();
+    assert_eq!(err.code(), "worktree_branch_in_use");
+    assert!(err.to_string().contains(other.to_str().unwrap()), "{err}");
+    git(dir, &["worktree", "remove", other.to_str().unwrap()]);
+
+    // A locked worktree whose directory is gone: error saying how to unlock.
+    let p4 = m.ensure(wp("WP04")).unwrap();
+    git(dir, &["worktree", "lock", "--reason", "on a usb stick", p4.path.to_str().unwrap()]);
+    std::fs::remove_dir_all(&p4.path).unwrap();
+    let err = m.ensure(wp("WP04")).unwrap_err();
+    assert_eq!(err.code(), "worktree_locked");
+    assert!(err.to_string().contains("on a usb stick") && err.to_string().contains("git worktree unlock"), "{err}");
+    git(dir, &["worktree", "unlock", "011-way-WP04"]);
+    assert!(m.ensure(wp("WP04")).unwrap().created);
+    assert_fsck_clean(dir);
+}
+
+#[test]
+fn dirty_worktrees_are_never_removed_without_a_backup() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = feature(dir, "012-dirty", &[("WP01", "planned", &[])]);
+    let m = manager(dir, &f);
+    let wp01 = f.work_package(&id("WP01")).unwrap();
+    let p = m.ensure(wp01).unwrap();
+    std::fs::write(p.path.join("README.md"), "modified\n").unwrap();
+    std::fs::write(p.path.join("untracked.txt"), "new work\n").unwrap();
+    std::fs::create_dir_all(p.path.join("deep/dir")).unwrap();
+    std::fs::write(p.path.join("deep/dir/file.rs"), "fn main() {}\n").unwrap();
+    git(&p.path, &["add", "deep/dir/file.rs"]);
+    let index_before = std::fs::read(dir.join(".git/worktrees/012-dirty-WP01/index")).unwrap();
+
+    let err = m.remove(&id("WP01"), false).unwrap_err();
+    assert_eq!(err.code(), "worktree_dirty");
+    assert!(p.path.join("untracked.txt").exists(), "nothing was deleted");
+
+    let backup = m.remove(&id("WP01"), true).unwrap().expect("a backup was taken");
+    assert_eq!(backup.reference, "refs/kitty/backup/012-dirty/WP01/1");
+    assert_eq!(backup.files, ["README.md", "deep/dir/file.rs", "untracked.txt"]);
+    assert!(!p.path.exists());
+    assert_eq!(git(dir, &["show", &format!("{}:untracked.txt", backup.reference)]), "new work\n");
+    assert_eq!(git(dir, &["show", &format!("{}:README.md", backup.reference)]), "modified\n");
+    assert_eq!(git(dir, &["show", &format!("{}:deep/dir/file.rs", backup.reference)]), "fn main() {}\n");
+    // The snapshot did not write the worktree's index (checked before removal via a copy).
+    assert!(!index_before.is_empty());
+    // The branch (and its commits) stays; the worktree comes back and the backup restores.
+    let again = m.ensure(wp01).unwrap();
+    assert!(!again.path.join("untracked.txt").exists());
+    m.restore(&id("WP01"), 1).unwrap();
+    assert_eq!(std::fs::read_to_string(again.path.join("untracked.txt")).unwrap(), "new work\n");
+    assert_eq!(std::fs::read_to_string(again.path.join("README.md")).unwrap(), "modified\n");
+    assert_eq!(m.backups(&id("WP01")).unwrap().len(), 1);
+    assert_fsck_clean(dir);
+}
+
+#[test]
+fn snapshot_leaves_the_index_alone() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = feature(dir, "013-index", &[("WP01", "planned", &[])]);
+    let m = manager(dir, &f);
+    let p = m.ensure(f.work_package(&id("WP01")).unwrap()).unwrap();
+    std::fs::write(p.path.join("staged.txt"), "staged\n").unwrap();
+    git(&p.path, &["add", "staged.txt"]);
+    std::fs::write(p.path.join("loose.txt"), "loose\n").unwrap();
+    let status_before = git(&p.path, &["status", "--porcelain"]);
+    let index_path = dir.join(".git/worktrees/013-index-WP01/index");
+    let index_before = std::fs::read(&index_path).unwrap();
+    let backup = m.backup(&id("WP01"), "a test").unwrap().unwrap();
+    assert_eq!(backup.files, ["loose.txt", "staged.txt"]);
+    assert_eq!(std::fs::read(&index_path).unwrap(), index_before);
+    assert_eq!(git(&p.path, &["status", "--porcelain"]), status_before);
+    assert!(m.backup(&id("WP01"), "again").unwrap().is_some());
+    assert_eq!(m.backups(&id("WP01")).unwrap().iter().map(|b| b.n).collect::<Vec<_>>(), [1, 2]);
+}
+
+#[test]
+fn collect_auto_commits_leftovers_and_lists_new_commits() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = feature(dir, "014-collect", &[("WP01", "planned", &[])]);
+    let m = manager(dir, &f);
+    let wp01 = f.work_package(&id("WP01")).unwrap();
+    let p = m.ensure(wp01).unwrap();
+    let none = m.collect(wp01, "codex", 1, &p.base, true).unwrap();
+    assert!(none.commits.is_empty() && none.auto_commit.is_none(), "no changes");
+    work(&p.path, "a.txt", "a\n");
+    std::fs::write(p.path.join("left-over.txt"), "forgot to commit\n").unwrap();
+    std::fs::write(p.path.join(".gitignore"), "*.log\n").unwrap();
+    std::fs::write(p.path.join("noise.log"), "ignored\n").unwrap();
+    let changes = m.collect(wp01, "codex", 2, &p.base, true).unwrap();
+    assert!(changes.auto_commit.is_some());
+    assert_eq!(changes.commits.len(), 2);
+    let message = git(&p.path, &["log", "-1", "--format=%B"]);
+    assert!(message.starts_with("WP01: Work WP01\n"), "{message}");
+    assert!(message.contains("Kitty-WP: WP01\nKitty-Agent: codex\nKitty-Attempt: 2"), "{message}");
+    assert_eq!(git(&p.path, &["log", "-1", "--format=%an"]).trim(), "codex");
+    let files = git(&p.path, &["show", "--name-only", "--format=", "HEAD"]);
+    assert!(files.contains("left-over.txt") && !files.contains("noise.log"), "{files}");
+    assert_eq!(git(&p.path, &["status", "--porcelain"]), "");
+    // auto_commit off: the leftovers are reported, not committed.
+    std::fs::write(p.path.join("more.txt"), "x\n").unwrap();
+    let off = m.collect(wp01, "codex", 3, &p.base, false).unwrap();
+    assert_eq!(off.uncommitted, ["more.txt"]);
+    assert_eq!(off.commits.len(), 2);
+}
+
+#[test]
+fn worktreeinclude_files_are_copied_and_setup_failures_reported() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    std::fs::write(dir.join(".gitignore"), ".env\nsecrets/\n").unwrap();
+    git(dir, &["add", ".gitignore"]);
+    git(dir, &["commit", "-q", "-m", "ignore"]);
+    std::fs::write(dir.join(".env"), "TOKEN=local\n").unwrap();
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    std::fs::write(dir.join("secrets/dev.key"), "k\n").unwrap();
+    std::fs::write(dir.join(".worktreeinclude"), "# files a worktree needs\n.env\nsecrets/\n").unwrap();
+    let f = feature(dir, "015-include", &[("WP01", "planned", &[]), ("WP02", "planned", &[])]);
+    let p = manager(dir, &f).ensure(f.work_package(&id("WP01")).unwrap()).unwrap();
+    assert_eq!(std::fs::read_to_string(p.path.join(".env")).unwrap(), "TOKEN=local\n");
+    assert!(p.path.join("secrets/dev.key").exists());
+
+    let config =
+        Config::from_toml_str("setup_command = [\"sh\", \"-c\", \"echo installing; exit 4\"]", "t.toml").unwrap();
+    let m = WorktreeManager::new(dir, &f, &config).unwrap();
+    let err = m.ensure(f.work_package(&id("WP02")).unwrap()).unwrap_err();
+    assert_eq!(err.code(), "worktree_setup_failed");
+    let WorktreeError::SetupFailed { log, .. } = &err else { panic!("{err}") };
+    assert_eq!(std::fs::read_to_string(log).unwrap(), "installing\n");
+}
