@@ -24,6 +24,12 @@ create_exception!(kitty_orchestrator, ConfigError, KittyError, "The orchestrator
 create_exception!(kitty_orchestrator, IoError, KittyError, "A file could not be read or written.");
 create_exception!(
     kitty_orchestrator,
+    WorktreeError,
+    KittyError,
+    "A WP worktree could not be prepared, inspected or removed."
+);
+create_exception!(
+    kitty_orchestrator,
     StateConflictError,
     KittyError,
     "The state in git refused the change: another orchestrator holds the WP or the feature, or the transition is not allowed."
@@ -44,6 +50,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("IoError", py.get_type::<IoError>(), codes::IO),
         ("StateConflictError", py.get_type::<StateConflictError>(), "state_conflict"),
         ("GitError", py.get_type::<GitError>(), "git"),
+        ("WorktreeError", py.get_type::<WorktreeError>(), "worktree_conflict"),
     ];
     for (name, class, code) in classes {
         class.setattr("code", code)?;
@@ -72,10 +79,12 @@ pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
         }
         kitty_orchestrator::Error::Config(_) => ConfigError::new_err(message),
         kitty_orchestrator::Error::Io { .. } => IoError::new_err(message),
-        kitty_orchestrator::Error::State(state_err) => {
-            let code = state_err.code();
+        kitty_orchestrator::Error::State(_) | kitty_orchestrator::Error::Worktree(_) => {
+            let code = err.code();
             let exc = match code {
                 "state_conflict" | "illegal_transition" | "run_locked" => StateConflictError::new_err(message),
+                c if c.starts_with("worktree_") => WorktreeError::new_err(message),
+                "io" => IoError::new_err(message),
                 _ => GitError::new_err(message),
             };
             // The class groups related kinds; the instance carries the exact code.

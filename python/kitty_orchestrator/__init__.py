@@ -18,6 +18,7 @@ from ._native import (
     Problem,
     StateConflictError,
     WorkPackage,
+    WorktreeError,
     __version__,
     load_feature,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Problem",
     "StateConflictError",
     "WorkPackage",
+    "WorktreeError",
     "__version__",
     "load_feature",
 ]

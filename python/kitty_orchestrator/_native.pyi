@@ -15,6 +15,7 @@ __all__ = [
     "KittyError",
     "Problem",
     "StateConflictError",
+    "WorktreeError",
     "GitError",
     "WorkPackage",
     "__version__",
@@ -39,6 +40,9 @@ class IoError(KittyError):
 
 class StateConflictError(KittyError):
     """Another orchestrator holds the WP or feature, or the transition is not allowed."""
+
+class WorktreeError(KittyError):
+    """A WP worktree could not be prepared, inspected or removed."""
 
 class GitError(KittyError):
     """The git repository or the state in it could not be read or written."""
