@@ -79,9 +79,13 @@ pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
         }
         kitty_orchestrator::Error::Config(_) => ConfigError::new_err(message),
         kitty_orchestrator::Error::Io { .. } => IoError::new_err(message),
-        kitty_orchestrator::Error::State(_) | kitty_orchestrator::Error::Worktree(_) => {
+        kitty_orchestrator::Error::State(_)
+        | kitty_orchestrator::Error::Worktree(_)
+        | kitty_orchestrator::Error::Engine(_) => {
             let code = err.code();
             let exc = match code {
+                "no_agents" | "unknown_agent" => ConfigError::new_err(message),
+                "feature_not_found" => FeatureError::new_err(message),
                 "state_conflict" | "illegal_transition" | "run_locked" => StateConflictError::new_err(message),
                 c if c.starts_with("worktree_") => WorktreeError::new_err(message),
                 "io" => IoError::new_err(message),

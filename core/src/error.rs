@@ -21,6 +21,9 @@ pub enum Error {
     /// Preparing or cleaning a WP worktree failed.
     #[error(transparent)]
     Worktree(#[from] crate::worktree::WorktreeError),
+    /// A run could not start (no agents, unknown agent, feature not found).
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
     /// A file or directory outside the feature could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -50,6 +53,7 @@ impl Error {
             Error::Io { .. } => codes::IO,
             Error::State(err) => err.code(),
             Error::Worktree(err) => err.code(),
+            Error::Engine(err) => err.code(),
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod agents;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod failure;
@@ -27,6 +28,7 @@ pub mod state;
 pub mod worktree;
 
 pub use config::{Config, ConfigError};
+pub use engine::{Event, Orchestrator, RunOptions, RunOutcome, RunSummary};
 pub use error::{Error, Result};
 pub use failure::FailureClass;
 pub use feature::{Feature, FeatureError, FeatureMeta, Layout, Problem, ProblemKind, WorkPackage, load_feature};

@@ -29,7 +29,11 @@ const PARSE_ERRORS: [&str; 8] = [
 #[tokio::test]
 #[ignore = "opt-in: KITTY_REAL_AGENTS=1 cargo test -p kitty-orchestrator --test real_agents -- --ignored --nocapture"]
 async fn builtin_profiles_match_the_installed_clis() {
-    assert_eq!(std::env::var("KITTY_REAL_AGENTS").as_deref(), Ok("1"), "set KITTY_REAL_AGENTS=1 and put the CLIs on PATH");
+    assert_eq!(
+        std::env::var("KITTY_REAL_AGENTS").as_deref(),
+        Ok("1"),
+        "set KITTY_REAL_AGENTS=1 and put the CLIs on PATH"
+    );
     let tmp = common::repo();
     let home = tempfile::tempdir().unwrap();
     let specs = kitty_orchestrator::agents::agent_specs(&Config::default());

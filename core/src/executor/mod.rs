@@ -23,6 +23,12 @@ use tokio_util::sync::CancellationToken;
 pub use classify::{Ended, ExitInfo};
 pub use output::{AgentResult, OutputKind, OutputParser};
 pub use process::group_members;
+
+/// Ends a process group that is not our child (e.g. left behind by a crashed orchestrator):
+/// SIGTERM, `grace`, SIGKILL. Returns whether SIGKILL was needed.
+pub async fn terminate_group(pgid: i32, grace: Duration) -> bool {
+    process::terminate_group(pgid, None, grace).await
+}
 pub use protocol::{KittyStatus, Verdict};
 pub use redact::{Redactor, is_secret_name};
 pub use stream::MAX_LINE;
@@ -204,6 +210,17 @@ pub async fn execute(
     subscriber: Option<mpsc::Sender<OutputLine>>,
     cancel: CancellationToken,
 ) -> Result<Outcome, ExecError> {
+    execute_with(run, subscriber, cancel, |_| true).await
+}
+
+/// [`execute`], calling `on_spawn(pid)` right after the process started (the engine records the
+/// pid in git there). If it returns `false` the run is cancelled at once.
+pub async fn execute_with(
+    run: AgentRun,
+    subscriber: Option<mpsc::Sender<OutputLine>>,
+    cancel: CancellationToken,
+    on_spawn: impl FnOnce(u32) -> bool + Send,
+) -> Result<Outcome, ExecError> {
     let started = Instant::now();
     let redactor = Redactor::from_env(&run.command.env);
     let log_err = |source| ExecError { path: run.log_path.clone(), source };
@@ -265,6 +282,9 @@ pub async fn execute(
     let mut guard = GroupGuard { pgid, armed: true };
     writeln!(log, "# pid: {pid} (process group {pgid})").map_err(log_err)?;
     log.flush().map_err(log_err)?;
+    if !on_spawn(pid) {
+        cancel.cancel();
+    }
 
     // Feed the prompt from its own task: a child that writes before it reads must not deadlock
     // against us writing a large prompt.

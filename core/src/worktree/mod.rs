@@ -176,14 +176,43 @@ impl WorktreeManager {
             }
             deps => {
                 let names: Vec<String> = deps.iter().map(|d| self.name(d)).collect();
+                // A WP starts only once its dependencies are done. A done dependency without a
+                // branch was finished outside the orchestrator (imported as done): its work is on
+                // the target branch.
                 let mut tips = Vec::new();
-                for (dep, name) in deps.iter().zip(&names) {
-                    tips.push(base::branch_tip(&repo, name).ok_or_else(|| WorktreeError::MissingBase {
-                        wp: wp_name.clone(),
-                        branch: name.clone(),
-                        why: format!("the branch of dependency {dep}, which must be done first"),
-                    })?);
+                let mut used = Vec::new();
+                for name in &names {
+                    match base::branch_tip(&repo, name) {
+                        Some(tip) => {
+                            tips.push(tip);
+                            used.push(name.clone());
+                        }
+                        None if !used.contains(&self.target_branch) => {
+                            let tip = base::branch_tip(&repo, &self.target_branch).ok_or_else(|| WorktreeError::MissingBase {
+                                wp: wp_name.clone(),
+                                branch: self.target_branch.clone(),
+                                why: format!("the target branch, standing in for dependency branch {name}, which does not exist"),
+                            })?;
+                            tips.push(tip);
+                            used.push(self.target_branch.clone());
+                        }
+                        None => {}
+                    }
                 }
+                let names = used;
+                // Drop tips already contained in another tip: their merge adds nothing.
+                let all: Vec<Oid> = tips.iter().map(|t| t.id()).collect();
+                let keep: Vec<usize> = (0..tips.len())
+                    .filter(|&i| {
+                        !all.iter().enumerate().any(|(j, &other)| {
+                            j != i
+                                && (repo.graph_descendant_of(other, all[i]).unwrap_or(false)
+                                    || (other == all[i] && j < i))
+                        })
+                    })
+                    .collect();
+                let tips: Vec<_> = keep.iter().map(|&i| tips[i].clone()).collect();
+                let names: Vec<String> = keep.iter().map(|&i| names[i].clone()).collect();
                 if tips.len() == 1 {
                     return Ok((tips[0].id(), BaseSource::Dependency(names[0].clone())));
                 }

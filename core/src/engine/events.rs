@@ -1,0 +1,138 @@
+//! Events of a run (DESIGN.md §8): one JSON-serializable enum with a `type` tag, the same shape in
+//! Rust, Python and Node.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::summary::RunSummary;
+use crate::executor::Stream;
+use crate::failure::FailureClass;
+use crate::lane::Lane;
+use crate::state::Role;
+
+/// Something that happened during a run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The run began (or resumed).
+    RunStarted {
+        /// Feature slug.
+        feature: String,
+        /// This run's id.
+        run_id: String,
+        /// WPs in the feature.
+        wps: usize,
+        /// WPs already done when it started.
+        done: usize,
+    },
+    /// A WP moved to another lane (as recorded in its ref).
+    LaneChanged {
+        /// Feature slug.
+        feature: String,
+        /// WP id.
+        wp: String,
+        /// Lane before.
+        from: Lane,
+        /// Lane after.
+        to: Lane,
+        /// The agent involved, if any.
+        agent: Option<String>,
+    },
+    /// An agent process started.
+    AgentStarted {
+        /// Feature slug.
+        feature: String,
+        /// WP id.
+        wp: String,
+        /// Agent id.
+        agent: String,
+        /// Its job.
+        role: Role,
+        /// Attempt number.
+        attempt: u32,
+        /// Its process id.
+        pid: Option<u32>,
+        /// Its log file.
+        log: String,
+    },
+    /// One line of agent output (only when asked for).
+    AgentOutput {
+        /// Feature slug.
+        feature: String,
+        /// WP id.
+        wp: String,
+        /// Agent id.
+        agent: String,
+        /// stdout or stderr.
+        stream: Stream,
+        /// The line, secrets redacted.
+        line: String,
+    },
+    /// An agent process ended.
+    AgentFinished {
+        /// Feature slug.
+        feature: String,
+        /// WP id.
+        wp: String,
+        /// Agent id.
+        agent: String,
+        /// Its job.
+        role: Role,
+        /// Attempt number.
+        attempt: u32,
+        /// Succeeded.
+        success: bool,
+        /// Why it failed.
+        failure: Option<FailureClass>,
+        /// One line for people.
+        summary: String,
+        /// Wall time.
+        duration_ms: u64,
+        /// Reported cost.
+        cost_usd: Option<f64>,
+    },
+    /// A failed attempt will be retried.
+    RetryScheduled {
+        /// Feature slug.
+        feature: String,
+        /// WP id.
+        wp: String,
+        /// Agent of the next attempt.
+        agent: String,
+        /// Its attempt number.
+        attempt: u32,
+        /// Delay before it.
+        delay_ms: u64,
+        /// Why the last one failed.
+        failure: FailureClass,
+    },
+    /// A WP needs a person.
+    WpBlocked {
+        /// Feature slug.
+        feature: String,
+        /// WP id.
+        wp: String,
+        /// Why.
+        reason: String,
+        /// The last log, if an agent ran.
+        log: Option<String>,
+    },
+    /// The run ended.
+    RunFinished {
+        /// Feature slug.
+        feature: String,
+        /// This run's id.
+        run_id: String,
+        /// What happened.
+        summary: RunSummary,
+    },
+}
+
+/// Receives events; called from runtime threads (it must not block for long).
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// A sink that drops everything.
+pub fn no_events() -> EventSink {
+    Arc::new(|_| {})
+}

@@ -1,0 +1,446 @@
+//! The orchestration engine (DESIGN.md §8): runs every WP of a feature that is not done through
+//! implement → review → done, as many at once as allowed, each the moment its dependencies are
+//! done — completions wake the scheduler, there is no polling loop.
+
+mod events;
+mod prompt;
+mod roster;
+mod summary;
+mod wp;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+pub use events::{Event, EventSink, no_events};
+pub use summary::{RunOutcome, RunSummary, VerifyResult, WpSummary};
+
+use crate::config::Config;
+use crate::feature::{Feature, WorkPackage, load_feature};
+use crate::ids::{FeatureSlug, WpId};
+use crate::lane::Lane;
+use crate::state::{
+    Append, HistoryEntry, Owner, RunEvent, RunState, RunStatus, StateStore, WpEvent, WpState, this_host,
+};
+use crate::worktree::WorktreeManager;
+use roster::Roster;
+
+/// Errors that stop a run from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No installed, enabled agent for a role.
+    #[error(
+        "no {role} agent is available: tried {tried}; install one of them or change [agents] {role} in .kittify/orchestrator.toml"
+    )]
+    NoAgents {
+        /// The role.
+        role: String,
+        /// What was tried (agent and program).
+        tried: String,
+    },
+    /// An agent id that is neither built in nor configured.
+    #[error("unknown agent `{id}`: built-in agents are {}; custom ones need an [agents.{id}] table with a `command`", crate::agents::BUILTIN_AGENT_IDS.join(", "))]
+    UnknownAgent {
+        /// The id.
+        id: String,
+    },
+    /// The feature was not found.
+    #[error("no feature `{name}`: expected a directory, or a slug under {}", specs.display())]
+    FeatureNotFound {
+        /// What was asked for.
+        name: String,
+        /// Where slugs are looked up.
+        specs: PathBuf,
+    },
+}
+
+impl EngineError {
+    /// The stable code of this error's kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::NoAgents { .. } => "no_agents",
+            EngineError::UnknownAgent { .. } => "unknown_agent",
+            EngineError::FeatureNotFound { .. } => "feature_not_found",
+        }
+    }
+}
+
+/// Per-run choices beyond the configuration.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Implementation agents, overriding `[agents] implementation`.
+    pub impl_agents: Option<Vec<String>>,
+    /// Review agents, overriding `[agents] review`.
+    pub review_agents: Option<Vec<String>>,
+    /// Overrides `max_concurrent_wps`.
+    pub max_concurrent: Option<usize>,
+    /// Time between SIGTERM and SIGKILL when ending an agent.
+    pub grace: Duration,
+    /// First retry delay (doubles per retry, with jitter; ×4 for rate limits).
+    pub retry_base: Duration,
+    /// Deliver every agent output line as an [`Event::AgentOutput`].
+    pub output_lines: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            impl_agents: None,
+            review_agents: None,
+            max_concurrent: None,
+            grace: Duration::from_secs(5),
+            retry_base: Duration::from_secs(2),
+            output_lines: false,
+        }
+    }
+}
+
+/// Shared by the WP tasks of one run.
+pub(crate) struct Ctx {
+    feature: Arc<Feature>,
+    store: StateStore,
+    worktrees: WorktreeManager,
+    roster: Roster,
+    config: Config,
+    owner: Owner,
+    events: EventSink,
+    cancel: CancellationToken,
+    repo_root: PathBuf,
+    opts: RunOptions,
+    logs: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+impl Ctx {
+    fn state_of(&self, wp: &WorkPackage) -> Result<WpState, crate::Error> {
+        self.store.wp_state(&self.feature.slug, &wp.id)?.ok_or_else(|| {
+            crate::state::StateError::Missing { reference: crate::state::wp_ref(&self.feature.slug, &wp.id) }.into()
+        })
+    }
+
+    /// Appends an event (as this run) and reports a lane change.
+    fn record(&self, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
+        let before = self.store.wp_state(&self.feature.slug, &wp.id)?.map(|s| s.lane);
+        let append = append.run(&self.owner.run_id);
+        let after = self.store.append(&self.feature.slug, &wp.id, &append)?;
+        if let Some(from) = before.filter(|&l| l != after.lane) {
+            self.emit(Event::LaneChanged {
+                feature: self.feature.slug.to_string(),
+                wp: wp.id.to_string(),
+                from,
+                to: after.lane,
+                agent: after.agent.clone(),
+            });
+        }
+        Ok(after)
+    }
+
+    fn emit(&self, event: Event) {
+        (self.events)(event);
+    }
+
+    fn add_log(&self, wp: &WorkPackage, log: &str) {
+        self.logs.lock().unwrap_or_else(|e| e.into_inner()).entry(wp.id.to_string()).or_default().push(log.to_string());
+    }
+}
+
+/// Runs in this process, by (common git dir, feature), so `abort` from another thread is immediate.
+static LIVE_RUNS: Mutex<Vec<(PathBuf, String, CancellationToken)>> = Mutex::new(Vec::new());
+
+/// The entry point: one repository, one configuration.
+#[derive(Debug, Clone)]
+pub struct Orchestrator {
+    repo_root: PathBuf,
+    config: Config,
+    store: StateStore,
+}
+
+impl Orchestrator {
+    /// Opens the repository at `repo`; `config` `None` loads `.kittify/orchestrator.toml` (or the
+    /// defaults when it does not exist).
+    pub fn open(repo: impl AsRef<Path>, config: Option<Config>) -> Result<Orchestrator, crate::Error> {
+        let store = StateStore::open(repo.as_ref())?;
+        let repo_root = store
+            .common_dir()
+            .parent()
+            .filter(|_| store.common_dir().ends_with(".git"))
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| repo.as_ref().to_path_buf());
+        let config = match config {
+            Some(c) => c,
+            None => Config::load(&repo_root)?,
+        };
+        Ok(Orchestrator { repo_root, config, store })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The repository's main working directory.
+    pub fn repo_root(&self) -> &Path {
+        &self.repo_root
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &StateStore {
+        &self.store
+    }
+
+    /// Loads a feature given as a directory or as a slug under `kitty-specs/`.
+    pub fn feature(&self, name: &str) -> Result<Feature, crate::Error> {
+        let as_path = PathBuf::from(name);
+        let specs = self.repo_root.join("kitty-specs");
+        let dir = if as_path.is_dir() {
+            as_path
+        } else if specs.join(name).is_dir() {
+            specs.join(name)
+        } else {
+            return Err(EngineError::FeatureNotFound { name: name.to_string(), specs }.into());
+        };
+        Ok(load_feature(dir)?)
+    }
+
+    fn slug(&self, feature: &str) -> Result<FeatureSlug, crate::Error> {
+        match self.feature(feature) {
+            Ok(f) => Ok(f.slug),
+            // Status and history work from the refs alone, even without the feature files.
+            Err(_) => FeatureSlug::parse(feature).map_err(|why| {
+                EngineError::FeatureNotFound { name: why, specs: self.repo_root.join("kitty-specs") }.into()
+            }),
+        }
+    }
+
+    /// Current state of every WP with a chain, and of the run.
+    pub fn status(&self, feature: &str) -> Result<(BTreeMap<WpId, WpState>, Option<RunState>), crate::Error> {
+        let slug = self.slug(feature)?;
+        Ok((self.store.feature_states(&slug)?, self.store.run_state(&slug)?))
+    }
+
+    /// Every event of one WP (or of all WPs, in id order), oldest first.
+    pub fn history(&self, feature: &str, wp: Option<&str>) -> Result<Vec<HistoryEntry>, crate::Error> {
+        let slug = self.slug(feature)?;
+        let ids: Vec<WpId> = match wp {
+            Some(w) => vec![WpId::parse(w).map_err(|why| EngineError::FeatureNotFound {
+                name: why,
+                specs: self.repo_root.join("kitty-specs"),
+            })?],
+            None => self.store.feature_states(&slug)?.into_keys().collect(),
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.store.history(&slug, &id)?);
+        }
+        Ok(out)
+    }
+
+    /// Moves a blocked WP back to `planned` (the next run picks it up).
+    pub fn retry(&self, feature: &str, wp: &str) -> Result<WpState, crate::Error> {
+        let slug = self.slug(feature)?;
+        let id = WpId::parse(wp)
+            .map_err(|why| EngineError::FeatureNotFound { name: why, specs: self.repo_root.join("kitty-specs") })?;
+        let actor = crate::state::Actor { name: "kitty-orchestrator retry".into(), email: "retry@kitty.local".into() };
+        Ok(self.store.append(&slug, &id, &Append::new(WpEvent::Retried).by(actor).body("retry requested"))?)
+    }
+
+    fn abort_file(&self, slug: &FeatureSlug) -> PathBuf {
+        self.store.common_dir().join("kitty").join("abort").join(slug.as_str())
+    }
+
+    /// Aborts the feature's run: immediately if it runs in this process, else through an abort
+    /// request the running orchestrator picks up within 200 ms. With no run alive, a run chain
+    /// left `running` by a crash is marked aborted. Returns whether a live run was signalled.
+    pub fn abort(&self, feature: &str) -> Result<bool, crate::Error> {
+        let slug = self.slug(feature)?;
+        let common = self.store.common_dir().to_path_buf();
+        let mut found = false;
+        for (dir, f, token) in LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if *dir == common && f == slug.as_str() {
+                token.cancel();
+                found = true;
+            }
+        }
+        if found {
+            return Ok(true);
+        }
+        if self.store.run_is_locked(&slug) {
+            let path = self.abort_file(&slug);
+            std::fs::create_dir_all(path.parent().expect("has a parent"))
+                .map_err(|source| crate::Error::Io { path: path.clone(), source })?;
+            std::fs::write(&path, format!("abort requested by pid {}\n", std::process::id()))
+                .map_err(|source| crate::Error::Io { path: path.clone(), source })?;
+            return Ok(true);
+        }
+        if self.store.run_state(&slug)?.is_some_and(|r| r.status == RunStatus::Running) {
+            self.store.append_run(
+                &slug,
+                &RunEvent::Aborted { reason: "aborted with no live orchestrator (it had crashed)".into() },
+                "",
+            )?;
+        }
+        Ok(false)
+    }
+
+    /// Runs (or resumes) `feature` until nothing more can start. Blocks only the calling task;
+    /// cancel `cancel` (or call [`Orchestrator::abort`]) to abort.
+    pub async fn run(
+        &self,
+        feature: &str,
+        opts: RunOptions,
+        events: EventSink,
+        cancel: CancellationToken,
+    ) -> Result<RunSummary, crate::Error> {
+        let started = Instant::now();
+        let feature = Arc::new(self.feature(feature)?);
+        let roster = Roster::new(&self.config, opts.impl_agents.as_deref(), opts.review_agents.as_deref())?;
+        let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: this_host() };
+        let _lock = self.store.lock_run(&feature.slug, &owner)?;
+        let abort_file = self.abort_file(&feature.slug);
+        let _ = std::fs::remove_file(&abort_file);
+        let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
+        self.store.import_feature(&feature, Some(&owner.run_id))?;
+        self.store.append_run(
+            &feature.slug,
+            &RunEvent::Started { owner: owner.clone() },
+            &format!("pid {} on {}", owner.pid, owner.host),
+        )?;
+        let mut states = self.store.feature_states(&feature.slug)?;
+        let done_at_start = states.values().filter(|s| s.lane == Lane::Done).count();
+        events(Event::RunStarted {
+            feature: feature.slug.to_string(),
+            run_id: owner.run_id.clone(),
+            wps: feature.work_packages.len(),
+            done: done_at_start,
+        });
+
+        let common = self.store.common_dir().to_path_buf();
+        LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((
+            common.clone(),
+            feature.slug.to_string(),
+            cancel.clone(),
+        ));
+        let ctx = Arc::new(Ctx {
+            feature: feature.clone(),
+            store: self.store.clone(),
+            worktrees,
+            roster,
+            config: self.config.clone(),
+            owner: owner.clone(),
+            events: events.clone(),
+            cancel: cancel.clone(),
+            repo_root: self.repo_root.clone(),
+            opts: opts.clone(),
+            logs: Mutex::new(BTreeMap::new()),
+        });
+        let result = self
+            .schedule(&ctx, &mut states, opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps), &abort_file)
+            .await;
+        LIVE_RUNS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(d, f, _)| !(d == &common && f == feature.slug.as_str()));
+        result?;
+
+        let states = self.store.feature_states(&feature.slug)?;
+        let logs = ctx.logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let aborted = cancel.is_cancelled();
+        let summary = RunSummary::from_states(
+            &feature,
+            &owner.run_id,
+            &states,
+            &logs,
+            aborted,
+            started.elapsed().as_millis() as u64,
+        );
+        let event = if aborted {
+            RunEvent::Aborted { reason: "abort requested".into() }
+        } else {
+            RunEvent::Finished { summary: serde_json::to_value(&summary).expect("summary serializes") }
+        };
+        self.store.append_run(
+            &feature.slug,
+            &event,
+            &format!(
+                "{:?}: {} done, {} blocked, {} remaining",
+                summary.outcome, summary.done, summary.blocked, summary.remaining
+            ),
+        )?;
+        let _ = std::fs::remove_file(&abort_file);
+        if let Err(err) = self.store.pack_refs() {
+            tracing::warn!(%err, "could not pack refs at the end of the run");
+        }
+        events(Event::RunFinished {
+            feature: feature.slug.to_string(),
+            run_id: owner.run_id.clone(),
+            summary: summary.clone(),
+        });
+        Ok(summary)
+    }
+
+    /// Starts every WP whose dependencies are done while slots are free; each completion wakes
+    /// it again. Ends when nothing runs and nothing more can start.
+    async fn schedule(
+        &self,
+        ctx: &Arc<Ctx>,
+        states: &mut BTreeMap<WpId, WpState>,
+        slots: usize,
+        abort_file: &Path,
+    ) -> Result<(), crate::Error> {
+        let feature = ctx.feature.clone();
+        let mut running: HashSet<WpId> = HashSet::new();
+        let mut skipped: HashSet<WpId> = HashSet::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut abort_check = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            if !ctx.cancel.is_cancelled() {
+                let done: HashSet<WpId> =
+                    states.iter().filter(|(_, s)| s.lane == Lane::Done).map(|(id, _)| id.clone()).collect();
+                for id in feature.graph().ready(&done) {
+                    if running.len() >= slots {
+                        break;
+                    }
+                    let Some(state) = states.get(&id) else { continue };
+                    if running.contains(&id)
+                        || skipped.contains(&id)
+                        || !matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
+                    {
+                        continue;
+                    }
+                    let wp = feature.work_package(&id).expect("ids come from the feature").clone();
+                    running.insert(id.clone());
+                    let ctx = ctx.clone();
+                    tasks.spawn(async move { (id, wp::drive(ctx, wp).await) });
+                }
+            }
+            if tasks.is_empty() {
+                return Ok(());
+            }
+            tokio::select! {
+                joined = tasks.join_next() => {
+                    let Some(joined) = joined else { continue };
+                    let (id, result) = joined.map_err(|e| crate::Error::Io { path: PathBuf::from("<wp task>"), source: std::io::Error::other(e.to_string()) })?;
+                    running.remove(&id);
+                    match result {
+                        Ok(state) => { states.insert(id, state); }
+                        Err(err) => {
+                            tracing::error!(wp = %id, %err, "work package stopped");
+                            (ctx.events)(Event::WpBlocked { feature: feature.slug.to_string(), wp: id.to_string(), reason: err.to_string(), log: None });
+                            skipped.insert(id.clone());
+                            if let Ok(Some(state)) = ctx.store.wp_state(&feature.slug, &id) {
+                                states.insert(id, state);
+                            }
+                        }
+                    }
+                }
+                _ = abort_check.tick() => {
+                    if abort_file.exists() {
+                        ctx.cancel.cancel();
+                    }
+                }
+            }
+        }
+    }
+}

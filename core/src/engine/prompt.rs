@@ -1,0 +1,55 @@
+//! The prompts agents receive: the WP's own prompt inside a short orchestration preamble that
+//! says where the agent is, what to do with its work, and the protocol lines to end with.
+
+use crate::feature::{Feature, WorkPackage};
+
+/// The implementation prompt; `feedback` is the last review's, for a second cycle.
+pub fn implementation(
+    feature: &Feature,
+    wp: &WorkPackage,
+    worktree: &str,
+    branch: &str,
+    feedback: Option<&str>,
+) -> String {
+    let mut prompt = format!(
+        "You are implementing work package {id} (\"{title}\") of the feature {slug}.\n\
+         You are in the git worktree {worktree}, on branch {branch}. Work only inside it.\n\
+         Do everything the work package below asks. Commit your work with git when you are done \
+         (anything left uncommitted is committed for you).\n\
+         End your final message with one line:\n\
+         KITTY-STATUS: done                      when the work is complete\n\
+         KITTY-STATUS: blocked <reason>          when you cannot continue without a person\n\
+         KITTY-STATUS: kickback <reason>         when the work package itself is wrong\n",
+        id = wp.id,
+        title = wp.title,
+        slug = feature.slug,
+    );
+    if let Some(feedback) = feedback.filter(|f| !f.trim().is_empty()) {
+        prompt.push_str(&format!(
+            "\nA reviewer rejected the previous implementation. Address this feedback first:\n\n{}\n",
+            feedback.trim()
+        ));
+    }
+    prompt.push_str(&format!("\n===== Work package {} =====\n\n{}", wp.id, wp.prompt));
+    prompt
+}
+
+/// The review prompt, pointing at the commits `base..head`.
+pub fn review(feature: &Feature, wp: &WorkPackage, worktree: &str, base: &str, head: &str) -> String {
+    format!(
+        "You are reviewing work package {id} (\"{title}\") of the feature {slug}.\n\
+         The implementation is in the git worktree {worktree}: the commits {base}..{head}.\n\
+         Inspect them with `git log {base}..{head}` and `git diff {base}..{head}`. Do not change any file.\n\
+         Check the work against the work package below: complete, correct, tested where it should be.\n\
+         End your final message with exactly one verdict line:\n\
+         KITTY-VERDICT: approve\n\
+         or\n\
+         KITTY-VERDICT: reject\n\
+         followed by what must change. Without a verdict line the review counts as failed.\n\
+         \n===== Work package {id} =====\n\n{prompt}",
+        id = wp.id,
+        title = wp.title,
+        slug = feature.slug,
+        prompt = wp.prompt,
+    )
+}

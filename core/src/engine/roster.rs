@@ -1,0 +1,83 @@
+//! Which agents may do which job: the role lists (run options, else configuration, else every
+//! installed agent), filtered to installed and enabled agents, with per-agent capacity.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::EngineError;
+use crate::agents::{AgentSpec, agent_specs, find_program};
+use crate::config::Config;
+use crate::state::Role;
+
+/// The agents of a run.
+pub struct Roster {
+    specs: HashMap<String, AgentSpec>,
+    implementation: Vec<String>,
+    review: Vec<String>,
+    capacity: HashMap<String, Arc<Semaphore>>,
+}
+
+impl Roster {
+    /// Resolves the role lists. A role with no usable agent is an error naming what was tried.
+    pub fn new(
+        config: &Config,
+        impl_override: Option<&[String]>,
+        review_override: Option<&[String]>,
+    ) -> Result<Roster, EngineError> {
+        let all = agent_specs(config);
+        let usable = |spec: &AgentSpec| spec.enabled && find_program(spec.program()).is_some();
+        let specs: HashMap<String, AgentSpec> = all.iter().map(|s| (s.id.clone(), s.clone())).collect();
+        let resolve = |role: Role,
+                       listed: Option<&[String]>,
+                       configured: &[String]|
+         -> Result<Vec<String>, EngineError> {
+            let wanted: Vec<String> = match listed.filter(|l| !l.is_empty()) {
+                Some(list) => list.to_vec(),
+                None if !configured.is_empty() => configured.to_vec(),
+                None => all.iter().map(|s| s.id.clone()).collect(),
+            };
+            for id in &wanted {
+                if !specs.contains_key(id) {
+                    return Err(EngineError::UnknownAgent { id: id.clone() });
+                }
+            }
+            let found: Vec<String> = wanted.iter().filter(|id| usable(&specs[*id])).cloned().collect();
+            if found.is_empty() {
+                let tried =
+                    wanted.iter().map(|id| format!("{id} ({})", specs[id].program())).collect::<Vec<_>>().join(", ");
+                return Err(EngineError::NoAgents { role: role.as_str().to_string(), tried });
+            }
+            Ok(found)
+        };
+        let implementation = resolve(Role::Implementation, impl_override, &config.agents.implementation)?;
+        let review = resolve(Role::Review, review_override, &config.agents.review)?;
+        let capacity = specs
+            .iter()
+            .filter_map(|(id, spec)| spec.max_concurrent.map(|n| (id.clone(), Arc::new(Semaphore::new(n)))))
+            .collect();
+        Ok(Roster { specs, implementation, review, capacity })
+    }
+
+    /// The agents for `role`, in preference order.
+    pub fn candidates(&self, role: Role) -> &[String] {
+        match role {
+            Role::Implementation => &self.implementation,
+            Role::Review => &self.review,
+        }
+    }
+
+    /// An agent's spec.
+    pub fn spec(&self, id: &str) -> Option<&AgentSpec> {
+        self.specs.get(id)
+    }
+
+    /// Waits for a slot on `id` (agents without `max_concurrent` are unlimited).
+    pub async fn acquire(&self, id: &str) -> Option<OwnedSemaphorePermit> {
+        match self.capacity.get(id) {
+            Some(sem) => sem.clone().acquire_owned().await.ok(),
+            None => None,
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! What a run did, per WP and in total: returned by `run` and recorded on the run chain.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::feature::Feature;
+use crate::lane::Lane;
+use crate::state::WpState;
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every WP is done (or canceled).
+    Completed,
+    /// Nothing more could start: some WPs are blocked or wait on blocked ones.
+    Blocked,
+    /// Aborted; `resume` continues.
+    Aborted,
+}
+
+/// One WP in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct WpSummary {
+    /// WP id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Lane at the end.
+    pub lane: Lane,
+    /// Agents that worked on it.
+    pub agents: Vec<String>,
+    /// Agent attempts (all roles, all runs).
+    pub attempts: u32,
+    /// Review rejections.
+    pub review_cycles: u32,
+    /// Agent wall time, ms.
+    pub agent_ms: u64,
+    /// Reported cost, USD.
+    pub cost_usd: f64,
+    /// Why it is blocked/canceled, if it is.
+    pub reason: Option<String>,
+    /// Branch head.
+    pub head: Option<String>,
+    /// Logs written in this run.
+    pub logs: Vec<String>,
+}
+
+/// The result of the final verification command.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyResult {
+    /// The command.
+    pub command: Vec<String>,
+    /// Passed.
+    pub success: bool,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Its log.
+    pub log: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Feature slug.
+    pub feature: String,
+    /// Run id.
+    pub run_id: String,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Per WP, in id order.
+    pub wps: Vec<WpSummary>,
+    /// WPs done.
+    pub done: usize,
+    /// WPs blocked.
+    pub blocked: usize,
+    /// WPs neither done, canceled nor blocked.
+    pub remaining: usize,
+    /// Total reported cost, USD.
+    pub cost_usd: f64,
+    /// Wall time of this run, ms.
+    pub duration_ms: u64,
+    /// Final verification, if configured and reached.
+    pub verify: Option<VerifyResult>,
+}
+
+impl RunSummary {
+    /// Builds the summary from the WP states in git.
+    pub fn from_states(
+        feature: &Feature,
+        run_id: &str,
+        states: &BTreeMap<crate::ids::WpId, WpState>,
+        logs: &BTreeMap<String, Vec<String>>,
+        aborted: bool,
+        duration_ms: u64,
+    ) -> RunSummary {
+        let wps: Vec<WpSummary> = feature
+            .work_packages
+            .iter()
+            .map(|wp| {
+                let state = states.get(&wp.id);
+                WpSummary {
+                    id: wp.id.to_string(),
+                    title: wp.title.clone(),
+                    lane: state.map_or(wp.initial_lane, |s| s.lane),
+                    agents: state.map(|s| s.agents_used.clone()).unwrap_or_default(),
+                    attempts: state.map_or(0, |s| s.attempts_total),
+                    review_cycles: state.map_or(0, |s| s.review_cycle),
+                    agent_ms: state.map_or(0, |s| s.agent_ms),
+                    cost_usd: state.map_or(0.0, |s| s.cost_usd),
+                    reason: state.and_then(|s| {
+                        if matches!(s.lane, Lane::Blocked | Lane::Canceled) { s.reason.clone() } else { None }
+                    }),
+                    head: state.and_then(|s| s.head.clone()),
+                    logs: logs.get(wp.id.as_str()).cloned().unwrap_or_default(),
+                }
+            })
+            .collect();
+        let count = |lane: Lane| wps.iter().filter(|w| w.lane == lane).count();
+        let done = count(Lane::Done);
+        let blocked = count(Lane::Blocked);
+        let remaining = wps.len() - done - blocked - count(Lane::Canceled);
+        let outcome = if aborted {
+            RunOutcome::Aborted
+        } else if remaining == 0 && blocked == 0 {
+            RunOutcome::Completed
+        } else {
+            RunOutcome::Blocked
+        };
+        RunSummary {
+            feature: feature.slug.to_string(),
+            run_id: run_id.to_string(),
+            outcome,
+            cost_usd: wps.iter().map(|w| w.cost_usd).sum(),
+            wps,
+            done,
+            blocked,
+            remaining,
+            duration_ms,
+            verify: None,
+        }
+    }
+}

@@ -1,0 +1,554 @@
+//! One WP through its lifecycle: claim → worktree → implementation (retries, fallback) →
+//! for_review → review → done, or back to doing on rejection, or blocked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::events::Event;
+use super::{Ctx, prompt};
+use crate::config::FallbackStrategy;
+use crate::executor::{AgentRun, KittyStatus, Outcome, OutputLine, Verdict, execute_with};
+use crate::failure::FailureClass;
+use crate::feature::WorkPackage;
+use crate::lane::Lane;
+use crate::state::{Actor, Append, Liveness, Role, StateError, WpEvent, WpState, liveness, pid_alive};
+
+/// Drives `wp` as far as it can go in this run; returns its final state.
+pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Error> {
+    let mut state = ctx.state_of(&wp)?;
+    state = claim(&ctx, &wp, state).await?;
+    loop {
+        if ctx.cancel.is_cancelled() {
+            return release(&ctx, &wp, state);
+        }
+        state = match state.lane {
+            Lane::Doing => implement(&ctx, &wp, state).await?,
+            Lane::ForReview => review(&ctx, &wp, state).await?,
+            _ => return Ok(state),
+        };
+    }
+}
+
+/// Takes ownership: `planned → doing`, or an unowned in-flight WP, or one whose owner is dead
+/// (after ending any agent process group it left behind).
+async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
+    match &state.owner {
+        Some(owner) if owner.run_id == ctx.owner.run_id => Ok(state),
+        Some(owner) => {
+            // We hold this machine's run lock for the feature, so another owner on this machine is
+            // a dead run. On another machine we cannot tell: leave the WP alone.
+            if liveness(owner) == Liveness::Unknown {
+                return Err(StateError::Conflict {
+                    reference: crate::state::wp_ref(&ctx.feature.slug, &wp.id),
+                    why: format!("owned by {owner} on another machine; retry there, or release it"),
+                }
+                .into());
+            }
+            if let Some(pid) = state.pid.filter(|&p| pid_alive(p)) {
+                tracing::warn!(wp = %wp.id, pid, "ending the agent process group a dead run left behind");
+                crate::executor::terminate_group(pid as i32, ctx.opts.grace).await;
+            }
+            let event = WpEvent::Reclaimed { owner: ctx.owner.clone(), previous: owner.clone() };
+            ctx.record(wp, Append::new(event).body(format!("The previous owner, {owner}, is no longer running.")))
+        }
+        None => ctx.record(wp, Append::new(WpEvent::Claimed { owner: ctx.owner.clone() })),
+    }
+}
+
+fn release(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
+    if state.owner.is_none() || state.lane.is_terminal() || state.lane == Lane::Blocked {
+        return Ok(state);
+    }
+    ctx.record(wp, Append::new(WpEvent::Released { reason: "interrupted: the run was aborted".into() }))
+}
+
+fn block(ctx: &Ctx, wp: &WorkPackage, reason: String, log: Option<String>) -> Result<WpState, crate::Error> {
+    let body = match &log {
+        Some(log) => format!("{reason}\n\nLast log: {log}"),
+        None => reason.clone(),
+    };
+    let state = ctx.record(wp, Append::new(WpEvent::Blocked { reason: reason.clone() }).body(body))?;
+    ctx.emit(Event::WpBlocked { feature: ctx.feature.slug.to_string(), wp: wp.id.to_string(), reason, log });
+    Ok(state)
+}
+
+/// The order in which agents are tried for `role`, per the fallback strategy.
+fn agent_order(ctx: &Ctx, role: Role, state: &WpState) -> Vec<String> {
+    let candidates = ctx.roster.candidates(role).to_vec();
+    let implementer = state.agents_used.first().cloned().or_else(|| state.agent.clone());
+    let mut order = match role {
+        Role::Implementation => candidates,
+        Role::Review if ctx.config.single_agent_mode => match &implementer {
+            Some(i) if ctx.roster.spec(i).is_some() => vec![i.clone()],
+            _ => candidates,
+        },
+        // Prefer a reviewer other than the implementer; fall back to it last.
+        Role::Review => {
+            let (mut others, same): (Vec<String>, Vec<String>) =
+                candidates.into_iter().partition(|a| Some(a) != implementer.as_ref());
+            others.extend(same);
+            others
+        }
+    };
+    if ctx.config.fallback_strategy != FallbackStrategy::NextAvailable {
+        order.truncate(1);
+    }
+    order
+}
+
+/// What one agent attempt came to.
+enum Attempt {
+    /// The role's goal was reached: the new state.
+    Finished(WpState),
+    /// Failed; may be retried.
+    Failed(FailureClass, String),
+    /// The run was cancelled during it.
+    Cancelled(WpState),
+}
+
+/// Runs attempts over the agents in order, with retries and backoff, until one finishes.
+async fn attempts<F, Fut>(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    role: Role,
+    mut state: WpState,
+    mut one: F,
+) -> Result<WpState, crate::Error>
+where
+    F: FnMut(String, WpState) -> Fut,
+    Fut: std::future::Future<Output = Result<(Attempt, WpState), crate::Error>>,
+{
+    let order = agent_order(ctx, role, &state);
+    let rounds = if ctx.config.fallback_strategy == FallbackStrategy::SameAgent { 2 } else { 1 };
+    let mut last: Option<(FailureClass, String)> = None;
+    for _round in 0..rounds {
+        for agent in &order {
+            let mut retries_left = ctx.config.max_retries;
+            loop {
+                let (attempt, after) = one(agent.clone(), state).await?;
+                state = after;
+                match attempt {
+                    Attempt::Finished(done) => return Ok(done),
+                    Attempt::Cancelled(s) => return release(ctx, wp, s),
+                    Attempt::Failed(class, detail) => {
+                        last = Some((class, detail));
+                        if state.lane == Lane::Blocked {
+                            return Ok(state);
+                        }
+                        // Credentials and missing binaries do not fix themselves: next agent.
+                        if matches!(class, FailureClass::Auth | FailureClass::Spawn) || retries_left == 0 {
+                            break;
+                        }
+                        retries_left -= 1;
+                        let delay = backoff(ctx, class, ctx.config.max_retries - retries_left);
+                        let next = state.attempts_total + 1;
+                        state = ctx.record(
+                            wp,
+                            Append::new(WpEvent::RetryScheduled {
+                                agent: agent.clone(),
+                                attempt: next,
+                                delay_ms: delay.as_millis() as u64,
+                                failure: class,
+                            }),
+                        )?;
+                        ctx.emit(Event::RetryScheduled {
+                            feature: ctx.feature.slug.to_string(),
+                            wp: wp.id.to_string(),
+                            agent: agent.clone(),
+                            attempt: next,
+                            delay_ms: delay.as_millis() as u64,
+                            failure: class,
+                        });
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = ctx.cancel.cancelled() => return release(ctx, wp, state),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let (class, detail) = last.unwrap_or((FailureClass::Spawn, "no agent could run".into()));
+    let reason =
+        format!("{} failed on every agent tried ({}): last {class}: {detail}", role.as_str(), order.join(", "));
+    let log = state.log.clone();
+    block(ctx, wp, reason, log)
+}
+
+/// Exponential backoff with jitter; rate limits wait four times longer.
+fn backoff(ctx: &Ctx, class: FailureClass, retry: u32) -> Duration {
+    let base = ctx.opts.retry_base.as_millis() as u64;
+    let factor = if class == FailureClass::RateLimit { 4 } else { 1 };
+    let ms = base.saturating_mul(factor).saturating_mul(1u64 << retry.min(10).saturating_sub(1));
+    Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2 + 1))
+}
+
+/// Runs one agent process for `wp` and records its start and end.
+async fn run_agent(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    role: Role,
+    agent: &str,
+    cwd: &str,
+    prompt: String,
+    state: WpState,
+) -> Result<(Outcome, WpState), crate::Error> {
+    let spec = ctx.roster.spec(agent).expect("roster agents have specs");
+    let attempt = state.attempts_total + 1;
+    let log_path = AgentRun::log_path_for(&ctx.repo_root, ctx.feature.slug.as_str(), wp.id.as_str(), role, attempt);
+    let run = AgentRun {
+        command: spec.command(role).clone(),
+        role,
+        attempt,
+        feature: ctx.feature.slug.to_string(),
+        wp: wp.id.to_string(),
+        cwd: cwd.into(),
+        prompt,
+        log_path: log_path.clone(),
+        timeout: spec.timeout,
+        idle_timeout: spec.idle_timeout,
+        grace: ctx.opts.grace,
+    };
+    let _permit = tokio::select! {
+        permit = ctx.roster.acquire(agent) => permit,
+        _ = ctx.cancel.cancelled() => return Ok((cancelled_outcome(agent, role, attempt, &log_path), state)),
+    };
+    let log = log_path.display().to_string();
+    ctx.add_log(wp, &log);
+    let subscriber = ctx.opts.output_lines.then(|| {
+        let (tx, mut rx) = mpsc::channel::<OutputLine>(256);
+        let events = ctx.events.clone();
+        let feature = ctx.feature.slug.to_string();
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                events(Event::AgentOutput {
+                    feature: feature.clone(),
+                    wp: line.wp,
+                    agent: line.agent,
+                    stream: line.stream,
+                    line: line.line,
+                });
+            }
+        });
+        tx
+    });
+    let started = std::sync::Mutex::new(None);
+    let on_spawn = |pid: u32| {
+        let event =
+            WpEvent::AgentStarted { agent: agent.to_string(), role, attempt, pid: Some(pid), log: Some(log.clone()) };
+        let recorded = ctx.record(wp, Append::new(event).run(&ctx.owner.run_id).by(Actor::agent(agent)));
+        let ok = recorded.is_ok();
+        *started.lock().unwrap_or_else(|e| e.into_inner()) = Some(recorded);
+        ctx.emit(Event::AgentStarted {
+            feature: ctx.feature.slug.to_string(),
+            wp: wp.id.to_string(),
+            agent: agent.to_string(),
+            role,
+            attempt,
+            pid: Some(pid),
+            log: log.clone(),
+        });
+        ok
+    };
+    let outcome = execute_with(run, subscriber, ctx.cancel.child_token(), on_spawn)
+        .await
+        .map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
+    let state = match started.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(result) => result?,
+        // Never spawned: record the attempt so its number is used once.
+        None => ctx.record(
+            wp,
+            Append::new(WpEvent::AgentStarted {
+                agent: agent.to_string(),
+                role,
+                attempt,
+                pid: None,
+                log: Some(log.clone()),
+            }),
+        )?,
+    };
+    Ok((outcome, state))
+}
+
+/// Records the end of an attempt with the failure class judged at the role's level (a review
+/// without a verdict, an implementation without commits), and reports it.
+fn finish(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    outcome: &Outcome,
+    failure: Option<FailureClass>,
+    head: Option<String>,
+) -> Result<WpState, crate::Error> {
+    let finished = WpEvent::AgentFinished {
+        agent: outcome.agent.clone(),
+        role: outcome.role,
+        attempt: outcome.attempt,
+        failure,
+        cost_usd: outcome.result.cost_usd,
+        duration_ms: outcome.duration_ms,
+        head,
+    };
+    let summary = match (failure, outcome.failure) {
+        (Some(judged), None) => format!("{judged}"),
+        _ => outcome.describe(),
+    };
+    let body = format!("{summary}\n\nLog: {}", outcome.log_path.display());
+    let state = ctx.record(wp, Append::new(finished).body(body).by(Actor::agent(&outcome.agent)))?;
+    ctx.emit(Event::AgentFinished {
+        feature: ctx.feature.slug.to_string(),
+        wp: wp.id.to_string(),
+        agent: outcome.agent.clone(),
+        role: outcome.role,
+        attempt: outcome.attempt,
+        success: failure.is_none(),
+        failure,
+        summary,
+        duration_ms: outcome.duration_ms,
+        cost_usd: outcome.result.cost_usd,
+    });
+    Ok(state)
+}
+
+fn cancelled_outcome(agent: &str, role: Role, attempt: u32, log: &std::path::Path) -> Outcome {
+    Outcome {
+        agent: agent.to_string(),
+        role,
+        attempt,
+        pid: None,
+        exit: crate::executor::ExitInfo { code: None, signal: None },
+        duration_ms: 0,
+        result: Default::default(),
+        status: None,
+        verdict: None,
+        failure: None,
+        cancelled: true,
+        killed: false,
+        lines: 0,
+        dropped_lines: 0,
+        log_path: log.to_path_buf(),
+        tail: Vec::new(),
+    }
+}
+
+/// Lane `doing`: worktree, then implementation attempts until one leaves commits.
+async fn implement(ctx: &Ctx, wp: &WorkPackage, mut state: WpState) -> Result<WpState, crate::Error> {
+    let manager = ctx.worktrees.clone();
+    let wp_owned = wp.clone();
+    let prepared = match tokio::task::spawn_blocking(move || manager.ensure(&wp_owned)).await.expect("worktree task") {
+        Ok(p) => p,
+        Err(err) => return block(ctx, wp, format!("cannot prepare the worktree: {err}"), None),
+    };
+    let path = prepared.path.display().to_string();
+    if state.worktree.as_deref() != Some(path.as_str()) || state.base.is_none() {
+        let base =
+            state.base.clone().filter(|_| !prepared.created || prepared.reused_branch).unwrap_or(prepared.base.clone());
+        state = ctx.record(
+            wp,
+            Append::new(WpEvent::WorktreeReady { path: path.clone(), branch: prepared.branch.clone(), base }),
+        )?;
+    }
+    let base = state.base.clone().expect("set by worktree_ready");
+    // A crash after a successful attempt but before the submission: the work is there; submit it.
+    if let WpEvent::AgentFinished { role: Role::Implementation, failure: None, agent, attempt, .. } = &state.last_event
+    {
+        let (agent, attempt) = (agent.clone(), *attempt);
+        if let Some(next) = submit_if_committed(ctx, wp, &base, &agent, attempt, &state)? {
+            return Ok(next);
+        }
+    }
+    let feedback = state.feedback.clone().filter(|_| state.review_cycle > 0);
+    let prompt_text = prompt::implementation(&ctx.feature, wp, &path, &prepared.branch, feedback.as_deref());
+    attempts(ctx, wp, Role::Implementation, state, |agent, state| {
+        let prompt_text = prompt_text.clone();
+        let path = path.clone();
+        let base = base.clone();
+        async move {
+            let head_before = state.head.clone();
+            let (outcome, state) = run_agent(ctx, wp, Role::Implementation, &agent, &path, prompt_text, state).await?;
+            if outcome.cancelled {
+                return Ok((Attempt::Cancelled(state.clone()), state));
+            }
+            let manager = ctx.worktrees.clone();
+            let (wp_c, agent_c, base_c) = (wp.clone(), agent.clone(), base.clone());
+            let auto = ctx.config.auto_commit;
+            let attempt = outcome.attempt;
+            let changes = tokio::task::spawn_blocking(move || manager.collect(&wp_c, &agent_c, attempt, &base_c, auto))
+                .await
+                .expect("collect task");
+            let changes = match changes {
+                Ok(c) => c,
+                Err(err) => {
+                    let state = finish(ctx, wp, &outcome, outcome.failure, None)?;
+                    let reason = format!("cannot read the worktree after the attempt: {err}");
+                    let s = block(ctx, wp, reason, Some(outcome.log_path.display().to_string()))?;
+                    return Ok((Attempt::Finished(s), state));
+                }
+            };
+            let judged = outcome
+                .failure
+                .or((changes.commits.is_empty() && outcome.status.as_ref().is_none_or(|s| *s == KittyStatus::Done))
+                    .then_some(FailureClass::NoChanges));
+            let state = finish(ctx, wp, &outcome, judged, Some(changes.head.clone()))?;
+            if let Some(class) = outcome.failure {
+                return Ok((Attempt::Failed(class, outcome.describe()), state));
+            }
+            match &outcome.status {
+                Some(KittyStatus::Blocked(reason)) => {
+                    let s = block(
+                        ctx,
+                        wp,
+                        format!("{agent} reported blocked: {reason}"),
+                        Some(outcome.log_path.display().to_string()),
+                    )?;
+                    return Ok((Attempt::Finished(s.clone()), s));
+                }
+                Some(KittyStatus::Kickback(reason)) => {
+                    let s = block(
+                        ctx,
+                        wp,
+                        format!("{agent} kicked the work package back: {reason}"),
+                        Some(outcome.log_path.display().to_string()),
+                    )?;
+                    return Ok((Attempt::Finished(s.clone()), s));
+                }
+                _ => {}
+            }
+            if changes.commits.is_empty() {
+                return Ok((
+                    Attempt::Failed(FailureClass::NoChanges, format!("{agent} made no commit and left no change")),
+                    state,
+                ));
+            }
+            // Provenance on every commit this attempt made.
+            let new_commits: Vec<&String> = match head_before.as_deref() {
+                Some(before) => changes.commits.iter().skip_while(|c| c.as_str() != before).skip(1).collect(),
+                None => changes.commits.iter().collect(),
+            };
+            let new_commits: Vec<&String> =
+                if new_commits.is_empty() { changes.commits.iter().collect() } else { new_commits };
+            for commit in new_commits {
+                let record = serde_json::json!({
+                    "wp": wp.id, "feature": ctx.feature.slug, "agent": agent, "role": "implementation",
+                    "attempt": attempt, "run": ctx.owner.run_id, "cost_usd": outcome.result.cost_usd,
+                    "auto_commit": changes.auto_commit.as_deref() == Some(commit.as_str()),
+                });
+                ctx.store.add_note(commit, &record)?;
+            }
+            let s = ctx
+                .record(wp, Append::new(WpEvent::Submitted { head: changes.head.clone() }).by(Actor::agent(&agent)))?;
+            Ok((Attempt::Finished(s.clone()), s))
+        }
+    })
+    .await
+}
+
+fn submit_if_committed(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    base: &str,
+    agent: &str,
+    attempt: u32,
+    state: &WpState,
+) -> Result<Option<WpState>, crate::Error> {
+    let changes = match ctx.worktrees.collect(wp, agent, attempt, base, ctx.config.auto_commit) {
+        Ok(c) => c,
+        Err(_) => return Ok(None),
+    };
+    if changes.commits.is_empty() || state.lane != Lane::Doing {
+        return Ok(None);
+    }
+    Ok(Some(ctx.record(wp, Append::new(WpEvent::Submitted { head: changes.head }).by(Actor::agent(agent)))?))
+}
+
+/// Lane `for_review`: review attempts until one gives a verdict.
+async fn review(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
+    let manager = ctx.worktrees.clone();
+    let wp_owned = wp.clone();
+    let prepared = match tokio::task::spawn_blocking(move || manager.ensure(&wp_owned)).await.expect("worktree task") {
+        Ok(p) => p,
+        Err(err) => return block(ctx, wp, format!("cannot prepare the worktree for review: {err}"), None),
+    };
+    let path = prepared.path.display().to_string();
+    let mut state = state;
+    if state.worktree.as_deref() != Some(path.as_str()) || state.base.is_none() {
+        let base = state.base.clone().unwrap_or(prepared.base.clone());
+        state = ctx.record(
+            wp,
+            Append::new(WpEvent::WorktreeReady { path: path.clone(), branch: prepared.branch.clone(), base }),
+        )?;
+    }
+    let base = state.base.clone().unwrap_or(prepared.base.clone());
+    let head = match &state.head {
+        Some(h) => h.clone(),
+        None => ctx
+            .worktrees
+            .collect(wp, "kitty-orchestrator", 0, &base, false)
+            .map(|c| c.head)
+            .unwrap_or_else(|_| base.clone()),
+    };
+    let prompt_text = prompt::review(&ctx.feature, wp, &path, &base, &head);
+    attempts(ctx, wp, Role::Review, state, |agent, state| {
+        let prompt_text = prompt_text.clone();
+        let path = path.clone();
+        let head = head.clone();
+        async move {
+            let (outcome, state) = run_agent(ctx, wp, Role::Review, &agent, &path, prompt_text, state).await?;
+            if outcome.cancelled {
+                return Ok((Attempt::Cancelled(state.clone()), state));
+            }
+            let judged = outcome.failure.or(outcome.verdict.is_none().then_some(FailureClass::InvalidOutput));
+            let state = finish(ctx, wp, &outcome, judged, None)?;
+            if let Some(class) = outcome.failure {
+                return Ok((Attempt::Failed(class, outcome.describe()), state));
+            }
+            let note = |verdict: &str| {
+                let record = serde_json::json!({
+                    "wp": wp.id, "feature": ctx.feature.slug, "reviewer": agent, "role": "review", "verdict": verdict,
+                    "attempt": outcome.attempt, "run": ctx.owner.run_id, "cost_usd": outcome.result.cost_usd,
+                });
+                ctx.store.add_note(&head, &record)
+            };
+            match outcome.verdict {
+                Some(Verdict::Approve) => {
+                    note("approve")?;
+                    let s = ctx.record(
+                        wp,
+                        Append::new(WpEvent::Approved { reviewer: agent.clone() }).by(Actor::agent(&agent)),
+                    )?;
+                    Ok((Attempt::Finished(s.clone()), s))
+                }
+                Some(Verdict::Reject) => {
+                    note("reject")?;
+                    let feedback = outcome.feedback();
+                    if state.review_cycle + 1 >= ctx.config.max_review_cycles {
+                        let first = feedback.lines().next().unwrap_or("").to_string();
+                        let s = block(
+                            ctx,
+                            wp,
+                            format!(
+                                "rejected by review {} times (max_review_cycles); last feedback: {first}",
+                                state.review_cycle + 1
+                            ),
+                            Some(outcome.log_path.display().to_string()),
+                        )?;
+                        return Ok((Attempt::Finished(s.clone()), s));
+                    }
+                    let s = ctx.record(
+                        wp,
+                        Append::new(WpEvent::Rejected { reviewer: agent.clone(), feedback: feedback.clone() })
+                            .body(feedback)
+                            .by(Actor::agent(&agent)),
+                    )?;
+                    Ok((Attempt::Finished(s.clone()), s))
+                }
+                None => Ok((
+                    Attempt::Failed(FailureClass::InvalidOutput, format!("{agent}'s review has no KITTY-VERDICT line")),
+                    state,
+                )),
+            }
+        }
+    })
+    .await
+}

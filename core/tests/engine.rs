@@ -1,0 +1,357 @@
+//! The engine end to end: real repositories, the fake agents as real processes, state in refs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{assert_fsck_clean, git};
+use kitty_orchestrator::engine::{Event, RunOptions, RunOutcome};
+use kitty_orchestrator::executor::group_members;
+use kitty_orchestrator::state::WpEvent;
+use kitty_orchestrator::{Config, FailureClass, Lane, Orchestrator, WpId};
+use tokio_util::sync::CancellationToken;
+
+fn fake_agent() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/agents/fake-agent").display().to_string()
+}
+
+/// A custom agent table running the fake agent with `env`.
+fn agent(id: &str, env: &[(&str, &str)]) -> String {
+    let env: Vec<String> = env.iter().map(|(k, v)| format!("{k} = \"{v}\"")).collect();
+    format!(
+        "[agents.{id}]\ncommand = [\"{}\"]\noutput = \"stream-json\"\nenv = {{ {} }}\n",
+        fake_agent(),
+        env.join(", ")
+    )
+}
+
+fn config(head: &str, agents: &[String]) -> Config {
+    let text = format!("{head}\n{}", agents.join("\n"));
+    Config::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn fast() -> RunOptions {
+    RunOptions { grace: Duration::from_millis(300), retry_base: Duration::from_millis(20), ..RunOptions::default() }
+}
+
+/// Copies sample 01 (the 020 feature) into a new repository, optionally resetting every lane to
+/// planned, and commits it.
+fn sample_repo(all_planned: bool) -> tempfile::TempDir {
+    let tmp = common::repo();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/spec-kitty/01_frontmatter-lanes_mixed__020_at_370f288e5/kitty-specs");
+    copy_dir(&src, &tmp.path().join("kitty-specs"));
+    if all_planned {
+        let tasks = tmp.path().join("kitty-specs/020-autonomous-multi-agent-orchestrator/tasks");
+        for entry in std::fs::read_dir(&tasks).unwrap().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let text = text
+                .replace("lane: \"done\"", "lane: \"planned\"")
+                .replace("lane: \"doing\"", "lane: \"planned\"")
+                .replace("lane: \"for_review\"", "lane: \"planned\"");
+            std::fs::write(entry.path(), text).unwrap();
+        }
+    }
+    git(tmp.path(), &["add", "kitty-specs"]);
+    git(tmp.path(), &["commit", "-q", "-m", "add the 020 feature"]);
+    tmp
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Collects events.
+fn recorder() -> (kitty_orchestrator::engine::EventSink, Arc<Mutex<Vec<Event>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    (Arc::new(move |e| sink.lock().unwrap().push(e)), events)
+}
+
+const F020: &str = "020-autonomous-multi-agent-orchestrator";
+
+fn id(s: &str) -> WpId {
+    WpId::parse(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_020_feature_runs_to_done_and_every_branch_holds_its_dependencies() {
+    let tmp = sample_repo(true);
+    let dir = tmp.path();
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path().display().to_string();
+    let cfg = config(
+        "max_concurrent_wps = 3\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[agent("impl", &[("FAKE_STATE_DIR", &s)]), agent("rev", &[("FAKE_STATE_DIR", &s)])],
+    );
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    let (sink, events) = recorder();
+    let summary = orch.run(F020, fast(), sink, CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    assert_eq!(summary.done, 9);
+    let refs = git(dir, &["for-each-ref", "--format=%(refname:lstrip=4)", &format!("refs/kitty/wp/{F020}/")]);
+    assert_eq!(refs.lines().count(), 9);
+    let (states, run) = orch.status(F020).unwrap();
+    assert!(states.values().all(|s| s.lane == Lane::Done));
+    assert_eq!(run.unwrap().status, kitty_orchestrator::state::RunStatus::Finished);
+    let feature = orch.feature(F020).unwrap();
+    for wp in &feature.work_packages {
+        let branch = format!("{F020}-{}", wp.id);
+        // The WP's own work, and every dependency's, is on its branch.
+        let files = git(dir, &["ls-tree", "-r", "--name-only", &branch]);
+        assert!(files.contains(&format!("{}.txt", wp.id)), "{branch}: {files}");
+        for dep in &wp.dependencies {
+            let dep_branch = format!("{F020}-{dep}");
+            let ok = std::process::Command::new("git")
+                .args(["merge-base", "--is-ancestor", &dep_branch, &branch])
+                .current_dir(dir)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "{branch} lacks {dep_branch}");
+        }
+        // Logs of each attempt, and provenance notes on the code.
+        let wp_summary = summary.wps.iter().find(|w| w.id == wp.id.as_str()).unwrap();
+        assert_eq!(wp_summary.logs.len(), 2, "{wp_summary:?}");
+        for log in &wp_summary.logs {
+            assert!(Path::new(log).exists(), "{log}");
+        }
+        let head = git(dir, &["rev-parse", &branch]);
+        let notes = git(dir, &["notes", "--ref=kitty", "show", head.trim()]);
+        assert!(notes.contains("\"role\":\"implementation\"") && notes.contains("\"verdict\":\"approve\""), "{notes}");
+    }
+    // Events: lane changes agree with the history in git.
+    let events = events.lock().unwrap();
+    assert!(matches!(events.first(), Some(Event::RunStarted { wps: 9, .. })));
+    assert!(matches!(events.last(), Some(Event::RunFinished { .. })));
+    let changes: Vec<(String, Lane)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LaneChanged { wp, to, .. } if wp == "WP06" => Some((wp.clone(), *to)),
+            _ => None,
+        })
+        .collect();
+    let history: Vec<(String, Lane)> = orch
+        .history(F020, Some("WP06"))
+        .unwrap()
+        .windows(2)
+        .filter(|w| w[0].state.lane != w[1].state.lane)
+        .map(|w| ("WP06".to_string(), w[1].state.lane))
+        .collect();
+    assert_eq!(changes, history);
+    assert_eq!(history.iter().map(|(_, l)| *l).collect::<Vec<_>>(), [Lane::Doing, Lane::ForReview, Lane::Done]);
+    assert_fsck_clean(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_as_imported_finishes_its_open_wps() {
+    // WP01-06 done outside the orchestrator (no branches), WP07 for review, WP08 doing, WP09 planned.
+    let tmp = sample_repo(false);
+    let cfg =
+        config("[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]", &[agent("impl", &[]), agent("rev", &[])]);
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let summary =
+        orch.run(F020, fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    let history = orch.history(F020, Some("WP01")).unwrap();
+    assert_eq!(history.len(), 1, "done WPs are not touched");
+    let wp07 = orch.history(F020, Some("WP07")).unwrap();
+    let names: Vec<&str> = wp07.iter().map(|h| h.state.last_event.name()).collect();
+    assert_eq!(names, ["imported", "claimed", "worktree_ready", "agent_started", "agent_finished", "approved"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_rejection_sends_feedback_to_the_next_implementation() {
+    let tmp = common::repo();
+    let f = common::feature(tmp.path(), "030-review", &[("WP01", "planned", &[])]);
+    let _ = f;
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path().display().to_string();
+    let cfg = config(
+        "[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[
+            agent("impl", &[("FAKE_STATE_DIR", &s)]),
+            agent("rev", &[("FAKE_STATE_DIR", &s), ("FAKE_VERDICT", "reject_once")]),
+        ],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let summary = orch
+        .run("030-review", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed);
+    let wp = &summary.wps[0];
+    assert_eq!((wp.review_cycles, wp.attempts), (1, 4));
+    let events: Vec<&'static str> =
+        orch.history("030-review", Some("WP01")).unwrap().iter().map(|h| h.state.last_event.name()).collect();
+    assert!(events.contains(&"rejected"), "{events:?}");
+    let prompts = std::fs::read_to_string(state.path().join("prompts-WP01.txt")).unwrap();
+    let second_impl = prompts.split("===== implementation attempt 3").nth(1).expect("a second implementation");
+    assert!(
+        second_impl.contains("A reviewer rejected the previous implementation")
+            && second_impl.contains("handle empty input"),
+        "{second_impl}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdictless_review_is_a_failed_attempt_and_auth_failure_falls_back() {
+    let tmp = common::repo();
+    common::feature(tmp.path(), "031-fallback", &[("WP01", "planned", &[])]);
+    let cfg = config(
+        "max_retries = 1\n[agents]\nimplementation = [\"locked-out\", \"impl\"]\nreview = [\"mute\", \"rev\"]",
+        &[
+            agent("locked-out", &[("FAKE_MODE", "auth")]),
+            agent("impl", &[]),
+            agent("mute", &[("FAKE_VERDICT", "none")]),
+            agent("rev", &[]),
+        ],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let summary = orch
+        .run("031-fallback", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    let history = orch.history("031-fallback", Some("WP01")).unwrap();
+    let finished: Vec<(String, Option<FailureClass>)> = history
+        .iter()
+        .filter_map(|h| match &h.state.last_event {
+            WpEvent::AgentFinished { agent, failure, .. } => Some((agent.clone(), *failure)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            ("locked-out".to_string(), Some(FailureClass::Auth)), // auth: no retry, straight to the next agent
+            ("impl".to_string(), None),
+            ("mute".to_string(), Some(FailureClass::InvalidOutput)), // no verdict: never an approval
+            ("mute".to_string(), Some(FailureClass::InvalidOutput)), // one retry
+            ("rev".to_string(), None),
+        ]
+    );
+    assert_eq!(summary.wps[0].agents, ["locked-out", "impl", "mute", "rev"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_retries_block_a_wp_while_independent_work_finishes() {
+    let tmp = common::repo();
+    common::feature(
+        tmp.path(),
+        "032-blocked",
+        &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"]), ("WP03", "planned", &[])],
+    );
+    let cfg = config(
+        "max_retries = 2\nfallback_strategy = \"fail\"\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[agent("impl", &[("FAKE_FAIL_WPS", "WP01")]), agent("rev", &[])],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let (sink, events) = recorder();
+    let summary = orch.run("032-blocked", fast(), sink, CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Blocked);
+    let lanes: Vec<(String, Lane)> = summary.wps.iter().map(|w| (w.id.clone(), w.lane)).collect();
+    assert_eq!(lanes, [("WP01".into(), Lane::Blocked), ("WP02".into(), Lane::Planned), ("WP03".into(), Lane::Done)]);
+    let wp01 = &summary.wps[0];
+    assert_eq!(wp01.attempts, 3, "first try + 2 retries");
+    assert!(wp01.reason.as_deref().unwrap().contains("nonzero_exit"), "{:?}", wp01.reason);
+    {
+        let events = events.lock().unwrap();
+        assert_eq!(events.iter().filter(|e| matches!(e, Event::RetryScheduled { wp, .. } if wp == "WP01")).count(), 2);
+        assert!(events.iter().any(|e| matches!(e, Event::WpBlocked { wp, log: Some(_), .. } if wp == "WP01")));
+    }
+    // A person fixes it and retries: the next run finishes everything.
+    orch.retry("032-blocked", "WP01").unwrap();
+    let cfg =
+        config("[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]", &[agent("impl", &[]), agent("rev", &[])]);
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let summary = orch
+        .run("032-blocked", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_ends_every_agent_group_and_resume_finishes() {
+    let tmp = common::repo();
+    common::feature(
+        tmp.path(),
+        "033-abort",
+        &[("WP01", "planned", &[]), ("WP02", "planned", &[]), ("WP03", "planned", &[]), ("WP04", "planned", &[])],
+    );
+    let cfg = config(
+        "max_concurrent_wps = 4\n[agents]\nimplementation = [\"slow\"]\nreview = [\"rev\"]",
+        &[agent("slow", &[("FAKE_MODE", "sigterm_tree")]), agent("rev", &[])],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let (sink, events) = recorder();
+    let cancel = CancellationToken::new();
+    let runner = {
+        let orch = orch.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { orch.run("033-abort", fast(), sink, cancel).await })
+    };
+    // Wait for the four agents.
+    let mut pids = Vec::new();
+    for _ in 0..200 {
+        pids = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| if let Event::AgentStarted { pid, .. } = e { *pid } else { None })
+            .collect();
+        if pids.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pids.len(), 4, "four agents started");
+    // A second orchestrator on the same feature refuses clearly.
+    let err = orch
+        .run("033-abort", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "run_locked", "{err}");
+    let started = std::time::Instant::now();
+    assert!(orch.abort("033-abort").unwrap());
+    let summary = runner.await.unwrap().unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Aborted);
+    assert!(started.elapsed() < Duration::from_secs(5), "aborted within the grace period ({:?})", started.elapsed());
+    for pid in pids {
+        assert!(group_members(pid as i32).is_empty(), "agent group {pid} survived the abort");
+    }
+    let (states, run) = orch.status("033-abort").unwrap();
+    assert_eq!(run.unwrap().status, kitty_orchestrator::state::RunStatus::Aborted);
+    assert!(states.values().all(|s| s.lane == Lane::Doing && s.owner.is_none()), "released, resumable");
+    // Resume with a working agent: everything finishes, attempts continue their numbering.
+    let cfg =
+        config("[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]", &[agent("impl", &[]), agent("rev", &[])]);
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let summary =
+        orch.run("033-abort", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    for wp in &summary.wps {
+        let history = orch.history("033-abort", Some(&wp.id)).unwrap();
+        let attempts: Vec<u32> = history
+            .iter()
+            .filter_map(|h| {
+                if let WpEvent::AgentStarted { attempt, .. } = h.state.last_event { Some(attempt) } else { None }
+            })
+            .collect();
+        let mut unique = attempts.clone();
+        unique.dedup();
+        assert_eq!(attempts, unique, "no attempt number reused: {attempts:?}");
+    }
+    assert_fsck_clean(tmp.path());
+    let _ = id("WP01");
+}
