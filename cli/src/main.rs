@@ -1,5 +1,8 @@
 //! `kitty-orchestrator`: the command line. Parses arguments and renders; all logic is in core.
 
+mod inspect;
+mod render;
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -8,10 +11,16 @@ use clap::{Parser, Subcommand};
 
 /// Exit codes, stable for scripts.
 pub mod exit {
-    /// Everything asked for succeeded.
+    /// Everything asked for succeeded (a run: every WP done).
     pub const OK: u8 = 0;
-    /// The input (feature, configuration, arguments) is invalid.
+    /// The run ended with WPs blocked (or waiting on blocked ones).
+    pub const BLOCKED: u8 = 1;
+    /// The input (feature, configuration, arguments, agents) is invalid.
     pub const BAD_INPUT: u8 = 2;
+    /// The run was aborted or interrupted; `resume` continues it.
+    pub const ABORTED: u8 = 3;
+    /// Another orchestrator holds the feature (or a WP).
+    pub const BUSY: u8 = 4;
     /// Something failed inside the orchestrator.
     pub const INTERNAL: u8 = 70;
 }
@@ -29,15 +38,45 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a feature: every WP not done, through implement → review → done.
+    Run(run::RunArgs),
+    /// Continue a feature after a crash, an abort or a fix (the same as `run`).
+    Resume(run::RunArgs),
+    /// Show the lanes of a feature's WPs, from the refs (works while a run is going).
+    Status(inspect::StatusArgs),
+    /// Show the event history of a feature or one WP, from the refs.
+    Log(inspect::LogArgs),
+    /// Abort the feature's run (from any terminal): agents are stopped, WPs stay resumable.
+    Abort(inspect::FeatureArg),
+    /// Move a blocked WP back to planned.
+    Retry(inspect::RetryArgs),
+    /// List the built-in and configured agents, found or not, with versions.
+    Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
     Validate(validate::Args),
+    /// Run the built-in demo: a small feature, a temporary repository and a demo agent.
+    Demo(run::DemoArgs),
+    /// The demo agent (used by `demo`).
+    #[command(hide = true)]
+    DemoAgent,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::DemoAgent) {
+        return ExitCode::from(kitty_orchestrator::demo::agent_main() as u8);
+    }
     init_logging(cli.verbose);
     let code = match cli.command {
+        Command::Run(args) | Command::Resume(args) => run::run(args),
+        Command::Status(args) => inspect::status(args),
+        Command::Log(args) => inspect::log(args),
+        Command::Abort(args) => inspect::abort(args),
+        Command::Retry(args) => inspect::retry(args),
+        Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
+        Command::Demo(args) => run::demo(args),
+        Command::DemoAgent => unreachable!("handled above"),
     };
     ExitCode::from(code)
 }
@@ -52,4 +91,24 @@ fn init_logging(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// The exit code for an error, by its stable code.
+pub fn exit_for(err: &kitty_orchestrator::Error) -> u8 {
+    match err.code() {
+        "feature_invalid" | "config_invalid" | "no_agents" | "unknown_agent" | "feature_not_found"
+        | "illegal_transition" | "state_missing" => exit::BAD_INPUT,
+        "run_locked" | "state_conflict" => exit::BUSY,
+        _ => exit::INTERNAL,
+    }
+}
+
+/// Prints an error (to stderr, or as JSON on stdout) and returns its exit code.
+pub fn fail(err: &kitty_orchestrator::Error, json: bool) -> u8 {
+    if json {
+        println!("{}", serde_json::json!({"type": "error", "code": err.code(), "error": err.to_string()}));
+    } else {
+        eprintln!("error: {err}");
+    }
+    exit_for(err)
 }

@@ -16,6 +16,7 @@
 
 pub mod agents;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod executor;

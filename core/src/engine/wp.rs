@@ -13,7 +13,7 @@ use crate::executor::{AgentRun, KittyStatus, Outcome, OutputLine, Verdict, execu
 use crate::failure::FailureClass;
 use crate::feature::WorkPackage;
 use crate::lane::Lane;
-use crate::state::{Actor, Append, Liveness, Role, StateError, WpEvent, WpState, liveness, pid_alive};
+use crate::state::{Actor, Append, Liveness, Role, StateError, WpEvent, WpState, liveness};
 
 /// Drives `wp` as far as it can go in this run; returns its final state.
 pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Error> {
@@ -46,10 +46,13 @@ async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, c
                 }
                 .into());
             }
-            if let Some(pid) = state.pid.filter(|&p| pid_alive(p)) {
+            let (feature, id) = (ctx.feature.slug.as_str(), wp.id.as_str());
+            if let Some(pid) = state.pid.filter(|&p| crate::executor::is_agent_group(p as i32, feature, id)) {
                 tracing::warn!(wp = %wp.id, pid, "ending the agent process group a dead run left behind");
                 crate::executor::terminate_group(pid as i32, ctx.opts.grace).await;
             }
+            // Nothing else works in this worktree now: locks there are leftovers of the dead run.
+            ctx.worktrees.clear_stale_locks(&wp.id);
             let event = WpEvent::Reclaimed { owner: ctx.owner.clone(), previous: owner.clone() };
             ctx.record(wp, Append::new(event).body(format!("The previous owner, {owner}, is no longer running.")))
         }

@@ -24,6 +24,21 @@ pub use classify::{Ended, ExitInfo};
 pub use output::{AgentResult, OutputKind, OutputParser};
 pub use process::group_members;
 
+/// Whether process group `pgid` still has a member that is the agent of `feature`/`wp` (checked
+/// through `KITTY_FEATURE`/`KITTY_WP` in its environment, so a reused pid is never mistaken
+/// for a leftover agent).
+pub fn is_agent_group(pgid: i32, feature: &str, wp: &str) -> bool {
+    let want = [format!("KITTY_FEATURE={feature}"), format!("KITTY_WP={wp}")];
+    process::group_members(pgid).iter().filter(|p| !p.zombie).any(|p| {
+        std::fs::read(format!("/proc/{}/environ", p.pid))
+            .map(|env| {
+                let vars: Vec<&[u8]> = env.split(|&b| b == 0).collect();
+                want.iter().all(|w| vars.contains(&w.as_bytes()))
+            })
+            .unwrap_or(false)
+    })
+}
+
 /// Ends a process group that is not our child (e.g. left behind by a crashed orchestrator):
 /// SIGTERM, `grace`, SIGKILL. Returns whether SIGKILL was needed.
 pub async fn terminate_group(pgid: i32, grace: Duration) -> bool {

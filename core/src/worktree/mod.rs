@@ -391,6 +391,18 @@ impl WorktreeManager {
         let _ = std::fs::write(&exclude, text);
     }
 
+    /// Removes the git lock files a killed process left in the WP's worktree (its index lock).
+    /// Only call this while owning the WP with no agent running in it.
+    pub fn clear_stale_locks(&self, wp: &WpId) {
+        let admin = self.common_dir.join("worktrees").join(self.name(wp));
+        for lock in ["index.lock", "HEAD.lock"] {
+            let path = admin.join(lock);
+            if path.exists() && std::fs::remove_file(&path).is_ok() {
+                tracing::warn!(path = %path.display(), "removed a lock file left by a killed process");
+            }
+        }
+    }
+
     fn open_worktree(&self, wp: &WpId) -> Result<Repository, WorktreeError> {
         let path = self.path_for(wp);
         Repository::open(&path).map_err(WorktreeError::git(format!("opening worktree {}", path.display())))

@@ -1,0 +1,213 @@
+//! `status`, `log`, `abort`, `retry`, `agents`: reading and nudging state in the refs.
+
+use std::path::PathBuf;
+
+use kitty_orchestrator::Orchestrator;
+
+use crate::{exit, fail};
+
+#[derive(clap::Args)]
+pub struct FeatureArg {
+    /// The feature: a slug under kitty-specs/ or a directory.
+    feature: String,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    target: FeatureArg,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Refresh every 2 seconds until interrupted.
+    #[arg(long)]
+    watch: bool,
+}
+
+#[derive(clap::Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    target: FeatureArg,
+    /// Only this WP.
+    wp: Option<String>,
+    /// Print JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    target: FeatureArg,
+    /// The blocked WP.
+    wp: String,
+}
+
+#[derive(clap::Args)]
+pub struct AgentsArgs {
+    /// The repository whose configuration to read (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn open(target: &FeatureArg, json: bool) -> Result<Orchestrator, u8> {
+    Orchestrator::open(&target.repo, None).map_err(|err| fail(&err, json))
+}
+
+fn age(timestamp: &str) -> String {
+    let Ok(then) = timestamp.parse::<jiff::Timestamp>() else { return "?".into() };
+    let secs = jiff::Timestamp::now().duration_since(then).as_secs().max(0);
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}
+
+pub fn status(args: StatusArgs) -> u8 {
+    let orch = match open(&args.target, args.json) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    loop {
+        let (states, run) = match orch.status(&args.target.feature) {
+            Ok(s) => s,
+            Err(err) => return fail(&err, args.json),
+        };
+        if args.json {
+            let wps: Vec<_> = states.values().collect();
+            println!("{}", serde_json::json!({"feature": args.target.feature, "run": run, "wps": wps}));
+        } else {
+            if args.watch {
+                print!("\x1b[2J\x1b[H");
+            }
+            match &run {
+                Some(run) => println!(
+                    "run {}: {} (runs: {}, updated {} ago)",
+                    run.owner.as_ref().map_or("-", |o| o.run_id.as_str()),
+                    run.status.as_str(),
+                    run.runs,
+                    age(&run.updated_at)
+                ),
+                None => println!("never run"),
+            }
+            println!("{:<6} {:<10} {:<16} {:>8} {:>6}  reason", "WP", "lane", "agent", "attempts", "age");
+            for state in states.values() {
+                println!(
+                    "{:<6} {:<10} {:<16} {:>8} {:>6}  {}",
+                    state.wp,
+                    state.lane,
+                    state.agent.as_deref().unwrap_or("-"),
+                    state.attempts_total,
+                    age(&state.updated_at),
+                    state.reason.as_deref().unwrap_or("")
+                );
+            }
+            if states.is_empty() {
+                println!("(no WP has state yet: `kitty-orchestrator run {}` imports the feature)", args.target.feature);
+            }
+        }
+        if !args.watch {
+            return exit::OK;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}
+
+pub fn log(args: LogArgs) -> u8 {
+    let orch = match open(&args.target, args.json) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let history = match orch.history(&args.target.feature, args.wp.as_deref()) {
+        Ok(h) => h,
+        Err(err) => return fail(&err, args.json),
+    };
+    for entry in &history {
+        if args.json {
+            println!("{}", serde_json::json!({"commit": entry.commit, "subject": entry.subject, "state": entry.state}));
+        } else {
+            println!("{} {} {}", entry.state.updated_at, &entry.commit[..10], entry.subject);
+        }
+    }
+    if !args.json {
+        let slug = history.first().map_or(args.target.feature.clone(), |h| h.state.feature.clone());
+        let wp = args.wp.as_deref().unwrap_or("<WP>");
+        println!("\nThe same with git: git log --format='%h %s' refs/kitty/wp/{slug}/{wp}");
+    }
+    exit::OK
+}
+
+pub fn abort(args: FeatureArg) -> u8 {
+    let orch = match open(&args, false) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match orch.abort(&args.feature) {
+        Ok(true) => {
+            println!("abort requested: the running orchestrator stops its agents within moments");
+            exit::OK
+        }
+        Ok(false) => {
+            println!("no run of {} is in progress on this machine", args.feature);
+            exit::OK
+        }
+        Err(err) => fail(&err, false),
+    }
+}
+
+pub fn retry(args: RetryArgs) -> u8 {
+    let orch = match open(&args.target, false) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match orch.retry(&args.target.feature, &args.wp) {
+        Ok(state) => {
+            println!(
+                "{} is {} again; `kitty-orchestrator run {}` picks it up",
+                state.wp, state.lane, args.target.feature
+            );
+            exit::OK
+        }
+        Err(err) => fail(&err, false),
+    }
+}
+
+pub fn agents(args: AgentsArgs) -> u8 {
+    let config = match kitty_orchestrator::Config::load(&args.repo) {
+        Ok(c) => c,
+        Err(err) => return fail(&err.into(), args.json),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let found = runtime.block_on(kitty_orchestrator::agents::detect(&config));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&found).expect("serializable"));
+        return exit::OK;
+    }
+    println!("{:<18} {:<8} {:<14} {:<30} argv checked with", "agent", "kind", "program", "installed");
+    for a in &found {
+        let installed = match (&a.path, &a.version) {
+            (Some(_), Some(v)) => v.clone(),
+            (Some(p), None) => p.display().to_string(),
+            (None, _) => "not found".into(),
+        };
+        let kind = if a.builtin { "built-in" } else { "custom" };
+        let enabled = if a.enabled { "" } else { " (disabled)" };
+        println!(
+            "{:<18} {:<8} {:<14} {:<30} {}",
+            format!("{}{enabled}", a.id),
+            kind,
+            a.program,
+            installed,
+            a.checked_version.as_deref().unwrap_or("-")
+        );
+    }
+    exit::OK
+}

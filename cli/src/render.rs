@@ -1,0 +1,73 @@
+//! Turning events and summaries into lines for people (or JSON lines for scripts).
+
+use kitty_orchestrator::engine::{Event, RunSummary};
+
+/// One line for an event, or `None` for events not shown in plain mode.
+pub fn event_line(event: &Event) -> Option<String> {
+    let time = jiff::Zoned::now().strftime("%H:%M:%S").to_string();
+    let text = match event {
+        Event::RunStarted { feature, run_id, wps, done } => {
+            format!("run {run_id} started on {feature}: {wps} WPs, {done} already done")
+        }
+        Event::LaneChanged { wp, from, to, agent, .. } => match agent {
+            Some(agent) => format!("{wp} {from} -> {to} ({agent})"),
+            None => format!("{wp} {from} -> {to}"),
+        },
+        Event::AgentStarted { wp, agent, role, attempt, pid, log, .. } => {
+            let pid = pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+            format!("{wp} {} by {agent} (attempt {attempt}{pid}); log {log}", role.as_str())
+        }
+        Event::AgentFinished { wp, agent, role, attempt, success, summary, duration_ms, cost_usd, .. } => {
+            let cost = cost_usd.filter(|c| *c > 0.0).map(|c| format!(", ${c:.4}")).unwrap_or_default();
+            let verb = if *success { "succeeded" } else { "failed" };
+            format!(
+                "{wp} {} by {agent} {verb} (attempt {attempt}, {:.1} s{cost}){}",
+                role.as_str(),
+                *duration_ms as f64 / 1000.0,
+                if *success { String::new() } else { format!(": {summary}") }
+            )
+        }
+        Event::RetryScheduled { wp, agent, attempt, delay_ms, failure, .. } => {
+            format!("{wp} retry after {failure}: attempt {attempt} by {agent} in {:.1} s", *delay_ms as f64 / 1000.0)
+        }
+        Event::WpBlocked { wp, reason, .. } => format!("{wp} BLOCKED: {reason}"),
+        Event::AgentOutput { wp, line, .. } => format!("{wp} | {line}"),
+        Event::RunFinished { .. } => return None,
+    };
+    Some(format!("{time} {text}"))
+}
+
+/// The summary table printed at the end of a run.
+pub fn summary_table(summary: &RunSummary) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\n{:<6} {:<10} {:<9} {:>5} {:>7} {:>9}  {}\n",
+        "WP", "lane", "attempts", "revs", "time", "cost", "agents / reason"
+    ));
+    for wp in &summary.wps {
+        let detail = match &wp.reason {
+            Some(reason) => reason.clone(),
+            None => wp.agents.join(", "),
+        };
+        out.push_str(&format!(
+            "{:<6} {:<10} {:>8} {:>5} {:>6.1}s {:>9}  {}\n",
+            wp.id,
+            wp.lane,
+            wp.attempts,
+            wp.review_cycles,
+            wp.agent_ms as f64 / 1000.0,
+            if wp.cost_usd > 0.0 { format!("${:.4}", wp.cost_usd) } else { "-".into() },
+            detail
+        ));
+    }
+    out.push_str(&format!(
+        "\n{:?}: {} done, {} blocked, {} remaining, in {:.1} s{}\n",
+        summary.outcome,
+        summary.done,
+        summary.blocked,
+        summary.remaining,
+        summary.duration_ms as f64 / 1000.0,
+        if summary.cost_usd > 0.0 { format!(", ${:.4}", summary.cost_usd) } else { String::new() }
+    ));
+    out
+}

@@ -1,0 +1,173 @@
+//! `run`, `resume` and `demo`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kitty_orchestrator::engine::{Event, RunOptions, RunOutcome};
+use kitty_orchestrator::{Config, Orchestrator};
+use tokio_util::sync::CancellationToken;
+
+use crate::{exit, fail, render};
+
+#[derive(clap::Args, Clone)]
+pub struct RunArgs {
+    /// The feature: a slug under kitty-specs/ or a directory.
+    feature: String,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Implementation agent (repeat for a fallback order); overrides the configuration.
+    #[arg(long = "impl-agent")]
+    impl_agents: Vec<String>,
+    /// Review agent (repeat for a fallback order); overrides the configuration.
+    #[arg(long = "review-agent")]
+    review_agents: Vec<String>,
+    /// WPs in flight at once.
+    #[arg(long)]
+    max_concurrent: Option<usize>,
+    /// Seconds between SIGTERM and SIGKILL when stopping an agent.
+    #[arg(long, default_value_t = 5)]
+    grace: u64,
+    /// Print one JSON event per line.
+    #[arg(long)]
+    json: bool,
+    /// Also print every line agents write.
+    #[arg(long)]
+    output: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Keep the demo repository (it is printed either way).
+    #[arg(long)]
+    keep: bool,
+    /// Where to make the demo repository (default: a new temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print one JSON event per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the engine with events rendered to stdout; SIGINT/SIGTERM abort the run.
+fn drive(
+    orch: &Orchestrator,
+    feature: &str,
+    opts: RunOptions,
+    json: bool,
+) -> Result<kitty_orchestrator::RunSummary, kitty_orchestrator::Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let cancel = CancellationToken::new();
+    let sink: kitty_orchestrator::engine::EventSink = Arc::new(move |event: Event| {
+        if json {
+            println!("{}", serde_json::to_string(&event).expect("events serialize"));
+        } else if let Some(line) = render::event_line(&event) {
+            println!("{line}");
+        }
+    });
+    runtime.block_on(async {
+        let signals = cancel.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("interrupted: stopping the agents (the run can be resumed)");
+            signals.cancel();
+        });
+        orch.run(feature, opts, sink, cancel).await
+    })
+}
+
+fn outcome_code(outcome: RunOutcome) -> u8 {
+    match outcome {
+        RunOutcome::Completed => exit::OK,
+        RunOutcome::Blocked => exit::BLOCKED,
+        RunOutcome::Aborted => exit::ABORTED,
+    }
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let orch = match Orchestrator::open(&args.repo, None) {
+        Ok(o) => o,
+        Err(err) => return fail(&err, args.json),
+    };
+    let opts = RunOptions {
+        impl_agents: (!args.impl_agents.is_empty()).then(|| args.impl_agents.clone()),
+        review_agents: (!args.review_agents.is_empty()).then(|| args.review_agents.clone()),
+        max_concurrent: args.max_concurrent,
+        grace: Duration::from_secs(args.grace),
+        output_lines: args.output,
+        ..RunOptions::default()
+    };
+    match drive(&orch, &args.feature, opts, args.json) {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::json!({"type": "summary", "summary": summary}));
+            } else {
+                print!("{}", render::summary_table(&summary));
+            }
+            outcome_code(summary.outcome)
+        }
+        Err(err) => fail(&err, args.json),
+    }
+}
+
+pub fn demo(args: DemoArgs) -> u8 {
+    let (dir, _temp) = match &args.dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let temp = std::env::temp_dir().join(format!("kitty-demo-{}", std::process::id()));
+            (temp.clone(), Some(temp))
+        }
+    };
+    if let Err(err) = kitty_orchestrator::demo::create_repo(&dir) {
+        eprintln!("error: {err}");
+        return exit::INTERNAL;
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kitty-orchestrator"));
+    let orch = match Orchestrator::open(&dir, Some(demo_config(&exe))) {
+        Ok(o) => o,
+        Err(err) => return fail(&err, args.json),
+    };
+    if !args.json {
+        println!("kitty-orchestrator demo: feature {} in {}\n", kitty_orchestrator::demo::FEATURE, dir.display());
+    }
+    let opts =
+        RunOptions { grace: Duration::from_secs(2), retry_base: Duration::from_millis(200), ..RunOptions::default() };
+    let code = match drive(&orch, kitty_orchestrator::demo::FEATURE, opts, args.json) {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::json!({"type": "summary", "summary": summary, "repo": dir}));
+            } else {
+                print!("{}", render::summary_table(&summary));
+                let f = kitty_orchestrator::demo::FEATURE;
+                println!("\nThe run's state lives in git. Look at it with:");
+                println!("  cd {}", dir.display());
+                println!("  git for-each-ref --format='%(refname:lstrip=4) %(contents:subject)' refs/kitty/wp/{f}/");
+                println!("  git log --format='%h %s' refs/kitty/wp/{f}/WP03");
+                println!("  git show refs/kitty/wp/{f}/WP04:state.json");
+                println!("  git log --notes=kitty --format='%h %s%n%N' {f}-WP06");
+                println!("  git log --graph --oneline --all");
+                if !args.keep && args.dir.is_none() {
+                    println!("\n(use --keep to keep the repository; it is removed now)");
+                }
+            }
+            outcome_code(summary.outcome)
+        }
+        Err(err) => fail(&err, args.json),
+    };
+    if !args.keep && args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    code
+}
+
+fn demo_config(exe: &std::path::Path) -> Config {
+    kitty_orchestrator::demo::config(exe)
+}

@@ -1,0 +1,265 @@
+//! `run`, `resume`, `status`, `log`, `abort`, `retry`, `agents` and `demo` as real processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+fn bin() -> Command {
+    Command::cargo_bin("kitty-orchestrator").unwrap()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fake_agent() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/agents/fake-agent").display().to_string()
+}
+
+/// A repository with feature `slug` of `n` WPs (WP k depends on WP k-2 and WP k-1 when they
+/// exist: chains and fan-ins) and a configuration running the fake agent with `env`.
+fn repo(slug: &str, n: usize, env: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["config", "user.name", "Test"]);
+    git(dir, &["config", "user.email", "t@example.com"]);
+    let tasks = dir.join("kitty-specs").join(slug).join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    for k in 1..=n {
+        let deps: Vec<String> = [k.checked_sub(2), k.checked_sub(1)]
+            .into_iter()
+            .flatten()
+            .filter(|&d| d >= 1 && k % 3 != 1)
+            .map(|d| format!("WP{d:02}"))
+            .collect();
+        std::fs::write(
+            tasks.join(format!("WP{k:02}-work.md")),
+            format!(
+                "---\nwork_package_id: WP{k:02}\ntitle: Work {k}\ndependencies: [{}]\n---\nCreate WP{k:02}.txt\n",
+                deps.join(", ")
+            ),
+        )
+        .unwrap();
+    }
+    write_config(dir, env);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "feature"]);
+    tmp
+}
+
+fn write_config(dir: &Path, env: &str) {
+    std::fs::create_dir_all(dir.join(".kittify")).unwrap();
+    let agent = fake_agent();
+    std::fs::write(
+        dir.join(".kittify/orchestrator.toml"),
+        format!(
+            "max_concurrent_wps = 4\nmax_retries = 1\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]\n\
+             [agents.impl]\ncommand = [\"{agent}\"]\noutput = \"stream-json\"\nenv = {{ {env} }}\n\
+             [agents.rev]\ncommand = [\"{agent}\"]\noutput = \"stream-json\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Processes (other than zombies) whose environment names this feature: leftover agents.
+fn agents_of(feature: &str) -> Vec<i32> {
+    let want = format!("KITTY_FEATURE={feature}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+            !zombie
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == want.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn demo_runs_to_done_and_its_refs_show_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = bin().args(["demo", "--keep", "--dir"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Completed: 6 done, 0 blocked"), "{stdout}");
+    assert!(stdout.contains("WP03 for_review -> doing"), "the demo shows one rejected review: {stdout}");
+    assert!(stdout.contains("git for-each-ref"), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "no escape codes when not on a terminal");
+    let board = git(
+        &dir,
+        &[
+            "for-each-ref",
+            "--format=%(refname:lstrip=4) %(trailers:key=Kitty-Lane,valueonly,separator=)",
+            "refs/kitty/wp/001-wordcount/",
+        ],
+    );
+    assert_eq!(board.lines().count(), 6, "{board}");
+    assert!(board.lines().all(|l| l.ends_with(" done")), "{board}");
+    // The program was really built: WP06's branch has every file.
+    let files = git(&dir, &["ls-tree", "-r", "--name-only", "001-wordcount-WP06"]);
+    for f in [
+        "wordcount/core.py",
+        "wordcount/__main__.py",
+        "tests/test_empty.py",
+        "pyproject.toml",
+        "docs/usage.md",
+        "CHANGELOG.md",
+    ] {
+        assert!(files.contains(f), "{f} missing: {files}");
+    }
+    // status --json agrees with the refs.
+    let out = bin().args(["status", "001-wordcount", "--json", "--repo"]).arg(&dir).output().unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["run"]["status"], "finished");
+    let wps = doc["wps"].as_array().unwrap();
+    assert_eq!(wps.len(), 6);
+    assert!(wps.iter().all(|w| w["lane"] == "done"));
+    // log lists events and points at git.
+    let out = bin().args(["log", "001-wordcount", "WP03", "--repo"]).arg(&dir).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("WP03: for_review -> doing") && log.contains("git log"), "{log}");
+}
+
+#[test]
+fn demo_json_emits_one_event_per_line() {
+    let out = bin().args(["demo", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["type"], "run_started");
+    assert!(lines.iter().any(|l| l["type"] == "lane_changed"));
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_file() {
+    let tmp = repo("040-bad", 2, "");
+    std::fs::write(
+        tmp.path().join("kitty-specs/040-bad/tasks/WP02-work.md"),
+        "---\nwork_package_id: WP02\ndependencies: [WP09]\n---\n",
+    )
+    .unwrap();
+    let out = bin().args(["run", "040-bad", "--repo"]).arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WP02-work.md") && err.contains("WP09"), "{err}");
+    let out = bin().args(["run", "040-nope", "--repo"]).arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn abort_from_another_process_stops_the_run_and_resume_finishes() {
+    let tmp = repo("041-abort", 4, "FAKE_MODE = \"sigterm_tree\"");
+    let dir = tmp.path();
+    let child =
+        bin().args(["run", "041-abort", "--grace", "1", "--repo"]).arg(dir).stdout(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while agents_of("041-abort").len() < 2 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!agents_of("041-abort").is_empty(), "agents started");
+    let out = bin().args(["abort", "041-abort", "--repo"]).arg(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "aborted exit code: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(agents_of("041-abort").is_empty(), "no agent left: {:?}", agents_of("041-abort"));
+    write_config(dir, "");
+    let out = bin().args(["resume", "041-abort", "--repo"]).arg(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn blocked_run_exits_1_and_retry_lets_the_next_run_finish() {
+    let tmp = repo("042-retry", 2, "FAKE_FAIL_WPS = \"WP02\"");
+    let dir = tmp.path();
+    let out = bin().args(["run", "042-retry", "--repo"]).arg(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = bin().args(["status", "042-retry", "--repo"]).arg(dir).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(status.contains("WP02   blocked"), "{status}");
+    write_config(dir, "");
+    assert!(bin().args(["retry", "042-retry", "WP02", "--repo"]).arg(dir).status().unwrap().success());
+    let out = bin().args(["run", "042-retry", "--repo"]).arg(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn kill_9_at_twenty_random_points_then_a_run_completes_without_redoing_attempts() {
+    let tmp = repo("043-crash", 20, "FAKE_SLEEP_MS = \"150\"");
+    let dir = tmp.path();
+    for round in 0..20u64 {
+        let mut child = bin()
+            .args(["run", "043-crash", "--grace", "1", "--repo"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150 + fastrand_ms(round)));
+        child.kill().unwrap(); // SIGKILL: no cleanup at all
+        child.wait().unwrap();
+    }
+    let out = bin().args(["run", "043-crash", "--repo"]).arg(dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("20 done"), "{stdout}");
+    // Every attempt number was used once per WP, and the chains are whole.
+    for k in 1..=20 {
+        let out = bin().args(["log", "043-crash", &format!("WP{k:02}"), "--json", "--repo"]).arg(dir).output().unwrap();
+        let mut attempts: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["state"]["last_event"]["type"] == "agent_started")
+            .map(|e| e["state"]["last_event"]["attempt"].as_u64().unwrap())
+            .collect();
+        let n = attempts.len();
+        attempts.dedup();
+        assert_eq!(attempts.len(), n, "WP{k:02} reused an attempt number");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(agents_of("043-crash").is_empty(), "orphan agents: {:?}", agents_of("043-crash"));
+    let fsck = Command::new("git").args(["fsck", "--strict"]).current_dir(dir).output().unwrap();
+    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+}
+
+/// A spread of kill times (deterministic per round, covering 0–1.5 s).
+fn fastrand_ms(round: u64) -> u64 {
+    (round * 7919 + 13) % 1500
+}
+
+#[test]
+fn agents_lists_builtins_and_custom_agents() {
+    let tmp = repo("044-agents", 1, "");
+    let out = bin().args(["agents", "--json", "--repo"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success());
+    let agents: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = agents.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    for id in [
+        "claude-code",
+        "codex",
+        "gemini",
+        "copilot",
+        "qwen",
+        "opencode",
+        "cursor",
+        "kilocode",
+        "augment",
+        "impl",
+        "rev",
+    ] {
+        assert!(ids.contains(&id), "{id} missing: {ids:?}");
+    }
+    let custom = agents.iter().find(|a| a["id"] == "impl").unwrap();
+    assert_eq!(custom["builtin"], false);
+    assert!(custom["path"].is_string(), "the fake agent is found: {custom}");
+}
