@@ -60,6 +60,14 @@ pub fn summary_table(summary: &RunSummary) -> String {
             detail
         ));
     }
+    if let Some(verify) = &summary.verify {
+        out.push_str(&format!(
+            "\nverify `{}`: {} (log {})\n",
+            verify.command.join(" "),
+            if verify.success { "passed".to_string() } else { format!("FAILED (exit {:?})", verify.exit_code) },
+            verify.log
+        ));
+    }
     out.push_str(&format!(
         "\n{:?}: {} done, {} blocked, {} remaining, in {:.1} s{}\n",
         summary.outcome,

@@ -355,3 +355,34 @@ async fn abort_ends_every_agent_group_and_resume_finishes() {
     assert_fsck_clean(tmp.path());
     let _ = id("WP01");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_command_runs_on_the_merge_of_every_wp_branch() {
+    let tmp = common::repo();
+    common::feature(tmp.path(), "034-verify", &[("WP01", "planned", &[]), ("WP02", "planned", &[])]);
+    let agents = [agent("impl", &[]), agent("rev", &[])];
+    let head = "[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]";
+    let passing = config(
+        &format!("verify_command = [\"sh\", \"-c\", \"test -f WP01.txt && test -f WP02.txt && echo both\"]\n{head}"),
+        &agents,
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(passing)).unwrap();
+    let summary = orch
+        .run("034-verify", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    let verify = summary.verify.clone().expect("verification ran");
+    assert!(verify.success, "{verify:?}");
+    assert_eq!(summary.outcome, RunOutcome::Completed);
+    assert!(std::fs::read_to_string(&verify.log).unwrap().contains("both"));
+    // A failing verification makes the run end blocked, with the log to read.
+    let failing = config(&format!("verify_command = [\"sh\", \"-c\", \"exit 3\"]\n{head}"), &agents);
+    let orch = Orchestrator::open(tmp.path(), Some(failing)).unwrap();
+    let summary = orch
+        .run("034-verify", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    let verify = summary.verify.clone().unwrap();
+    assert_eq!((verify.success, verify.exit_code), (false, Some(3)));
+    assert_eq!(summary.outcome, RunOutcome::Blocked);
+}

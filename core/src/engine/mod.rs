@@ -146,6 +146,51 @@ impl Ctx {
     }
 }
 
+/// Runs the configured verification command on the merge of every WP branch, in a scratch
+/// directory, through the executor (process group, timeouts, log).
+async fn verify(ctx: &Ctx, command: Vec<String>) -> VerifyResult {
+    let log_path = ctx.repo_root.join(".kittify/logs").join(ctx.feature.slug.as_str()).join("verify.log");
+    let failed = |why: String| VerifyResult { command: command.clone(), success: false, exit_code: None, log: why };
+    let scratch = match tempfile::Builder::new().prefix("kitty-verify-").tempdir() {
+        Ok(dir) => dir,
+        Err(err) => return failed(format!("cannot make a scratch directory: {err}")),
+    };
+    let ids: Vec<WpId> = ctx.feature.work_packages.iter().map(|wp| wp.id.clone()).collect();
+    if let Err(err) = ctx.worktrees.checkout_merged(&ids, scratch.path()) {
+        return failed(format!("cannot merge the WP branches: {err}"));
+    }
+    let run = crate::executor::AgentRun {
+        command: crate::agents::AgentCommand {
+            agent: "verify".into(),
+            program: command[0].clone(),
+            args: command[1..].to_vec(),
+            delivery: crate::agents::Delivery::Stdin,
+            output: crate::executor::OutputKind::Text,
+            env: Vec::new(),
+            checked_version: None,
+        },
+        role: crate::state::Role::Review,
+        attempt: 1,
+        feature: ctx.feature.slug.to_string(),
+        wp: "verify".into(),
+        cwd: scratch.path().to_path_buf(),
+        prompt: String::new(),
+        log_path: log_path.clone(),
+        timeout: Duration::from_secs(ctx.config.timeout_seconds),
+        idle_timeout: Duration::from_secs(ctx.config.idle_timeout_seconds),
+        grace: ctx.opts.grace,
+    };
+    match crate::executor::execute(run, None, ctx.cancel.child_token()).await {
+        Ok(outcome) => VerifyResult {
+            command,
+            success: outcome.success(),
+            exit_code: outcome.exit.code,
+            log: log_path.display().to_string(),
+        },
+        Err(err) => failed(err.to_string()),
+    }
+}
+
 /// Runs in this process, by (common git dir, feature), so `abort` from another thread is immediate.
 static LIVE_RUNS: Mutex<Vec<(PathBuf, String, CancellationToken)>> = Mutex::new(Vec::new());
 
@@ -347,7 +392,7 @@ impl Orchestrator {
         let states = self.store.feature_states(&feature.slug)?;
         let logs = ctx.logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let aborted = cancel.is_cancelled();
-        let summary = RunSummary::from_states(
+        let mut summary = RunSummary::from_states(
             &feature,
             &owner.run_id,
             &states,
@@ -355,6 +400,15 @@ impl Orchestrator {
             aborted,
             started.elapsed().as_millis() as u64,
         );
+        if summary.outcome == RunOutcome::Completed
+            && let Some(command) = self.config.verify_command.clone()
+        {
+            let result = verify(ctx.as_ref(), command).await;
+            if !result.success {
+                summary.outcome = RunOutcome::Blocked;
+            }
+            summary.verify = Some(result);
+        }
         let event = if aborted {
             RunEvent::Aborted { reason: "abort requested".into() }
         } else {

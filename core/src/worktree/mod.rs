@@ -391,6 +391,43 @@ impl WorktreeManager {
         let _ = std::fs::write(&exclude, text);
     }
 
+    /// Writes the merge of all `wps`' branches into `dest` (a plain directory, no git metadata):
+    /// the tree a final verification command runs on. Returns the merged commit.
+    pub fn checkout_merged(&self, wps: &[WpId], dest: &Path) -> Result<String, WorktreeError> {
+        let repo = self.repo()?;
+        let mut names = Vec::new();
+        let mut tips = Vec::new();
+        for wp in wps {
+            let name = self.name(wp);
+            if let Some(tip) = base::branch_tip(&repo, &name) {
+                names.push(name);
+                tips.push(tip);
+            }
+        }
+        let target = base::branch_tip(&repo, &self.target_branch);
+        if tips.is_empty() {
+            let tip = target.ok_or_else(|| WorktreeError::MissingBase {
+                wp: "verify".into(),
+                branch: self.target_branch.clone(),
+                why: "nothing to verify: no WP branch and no target branch".into(),
+            })?;
+            names.push(self.target_branch.clone());
+            tips.push(tip);
+        }
+        let commit = if tips.len() == 1 {
+            tips[0].id()
+        } else {
+            base::merge_tips(&repo, "verify", &names, &tips, &Self::signature(&repo))?
+        };
+        let object = repo.find_object(commit, None).map_err(WorktreeError::git("reading the merged commit"))?;
+        std::fs::create_dir_all(dest).map_err(WorktreeError::io(dest))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.target_dir(dest).force().update_index(false);
+        repo.checkout_tree(&object, Some(&mut checkout))
+            .map_err(WorktreeError::git(format!("writing the merge into {}", dest.display())))?;
+        Ok(commit.to_string())
+    }
+
     /// Removes the git lock files a killed process left in the WP's worktree (its index lock).
     /// Only call this while owning the WP with no agent running in it.
     pub fn clear_stale_locks(&self, wp: &WpId) {
