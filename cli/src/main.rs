@@ -1,6 +1,8 @@
 //! `kitty-orchestrator`: the command line. Parses arguments and renders; all logic is in core.
 
+mod init;
 mod inspect;
+mod progress;
 mod render;
 mod run;
 mod validate;
@@ -54,6 +56,13 @@ enum Command {
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
     Validate(validate::Args),
+    /// Write a commented .kittify/orchestrator.toml for the agents found here.
+    Init(init::InitArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Run the built-in demo: a small feature, a temporary repository and a demo agent.
     Demo(run::DemoArgs),
     /// The demo agent (used by `demo`).
@@ -76,6 +85,12 @@ fn main() -> ExitCode {
         Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),
+        Command::Init(args) => init::init(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "kitty-orchestrator", &mut std::io::stdout());
+            exit::OK
+        }
         Command::DemoAgent => unreachable!("handled above"),
     };
     ExitCode::from(code)

@@ -1,6 +1,6 @@
 //! Turning events and summaries into lines for people (or JSON lines for scripts).
 
-use kitty_orchestrator::engine::{Event, RunSummary};
+use kitty_orchestrator::engine::{Event, Plan, RunSummary};
 
 /// One line for an event, or `None` for events not shown in plain mode.
 pub fn event_line(event: &Event) -> Option<String> {
@@ -77,5 +77,30 @@ pub fn summary_table(summary: &RunSummary) -> String {
         summary.duration_ms as f64 / 1000.0,
         if summary.cost_usd > 0.0 { format!(", ${:.4}", summary.cost_usd) } else { String::new() }
     ));
+    out
+}
+
+/// The dry-run plan.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = format!(
+        "plan for {}: {} WPs, up to {} at once, target branch {}\nimplementation agents: {}\nreview agents: {}\n\n",
+        plan.feature,
+        plan.wps.len(),
+        plan.max_concurrent,
+        plan.target_branch,
+        plan.implementation_agents.join(", "),
+        plan.review_agents.join(", ")
+    );
+    for (i, wp) in plan.wps.iter().enumerate() {
+        out.push_str(&format!("{:>3}. {} {} [{}]\n", i + 1, wp.id, wp.title, wp.lane));
+        if matches!(wp.lane, kitty_orchestrator::Lane::Done | kitty_orchestrator::Lane::Canceled) {
+            out.push_str("       nothing to do\n");
+            continue;
+        }
+        let deps = if wp.dependencies.is_empty() { "-".to_string() } else { wp.dependencies.join(", ") };
+        out.push_str(&format!("       after: {deps}; base: {}\n", wp.base));
+        out.push_str(&format!("       implement: {}\n", wp.implementation_argv.join(" ")));
+        out.push_str(&format!("       review:    {}\n", wp.review_argv.join(" ")));
+    }
     out
 }

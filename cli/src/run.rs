@@ -8,6 +8,7 @@ use kitty_orchestrator::engine::{Event, RunOptions, RunOutcome};
 use kitty_orchestrator::{Config, Orchestrator};
 use tokio_util::sync::CancellationToken;
 
+use crate::progress::Progress;
 use crate::{exit, fail, render};
 
 #[derive(clap::Args, Clone)]
@@ -35,6 +36,9 @@ pub struct RunArgs {
     /// Also print every line agents write.
     #[arg(long)]
     output: bool,
+    /// Print the plan (order, bases, agents, exact argv) and do nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(clap::Args)]
@@ -50,23 +54,35 @@ pub struct DemoArgs {
     json: bool,
 }
 
-/// Runs the engine with events rendered to stdout; SIGINT/SIGTERM abort the run.
+/// Runs the engine with events rendered to stdout — live progress on a terminal, plain lines
+/// otherwise, JSON lines with `--json`; SIGINT/SIGTERM abort the run.
 fn drive(
     orch: &Orchestrator,
     feature: &str,
-    opts: RunOptions,
+    mut opts: RunOptions,
     json: bool,
 ) -> Result<kitty_orchestrator::RunSummary, kitty_orchestrator::Error> {
+    use std::io::IsTerminal;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let cancel = CancellationToken::new();
-    let sink: kitty_orchestrator::engine::EventSink = Arc::new(move |event: Event| {
-        if json {
-            println!("{}", serde_json::to_string(&event).expect("events serialize"));
-        } else if let Some(line) = render::event_line(&event) {
-            println!("{line}");
+    let terminal = std::io::stdout().is_terminal() && std::env::var_os("TERM").is_some_and(|t| t != "dumb");
+    let live = (!json && terminal).then(Progress::new);
+    let sink: kitty_orchestrator::engine::EventSink = match &live {
+        Some(progress) => {
+            // The last output line of each agent is shown on its WP's line.
+            opts.output_lines = true;
+            progress.sink()
         }
-    });
-    runtime.block_on(async {
+        None if json => {
+            Arc::new(move |event: Event| println!("{}", serde_json::to_string(&event).expect("events serialize")))
+        }
+        None => Arc::new(move |event: Event| {
+            if let Some(line) = render::event_line(&event) {
+                println!("{line}");
+            }
+        }),
+    };
+    let result = runtime.block_on(async {
         let signals = cancel.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
@@ -81,7 +97,11 @@ fn drive(
             signals.cancel();
         });
         orch.run(feature, opts, sink, cancel).await
-    })
+    });
+    if let Some(progress) = live {
+        progress.finish();
+    }
+    result
 }
 
 fn outcome_code(outcome: RunOutcome) -> u8 {
@@ -105,6 +125,19 @@ pub fn run(args: RunArgs) -> u8 {
         output_lines: args.output,
         ..RunOptions::default()
     };
+    if args.dry_run {
+        return match orch.plan(&args.feature, &opts) {
+            Ok(plan) => {
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialize"));
+                } else {
+                    print!("{}", render::plan(&plan));
+                }
+                exit::OK
+            }
+            Err(err) => fail(&err, args.json),
+        };
+    }
     match drive(&orch, &args.feature, opts, args.json) {
         Ok(summary) => {
             if args.json {

@@ -263,3 +263,53 @@ fn agents_lists_builtins_and_custom_agents() {
     assert_eq!(custom["builtin"], false);
     assert!(custom["path"].is_string(), "the fake agent is found: {custom}");
 }
+
+#[test]
+fn a_terminal_gets_live_progress_and_a_clean_summary() {
+    // `script` runs the demo on a pseudo-terminal and records what it drew.
+    let tmp = tempfile::tempdir().unwrap();
+    let transcript = tmp.path().join("typescript");
+    let exe = assert_cmd::cargo::cargo_bin("kitty-orchestrator");
+    let status = Command::new("script")
+        .args(["-qec", &format!("{} demo", exe.display())])
+        .arg(&transcript)
+        .env("TERM", "xterm")
+        .stdout(Stdio::null())
+        .status()
+        .expect("`script` (util-linux) runs");
+    assert!(status.success());
+    let drawn = String::from_utf8_lossy(&std::fs::read(&transcript).unwrap()).into_owned();
+    assert!(drawn.contains("6/6 done · 0 active · 0 blocked"), "the header counts up: {drawn}");
+    assert!(drawn.contains("for_review demo-reviewer #"), "per-WP lines show lane, agent, attempt");
+    assert!(drawn.contains("Completed: 6 done, 0 blocked, 0 remaining"), "{drawn}");
+    assert!(!drawn.contains("{prefix") && !drawn.contains("{wide_msg"), "no template garbage");
+    // After the progress display is cleared, the summary is plain text.
+    let summary = drawn.rsplit("\x1b[2K").next().unwrap();
+    assert!(summary.contains("WP06   done") && !summary.contains('\x1b'), "{summary:?}");
+}
+
+#[test]
+fn dry_run_prints_the_plan_with_exact_argv() {
+    let tmp = repo("045-plan", 3, "");
+    let out = bin().args(["run", "045-plan", "--dry-run", "--repo"]).arg(tmp.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("plan for 045-plan: 3 WPs"), "{text}");
+    assert!(text.contains("base: main") && text.contains("base: merge of 045-plan-WP01, 045-plan-WP02"), "{text}");
+    assert!(text.contains(&format!("implement: {} < prompt on stdin", fake_agent())), "{text}");
+    assert!(git(tmp.path(), &["for-each-ref", "refs/kitty/"]).is_empty(), "a dry run writes nothing");
+}
+
+#[test]
+fn init_writes_a_valid_commented_configuration_and_completions_print() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = bin().args(["init", "--repo"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(tmp.path().join(".kittify/orchestrator.toml")).unwrap();
+    assert!(text.contains("# WPs in flight at once") && text.contains("[agents]"));
+    kitty_orchestrator::Config::from_toml_str(&text, "init").unwrap();
+    let again = bin().args(["init", "--repo"]).arg(tmp.path()).output().unwrap();
+    assert_eq!(again.status.code(), Some(2), "does not overwrite");
+    let out = bin().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("kitty-orchestrator"));
+}

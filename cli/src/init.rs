@@ -1,0 +1,108 @@
+//! `init`: a commented `.kittify/orchestrator.toml` for the agents found on this machine.
+
+use std::path::PathBuf;
+
+use kitty_orchestrator::config::CONFIG_PATH;
+
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Replace an existing configuration file.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn init(args: InitArgs) -> u8 {
+    let path = args.repo.join(CONFIG_PATH);
+    if path.exists() && !args.force {
+        eprintln!("error: {} exists; use --force to replace it", path.display());
+        return exit::BAD_INPUT;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let found = runtime.block_on(kitty_orchestrator::agents::detect(&kitty_orchestrator::Config::default()));
+    let installed: Vec<String> = found.iter().filter(|a| a.usable()).map(|a| format!("\"{}\"", a.id)).collect();
+    let missing: Vec<&str> = found.iter().filter(|a| !a.usable()).map(|a| a.id.as_str()).collect();
+    let list = if installed.is_empty() {
+        "[]  # no agent CLI found on PATH: install one".to_string()
+    } else {
+        format!("[{}]", installed.join(", "))
+    };
+    let review = if installed.len() > 1 {
+        format!("[{}]", installed.iter().skip(1).chain(installed.first()).cloned().collect::<Vec<_>>().join(", "))
+    } else {
+        list.clone()
+    };
+    let text = format!(
+        r#"# kitty-orchestrator configuration (written by `kitty-orchestrator init`).
+# Every key is optional; the values shown are the defaults unless noted.
+
+# WPs in flight at once (1-64).
+max_concurrent_wps = 4
+# Retries of the same agent after a failed attempt (0-20).
+max_retries = 2
+# Wall-clock limit of one agent run, and the limit without any output, in seconds.
+timeout_seconds = 3600
+idle_timeout_seconds = 600
+# One agent implements and reviews.
+single_agent_mode = false
+# After the retries: "next_available" agent, "same_agent" once more, or "fail" (block the WP).
+fallback_strategy = "next_available"
+# Review rejections before a WP is blocked (1-20).
+max_review_cycles = 3
+# Branch WPs without dependencies start from (default: meta.json, else the current branch).
+# target_branch = "main"
+worktree_dir = ".worktrees"
+# Commit what an agent leaves uncommitted.
+auto_commit = true
+# Run once every WP is done, on the merge of all WP branches (argv, no shell).
+# verify_command = ["cargo", "test"]
+# Run in each new worktree before its agent starts.
+# setup_command = ["npm", "install"]
+
+[agents]
+# Found on this machine, in preference order. Not found: {missing}.
+implementation = {list}
+review = {review}
+
+# Per-agent settings, e.g.:
+# [agents.codex]
+# enabled = true
+# max_concurrent = 2
+# timeout_seconds = 1800
+# model = "gpt-5-codex"
+# extra_args = []
+# env = {{ CODEX_HOME = "/path" }}
+
+# A custom agent: any command that works in its current directory.
+# [agents.my-agent]
+# command = ["my-agent", "--headless"]
+# prompt = "stdin"      # or "arg", "file"
+# output = "text"       # or "json", "stream-json"
+"#,
+        missing = if missing.is_empty() { "none".to_string() } else { missing.join(", ") },
+    );
+    if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
+        eprintln!("internal error: the generated configuration is invalid: {err}");
+        return exit::INTERNAL;
+    }
+    if let Some(dir) = path.parent()
+        && let Err(err) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: {}: {err}", dir.display());
+        return exit::INTERNAL;
+    }
+    match std::fs::write(&path, text) {
+        Ok(()) => {
+            println!("wrote {} ({} agent(s) found)", path.display(), installed.len());
+            exit::OK
+        }
+        Err(err) => {
+            eprintln!("error: {}: {err}", path.display());
+            exit::INTERNAL
+        }
+    }
+}
