@@ -92,6 +92,9 @@ pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
                 _ => GitError::new_err(message),
             };
             // The class groups related kinds; the instance carries the exact code.
+            if code == "feature_not_found" {
+                let _ = exc.value(py).setattr("problems", pyo3::types::PyList::empty(py));
+            }
             match exc.value(py).setattr("code", code) {
                 Ok(()) => exc,
                 Err(err) => err,

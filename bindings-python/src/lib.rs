@@ -2,6 +2,7 @@
 //! and core errors to the `KittyError` hierarchy. No orchestration logic lives here.
 
 mod convert;
+mod engine;
 mod errors;
 mod feature;
 
@@ -15,5 +16,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<feature::WorkPackage>()?;
     m.add_class::<feature::Problem>()?;
     m.add_function(wrap_pyfunction!(feature::load_feature, m)?)?;
+    m.add_class::<engine::Config>()?;
+    m.add_class::<engine::NativeOrchestrator>()?;
+    m.add_function(wrap_pyfunction!(engine::detect_agents, m)?)?;
     Ok(())
 }

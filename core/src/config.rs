@@ -216,6 +216,21 @@ impl Config {
         Config::from_toml_str(&text, path)
     }
 
+    /// Builds a configuration from JSON-shaped data with the same keys as the TOML file (how the
+    /// Python and Node bindings pass a dict / object); validated exactly like the file.
+    pub fn from_json(value: &serde_json::Value, source: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let source = source.as_ref();
+        let invalid = |message: String| ConfigError { path: source.to_path_buf(), key: None, line: None, message };
+        if !value.is_object() {
+            return Err(invalid("the configuration must be a mapping of keys to values".into()));
+        }
+        let table: toml::Value =
+            serde_json::from_value(value.clone()).map_err(|e| invalid(format!("cannot be expressed as TOML: {e}")))?;
+        let text = toml::to_string(&table)
+            .map_err(|e| invalid(format!("cannot be expressed as TOML (null values are not allowed): {e}")))?;
+        Config::from_toml_str(&text, source)
+    }
+
     /// Parses configuration text; `path` is only used in error messages.
     pub fn from_toml_str(text: &str, path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
@@ -629,6 +644,19 @@ output = "stream-json"
             let err = parse(text).unwrap_err();
             assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn json_configuration_is_validated_like_the_file() {
+        let config = Config::from_json(
+            &serde_json::json!({"max_retries": 5, "agents": {"implementation": ["codex"]}}),
+            "<dict>",
+        )
+        .unwrap();
+        assert_eq!(config.max_retries, 5);
+        assert_eq!(config.agents.implementation, ["codex"]);
+        let err = Config::from_json(&serde_json::json!({"max_retires": 5}), "<dict>").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("max_retires"));
     }
 
     #[test]

@@ -8,17 +8,20 @@ from . import Lane
 
 __version__: str
 __all__ = [
+    "Config",
     "ConfigError",
     "Feature",
     "FeatureError",
     "IoError",
     "KittyError",
+    "Orchestrator",
     "Problem",
     "StateConflictError",
     "WorktreeError",
     "GitError",
     "WorkPackage",
     "__version__",
+    "detect_agents",
     "load_feature",
 ]
 
@@ -104,6 +107,30 @@ class Feature:
     def topological_order(self) -> list[str]: ...
     def work_package(self, id: str) -> Optional[WorkPackage]: ...
     def __len__(self) -> int: ...
+
+@final
+class Config:
+    """The configuration (`.kittify/orchestrator.toml` keys), validated."""
+
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> Config: ...
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Config: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Orchestrator:
+    """The native orchestrator; use kitty_orchestrator.Orchestrator."""
+
+    def __new__(cls, repo: str | os.PathLike[str], config: Any = None) -> Orchestrator: ...
+    def run(self, feature: str, options: str, on_event: Optional[Any] = None) -> str: ...
+    def status(self, feature: str) -> str: ...
+    def history(self, feature: str, wp: Optional[str] = None) -> str: ...
+    def abort(self, feature: str) -> bool: ...
+    def retry(self, feature: str, wp: str) -> str: ...
+
+def detect_agents(config: Any = None) -> str:
+    """Every known agent, found on PATH or not, as JSON text."""
 
 def load_feature(path: str | os.PathLike[str]) -> Feature:
     """Loads and validates a spec-kitty feature directory; raises FeatureError listing every problem."""

@@ -1,0 +1,227 @@
+//! `Orchestrator`, `Config` and `detect_agents`: the engine from Python. Runs release the GIL;
+//! event callbacks run on runtime threads (taking the GIL for the call); Ctrl-C cancels the run
+//! cleanly before `KeyboardInterrupt` is raised.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kitty_orchestrator::engine::{Event, EventSink, RunOptions, no_events};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use tokio_util::sync::CancellationToken;
+
+use crate::convert::json_to_py;
+use crate::errors::to_py;
+
+/// One tokio runtime per process; rebuilt in a child after `fork()` (a runtime's threads do not
+/// survive a fork, and using the parent's would hang).
+static RUNTIME: Mutex<Option<(u32, Arc<tokio::runtime::Runtime>)>> = Mutex::new(None);
+
+fn runtime() -> PyResult<Arc<tokio::runtime::Runtime>> {
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = std::process::id();
+    if let Some((owner, rt)) = slot.as_ref() {
+        if *owner == pid {
+            return Ok(rt.clone());
+        }
+        // Inherited through fork: its worker threads do not exist here. Leak it rather than run
+        // its destructor, which would wait for those threads forever.
+        let (_, stale) = slot.take().expect("checked above");
+        std::mem::forget(stale);
+    }
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("kitty-orchestrator")
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))?,
+    );
+    *slot = Some((pid, rt.clone()));
+    Ok(rt)
+}
+
+fn json_string(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("core types serialize")
+}
+
+/// The configuration (`.kittify/orchestrator.toml` keys), validated.
+#[pyclass(frozen, module = "kitty_orchestrator")]
+pub struct Config {
+    pub(crate) inner: kitty_orchestrator::Config,
+}
+
+#[pymethods]
+impl Config {
+    /// Loads a configuration file.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Config> {
+        kitty_orchestrator::Config::from_path(&path).map(|inner| Config { inner }).map_err(|e| to_py(py, e.into()))
+    }
+
+    /// Validates a dict with the same keys as the file.
+    #[staticmethod]
+    fn from_dict(py: Python<'_>, data: &Bound<'_, PyDict>) -> PyResult<Config> {
+        let text: String = py.import("json")?.call_method1("dumps", (data,))?.extract()?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        kitty_orchestrator::Config::from_json(&value, "<dict>")
+            .map(|inner| Config { inner })
+            .map_err(|e| to_py(py, e.into()))
+    }
+
+    /// The whole configuration as a dict (defaults filled in).
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_to_py(py, &serde_json::to_value(&self.inner).expect("config serializes"))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Config(max_concurrent_wps={}, implementation={:?}, review={:?})",
+            self.inner.max_concurrent_wps, self.inner.agents.implementation, self.inner.agents.review
+        )
+    }
+}
+
+fn config_from(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Option<kitty_orchestrator::Config>> {
+    let Some(config) = config.filter(|c| !c.is_none()) else { return Ok(None) };
+    if let Ok(c) = config.cast::<Config>() {
+        return Ok(Some(c.get().inner.clone()));
+    }
+    if let Ok(dict) = config.cast::<PyDict>() {
+        return Ok(Some(Config::from_dict(py, dict)?.inner));
+    }
+    let path: PathBuf = config.extract()?;
+    Ok(Some(Config::load(py, path)?.inner))
+}
+
+/// The native orchestrator (wrapped by `kitty_orchestrator.Orchestrator`).
+#[pyclass(frozen, module = "kitty_orchestrator._native", name = "Orchestrator")]
+pub struct NativeOrchestrator {
+    inner: kitty_orchestrator::Orchestrator,
+}
+
+#[pymethods]
+impl NativeOrchestrator {
+    #[new]
+    #[pyo3(signature = (repo, config=None))]
+    fn new(py: Python<'_>, repo: PathBuf, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let config = config_from(py, config)?;
+        kitty_orchestrator::Orchestrator::open(&repo, config)
+            .map(|inner| NativeOrchestrator { inner })
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// Runs a feature; returns the summary as JSON text. `options` is JSON text.
+    #[pyo3(signature = (feature, options, on_event=None))]
+    fn run(&self, py: Python<'_>, feature: String, options: &str, on_event: Option<Py<PyAny>>) -> PyResult<String> {
+        let options: serde_json::Value =
+            serde_json::from_str(options).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let list = |key: &str| -> Option<Vec<String>> {
+            options
+                .get(key)
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        };
+        let mut opts = RunOptions {
+            impl_agents: list("impl_agents"),
+            review_agents: list("review_agents"),
+            max_concurrent: options.get("max_concurrent").and_then(|v| v.as_u64()).map(|n| n as usize),
+            output_lines: options.get("output_lines").and_then(|v| v.as_bool()).unwrap_or(false),
+            ..RunOptions::default()
+        };
+        if let Some(ms) = options.get("grace_ms").and_then(|v| v.as_u64()) {
+            opts.grace = Duration::from_millis(ms);
+        }
+        if let Some(ms) = options.get("retry_base_ms").and_then(|v| v.as_u64()) {
+            opts.retry_base = Duration::from_millis(ms);
+        }
+        let sink: EventSink = match on_event {
+            // An exception in the callback cannot stop a run happening on other threads: it is
+            // reported through sys.unraisablehook and the run goes on.
+            Some(callback) => Arc::new(move |event: Event| {
+                Python::attach(|py| {
+                    let value = serde_json::to_value(&event).expect("events serialize");
+                    let result = json_to_py(py, &value).and_then(|obj| callback.call1(py, (obj,)).map(|_| ()));
+                    if let Err(err) = result {
+                        err.write_unraisable(py, Some(callback.bind(py)));
+                    }
+                })
+            }),
+            None => no_events(),
+        };
+        let rt = runtime()?;
+        let cancel = CancellationToken::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let orch = self.inner.clone();
+        let token = cancel.clone();
+        rt.spawn(async move {
+            let _ = tx.send(orch.run(&feature, opts, sink, token).await);
+        });
+        // A Receiver is not Sync; the Mutex lets the GIL-free closure borrow it.
+        let rx = Mutex::new(rx);
+        let recv = |timeout: Option<Duration>| {
+            let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
+            match timeout {
+                Some(t) => rx.recv_timeout(t),
+                None => rx.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+            }
+        };
+        loop {
+            match py.detach(|| recv(Some(Duration::from_millis(100)))) {
+                Ok(result) => return result.map(|summary| json_string(&summary)).map_err(|e| to_py(py, e)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        // Ctrl-C: abort the run cleanly (agents stopped, state recorded), then raise.
+                        cancel.cancel();
+                        let _ = py.detach(|| recv(None));
+                        return Err(interrupt);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err("the run ended without a result (internal error)"));
+                }
+            }
+        }
+    }
+
+    /// `{"run": …, "wps": {id: state}}` as JSON text.
+    fn status(&self, py: Python<'_>, feature: &str) -> PyResult<String> {
+        let (states, run) = py.detach(|| self.inner.status(feature)).map_err(|e| to_py(py, e))?;
+        let wps: serde_json::Map<String, serde_json::Value> =
+            states.iter().map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize"))).collect();
+        Ok(json_string(&serde_json::json!({"run": run, "wps": wps})))
+    }
+
+    /// Events of one WP or all, oldest first, as JSON text.
+    #[pyo3(signature = (feature, wp=None))]
+    fn history(&self, py: Python<'_>, feature: &str, wp: Option<&str>) -> PyResult<String> {
+        let entries = py.detach(|| self.inner.history(feature, wp)).map_err(|e| to_py(py, e))?;
+        let list: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| serde_json::json!({"commit": e.commit, "subject": e.subject, "event": e.state.last_event, "state": e.state}))
+            .collect();
+        Ok(json_string(&list))
+    }
+
+    /// Aborts the feature's run; whether a live run was signalled.
+    fn abort(&self, py: Python<'_>, feature: &str) -> PyResult<bool> {
+        py.detach(|| self.inner.abort(feature)).map_err(|e| to_py(py, e))
+    }
+
+    /// Moves a blocked WP back to planned; its new state as JSON text.
+    fn retry(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<String> {
+        py.detach(|| self.inner.retry(feature, wp)).map(|s| json_string(&s)).map_err(|e| to_py(py, e))
+    }
+}
+
+/// Every known agent (built-in and configured), found on PATH or not, with versions, as JSON text.
+#[pyfunction]
+#[pyo3(signature = (config=None))]
+pub fn detect_agents(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+    let config = config_from(py, config)?.unwrap_or_default();
+    let rt = runtime()?;
+    let found = py.detach(|| rt.block_on(kitty_orchestrator::agents::detect(&config)));
+    Ok(json_string(&found))
+}

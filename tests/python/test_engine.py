@@ -1,0 +1,202 @@
+"""The engine from Python: real repositories, the fake agents as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kitty_orchestrator as ko
+from conftest import FIXTURES
+
+FAKE = str(FIXTURES / "agents" / "fake-agent")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(tmp: Path, slug: str, wps: dict[str, list[str]]) -> Path:
+    repo = tmp / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Test")
+    git(repo, "config", "user.email", "t@example.com")
+    tasks = repo / "kitty-specs" / slug / "tasks"
+    tasks.mkdir(parents=True)
+    for wp, deps in wps.items():
+        (tasks / f"{wp}-work.md").write_text(
+            f"---\nwork_package_id: {wp}\ntitle: Work {wp}\ndependencies: [{', '.join(deps)}]\n---\nCreate {wp}.txt\n"
+        )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "feature")
+    return repo
+
+
+def config(impl_env: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "max_concurrent_wps": 4,
+        "max_retries": 1,
+        "agents": {
+            "implementation": ["impl"],
+            "review": ["rev"],
+            "impl": {"command": [FAKE], "output": "stream-json", "env": impl_env or {}},
+            "rev": {"command": [FAKE], "output": "stream-json"},
+        },
+    }
+
+
+def agents_of(feature: str) -> list[int]:
+    """Live processes whose environment names this feature."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            env = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"KITTY_FEATURE={feature}".encode() in env:
+            found.append(int(entry))
+    return found
+
+
+DIAMOND = {"WP01": [], "WP02": ["WP01"], "WP03": ["WP01"], "WP04": ["WP02", "WP03"]}
+
+
+def test_sync_run_events_agree_with_history_and_status(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "050-py", DIAMOND)
+    orch = ko.Orchestrator(repo, config())
+    events: list[dict[str, Any]] = []
+    summary = orch.run("050-py", on_event=events.append, grace_ms=300, retry_base_ms=20)
+    assert isinstance(summary, ko.RunSummary)
+    assert summary.outcome == "completed" and summary.done == 4
+    assert all(wp.lane is ko.Lane.DONE for wp in summary.wps)
+    assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
+    status = orch.status("050-py")
+    assert status["run"]["status"] == "finished"
+    assert {wp: s["lane"] for wp, s in status["wps"].items()} == {wp.id: wp.lane.value for wp in summary.wps}
+    for wp in DIAMOND:
+        seen = [e["to"] for e in events if e["type"] == "lane_changed" and e["wp"] == wp]
+        history = orch.history("050-py", wp)
+        lanes = [h["state"]["lane"] for h in history]
+        changes = [b for a, b in zip(lanes, lanes[1:]) if a != b]
+        assert seen == changes == ["doing", "for_review", "done"], (wp, seen, changes)
+        assert history[0]["event"]["type"] == "imported"
+
+
+def test_asyncio_run(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "051-async", {"WP01": [], "WP02": []})
+    orch = ko.Orchestrator(repo, ko.Config.from_dict(config()))
+    summary = asyncio.run(orch.run_async("051-async", grace_ms=300))
+    assert summary.outcome == "completed"
+    assert [wp.id for wp in summary.wps] == ["WP01", "WP02"]
+
+
+def test_asyncio_cancellation_aborts_then_run_resumes(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "052-cancel", {"WP01": [], "WP02": []})
+    orch = ko.Orchestrator(repo, config({"FAKE_MODE": "sigterm_tree"}))
+    started: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(
+            orch.run_async("052-cancel", on_event=lambda e: started.append(e) if e["type"] == "agent_started" else None, grace_ms=300)
+        )
+        for _ in range(200):
+            if len(started) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(started) == 2
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert agents_of("052-cancel") == []
+    assert orch.status("052-cancel")["run"]["status"] == "aborted"
+    summary = ko.Orchestrator(repo, config()).run("052-cancel", grace_ms=300)
+    assert summary.outcome == "completed"
+
+
+def test_ctrl_c_aborts_cleanly_then_raises_keyboard_interrupt(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "053-sigint", {"WP01": []})
+    script = textwrap.dedent(
+        f"""
+        import sys, kitty_orchestrator as ko
+        cfg = {config({"FAKE_MODE": "sigterm_tree"})!r}
+        def on_event(e):
+            if e["type"] == "agent_started":
+                print("STARTED", flush=True)
+        try:
+            ko.Orchestrator({str(repo)!r}, cfg).run("053-sigint", on_event=on_event, grace_ms=300)
+        except KeyboardInterrupt:
+            print("INTERRUPTED", flush=True)
+            sys.exit(130)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "STARTED"
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 130 and "INTERRUPTED" in out
+    assert agents_of("053-sigint") == []
+    status = ko.Orchestrator(repo, config()).status("053-sigint")
+    assert status["run"]["status"] == "aborted"
+    assert status["wps"]["WP01"]["owner"] is None
+
+
+def test_a_failing_callback_does_not_stop_the_run(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "054-callback", {"WP01": []})
+    seen: list[Any] = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: seen.append(u.exc_value)
+    try:
+
+        def bad(event: dict[str, Any]) -> None:
+            raise ValueError("callback bug")
+
+        summary = ko.Orchestrator(repo, config()).run("054-callback", on_event=bad, grace_ms=300)
+    finally:
+        sys.unraisablehook = old_hook
+    assert summary.outcome == "completed"
+    assert seen and isinstance(seen[0], ValueError)
+
+
+def test_each_error_kind_has_its_class_and_code(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "055-errors", {"WP01": []})
+    with pytest.raises(ko.ConfigError) as config_err:
+        ko.Orchestrator(repo, {"max_retires": 3})
+    assert config_err.value.code == "config_invalid" and "max_retires" in str(config_err.value)
+    orch = ko.Orchestrator(repo, config())
+    with pytest.raises(ko.FeatureError) as missing:
+        orch.run("055-nope")
+    assert missing.value.code == "feature_not_found"
+    with pytest.raises(ko.ConfigError) as no_agents:
+        ko.Orchestrator(repo, {"agents": {"implementation": ["cursor"], "review": ["cursor"]}}).run("055-errors")
+    assert no_agents.value.code == "no_agents"
+    orch.run("055-errors", grace_ms=300)
+    with pytest.raises(ko.StateConflictError) as illegal:
+        orch.retry("055-errors", "WP01")  # done, not blocked
+    assert illegal.value.code == "illegal_transition"
+    (repo / "kitty-specs" / "055-errors" / "tasks" / "WP01-work.md").write_text("---\nwork_package_id: WP02\n---\n")
+    with pytest.raises(ko.FeatureError) as invalid:
+        orch.run("055-errors")
+    assert invalid.value.code == "feature_invalid" and invalid.value.problems
+
+
+def test_detect_agents_lists_builtins_and_custom(tmp_path: Path) -> None:
+    agents = {a["id"]: a for a in ko.detect_agents(config())}
+    assert {"claude-code", "codex", "gemini", "impl", "rev"} <= set(agents)
+    assert agents["impl"]["path"] == FAKE and agents["impl"]["builtin"] is False
