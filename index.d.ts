@@ -9,6 +9,32 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The native orchestrator (use the `Orchestrator` class of the package). */
+export declare class NativeOrchestrator {
+  /**
+   * `config`: JSON text of an object with the `.kittify/orchestrator.toml` keys, a path to
+   * such a file, or nothing for the repository's own file.
+   */
+  constructor(repo: string, configJson?: string | undefined | null, configPath?: string | undefined | null)
+  /**
+   * Starts a run. Events go to `on_event` as JSON text; the end goes to `on_done` as
+   * `{"ok": true, "summary": …}` or `{"ok": false, "code": …, "message": …}`. Both callbacks
+   * are released when the run ends, so nothing keeps Node alive afterwards.
+   */
+  run(feature: string, optionsJson: string, onEvent: (((arg: string) => void)) | undefined | null, onDone: ((arg: string) => void)): void
+  /** `{"run": …, "wps": {id: state}}` as JSON text. */
+  status(feature: string): string
+  /** Events of one WP or all, oldest first, as JSON text. */
+  history(feature: string, wp?: string | undefined | null): string
+  /** Aborts the feature's run; whether a live run was signalled. */
+  abort(feature: string): boolean
+  /** Moves a blocked WP back to planned; its new state as JSON text. */
+  retry(feature: string, wp: string): string
+}
+
+/** Every known agent (built-in and configured), found on PATH or not, as JSON text. */
+export declare function detectAgentsJson(configJson?: string | undefined | null): string
+
 /** A validated feature. */
 export interface Feature {
   /** The feature directory name. */

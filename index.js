@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeOrchestrator = nativeBinding.NativeOrchestrator
+module.exports.detectAgentsJson = nativeBinding.detectAgentsJson
 module.exports.Lane = nativeBinding.Lane
 module.exports.loadFeature = nativeBinding.loadFeature
 module.exports.version = nativeBinding.version

@@ -1,7 +1,7 @@
 //! Core errors as JS `Error`s whose `code` is the stable error code (same as Python's `.code`).
 
 /// A stable error code; becomes `err.code` in JavaScript.
-pub struct Code(&'static str);
+pub struct Code(pub &'static str);
 
 impl AsRef<str> for Code {
     fn as_ref(&self) -> &str {

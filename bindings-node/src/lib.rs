@@ -1,6 +1,7 @@
 //! Node addon: converts core types to plain JS objects and core errors to `Error`s with a stable
 //! `code`. No orchestration logic lives here.
 
+mod engine;
 mod errors;
 mod feature;
 

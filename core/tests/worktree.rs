@@ -272,3 +272,24 @@ fn worktreeinclude_files_are_copied_and_setup_failures_reported() {
     let WorktreeError::SetupFailed { log, .. } = &err else { panic!("{err}") };
     assert_eq!(std::fs::read_to_string(log).unwrap(), "installing\n");
 }
+
+#[test]
+fn an_interrupted_creation_is_discarded_and_made_again() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = feature(dir, "016-interrupted", &[("WP01", "planned", &[])]);
+    let m = manager(dir, &f);
+    // What a process killed in the middle of libgit2's worktree add leaves: a directory, part of
+    // the admin dir, and our creation marker.
+    let path = m.path_for(&id("WP01"));
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join("README.md"), "half").unwrap();
+    std::fs::create_dir_all(dir.join(".git/worktrees/016-interrupted-WP01")).unwrap();
+    std::fs::create_dir_all(dir.join(".git/kitty/creating")).unwrap();
+    std::fs::write(dir.join(".git/kitty/creating/016-interrupted-WP01"), "pid 1\n").unwrap();
+    let p = m.ensure(f.work_package(&id("WP01")).unwrap()).unwrap();
+    assert!(p.created);
+    assert_eq!(git(&p.path, &["status", "--porcelain"]), "");
+    assert!(!dir.join(".git/kitty/creating/016-interrupted-WP01").exists());
+    assert_fsck_clean(dir);
+}

@@ -241,6 +241,21 @@ impl WorktreeManager {
         let name = self.name(&wp.id);
         let path = self.path_for(&wp.id);
         let branch_ref = format!("refs/heads/{name}");
+        // A creation marker left behind means a process died while making this worktree: no
+        // agent ever ran in it (the marker goes away before one can), so it is discarded and
+        // made again rather than reported as a directory in the way.
+        let marker = self.common_dir.join("kitty").join("creating").join(&name);
+        if marker.exists() {
+            tracing::warn!(worktree = %name, "discarding a worktree whose creation was interrupted");
+            if path.exists() {
+                std::fs::remove_dir_all(&path).map_err(WorktreeError::io(&path))?;
+            }
+            let admin = self.common_dir.join("worktrees").join(&name);
+            if admin.exists() {
+                std::fs::remove_dir_all(&admin).map_err(WorktreeError::io(&admin))?;
+            }
+            std::fs::remove_file(&marker).map_err(WorktreeError::io(&marker))?;
+        }
 
         if let Ok(existing) = repo.find_worktree(&name) {
             if existing.validate().is_ok() && existing.path().exists() {
@@ -305,15 +320,20 @@ impl WorktreeManager {
                 (base, source, true, false)
             }
         };
+        std::fs::create_dir_all(marker.parent().expect("has a parent")).map_err(WorktreeError::io(&marker))?;
+        std::fs::write(&marker, format!("pid {}\n", std::process::id())).map_err(WorktreeError::io(&marker))?;
         let made = self.add_worktree(&repo, &name, &path, &branch_ref);
         if let Err(err) = made {
             self.undo_creation(&repo, &name, &path, created_branch);
+            let _ = std::fs::remove_file(&marker);
             return Err(err);
         }
         self.exclude_from_main_status();
-        // A setup failure leaves the worktree (it holds no work yet) for a retry to reuse.
+        // Until setup has run the worktree is not ready: the marker stays, so an interruption or a
+        // setup failure makes the next attempt start over cleanly.
         setup::copy_worktree_includes(&self.repo_root, &path, &self.worktree_dir)?;
         setup::run_setup_command(self.setup_command.as_deref(), &path, &self.repo_root, &self.feature, &wp.id)?;
+        std::fs::remove_file(&marker).map_err(WorktreeError::io(&marker))?;
         Ok(Prepared { path, branch: name, base: base.to_string(), base_source: source, created: true, reused_branch })
     }
 

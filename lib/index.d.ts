@@ -1,0 +1,172 @@
+// Types of the kitty-orchestrator Node package (lib/index.js). The native addon's own
+// generated definitions are in ../index.d.ts.
+
+import type { Feature, WorkPackage } from '../index'
+
+export type { Feature, WorkPackage }
+
+/** Where a work package is in its lifecycle. */
+export type Lane = 'planned' | 'doing' | 'for_review' | 'done' | 'blocked' | 'canceled'
+export type Role = 'implementation' | 'review'
+export type FailureClass =
+  | 'timeout'
+  | 'idle_timeout'
+  | 'auth'
+  | 'rate_limit'
+  | 'network'
+  | 'spawn'
+  | 'crash'
+  | 'no_changes'
+  | 'invalid_output'
+  | 'nonzero_exit'
+
+/** Stable error codes, the same in the CLI (`--json`) and Python (`KittyError.code`). */
+export type ErrorCode =
+  | 'feature_invalid'
+  | 'feature_not_found'
+  | 'config_invalid'
+  | 'no_agents'
+  | 'unknown_agent'
+  | 'io'
+  | 'git'
+  | 'illegal_transition'
+  | 'state_conflict'
+  | 'state_corrupt'
+  | 'state_missing'
+  | 'run_locked'
+  | 'worktree_conflict'
+  | 'worktree_missing_base'
+  | 'worktree_path_taken'
+  | 'worktree_branch_in_use'
+  | 'worktree_locked'
+  | 'worktree_dirty'
+  | 'worktree_setup_failed'
+  | 'aborted'
+
+/** Errors thrown or rejected by this package. */
+export interface KittyError extends Error {
+  code: ErrorCode
+}
+
+/** Run events: the same JSON shape as in Rust and Python, told apart by `type`. */
+export type Event =
+  | { type: 'run_started'; feature: string; run_id: string; wps: number; done: number }
+  | { type: 'lane_changed'; feature: string; wp: string; from: Lane; to: Lane; agent: string | null }
+  | { type: 'agent_started'; feature: string; wp: string; agent: string; role: Role; attempt: number; pid: number | null; log: string }
+  | { type: 'agent_output'; feature: string; wp: string; agent: string; stream: 'stdout' | 'stderr'; line: string }
+  | {
+      type: 'agent_finished'
+      feature: string
+      wp: string
+      agent: string
+      role: Role
+      attempt: number
+      success: boolean
+      failure: FailureClass | null
+      summary: string
+      duration_ms: number
+      cost_usd: number | null
+    }
+  | { type: 'retry_scheduled'; feature: string; wp: string; agent: string; attempt: number; delay_ms: number; failure: FailureClass }
+  | { type: 'wp_blocked'; feature: string; wp: string; reason: string; log: string | null }
+  | { type: 'run_finished'; feature: string; run_id: string; summary: RunSummary }
+
+export type EventType = Event['type']
+
+export interface WpSummary {
+  id: string
+  title: string
+  lane: Lane
+  agents: string[]
+  attempts: number
+  review_cycles: number
+  agent_ms: number
+  cost_usd: number
+  reason: string | null
+  head: string | null
+  logs: string[]
+}
+
+export interface RunSummary {
+  feature: string
+  run_id: string
+  outcome: 'completed' | 'blocked' | 'aborted'
+  wps: WpSummary[]
+  done: number
+  blocked: number
+  remaining: number
+  cost_usd: number
+  duration_ms: number
+  verify: { command: string[]; success: boolean; exit_code: number | null; log: string } | null
+}
+
+export interface RunOptions {
+  /** Called on the JS thread for every event; an exception is reported as a warning. */
+  onEvent?: (event: Event) => void
+  /** Aborting it aborts the run: agents are stopped, WPs stay resumable. */
+  signal?: AbortSignal
+  implAgents?: string[]
+  reviewAgents?: string[]
+  maxConcurrent?: number
+  /** Deliver every agent output line as an `agent_output` event. */
+  outputLines?: boolean
+  /** Time between SIGTERM and SIGKILL when stopping an agent. */
+  graceMs?: number
+  /** First retry delay. */
+  retryBaseMs?: number
+}
+
+/** The state of one WP, as stored in `state.json` of its ref's tip. */
+export interface WpState {
+  format: number
+  feature: string
+  wp: string
+  lane: Lane
+  seq: number
+  event_id: string
+  last_event: { type: string; [key: string]: unknown }
+  owner: { run_id: string; pid: number; host: string } | null
+  agent: string | null
+  attempt: number
+  attempts_total: number
+  review_cycle: number
+  reason: string | null
+  head: string | null
+  [key: string]: unknown
+}
+
+export interface Status {
+  run: { status: 'running' | 'aborted' | 'finished'; runs: number; [key: string]: unknown } | null
+  wps: Record<string, WpState>
+}
+
+export interface HistoryEntry {
+  commit: string
+  subject: string
+  event: { type: string; [key: string]: unknown }
+  state: WpState
+}
+
+export interface DetectedAgent {
+  id: string
+  builtin: boolean
+  program: string
+  path: string | null
+  version: string | null
+  enabled: boolean
+  checked_version: string | null
+}
+
+export declare class Orchestrator {
+  /** `config`: a path to an orchestrator.toml, an object with its keys, or nothing. */
+  constructor(repo: string, config?: string | Record<string, unknown>)
+  run(feature: string, options?: RunOptions): Promise<RunSummary>
+  status(feature: string): Status
+  history(feature: string, wp?: string): HistoryEntry[]
+  abort(feature: string): boolean
+  retry(feature: string, wp: string): WpState
+}
+
+export declare function loadFeature(path: string): Feature
+export declare function detectAgents(config?: Record<string, unknown>): DetectedAgent[]
+export declare function version(): string

@@ -1,0 +1,153 @@
+'use strict'
+// The engine from Node: real repositories, the fake agents as real processes.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync, spawn } = require('node:child_process')
+const ko = require('../..')
+const { FIXTURES } = require('./helpers')
+
+const FAKE = path.join(FIXTURES, 'agents', 'fake-agent')
+
+function git(dir, ...args) {
+  return execFileSync('git', args, { cwd: dir, encoding: 'utf8' })
+}
+
+function makeRepo(slug, wps) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-node-'))
+  git(dir, 'init', '-q', '-b', 'main')
+  git(dir, 'config', 'user.name', 'Test')
+  git(dir, 'config', 'user.email', 't@example.com')
+  const tasks = path.join(dir, 'kitty-specs', slug, 'tasks')
+  fs.mkdirSync(tasks, { recursive: true })
+  for (const [wp, deps] of Object.entries(wps)) {
+    fs.writeFileSync(path.join(tasks, `${wp}-work.md`), `---\nwork_package_id: ${wp}\ntitle: Work ${wp}\ndependencies: [${deps.join(', ')}]\n---\nCreate ${wp}.txt\n`)
+  }
+  git(dir, 'add', '-A')
+  git(dir, 'commit', '-q', '-m', 'feature')
+  return dir
+}
+
+function config(implEnv = {}) {
+  return {
+    max_concurrent_wps: 4,
+    max_retries: 1,
+    agents: {
+      implementation: ['impl'],
+      review: ['rev'],
+      impl: { command: [FAKE], output: 'stream-json', env: implEnv },
+      rev: { command: [FAKE], output: 'stream-json' },
+    },
+  }
+}
+
+/** Live processes whose environment names this feature. */
+function agentsOf(feature) {
+  const found = []
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue
+      const env = fs.readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0')
+      if (env.includes(`KITTY_FEATURE=${feature}`)) found.push(Number(entry))
+    } catch (_) {}
+  }
+  return found
+}
+
+test('a run resolves with the summary; events arrive in order and match history()', async () => {
+  const repo = makeRepo('060-node', { WP01: [], WP02: ['WP01'], WP03: ['WP01'], WP04: ['WP02', 'WP03'] })
+  const orch = new ko.Orchestrator(repo, config())
+  const events = []
+  const summary = await orch.run('060-node', { onEvent: (e) => events.push(e), graceMs: 300, retryBaseMs: 20 })
+  assert.equal(summary.outcome, 'completed')
+  assert.equal(summary.done, 4)
+  assert.equal(events[0].type, 'run_started')
+  assert.equal(events.at(-1).type, 'run_finished')
+  for (const wp of ['WP01', 'WP02', 'WP03', 'WP04']) {
+    const seen = events.filter((e) => e.type === 'lane_changed' && e.wp === wp).map((e) => e.to)
+    const lanes = orch.history('060-node', wp).map((h) => h.state.lane)
+    const changes = lanes.slice(1).filter((l, i) => l !== lanes[i])
+    assert.deepEqual(seen, changes)
+    assert.deepEqual(changes, ['doing', 'for_review', 'done'])
+  }
+  const status = orch.status('060-node')
+  assert.equal(status.run.status, 'finished')
+  assert.deepEqual(Object.fromEntries(Object.entries(status.wps).map(([k, v]) => [k, v.lane])), Object.fromEntries(summary.wps.map((w) => [w.id, w.lane])))
+})
+
+test('an AbortSignal stops every agent, then run resumes to completion', async () => {
+  const repo = makeRepo('061-abort', { WP01: [], WP02: [] })
+  const controller = new AbortController()
+  let started = 0
+  const running = new ko.Orchestrator(repo, config({ FAKE_MODE: 'sigterm_tree' })).run('061-abort', {
+    signal: controller.signal,
+    graceMs: 300,
+    onEvent: (e) => {
+      if (e.type === 'agent_started' && ++started === 2) controller.abort()
+    },
+  })
+  const summary = await running
+  assert.equal(summary.outcome, 'aborted')
+  assert.deepEqual(agentsOf('061-abort'), [])
+  const resumed = await new ko.Orchestrator(repo, config()).run('061-abort', { graceMs: 300 })
+  assert.equal(resumed.outcome, 'completed')
+})
+
+test('a script that runs a feature exits by itself', async () => {
+  const repo = makeRepo('062-exit', { WP01: [] })
+  const script = `
+    const ko = require(${JSON.stringify(path.resolve(__dirname, '..', '..'))})
+    new ko.Orchestrator(${JSON.stringify(repo)}, ${JSON.stringify(config())})
+      .run('062-exit', { onEvent: () => {}, graceMs: 300 })
+      .then((s) => console.log(s.outcome))
+  `
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const code = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error('the process did not exit by itself within 30 s'))
+    }, 30000)
+    child.on('exit', (c) => {
+      clearTimeout(timer)
+      resolve(c)
+    })
+  })
+  assert.equal(code, 0)
+  assert.equal(out.trim(), 'completed')
+})
+
+test('errors carry stable codes, sync and async', async () => {
+  const repo = makeRepo('063-errors', { WP01: [] })
+  assert.throws(() => new ko.Orchestrator(repo, { max_retires: 3 }), (e) => e.code === 'config_invalid' && e.message.includes('max_retires'))
+  assert.throws(() => ko.loadFeature(path.join(repo, 'nope')), (e) => e.code === 'feature_invalid')
+  const orch = new ko.Orchestrator(repo, config())
+  await assert.rejects(orch.run('063-nope'), (e) => e instanceof Error && e.code === 'feature_not_found')
+  await assert.rejects(
+    new ko.Orchestrator(repo, { agents: { implementation: ['cursor'], review: ['cursor'] } }).run('063-errors'),
+    (e) => e.code === 'no_agents',
+  )
+  await orch.run('063-errors', { graceMs: 300 })
+  assert.throws(() => orch.retry('063-errors', 'WP01'), (e) => e.code === 'illegal_transition')
+  const agents = ko.detectAgents(config())
+  assert.ok(agents.some((a) => a.id === 'impl' && a.path === FAKE))
+})
+
+test('the module loads in a worker thread', async () => {
+  const { Worker } = require('node:worker_threads')
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads'); const ko = require(${JSON.stringify(path.resolve(__dirname, '..', '..'))}); parentPort.postMessage(ko.version())`,
+    { eval: true },
+  )
+  const version = await new Promise((resolve, reject) => {
+    worker.on('message', resolve)
+    worker.on('error', reject)
+  })
+  assert.match(version, /^\d+\.\d+\.\d+/)
+  await worker.terminate()
+})
