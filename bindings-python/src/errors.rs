@@ -22,6 +22,7 @@ create_exception!(
 );
 create_exception!(kitty_orchestrator, ConfigError, KittyError, "The orchestrator configuration is invalid.");
 create_exception!(kitty_orchestrator, IoError, KittyError, "A file could not be read or written.");
+create_exception!(kitty_orchestrator, AgentError, KittyError, "No usable agent for a role, or an unknown agent id.");
 create_exception!(
     kitty_orchestrator,
     WorktreeError,
@@ -51,6 +52,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("StateConflictError", py.get_type::<StateConflictError>(), "state_conflict"),
         ("GitError", py.get_type::<GitError>(), "git"),
         ("WorktreeError", py.get_type::<WorktreeError>(), "worktree_conflict"),
+        ("AgentError", py.get_type::<AgentError>(), "no_agents"),
     ];
     for (name, class, code) in classes {
         class.setattr("code", code)?;
@@ -84,7 +86,7 @@ pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
         | kitty_orchestrator::Error::Engine(_) => {
             let code = err.code();
             let exc = match code {
-                "no_agents" | "unknown_agent" => ConfigError::new_err(message),
+                "no_agents" | "unknown_agent" => AgentError::new_err(message),
                 "feature_not_found" => FeatureError::new_err(message),
                 "state_conflict" | "illegal_transition" | "run_locked" => StateConflictError::new_err(message),
                 c if c.starts_with("worktree_") => WorktreeError::new_err(message),

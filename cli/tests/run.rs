@@ -313,3 +313,35 @@ fn init_writes_a_valid_commented_configuration_and_completions_print() {
     let out = bin().args(["completions", "bash"]).output().unwrap();
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("kitty-orchestrator"));
 }
+
+#[test]
+fn dry_run_on_the_020_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"]);
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/spec-kitty/01_frontmatter-lanes_mixed__020_at_370f288e5");
+    let out = Command::new("cp").arg("-r").arg(src.join("kitty-specs")).arg(dir).status().unwrap();
+    assert!(out.success());
+    write_config(dir, "");
+    let out = bin()
+        .args(["run", "020-autonomous-multi-agent-orchestrator", "--dry-run", "--repo"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("plan for 020-autonomous-multi-agent-orchestrator: 9 WPs"), "{text}");
+    assert!(text.contains("WP01 Foundation & Config [done]\n       nothing to do"), "{text}");
+    assert!(text.contains("WP08 CLI Commands [doing]"), "{text}");
+    assert!(text.contains("base: merge of 020-autonomous-multi-agent-orchestrator-WP05, 020-autonomous-multi-agent-orchestrator-WP06, 020-autonomous-multi-agent-orchestrator-WP07"), "{text}");
+    let json = bin()
+        .args(["run", "020-autonomous-multi-agent-orchestrator", "--dry-run", "--json", "--repo"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(plan["wps"].as_array().unwrap().len(), 9);
+    assert_eq!(plan["wps"][8]["id"], "WP09");
+}

@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _native
 from ._native import (
+    AgentError,
     Config,
     ConfigError,
     Feature,
@@ -194,6 +195,7 @@ def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "AgentError",
     "Config",
     "ConfigError",
     "Feature",

@@ -8,6 +8,7 @@ from . import Lane
 
 __version__: str
 __all__ = [
+    "AgentError",
     "Config",
     "ConfigError",
     "Feature",
@@ -43,6 +44,9 @@ class IoError(KittyError):
 
 class StateConflictError(KittyError):
     """Another orchestrator holds the WP or feature, or the transition is not allowed."""
+
+class AgentError(KittyError):
+    """No usable agent for a role, or an unknown agent id."""
 
 class WorktreeError(KittyError):
     """A WP worktree could not be prepared, inspected or removed."""

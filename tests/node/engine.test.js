@@ -134,6 +134,7 @@ test('errors carry stable codes, sync and async', async () => {
   )
   await orch.run('063-errors', { graceMs: 300 })
   assert.throws(() => orch.retry('063-errors', 'WP01'), (e) => e.code === 'illegal_transition')
+  assert.throws(() => new ko.Orchestrator(path.join(repo, 'not-a-repo-dir-xyz'), config()), (e) => e.code === 'git')
   const agents = ko.detectAgents(config())
   assert.ok(agents.some((a) => a.id === 'impl' && a.path === FAKE))
 })
@@ -150,4 +151,23 @@ test('the module loads in a worker thread', async () => {
   })
   assert.match(version, /^\d+\.\d+\.\d+/)
   await worker.terminate()
+})
+
+test('a second run of the same feature is refused with run_locked', async () => {
+  const repo = makeRepo('064-locked', { WP01: [] })
+  const controller = new AbortController()
+  let second
+  const first = new ko.Orchestrator(repo, config({ FAKE_MODE: 'sigterm_tree' })).run('064-locked', {
+    signal: controller.signal,
+    graceMs: 300,
+    onEvent: (e) => {
+      if (e.type === 'agent_started') {
+        second = new ko.Orchestrator(repo, config()).run('064-locked')
+        second.catch(() => {}).finally(() => controller.abort())
+      }
+    },
+  })
+  assert.equal((await first).outcome, 'aborted')
+  await assert.rejects(second, (e) => e.code === 'run_locked')
+  assert.deepEqual(agentsOf('064-locked'), [])
 })

@@ -183,13 +183,16 @@ def test_each_error_kind_has_its_class_and_code(tmp_path: Path) -> None:
     with pytest.raises(ko.FeatureError) as missing:
         orch.run("055-nope")
     assert missing.value.code == "feature_not_found"
-    with pytest.raises(ko.ConfigError) as no_agents:
+    with pytest.raises(ko.AgentError) as no_agents:
         ko.Orchestrator(repo, {"agents": {"implementation": ["cursor"], "review": ["cursor"]}}).run("055-errors")
     assert no_agents.value.code == "no_agents"
     orch.run("055-errors", grace_ms=300)
     with pytest.raises(ko.StateConflictError) as illegal:
         orch.retry("055-errors", "WP01")  # done, not blocked
     assert illegal.value.code == "illegal_transition"
+    with pytest.raises(ko.GitError) as not_a_repo:
+        ko.Orchestrator(tmp_path / "not-a-repo", config())
+    assert not_a_repo.value.code == "git"
     (repo / "kitty-specs" / "055-errors" / "tasks" / "WP01-work.md").write_text("---\nwork_package_id: WP02\n---\n")
     with pytest.raises(ko.FeatureError) as invalid:
         orch.run("055-errors")
@@ -200,3 +203,25 @@ def test_detect_agents_lists_builtins_and_custom(tmp_path: Path) -> None:
     agents = {a["id"]: a for a in ko.detect_agents(config())}
     assert {"claude-code", "codex", "gemini", "impl", "rev"} <= set(agents)
     assert agents["impl"]["path"] == FAKE and agents["impl"]["builtin"] is False
+
+
+def test_a_second_run_of_the_same_feature_is_refused(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "056-locked", {"WP01": []})
+    orch = ko.Orchestrator(repo, config({"FAKE_MODE": "sigterm_tree"}))
+    started: list[Any] = []
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(orch.run_async("056-locked", on_event=started.append, grace_ms=300))
+        for _ in range(200):
+            if any(e["type"] == "agent_started" for e in started):
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(ko.StateConflictError) as locked:
+            ko.Orchestrator(repo, config()).run("056-locked")
+        assert locked.value.code == "run_locked"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert agents_of("056-locked") == []
