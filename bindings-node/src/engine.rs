@@ -3,7 +3,6 @@
 //! Promise with an `AbortSignal` and `Error`s carrying `code`.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use kitty_orchestrator::engine::{Event, EventSink, RunOptions, no_events};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -73,25 +72,7 @@ impl NativeOrchestrator {
     ) -> napi::Result<(), Code> {
         let options: serde_json::Value = serde_json::from_str(&options_json)
             .map_err(|e| napi::Error::new(Code("invalid_options"), e.to_string()))?;
-        let list = |key: &str| -> Option<Vec<String>> {
-            options
-                .get(key)
-                .and_then(|v| v.as_array())
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-        };
-        let mut opts = RunOptions {
-            impl_agents: list("implAgents"),
-            review_agents: list("reviewAgents"),
-            max_concurrent: options.get("maxConcurrent").and_then(|v| v.as_u64()).map(|n| n as usize),
-            output_lines: options.get("outputLines").and_then(|v| v.as_bool()).unwrap_or(false),
-            ..RunOptions::default()
-        };
-        if let Some(ms) = options.get("graceMs").and_then(|v| v.as_u64()) {
-            opts.grace = Duration::from_millis(ms);
-        }
-        if let Some(ms) = options.get("retryBaseMs").and_then(|v| v.as_u64()) {
-            opts.retry_base = Duration::from_millis(ms);
-        }
+        let opts = RunOptions::from_json(&options);
         let on_event = on_event.map(Arc::new);
         let sink: EventSink = match on_event.clone() {
             Some(callback) => Arc::new(move |event: Event| {
@@ -115,21 +96,13 @@ impl NativeOrchestrator {
     /// `{"run": …, "wps": {id: state}}` as JSON text.
     #[napi]
     pub fn status(&self, feature: String) -> napi::Result<String, Code> {
-        let (states, run) = self.inner.status(&feature).map_err(to_js)?;
-        let wps: serde_json::Map<String, serde_json::Value> =
-            states.iter().map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize"))).collect();
-        Ok(json(&serde_json::json!({"run": run, "wps": wps})))
+        self.inner.status_json(&feature).map(|v| json(&v)).map_err(to_js)
     }
 
     /// Events of one WP or all, oldest first, as JSON text.
     #[napi]
     pub fn history(&self, feature: String, wp: Option<String>) -> napi::Result<String, Code> {
-        let entries = self.inner.history(&feature, wp.as_deref()).map_err(to_js)?;
-        let list: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|e| serde_json::json!({"commit": e.commit, "subject": e.subject, "event": e.state.last_event, "state": e.state}))
-            .collect();
-        Ok(json(&list))
+        self.inner.history_json(&feature, wp.as_deref()).map(|v| json(&v)).map_err(to_js)
     }
 
     /// Aborts the feature's run; whether a live run was signalled.

@@ -118,25 +118,7 @@ impl NativeOrchestrator {
     fn run(&self, py: Python<'_>, feature: String, options: &str, on_event: Option<Py<PyAny>>) -> PyResult<String> {
         let options: serde_json::Value =
             serde_json::from_str(options).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let list = |key: &str| -> Option<Vec<String>> {
-            options
-                .get(key)
-                .and_then(|v| v.as_array())
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-        };
-        let mut opts = RunOptions {
-            impl_agents: list("impl_agents"),
-            review_agents: list("review_agents"),
-            max_concurrent: options.get("max_concurrent").and_then(|v| v.as_u64()).map(|n| n as usize),
-            output_lines: options.get("output_lines").and_then(|v| v.as_bool()).unwrap_or(false),
-            ..RunOptions::default()
-        };
-        if let Some(ms) = options.get("grace_ms").and_then(|v| v.as_u64()) {
-            opts.grace = Duration::from_millis(ms);
-        }
-        if let Some(ms) = options.get("retry_base_ms").and_then(|v| v.as_u64()) {
-            opts.retry_base = Duration::from_millis(ms);
-        }
+        let opts = RunOptions::from_json(&options);
         let sink: EventSink = match on_event {
             // An exception in the callback cannot stop a run happening on other threads: it is
             // reported through sys.unraisablehook and the run goes on.
@@ -188,21 +170,13 @@ impl NativeOrchestrator {
 
     /// `{"run": …, "wps": {id: state}}` as JSON text.
     fn status(&self, py: Python<'_>, feature: &str) -> PyResult<String> {
-        let (states, run) = py.detach(|| self.inner.status(feature)).map_err(|e| to_py(py, e))?;
-        let wps: serde_json::Map<String, serde_json::Value> =
-            states.iter().map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize"))).collect();
-        Ok(json_string(&serde_json::json!({"run": run, "wps": wps})))
+        py.detach(|| self.inner.status_json(feature)).map(|v| json_string(&v)).map_err(|e| to_py(py, e))
     }
 
     /// Events of one WP or all, oldest first, as JSON text.
     #[pyo3(signature = (feature, wp=None))]
     fn history(&self, py: Python<'_>, feature: &str, wp: Option<&str>) -> PyResult<String> {
-        let entries = py.detach(|| self.inner.history(feature, wp)).map_err(|e| to_py(py, e))?;
-        let list: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|e| serde_json::json!({"commit": e.commit, "subject": e.subject, "event": e.state.last_event, "state": e.state}))
-            .collect();
-        Ok(json_string(&list))
+        py.detach(|| self.inner.history_json(feature, wp)).map(|v| json_string(&v)).map_err(|e| to_py(py, e))
     }
 
     /// Aborts the feature's run; whether a live run was signalled.

@@ -99,6 +99,36 @@ impl Default for RunOptions {
     }
 }
 
+impl RunOptions {
+    /// Options from JSON-shaped data, as the bindings pass them: `impl_agents`/`implAgents`,
+    /// `review_agents`/`reviewAgents`, `max_concurrent`/`maxConcurrent`,
+    /// `output_lines`/`outputLines`, `grace_ms`/`graceMs`, `retry_base_ms`/`retryBaseMs`;
+    /// absent or null keys keep their defaults.
+    pub fn from_json(value: &serde_json::Value) -> RunOptions {
+        let get = |snake: &str, camel: &str| value.get(snake).or_else(|| value.get(camel)).filter(|v| !v.is_null());
+        let list = |snake: &str, camel: &str| {
+            get(snake, camel)
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect::<Vec<_>>())
+                .filter(|l| !l.is_empty())
+        };
+        let mut opts = RunOptions {
+            impl_agents: list("impl_agents", "implAgents"),
+            review_agents: list("review_agents", "reviewAgents"),
+            max_concurrent: get("max_concurrent", "maxConcurrent").and_then(|v| v.as_u64()).map(|n| n as usize),
+            output_lines: get("output_lines", "outputLines").and_then(|v| v.as_bool()).unwrap_or(false),
+            ..RunOptions::default()
+        };
+        if let Some(ms) = get("grace_ms", "graceMs").and_then(|v| v.as_u64()) {
+            opts.grace = Duration::from_millis(ms);
+        }
+        if let Some(ms) = get("retry_base_ms", "retryBaseMs").and_then(|v| v.as_u64()) {
+            opts.retry_base = Duration::from_millis(ms);
+        }
+        opts
+    }
+}
+
 /// Shared by the WP tasks of one run.
 pub(crate) struct Ctx {
     feature: Arc<Feature>,
@@ -304,6 +334,25 @@ impl Orchestrator {
     pub fn status(&self, feature: &str) -> Result<(BTreeMap<WpId, WpState>, Option<RunState>), crate::Error> {
         let slug = self.slug(feature)?;
         Ok((self.store.feature_states(&slug)?, self.store.run_state(&slug)?))
+    }
+
+    /// [`Orchestrator::status`] as JSON: `{"run": …, "wps": {id: state}}` (the bindings' shape).
+    pub fn status_json(&self, feature: &str) -> Result<serde_json::Value, crate::Error> {
+        let (states, run) = self.status(feature)?;
+        let wps: serde_json::Map<String, serde_json::Value> =
+            states.iter().map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize"))).collect();
+        Ok(serde_json::json!({"run": run, "wps": wps}))
+    }
+
+    /// [`Orchestrator::history`] as JSON: `[{"commit", "subject", "event", "state"}, …]`.
+    pub fn history_json(&self, feature: &str, wp: Option<&str>) -> Result<serde_json::Value, crate::Error> {
+        let entries = self.history(feature, wp)?;
+        Ok(serde_json::Value::Array(
+            entries
+                .iter()
+                .map(|e| serde_json::json!({"commit": e.commit, "subject": e.subject, "event": e.state.last_event, "state": e.state}))
+                .collect(),
+        ))
     }
 
     /// Every event of one WP (or of all WPs, in id order), oldest first.
@@ -594,5 +643,27 @@ impl Orchestrator {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_options_from_json_accept_both_spellings() {
+        let snake =
+            RunOptions::from_json(&serde_json::json!({"impl_agents": ["codex"], "max_concurrent": 3, "grace_ms": 250}));
+        let camel =
+            RunOptions::from_json(&serde_json::json!({"implAgents": ["codex"], "maxConcurrent": 3, "graceMs": 250}));
+        for opts in [snake, camel] {
+            assert_eq!(opts.impl_agents.as_deref(), Some(&["codex".to_string()][..]));
+            assert_eq!(opts.max_concurrent, Some(3));
+            assert_eq!(opts.grace, Duration::from_millis(250));
+            assert!(opts.review_agents.is_none());
+        }
+        let defaults = RunOptions::from_json(&serde_json::json!({"impl_agents": null, "reviewAgents": []}));
+        assert!(defaults.impl_agents.is_none() && defaults.review_agents.is_none());
+        assert_eq!(defaults.retry_base, RunOptions::default().retry_base);
     }
 }
