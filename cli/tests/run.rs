@@ -345,3 +345,28 @@ fn dry_run_on_the_020_sample() {
     assert_eq!(plan["wps"].as_array().unwrap().len(), 9);
     assert_eq!(plan["wps"][8]["id"], "WP09");
 }
+
+#[test]
+fn agents_orphaned_by_a_kill_9_are_ended_by_the_next_run() {
+    let tmp = repo("046-orphans", 2, "FAKE_MODE = \"sigterm_tree\"");
+    let dir = tmp.path();
+    let mut child = bin().args(["run", "046-orphans", "--repo"]).arg(dir).stdout(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while agents_of("046-orphans").len() < 2 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!agents_of("046-orphans").is_empty(), "the agents outlive a SIGKILLed orchestrator");
+    write_config(dir, "");
+    let out = bin().args(["run", "046-orphans", "--grace", "1", "--repo"]).arg(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(agents_of("046-orphans").is_empty(), "orphans left: {:?}", agents_of("046-orphans"));
+    let log = bin().args(["log", "046-orphans", "WP01", "--repo"]).arg(dir).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("reclaimed from dead run"),
+        "{}",
+        String::from_utf8_lossy(&log.stdout)
+    );
+}

@@ -46,10 +46,11 @@ async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, c
                 }
                 .into());
             }
-            let (feature, id) = (ctx.feature.slug.as_str(), wp.id.as_str());
-            if let Some(pid) = state.pid.filter(|&p| crate::executor::is_agent_group(p as i32, feature, id)) {
-                tracing::warn!(wp = %wp.id, pid, "ending the agent process group a dead run left behind");
-                crate::executor::terminate_group(pid as i32, ctx.opts.grace).await;
+            // End whatever the dead run left running for this WP, recorded or not.
+            let worktree = ctx.worktrees.path_for(&wp.id);
+            for pgid in crate::executor::find_agent_groups(ctx.feature.slug.as_str(), wp.id.as_str(), &worktree) {
+                tracing::warn!(wp = %wp.id, pgid, "ending an agent process group a dead run left behind");
+                crate::executor::terminate_group(pgid, ctx.opts.grace).await;
             }
             // Nothing else works in this worktree now: locks there are leftovers of the dead run.
             ctx.worktrees.clear_stale_locks(&wp.id);

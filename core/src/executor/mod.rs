@@ -24,19 +24,44 @@ pub use classify::{Ended, ExitInfo};
 pub use output::{AgentResult, OutputKind, OutputParser};
 pub use process::group_members;
 
-/// Whether process group `pgid` still has a member that is the agent of `feature`/`wp` (checked
-/// through `KITTY_FEATURE`/`KITTY_WP` in its environment, so a reused pid is never mistaken
-/// for a leftover agent).
-pub fn is_agent_group(pgid: i32, feature: &str, wp: &str) -> bool {
-    let want = [format!("KITTY_FEATURE={feature}"), format!("KITTY_WP={wp}")];
-    process::group_members(pgid).iter().filter(|p| !p.zombie).any(|p| {
-        std::fs::read(format!("/proc/{}/environ", p.pid))
-            .map(|env| {
-                let vars: Vec<&[u8]> = env.split(|&b| b == 0).collect();
-                want.iter().all(|w| vars.contains(&w.as_bytes()))
-            })
-            .unwrap_or(false)
-    })
+/// Process groups of live processes that run as the agent of `feature`/`wp` in `worktree` (by
+/// `KITTY_FEATURE`/`KITTY_WP`/`KITTY_WORKTREE` in their environment, so another clone's agents
+/// are never matched), other than this process's own group: what a killed orchestrator left
+/// running, even if it died before recording the agent's pid.
+pub fn find_agent_groups(feature: &str, wp: &str, worktree: &Path) -> Vec<i32> {
+    let same_dir = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.to_string_lossy().trim_end_matches('/') == b.to_string_lossy().trim_end_matches('/'),
+    };
+    let own = nix::unistd::getpgrp().as_raw();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut groups: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter_map(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let var = |name: &str| {
+                let prefix = format!("{name}=");
+                env.split(|&b| b == 0)
+                    .find_map(|v| v.strip_prefix(prefix.as_bytes()))
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            };
+            if var("KITTY_FEATURE")? != feature
+                || var("KITTY_WP")? != wp
+                || !same_dir(Path::new(&var("KITTY_WORKTREE")?), worktree)
+            {
+                return None;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            (fields.first() != Some(&"Z")).then(|| fields.get(2)?.parse::<i32>().ok()).flatten()
+        })
+        .filter(|&pgid| pgid != own && pgid > 1)
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 /// Ends a process group that is not our child (e.g. left behind by a crashed orchestrator):

@@ -448,12 +448,13 @@ impl WorktreeManager {
         Ok(commit.to_string())
     }
 
-    /// Removes the git lock files a killed process left in the WP's worktree (its index lock).
-    /// Only call this while owning the WP with no agent running in it.
+    /// Removes the git lock files a killed process left for the WP: its worktree's index and
+    /// HEAD locks and its branch's ref lock. Only call this while owning the WP with no agent
+    /// running in it (nothing else writes there then).
     pub fn clear_stale_locks(&self, wp: &WpId) {
         let admin = self.common_dir.join("worktrees").join(self.name(wp));
-        for lock in ["index.lock", "HEAD.lock"] {
-            let path = admin.join(lock);
+        let branch_lock = self.common_dir.join("refs").join("heads").join(format!("{}.lock", self.name(wp)));
+        for path in [admin.join("index.lock"), admin.join("HEAD.lock"), branch_lock] {
             if path.exists() && std::fs::remove_file(&path).is_ok() {
                 tracing::warn!(path = %path.display(), "removed a lock file left by a killed process");
             }
