@@ -386,3 +386,44 @@ async fn verify_command_runs_on_the_merge_of_every_wp_branch() {
     assert_eq!((verify.success, verify.exit_code), (false, Some(3)));
     assert_eq!(summary.outcome, RunOutcome::Blocked);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_agent_max_concurrent_is_respected() {
+    let tmp = common::repo();
+    common::feature(
+        tmp.path(),
+        "035-capacity",
+        &[("WP01", "planned", &[]), ("WP02", "planned", &[]), ("WP03", "planned", &[])],
+    );
+    let cfg = config(
+        "max_concurrent_wps = 3\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[
+            agent("impl", &[("FAKE_SLEEP_MS", "300")]).replace("output = ", "max_concurrent = 1\noutput = "),
+            agent("rev", &[]),
+        ],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let summary = orch
+        .run("035-capacity", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed);
+    // The implementation processes' lifetimes, from their logs' start and end stamps.
+    let stamp = |log: &str, key: &str| -> jiff::Timestamp {
+        log.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("{key} missing")).trim().parse().unwrap()
+    };
+    let mut spans: Vec<(jiff::Timestamp, jiff::Timestamp)> = summary
+        .wps
+        .iter()
+        .flat_map(|w| w.logs.iter())
+        .filter(|l| l.contains("-implementation-"))
+        .map(|l| {
+            let text = std::fs::read_to_string(l).unwrap();
+            (stamp(&text, "# started: "), stamp(&text, "# ended: "))
+        })
+        .collect();
+    spans.sort();
+    assert_eq!(spans.len(), 3);
+    let most = if spans.windows(2).all(|w| w[0].1 <= w[1].0) { 1 } else { 2 };
+    assert_eq!(most, 1, "at most one `impl` agent at a time");
+}

@@ -190,6 +190,16 @@ def test_each_error_kind_has_its_class_and_code(tmp_path: Path) -> None:
     with pytest.raises(ko.StateConflictError) as illegal:
         orch.retry("055-errors", "WP01")  # done, not blocked
     assert illegal.value.code == "illegal_transition"
+    with pytest.raises(ko.AgentError) as unknown:
+        orch.run("055-errors", impl_agents=["nope"])
+    assert unknown.value.code == "unknown_agent"
+    blob = git(repo, "hash-object", "-w", str(repo / "kitty-specs" / "055-errors" / "tasks" / "WP01-work.md")).strip()
+    head = git(repo, "rev-parse", "refs/kitty/wp/055-errors/WP01").strip()
+    git(repo, "update-ref", "refs/kitty/wp/055-errors/WP01", blob)
+    with pytest.raises(ko.GitError) as corrupt:
+        orch.status("055-errors")
+    assert corrupt.value.code == "state_corrupt"
+    git(repo, "update-ref", "refs/kitty/wp/055-errors/WP01", head)
     with pytest.raises(ko.GitError) as not_a_repo:
         ko.Orchestrator(tmp_path / "not-a-repo", config())
     assert not_a_repo.value.code == "git"
