@@ -141,6 +141,14 @@ impl AgentSpec {
     }
 }
 
+/// Wall-clock and idle limits of an agent: its own settings, else the global ones.
+fn limits(settings: &crate::config::AgentSettings, config: &Config) -> (Duration, Duration) {
+    (
+        Duration::from_secs(settings.timeout_seconds.unwrap_or(config.timeout_seconds)),
+        Duration::from_secs(settings.idle_timeout_seconds.unwrap_or(config.idle_timeout_seconds)),
+    )
+}
+
 /// Every agent the configuration knows: the built-ins (with their `[agents.<id>]` settings) and
 /// the custom ones, in preference order.
 pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
@@ -169,13 +177,14 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 checked_version: profile.checked_version.map(str::to_string),
             }
         };
+        let (timeout, idle_timeout) = limits(&settings, config);
         specs.push(AgentSpec {
             id: profile.id.to_string(),
             builtin: true,
             enabled: settings.enabled,
             max_concurrent: settings.max_concurrent,
-            timeout: Duration::from_secs(settings.timeout_seconds.unwrap_or(config.timeout_seconds)),
-            idle_timeout: Duration::from_secs(settings.idle_timeout_seconds.unwrap_or(config.idle_timeout_seconds)),
+            timeout,
+            idle_timeout,
             implementation: command(&profile.implementation),
             review: command(&profile.review),
         });
@@ -195,13 +204,14 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 checked_version: None,
             }
         };
+        let (timeout, idle_timeout) = limits(settings, config);
         specs.push(AgentSpec {
             id: id.clone(),
             builtin: false,
             enabled: settings.enabled,
             max_concurrent: settings.max_concurrent,
-            timeout: Duration::from_secs(settings.timeout_seconds.unwrap_or(config.timeout_seconds)),
-            idle_timeout: Duration::from_secs(settings.idle_timeout_seconds.unwrap_or(config.idle_timeout_seconds)),
+            timeout,
+            idle_timeout,
             implementation: command(&custom.command),
             review: command(custom.review_command.as_deref().unwrap_or(&custom.command)),
         });

@@ -153,10 +153,9 @@ impl Ctx {
 
     /// Appends an event (as this run) and reports a lane change.
     fn record(&self, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
-        let before = self.store.wp_state(&self.feature.slug, &wp.id)?.map(|s| s.lane);
         let append = append.run(&self.owner.run_id);
-        let after = self.store.append(&self.feature.slug, &wp.id, &append)?;
-        if let Some(from) = before.filter(|&l| l != after.lane) {
+        let (from, after) = self.store.append_tracked(&self.feature.slug, &wp.id, &append)?;
+        if from != after.lane {
             self.emit(Event::LaneChanged {
                 feature: self.feature.slug.to_string(),
                 wp: wp.id.to_string(),

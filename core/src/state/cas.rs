@@ -87,6 +87,16 @@ impl Backoff {
     }
 }
 
+impl Backoff {
+    /// The error for a CAS loop that ran out of time on `reference`.
+    pub fn gave_up(&self, reference: &str) -> super::StateError {
+        super::StateError::Conflict {
+            reference: reference.to_string(),
+            why: format!("gave up after {} tries: the ref keeps changing or stays locked", self.tries),
+        }
+    }
+}
+
 fn remove_stale_lock(git_dir: &Path, name: &str, older_than: Duration) {
     let lock = git_dir.join(format!("{name}.lock"));
     let Ok(meta) = std::fs::metadata(&lock) else { return };

@@ -36,6 +36,7 @@ pub use read::STATE_FILE;
 
 use crate::feature::Feature;
 use crate::ids::{FeatureSlug, WpId};
+use crate::lane::Lane;
 use cas::{Backoff, Swap, swap};
 use transition::Refusal;
 
@@ -318,6 +319,18 @@ impl StateStore {
     /// every try. Returns the state after the event (or, when this event id is already in the
     /// chain, the state it produced then).
     pub fn append(&self, feature: &FeatureSlug, wp: &WpId, append: &Append) -> Result<WpState, StateError> {
+        self.append_tracked(feature, wp, append).map(|(_, state)| state)
+    }
+
+    /// [`StateStore::append`], also returning the lane the WP was in just before the event (the
+    /// state's own lane when the event was already recorded), so callers can report a lane
+    /// change without reading the ref a second time.
+    pub fn append_tracked(
+        &self,
+        feature: &FeatureSlug,
+        wp: &WpId,
+        append: &Append,
+    ) -> Result<(Lane, WpState), StateError> {
         let repo = self.repo()?;
         let name = wp_ref(feature, wp);
         let mut backoff = Backoff::new(self.policy);
@@ -326,10 +339,10 @@ impl StateStore {
             let tip = Self::tip(&repo, &name)?.ok_or_else(|| StateError::Missing { reference: name.clone() })?;
             let current = read::wp_snapshot(&repo, &name, tip, feature.as_str(), wp.as_str())?;
             if current.event_id == append.event_id {
-                return Ok(current);
+                return Ok((current.lane, current));
             }
             if lost_race && let Some(state) = self.find_event(&repo, &name, tip, feature, wp, &append.event_id)? {
-                return Ok(state);
+                return Ok((state.lane, state));
             }
             if current.seq + 1 >= MAX_CHAIN_EVENTS {
                 return Err(StateError::IllegalTransition {
@@ -362,17 +375,11 @@ impl StateStore {
             match swap(&repo, &name, oid, Some(tip), "kitty: event")
                 .map_err(StateError::git(format!("updating {name}")))?
             {
-                Swap::Done => return Ok(next),
+                Swap::Done => return Ok((current.lane, next)),
                 Swap::Retry => {
                     lost_race = true;
                     if !backoff.wait(&self.common_dir, &name) {
-                        return Err(StateError::Conflict {
-                            reference: name,
-                            why: format!(
-                                "gave up after {} tries: the ref keeps changing or stays locked",
-                                backoff.tries
-                            ),
-                        });
+                        return Err(backoff.gave_up(&name));
                     }
                 }
             }
@@ -428,7 +435,7 @@ impl StateStore {
                     StateError::IllegalTransition {
                         reference: name.clone(),
                         event: event.name(),
-                        lane: crate::lane::Lane::Planned,
+                        lane: Lane::Planned,
                         why,
                     }
                 })?;
@@ -442,13 +449,7 @@ impl StateStore {
                 Swap::Done => return Ok(next),
                 Swap::Retry => {
                     if !backoff.wait(&self.common_dir, &name) {
-                        return Err(StateError::Conflict {
-                            reference: name,
-                            why: format!(
-                                "gave up after {} tries: the ref keeps changing or stays locked",
-                                backoff.tries
-                            ),
-                        });
+                        return Err(backoff.gave_up(&name));
                     }
                 }
             }

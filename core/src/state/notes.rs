@@ -75,13 +75,7 @@ pub fn append(
             Swap::Done => return Ok(()),
             Swap::Retry => {
                 if !backoff.wait(repo.commondir(), NOTES_REF) {
-                    return Err(StateError::Conflict {
-                        reference: NOTES_REF.to_string(),
-                        why: format!(
-                            "gave up adding a note after {} tries: the ref keeps changing or stays locked",
-                            backoff.tries
-                        ),
-                    });
+                    return Err(backoff.gave_up(NOTES_REF));
                 }
             }
         }
