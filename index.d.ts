@@ -22,18 +22,38 @@ export declare class NativeOrchestrator {
    * are released when the run ends, so nothing keeps Node alive afterwards.
    */
   run(feature: string, optionsJson: string, onEvent: (((arg: string) => void)) | undefined | null, onDone: ((arg: string) => void)): void
-  /** `{"run": …, "wps": {id: state}}` as JSON text. */
+  /**
+   * `{"run": …, "wps": {id: state}, "corrupt": […]}` as JSON text (synchronous: one read of
+   * the refs, cheap for features of up to a few hundred WPs).
+   */
   status(feature: string): string
-  /** Events of one WP or all, oldest first, as JSON text. */
+  /** Events of one WP or all, oldest first, as JSON text (synchronous). */
   history(feature: string, wp?: string | undefined | null): string
-  /** Aborts the feature's run; whether a live run was signalled. */
+  /** `status` off the JS thread: the result goes to `on_done`. */
+  statusAsync(feature: string, onDone: ((arg: string) => void)): void
+  /** `history` off the JS thread: the result goes to `on_done`. */
+  historyAsync(feature: string, wp: string | undefined | null, onDone: ((arg: string) => void)): void
+  /**
+   * Aborts the feature's run off the JS thread (ending a dead run's agents can take seconds);
+   * whether a live run was signalled goes to `on_done`.
+   */
+  abortAsync(feature: string, onDone: ((arg: string) => void)): void
+  /** Aborts a run of this process at once (used by an `AbortSignal`); whether one was found. */
   abort(feature: string): boolean
-  /** Moves a blocked WP back to planned; its new state as JSON text. */
-  retry(feature: string, wp: string): string
+  /** Moves a blocked WP back to planned, off the JS thread; its new state goes to `on_done`. */
+  retryAsync(feature: string, wp: string, onDone: ((arg: string) => void)): void
+  /**
+   * Releases a WP held by a run that cannot release it, off the JS thread; its new state goes
+   * to `on_done`.
+   */
+  releaseAsync(feature: string, wp: string, onDone: ((arg: string) => void)): void
 }
 
-/** Every known agent (built-in and configured), found on PATH or not, as JSON text. */
-export declare function detectAgentsJson(configJson?: string | undefined | null): string
+/**
+ * Every known agent (built-in and configured), found on PATH or not: the JSON list goes to
+ * `on_done` (each agent answers `--version` within 10 s, all at once, off the JS thread).
+ */
+export declare function detectAgentsAsync(configJson: string | undefined | null, onDone: ((arg: string) => void)): void
 
 /** A validated feature. */
 export interface Feature {

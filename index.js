@@ -836,7 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeOrchestrator = nativeBinding.NativeOrchestrator
-module.exports.detectAgentsJson = nativeBinding.detectAgentsJson
+module.exports.detectAgentsAsync = nativeBinding.detectAgentsAsync
 module.exports.Lane = nativeBinding.Lane
 module.exports.loadFeature = nativeBinding.loadFeature
 module.exports.version = nativeBinding.version

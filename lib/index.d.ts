@@ -19,6 +19,7 @@ export type FailureClass =
   | 'no_changes'
   | 'invalid_output'
   | 'nonzero_exit'
+  | 'read_only_violation'
 
 /** Stable error codes, the same in the CLI (`--json`) and Python (`KittyError.code`). */
 export type ErrorCode =
@@ -41,6 +42,10 @@ export type ErrorCode =
   | 'worktree_locked'
   | 'worktree_dirty'
   | 'worktree_setup_failed'
+  | 'wp_id_invalid'
+  | 'wp_not_found'
+  | 'not_a_repository'
+  | 'internal'
   | 'aborted'
 
 /** Errors thrown or rejected by this package. */
@@ -85,6 +90,15 @@ export interface WpSummary {
   reason: string | null
   head: string | null
   logs: string[]
+  /** The run holding the WP when it is not this one (another host, a dead run). */
+  owner: string | null
+  /** Paths auto-commit left out (secret-looking files, `.worktreeinclude` copies). */
+  withheld: string[]
+}
+
+export interface CorruptState {
+  reference: string
+  why: string
 }
 
 export interface RunSummary {
@@ -98,6 +112,8 @@ export interface RunSummary {
   cost_usd: number
   duration_ms: number
   verify: { command: string[]; success: boolean; exit_code: number | null; log: string } | null
+  /** WP refs whose state could not be read (those WPs were left alone). */
+  corrupt: CorruptState[]
 }
 
 export interface RunOptions {
@@ -138,6 +154,8 @@ export interface WpState {
 export interface Status {
   run: { status: 'running' | 'aborted' | 'finished'; runs: number; [key: string]: unknown } | null
   wps: Record<string, WpState>
+  /** Refs that could not be read, each with why; the other WPs are still in `wps`. */
+  corrupt: CorruptState[]
 }
 
 export interface HistoryEntry {
@@ -161,12 +179,20 @@ export declare class Orchestrator {
   /** `config`: a path to an orchestrator.toml, an object with its keys, or nothing. */
   constructor(repo: string, config?: string | Record<string, unknown>)
   run(feature: string, options?: RunOptions): Promise<RunSummary>
-  status(feature: string): Status
-  history(feature: string, wp?: string): HistoryEntry[]
-  abort(feature: string): boolean
-  retry(feature: string, wp: string): WpState
+  /** The board, read off the JS thread. */
+  status(feature: string): Promise<Status>
+  /** The board, read on the JS thread: cheap up to a few hundred WPs. */
+  statusSync(feature: string): Status
+  history(feature: string, wp?: string): Promise<HistoryEntry[]>
+  /** History on the JS thread: cheap for one WP. */
+  historySync(feature: string, wp?: string): HistoryEntry[]
+  /** Resolves with whether a live run was signalled. */
+  abort(feature: string): Promise<boolean>
+  retry(feature: string, wp: string): Promise<WpState>
+  /** Frees a WP held by a run that cannot release it (another host, a crashed container). */
+  release(feature: string, wp: string): Promise<WpState>
 }
 
 export declare function loadFeature(path: string): Feature
-export declare function detectAgents(config?: Record<string, unknown>): DetectedAgent[]
+export declare function detectAgents(config?: Record<string, unknown>): Promise<DetectedAgent[]>
 export declare function version(): string

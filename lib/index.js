@@ -22,6 +22,26 @@ function call(fn) {
   }
 }
 
+/**
+ * Starts a native operation that reports `{ ok, value }` or `{ ok: false, code, message }` as
+ * JSON text to a callback on the JS thread; returns a Promise of `value`. The work happens off
+ * the JS thread, so the event loop never waits for git or for agents.
+ */
+function settle(start) {
+  return new Promise((resolve, reject) => {
+    const done = (text) => {
+      const result = JSON.parse(text)
+      if (result.ok) resolve(result.value)
+      else reject(kittyError(result.code, result.message))
+    }
+    try {
+      start(done)
+    } catch (err) {
+      reject(err && typeof err.code === 'string' ? kittyError(err.code, err.message) : err)
+    }
+  })
+}
+
 class Orchestrator {
   /**
    * @param {string} repo the git repository
@@ -83,24 +103,45 @@ class Orchestrator {
     })
   }
 
-  /** `{ run, wps: { [id]: state } }` from the refs. */
+  /** `{ run, wps: { [id]: state }, corrupt: [{ reference, why }] }` from the refs. */
   status(feature) {
+    return settle((done) => this._native.statusAsync(feature, done))
+  }
+
+  /** `status()` on the JS thread: one read of the refs, cheap up to a few hundred WPs. */
+  statusSync(feature) {
     return JSON.parse(call(() => this._native.status(feature)))
   }
 
   /** Every event of one WP (or all), oldest first. */
   history(feature, wp) {
+    return settle((done) => this._native.historyAsync(feature, wp, done))
+  }
+
+  /** `history()` on the JS thread (cheap for one WP). */
+  historySync(feature, wp) {
     return JSON.parse(call(() => this._native.history(feature, wp)))
   }
 
-  /** Aborts the feature's run (in this process or another); whether one was running. */
+  /**
+   * Aborts the feature's run (in this process or another); resolves with whether one was
+   * running. With none alive, a crashed run's leftover agents are ended.
+   */
   abort(feature) {
-    return call(() => this._native.abort(feature))
+    return settle((done) => this._native.abortAsync(feature, done))
   }
 
-  /** Moves a blocked WP back to planned; returns its new state. */
+  /** Moves a blocked WP back to planned; resolves with its new state. */
   retry(feature, wp) {
-    return JSON.parse(call(() => this._native.retry(feature, wp)))
+    return settle((done) => this._native.retryAsync(feature, wp, done))
+  }
+
+  /**
+   * Releases a WP held by a run that cannot release it (another host, a crashed container):
+   * it keeps its lane and branch, unowned, for the next run. Resolves with its new state.
+   */
+  release(feature, wp) {
+    return settle((done) => this._native.releaseAsync(feature, wp, done))
   }
 }
 
@@ -109,9 +150,9 @@ function loadFeature(path) {
   return call(() => native.loadFeature(path))
 }
 
-/** Every built-in and configured agent, found on PATH or not, with its version. */
+/** Every built-in and configured agent, found on PATH or not, with its version (a Promise). */
 function detectAgents(config) {
-  return JSON.parse(call(() => native.detectAgentsJson(config ? JSON.stringify(config) : undefined)))
+  return settle((done) => native.detectAgentsAsync(config ? JSON.stringify(config) : undefined, done))
 }
 
 module.exports = { Orchestrator, loadFeature, detectAgents, version: native.version }

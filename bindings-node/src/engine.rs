@@ -1,7 +1,9 @@
-//! The engine for Node: a native orchestrator whose `run` takes two callbacks — events and the
-//! final result, both as JSON text — delivered on the JS thread. `lib/index.js` wraps it into a
-//! Promise with an `AbortSignal` and `Error`s carrying `code`.
+//! The engine for Node: a native orchestrator whose long operations take a callback that
+//! receives the result as JSON text on the JS thread (`{"ok": true, …}` or `{"ok": false, "code",
+//! "message"}`); `lib/index.js` wraps each into a Promise, so nothing blocks the event loop.
+//! Panics become `internal` errors: a Promise is always settled.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use kitty_orchestrator::engine::{Event, EventSink, RunOptions, no_events};
@@ -9,7 +11,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
-use crate::errors::{Code, to_js};
+use crate::errors::{Code, debug_panic, guard, panic_text, to_js};
 
 static RUNTIME: Mutex<Option<Arc<tokio::runtime::Runtime>>> = Mutex::new(None);
 
@@ -35,6 +37,33 @@ fn error_json(err: &kitty_orchestrator::Error) -> String {
     json(&serde_json::json!({"ok": false, "code": err.code(), "message": err.to_string()}))
 }
 
+fn internal_json(why: &str) -> String {
+    json(&serde_json::json!({"ok": false, "code": "internal", "message": format!("internal error: {why}")}))
+}
+
+fn config_from_json(text: &str) -> napi::Result<kitty_orchestrator::Config, Code> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| napi::Error::new(Code("config_invalid"), e.to_string()))?;
+    kitty_orchestrator::Config::from_json(&value, "<object>").map_err(|e| to_js(e.into()))
+}
+
+/// Runs `work` on the blocking pool and hands `{"ok": true, "value": …}` (or the error) to
+/// `on_done`; a panic in `work` becomes an `internal` error.
+fn settle_blocking<T, F>(on_done: ThreadsafeFunction<String, (), String, napi::Status, false>, work: F)
+where
+    T: serde::Serialize,
+    F: FnOnce() -> Result<T, kitty_orchestrator::Error> + Send + 'static,
+{
+    runtime().spawn_blocking(move || {
+        let text = match catch_unwind(AssertUnwindSafe(work)) {
+            Ok(Ok(value)) => json(&serde_json::json!({"ok": true, "value": value})),
+            Ok(Err(err)) => error_json(&err),
+            Err(payload) => internal_json(&panic_text(payload)),
+        };
+        on_done.call(text, ThreadsafeFunctionCallMode::NonBlocking);
+    });
+}
+
 /// The native orchestrator (use the `Orchestrator` class of the package).
 #[napi(js_name = "NativeOrchestrator")]
 pub struct NativeOrchestrator {
@@ -47,16 +76,16 @@ impl NativeOrchestrator {
     /// such a file, or nothing for the repository's own file.
     #[napi(constructor)]
     pub fn new(repo: String, config_json: Option<String>, config_path: Option<String>) -> napi::Result<Self, Code> {
-        let config = match (config_json, config_path) {
-            (Some(text), _) => {
-                let value: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|e| napi::Error::new(Code("config_invalid"), e.to_string()))?;
-                Some(kitty_orchestrator::Config::from_json(&value, "<object>").map_err(|e| to_js(e.into()))?)
-            }
-            (None, Some(path)) => Some(kitty_orchestrator::Config::from_path(&path).map_err(|e| to_js(e.into()))?),
-            (None, None) => None,
-        };
-        kitty_orchestrator::Orchestrator::open(&repo, config).map(|inner| NativeOrchestrator { inner }).map_err(to_js)
+        guard(|| {
+            let config = match (config_json, config_path) {
+                (Some(text), _) => Some(config_from_json(&text)?),
+                (None, Some(path)) => Some(kitty_orchestrator::Config::from_path(&path).map_err(|e| to_js(e.into()))?),
+                (None, None) => None,
+            };
+            kitty_orchestrator::Orchestrator::open(&repo, config)
+                .map(|inner| NativeOrchestrator { inner })
+                .map_err(to_js)
+        })
     }
 
     /// Starts a run. Events go to `on_event` as JSON text; the end goes to `on_done` as
@@ -70,64 +99,156 @@ impl NativeOrchestrator {
         on_event: Option<ThreadsafeFunction<String, (), String, napi::Status, false>>,
         on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
     ) -> napi::Result<(), Code> {
-        let options: serde_json::Value = serde_json::from_str(&options_json)
-            .map_err(|e| napi::Error::new(Code("invalid_options"), e.to_string()))?;
-        let opts = RunOptions::from_json(&options);
-        let on_event = on_event.map(Arc::new);
-        let sink: EventSink = match on_event.clone() {
-            Some(callback) => Arc::new(move |event: Event| {
-                callback.call(json(&event), ThreadsafeFunctionCallMode::NonBlocking);
-            }),
-            None => no_events(),
-        };
-        let orch = self.inner.clone();
-        runtime().spawn(async move {
-            let result = orch.run(&feature, opts, sink, CancellationToken::new()).await;
-            let text = match result {
-                Ok(summary) => json(&serde_json::json!({"ok": true, "summary": summary})),
-                Err(err) => error_json(&err),
+        guard(|| {
+            let options: serde_json::Value = serde_json::from_str(&options_json)
+                .map_err(|e| napi::Error::new(Code("config_invalid"), e.to_string()))?;
+            let opts = RunOptions::from_json(&options).map_err(|e| to_js(e.into()))?;
+            let on_event = on_event.map(Arc::new);
+            let sink: EventSink = match on_event.clone() {
+                Some(callback) => Arc::new(move |event: Event| {
+                    callback.call(json(&event), ThreadsafeFunctionCallMode::NonBlocking);
+                }),
+                None => no_events(),
             };
-            on_done.call(text, ThreadsafeFunctionCallMode::Blocking);
-            drop(on_event);
-        });
-        Ok(())
+            let orch = self.inner.clone();
+            runtime().spawn(async move {
+                // The run in a task of its own: if it panics, the Promise is rejected, not left
+                // pending forever.
+                let run = tokio::spawn(async move {
+                    debug_panic("run");
+                    orch.run(&feature, opts, sink, CancellationToken::new()).await
+                });
+                let text = match run.await {
+                    Ok(Ok(summary)) => json(&serde_json::json!({"ok": true, "summary": summary})),
+                    Ok(Err(err)) => error_json(&err),
+                    Err(err) if err.is_panic() => {
+                        internal_json(&format!("the run panicked: {}", panic_text(err.into_panic())))
+                    }
+                    Err(err) => internal_json(&format!("the run's task ended: {err}")),
+                };
+                on_done.call(text, ThreadsafeFunctionCallMode::Blocking);
+                drop(on_event);
+            });
+            Ok(())
+        })
     }
 
-    /// `{"run": …, "wps": {id: state}}` as JSON text.
+    /// `{"run": …, "wps": {id: state}, "corrupt": […]}` as JSON text (synchronous: one read of
+    /// the refs, cheap for features of up to a few hundred WPs).
     #[napi]
     pub fn status(&self, feature: String) -> napi::Result<String, Code> {
-        self.inner.status_json(&feature).map(|v| json(&v)).map_err(to_js)
+        guard(|| self.inner.status_json(&feature).map(|v| json(&v)).map_err(to_js))
     }
 
-    /// Events of one WP or all, oldest first, as JSON text.
+    /// Events of one WP or all, oldest first, as JSON text (synchronous).
     #[napi]
     pub fn history(&self, feature: String, wp: Option<String>) -> napi::Result<String, Code> {
-        self.inner.history_json(&feature, wp.as_deref()).map(|v| json(&v)).map_err(to_js)
+        guard(|| self.inner.history_json(&feature, wp.as_deref()).map(|v| json(&v)).map_err(to_js))
     }
 
-    /// Aborts the feature's run; whether a live run was signalled.
+    /// `status` off the JS thread: the result goes to `on_done`.
+    #[napi]
+    pub fn status_async(
+        &self,
+        feature: String,
+        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        let orch = self.inner.clone();
+        guard(|| {
+            settle_blocking(on_done, move || orch.status_json(&feature));
+            Ok(())
+        })
+    }
+
+    /// `history` off the JS thread: the result goes to `on_done`.
+    #[napi]
+    pub fn history_async(
+        &self,
+        feature: String,
+        wp: Option<String>,
+        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        let orch = self.inner.clone();
+        guard(|| {
+            settle_blocking(on_done, move || orch.history_json(&feature, wp.as_deref()));
+            Ok(())
+        })
+    }
+
+    /// Aborts the feature's run off the JS thread (ending a dead run's agents can take seconds);
+    /// whether a live run was signalled goes to `on_done`.
+    #[napi]
+    pub fn abort_async(
+        &self,
+        feature: String,
+        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        let orch = self.inner.clone();
+        guard(|| {
+            settle_blocking(on_done, move || orch.abort(&feature));
+            Ok(())
+        })
+    }
+
+    /// Aborts a run of this process at once (used by an `AbortSignal`); whether one was found.
     #[napi]
     pub fn abort(&self, feature: String) -> napi::Result<bool, Code> {
-        self.inner.abort(&feature).map_err(to_js)
+        guard(|| self.inner.abort(&feature).map_err(to_js))
     }
 
-    /// Moves a blocked WP back to planned; its new state as JSON text.
+    /// Moves a blocked WP back to planned, off the JS thread; its new state goes to `on_done`.
     #[napi]
-    pub fn retry(&self, feature: String, wp: String) -> napi::Result<String, Code> {
-        self.inner.retry(&feature, &wp).map(|s| json(&s)).map_err(to_js)
+    pub fn retry_async(
+        &self,
+        feature: String,
+        wp: String,
+        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        let orch = self.inner.clone();
+        guard(|| {
+            settle_blocking(on_done, move || orch.retry(&feature, &wp));
+            Ok(())
+        })
+    }
+
+    /// Releases a WP held by a run that cannot release it, off the JS thread; its new state goes
+    /// to `on_done`.
+    #[napi]
+    pub fn release_async(
+        &self,
+        feature: String,
+        wp: String,
+        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        let orch = self.inner.clone();
+        guard(|| {
+            settle_blocking(on_done, move || orch.release(&feature, &wp));
+            Ok(())
+        })
     }
 }
 
-/// Every known agent (built-in and configured), found on PATH or not, as JSON text.
+/// Every known agent (built-in and configured), found on PATH or not: the JSON list goes to
+/// `on_done` (each agent answers `--version` within 10 s, all at once, off the JS thread).
 #[napi]
-pub fn detect_agents_json(config_json: Option<String>) -> napi::Result<String, Code> {
-    let config = match config_json {
-        Some(text) => {
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| napi::Error::new(Code("config_invalid"), e.to_string()))?;
-            kitty_orchestrator::Config::from_json(&value, "<object>").map_err(|e| to_js(e.into()))?
-        }
-        None => kitty_orchestrator::Config::default(),
-    };
-    Ok(json(&runtime().block_on(kitty_orchestrator::agents::detect(&config))))
+pub fn detect_agents_async(
+    config_json: Option<String>,
+    on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+) -> napi::Result<(), Code> {
+    guard(|| {
+        let config = match config_json {
+            Some(text) => config_from_json(&text)?,
+            None => kitty_orchestrator::Config::default(),
+        };
+        runtime().spawn(async move {
+            let detect = tokio::spawn(async move { kitty_orchestrator::agents::detect(&config).await });
+            let text = match detect.await {
+                Ok(found) => json(&serde_json::json!({"ok": true, "value": found})),
+                Err(err) if err.is_panic() => internal_json(&panic_text(err.into_panic())),
+                Err(err) => internal_json(&err.to_string()),
+            };
+            on_done.call(text, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        Ok(())
+    })
 }

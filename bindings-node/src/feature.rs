@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use crate::errors::{Code, to_js};
+use crate::errors::{Code, guard, to_js};
 
 /// Where a work package is in its lifecycle.
 #[napi(string_enum)]
@@ -78,7 +78,11 @@ pub struct Feature {
 /// `code === "feature_invalid"` listing every problem.
 #[napi]
 pub fn load_feature(path: String) -> napi::Result<Feature, Code> {
-    let feature = kitty_orchestrator::load_feature(&path).map_err(|err| to_js(err.into()))?;
+    guard(|| load(&path))
+}
+
+fn load(path: &str) -> napi::Result<Feature, Code> {
+    let feature = kitty_orchestrator::load_feature(path).map_err(|err| to_js(err.into()))?;
     let layout =
         serde_json::to_value(feature.layout).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     Ok(Feature {

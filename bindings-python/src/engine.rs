@@ -118,20 +118,32 @@ impl NativeOrchestrator {
     fn run(&self, py: Python<'_>, feature: String, options: &str, on_event: Option<Py<PyAny>>) -> PyResult<String> {
         let options: serde_json::Value =
             serde_json::from_str(options).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let opts = RunOptions::from_json(&options);
-        let sink: EventSink = match on_event {
-            // An exception in the callback cannot stop a run happening on other threads: it is
-            // reported through sys.unraisablehook and the run goes on.
-            Some(callback) => Arc::new(move |event: Event| {
-                Python::attach(|py| {
-                    let value = serde_json::to_value(&event).expect("events serialize");
-                    let result = json_to_py(py, &value).and_then(|obj| callback.call1(py, (obj,)).map(|_| ()));
-                    if let Err(err) = result {
-                        err.write_unraisable(py, Some(callback.bind(py)));
-                    }
-                })
-            }),
-            None => no_events(),
+        let opts = RunOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
+        // Events go through a queue to a thread of their own that calls back into Python: the
+        // engine never waits on user code, so a slow callback cannot delay a timeout or an abort.
+        let (sink, delivery): (EventSink, Option<std::thread::JoinHandle<()>>) = match on_event {
+            Some(callback) => {
+                let (tx, rx) = std::sync::mpsc::channel::<Event>();
+                let tx = Mutex::new(tx);
+                let delivery = std::thread::Builder::new()
+                    .name("kitty-orchestrator-events".into())
+                    .spawn(move || deliver_events(rx, callback))
+                    .map_err(|e| PyRuntimeError::new_err(format!("cannot start the event thread: {e}")))?;
+                let sink: EventSink = Arc::new(move |event: Event| {
+                    let _ = tx.lock().unwrap_or_else(|e| e.into_inner()).send(event);
+                });
+                (sink, Some(delivery))
+            }
+            None => (no_events(), None),
+        };
+        // Every event is delivered before run() returns: wait for the queue to drain (without the
+        // GIL, which the delivery thread needs).
+        let finish = |py: Python<'_>| {
+            if let Some(thread) = delivery {
+                py.detach(|| {
+                    let _ = thread.join();
+                });
+            }
         };
         let rt = runtime()?;
         let cancel = CancellationToken::new();
@@ -139,7 +151,15 @@ impl NativeOrchestrator {
         let orch = self.inner.clone();
         let token = cancel.clone();
         rt.spawn(async move {
-            let _ = tx.send(orch.run(&feature, opts, sink, token).await);
+            // A panic inside the run must become an error here, not a run that never returns.
+            let run = tokio::spawn(async move { orch.run(&feature, opts, sink, token).await });
+            let result = match run.await {
+                Ok(result) => result,
+                Err(err) => {
+                    Err(kitty_orchestrator::engine::EngineError::Internal(format!("the run panicked: {err}")).into())
+                }
+            };
+            let _ = tx.send(result);
         });
         // A Receiver is not Sync; the Mutex lets the GIL-free closure borrow it.
         let rx = Mutex::new(rx);
@@ -152,16 +172,22 @@ impl NativeOrchestrator {
         };
         loop {
             match py.detach(|| recv(Some(Duration::from_millis(100)))) {
-                Ok(result) => return result.map(|summary| json_string(&summary)).map_err(|e| to_py(py, e)),
+                Ok(result) => {
+                    finish(py);
+                    return result.map(|summary| json_string(&summary)).map_err(|e| to_py(py, e));
+                }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if let Err(interrupt) = py.check_signals() {
-                        // Ctrl-C: abort the run cleanly (agents stopped, state recorded), then raise.
+                        // Ctrl-C (or a signal the wrapper turned into an exception): abort the run
+                        // cleanly (agents stopped, state recorded), then raise.
                         cancel.cancel();
                         let _ = py.detach(|| recv(None));
+                        finish(py);
                         return Err(interrupt);
                     }
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    finish(py);
                     return Err(PyRuntimeError::new_err("the run ended without a result (internal error)"));
                 }
             }
@@ -187,6 +213,26 @@ impl NativeOrchestrator {
     /// Moves a blocked WP back to planned; its new state as JSON text.
     fn retry(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<String> {
         py.detach(|| self.inner.retry(feature, wp)).map(|s| json_string(&s)).map_err(|e| to_py(py, e))
+    }
+
+    /// Releases a WP held by a run that cannot release it; its new state as JSON text.
+    fn release(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<String> {
+        py.detach(|| self.inner.release(feature, wp)).map(|s| json_string(&s)).map_err(|e| to_py(py, e))
+    }
+}
+
+/// Calls `callback` with each event, in order, until the engine drops its sink. An exception in
+/// the callback cannot stop a run happening on other threads: it is reported through
+/// sys.unraisablehook and delivery goes on.
+fn deliver_events(events: std::sync::mpsc::Receiver<Event>, callback: Py<PyAny>) {
+    for event in events {
+        Python::attach(|py| {
+            let value = serde_json::to_value(&event).expect("events serialize");
+            let result = json_to_py(py, &value).and_then(|obj| callback.call1(py, (obj,)).map(|_| ()));
+            if let Err(err) = result {
+                err.write_unraisable(py, Some(callback.bind(py)));
+            }
+        });
     }
 }
 

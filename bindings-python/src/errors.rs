@@ -87,14 +87,15 @@ pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
             let code = err.code();
             let exc = match code {
                 "no_agents" | "unknown_agent" => AgentError::new_err(message),
-                "feature_not_found" => FeatureError::new_err(message),
+                "feature_not_found" | "wp_id_invalid" | "wp_not_found" => FeatureError::new_err(message),
+                "internal" => KittyError::new_err(message),
                 "state_conflict" | "illegal_transition" | "run_locked" => StateConflictError::new_err(message),
                 c if c.starts_with("worktree_") => WorktreeError::new_err(message),
                 "io" => IoError::new_err(message),
                 _ => GitError::new_err(message),
             };
             // The class groups related kinds; the instance carries the exact code.
-            if code == "feature_not_found" {
+            if matches!(code, "feature_not_found" | "wp_id_invalid" | "wp_not_found") {
                 let _ = exc.value(py).setattr("problems", pyo3::types::PyList::empty(py));
             }
             match exc.value(py).setattr("code", code) {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use kitty_orchestrator::Orchestrator;
 
+use crate::render::clean;
 use crate::{exit, fail};
 
 #[derive(clap::Args)]
@@ -76,14 +77,20 @@ pub fn status(args: StatusArgs) -> u8 {
         Ok(o) => o,
         Err(code) => return code,
     };
+    let here = kitty_orchestrator::state::this_host();
     loop {
-        let (states, run) = match orch.status(&args.target.feature) {
+        let (board, run) = match orch.board(&args.target.feature) {
             Ok(s) => s,
             Err(err) => return fail(&err, args.json),
         };
         if args.json {
-            let wps: Vec<_> = states.values().collect();
-            println!("{}", serde_json::json!({"feature": args.target.feature, "run": run, "wps": wps}));
+            let wps: Vec<_> = board.states.values().collect();
+            let corrupt: Vec<_> =
+                board.corrupt.iter().map(|(r, why)| serde_json::json!({"reference": r, "why": why})).collect();
+            println!(
+                "{}",
+                serde_json::json!({"feature": args.target.feature, "run": run, "wps": wps, "corrupt": corrupt})
+            );
         } else {
             if args.watch {
                 print!("\x1b[2J\x1b[H");
@@ -91,26 +98,35 @@ pub fn status(args: StatusArgs) -> u8 {
             match &run {
                 Some(run) => println!(
                     "run {}: {} (runs: {}, updated {} ago)",
-                    run.owner.as_ref().map_or("-", |o| o.run_id.as_str()),
+                    clean(run.owner.as_ref().map_or("-", |o| o.run_id.as_str())),
                     run.status.as_str(),
                     run.runs,
                     age(&run.updated_at)
                 ),
                 None => println!("never run"),
             }
-            println!("{:<6} {:<10} {:<16} {:>8} {:>6}  reason", "WP", "lane", "agent", "attempts", "age");
-            for state in states.values() {
+            println!("{:<6} {:<10} {:<16} {:>8} {:>6}  reason / owner", "WP", "lane", "agent", "attempts", "age");
+            for state in board.states.values() {
+                let mut detail = clean(state.reason.as_deref().unwrap_or(""));
+                if let Some(owner) = &state.owner {
+                    let elsewhere =
+                        if owner.host != here { " (another host: `release` frees it if that run is gone)" } else { "" };
+                    detail = format!("held by {}{elsewhere}", clean(&owner.to_string()));
+                }
                 println!(
                     "{:<6} {:<10} {:<16} {:>8} {:>6}  {}",
                     state.wp,
                     state.lane,
-                    state.agent.as_deref().unwrap_or("-"),
+                    clean(state.agent.as_deref().unwrap_or("-")),
                     state.attempts_total,
                     age(&state.updated_at),
-                    state.reason.as_deref().unwrap_or("")
+                    detail
                 );
             }
-            if states.is_empty() {
+            for (reference, why) in &board.corrupt {
+                println!("unreadable: {reference}: {}", clean(why));
+            }
+            if board.states.is_empty() && board.corrupt.is_empty() {
                 println!("(no WP has state yet: `kitty-orchestrator run {}` imports the feature)", args.target.feature);
             }
         }
@@ -134,7 +150,7 @@ pub fn log(args: LogArgs) -> u8 {
         if args.json {
             println!("{}", serde_json::json!({"commit": entry.commit, "subject": entry.subject, "state": entry.state}));
         } else {
-            println!("{} {} {}", entry.state.updated_at, &entry.commit[..10], entry.subject);
+            println!("{} {} {}", entry.state.updated_at, &entry.commit[..10], clean(&entry.subject));
         }
     }
     if !args.json {
@@ -172,6 +188,23 @@ pub fn retry(args: RetryArgs) -> u8 {
         Ok(state) => {
             println!(
                 "{} is {} again; `kitty-orchestrator run {}` picks it up",
+                state.wp, state.lane, args.target.feature
+            );
+            exit::OK
+        }
+        Err(err) => fail(&err, false),
+    }
+}
+
+pub fn release(args: RetryArgs) -> u8 {
+    let orch = match open(&args.target, false) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match orch.release(&args.target.feature, &args.wp) {
+        Ok(state) => {
+            println!(
+                "{} released (lane {}, branch kept); `kitty-orchestrator run {}` picks it up",
                 state.wp, state.lane, args.target.feature
             );
             exit::OK

@@ -52,6 +52,9 @@ enum Command {
     Abort(inspect::FeatureArg),
     /// Move a blocked WP back to planned.
     Retry(inspect::RetryArgs),
+    /// Release a WP held by a run that cannot release it (another host, a crashed container);
+    /// it keeps its lane and branch, and the next run claims it.
+    Release(inspect::RetryArgs),
     /// List the built-in and configured agents, found or not, with versions.
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Log(args) => inspect::log(args),
         Command::Abort(args) => inspect::abort(args),
         Command::Retry(args) => inspect::retry(args),
+        Command::Release(args) => inspect::release(args),
         Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),
@@ -112,7 +116,9 @@ fn init_logging(verbose: u8) {
 pub fn exit_for(err: &kitty_orchestrator::Error) -> u8 {
     match err.code() {
         "feature_invalid" | "config_invalid" | "no_agents" | "unknown_agent" | "feature_not_found"
-        | "illegal_transition" | "state_missing" => exit::BAD_INPUT,
+        | "illegal_transition" | "state_missing" | "wp_id_invalid" | "wp_not_found" | "not_a_repository" => {
+            exit::BAD_INPUT
+        }
         "run_locked" | "state_conflict" => exit::BUSY,
         _ => exit::INTERNAL,
     }
@@ -123,7 +129,7 @@ pub fn fail(err: &kitty_orchestrator::Error, json: bool) -> u8 {
     if json {
         println!("{}", serde_json::json!({"type": "error", "code": err.code(), "error": err.to_string()}));
     } else {
-        eprintln!("error: {err}");
+        eprintln!("error: {}", render::clean(&err.to_string()));
     }
     exit_for(err)
 }

@@ -2,6 +2,20 @@
 
 use kitty_orchestrator::engine::{Event, Plan, RunSummary};
 
+/// Text from agents or state, made safe for a terminal: control characters (escape sequences,
+/// carriage returns, bells) and invisible bidirectional overrides become `?` or a space, so an
+/// agent's output can never move the cursor, rewrite the screen or hide what it says.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => ' ',
+            c if c.is_control() => '?',
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' => '?',
+            c => c,
+        })
+        .collect()
+}
+
 /// One line for an event, or `None` for events not shown in plain mode.
 pub fn event_line(event: &Event) -> Option<String> {
     let time = jiff::Zoned::now().strftime("%H:%M:%S").to_string();
@@ -34,7 +48,7 @@ pub fn event_line(event: &Event) -> Option<String> {
         Event::AgentOutput { wp, line, .. } => format!("{wp} | {line}"),
         Event::RunFinished { .. } => return None,
     };
-    Some(format!("{time} {text}"))
+    Some(format!("{time} {}", clean(&text)))
 }
 
 /// The summary table printed at the end of a run.
@@ -45,10 +59,15 @@ pub fn summary_table(summary: &RunSummary) -> String {
         "WP", "lane", "attempts", "revs", "time", "cost", "agents / reason"
     ));
     for wp in &summary.wps {
-        let detail = match &wp.reason {
-            Some(reason) => reason.clone(),
-            None => wp.agents.join(", "),
+        let mut detail = match (&wp.reason, &wp.owner) {
+            (Some(reason), _) => reason.clone(),
+            (None, Some(owner)) => format!("held by {owner} (`kitty-orchestrator release` frees it)"),
+            (None, None) => wp.agents.join(", "),
         };
+        if !wp.withheld.is_empty() {
+            detail.push_str(&format!(" [not committed: {}]", wp.withheld.join(", ")));
+        }
+        let detail = clean(&detail);
         out.push_str(&format!(
             "{:<6} {:<10} {:>8} {:>5} {:>6.1}s {:>9}  {}\n",
             wp.id,
@@ -59,6 +78,9 @@ pub fn summary_table(summary: &RunSummary) -> String {
             if wp.cost_usd > 0.0 { format!("${:.4}", wp.cost_usd) } else { "-".into() },
             detail
         ));
+    }
+    for corrupt in &summary.corrupt {
+        out.push_str(&format!("\nunreadable state {}: {}\n", corrupt.reference, clean(&corrupt.why)));
     }
     if let Some(verify) = &summary.verify {
         out.push_str(&format!(

@@ -86,14 +86,20 @@ fn drive(
         let signals = cancel.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            // Closing the terminal (SIGHUP) stops the run like Ctrl-C: agents never outlive it.
+            let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+            else {
                 return;
             };
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
+                _ = hup.recv() => {}
             }
-            eprintln!("interrupted: stopping the agents (the run can be resumed)");
+            // The terminal may be gone (SIGHUP): a failed write must not stop the abort.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "interrupted: stopping the agents (the run can be resumed)");
             signals.cancel();
         });
         orch.run(feature, opts, sink, cancel).await
@@ -152,16 +158,20 @@ pub fn run(args: RunArgs) -> u8 {
 }
 
 pub fn demo(args: DemoArgs) -> u8 {
-    let (dir, _temp) = match &args.dir {
-        Some(dir) => (dir.clone(), None),
-        None => {
-            let temp = std::env::temp_dir().join(format!("kitty-demo-{}", std::process::id()));
-            (temp.clone(), Some(temp))
-        }
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => match tempfile::Builder::new().prefix("kitty-demo-").tempdir() {
+            // A new directory of our own; removed at the end unless --keep.
+            Ok(temp) => temp.keep(),
+            Err(err) => {
+                eprintln!("error: cannot make a temporary directory for the demo: {err}");
+                return exit::INTERNAL;
+            }
+        },
     };
     if let Err(err) = kitty_orchestrator::demo::create_repo(&dir) {
         eprintln!("error: {err}");
-        return exit::INTERNAL;
+        return exit::BAD_INPUT;
     }
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kitty-orchestrator"));
     let orch = match Orchestrator::open(&dir, Some(demo_config(&exe))) {

@@ -1,87 +1,12 @@
 //! `run`, `resume`, `status`, `log`, `abort`, `retry`, `agents` and `demo` as real processes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
 
-fn bin() -> Command {
-    Command::cargo_bin("kitty-orchestrator").unwrap()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fake_agent() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/agents/fake-agent").display().to_string()
-}
-
-/// A repository with feature `slug` of `n` WPs (WP k depends on WP k-2 and WP k-1 when they
-/// exist: chains and fan-ins) and a configuration running the fake agent with `env`.
-fn repo(slug: &str, n: usize, env: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["config", "user.name", "Test"]);
-    git(dir, &["config", "user.email", "t@example.com"]);
-    let tasks = dir.join("kitty-specs").join(slug).join("tasks");
-    std::fs::create_dir_all(&tasks).unwrap();
-    for k in 1..=n {
-        let deps: Vec<String> = [k.checked_sub(2), k.checked_sub(1)]
-            .into_iter()
-            .flatten()
-            .filter(|&d| d >= 1 && k % 3 != 1)
-            .map(|d| format!("WP{d:02}"))
-            .collect();
-        std::fs::write(
-            tasks.join(format!("WP{k:02}-work.md")),
-            format!(
-                "---\nwork_package_id: WP{k:02}\ntitle: Work {k}\ndependencies: [{}]\n---\nCreate WP{k:02}.txt\n",
-                deps.join(", ")
-            ),
-        )
-        .unwrap();
-    }
-    write_config(dir, env);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "feature"]);
-    tmp
-}
-
-fn write_config(dir: &Path, env: &str) {
-    std::fs::create_dir_all(dir.join(".kittify")).unwrap();
-    let agent = fake_agent();
-    std::fs::write(
-        dir.join(".kittify/orchestrator.toml"),
-        format!(
-            "max_concurrent_wps = 4\nmax_retries = 1\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]\n\
-             [agents.impl]\ncommand = [\"{agent}\"]\noutput = \"stream-json\"\nenv = {{ {env} }}\n\
-             [agents.rev]\ncommand = [\"{agent}\"]\noutput = \"stream-json\"\n"
-        ),
-    )
-    .unwrap();
-}
-
-/// Processes (other than zombies) whose environment names this feature: leftover agents.
-fn agents_of(feature: &str) -> Vec<i32> {
-    let want = format!("KITTY_FEATURE={feature}");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-            !zombie
-                && std::fs::read(format!("/proc/{pid}/environ"))
-                    .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == want.as_bytes()))
-        })
-        .collect()
-}
+use common::{agents_of, alive, bin, fake_agent, git, repo, write_config};
 
 #[test]
 fn demo_runs_to_done_and_its_refs_show_it() {
@@ -352,13 +277,31 @@ fn agents_orphaned_by_a_kill_9_are_ended_by_the_next_run() {
     let dir = tmp.path();
     let mut child = bin().args(["run", "046-orphans", "--repo"]).arg(dir).stdout(Stdio::null()).spawn().unwrap();
     let started = Instant::now();
-    while agents_of("046-orphans").len() < 2 && started.elapsed() < Duration::from_secs(20) {
+    // WP01's tree: three levels of shells (WP02 waits for WP01), and its leader's pid recorded.
+    let leader = || {
+        let state = git(dir, &["show", "refs/kitty/wp/046-orphans/WP01:state.json"]);
+        serde_json::from_str::<serde_json::Value>(&state).unwrap()["pid"].as_i64()
+    };
+    let log = dir.join(".kittify/logs/046-orphans/WP01-implementation-1.log");
+    let tree_up = || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("tree started")) && leader().is_some();
+    while !tree_up() && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The third level is started by the second, asynchronously.
+    std::thread::sleep(Duration::from_millis(300));
+    let leaders = vec![leader().expect("the agent's pid is recorded") as i32];
+
     child.kill().unwrap();
     child.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!agents_of("046-orphans").is_empty(), "the agents outlive a SIGKILLed orchestrator");
+    // The leaders die with the orchestrator (parent-death signal)...
+    let started = Instant::now();
+    while leaders.iter().any(|pid| alive(*pid)) && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!leaders.iter().any(|pid| alive(*pid)), "agent leaders {leaders:?} outlived a SIGKILLed orchestrator");
+
+    // ...their descendants, re-parented away, are found by their KITTY_* environment.
+    assert!(!agents_of("046-orphans").is_empty(), "the test needs descendants that outlive the orchestrator");
     write_config(dir, "");
     let out = bin().args(["run", "046-orphans", "--grace", "1", "--repo"]).arg(dir).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));

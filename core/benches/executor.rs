@@ -30,6 +30,7 @@ fn run_for(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, &s
             delivery: Delivery::Stdin,
             output: OutputKind::Text,
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            redact: Vec::new(),
             checked_version: None,
         },
         role: Role::Implementation,

@@ -44,13 +44,13 @@ fn main() {
     // Single writer: a claim, then agent started/finished pairs on one WP.
     let wp = WpId::parse("WP0001").unwrap();
     let owner = Owner { run_id: "bench".into(), pid: std::process::id(), host: this_host() };
-    store.append(&feature.slug, &wp, &Append::new(WpEvent::Claimed { owner })).unwrap();
+    store.append(&feature.slug, &wp, &Append::new(WpEvent::Claimed { owner }).run("bench")).unwrap();
     let n = 1000u32;
     let start = Instant::now();
     for attempt in 1..=n / 2 {
         let started =
             WpEvent::AgentStarted { agent: "codex".into(), role: Role::Implementation, attempt, pid: None, log: None };
-        store.append(&feature.slug, &wp, &Append::new(started)).unwrap();
+        store.append(&feature.slug, &wp, &Append::new(started).run("bench")).unwrap();
         let finished = WpEvent::AgentFinished {
             agent: "codex".into(),
             role: Role::Implementation,
@@ -59,8 +59,9 @@ fn main() {
             cost_usd: None,
             duration_ms: 1,
             head: None,
+            withheld: Vec::new(),
         };
-        store.append(&feature.slug, &wp, &Append::new(finished)).unwrap();
+        store.append(&feature.slug, &wp, &Append::new(finished).run("bench")).unwrap();
     }
     let elapsed = start.elapsed();
     println!(

@@ -136,6 +136,9 @@ pub struct Config {
     pub worktree_dir: PathBuf,
     /// Commit what an agent left uncommitted after its attempt (default true).
     pub auto_commit: bool,
+    /// More paths (gitignore patterns) auto-commit never commits, on top of the built-in deny
+    /// list of secret-looking files ([`crate::worktree::DENY_LIST`]) and `.worktreeinclude`.
+    pub auto_commit_exclude: Vec<String>,
     /// argv run after every WP is done, in a worktree merging them all.
     pub verify_command: Option<Vec<String>>,
     /// argv run in each new worktree before its agent starts.
@@ -157,6 +160,7 @@ impl Default for Config {
             target_branch: None,
             worktree_dir: PathBuf::from(".worktrees"),
             auto_commit: true,
+            auto_commit_exclude: Vec::new(),
             verify_command: None,
             setup_command: None,
             agents: AgentsConfig::default(),
@@ -267,6 +271,7 @@ struct RawConfig {
     target_branch: Option<Spanned<String>>,
     worktree_dir: Option<Spanned<String>>,
     auto_commit: Option<bool>,
+    auto_commit_exclude: Option<Spanned<Vec<String>>>,
     verify_command: Option<Spanned<Vec<String>>>,
     setup_command: Option<Spanned<Vec<String>>>,
     agents: Option<BTreeMap<String, Spanned<toml::Value>>>,
@@ -374,6 +379,23 @@ impl Validator<'_> {
             }
             Some(v) => PathBuf::from(v.into_inner()),
         };
+        let auto_commit_exclude = match raw.auto_commit_exclude {
+            None => Vec::new(),
+            Some(v) => {
+                let span = v.span();
+                let patterns = v.into_inner();
+                if let Some(bad) = patterns.iter().find(|p| p.trim().is_empty() || p.contains('\n')) {
+                    return Err(self.error(
+                        "auto_commit_exclude",
+                        Some(span),
+                        format!(
+                            "{bad:?} is not a gitignore pattern: expected one pattern per string, e.g. \"*.secret\""
+                        ),
+                    ));
+                }
+                patterns
+            }
+        };
         let agents = self.agents(raw.agents)?;
         Ok(Config {
             max_concurrent_wps: self.int("max_concurrent_wps", raw.max_concurrent_wps, 1..=64, 4)? as usize,
@@ -386,6 +408,7 @@ impl Validator<'_> {
             target_branch,
             worktree_dir,
             auto_commit: raw.auto_commit.unwrap_or(defaults.auto_commit),
+            auto_commit_exclude,
             verify_command: self.argv("verify_command", raw.verify_command)?,
             setup_command: self.argv("setup_command", raw.setup_command)?,
             agents,

@@ -51,12 +51,28 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, DemoError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Makes a git repository in `dir` holding the demo feature, committed on `main`.
+/// Makes a git repository in `dir` holding the demo feature, committed on `main`. `dir` must
+/// not exist or be empty: the demo writes files and commits, and must never do that to a
+/// directory someone already uses.
 pub fn create_repo(dir: &Path) -> Result<(), DemoError> {
     let io = |what: &str| {
         let what = what.to_string();
         move |e: std::io::Error| DemoError { what, why: e.to_string() }
     };
+    if let Ok(mut entries) = std::fs::read_dir(dir)
+        && entries.next().is_some()
+    {
+        return Err(DemoError {
+            what: format!("using {}", dir.display()),
+            why: "the directory is not empty; the demo only writes into a new, empty directory (give --dir a path that does not exist yet)".into(),
+        });
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(DemoError {
+            what: format!("using {}", dir.display()),
+            why: "it is a file, not a directory".into(),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(io("creating the directory"))?;
     git(dir, &["init", "-q", "-b", "main"])?;
     std::fs::write(dir.join("README.md"), "# wordcount\n\nBuilt by agents, orchestrated by kitty-orchestrator.\n")

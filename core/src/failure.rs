@@ -29,6 +29,9 @@ pub enum FailureClass {
     InvalidOutput,
     /// Any other non-zero exit.
     NonzeroExit,
+    /// A read-only attempt (a review) changed the branch or the worktree; its changes were
+    /// undone after a backup.
+    ReadOnlyViolation,
 }
 
 impl FailureClass {
@@ -45,6 +48,7 @@ impl FailureClass {
             FailureClass::NoChanges => "no_changes",
             FailureClass::InvalidOutput => "invalid_output",
             FailureClass::NonzeroExit => "nonzero_exit",
+            FailureClass::ReadOnlyViolation => "read_only_violation",
         }
     }
 }

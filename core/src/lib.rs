@@ -25,6 +25,7 @@ pub mod feature;
 pub mod graph;
 pub mod ids;
 pub mod lane;
+pub mod redact;
 pub mod state;
 pub mod worktree;
 

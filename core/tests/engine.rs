@@ -3,38 +3,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{assert_fsck_clean, git};
-use kitty_orchestrator::engine::{Event, RunOptions, RunOutcome};
+use common::{agent, assert_fsck_clean, config, fast, git, recorder};
+use kitty_orchestrator::engine::{Event, RunOutcome};
 use kitty_orchestrator::executor::group_members;
 use kitty_orchestrator::state::WpEvent;
-use kitty_orchestrator::{Config, FailureClass, Lane, Orchestrator, WpId};
+use kitty_orchestrator::{FailureClass, Lane, Orchestrator, WpId};
 use tokio_util::sync::CancellationToken;
-
-fn fake_agent() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/agents/fake-agent").display().to_string()
-}
-
-/// A custom agent table running the fake agent with `env`.
-fn agent(id: &str, env: &[(&str, &str)]) -> String {
-    let env: Vec<String> = env.iter().map(|(k, v)| format!("{k} = \"{v}\"")).collect();
-    format!(
-        "[agents.{id}]\ncommand = [\"{}\"]\noutput = \"stream-json\"\nenv = {{ {} }}\n",
-        fake_agent(),
-        env.join(", ")
-    )
-}
-
-fn config(head: &str, agents: &[String]) -> Config {
-    let text = format!("{head}\n{}", agents.join("\n"));
-    Config::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
-
-fn fast() -> RunOptions {
-    RunOptions { grace: Duration::from_millis(300), retry_base: Duration::from_millis(20), ..RunOptions::default() }
-}
 
 /// Copies sample 01 (the 020 feature) into a new repository, optionally resetting every lane to
 /// planned, and commits it.
@@ -69,13 +45,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// Collects events.
-fn recorder() -> (kitty_orchestrator::engine::EventSink, Arc<Mutex<Vec<Event>>>) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    (Arc::new(move |e| sink.lock().unwrap().push(e)), events)
 }
 
 const F020: &str = "020-autonomous-multi-agent-orchestrator";

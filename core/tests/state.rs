@@ -44,6 +44,7 @@ fn lifecycle_is_one_commit_per_event_readable_with_git() {
             cost_usd: Some(0.25),
             duration_ms: 1000,
             head: None,
+            withheld: Vec::new(),
         },
         WpEvent::RetryScheduled { agent: "codex".into(), attempt: 2, delay_ms: 10, failure: FailureClass::Timeout },
         WpEvent::AgentStarted {
@@ -61,6 +62,7 @@ fn lifecycle_is_one_commit_per_event_readable_with_git() {
             cost_usd: Some(0.5),
             duration_ms: 2000,
             head: Some("def".into()),
+            withheld: Vec::new(),
         },
         WpEvent::Submitted { head: "def".into() },
         WpEvent::AgentStarted { agent: "claude-code".into(), role: Role::Review, attempt: 1, pid: None, log: None },
@@ -306,7 +308,7 @@ fn the_readme_inspection_commands_work() {
     store.import_feature(&f, None).unwrap();
     let wp3 = id("WP03");
     store.append(&f.slug, &wp3, &Append::new(WpEvent::Claimed { owner: owner("r") })).unwrap();
-    store.append(&f.slug, &wp3, &Append::new(WpEvent::Submitted { head: "abc".into() })).unwrap();
+    store.append(&f.slug, &wp3, &Append::new(WpEvent::Submitted { head: "abc".into() }).run("r")).unwrap();
     store.append_run(&f.slug, &RunEvent::Started { owner: owner("r") }, "").unwrap();
     let board =
         git(dir, &["for-each-ref", "--format=%(refname:lstrip=4) %(contents:subject)", "refs/kitty/wp/008-readme/"]);

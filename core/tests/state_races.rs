@@ -81,7 +81,8 @@ fn child() {
                     pid: None,
                     log: None,
                 };
-                store.append(&slug, &id, &Append::new(start).body("x".repeat(2000))).unwrap();
+                // The children act for the run that owns the WP (the parent's).
+                store.append(&slug, &id, &Append::new(start).run("parent").body("x".repeat(2000))).unwrap();
                 let finish = WpEvent::AgentFinished {
                     agent: "codex".into(),
                     role: Role::Implementation,
@@ -90,8 +91,9 @@ fn child() {
                     cost_usd: Some(0.01),
                     duration_ms: 1,
                     head: None,
+                    withheld: Vec::new(),
                 };
-                store.append(&slug, &id, &Append::new(finish)).unwrap();
+                store.append(&slug, &id, &Append::new(finish).run("parent")).unwrap();
             }
         }
         other => panic!("unknown child role {other}"),
@@ -214,7 +216,7 @@ fn sigkill_mid_append_never_leaves_a_torn_state() {
     let f = flat_feature(tmp.path(), "001-race", 1);
     let store = StateStore::open(tmp.path()).unwrap();
     store.import_feature(&f, None).unwrap();
-    store.append(&f.slug, &wp(1), &Append::new(WpEvent::Claimed { owner: owner("parent") })).unwrap();
+    store.append(&f.slug, &wp(1), &Append::new(WpEvent::Claimed { owner: owner("parent") }).run("parent")).unwrap();
     let mut last_seq = 1;
     for round in 0..50 {
         let mut child = spawn_child("append-loop", tmp.path(), "killed", &[]);
@@ -237,6 +239,8 @@ fn sigkill_mid_append_never_leaves_a_torn_state() {
     let history = store.history(&f.slug, &wp(1)).unwrap();
     assert_eq!(history.len() as u64, last_seq + 1);
     assert!(last_seq > 50, "every child appended events before it was killed ({last_seq})");
-    store.append(&f.slug, &wp(1), &Append::new(WpEvent::Blocked { reason: "done testing".into() })).unwrap();
+    store
+        .append(&f.slug, &wp(1), &Append::new(WpEvent::Blocked { reason: "done testing".into() }).run("parent"))
+        .unwrap();
     assert_fsck_clean(tmp.path());
 }

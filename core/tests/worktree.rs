@@ -225,13 +225,13 @@ fn collect_auto_commits_leftovers_and_lists_new_commits() {
     let m = manager(dir, &f);
     let wp01 = f.work_package(&id("WP01")).unwrap();
     let p = m.ensure(wp01).unwrap();
-    let none = m.collect(wp01, "codex", 1, &p.base, true).unwrap();
+    let none = m.collect(wp01, "codex", 1, &p.base, &p.base, true).unwrap();
     assert!(none.commits.is_empty() && none.auto_commit.is_none(), "no changes");
     work(&p.path, "a.txt", "a\n");
     std::fs::write(p.path.join("left-over.txt"), "forgot to commit\n").unwrap();
     std::fs::write(p.path.join(".gitignore"), "*.log\n").unwrap();
     std::fs::write(p.path.join("noise.log"), "ignored\n").unwrap();
-    let changes = m.collect(wp01, "codex", 2, &p.base, true).unwrap();
+    let changes = m.collect(wp01, "codex", 2, &p.base, &p.base, true).unwrap();
     assert!(changes.auto_commit.is_some());
     assert_eq!(changes.commits.len(), 2);
     let message = git(&p.path, &["log", "-1", "--format=%B"]);
@@ -243,34 +243,142 @@ fn collect_auto_commits_leftovers_and_lists_new_commits() {
     assert_eq!(git(&p.path, &["status", "--porcelain"]), "");
     // auto_commit off: the leftovers are reported, not committed.
     std::fs::write(p.path.join("more.txt"), "x\n").unwrap();
-    let off = m.collect(wp01, "codex", 3, &p.base, false).unwrap();
+    let off = m.collect(wp01, "codex", 3, &p.base, &p.base, false).unwrap();
     assert_eq!(off.uncommitted, ["more.txt"]);
     assert_eq!(off.commits.len(), 2);
 }
 
 #[test]
-fn worktreeinclude_files_are_copied_and_setup_failures_reported() {
+fn worktreeinclude_copies_only_ignored_files_links_as_links_and_setup_stays_pending() {
     let tmp = common::repo();
     let dir = tmp.path();
-    std::fs::write(dir.join(".gitignore"), ".env\nsecrets/\n").unwrap();
+    std::fs::write(dir.join(".gitignore"), ".env\nsecrets/\nlink\n").unwrap();
     git(dir, &["add", ".gitignore"]);
     git(dir, &["commit", "-q", "-m", "ignore"]);
     std::fs::write(dir.join(".env"), "TOKEN=local\n").unwrap();
     std::fs::create_dir_all(dir.join("secrets")).unwrap();
     std::fs::write(dir.join("secrets/dev.key"), "k\n").unwrap();
-    std::fs::write(dir.join(".worktreeinclude"), "# files a worktree needs\n.env\nsecrets/\n").unwrap();
+    // Matched but not ignored: git would see it, so it is not copied (nor committed later).
+    std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
+    // A link out of the tree: copied as a link, never followed (it would copy the repository).
+    std::os::unix::fs::symlink("..", dir.join("link")).unwrap();
+    std::fs::write(dir.join(".worktreeinclude"), "# files a worktree needs\n.env\nsecrets/\nnotes.txt\nlink\n")
+        .unwrap();
     let f = feature(dir, "015-include", &[("WP01", "planned", &[]), ("WP02", "planned", &[])]);
     let p = manager(dir, &f).ensure(f.work_package(&id("WP01")).unwrap()).unwrap();
     assert_eq!(std::fs::read_to_string(p.path.join(".env")).unwrap(), "TOKEN=local\n");
     assert!(p.path.join("secrets/dev.key").exists());
+    assert!(!p.path.join("notes.txt").exists());
+    let link = std::fs::symlink_metadata(p.path.join("link")).unwrap();
+    assert!(link.file_type().is_symlink());
+    assert_eq!(std::fs::read_link(p.path.join("link")).unwrap(), Path::new(".."));
+    assert!(!p.setup_pending);
+    assert_eq!(git(&p.path, &["status", "--porcelain"]), "");
 
-    let config =
-        Config::from_toml_str("setup_command = [\"sh\", \"-c\", \"echo installing; exit 4\"]", "t.toml").unwrap();
+    // With a setup command the worktree stays "being created" until the engine ran it.
+    let config = Config::from_toml_str("setup_command = [\"true\"]", "t.toml").unwrap();
     let m = WorktreeManager::new(dir, &f, &config).unwrap();
-    let err = m.ensure(f.work_package(&id("WP02")).unwrap()).unwrap_err();
-    assert_eq!(err.code(), "worktree_setup_failed");
-    let WorktreeError::SetupFailed { log, .. } = &err else { panic!("{err}") };
-    assert_eq!(std::fs::read_to_string(log).unwrap(), "installing\n");
+    let wp02 = f.work_package(&id("WP02")).unwrap();
+    let p2 = m.ensure(wp02).unwrap();
+    assert!(p2.setup_pending);
+    assert!(dir.join(".git/kitty/creating/015-include-WP02").exists());
+    m.mark_ready(&id("WP02")).unwrap();
+    assert!(!dir.join(".git/kitty/creating/015-include-WP02").exists());
+    assert!(!m.ensure(wp02).unwrap().created);
+}
+
+#[test]
+fn a_worktree_whose_setup_never_finished_is_saved_before_it_is_made_again() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = feature(dir, "017-setup", &[("WP01", "planned", &[])]);
+    let config = Config::from_toml_str("setup_command = [\"false\"]", "t.toml").unwrap();
+    let m = WorktreeManager::new(dir, &f, &config).unwrap();
+    let wp01 = f.work_package(&id("WP01")).unwrap();
+    let p = m.ensure(wp01).unwrap();
+    assert!(p.setup_pending);
+    // The setup failed; meanwhile the user worked in the worktree (and left a secret there).
+    std::fs::write(p.path.join("fix.py"), "print('by hand')\n").unwrap();
+    std::fs::write(p.path.join("README.md"), "edited\n").unwrap();
+    std::fs::write(p.path.join(".env"), "API_TOKEN=abc\n").unwrap();
+    let again = m.ensure(wp01).unwrap();
+    assert!(again.created);
+    assert_eq!(git(&again.path, &["status", "--porcelain"]), "");
+    let backups = m.backups(&id("WP01")).unwrap();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let reference = &backups[0].reference;
+    assert_eq!(git(dir, &["show", &format!("{reference}:fix.py")]), "print('by hand')\n");
+    assert_eq!(git(dir, &["show", &format!("{reference}:README.md")]), "edited\n");
+    // The secret is not in the ref (refs get pushed) but kept aside in .git.
+    let listed = git(dir, &["ls-tree", "-r", "--name-only", reference]);
+    assert!(!listed.contains(".env"), "{listed}");
+    let aside = dir.join(".git/kitty/withheld/017-setup-WP01");
+    let stamp = std::fs::read_dir(&aside).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::read_to_string(stamp.join(".env")).unwrap(), "API_TOKEN=abc\n");
+    assert_fsck_clean(dir);
+}
+
+#[test]
+fn auto_commit_withholds_secrets_and_worktreeinclude_files() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    std::fs::write(dir.join(".worktreeinclude"), "config/local.toml\n").unwrap();
+    let f = feature(dir, "018-withhold", &[("WP01", "planned", &[])]);
+    let config = Config::from_toml_str("auto_commit_exclude = [\"*.secret\"]", "t.toml").unwrap();
+    let m = WorktreeManager::new(dir, &f, &config).unwrap();
+    let wp01 = f.work_package(&id("WP01")).unwrap();
+    let p = m.ensure(wp01).unwrap();
+    for (file, text) in [
+        ("src/lib.rs", "pub fn f() {}\n"),
+        (".env", "OPENAI_API_KEY=sk-x\n"),
+        ("deploy/id_ed25519", "-----BEGIN\n"),
+        ("certs/server.pem", "pem\n"),
+        ("config/local.toml", "password = 1\n"),
+        ("db.secret", "s\n"),
+        (".env.example", "OPENAI_API_KEY=\n"),
+    ] {
+        std::fs::create_dir_all(p.path.join(file).parent().unwrap()).unwrap();
+        std::fs::write(p.path.join(file), text).unwrap();
+    }
+    let changes = m.collect(wp01, "codex", 1, &p.base, &p.base, true).unwrap();
+    assert_eq!(
+        changes.withheld,
+        [".env", "certs/server.pem", "config/local.toml", "db.secret", "deploy/id_ed25519"],
+        "{changes:?}"
+    );
+    let committed = git(dir, &["ls-tree", "-r", "--name-only", &changes.head]);
+    assert!(committed.contains("src/lib.rs") && committed.contains(".env.example"), "{committed}");
+    for secret in [".env\n", "id_ed25519", "server.pem", "local.toml", "db.secret"] {
+        assert!(!committed.contains(secret), "{secret} committed: {committed}");
+    }
+    // The withheld files are still there, uncommitted, and never go into a backup ref either.
+    assert!(p.path.join(".env").exists());
+    assert!(m.backup(&id("WP01"), "a test").unwrap().is_none());
+    // Only withheld files changed: no commit at all.
+    std::fs::write(p.path.join(".env"), "OPENAI_API_KEY=sk-y\n").unwrap();
+    let again = m.collect(wp01, "codex", 2, &p.base, &changes.head, true).unwrap();
+    assert!(again.auto_commit.is_none() && again.new_commits.is_empty(), "{again:?}");
+}
+
+#[test]
+fn discarding_leftovers_saves_them_and_resets_to_head() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = feature(dir, "019-leftovers", &[("WP01", "planned", &[])]);
+    let m = manager(dir, &f);
+    let wp01 = f.work_package(&id("WP01")).unwrap();
+    let p = m.ensure(wp01).unwrap();
+    std::fs::write(p.path.join("README.md"), "half-edited\n").unwrap();
+    std::fs::write(p.path.join("new.rs"), "fn half(\n").unwrap();
+    git(&p.path, &["add", "new.rs"]);
+    std::fs::write(p.path.join(".env"), "KEEP=me\n").unwrap();
+    let backup = m.discard_leftovers(&id("WP01"), "a failed attempt (timeout)").unwrap().unwrap();
+    assert_eq!(backup.files, ["README.md", "new.rs"]);
+    assert_eq!(git(dir, &["show", &format!("{}:new.rs", backup.reference)]), "fn half(\n");
+    assert_eq!(std::fs::read_to_string(p.path.join("README.md")).unwrap(), "hello\n");
+    assert!(!p.path.join("new.rs").exists());
+    // The withheld file stays where it was; nothing else is left.
+    assert_eq!(git(&p.path, &["status", "--porcelain"]), "?? .env\n");
 }
 
 #[test]

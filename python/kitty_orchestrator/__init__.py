@@ -5,20 +5,25 @@ The engine is written in Rust; this package is a thin, typed layer over it. Erro
 
 Events given to ``on_event`` are dicts with a ``"type"`` key (``run_started``, ``lane_changed``,
 ``agent_started``, ``agent_output``, ``agent_finished``, ``retry_scheduled``, ``wp_blocked``,
-``run_finished``), the same JSON shape as in Rust and Node. ``on_event`` is called from the
-engine's threads; an exception it raises is reported through ``sys.unraisablehook`` and the run
-goes on (one bad callback must not leave agents half-run).
+``run_finished``), the same JSON shape as in Rust and Node. ``on_event`` is called, in order,
+from a thread of its own fed by a queue: a slow callback never delays the engine (timeouts,
+aborts), and every event has been delivered when ``run`` returns. An exception it raises is
+reported through ``sys.unraisablehook`` and the run goes on (one bad callback must not leave
+agents half-run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
 import json
 import os
+import signal
+import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from . import _native
 from ._native import (
@@ -68,6 +73,8 @@ class WpSummary:
     reason: Optional[str]
     head: Optional[str]
     logs: list[str]
+    owner: Optional[str]
+    withheld: list[str]
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class RunSummary:
     cost_usd: float
     duration_ms: int
     verify: Optional[dict[str, Any]]
+    corrupt: list[dict[str, Any]]
 
     @staticmethod
     def _from_json(text: str) -> "RunSummary":
@@ -93,6 +101,44 @@ class RunSummary:
 
 
 EventCallback = Callable[[dict[str, Any]], Any]
+
+
+class _Signalled(BaseException):
+    """A termination signal arrived during a run (raised by our handler, caught by ``run``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _graceful_termination() -> Iterator[None]:
+    """While a run blocks the main thread: SIGTERM and SIGHUP, when the host has no handler of
+    its own, first abort the run cleanly (agents stopped, the abort recorded), then end the
+    process the way the signal would have. Without this, the default action kills the process
+    at once and the agents' process groups are left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+
+            def handler(received: int, _frame: Any) -> None:
+                raise _Signalled(received)
+
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    except _Signalled as stop:
+        for number, old in previous.items():
+            signal.signal(number, old)
+        previous.clear()
+        os.kill(os.getpid(), stop.signum)
+        raise
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 ConfigLike = Union[str, "os.PathLike[str]", dict[str, Any], Config, None]
 
 
@@ -119,7 +165,9 @@ class Orchestrator:
         retry_base_ms: Optional[int] = None,
     ) -> RunSummary:
         """Runs (or resumes) ``feature`` until nothing more can start. Blocks with the GIL
-        released; Ctrl-C aborts the run cleanly, then raises KeyboardInterrupt."""
+        released; Ctrl-C aborts the run cleanly, then raises KeyboardInterrupt. On the main
+        thread, SIGTERM/SIGHUP (when the program has no handler for them) abort the run cleanly
+        too, then end the process as the signal would."""
         options = {
             "impl_agents": list(impl_agents) if impl_agents else None,
             "review_agents": list(review_agents) if review_agents else None,
@@ -128,7 +176,9 @@ class Orchestrator:
             "grace_ms": grace_ms,
             "retry_base_ms": retry_base_ms,
         }
-        return RunSummary._from_json(self._native.run(feature, json.dumps(options), on_event))
+        with _graceful_termination():
+            text = self._native.run(feature, json.dumps(options), on_event)
+        return RunSummary._from_json(text)
 
     async def run_async(
         self,
@@ -168,7 +218,8 @@ class Orchestrator:
             raise
 
     def status(self, feature: str) -> dict[str, Any]:
-        """``{"run": run state or None, "wps": {id: state}}`` from the refs."""
+        """``{"run": run state or None, "wps": {id: state}, "corrupt": [{reference, why}]}``
+        from the refs (a ref that cannot be read is listed, the others still shown)."""
         result: dict[str, Any] = json.loads(self._native.status(feature))
         return result
 
@@ -185,6 +236,13 @@ class Orchestrator:
     def retry(self, feature: str, wp: str) -> dict[str, Any]:
         """Moves a blocked WP back to planned; returns its new state."""
         result: dict[str, Any] = json.loads(self._native.retry(feature, wp))
+        return result
+
+    def release(self, feature: str, wp: str) -> dict[str, Any]:
+        """Releases a WP held by a run that cannot release it (another host, a crashed
+        container): it keeps its lane and branch, unowned, and the next run claims it. Refused
+        while its owner is alive on this machine. Returns its new state."""
+        result: dict[str, Any] = json.loads(self._native.release(feature, wp))
         return result
 
 

@@ -69,12 +69,13 @@ test('a run resolves with the summary; events arrive in order and match history(
   assert.equal(events.at(-1).type, 'run_finished')
   for (const wp of ['WP01', 'WP02', 'WP03', 'WP04']) {
     const seen = events.filter((e) => e.type === 'lane_changed' && e.wp === wp).map((e) => e.to)
-    const lanes = orch.history('060-node', wp).map((h) => h.state.lane)
+    const lanes = (await orch.history('060-node', wp)).map((h) => h.state.lane)
     const changes = lanes.slice(1).filter((l, i) => l !== lanes[i])
     assert.deepEqual(seen, changes)
     assert.deepEqual(changes, ['doing', 'for_review', 'done'])
   }
-  const status = orch.status('060-node')
+  const status = await orch.status('060-node')
+  assert.deepEqual(orch.statusSync('060-node').wps, status.wps)
   assert.equal(status.run.status, 'finished')
   assert.deepEqual(Object.fromEntries(Object.entries(status.wps).map(([k, v]) => [k, v.lane])), Object.fromEntries(summary.wps.map((w) => [w.id, w.lane])))
 })
@@ -133,13 +134,24 @@ test('errors carry stable codes, sync and async', async () => {
     (e) => e.code === 'no_agents',
   )
   await orch.run('063-errors', { graceMs: 300 })
-  assert.throws(() => orch.retry('063-errors', 'WP01'), (e) => e.code === 'illegal_transition')
-  assert.throws(() => new ko.Orchestrator(path.join(repo, 'not-a-repo-dir-xyz'), config()), (e) => e.code === 'git')
+  await assert.rejects(orch.retry('063-errors', 'WP01'), (e) => e.code === 'illegal_transition')
+  await assert.rejects(orch.retry('063-errors', 'WP1'), (e) => e.code === 'wp_id_invalid')
+  await assert.rejects(orch.retry('063-errors', 'WP07'), (e) => e.code === 'wp_not_found')
+  await assert.rejects(orch.status('063-typo'), (e) => e.code === 'feature_not_found')
+  await assert.rejects(orch.run('063-errors', { maxConcurrent: 0 }), (e) => e.code === 'config_invalid' && e.message.includes('max_concurrent'))
+  await assert.rejects(orch.run('063-errors', { graceMs: -1 }), (e) => e.code === 'config_invalid')
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-not-a-repo-'))
+  assert.throws(() => new ko.Orchestrator(outside, config()), (e) => e.code === 'not_a_repository')
   await assert.rejects(orch.run('063-errors', { implAgents: ['nope'] }), (e) => e.code === 'unknown_agent')
   const blob = git(repo, 'hash-object', '-w', path.join(repo, 'kitty-specs', '063-errors', 'tasks', 'WP01-work.md')).trim()
   git(repo, 'update-ref', 'refs/kitty/wp/063-errors/WP01', blob)
-  assert.throws(() => orch.status('063-errors'), (e) => e.code === 'state_corrupt' && e.message.includes('refs/kitty/wp/063-errors/WP01'))
-  const agents = ko.detectAgents(config())
+  // One corrupt ref does not hide the board: it is named, with why.
+  const board = await orch.status('063-errors')
+  assert.deepEqual(Object.keys(board.wps), [])
+  assert.equal(board.corrupt.length, 1)
+  assert.equal(board.corrupt[0].reference, 'refs/kitty/wp/063-errors/WP01')
+  assert.match(board.corrupt[0].why, /not an event commit/)
+  const agents = await ko.detectAgents(config())
   assert.ok(agents.some((a) => a.id === 'impl' && a.path === FAKE))
 })
 
@@ -174,4 +186,50 @@ test('a second run of the same feature is refused with run_locked', async () => 
   assert.equal((await first).outcome, 'aborted')
   await assert.rejects(second, (e) => e.code === 'run_locked')
   assert.deepEqual(agentsOf('064-locked'), [])
+})
+
+test('a panic in a native method is an Error with code internal, never an abort or a pending Promise', async () => {
+  const repo = makeRepo('065-panic', { WP01: [] })
+  const orch = new ko.Orchestrator(repo, config())
+  process.env.KITTY_DEBUG_PANIC_NATIVE = 'native'
+  try {
+    assert.throws(() => orch.statusSync('065-panic'), (e) => e.code === 'internal' && /injected/.test(e.message))
+    await assert.rejects(orch.status('065-panic'), (e) => e.code === 'internal')
+  } finally {
+    delete process.env.KITTY_DEBUG_PANIC_NATIVE
+  }
+  process.env.KITTY_DEBUG_PANIC_NATIVE = 'run'
+  try {
+    await assert.rejects(orch.run('065-panic', { graceMs: 300 }), (e) => e.code === 'internal' && /the run panicked/.test(e.message))
+  } finally {
+    delete process.env.KITTY_DEBUG_PANIC_NATIVE
+  }
+  // The addon is still usable afterwards.
+  assert.equal((await orch.run('065-panic', { graceMs: 300 })).outcome, 'completed')
+})
+
+test('status, history, retry, release, abort and detectAgents never block the event loop', async () => {
+  const repo = makeRepo('066-async', { WP01: [] })
+  // An agent CLI whose `--version` takes a second to answer.
+  const slow = path.join(repo, 'slow-agent')
+  fs.writeFileSync(slow, '#!/bin/sh\nsleep 1\necho slow-agent 1.0\n', { mode: 0o755 })
+  const cfg = config()
+  cfg.agents.slow = { command: [slow] }
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 20)
+  try {
+    const agents = await ko.detectAgents(cfg)
+    assert.equal(agents.find((a) => a.id === 'slow').version, 'slow-agent 1.0')
+  } finally {
+    clearInterval(timer)
+  }
+  assert.ok(ticks >= 20, `the event loop ran ${ticks} timer ticks while agents answered`)
+  const orch = new ko.Orchestrator(repo, config())
+  await orch.run('066-async', { graceMs: 300 })
+  const [status, history] = await Promise.all([orch.status('066-async'), orch.history('066-async', 'WP01')])
+  assert.equal(status.wps.WP01.lane, 'done')
+  assert.equal(history.at(-1).state.lane, 'done')
+  assert.equal(await orch.abort('066-async'), false)
+  await assert.rejects(orch.release('066-async', 'WP01'), (e) => e.code === 'illegal_transition')
+  await assert.rejects(orch.retry('066-async', 'WP01'), (e) => e.code === 'illegal_transition')
 })

@@ -14,14 +14,19 @@ async function example(): Promise<RunSummary> {
     },
   })
   const done: number = summary.wps.filter((w) => w.lane === 'done').length
-  const status = orch.status('020')
-  console.log(lanes, done, status.wps['WP01']?.lane, detectAgents()[0]?.version, orch.history('020', 'WP01')[0]?.subject)
+  const status = await orch.status('020')
+  const quick = orch.statusSync('020')
+  const agents = await detectAgents()
+  const history = await orch.history('020', 'WP01')
+  console.log(lanes, done, status.wps['WP01']?.lane, quick.corrupt.length, agents[0]?.version, history[0]?.subject)
   try {
-    orch.retry('020', 'WP01')
+    await orch.retry('020', 'WP01')
+    await orch.release('020', 'WP02')
   } catch (err) {
     const code: KittyError['code'] = (err as KittyError).code
     console.log(code)
   }
+  console.log(await orch.abort('020'), orch.historySync('020', 'WP01').length)
   return summary
 }
 

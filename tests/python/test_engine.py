@@ -196,13 +196,23 @@ def test_each_error_kind_has_its_class_and_code(tmp_path: Path) -> None:
     blob = git(repo, "hash-object", "-w", str(repo / "kitty-specs" / "055-errors" / "tasks" / "WP01-work.md")).strip()
     head = git(repo, "rev-parse", "refs/kitty/wp/055-errors/WP01").strip()
     git(repo, "update-ref", "refs/kitty/wp/055-errors/WP01", blob)
-    with pytest.raises(ko.GitError) as corrupt:
-        orch.status("055-errors")
-    assert corrupt.value.code == "state_corrupt"
+    # One corrupt ref does not hide the board: it is named, with why.
+    board = orch.status("055-errors")
+    assert board["wps"] == {}
+    assert board["corrupt"][0]["reference"] == "refs/kitty/wp/055-errors/WP01"
+    assert "not an event commit" in board["corrupt"][0]["why"]
     git(repo, "update-ref", "refs/kitty/wp/055-errors/WP01", head)
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
     with pytest.raises(ko.GitError) as not_a_repo:
-        ko.Orchestrator(tmp_path / "not-a-repo", config())
-    assert not_a_repo.value.code == "git"
+        ko.Orchestrator(outside, config())
+    assert not_a_repo.value.code == "not_a_repository"
+    with pytest.raises(ko.FeatureError) as typo:
+        orch.status("055-erors")
+    assert typo.value.code == "feature_not_found"
+    with pytest.raises(ko.FeatureError) as bad_id:
+        orch.retry("055-errors", "WP1")
+    assert bad_id.value.code == "wp_id_invalid"
     (repo / "kitty-specs" / "055-errors" / "tasks" / "WP01-work.md").write_text("---\nwork_package_id: WP02\n---\n")
     with pytest.raises(ko.FeatureError) as invalid:
         orch.run("055-errors")

@@ -79,6 +79,8 @@ pub struct AgentProfile {
     pub model_flag: Option<&'static str>,
     /// Environment the CLI needs for headless work.
     pub env: &'static [(&'static str, &'static str)],
+    /// Environment for the review role instead of `env` (read-only permissions), if different.
+    pub review_env: Option<&'static [(&'static str, &'static str)]>,
     /// `--version` output of the CLI the argv was checked against (`None` = not checked here).
     pub checked_version: Option<&'static str>,
 }
@@ -103,6 +105,9 @@ pub struct AgentCommand {
     pub output: OutputKind,
     /// Extra environment (profile + configuration).
     pub env: Vec<(String, String)>,
+    /// The configured (`[agents.<id>] env`) variables among `env`: their values are redacted from
+    /// everything written, whatever their names.
+    pub redact: Vec<(String, String)>,
     /// CLI version the built-in argv was checked against.
     pub checked_version: Option<String>,
 }
@@ -155,7 +160,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
     let mut specs = Vec::new();
     for profile in builtin_profiles() {
         let settings = config.agents.settings.get(profile.id).cloned().unwrap_or_default();
-        let command = |args: &[String]| {
+        let command = |args: &[String], profile_env: &[(&str, &str)]| {
             let mut args = args.to_vec();
             if let (Some(model), Some(flag)) = (&settings.model, profile.model_flag) {
                 // Before a trailing `-` / `{prompt}` operand, which must stay last.
@@ -165,7 +170,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
             let at = args.iter().position(|a| a == "-" || a.starts_with('{')).unwrap_or(args.len());
             args.splice(at..at, settings.extra_args.iter().cloned());
             let mut env: Vec<(String, String)> =
-                profile.env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                profile_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             env.extend(settings.env.iter().map(|(k, v)| (k.clone(), v.clone())));
             AgentCommand {
                 agent: profile.id.to_string(),
@@ -174,6 +179,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 delivery: profile.delivery,
                 output: profile.output,
                 env,
+                redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: profile.checked_version.map(str::to_string),
             }
         };
@@ -185,8 +191,8 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
             max_concurrent: settings.max_concurrent,
             timeout,
             idle_timeout,
-            implementation: command(&profile.implementation),
-            review: command(&profile.review),
+            implementation: command(&profile.implementation, profile.env),
+            review: command(&profile.review, profile.review_env.unwrap_or(profile.env)),
         });
     }
     for (id, settings) in &config.agents.settings {
@@ -201,6 +207,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 delivery: custom.prompt.into(),
                 output: custom.output.into(),
                 env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: None,
             }
         };

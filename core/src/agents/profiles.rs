@@ -43,6 +43,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::ClaudeResult,
             model_flag: Some("--model"),
             env: &[],
+            review_env: None,
             checked_version: Some("2.1.197"),
         },
         AgentProfile {
@@ -54,6 +55,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::CodexJsonl,
             model_flag: Some("-m"),
             env: &[],
+            review_env: None,
             checked_version: Some("codex-cli 0.169.0"),
         },
         AgentProfile {
@@ -74,6 +76,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::JsonDocument,
             model_flag: Some("-m"),
             env: &[],
+            review_env: None,
             checked_version: Some("0.61.0"),
         },
         AgentProfile {
@@ -81,11 +84,21 @@ pub fn builtin() -> Vec<AgentProfile> {
             binary: "copilot",
             // Piped stdin is the prompt when no -p is given; -s prints only the response.
             implementation: s(&["--allow-all-tools", "-s"]),
-            review: s(&["--allow-all-tools", "-s"]),
+            // Review: git inspection only, file writes denied (deny rules win over allow rules).
+            review: s(&[
+                "--allow-tool=shell(git diff:*)",
+                "--allow-tool=shell(git log:*)",
+                "--allow-tool=shell(git show:*)",
+                "--allow-tool=shell(git status)",
+                "--deny-tool=write",
+                "--no-ask-user",
+                "-s",
+            ]),
             delivery: Delivery::Stdin,
             output: OutputKind::Text,
             model_flag: Some("--model"),
             env: &[],
+            review_env: None,
             checked_version: Some("GitHub Copilot CLI 1.0.102"),
         },
         AgentProfile {
@@ -98,6 +111,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::JsonDocument,
             model_flag: Some("-m"),
             env: &[],
+            review_env: None,
             checked_version: Some("0.15.10"),
         },
         AgentProfile {
@@ -110,6 +124,11 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::OpencodeJsonl,
             model_flag: Some("-m"),
             env: &[("OPENCODE_PERMISSION", r#"{"*":"allow"}"#)],
+            // Review: read and inspect only; the last matching rule wins.
+            review_env: Some(&[(
+                "OPENCODE_PERMISSION",
+                r#"{"*":"deny","read":"allow","list":"allow","glob":"allow","grep":"allow","bash":{"*":"deny","git diff*":"allow","git log*":"allow","git show*":"allow","git status*":"allow"},"edit":"deny","webfetch":"deny"}"#,
+            )]),
             checked_version: Some("1.18.33"),
         },
         AgentProfile {
@@ -121,6 +140,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::ClaudeResult,
             model_flag: Some("--model"),
             env: &[],
+            review_env: None,
             // Not distributed on npm: flags from its documentation, unchecked here.
             checked_version: None,
         },
@@ -133,6 +153,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::Text,
             model_flag: Some("--model"),
             env: &[],
+            review_env: None,
             // @kilocode/cli 7.8.1's postinstall fails on this registry: unchecked.
             checked_version: None,
         },
@@ -145,6 +166,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             output: OutputKind::Text,
             model_flag: Some("-m"),
             env: &[],
+            review_env: None,
             checked_version: Some("0.36.0"),
         },
     ]

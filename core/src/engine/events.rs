@@ -129,6 +129,44 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event with its free text (reasons, summaries, output lines) passed through
+    /// `redactor`: events reach terminals, log files and editor extensions.
+    pub fn redacted(self, redactor: &crate::redact::Redactor) -> Event {
+        let r = |text: String| redactor.apply(&text);
+        match self {
+            Event::AgentOutput { feature, wp, agent, stream, line } => {
+                Event::AgentOutput { feature, wp, agent, stream, line: r(line) }
+            }
+            Event::AgentFinished {
+                feature,
+                wp,
+                agent,
+                role,
+                attempt,
+                success,
+                failure,
+                summary,
+                duration_ms,
+                cost_usd,
+            } => Event::AgentFinished {
+                feature,
+                wp,
+                agent,
+                role,
+                attempt,
+                success,
+                failure,
+                summary: r(summary),
+                duration_ms,
+                cost_usd,
+            },
+            Event::WpBlocked { feature, wp, reason, log } => Event::WpBlocked { feature, wp, reason: r(reason), log },
+            other => other,
+        }
+    }
+}
+
 /// Receives events; called from runtime threads (it must not block for long).
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 

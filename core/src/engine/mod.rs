@@ -2,13 +2,15 @@
 //! implement → review → done, as many at once as allowed, each the moment its dependencies are
 //! done — completions wake the scheduler, there is no polling loop.
 
+mod commands;
 mod events;
+mod options;
 mod prompt;
 mod roster;
 mod summary;
 mod wp;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,15 +18,17 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub use events::{Event, EventSink, no_events};
-
-pub use summary::{RunOutcome, RunSummary, VerifyResult, WpSummary};
+pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions};
+pub use summary::{CorruptState, RunOutcome, RunSummary, VerifyResult, WpSummary};
 
 use crate::config::Config;
 use crate::feature::{Feature, WorkPackage, load_feature};
 use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
+use crate::redact::Redactor;
 use crate::state::{
-    Append, HistoryEntry, Owner, RunEvent, RunState, RunStatus, StateStore, WpEvent, WpState, this_host,
+    Append, Board, HistoryEntry, Liveness, Owner, RunEvent, RunState, RunStatus, StateError, StateStore, WpEvent,
+    WpState, liveness, this_host,
 };
 use crate::worktree::WorktreeManager;
 use roster::Roster;
@@ -49,13 +53,42 @@ pub enum EngineError {
         id: String,
     },
     /// The feature was not found.
-    #[error("no feature `{name}`: expected a directory, or a slug under {}", specs.display())]
+    #[error("no feature `{name}`: expected a directory, or a slug under {} (or a feature with state in this repository's refs)", specs.display())]
     FeatureNotFound {
         /// What was asked for.
         name: String,
         /// Where slugs are looked up.
         specs: PathBuf,
     },
+    /// Text given as a WP id is not one.
+    #[error("{why}")]
+    WpIdInvalid {
+        /// What was given.
+        id: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A well-formed WP id that the feature does not have.
+    #[error("feature {feature} has no work package {wp} (it has {known})")]
+    WpNotFound {
+        /// The feature slug.
+        feature: String,
+        /// The WP id.
+        wp: String,
+        /// The WPs it has.
+        known: String,
+    },
+    /// The path given as the repository is not inside a git repository.
+    #[error("{}: not a git repository ({why}); run from inside one, or pass --repo <path>", path.display())]
+    NotARepository {
+        /// The path.
+        path: PathBuf,
+        /// What git said.
+        why: String,
+    },
+    /// Something inside the orchestrator failed (a bug): the message says what.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl EngineError {
@@ -65,67 +98,11 @@ impl EngineError {
             EngineError::NoAgents { .. } => "no_agents",
             EngineError::UnknownAgent { .. } => "unknown_agent",
             EngineError::FeatureNotFound { .. } => "feature_not_found",
+            EngineError::WpIdInvalid { .. } => "wp_id_invalid",
+            EngineError::WpNotFound { .. } => "wp_not_found",
+            EngineError::NotARepository { .. } => "not_a_repository",
+            EngineError::Internal(_) => "internal",
         }
-    }
-}
-
-/// Per-run choices beyond the configuration.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Implementation agents, overriding `[agents] implementation`.
-    pub impl_agents: Option<Vec<String>>,
-    /// Review agents, overriding `[agents] review`.
-    pub review_agents: Option<Vec<String>>,
-    /// Overrides `max_concurrent_wps`.
-    pub max_concurrent: Option<usize>,
-    /// Time between SIGTERM and SIGKILL when ending an agent.
-    pub grace: Duration,
-    /// First retry delay (doubles per retry, with jitter; ×4 for rate limits).
-    pub retry_base: Duration,
-    /// Deliver every agent output line as an [`Event::AgentOutput`].
-    pub output_lines: bool,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            impl_agents: None,
-            review_agents: None,
-            max_concurrent: None,
-            grace: Duration::from_secs(5),
-            retry_base: Duration::from_secs(2),
-            output_lines: false,
-        }
-    }
-}
-
-impl RunOptions {
-    /// Options from JSON-shaped data, as the bindings pass them: `impl_agents`/`implAgents`,
-    /// `review_agents`/`reviewAgents`, `max_concurrent`/`maxConcurrent`,
-    /// `output_lines`/`outputLines`, `grace_ms`/`graceMs`, `retry_base_ms`/`retryBaseMs`;
-    /// absent or null keys keep their defaults.
-    pub fn from_json(value: &serde_json::Value) -> RunOptions {
-        let get = |snake: &str, camel: &str| value.get(snake).or_else(|| value.get(camel)).filter(|v| !v.is_null());
-        let list = |snake: &str, camel: &str| {
-            get(snake, camel)
-                .and_then(|v| v.as_array())
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect::<Vec<_>>())
-                .filter(|l| !l.is_empty())
-        };
-        let mut opts = RunOptions {
-            impl_agents: list("impl_agents", "implAgents"),
-            review_agents: list("review_agents", "reviewAgents"),
-            max_concurrent: get("max_concurrent", "maxConcurrent").and_then(|v| v.as_u64()).map(|n| n as usize),
-            output_lines: get("output_lines", "outputLines").and_then(|v| v.as_bool()).unwrap_or(false),
-            ..RunOptions::default()
-        };
-        if let Some(ms) = get("grace_ms", "graceMs").and_then(|v| v.as_u64()) {
-            opts.grace = Duration::from_millis(ms);
-        }
-        if let Some(ms) = get("retry_base_ms", "retryBaseMs").and_then(|v| v.as_u64()) {
-            opts.retry_base = Duration::from_millis(ms);
-        }
-        opts
     }
 }
 
@@ -142,6 +119,7 @@ pub(crate) struct Ctx {
     repo_root: PathBuf,
     opts: RunOptions,
     logs: Mutex<BTreeMap<String, Vec<String>>>,
+    redactor: Arc<Redactor>,
 }
 
 impl Ctx {
@@ -168,7 +146,7 @@ impl Ctx {
     }
 
     fn emit(&self, event: Event) {
-        (self.events)(event);
+        (self.events)(event.redacted(&self.redactor));
     }
 
     fn add_log(&self, wp: &WorkPackage, log: &str) {
@@ -216,51 +194,6 @@ pub struct Plan {
     pub max_concurrent: usize,
 }
 
-/// Runs the configured verification command on the merge of every WP branch, in a scratch
-/// directory, through the executor (process group, timeouts, log).
-async fn verify(ctx: &Ctx, command: Vec<String>) -> VerifyResult {
-    let log_path = ctx.repo_root.join(".kittify/logs").join(ctx.feature.slug.as_str()).join("verify.log");
-    let failed = |why: String| VerifyResult { command: command.clone(), success: false, exit_code: None, log: why };
-    let scratch = match tempfile::Builder::new().prefix("kitty-verify-").tempdir() {
-        Ok(dir) => dir,
-        Err(err) => return failed(format!("cannot make a scratch directory: {err}")),
-    };
-    let ids: Vec<WpId> = ctx.feature.work_packages.iter().map(|wp| wp.id.clone()).collect();
-    if let Err(err) = ctx.worktrees.checkout_merged(&ids, scratch.path()) {
-        return failed(format!("cannot merge the WP branches: {err}"));
-    }
-    let run = crate::executor::AgentRun {
-        command: crate::agents::AgentCommand {
-            agent: "verify".into(),
-            program: command[0].clone(),
-            args: command[1..].to_vec(),
-            delivery: crate::agents::Delivery::Stdin,
-            output: crate::executor::OutputKind::Text,
-            env: Vec::new(),
-            checked_version: None,
-        },
-        role: crate::state::Role::Review,
-        attempt: 1,
-        feature: ctx.feature.slug.to_string(),
-        wp: "verify".into(),
-        cwd: scratch.path().to_path_buf(),
-        prompt: String::new(),
-        log_path: log_path.clone(),
-        timeout: Duration::from_secs(ctx.config.timeout_seconds),
-        idle_timeout: Duration::from_secs(ctx.config.idle_timeout_seconds),
-        grace: ctx.opts.grace,
-    };
-    match crate::executor::execute(run, None, ctx.cancel.child_token()).await {
-        Ok(outcome) => VerifyResult {
-            command,
-            success: outcome.success(),
-            exit_code: outcome.exit.code,
-            log: log_path.display().to_string(),
-        },
-        Err(err) => failed(err.to_string()),
-    }
-}
-
 /// Runs in this process, by (common git dir, feature), so `abort` from another thread is immediate.
 static LIVE_RUNS: Mutex<Vec<(PathBuf, String, CancellationToken)>> = Mutex::new(Vec::new());
 
@@ -272,11 +205,25 @@ pub struct Orchestrator {
     store: StateStore,
 }
 
+/// The redactor for everything a run writes: this process's secret-named environment, URL
+/// credentials and token shapes, plus every value configured in an `[agents.<id>] env` table.
+fn redactor_for(config: &Config) -> Redactor {
+    let configured: Vec<(String, String)> =
+        config.agents.settings.values().flat_map(|s| s.env.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
+    Redactor::from_env(&[]).with_values(configured.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
 impl Orchestrator {
     /// Opens the repository at `repo`; `config` `None` loads `.kittify/orchestrator.toml` (or the
     /// defaults when it does not exist).
     pub fn open(repo: impl AsRef<Path>, config: Option<Config>) -> Result<Orchestrator, crate::Error> {
-        let store = StateStore::open(repo.as_ref())?;
+        let store = StateStore::open(repo.as_ref()).map_err(|err| match err {
+            StateError::Git { source, .. } => {
+                EngineError::NotARepository { path: repo.as_ref().to_path_buf(), why: source.message().to_string() }
+                    .into()
+            }
+            other => crate::Error::from(other),
+        })?;
         let repo_root = store
             .common_dir()
             .parent()
@@ -287,6 +234,7 @@ impl Orchestrator {
             Some(c) => c,
             None => Config::load(&repo_root)?,
         };
+        let store = store.with_redactor(redactor_for(&config));
         Ok(Orchestrator { repo_root, config, store })
     }
 
@@ -305,10 +253,14 @@ impl Orchestrator {
         &self.store
     }
 
+    fn specs(&self) -> PathBuf {
+        self.repo_root.join("kitty-specs")
+    }
+
     /// Loads a feature given as a directory or as a slug under `kitty-specs/`.
     pub fn feature(&self, name: &str) -> Result<Feature, crate::Error> {
         let as_path = PathBuf::from(name);
-        let specs = self.repo_root.join("kitty-specs");
+        let specs = self.specs();
         let dir = if as_path.is_dir() {
             as_path
         } else if specs.join(name).is_dir() {
@@ -319,28 +271,68 @@ impl Orchestrator {
         Ok(load_feature(dir)?)
     }
 
+    /// The slug of a feature that exists: in the feature files, or (for status and history
+    /// without the files) in the refs. Anything else is `feature_not_found`, never an empty board.
     fn slug(&self, feature: &str) -> Result<FeatureSlug, crate::Error> {
         match self.feature(feature) {
             Ok(f) => Ok(f.slug),
-            // Status and history work from the refs alone, even without the feature files.
-            Err(_) => FeatureSlug::parse(feature).map_err(|why| {
-                EngineError::FeatureNotFound { name: why, specs: self.repo_root.join("kitty-specs") }.into()
-            }),
+            Err(crate::Error::Engine(EngineError::FeatureNotFound { .. })) => {
+                let not_found = || EngineError::FeatureNotFound { name: feature.to_string(), specs: self.specs() };
+                let slug = FeatureSlug::parse(feature).map_err(|_| not_found())?;
+                if self.store.has_feature(&slug)? { Ok(slug) } else { Err(not_found().into()) }
+            }
+            Err(other) => Err(other),
         }
     }
 
-    /// Current state of every WP with a chain, and of the run.
-    pub fn status(&self, feature: &str) -> Result<(BTreeMap<WpId, WpState>, Option<RunState>), crate::Error> {
-        let slug = self.slug(feature)?;
-        Ok((self.store.feature_states(&slug)?, self.store.run_state(&slug)?))
+    fn wp_id(wp: &str) -> Result<WpId, crate::Error> {
+        WpId::parse(wp).map_err(|why| EngineError::WpIdInvalid { id: wp.to_string(), why }.into())
     }
 
-    /// [`Orchestrator::status`] as JSON: `{"run": …, "wps": {id: state}}` (the bindings' shape).
+    /// A WP id of `slug` that has state (or, for a feature whose files are here, is one of its WPs).
+    fn known_wp(&self, slug: &FeatureSlug, wp: &str) -> Result<WpId, crate::Error> {
+        let id = Self::wp_id(wp)?;
+        if self.store.wp_state(slug, &id)?.is_some() {
+            return Ok(id);
+        }
+        let mut known: Vec<String> = self.store.board(slug)?.states.keys().map(WpId::to_string).collect();
+        if let Ok(feature) = self.feature(slug.as_str()) {
+            known = feature.work_packages.iter().map(|w| w.id.to_string()).collect();
+            if feature.work_package(&id).is_some() {
+                // In the files but never run: its chain does not exist yet.
+                return Err(StateError::Missing { reference: crate::state::wp_ref(slug, &id) }.into());
+            }
+        }
+        let known = if known.is_empty() { "no work package with state".to_string() } else { known.join(", ") };
+        Err(EngineError::WpNotFound { feature: slug.to_string(), wp: id.to_string(), known }.into())
+    }
+
+    /// Current state of every readable WP chain, and of the run (a corrupt ref is left out: see
+    /// [`Orchestrator::board`]).
+    pub fn status(&self, feature: &str) -> Result<(BTreeMap<WpId, WpState>, Option<RunState>), crate::Error> {
+        let (board, run) = self.board(feature)?;
+        Ok((board.states, run))
+    }
+
+    /// The board: every readable WP state, the refs that could not be read (each with why), and
+    /// the run.
+    pub fn board(&self, feature: &str) -> Result<(Board, Option<RunState>), crate::Error> {
+        let slug = self.slug(feature)?;
+        Ok((self.store.board(&slug)?, self.store.run_state(&slug)?))
+    }
+
+    /// [`Orchestrator::status`] as JSON: `{"run": …, "wps": {id: state}, "corrupt": […]}` (the
+    /// bindings' shape).
     pub fn status_json(&self, feature: &str) -> Result<serde_json::Value, crate::Error> {
-        let (states, run) = self.status(feature)?;
-        let wps: serde_json::Map<String, serde_json::Value> =
-            states.iter().map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize"))).collect();
-        Ok(serde_json::json!({"run": run, "wps": wps}))
+        let (board, run) = self.board(feature)?;
+        let wps: serde_json::Map<String, serde_json::Value> = board
+            .states
+            .iter()
+            .map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize")))
+            .collect();
+        let corrupt: Vec<serde_json::Value> =
+            board.corrupt.iter().map(|(r, why)| serde_json::json!({"reference": r, "why": why})).collect();
+        Ok(serde_json::json!({"run": run, "wps": wps, "corrupt": corrupt}))
     }
 
     /// [`Orchestrator::history`] as JSON: `[{"commit", "subject", "event", "state"}, …]`.
@@ -358,11 +350,8 @@ impl Orchestrator {
     pub fn history(&self, feature: &str, wp: Option<&str>) -> Result<Vec<HistoryEntry>, crate::Error> {
         let slug = self.slug(feature)?;
         let ids: Vec<WpId> = match wp {
-            Some(w) => vec![WpId::parse(w).map_err(|why| EngineError::FeatureNotFound {
-                name: why,
-                specs: self.repo_root.join("kitty-specs"),
-            })?],
-            None => self.store.feature_states(&slug)?.into_keys().collect(),
+            Some(w) => vec![self.known_wp(&slug, w)?],
+            None => self.store.board(&slug)?.states.into_keys().collect(),
         };
         let mut out = Vec::new();
         for id in ids {
@@ -371,13 +360,55 @@ impl Orchestrator {
         Ok(out)
     }
 
-    /// Moves a blocked WP back to `planned` (the next run picks it up).
+    /// Moves a blocked WP back to `planned` (the next run picks it up). Lock files a killed agent
+    /// left in its worktree are removed, so the next attempt is not refused by a stale
+    /// `index.lock`.
     pub fn retry(&self, feature: &str, wp: &str) -> Result<WpState, crate::Error> {
         let slug = self.slug(feature)?;
-        let id = WpId::parse(wp)
-            .map_err(|why| EngineError::FeatureNotFound { name: why, specs: self.repo_root.join("kitty-specs") })?;
+        let id = self.known_wp(&slug, wp)?;
         let actor = crate::state::Actor { name: "kitty-orchestrator retry".into(), email: "retry@kitty.local".into() };
-        Ok(self.store.append(&slug, &id, &Append::new(WpEvent::Retried).by(actor).body("retry requested"))?)
+        let state = self.store.append(&slug, &id, &Append::new(WpEvent::Retried).by(actor).body("retry requested"))?;
+        if let Ok(feature) = self.feature(slug.as_str())
+            && let Ok(worktrees) = WorktreeManager::new(&self.repo_root, &feature, &self.config)
+            && !self.store.run_is_locked(&slug)
+        {
+            worktrees.clear_stale_locks(&id);
+        }
+        Ok(state)
+    }
+
+    /// Releases a WP whose owner cannot: a run on another host (renamed, gone, a crashed
+    /// container) or a dead run here. Refused while its owner is alive on this machine (abort
+    /// that run instead). The WP stays in its lane with its branch and worktree, unowned, so the
+    /// next run claims it and goes on.
+    pub fn release(&self, feature: &str, wp: &str) -> Result<WpState, crate::Error> {
+        let slug = self.slug(feature)?;
+        let id = self.known_wp(&slug, wp)?;
+        let reference = crate::state::wp_ref(&slug, &id);
+        let state = self.store.wp_state(&slug, &id)?.ok_or(StateError::Missing { reference: reference.clone() })?;
+        let Some(owner) = state.owner.clone() else {
+            return Err(StateError::IllegalTransition {
+                reference,
+                event: "force_released",
+                lane: state.lane,
+                why: "nobody owns it: there is nothing to release".into(),
+            }
+            .into());
+        };
+        if liveness(&owner) == Liveness::Alive || (owner.host == this_host() && self.store.run_is_locked(&slug)) {
+            return Err(StateError::Conflict {
+                reference,
+                why: format!(
+                    "owned by {owner}, which is alive on this machine; stop it with `kitty-orchestrator abort {slug}`"
+                ),
+            }
+            .into());
+        }
+        let actor =
+            crate::state::Actor { name: "kitty-orchestrator release".into(), email: "release@kitty.local".into() };
+        let reason = format!("released by hand from {owner} (its host could not release it)");
+        let event = WpEvent::ForceReleased { previous: owner.clone(), reason: reason.clone() };
+        Ok(self.store.append(&slug, &id, &Append::new(event).by(actor).body(reason))?)
     }
 
     fn abort_file(&self, slug: &FeatureSlug) -> PathBuf {
@@ -386,7 +417,8 @@ impl Orchestrator {
 
     /// Aborts the feature's run: immediately if it runs in this process, else through an abort
     /// request the running orchestrator picks up within 200 ms. With no run alive, a run chain
-    /// left `running` by a crash is marked aborted. Returns whether a live run was signalled.
+    /// left `running` by a crash is marked aborted, and every agent process the dead run left
+    /// behind is ended. Returns whether a live run was signalled.
     pub fn abort(&self, feature: &str) -> Result<bool, crate::Error> {
         let slug = self.slug(feature)?;
         let common = self.store.common_dir().to_path_buf();
@@ -408,6 +440,7 @@ impl Orchestrator {
                 .map_err(|source| crate::Error::Io { path: path.clone(), source })?;
             return Ok(true);
         }
+        self.end_orphans(&slug);
         if self.store.run_state(&slug)?.is_some_and(|r| r.status == RunStatus::Running) {
             self.store.append_run(
                 &slug,
@@ -418,12 +451,28 @@ impl Orchestrator {
         Ok(false)
     }
 
+    /// Ends every agent process group a dead run left for the feature's WPs (found by their
+    /// `KITTY_*` environment; see [`crate::executor::find_agent_groups`]).
+    fn end_orphans(&self, slug: &FeatureSlug) {
+        let Ok(feature) = self.feature(slug.as_str()) else { return };
+        let Ok(worktrees) = WorktreeManager::new(&self.repo_root, &feature, &self.config) else { return };
+        for wp in &feature.work_packages {
+            let path = worktrees.path_for(&wp.id);
+            for pgid in crate::executor::find_agent_groups(slug.as_str(), wp.id.as_str(), &path) {
+                tracing::warn!(wp = %wp.id, pgid, "abort: ending an agent process group a dead run left behind");
+                crate::executor::terminate_group_blocking(pgid, Duration::from_secs(5));
+            }
+            worktrees.clear_stale_locks(&wp.id);
+        }
+    }
+
     /// What `run` would do: order, bases, agents and the exact argv each agent would get.
     pub fn plan(&self, feature: &str, opts: &RunOptions) -> Result<Plan, crate::Error> {
+        opts.validate()?;
         let feature = self.feature(feature)?;
         let roster = Roster::new(&self.config, opts.impl_agents.as_deref(), opts.review_agents.as_deref())?;
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
-        let states = self.store.feature_states(&feature.slug)?;
+        let states = self.store.board(&feature.slug)?.states;
         let implementer = roster.candidates(crate::state::Role::Implementation)[0].clone();
         let reviewer = roster
             .candidates(crate::state::Role::Review)
@@ -484,6 +533,7 @@ impl Orchestrator {
         events: EventSink,
         cancel: CancellationToken,
     ) -> Result<RunSummary, crate::Error> {
+        opts.validate()?;
         let started = Instant::now();
         let feature = Arc::new(self.feature(feature)?);
         let roster = Roster::new(&self.config, opts.impl_agents.as_deref(), opts.review_agents.as_deref())?;
@@ -498,7 +548,22 @@ impl Orchestrator {
             &RunEvent::Started { owner: owner.clone() },
             &format!("pid {} on {}", owner.pid, owner.host),
         )?;
-        let mut states = self.store.feature_states(&feature.slug)?;
+        let board = self.store.board(&feature.slug)?;
+        let redactor = Arc::new(redactor_for(&self.config));
+        // A WP whose chain cannot be read is left alone (and said), the others go on.
+        for (reference, why) in &board.corrupt {
+            tracing::error!(reference = %reference, %why, "skipping a WP whose state cannot be read");
+            events(
+                Event::WpBlocked {
+                    feature: feature.slug.to_string(),
+                    wp: reference.rsplit('/').next().unwrap_or_default().to_string(),
+                    reason: format!("its state cannot be read ({reference}: {why})"),
+                    log: None,
+                }
+                .redacted(&redactor),
+            );
+        }
+        let mut states = board.states;
         let done_at_start = states.values().filter(|s| s.lane == Lane::Done).count();
         events(Event::RunStarted {
             feature: feature.slug.to_string(),
@@ -525,6 +590,7 @@ impl Orchestrator {
             repo_root: self.repo_root.clone(),
             opts: opts.clone(),
             logs: Mutex::new(BTreeMap::new()),
+            redactor: redactor.clone(),
         });
         let result = self
             .schedule(&ctx, &mut states, opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps), &abort_file)
@@ -535,13 +601,13 @@ impl Orchestrator {
             .retain(|(d, f, _)| !(d == &common && f == feature.slug.as_str()));
         result?;
 
-        let states = self.store.feature_states(&feature.slug)?;
+        let board = self.store.board(&feature.slug)?;
         let logs = ctx.logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let aborted = cancel.is_cancelled();
-        let mut summary = RunSummary::from_states(
+        let mut summary = RunSummary::from_board(
             &feature,
             &owner.run_id,
-            &states,
+            &board,
             &logs,
             aborted,
             started.elapsed().as_millis() as u64,
@@ -549,7 +615,7 @@ impl Orchestrator {
         if summary.outcome == RunOutcome::Completed
             && let Some(command) = self.config.verify_command.clone()
         {
-            let result = verify(ctx.as_ref(), command).await;
+            let result = commands::verify(ctx.as_ref(), command).await;
             if !result.success {
                 summary.outcome = RunOutcome::Blocked;
             }
@@ -581,7 +647,9 @@ impl Orchestrator {
     }
 
     /// Starts every WP whose dependencies are done while slots are free; each completion wakes
-    /// it again. Ends when nothing runs and nothing more can start.
+    /// it again. Ends when nothing runs and nothing more can start. A WP task that fails or
+    /// panics ends as that WP blocked (a panic is recorded with its message), and the rest of
+    /// the run goes on.
     async fn schedule(
         &self,
         ctx: &Arc<Ctx>,
@@ -590,7 +658,7 @@ impl Orchestrator {
         abort_file: &Path,
     ) -> Result<(), crate::Error> {
         let feature = ctx.feature.clone();
-        let mut running: HashSet<WpId> = HashSet::new();
+        let mut running: HashMap<tokio::task::Id, WpId> = HashMap::new();
         let mut skipped: HashSet<WpId> = HashSet::new();
         let mut tasks = tokio::task::JoinSet::new();
         let mut abort_check = tokio::time::interval(Duration::from_millis(200));
@@ -603,33 +671,51 @@ impl Orchestrator {
                         break;
                     }
                     let Some(state) = states.get(&id) else { continue };
-                    if running.contains(&id)
+                    if running.values().any(|r| *r == id)
                         || skipped.contains(&id)
                         || !matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
                     {
                         continue;
                     }
                     let wp = feature.work_package(&id).expect("ids come from the feature").clone();
-                    running.insert(id.clone());
                     let ctx = ctx.clone();
-                    tasks.spawn(async move { (id, wp::drive(ctx, wp).await) });
+                    let handle = tasks.spawn(wp::drive(ctx, wp));
+                    running.insert(handle.id(), id);
                 }
             }
             if tasks.is_empty() {
                 return Ok(());
             }
             tokio::select! {
-                joined = tasks.join_next() => {
+                joined = tasks.join_next_with_id() => {
                     let Some(joined) = joined else { continue };
-                    let (id, result) = joined.map_err(|e| crate::Error::Io { path: PathBuf::from("<wp task>"), source: std::io::Error::other(e.to_string()) })?;
-                    running.remove(&id);
+                    let (task, result) = match joined {
+                        Ok((task, result)) => (task, result),
+                        Err(err) => {
+                            let task = err.id();
+                            let why = panic_message(err);
+                            (task, Err(EngineError::Internal(why).into()))
+                        }
+                    };
+                    let Some(id) = running.remove(&task) else { continue };
                     match result {
                         Ok(state) => { states.insert(id, state); }
                         Err(err) => {
                             tracing::error!(wp = %id, %err, "work package stopped");
-                            (ctx.events)(Event::WpBlocked { feature: feature.slug.to_string(), wp: id.to_string(), reason: err.to_string(), log: None });
                             skipped.insert(id.clone());
-                            if let Ok(Some(state)) = ctx.store.wp_state(&feature.slug, &id) {
+                            let state = match &err {
+                                crate::Error::Engine(EngineError::Internal(why)) => wp::block_after_panic(ctx, &id, why),
+                                _ => {
+                                    ctx.emit(Event::WpBlocked {
+                                        feature: feature.slug.to_string(),
+                                        wp: id.to_string(),
+                                        reason: err.to_string(),
+                                        log: None,
+                                    });
+                                    None
+                                }
+                            };
+                            if let Some(state) = state.or_else(|| ctx.store.wp_state(&feature.slug, &id).ok().flatten()) {
                                 states.insert(id, state);
                             }
                         }
@@ -645,24 +731,16 @@ impl Orchestrator {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_options_from_json_accept_both_spellings() {
-        let snake =
-            RunOptions::from_json(&serde_json::json!({"impl_agents": ["codex"], "max_concurrent": 3, "grace_ms": 250}));
-        let camel =
-            RunOptions::from_json(&serde_json::json!({"implAgents": ["codex"], "maxConcurrent": 3, "graceMs": 250}));
-        for opts in [snake, camel] {
-            assert_eq!(opts.impl_agents.as_deref(), Some(&["codex".to_string()][..]));
-            assert_eq!(opts.max_concurrent, Some(3));
-            assert_eq!(opts.grace, Duration::from_millis(250));
-            assert!(opts.review_agents.is_none());
-        }
-        let defaults = RunOptions::from_json(&serde_json::json!({"impl_agents": null, "reviewAgents": []}));
-        assert!(defaults.impl_agents.is_none() && defaults.review_agents.is_none());
-        assert_eq!(defaults.retry_base, RunOptions::default().retry_base);
+/// The message of a panicked (or cancelled) task.
+fn panic_message(err: tokio::task::JoinError) -> String {
+    if err.is_cancelled() {
+        return "its task was cancelled".into();
     }
+    let payload = err.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("the work package's task panicked: {text}")
 }

@@ -16,7 +16,7 @@ pub fn implementation(
          You are in the git worktree {worktree}, on branch {branch}. Work only inside it.\n\
          Do everything the work package below asks. Commit your work with git when you are done \
          (anything left uncommitted is committed for you).\n\
-         End your final message with one line:\n\
+         End your final message with one of these lines, on a line of its own:\n\
          KITTY-STATUS: done                      when the work is complete\n\
          KITTY-STATUS: blocked <reason>          when you cannot continue without a person\n\
          KITTY-STATUS: kickback <reason>         when the work package itself is wrong\n",
@@ -41,11 +41,10 @@ pub fn review(feature: &Feature, wp: &WorkPackage, worktree: &str, base: &str, h
          The implementation is in the git worktree {worktree}: the commits {base}..{head}.\n\
          Inspect them with `git log {base}..{head}` and `git diff {base}..{head}`. Do not change any file.\n\
          Check the work against the work package below: complete, correct, tested where it should be.\n\
-         End your final message with exactly one verdict line:\n\
-         KITTY-VERDICT: approve\n\
-         or\n\
-         KITTY-VERDICT: reject\n\
-         followed by what must change. Without a verdict line the review counts as failed.\n\
+         End your final message with exactly one verdict line, on a line of its own:\n\
+         KITTY-VERDICT: approve                  when the work is complete and correct\n\
+         KITTY-VERDICT: reject                   when it is not, followed by what must change\n\
+         Without a verdict line the review counts as failed.\n\
          \n===== Work package {id} =====\n\n{prompt}",
         id = wp.id,
         title = wp.title,

@@ -45,6 +45,21 @@ pub struct WpSummary {
     pub head: Option<String>,
     /// Logs written in this run.
     pub logs: Vec<String>,
+    /// The run that holds the WP when it is not this one (a run on another host, or a dead run):
+    /// `kitty-orchestrator release` frees it.
+    pub owner: Option<String>,
+    /// Paths auto-commit left out of its commits (secret-looking files, `.worktreeinclude`
+    /// copies): they are in the worktree, not on the branch.
+    pub withheld: Vec<String>,
+}
+
+/// A WP ref whose state could not be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct CorruptState {
+    /// The ref.
+    pub reference: String,
+    /// Why.
+    pub why: String,
 }
 
 /// The result of the final verification command.
@@ -83,9 +98,36 @@ pub struct RunSummary {
     pub duration_ms: u64,
     /// Final verification, if configured and reached.
     pub verify: Option<VerifyResult>,
+    /// WP refs whose state could not be read (those WPs were left alone).
+    pub corrupt: Vec<CorruptState>,
 }
 
 impl RunSummary {
+    /// Builds the summary from the board in git.
+    pub fn from_board(
+        feature: &Feature,
+        run_id: &str,
+        board: &crate::state::Board,
+        logs: &BTreeMap<String, Vec<String>>,
+        aborted: bool,
+        duration_ms: u64,
+    ) -> RunSummary {
+        let mut summary = Self::from_states(feature, run_id, &board.states, logs, aborted, duration_ms);
+        summary.corrupt = board
+            .corrupt
+            .iter()
+            .map(|(reference, why)| CorruptState { reference: reference.clone(), why: why.clone() })
+            .collect();
+        for wp in &mut summary.wps {
+            if wp.reason.is_none()
+                && let Some((_, why)) = board.corrupt.iter().find(|(r, _)| r.ends_with(&format!("/{}", wp.id)))
+            {
+                wp.reason = Some(format!("state cannot be read: {why}"));
+            }
+        }
+        summary
+    }
+
     /// Builds the summary from the WP states in git.
     pub fn from_states(
         feature: &Feature,
@@ -114,6 +156,8 @@ impl RunSummary {
                     }),
                     head: state.and_then(|s| s.head.clone()),
                     logs: logs.get(wp.id.as_str()).cloned().unwrap_or_default(),
+                    owner: state.and_then(|s| s.owner.as_ref()).filter(|o| o.run_id != run_id).map(ToString::to_string),
+                    withheld: state.map(|s| s.withheld.clone()).unwrap_or_default(),
                 }
             })
             .collect();
@@ -139,6 +183,7 @@ impl RunSummary {
             remaining,
             duration_ms,
             verify: None,
+            corrupt: Vec::new(),
         }
     }
 }

@@ -6,28 +6,64 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::commands::{self, Setup};
 use super::events::Event;
-use super::{Ctx, prompt};
+use super::{Ctx, EngineError, prompt};
 use crate::config::FallbackStrategy;
 use crate::executor::{AgentRun, KittyStatus, Outcome, OutputLine, Verdict, execute_with};
 use crate::failure::FailureClass;
 use crate::feature::WorkPackage;
+use crate::ids::WpId;
 use crate::lane::Lane;
 use crate::state::{Actor, Append, Liveness, Role, StateError, WpEvent, WpState, liveness};
+use crate::worktree::Prepared;
 
 /// Drives `wp` as far as it can go in this run; returns its final state.
 pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Error> {
     let mut state = ctx.state_of(&wp)?;
+    // An agent was running when its orchestrator died: what it left in the worktree is not work.
+    let mut interrupted = state.pid.is_some() || matches!(state.last_event, WpEvent::AgentStarted { .. });
     state = claim(&ctx, &wp, state).await?;
+    #[cfg(debug_assertions)]
+    injected_panic(&wp);
     loop {
         if ctx.cancel.is_cancelled() {
             return release(&ctx, &wp, state);
         }
         state = match state.lane {
-            Lane::Doing => implement(&ctx, &wp, state).await?,
+            Lane::Doing => implement(&ctx, &wp, state, std::mem::take(&mut interrupted)).await?,
             Lane::ForReview => review(&ctx, &wp, state).await?,
             _ => return Ok(state),
         };
+    }
+}
+
+/// Debug builds only: `KITTY_DEBUG_PANIC_WP=WP02` makes that WP's task panic once claimed, so
+/// tests can check that a panicking WP ends blocked while the rest of the run goes on.
+#[cfg(debug_assertions)]
+fn injected_panic(wp: &WorkPackage) {
+    if std::env::var("KITTY_DEBUG_PANIC_WP").is_ok_and(|v| v == wp.id.as_str()) {
+        panic!("injected by KITTY_DEBUG_PANIC_WP for a test");
+    }
+}
+
+/// After a WP's task panicked (a bug): records the WP blocked with the message, so the run goes
+/// on and a person sees why. `None` if it could not be recorded (another run holds it).
+pub fn block_after_panic(ctx: &Ctx, id: &WpId, why: &str) -> Option<WpState> {
+    let wp = ctx.feature.work_package(id)?;
+    ctx.worktrees.clear_stale_locks(id);
+    match block(ctx, wp, format!("internal error: {why}"), None) {
+        Ok(state) => Some(state),
+        Err(err) => {
+            tracing::error!(wp = %id, %err, "could not record a panicked WP as blocked");
+            ctx.emit(Event::WpBlocked {
+                feature: ctx.feature.slug.to_string(),
+                wp: id.to_string(),
+                reason: format!("internal error: {why}"),
+                log: None,
+            });
+            None
+        }
     }
 }
 
@@ -42,7 +78,10 @@ async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, c
             if liveness(owner) == Liveness::Unknown {
                 return Err(StateError::Conflict {
                     reference: crate::state::wp_ref(&ctx.feature.slug, &wp.id),
-                    why: format!("owned by {owner} on another machine; retry there, or release it"),
+                    why: format!(
+                        "owned by {owner} on another machine; run it there, or if that run is gone, `kitty-orchestrator release {} {}` frees it",
+                        ctx.feature.slug, wp.id
+                    ),
                 }
                 .into());
             }
@@ -282,9 +321,17 @@ fn finish(
     ctx: &Ctx,
     wp: &WorkPackage,
     outcome: &Outcome,
-    failure: Option<FailureClass>,
+    judged: (Option<FailureClass>, Option<String>),
     head: Option<String>,
+    withheld: Vec<String>,
 ) -> Result<WpState, crate::Error> {
+    let (failure, detail) = judged;
+    if !withheld.is_empty() {
+        note_in_log(
+            &outcome.log_path,
+            &format!("auto-commit withheld (secret-looking or .worktreeinclude): {}", withheld.join(", ")),
+        );
+    }
     let finished = WpEvent::AgentFinished {
         agent: outcome.agent.clone(),
         role: outcome.role,
@@ -293,9 +340,11 @@ fn finish(
         cost_usd: outcome.result.cost_usd,
         duration_ms: outcome.duration_ms,
         head,
+        withheld,
     };
-    let summary = match (failure, outcome.failure) {
-        (Some(judged), None) => format!("{judged}"),
+    let summary = match (failure, outcome.failure, detail) {
+        (Some(judged), None, Some(detail)) => format!("{judged}: {detail}"),
+        (Some(judged), None, None) => format!("{judged}"),
         _ => outcome.describe(),
     };
     let body = format!("{summary}\n\nLog: {}", outcome.log_path.display());
@@ -313,6 +362,34 @@ fn finish(
         cost_usd: outcome.result.cost_usd,
     });
     Ok(state)
+}
+
+/// Adds a `# …` line to an attempt's log after the fact (what the engine did with its work).
+fn note_in_log(log: &std::path::Path, line: &str) {
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(log) {
+        let _ = writeln!(file, "# {line}");
+    }
+}
+
+/// Saves what a failed, cancelled or interrupted attempt left uncommitted into a backup ref and
+/// resets the worktree: half-work never lands on the branch as if it were work.
+fn set_leftovers_aside(ctx: &Ctx, wp: &WorkPackage, why: &str, log: Option<&std::path::Path>) {
+    match ctx.worktrees.discard_leftovers(&wp.id, why) {
+        Ok(Some(backup)) => {
+            let line = format!(
+                "uncommitted leftovers ({} path(s)) saved to {} and reset",
+                backup.files.len(),
+                backup.reference
+            );
+            tracing::info!(wp = %wp.id, "{line}");
+            if let Some(log) = log {
+                note_in_log(log, &line);
+            }
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(wp = %wp.id, %err, "could not set the leftovers of an attempt aside"),
+    }
 }
 
 fn cancelled_outcome(agent: &str, role: Role, attempt: u32, log: &std::path::Path) -> Outcome {
@@ -336,23 +413,51 @@ fn cancelled_outcome(agent: &str, role: Role, attempt: u32, log: &std::path::Pat
     }
 }
 
-/// Lane `doing`: worktree, then implementation attempts until one leaves commits.
-async fn implement(ctx: &Ctx, wp: &WorkPackage, mut state: WpState) -> Result<WpState, crate::Error> {
+/// The WP's worktree, made (or reused) and set up: `Err(state)` when the WP stopped instead
+/// (blocked on a worktree or setup failure, released on abort).
+async fn ready_worktree(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    state: WpState,
+    what: &str,
+) -> Result<Result<(Prepared, WpState), WpState>, crate::Error> {
     let manager = ctx.worktrees.clone();
     let wp_owned = wp.clone();
-    let prepared = match tokio::task::spawn_blocking(move || manager.ensure(&wp_owned)).await.expect("worktree task") {
+    let prepared = tokio::task::spawn_blocking(move || manager.ensure(&wp_owned))
+        .await
+        .map_err(|e| EngineError::Internal(format!("preparing the worktree of {}: {e}", wp.id)))?;
+    let prepared = match prepared {
         Ok(p) => p,
-        Err(err) => return block(ctx, wp, format!("cannot prepare the worktree: {err}"), None),
+        Err(err) => return Ok(Err(block(ctx, wp, format!("cannot prepare the worktree{what}: {err}"), None)?)),
     };
+    if prepared.setup_pending {
+        match commands::setup(ctx, wp, &prepared.path).await {
+            Setup::Ready => {}
+            Setup::Failed(why) => {
+                let log = ctx.worktrees.setup_log_path(&wp.id).display().to_string();
+                return Ok(Err(block(ctx, wp, why, Some(log))?));
+            }
+            Setup::Cancelled => return Ok(Err(release(ctx, wp, state)?)),
+        }
+    }
     let path = prepared.path.display().to_string();
+    let mut state = state;
     if state.worktree.as_deref() != Some(path.as_str()) || state.base.is_none() {
         let base =
             state.base.clone().filter(|_| !prepared.created || prepared.reused_branch).unwrap_or(prepared.base.clone());
-        state = ctx.record(
-            wp,
-            Append::new(WpEvent::WorktreeReady { path: path.clone(), branch: prepared.branch.clone(), base }),
-        )?;
+        state = ctx.record(wp, Append::new(WpEvent::WorktreeReady { path, branch: prepared.branch.clone(), base }))?;
     }
+    Ok(Ok((prepared, state)))
+}
+
+/// Lane `doing`: worktree, then implementation attempts until one adds commits. `interrupted`:
+/// an attempt was running when the previous orchestrator died.
+async fn implement(ctx: &Ctx, wp: &WorkPackage, state: WpState, interrupted: bool) -> Result<WpState, crate::Error> {
+    let (prepared, state) = match ready_worktree(ctx, wp, state, "").await? {
+        Ok(ready) => ready,
+        Err(stopped) => return Ok(stopped),
+    };
+    let path = prepared.path.display().to_string();
     let base = state.base.clone().expect("set by worktree_ready");
     // A crash after a successful attempt but before the submission: the work is there; submit it.
     if let WpEvent::AgentFinished { role: Role::Implementation, failure: None, agent, attempt, .. } = &state.last_event
@@ -362,6 +467,9 @@ async fn implement(ctx: &Ctx, wp: &WorkPackage, mut state: WpState) -> Result<Wp
             return Ok(next);
         }
     }
+    if interrupted {
+        set_leftovers_aside(ctx, wp, "an attempt interrupted when its orchestrator died", None);
+    }
     let feedback = state.feedback.clone().filter(|_| state.review_cycle > 0);
     let prompt_text = prompt::implementation(&ctx.feature, wp, &path, &prepared.branch, feedback.as_deref());
     attempts(ctx, wp, Role::Implementation, state, |agent, state| {
@@ -369,35 +477,47 @@ async fn implement(ctx: &Ctx, wp: &WorkPackage, mut state: WpState) -> Result<Wp
         let path = path.clone();
         let base = base.clone();
         async move {
-            let head_before = state.head.clone();
+            // The attempt is judged by what it adds to the branch as it is now.
+            let head_before = ctx.worktrees.head(&wp.id).ok().or_else(|| state.head.clone()).unwrap_or(base.clone());
             let (outcome, state) = run_agent(ctx, wp, Role::Implementation, &agent, &path, prompt_text, state).await?;
+            // The agent's process group and every escaped descendant are gone: any git lock
+            // left in its worktree is stale and would refuse the next attempt.
+            ctx.worktrees.clear_stale_locks(&wp.id);
             if outcome.cancelled {
+                set_leftovers_aside(ctx, wp, "an attempt cancelled by abort", Some(&outcome.log_path));
                 return Ok((Attempt::Cancelled(state.clone()), state));
             }
+            if let Some(class) = outcome.failure {
+                set_leftovers_aside(ctx, wp, &format!("a failed attempt ({class})"), Some(&outcome.log_path));
+                let head = ctx.worktrees.head(&wp.id).ok();
+                let state = finish(ctx, wp, &outcome, (Some(class), None), head, Vec::new())?;
+                return Ok((Attempt::Failed(class, outcome.describe()), state));
+            }
             let manager = ctx.worktrees.clone();
-            let (wp_c, agent_c, base_c) = (wp.clone(), agent.clone(), base.clone());
+            let (wp_c, agent_c, base_c, since) = (wp.clone(), agent.clone(), base.clone(), head_before.clone());
             let auto = ctx.config.auto_commit;
             let attempt = outcome.attempt;
-            let changes = tokio::task::spawn_blocking(move || manager.collect(&wp_c, &agent_c, attempt, &base_c, auto))
-                .await
-                .expect("collect task");
+            let changes =
+                tokio::task::spawn_blocking(move || manager.collect(&wp_c, &agent_c, attempt, &base_c, &since, auto))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("reading the worktree of {}: {e}", wp.id)))?;
             let changes = match changes {
                 Ok(c) => c,
                 Err(err) => {
-                    let state = finish(ctx, wp, &outcome, outcome.failure, None)?;
+                    let state = finish(ctx, wp, &outcome, (None, None), None, Vec::new())?;
                     let reason = format!("cannot read the worktree after the attempt: {err}");
                     let s = block(ctx, wp, reason, Some(outcome.log_path.display().to_string()))?;
                     return Ok((Attempt::Finished(s), state));
                 }
             };
-            let judged = outcome
-                .failure
-                .or((changes.commits.is_empty() && outcome.status.as_ref().is_none_or(|s| *s == KittyStatus::Done))
-                    .then_some(FailureClass::NoChanges));
-            let state = finish(ctx, wp, &outcome, judged, Some(changes.head.clone()))?;
-            if let Some(class) = outcome.failure {
-                return Ok((Attempt::Failed(class, outcome.describe()), state));
-            }
+            let no_changes =
+                changes.new_commits.is_empty() && outcome.status.as_ref().is_none_or(|s| *s == KittyStatus::Done);
+            let judged = if no_changes {
+                (Some(FailureClass::NoChanges), Some("the attempt added no commit and left no change".to_string()))
+            } else {
+                (None, None)
+            };
+            let state = finish(ctx, wp, &outcome, judged, Some(changes.head.clone()), changes.withheld.clone())?;
             match &outcome.status {
                 Some(KittyStatus::Blocked(reason)) => {
                     let s = block(
@@ -419,20 +539,14 @@ async fn implement(ctx: &Ctx, wp: &WorkPackage, mut state: WpState) -> Result<Wp
                 }
                 _ => {}
             }
-            if changes.commits.is_empty() {
+            if no_changes {
                 return Ok((
-                    Attempt::Failed(FailureClass::NoChanges, format!("{agent} made no commit and left no change")),
+                    Attempt::Failed(FailureClass::NoChanges, format!("{agent} made no new commit and left no change")),
                     state,
                 ));
             }
             // Provenance on every commit this attempt made.
-            let new_commits: Vec<&String> = match head_before.as_deref() {
-                Some(before) => changes.commits.iter().skip_while(|c| c.as_str() != before).skip(1).collect(),
-                None => changes.commits.iter().collect(),
-            };
-            let new_commits: Vec<&String> =
-                if new_commits.is_empty() { changes.commits.iter().collect() } else { new_commits };
-            for commit in new_commits {
+            for commit in &changes.new_commits {
                 let record = serde_json::json!({
                     "wp": wp.id, "feature": ctx.feature.slug, "agent": agent, "role": "implementation",
                     "attempt": attempt, "run": ctx.owner.run_id, "cost_usd": outcome.result.cost_usd,
@@ -456,7 +570,7 @@ fn submit_if_committed(
     attempt: u32,
     state: &WpState,
 ) -> Result<Option<WpState>, crate::Error> {
-    let changes = match ctx.worktrees.collect(wp, agent, attempt, base, ctx.config.auto_commit) {
+    let changes = match ctx.worktrees.collect(wp, agent, attempt, base, base, ctx.config.auto_commit) {
         Ok(c) => c,
         Err(_) => return Ok(None),
     };
@@ -466,31 +580,18 @@ fn submit_if_committed(
     Ok(Some(ctx.record(wp, Append::new(WpEvent::Submitted { head: changes.head }).by(Actor::agent(agent)))?))
 }
 
-/// Lane `for_review`: review attempts until one gives a verdict.
+/// Lane `for_review`: review attempts until one gives a verdict. A reviewer only reads: an
+/// attempt that changed the branch or the worktree is undone (after a backup) and fails.
 async fn review(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
-    let manager = ctx.worktrees.clone();
-    let wp_owned = wp.clone();
-    let prepared = match tokio::task::spawn_blocking(move || manager.ensure(&wp_owned)).await.expect("worktree task") {
-        Ok(p) => p,
-        Err(err) => return block(ctx, wp, format!("cannot prepare the worktree for review: {err}"), None),
+    let (prepared, state) = match ready_worktree(ctx, wp, state, " for review").await? {
+        Ok(ready) => ready,
+        Err(stopped) => return Ok(stopped),
     };
     let path = prepared.path.display().to_string();
-    let mut state = state;
-    if state.worktree.as_deref() != Some(path.as_str()) || state.base.is_none() {
-        let base = state.base.clone().unwrap_or(prepared.base.clone());
-        state = ctx.record(
-            wp,
-            Append::new(WpEvent::WorktreeReady { path: path.clone(), branch: prepared.branch.clone(), base }),
-        )?;
-    }
     let base = state.base.clone().unwrap_or(prepared.base.clone());
     let head = match &state.head {
         Some(h) => h.clone(),
-        None => ctx
-            .worktrees
-            .collect(wp, "kitty-orchestrator", 0, &base, false)
-            .map(|c| c.head)
-            .unwrap_or_else(|_| base.clone()),
+        None => ctx.worktrees.head(&wp.id).unwrap_or_else(|_| base.clone()),
     };
     let prompt_text = prompt::review(&ctx.feature, wp, &path, &base, &head);
     attempts(ctx, wp, Role::Review, state, |agent, state| {
@@ -498,12 +599,45 @@ async fn review(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, 
         let path = path.clone();
         let head = head.clone();
         async move {
+            let before = ctx.worktrees.snapshot(&wp.id).ok();
             let (outcome, state) = run_agent(ctx, wp, Role::Review, &agent, &path, prompt_text, state).await?;
+            ctx.worktrees.clear_stale_locks(&wp.id);
+            let changed = match &before {
+                Some(before) => match ctx.worktrees.snapshot(&wp.id) {
+                    Ok(after) if after != *before => {
+                        let why = format!("undoing changes made by reviewer {agent}");
+                        let saved = ctx.worktrees.restore_snapshot(&wp.id, before, &why);
+                        let saved = match saved {
+                            Ok(Some(b)) => format!("; what it did is saved in {}", b.reference),
+                            Ok(None) => String::new(),
+                            Err(err) => format!("; undoing them failed: {err}"),
+                        };
+                        note_in_log(
+                            &outcome.log_path,
+                            &format!("the review changed the worktree or branch: undone{saved}"),
+                        );
+                        Some(format!("the reviewer changed the branch or worktree it was only to read (undone{saved})"))
+                    }
+                    _ => None,
+                },
+                None => None,
+            };
             if outcome.cancelled {
                 return Ok((Attempt::Cancelled(state.clone()), state));
             }
-            let judged = outcome.failure.or(outcome.verdict.is_none().then_some(FailureClass::InvalidOutput));
-            let state = finish(ctx, wp, &outcome, judged, None)?;
+            if let Some(detail) = changed {
+                let class = FailureClass::ReadOnlyViolation;
+                let state = finish(ctx, wp, &outcome, (Some(class), Some(detail.clone())), None, Vec::new())?;
+                return Ok((Attempt::Failed(class, format!("{agent}: {detail}")), state));
+            }
+            let judged = match (outcome.failure, outcome.verdict) {
+                (Some(class), _) => (Some(class), None),
+                (None, None) => {
+                    (Some(FailureClass::InvalidOutput), Some("the review has no KITTY-VERDICT line".into()))
+                }
+                (None, Some(_)) => (None, None),
+            };
+            let state = finish(ctx, wp, &outcome, judged, None, Vec::new())?;
             if let Some(class) = outcome.failure {
                 return Ok((Attempt::Failed(class, outcome.describe()), state));
             }

@@ -3,10 +3,10 @@
 //! and idle timeouts that end the whole group, and a typed outcome.
 
 mod classify;
+mod orphans;
 mod output;
 mod process;
 mod protocol;
-mod redact;
 mod stream;
 
 use std::collections::VecDeque;
@@ -21,57 +21,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use classify::{Ended, ExitInfo};
-pub use output::{AgentResult, OutputKind, OutputParser};
+pub use orphans::{end_agent_processes, find_agent_groups, terminate_group, terminate_group_blocking};
+pub use output::{AgentResult, MAX_RESULT_LINE, OutputKind, OutputParser};
 pub use process::group_members;
 
-/// Process groups of live processes that run as the agent of `feature`/`wp` in `worktree` (by
-/// `KITTY_FEATURE`/`KITTY_WP`/`KITTY_WORKTREE` in their environment, so another clone's agents
-/// are never matched), other than this process's own group: what a killed orchestrator left
-/// running, even if it died before recording the agent's pid.
-pub fn find_agent_groups(feature: &str, wp: &str, worktree: &Path) -> Vec<i32> {
-    let same_dir = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a.to_string_lossy().trim_end_matches('/') == b.to_string_lossy().trim_end_matches('/'),
-    };
-    let own = nix::unistd::getpgrp().as_raw();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let mut groups: Vec<i32> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter_map(|pid| {
-            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-            let var = |name: &str| {
-                let prefix = format!("{name}=");
-                env.split(|&b| b == 0)
-                    .find_map(|v| v.strip_prefix(prefix.as_bytes()))
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-            };
-            if var("KITTY_FEATURE")? != feature
-                || var("KITTY_WP")? != wp
-                || !same_dir(Path::new(&var("KITTY_WORKTREE")?), worktree)
-            {
-                return None;
-            }
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let rest = &stat[stat.rfind(')')? + 1..];
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            (fields.first() != Some(&"Z")).then(|| fields.get(2)?.parse::<i32>().ok()).flatten()
-        })
-        .filter(|&pgid| pgid != own && pgid > 1)
-        .collect();
-    groups.sort();
-    groups.dedup();
-    groups
-}
-
-/// Ends a process group that is not our child (e.g. left behind by a crashed orchestrator):
-/// SIGTERM, `grace`, SIGKILL. Returns whether SIGKILL was needed.
-pub async fn terminate_group(pgid: i32, grace: Duration) -> bool {
-    process::terminate_group(pgid, None, grace).await
-}
-pub use protocol::{KittyStatus, Verdict};
-pub use redact::{Redactor, is_secret_name};
-pub use stream::MAX_LINE;
+pub use crate::redact::{Redactor, is_secret_name};
+pub use protocol::{KittyStatus, PromptLines, Verdict};
+pub use stream::{MAX_LINE, Piece};
 
 use crate::agents::{AgentCommand, Delivery};
 use crate::failure::FailureClass;
@@ -262,7 +218,8 @@ pub async fn execute_with(
     on_spawn: impl FnOnce(u32) -> bool + Send,
 ) -> Result<Outcome, ExecError> {
     let started = Instant::now();
-    let redactor = Redactor::from_env(&run.command.env);
+    let redactor = Redactor::from_env(&run.command.env)
+        .with_values(run.command.redact.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let log_err = |source| ExecError { path: run.log_path.clone(), source };
     if let Some(dir) = run.log_path.parent() {
         std::fs::create_dir_all(dir).map_err(log_err)?;
@@ -285,6 +242,7 @@ pub async fn execute_with(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    process::die_with_parent(&mut cmd);
     let mut base = Outcome {
         agent: run.command.agent.clone(),
         role: run.role,
@@ -335,7 +293,7 @@ pub async fn execute_with(
             let _ = stdin.shutdown().await;
         });
     }
-    let (line_tx, mut line_rx) = mpsc::channel::<(Stream, String)>(1024);
+    let (line_tx, mut line_rx) = mpsc::channel::<(Stream, Piece)>(1024);
     for (stream, reader) in [
         (Stream::Stdout, child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>)),
         (Stream::Stderr, child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>)),
@@ -344,8 +302,8 @@ pub async fn execute_with(
         let tx = line_tx.clone();
         tokio::spawn(async move {
             let mut lines = stream::LineReader::new(reader);
-            while let Ok(Some(line)) = lines.next_line().await {
-                if tx.send((stream, line)).await.is_err() {
+            while let Ok(Some(piece)) = lines.next_piece().await {
+                if tx.send((stream, piece)).await.is_err() {
                     break;
                 }
             }
@@ -377,9 +335,9 @@ pub async fn execute_with(
             break Ended::ByItself;
         }
         tokio::select! {
-            line = line_rx.recv(), if streams_open => match line {
-                Some((stream, line)) => {
-                    sink.take(stream, &line).map_err(log_err)?;
+            piece = line_rx.recv(), if streams_open => match piece {
+                Some((stream, piece)) => {
+                    sink.take(stream, &piece).map_err(log_err)?;
                     idle = tokio::time::Instant::now() + run.idle_timeout;
                     if line_rx.is_empty() {
                         sink.log.flush().map_err(log_err)?;
@@ -406,18 +364,25 @@ pub async fn execute_with(
     let killed = loop {
         tokio::select! {
             killed = &mut terminate => break killed,
-            Some((stream, line)) = line_rx.recv(), if streams_open => {
-                sink.take(stream, &line).map_err(log_err)?;
+            Some((stream, piece)) = line_rx.recv(), if streams_open => {
+                sink.take(stream, &piece).map_err(log_err)?;
             }
         }
     };
+    // Descendants that left the group (`setsid`, double forks) still carry our KITTY_*
+    // variables: end them too, so nothing of this attempt outlives it.
+    let escaped = orphans::end_agent_processes(&run.feature, &run.wp, &run.cwd, run.grace).await;
+    if escaped > 0 {
+        writeln!(sink.log, "# ended {escaped} descendant process(es) that had left the agent's process group")
+            .map_err(log_err)?;
+    }
     let status = match exit_status {
         Some(status) => status,
         None => child.wait().await,
     };
     // The group is gone, so the pipes are closed: take the rest of the output.
-    while let Ok(Some((stream, line))) = tokio::time::timeout(Duration::from_secs(2), line_rx.recv()).await {
-        sink.take(stream, &line).map_err(log_err)?;
+    while let Ok(Some((stream, piece))) = tokio::time::timeout(Duration::from_secs(2), line_rx.recv()).await {
+        sink.take(stream, &piece).map_err(log_err)?;
     }
     let (lines, dropped) = (sink.lines, sink.dropped);
     guard.armed = false;
@@ -431,16 +396,29 @@ pub async fn execute_with(
         Err(_) => ExitInfo { code: None, signal: None },
     };
     let mut result = parser.finish();
+    // Protocol lines come from the final result only, and never from the prompt echoed back.
+    // They are read before redaction (a configured env value may be a word like `reject`), and
+    // the reasons they carry are redacted like everything else.
+    let prompt_lines = PromptLines::of(&run.prompt);
+    let status = protocol::status_excluding(&result.text, &prompt_lines).map(|s| match s {
+        KittyStatus::Blocked(reason) => KittyStatus::Blocked(redactor.apply(&reason)),
+        KittyStatus::Kickback(reason) => KittyStatus::Kickback(redactor.apply(&reason)),
+        done => done,
+    });
+    let verdict = protocol::verdict_excluding(&result.text, &prompt_lines);
     result.text = redactor.apply(&result.text);
     result.error = result.error.map(|e| redactor.apply(&e));
+    for warning in &result.warnings {
+        tracing::warn!(agent = %run.command.agent, wp = %run.wp, "{warning}");
+    }
     let tail: Vec<String> = tail.into_iter().collect();
     let structured_expected = run.command.output != OutputKind::Text;
     let failure = classify::classify(&run.command.agent, ended, exit, &result, structured_expected, &tail.join("\n"));
     let mut outcome = base;
     outcome.exit = exit;
     outcome.duration_ms = started.elapsed().as_millis() as u64;
-    outcome.status = protocol::status(&result.text);
-    outcome.verdict = protocol::verdict(&result.text);
+    outcome.status = status;
+    outcome.verdict = verdict;
     outcome.result = result;
     outcome.failure = failure;
     outcome.cancelled = ended == Ended::Cancelled;
@@ -473,13 +451,16 @@ struct LineSink<'a, W: Write> {
 }
 
 impl<W: Write> LineSink<'_, W> {
-    fn take(&mut self, stream: Stream, line: &str) -> std::io::Result<()> {
-        self.lines += 1;
-        if stream == Stream::Stdout {
-            // The parser sees the raw line (JSON must stay intact); its result is redacted later.
-            self.parser.feed(line);
+    fn take(&mut self, stream: Stream, piece: &Piece) -> std::io::Result<()> {
+        if piece.ends_line {
+            self.lines += 1;
         }
-        let line = self.redactor.apply(line);
+        if stream == Stream::Stdout {
+            // The parser sees the raw line, whole (JSON must stay intact); its result is redacted
+            // later. The log, the tail and subscribers get lines cut at MAX_LINE.
+            self.parser.feed_piece(&piece.text, piece.ends_line);
+        }
+        let line = self.redactor.apply(&piece.text);
         match stream {
             Stream::Stdout => writeln!(self.log, "{line}")?,
             Stream::Stderr => writeln!(self.log, "[stderr] {line}")?,
@@ -620,6 +601,9 @@ fn write_footer(log: &mut impl Write, outcome: &Outcome, ended: Ended) -> std::i
     )?;
     writeln!(log, "# duration: {:.3} s, {} lines", outcome.duration_ms as f64 / 1000.0, outcome.lines)?;
     writeln!(log, "# outcome: {}", outcome.describe())?;
+    for warning in &outcome.result.warnings {
+        writeln!(log, "# warning: {warning}")?;
+    }
     if let Some(cost) = outcome.result.cost_usd {
         writeln!(log, "# cost: ${cost:.4}")?;
     }

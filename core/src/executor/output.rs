@@ -44,10 +44,19 @@ pub struct AgentResult {
     pub permission_denials: usize,
     /// Whether structured output was expected and found.
     pub structured: bool,
+    /// What was wrong with the output and left out (a bad number, an oversized line): written
+    /// to the log's footer, never into state.
+    pub warnings: Vec<String>,
 }
 
-/// Largest text kept for the result (tail of text output, or the JSON document).
+/// Largest tail of text output kept for the result.
 const KEEP: usize = 1024 * 1024;
+
+/// Longest single output line (and whole JSON document) the parser reads. A final result is one
+/// JSON line and may be long (a long `result` from Claude, Codex's final message), so the parser
+/// sees whole lines up to this size although the log cuts lines at [`super::MAX_LINE`]; beyond
+/// it, the line is skipped with a warning.
+pub const MAX_RESULT_LINE: usize = 16 * 1024 * 1024;
 
 /// Incremental parser for one run.
 pub struct OutputParser {
@@ -56,12 +65,53 @@ pub struct OutputParser {
     /// Tail of stdout for `Text`, whole stdout (bounded) for `JsonDocument`.
     buffer: String,
     overflowed: bool,
+    /// The start of a line that arrives in pieces.
+    pending: String,
+    /// Bytes of the current line when it is over [`MAX_RESULT_LINE`] (its text is dropped).
+    oversized: Option<usize>,
+    warnings: Vec<String>,
 }
 
 impl OutputParser {
     /// A parser for `kind`.
     pub fn new(kind: OutputKind) -> Self {
-        OutputParser { kind, result: AgentResult::default(), buffer: String::new(), overflowed: false }
+        OutputParser {
+            kind,
+            result: AgentResult::default(),
+            buffer: String::new(),
+            overflowed: false,
+            pending: String::new(),
+            oversized: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Feeds a piece of a stdout line ([`super::stream::Piece`]): pieces are joined until the
+    /// line ends, then the whole line is fed, up to [`MAX_RESULT_LINE`] bytes.
+    pub fn feed_piece(&mut self, text: &str, ends_line: bool) {
+        if ends_line && self.pending.is_empty() && self.oversized.is_none() {
+            self.feed(text);
+            return;
+        }
+        match self.oversized.as_mut() {
+            Some(size) => *size += text.len(),
+            None if self.pending.len() + text.len() > MAX_RESULT_LINE => {
+                self.oversized = Some(self.pending.len() + text.len());
+                self.pending = String::new();
+            }
+            None => self.pending.push_str(text),
+        }
+        if !ends_line {
+            return;
+        }
+        if let Some(size) = self.oversized.take() {
+            self.warnings.push(format!(
+                "an output line of {size} bytes is longer than the {MAX_RESULT_LINE}-byte limit and was not parsed"
+            ));
+            return;
+        }
+        let line = std::mem::take(&mut self.pending);
+        self.feed(&line);
     }
 
     /// Feeds one stdout line.
@@ -69,7 +119,7 @@ impl OutputParser {
         match self.kind {
             OutputKind::Text => self.keep_tail(line),
             OutputKind::JsonDocument => {
-                if self.buffer.len() + line.len() < KEEP {
+                if self.buffer.len() + line.len() < MAX_RESULT_LINE {
                     self.buffer.push_str(line);
                     self.buffer.push('\n');
                 } else {
@@ -80,7 +130,7 @@ impl OutputParser {
                 if let Some(event) = json_object(line)
                     && event.get("type").and_then(Value::as_str) == Some("result")
                 {
-                    self.result = claude_result(&event);
+                    self.result = claude_result(&event, &mut self.warnings);
                 }
             }
             OutputKind::CodexJsonl => {
@@ -90,7 +140,7 @@ impl OutputParser {
             }
             OutputKind::OpencodeJsonl => {
                 if let Some(event) = json_object(line) {
-                    opencode_event(&mut self.result, &event);
+                    opencode_event(&mut self.result, &event, &mut self.warnings);
                 }
             }
         }
@@ -110,6 +160,9 @@ impl OutputParser {
 
     /// The result once the output has ended.
     pub fn finish(mut self) -> AgentResult {
+        if !self.pending.is_empty() || self.oversized.is_some() {
+            self.feed_piece("", true);
+        }
         match self.kind {
             OutputKind::Text => {
                 self.result.text = std::mem::take(&mut self.buffer).trim_end().to_string();
@@ -120,8 +173,15 @@ impl OutputParser {
                     self.result = json_document(&doc);
                 }
             }
+            OutputKind::JsonDocument => self
+                .warnings
+                .push(format!("the JSON output is longer than the {MAX_RESULT_LINE}-byte limit and was not parsed")),
             _ => {}
         }
+        if !self.result.structured && self.result.error.is_none() && !self.warnings.is_empty() {
+            self.result.error = Some(self.warnings.join("; "));
+        }
+        self.result.warnings.append(&mut self.warnings);
         self.result
     }
 }
@@ -138,7 +198,23 @@ fn str_of(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-fn claude_result(event: &Value) -> AgentResult {
+/// A cost reported by an agent, if it is one we may add up (see [`crate::state::valid_cost`]);
+/// anything else is dropped with a warning.
+fn cost_of(value: Option<&Value>, warnings: &mut Vec<String>) -> Option<f64> {
+    let value = value.filter(|v| !v.is_null())?;
+    let cost = value.as_f64();
+    let valid = crate::state::valid_cost(cost);
+    if valid.is_none() {
+        let shown: String = value.to_string().chars().take(40).collect();
+        warnings.push(format!(
+            "dropped the reported cost {shown}: not an amount between 0 and {} USD",
+            crate::state::MAX_ATTEMPT_COST_USD
+        ));
+    }
+    valid
+}
+
+fn claude_result(event: &Value, warnings: &mut Vec<String>) -> AgentResult {
     let usage = event.get("usage");
     AgentResult {
         text: str_of(event, "result").unwrap_or_default(),
@@ -146,12 +222,13 @@ fn claude_result(event: &Value) -> AgentResult {
         // qwen (a gemini-cli fork with claude-shaped results) reports errors as `error.message`.
         error: event.get("error").and_then(|e| str_of(e, "message").or_else(|| e.as_str().map(str::to_string))),
         api_error_status: event.get("api_error_status").and_then(Value::as_u64).map(|s| s as u16),
-        cost_usd: event.get("total_cost_usd").and_then(Value::as_f64),
+        cost_usd: cost_of(event.get("total_cost_usd"), warnings),
         input_tokens: usage.and_then(|u| u.get("input_tokens")).and_then(Value::as_u64),
         output_tokens: usage.and_then(|u| u.get("output_tokens")).and_then(Value::as_u64),
         session_id: str_of(event, "session_id"),
         permission_denials: event.get("permission_denials").and_then(Value::as_array).map_or(0, Vec::len),
         structured: true,
+        warnings: Vec::new(),
     }
 }
 
@@ -170,7 +247,7 @@ fn codex_event(result: &mut AgentResult, event: &Value) {
             result.structured = true;
             if let Some(usage) = event.get("usage") {
                 let add = |acc: Option<u64>, key: &str| match usage.get(key).and_then(Value::as_u64) {
-                    Some(n) => Some(acc.unwrap_or(0) + n),
+                    Some(n) => Some(acc.unwrap_or(0).saturating_add(n)),
                     None => acc,
                 };
                 result.input_tokens = add(result.input_tokens, "input_tokens");
@@ -190,7 +267,7 @@ fn codex_event(result: &mut AgentResult, event: &Value) {
     }
 }
 
-fn opencode_event(result: &mut AgentResult, event: &Value) {
+fn opencode_event(result: &mut AgentResult, event: &Value, warnings: &mut Vec<String>) {
     let part = event.get("part");
     match event.get("type").and_then(Value::as_str) {
         Some("text") => {
@@ -202,8 +279,9 @@ fn opencode_event(result: &mut AgentResult, event: &Value) {
         }
         Some("step_finish") => {
             result.structured = true;
-            if let Some(cost) = part.and_then(|p| p.get("cost")).and_then(Value::as_f64) {
-                result.cost_usd = Some(result.cost_usd.unwrap_or(0.0) + cost);
+            if let Some(cost) = cost_of(part.and_then(|p| p.get("cost")), warnings) {
+                let total = result.cost_usd.unwrap_or(0.0) + cost;
+                result.cost_usd = crate::state::valid_cost(Some(total)).or(result.cost_usd);
             }
         }
         Some("error") => {
@@ -222,15 +300,20 @@ fn opencode_event(result: &mut AgentResult, event: &Value) {
 }
 
 fn json_document(doc: &Value) -> AgentResult {
+    let mut warnings = Vec::new();
     // A JSON array of events (claude-style): take its result event.
     if let Some(events) = doc.as_array() {
         if let Some(event) = events.iter().rev().find(|e| e.get("type").and_then(Value::as_str) == Some("result")) {
-            return claude_result(event);
+            let mut result = claude_result(event, &mut warnings);
+            result.warnings = warnings;
+            return result;
         }
         return AgentResult::default();
     }
     if doc.get("type").and_then(Value::as_str) == Some("result") {
-        return claude_result(doc);
+        let mut result = claude_result(doc, &mut warnings);
+        result.warnings = warnings;
+        return result;
     }
     let error = doc.get("error").filter(|e| !e.is_null());
     let models = doc.get("stats").and_then(|s| s.get("models")).and_then(Value::as_object);
@@ -311,6 +394,47 @@ mod tests {
     #[test]
     fn text_keeps_the_output() {
         assert_eq!(parse(OutputKind::Text, "a\nb\n").text, "a\nb");
+    }
+
+    #[test]
+    fn hostile_costs_are_dropped_with_a_warning() {
+        for cost in ["1.7e308", "-1", "1e12", "\"free\""] {
+            let line = format!("{{\"type\":\"result\",\"result\":\"ok\",\"total_cost_usd\":{cost}}}");
+            let r = parse(OutputKind::ClaudeResult, &line);
+            assert_eq!(r.cost_usd, None, "{cost}");
+            assert!(r.warnings.iter().any(|w| w.contains("dropped the reported cost")), "{cost}: {:?}", r.warnings);
+        }
+        let two =
+            "{\"type\":\"step_finish\",\"part\":{\"cost\":9000}}\n{\"type\":\"step_finish\",\"part\":{\"cost\":9000}}";
+        let r = parse(OutputKind::OpencodeJsonl, two);
+        assert_eq!(r.cost_usd, Some(9000.0));
+    }
+
+    #[test]
+    fn a_long_final_line_in_pieces_is_parsed_whole() {
+        let text = "w".repeat(300 * 1024);
+        let line = serde_json::json!({"type": "result", "result": format!("{text}\nKITTY-STATUS: done")}).to_string();
+        let mut parser = OutputParser::new(OutputKind::ClaudeResult);
+        let bytes = line.as_bytes();
+        for (i, chunk) in bytes.chunks(64 * 1024).enumerate() {
+            let last = (i + 1) * 64 * 1024 >= bytes.len();
+            parser.feed_piece(std::str::from_utf8(chunk).unwrap(), last);
+        }
+        let r = parser.finish();
+        assert!(r.structured && r.text.ends_with("KITTY-STATUS: done"), "{}", r.text.len());
+    }
+
+    #[test]
+    fn an_oversized_line_is_skipped_with_a_clear_error() {
+        let mut parser = OutputParser::new(OutputKind::ClaudeResult);
+        let piece = "x".repeat(1024 * 1024);
+        for _ in 0..17 {
+            parser.feed_piece(&piece, false);
+        }
+        parser.feed_piece("", true);
+        let r = parser.finish();
+        assert!(!r.structured);
+        assert!(r.error.unwrap().contains("longer than the 16777216-byte limit"));
     }
 
     #[test]

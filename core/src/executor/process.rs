@@ -47,6 +47,28 @@ fn proc_info(pid: i32) -> Option<ProcInfo> {
     Some(ProcInfo { pid, ppid, pgid, zombie: state == "Z" || state == "X" })
 }
 
+/// Makes the child get SIGKILL the moment the thread that started it dies, so an agent never
+/// outlives an orchestrator killed with SIGKILL or a host process that died (the rest of its
+/// group is found by its `KITTY_*` environment and ended by the next run or `abort`).
+///
+/// The parent-death signal follows the *thread* that forked: agents are started from the
+/// runtime's worker threads (or a `block_on` thread), which live as long as the runtime.
+pub fn die_with_parent(cmd: &mut tokio::process::Command) {
+    let parent = std::process::id() as i32;
+    // SAFETY: the closure runs between fork and exec and only makes two async-signal-safe
+    // system calls (prctl, getppid); it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // The parent may have died between fork and prctl: then nothing would signal us.
+            if nix::unistd::getppid().as_raw() != parent {
+                return Err(std::io::Error::other("the orchestrator exited while starting the agent"));
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Groups whose processes this process reaps; while non-empty this process is a subreaper.
 static ACTIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 

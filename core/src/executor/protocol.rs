@@ -1,5 +1,6 @@
 //! The agent protocol lines (DESIGN.md §7), read from an agent's final result text; the last
-//! occurrence wins.
+//! occurrence wins. A line that is also a line of the prompt the agent was given is never read
+//! as protocol: an agent that echoes its prompt must not be judged by the prompt's own examples.
 //!
 //! Implementers end with `KITTY-STATUS: done`, `KITTY-STATUS: blocked <reason>` or
 //! `KITTY-STATUS: kickback <reason>`; reviewers with `KITTY-VERDICT: approve` or
@@ -43,9 +44,43 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line[key.len()..].trim_start().strip_prefix(':').map(str::trim)
 }
 
+/// The protocol-looking lines of a prompt: a line of an agent's result equal to one of them
+/// (ignoring decoration and spacing) is the prompt echoed back, not the agent's answer. Our
+/// prompts give every example protocol line an explanation after it, so no answer an agent is
+/// asked to write is itself a line of the prompt.
+#[derive(Debug, Clone, Default)]
+pub struct PromptLines(std::collections::HashSet<String>);
+
+fn normalised(line: &str) -> String {
+    clean(line).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl PromptLines {
+    /// Collects the lines of `prompt` that would parse as protocol lines.
+    pub fn of(prompt: &str) -> PromptLines {
+        PromptLines(
+            prompt
+                .lines()
+                .filter(|l| value_after(l, "KITTY-STATUS").is_some() || value_after(l, "KITTY-VERDICT").is_some())
+                .map(normalised)
+                .collect(),
+        )
+    }
+
+    fn contains(&self, line: &str) -> bool {
+        !self.0.is_empty() && self.0.contains(&normalised(line))
+    }
+}
+
 /// The last `KITTY-STATUS` line of `text`.
+#[cfg(test)]
 pub fn status(text: &str) -> Option<KittyStatus> {
-    text.lines().rev().find_map(|line| {
+    status_excluding(text, &PromptLines::default())
+}
+
+/// The last `KITTY-STATUS` line of `text` that is not a line of the prompt.
+pub fn status_excluding(text: &str, prompt: &PromptLines) -> Option<KittyStatus> {
+    text.lines().rev().filter(|l| !prompt.contains(l)).find_map(|line| {
         let value = value_after(line, "KITTY-STATUS")?;
         let (word, rest) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
         let reason = rest.trim().trim_start_matches([':', '-', ' ']).to_string();
@@ -59,8 +94,14 @@ pub fn status(text: &str) -> Option<KittyStatus> {
 }
 
 /// The last `KITTY-VERDICT` line of `text`.
+#[cfg(test)]
 pub fn verdict(text: &str) -> Option<Verdict> {
-    text.lines().rev().find_map(|line| {
+    verdict_excluding(text, &PromptLines::default())
+}
+
+/// The last `KITTY-VERDICT` line of `text` that is not a line of the prompt.
+pub fn verdict_excluding(text: &str, prompt: &PromptLines) -> Option<Verdict> {
+    text.lines().rev().filter(|l| !prompt.contains(l)).find_map(|line| {
         let value = value_after(line, "KITTY-VERDICT")?;
         let word = value.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
         match word.to_ascii_lowercase().as_str() {
@@ -109,6 +150,19 @@ mod tests {
         assert_eq!(verdict("This is not approved."), None);
         assert_eq!(verdict("KITTY-VERDICT: maybe"), None);
         assert_eq!(verdict("`KITTY-VERDICT: approve` then\nKITTY-VERDICT: reject"), Some(Verdict::Reject));
+    }
+
+    #[test]
+    fn an_echoed_prompt_is_not_an_answer() {
+        let prompt = "Review this.\nEnd with:\nKITTY-VERDICT: approve    (it is right)\nor\nKITTY-VERDICT: reject     (then say why)\n";
+        let lines = PromptLines::of(prompt);
+        assert_eq!(verdict_excluding(prompt, &lines), None);
+        // Echoed with other spacing and decoration: still the prompt.
+        assert_eq!(verdict_excluding("**KITTY-VERDICT: reject (then say why)**", &lines), None);
+        let echoed = format!("{prompt}\nLooks fine.\n**KITTY-VERDICT: approve**");
+        assert_eq!(verdict_excluding(&echoed, &lines), Some(Verdict::Approve));
+        let impl_prompt = "KITTY-STATUS: blocked <reason>          when you cannot continue";
+        assert_eq!(status_excluding(impl_prompt, &PromptLines::of(impl_prompt)), None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod transition;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use git2::{Oid, Repository, Signature};
 
@@ -37,8 +38,10 @@ pub use read::STATE_FILE;
 use crate::feature::Feature;
 use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
+use crate::redact::Redactor;
 use cas::{Backoff, Swap, swap};
 use transition::Refusal;
+pub use transition::{MAX_ATTEMPT_COST_USD, MAX_TEXT, valid_cost};
 
 /// Most events one WP chain holds. A WP that reaches it is refused further events
 /// (`illegal_transition`); in practice a WP has tens of events (retries and review cycles are
@@ -139,6 +142,17 @@ pub struct StateStore {
     git_dir: PathBuf,
     common_dir: PathBuf,
     policy: CasPolicy,
+    redactor: Arc<Redactor>,
+}
+
+/// The states of a feature's WPs that could be read, and the refs that could not (each with
+/// why): one corrupt ref must not hide the rest of the board.
+#[derive(Debug, Clone, Default)]
+pub struct Board {
+    /// Readable WP states.
+    pub states: BTreeMap<WpId, WpState>,
+    /// Refs under the feature's prefix that are not readable WP chains, with the reason.
+    pub corrupt: Vec<(String, String)>,
 }
 
 impl StateStore {
@@ -151,7 +165,16 @@ impl StateStore {
             git_dir: repo.path().to_path_buf(),
             common_dir: repo.commondir().to_path_buf(),
             policy: CasPolicy::default(),
+            redactor: Arc::new(Redactor::from_env(&[])),
         })
+    }
+
+    /// Replaces the redactor applied to everything this store writes (free text of events, commit
+    /// bodies, summaries, notes). The default one knows this process's secret-named environment
+    /// variables, URL credentials and token shapes; the engine adds the agents' configured env.
+    pub fn with_redactor(mut self, redactor: Redactor) -> StateStore {
+        self.redactor = Arc::new(redactor);
+        self
     }
 
     /// Replaces the CAS timing (tests use short deadlines).
@@ -279,6 +302,51 @@ impl StateStore {
         Ok(out)
     }
 
+    /// Like [`StateStore::feature_states`], but a ref that cannot be read is listed in
+    /// [`Board::corrupt`] (with why) instead of failing the whole read.
+    pub fn board(&self, feature: &FeatureSlug) -> Result<Board, StateError> {
+        let repo = self.repo()?;
+        let prefix = format!("refs/kitty/wp/{feature}/");
+        let mut board = Board::default();
+        let refs = repo.references_glob(&format!("{prefix}*")).map_err(StateError::git(format!("listing {prefix}")))?;
+        for r in refs {
+            let r = match r {
+                Ok(r) => r,
+                Err(err) => {
+                    board.corrupt.push((prefix.clone(), format!("unreadable ref: {err}")));
+                    continue;
+                }
+            };
+            let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
+            let Some(id) = name.strip_prefix(&prefix).and_then(|rest| WpId::parse(rest).ok()) else {
+                board.corrupt.push((name, "not a WP chain (the name after the feature is not a WP id)".into()));
+                continue;
+            };
+            let Some(oid) = r.target() else {
+                board.corrupt.push((name, "is a symbolic ref".into()));
+                continue;
+            };
+            match read::wp_snapshot(&repo, &name, oid, feature.as_str(), id.as_str()) {
+                Ok(state) => {
+                    board.states.insert(id, state);
+                }
+                Err(err) => board.corrupt.push((name, err.to_string())),
+            }
+        }
+        Ok(board)
+    }
+
+    /// Whether anything of `feature` is in the refs: a WP chain or a run chain.
+    pub fn has_feature(&self, feature: &FeatureSlug) -> Result<bool, StateError> {
+        let repo = self.repo()?;
+        if Self::tip(&repo, &run_ref(feature))?.is_some() {
+            return Ok(true);
+        }
+        let prefix = format!("refs/kitty/wp/{feature}/*");
+        let mut refs = repo.references_glob(&prefix).map_err(StateError::git(format!("listing {prefix}")))?;
+        Ok(refs.next().is_some())
+    }
+
     /// Every event of a WP, oldest first, with the state after each.
     pub fn history(&self, feature: &FeatureSlug, wp: &WpId) -> Result<Vec<HistoryEntry>, StateError> {
         let repo = self.repo()?;
@@ -335,6 +403,9 @@ impl StateStore {
         let name = wp_ref(feature, wp);
         let mut backoff = Backoff::new(self.policy);
         let mut lost_race = false;
+        // Free text comes from agents: secrets are removed before anything is written.
+        let event = model::redacted(&append.event, &self.redactor);
+        let body = self.redactor.apply(&append.body);
         loop {
             let tip = Self::tip(&repo, &name)?.ok_or_else(|| StateError::Missing { reference: name.clone() })?;
             let current = read::wp_snapshot(&repo, &name, tip, feature.as_str(), wp.as_str())?;
@@ -354,21 +425,18 @@ impl StateStore {
                     ),
                 });
             }
-            let next = transition::apply(&current, &append.event, &append.event_id, append.run_id.as_deref(), &now())
+            let next = transition::apply(&current, &event, &append.event_id, append.run_id.as_deref(), &now())
                 .map_err(|refusal| match refusal {
-                Refusal::Illegal(why) => StateError::IllegalTransition {
-                    reference: name.clone(),
-                    event: append.event.name(),
-                    lane: current.lane,
-                    why,
-                },
-                Refusal::Conflict(why) => StateError::Conflict { reference: name.clone(), why },
-            })?;
-            let message = message::compose(
-                &message::wp_subject(Some(&current), &next),
-                &append.body,
-                &message::wp_trailers(&next),
-            );
+                    Refusal::Illegal(why) => StateError::IllegalTransition {
+                        reference: name.clone(),
+                        event: append.event.name(),
+                        lane: current.lane,
+                        why,
+                    },
+                    Refusal::Conflict(why) => StateError::Conflict { reference: name.clone(), why },
+                })?;
+            let message =
+                message::compose(&message::wp_subject(Some(&current), &next), &body, &message::wp_trailers(&next));
             let json = serde_json::to_vec_pretty(&next).expect("state serializes");
             let oid = Self::write_commit(&repo, &json, &message, &append.actor, Some(tip))
                 .map_err(StateError::git(format!("writing an event for {name}")))?;
@@ -424,6 +492,8 @@ impl StateStore {
         let name = run_ref(feature);
         let event_id = new_event_id();
         let mut backoff = Backoff::new(self.policy);
+        let event = &model::redacted_run(event, &self.redactor);
+        let body = &self.redactor.apply(body);
         loop {
             let tip = Self::tip(&repo, &name)?;
             let current = tip.map(|oid| read::run_snapshot(&repo, &name, oid)).transpose()?;
@@ -461,7 +531,7 @@ impl StateStore {
     pub fn add_note(&self, commit: &str, record: &serde_json::Value) -> Result<(), StateError> {
         let repo = self.repo()?;
         let target = Oid::from_str(commit).map_err(StateError::git(format!("parsing commit id {commit}")))?;
-        let line = serde_json::to_string(record).expect("JSON value serializes");
+        let line = serde_json::to_string(&self.redactor.apply_json(record)).expect("JSON value serializes");
         notes::append(&repo, self.policy, &Self::committer(&repo), target, &line)
     }
 

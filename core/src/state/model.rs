@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::failure::FailureClass;
 use crate::lane::Lane;
+use crate::redact::Redactor;
 
 /// Version of the `state.json` format written by this build. Readers refuse other versions
 /// rather than guess.
@@ -97,6 +98,14 @@ pub enum WpEvent {
         /// Why.
         reason: String,
     },
+    /// A person released a WP whose owner cannot release it (its host is gone, renamed, or it
+    /// crashed in a container): the WP stays in its lane with its branch, unowned, resumable.
+    ForceReleased {
+        /// The owner it was taken from (must match the current one).
+        previous: Owner,
+        /// Why, and by whom.
+        reason: String,
+    },
     /// The WP's worktree exists and is ready for an agent.
     WorktreeReady {
         /// Worktree directory.
@@ -135,6 +144,9 @@ pub enum WpEvent {
         duration_ms: u64,
         /// The WP branch head after the attempt.
         head: Option<String>,
+        /// Paths auto-commit left out (secrets by the deny list or `.worktreeinclude`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        withheld: Vec<String>,
     },
     /// A failed attempt will be retried after a delay.
     RetryScheduled {
@@ -186,6 +198,7 @@ impl WpEvent {
             WpEvent::Claimed { .. } => "claimed",
             WpEvent::Reclaimed { .. } => "reclaimed",
             WpEvent::Released { .. } => "released",
+            WpEvent::ForceReleased { .. } => "force_released",
             WpEvent::WorktreeReady { .. } => "worktree_ready",
             WpEvent::AgentStarted { .. } => "agent_started",
             WpEvent::AgentFinished { .. } => "agent_finished",
@@ -197,6 +210,29 @@ impl WpEvent {
             WpEvent::Canceled { .. } => "canceled",
             WpEvent::Retried => "retried",
         }
+    }
+}
+
+/// `event` with its free text (reasons, feedback) redacted: what gets written.
+pub fn redacted(event: &WpEvent, redactor: &Redactor) -> WpEvent {
+    let mut event = event.clone();
+    match &mut event {
+        WpEvent::Released { reason }
+        | WpEvent::ForceReleased { reason, .. }
+        | WpEvent::Blocked { reason }
+        | WpEvent::Canceled { reason } => *reason = redactor.apply(reason),
+        WpEvent::Rejected { feedback, .. } => *feedback = redactor.apply(feedback),
+        _ => {}
+    }
+    event
+}
+
+/// A run event with its free text (reason, summary) redacted.
+pub fn redacted_run(event: &RunEvent, redactor: &Redactor) -> RunEvent {
+    match event {
+        RunEvent::Aborted { reason } => RunEvent::Aborted { reason: redactor.apply(reason) },
+        RunEvent::Finished { summary } => RunEvent::Finished { summary: redactor.apply_json(summary) },
+        other => other.clone(),
     }
 }
 
@@ -255,6 +291,9 @@ pub struct WpState {
     pub cost_usd: f64,
     /// Sum of agent wall time, ms.
     pub agent_ms: u64,
+    /// Paths auto-commit never committed (secret-looking files, `.worktreeinclude` copies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
     /// When the chain was created (RFC 3339).
     pub created_at: String,
     /// When this event happened (RFC 3339).

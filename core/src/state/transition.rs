@@ -44,6 +44,7 @@ pub fn imported(feature: &str, wp: &str, lane: Lane, event_id: &str, run_id: Opt
         head: None,
         cost_usd: 0.0,
         agent_ms: 0,
+        withheld: Vec::new(),
         created_at: now.to_string(),
         updated_at: now.to_string(),
     }
@@ -51,6 +52,56 @@ pub fn imported(feature: &str, wp: &str, lane: Lane, event_id: &str, run_id: Opt
 
 fn illegal(why: impl Into<String>) -> Refusal {
     Refusal::Illegal(why.into())
+}
+
+/// Longest free text (reason, feedback) a snapshot keeps; longer text is cut with a note. Agent
+/// output is hostile input: a multi-megabyte `KITTY-STATUS: blocked …` line must not become a
+/// multi-megabyte `state.json` copied into every later event.
+pub const MAX_TEXT: usize = 64 * 1024;
+
+/// Largest cost one attempt may add, in USD. A reported cost above it (or negative, or not a
+/// finite number) is not a cost but a bug or an attack, and is not counted.
+pub const MAX_ATTEMPT_COST_USD: f64 = 10_000.0;
+
+/// Free text bounded to [`MAX_TEXT`] bytes (cut on a character boundary).
+pub fn bounded_text(text: &str) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_string();
+    }
+    let mut cut = MAX_TEXT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… [cut at {MAX_TEXT} of {} bytes]", &text[..cut], text.len())
+}
+
+/// A cost that can be added to a snapshot: finite, non-negative, at most
+/// [`MAX_ATTEMPT_COST_USD`].
+pub fn valid_cost(cost: Option<f64>) -> Option<f64> {
+    cost.filter(|c| c.is_finite() && *c >= 0.0 && *c <= MAX_ATTEMPT_COST_USD)
+}
+
+/// Only the run that holds a WP may move it along: an event from any other writer (a run that
+/// lost the WP to a reclaim, a second orchestrator) is refused.
+fn require_owner(current: &WpState, run_id: Option<&str>, event: &WpEvent) -> Result<(), Refusal> {
+    match (&current.owner, run_id) {
+        (Some(owner), Some(run)) if owner.run_id == run => Ok(()),
+        (Some(owner), writer) => Err(Refusal::Conflict(format!(
+            "`{}` must come from the WP's owner, {owner}, not from {}",
+            event.name(),
+            writer.map_or_else(|| "a writer outside any run".to_string(), |r| format!("run {r}"))
+        ))),
+        (None, _) => Err(Refusal::Conflict(format!(
+            "`{}` must come from the WP's owner, and nobody owns it (claim it first)",
+            event.name()
+        ))),
+    }
+}
+
+/// Events a person may also record (blocking, canceling): when someone owns the WP, only the
+/// owner may.
+fn require_owner_if_owned(current: &WpState, run_id: Option<&str>, event: &WpEvent) -> Result<(), Refusal> {
+    if current.owner.is_some() { require_owner(current, run_id, event) } else { Ok(()) }
 }
 
 /// The snapshot after `event`, or why `event` may not happen now. `run_id` is the writer's run.
@@ -100,12 +151,28 @@ pub fn apply(
             if current.owner.is_none() {
                 return Err(illegal("the WP has no owner to release it"));
             }
+            require_owner(current, run_id, event)?;
             next.owner = None;
             next.pid = None;
-            next.reason = Some(reason.clone());
+            next.reason = Some(bounded_text(reason));
+        }
+        WpEvent::ForceReleased { previous, reason } => {
+            if current.owner.as_ref() != Some(previous) {
+                let holder = current.owner.as_ref().map_or_else(|| "nobody".to_string(), Owner::to_string);
+                return Err(Refusal::Conflict(format!(
+                    "cannot release it from {previous}: the WP is held by {holder}"
+                )));
+            }
+            if !in_flight {
+                return Err(illegal("only doing/for_review WPs are held by a run"));
+            }
+            next.owner = None;
+            next.pid = None;
+            next.reason = Some(bounded_text(reason));
         }
         WpEvent::WorktreeReady { path, branch, base } => {
             require_in_flight(lane)?;
+            require_owner(current, run_id, event)?;
             next.worktree = Some(path.clone());
             next.branch = Some(branch.clone());
             next.base = Some(base.clone());
@@ -121,6 +188,7 @@ pub fn apply(
             if lane != expected {
                 return Err(illegal(format!("a {} agent runs only in lane {expected}", role.as_str())));
             }
+            require_owner(current, run_id, event)?;
             next.agent = Some(agent.clone());
             next.role = Some(*role);
             next.attempt = *attempt;
@@ -131,24 +199,34 @@ pub fn apply(
                 next.agents_used.push(agent.clone());
             }
         }
-        WpEvent::AgentFinished { failure, cost_usd, duration_ms, head, .. } => {
+        WpEvent::AgentFinished { failure, cost_usd, duration_ms, head, withheld, .. } => {
             require_in_flight(lane)?;
+            require_owner(current, run_id, event)?;
             next.pid = None;
             next.failure = *failure;
-            next.cost_usd = current.cost_usd + cost_usd.unwrap_or(0.0);
-            next.agent_ms = current.agent_ms + duration_ms;
+            let total = current.cost_usd + valid_cost(*cost_usd).unwrap_or(0.0);
+            // A snapshot whose sum is not a finite number could not be stored as JSON.
+            next.cost_usd = if total.is_finite() { total } else { current.cost_usd };
+            next.agent_ms = current.agent_ms.saturating_add(*duration_ms);
             if head.is_some() {
                 next.head = head.clone();
+            }
+            for path in withheld {
+                if !next.withheld.contains(path) && next.withheld.len() < 1000 {
+                    next.withheld.push(path.clone());
+                }
             }
         }
         WpEvent::RetryScheduled { failure, .. } => {
             require_in_flight(lane)?;
+            require_owner(current, run_id, event)?;
             next.failure = Some(*failure);
         }
         WpEvent::Submitted { head } => {
             if lane != Lane::Doing {
                 return Err(illegal("only a WP in doing can be submitted for review"));
             }
+            require_owner(current, run_id, event)?;
             next.lane = Lane::ForReview;
             next.head = Some(head.clone());
             next.failure = None;
@@ -157,6 +235,7 @@ pub fn apply(
             if lane != Lane::ForReview {
                 return Err(illegal("only a WP in for_review can be approved"));
             }
+            require_owner(current, run_id, event)?;
             next.lane = Lane::Done;
             next.owner = None;
             next.failure = None;
@@ -165,27 +244,30 @@ pub fn apply(
             if lane != Lane::ForReview {
                 return Err(illegal("only a WP in for_review can be rejected"));
             }
+            require_owner(current, run_id, event)?;
             next.lane = Lane::Doing;
             next.review_cycle = current.review_cycle + 1;
-            next.feedback = Some(feedback.clone());
+            next.feedback = Some(bounded_text(feedback));
         }
         WpEvent::Blocked { reason } => {
             if !matches!(lane, Lane::Planned | Lane::Doing | Lane::ForReview) {
                 return Err(illegal("only planned, doing or for_review WPs can be blocked"));
             }
+            require_owner_if_owned(current, run_id, event)?;
             next.lane = Lane::Blocked;
             next.owner = None;
             next.pid = None;
-            next.reason = Some(reason.clone());
+            next.reason = Some(bounded_text(reason));
         }
         WpEvent::Canceled { reason } => {
             if lane.is_terminal() {
                 return Err(illegal("the WP is already finished"));
             }
+            require_owner_if_owned(current, run_id, event)?;
             next.lane = Lane::Canceled;
             next.owner = None;
             next.pid = None;
-            next.reason = Some(reason.clone());
+            next.reason = Some(bounded_text(reason));
         }
         WpEvent::Retried => {
             if lane != Lane::Blocked {
@@ -323,6 +405,63 @@ mod tests {
         ));
         let s = step(&s, WpEvent::Reclaimed { owner: owner("b"), previous: owner("a") }).unwrap();
         assert_eq!(s.owner, Some(owner("b")));
+    }
+
+    #[test]
+    fn only_the_owner_moves_a_wp_along() {
+        let s = imported("f", "WP01", Lane::Planned, "e0", None, "now");
+        let s = apply(&s, &WpEvent::Claimed { owner: owner("a") }, "e1", Some("a"), "now").unwrap();
+        let submit = WpEvent::Submitted { head: "h".into() };
+        // A stale writer (a run that lost the WP), or one outside any run, is refused.
+        assert!(matches!(apply(&s, &submit, "e2", Some("b"), "now"), Err(Refusal::Conflict(_))));
+        assert!(matches!(apply(&s, &submit, "e2", None, "now"), Err(Refusal::Conflict(_))));
+        let blocked = WpEvent::Blocked { reason: "x".into() };
+        assert!(matches!(apply(&s, &blocked, "e2", Some("b"), "now"), Err(Refusal::Conflict(_))));
+        assert!(apply(&s, &submit, "e2", Some("a"), "now").is_ok());
+        // After a reclaim the old owner is a stale writer.
+        let s =
+            apply(&s, &WpEvent::Reclaimed { owner: owner("b"), previous: owner("a") }, "e3", Some("b"), "now").unwrap();
+        assert!(matches!(apply(&s, &submit, "e4", Some("a"), "now"), Err(Refusal::Conflict(_))));
+        assert!(apply(&s, &submit, "e4", Some("b"), "now").is_ok());
+    }
+
+    #[test]
+    fn a_person_force_releases_only_from_the_current_owner() {
+        let s = imported("f", "WP01", Lane::Planned, "e0", None, "now");
+        let s = apply(&s, &WpEvent::Claimed { owner: owner("a") }, "e1", Some("a"), "now").unwrap();
+        let wrong = WpEvent::ForceReleased { previous: owner("z"), reason: "gone".into() };
+        assert!(matches!(apply(&s, &wrong, "e2", None, "now"), Err(Refusal::Conflict(_))));
+        let right = WpEvent::ForceReleased { previous: owner("a"), reason: "host gone".into() };
+        let s = apply(&s, &right, "e2", None, "now").unwrap();
+        assert_eq!((s.lane, s.owner.clone()), (Lane::Doing, None));
+        // Unowned and in flight: the next run may claim it.
+        assert!(apply(&s, &WpEvent::Claimed { owner: owner("c") }, "e3", Some("c"), "now").is_ok());
+    }
+
+    #[test]
+    fn hostile_costs_and_texts_are_bounded() {
+        let s = imported("f", "WP01", Lane::Planned, "e0", None, "now");
+        let s = apply(&s, &WpEvent::Claimed { owner: owner("a") }, "e1", Some("a"), "now").unwrap();
+        let finished = |cost: f64| WpEvent::AgentFinished {
+            agent: "x".into(),
+            role: Role::Implementation,
+            attempt: 1,
+            failure: None,
+            cost_usd: Some(cost),
+            duration_ms: u64::MAX,
+            head: None,
+            withheld: Vec::new(),
+        };
+        let mut state = s;
+        for cost in [1.7e308, 1.7e308, f64::INFINITY, f64::NAN, -5.0, 0.5] {
+            state = apply(&state, &finished(cost), "e", Some("a"), "now").unwrap();
+        }
+        assert_eq!(state.cost_usd, 0.5);
+        assert_eq!(state.agent_ms, u64::MAX);
+        assert!(serde_json::to_string(&state).unwrap().contains("\"cost_usd\":0.5"));
+        let huge = "r".repeat(10 * MAX_TEXT);
+        let state = apply(&state, &WpEvent::Blocked { reason: huge }, "e", Some("a"), "now").unwrap();
+        assert!(state.reason.unwrap().len() < MAX_TEXT + 100);
     }
 
     #[test]

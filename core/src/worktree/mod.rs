@@ -10,6 +10,7 @@ mod base;
 mod changes;
 mod error;
 mod setup;
+mod withhold;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub use base::BaseSource;
 pub use error::WorktreeError;
+pub use withhold::{DENY_LIST, Withhold};
 
 use crate::config::Config;
 use crate::feature::{Feature, WorkPackage};
@@ -41,6 +43,12 @@ pub struct Prepared {
     pub created: bool,
     /// The branch existed before (its commits were kept).
     pub reused_branch: bool,
+    /// `setup_command` still has to run in it (then [`WorktreeManager::mark_ready`]). Until it
+    /// has, an interruption makes the next `ensure` discard the worktree (after a backup) and
+    /// make it again.
+    pub setup_pending: bool,
+    /// Files copied in from `.worktreeinclude`.
+    pub included: Vec<PathBuf>,
 }
 
 /// What an agent attempt left behind.
@@ -48,12 +56,27 @@ pub struct Prepared {
 pub struct AttemptChanges {
     /// The commit made from leftover uncommitted changes (`auto_commit`).
     pub auto_commit: Option<String>,
-    /// Commits since the base, oldest first (empty = the `no_changes` outcome).
+    /// Commits since the base, oldest first.
     pub commits: Vec<String>,
+    /// Commits since the head before the attempt, oldest first (empty = the `no_changes`
+    /// outcome: an attempt is judged by what it added, not by what earlier attempts left).
+    pub new_commits: Vec<String>,
     /// The branch head now.
     pub head: String,
     /// Uncommitted paths left (when `auto_commit` is off).
     pub uncommitted: Vec<String>,
+    /// Paths auto-commit left out (deny list, `auto_commit_exclude`, `.worktreeinclude`).
+    pub withheld: Vec<String>,
+}
+
+/// The state of a worktree at one moment (its HEAD, and a tree of HEAD plus every uncommitted
+/// change): taken before a review, compared after it, restored if the reviewer changed anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkSnapshot {
+    /// The HEAD commit.
+    pub head: String,
+    /// HEAD plus the working directory's changes (withheld paths excluded), as a tree.
+    pub tree: String,
 }
 
 /// A snapshot of a worktree's uncommitted work.
@@ -69,6 +92,13 @@ pub struct Backup {
     pub files: Vec<String>,
 }
 
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 /// Creates, inspects and removes the worktrees of one feature's WPs.
 #[derive(Debug, Clone)]
 pub struct WorktreeManager {
@@ -78,6 +108,7 @@ pub struct WorktreeManager {
     feature: FeatureSlug,
     target_branch: String,
     setup_command: Option<Vec<String>>,
+    withhold: Withhold,
 }
 
 impl WorktreeManager {
@@ -109,6 +140,7 @@ impl WorktreeManager {
         } else {
             main_root.join(&config.worktree_dir)
         };
+        let withhold = Withhold::new(&main_root, &config.auto_commit_exclude)?;
         Ok(WorktreeManager {
             repo_root: main_root,
             common_dir,
@@ -116,7 +148,38 @@ impl WorktreeManager {
             feature: feature.slug.clone(),
             target_branch,
             setup_command: config.setup_command.clone(),
+            withhold,
         })
+    }
+
+    /// The configured `setup_command`, run in each new worktree before an agent starts.
+    pub fn setup_command(&self) -> Option<&[String]> {
+        self.setup_command.as_deref()
+    }
+
+    /// Where the setup command's output goes: `.kittify/logs/<feature>/<WP>-setup.log`.
+    pub fn setup_log_path(&self, wp: &WpId) -> PathBuf {
+        setup::setup_log_path(&self.repo_root, &self.feature, wp)
+    }
+
+    /// What auto-commit and backups leave out.
+    pub fn withhold(&self) -> &Withhold {
+        &self.withhold
+    }
+
+    fn marker(&self, wp: &WpId) -> PathBuf {
+        self.common_dir.join("kitty").join("creating").join(self.name(wp))
+    }
+
+    /// Declares the WP's worktree ready once its setup command succeeded (removes the creation
+    /// marker, so the next `ensure` reuses it).
+    pub fn mark_ready(&self, wp: &WpId) -> Result<(), WorktreeError> {
+        let marker = self.marker(wp);
+        match std::fs::remove_file(&marker) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(WorktreeError::Io { path: marker, source: e }),
+        }
     }
 
     /// The branch WPs without dependencies start from.
@@ -244,10 +307,18 @@ impl WorktreeManager {
         // A creation marker left behind means a process died while making this worktree: no
         // agent ever ran in it (the marker goes away before one can), so it is discarded and
         // made again rather than reported as a directory in the way.
-        let marker = self.common_dir.join("kitty").join("creating").join(&name);
+        let marker = self.marker(&wp.id);
         if marker.exists() {
-            tracing::warn!(worktree = %name, "discarding a worktree whose creation was interrupted");
+            tracing::warn!(worktree = %name, "discarding a worktree whose creation or setup was interrupted");
             if path.exists() {
+                // Someone may have worked in it since (a failed setup leaves it in place): save
+                // whatever is there before it goes.
+                self.save_before_discarding(
+                    &repo,
+                    &wp.id,
+                    &path,
+                    "discarding a worktree whose creation or setup was interrupted",
+                )?;
                 std::fs::remove_dir_all(&path).map_err(WorktreeError::io(&path))?;
             }
             let admin = self.common_dir.join("worktrees").join(&name);
@@ -283,6 +354,8 @@ impl WorktreeManager {
                     base_source: source,
                     created: false,
                     reused_branch: true,
+                    setup_pending: false,
+                    included: Vec::new(),
                 });
             }
             if let Ok(WorktreeLockStatus::Locked(reason)) = existing.is_locked() {
@@ -329,12 +402,68 @@ impl WorktreeManager {
             return Err(err);
         }
         self.exclude_from_main_status();
+        let included = setup::copy_worktree_includes(&repo, &self.repo_root, &path, &self.worktree_dir)?;
         // Until setup has run the worktree is not ready: the marker stays, so an interruption or a
-        // setup failure makes the next attempt start over cleanly.
-        setup::copy_worktree_includes(&self.repo_root, &path, &self.worktree_dir)?;
-        setup::run_setup_command(self.setup_command.as_deref(), &path, &self.repo_root, &self.feature, &wp.id)?;
-        std::fs::remove_file(&marker).map_err(WorktreeError::io(&marker))?;
-        Ok(Prepared { path, branch: name, base: base.to_string(), base_source: source, created: true, reused_branch })
+        // setup failure makes the next attempt start over (after saving what is there).
+        let setup_pending = self.setup_command.is_some();
+        if !setup_pending {
+            std::fs::remove_file(&marker).map_err(WorktreeError::io(&marker))?;
+        }
+        Ok(Prepared {
+            path,
+            branch: name,
+            base: base.to_string(),
+            base_source: source,
+            created: true,
+            reused_branch,
+            setup_pending,
+            included,
+        })
+    }
+
+    /// Saves what a worktree about to be discarded holds: uncommitted work into a backup ref (by
+    /// git status when it is a working worktree, else every file of the directory), and withheld
+    /// files (secrets, which must not go into a ref) moved under `.git/kitty/withheld/`.
+    fn save_before_discarding(
+        &self,
+        repo: &Repository,
+        wp: &WpId,
+        path: &Path,
+        reason: &str,
+    ) -> Result<Option<Backup>, WorktreeError> {
+        let opened = Repository::open(path).ok().filter(|r| r.workdir().is_some_and(|w| same_path(w, path)));
+        let files: Vec<String> = match &opened {
+            Some(wt) => changes::dirty_paths(wt)?,
+            None => changes::all_files(path)?,
+        };
+        let (kept, withheld) = self.withhold.split(files);
+        let mut backup = None;
+        if !kept.is_empty() {
+            backup = match &opened {
+                Some(_) => self.backup(wp, reason)?,
+                None => {
+                    let tree = changes::directory_tree(repo, path, &kept)?;
+                    let parent = base::branch_tip(repo, &self.name(wp));
+                    Some(self.write_backup(repo, wp, reason, tree, parent.as_ref(), kept)?)
+                }
+            };
+            if let Some(b) = &backup {
+                tracing::warn!(reference = %b.reference, files = b.files.len(), "saved the work of a worktree before {reason}");
+            }
+        }
+        if !withheld.is_empty() {
+            let stamp = jiff::Timestamp::now().as_millisecond();
+            let aside = self.common_dir.join("kitty").join("withheld").join(self.name(wp)).join(stamp.to_string());
+            for rel in &withheld {
+                let (from, to) = (path.join(rel), aside.join(rel));
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(WorktreeError::io(parent))?;
+                }
+                std::fs::rename(&from, &to).map_err(WorktreeError::io(&from))?;
+            }
+            tracing::warn!(dir = %aside.display(), files = withheld.len(), "moved withheld files of a discarded worktree aside");
+        }
+        Ok(backup)
     }
 
     fn add_worktree(&self, repo: &Repository, name: &str, path: &Path, branch_ref: &str) -> Result<(), WorktreeError> {
@@ -472,19 +601,22 @@ impl WorktreeManager {
     }
 
     /// After an agent attempt: commits leftover changes when `auto_commit` is on (message
-    /// `WP03: <title>` with `Kitty-WP`/`Kitty-Agent`/`Kitty-Attempt` trailers), and lists the
-    /// commits made since `base`.
+    /// `WP03: <title>` with `Kitty-WP`/`Kitty-Agent`/`Kitty-Attempt` trailers; withheld paths are
+    /// left out), and lists the commits made since `base` and since `since` (the head before the
+    /// attempt).
     pub fn collect(
         &self,
         wp: &WorkPackage,
         agent: &str,
         attempt: u32,
         base: &str,
+        since: &str,
         auto_commit: bool,
     ) -> Result<AttemptChanges, WorktreeError> {
         let repo = self.open_worktree(&wp.id)?;
         let dirty = changes::dirty_paths(&repo)?;
         let mut auto = None;
+        let mut withheld = Vec::new();
         if auto_commit && !dirty.is_empty() {
             let message = format!(
                 "{}: {}\n\nChanges left uncommitted by {agent} (attempt {attempt}), committed by kitty-orchestrator.\n\nKitty-WP: {}\nKitty-Agent: {}\nKitty-Attempt: {attempt}\n",
@@ -496,39 +628,116 @@ impl WorktreeManager {
             let author = Signature::now(agent, &format!("{agent}@agents.kitty"))
                 .map_err(WorktreeError::git("making a signature"))?;
             let committer = Self::signature(&repo);
-            auto = Some(changes::commit_all(&repo, &message, &author, &committer)?.to_string());
+            let (commit, left_out) = changes::commit_all(&repo, &message, &author, &committer, &self.withhold)?;
+            auto = commit.map(|c| c.to_string());
+            withheld = left_out;
         }
-        let base = Oid::from_str(base).map_err(WorktreeError::git(format!("parsing base {base}")))?;
-        let commits = changes::commits_since(&repo, base)?;
+        let list = |from: &str| -> Result<Vec<String>, WorktreeError> {
+            let from = Oid::from_str(from).map_err(WorktreeError::git(format!("parsing commit id {from}")))?;
+            Ok(changes::commits_since(&repo, from)?.iter().map(Oid::to_string).collect())
+        };
+        let commits = list(base)?;
+        let new_commits = if since == base { commits.clone() } else { list(since)? };
         let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(WorktreeError::git("reading HEAD"))?.id();
-        let uncommitted = if auto_commit { Vec::new() } else { dirty };
-        Ok(AttemptChanges {
-            auto_commit: auto,
-            commits: commits.iter().map(Oid::to_string).collect(),
-            head: head.to_string(),
-            uncommitted,
-        })
+        let uncommitted = if auto_commit { withheld.clone() } else { dirty };
+        Ok(AttemptChanges { auto_commit: auto, commits, new_commits, head: head.to_string(), uncommitted, withheld })
+    }
+
+    /// The WP worktree's HEAD commit.
+    pub fn head(&self, wp: &WpId) -> Result<String, WorktreeError> {
+        let repo = self.open_worktree(wp)?;
+        Ok(repo.head().and_then(|h| h.peel_to_commit()).map_err(WorktreeError::git("reading HEAD"))?.id().to_string())
+    }
+
+    /// After a failed attempt: what it left uncommitted goes into a backup ref (withheld paths
+    /// stay where they are) and the worktree is reset to its HEAD, so the next attempt starts
+    /// clean and a crashed attempt's half-work never lands on the branch as if it were work.
+    pub fn discard_leftovers(&self, wp: &WpId, reason: &str) -> Result<Option<Backup>, WorktreeError> {
+        let repo = self.open_worktree(wp)?;
+        let (kept, _) = self.withhold.split(changes::dirty_paths(&repo)?);
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let saved = self.backup(wp, reason)?;
+        changes::reset_paths(&repo, &kept)?;
+        Ok(saved)
+    }
+
+    /// The worktree's state now (see [`WorkSnapshot`]).
+    pub fn snapshot(&self, wp: &WpId) -> Result<WorkSnapshot, WorktreeError> {
+        let repo = self.open_worktree(wp)?;
+        let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(WorktreeError::git("reading HEAD"))?.id();
+        let (kept, _) = self.withhold.split(changes::dirty_paths(&repo)?);
+        let tree = changes::snapshot_tree(&repo, &kept)?;
+        Ok(WorkSnapshot { head: head.to_string(), tree: tree.to_string() })
+    }
+
+    /// Puts the worktree back as it was at `before` (its branch at the same commit, the same
+    /// working files), after saving what is there now in a backup ref — for a reviewer that
+    /// changed what it was only meant to read.
+    pub fn restore_snapshot(
+        &self,
+        wp: &WpId,
+        before: &WorkSnapshot,
+        reason: &str,
+    ) -> Result<Option<Backup>, WorktreeError> {
+        let repo = self.open_worktree(wp)?;
+        let git = |what: &str| WorktreeError::git(format!("restoring the worktree of {wp} ({what})"));
+        let head_now = repo.head().and_then(|h| h.peel_to_commit()).map_err(git("HEAD"))?.id().to_string();
+        // The backup's parent is the current HEAD: commits the reviewer made stay referenced.
+        let mut saved = self.backup(wp, reason)?;
+        if saved.is_none() && head_now != before.head {
+            let commit = repo.find_commit(Oid::from_str(&head_now).map_err(git("head"))?).map_err(git("head"))?;
+            let tree = commit.tree_id();
+            saved = Some(self.write_backup(&repo, wp, reason, tree, Some(&commit), Vec::new())?);
+        }
+        let old_head =
+            repo.find_commit(Oid::from_str(&before.head).map_err(git("old head"))?).map_err(git("old head"))?;
+        repo.reset(old_head.as_object(), git2::ResetType::Mixed, None).map_err(git("reset"))?;
+        let (dirty, _) = self.withhold.split(changes::dirty_paths(&repo)?);
+        changes::reset_paths(&repo, &dirty)?;
+        let tree = repo.find_tree(Oid::from_str(&before.tree).map_err(git("tree"))?).map_err(git("tree"))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.force().update_index(false);
+        repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(git("checkout"))?;
+        Ok(saved)
     }
 
     /// Snapshots the WP worktree's uncommitted work (tracked and untracked, without touching its
-    /// index) to `refs/kitty/backup/<feature>/<WP>/<n>`. `None` when there is nothing to save.
+    /// index; withheld paths left out) to `refs/kitty/backup/<feature>/<WP>/<n>`. `None` when
+    /// there is nothing to save.
     pub fn backup(&self, wp: &WpId, reason: &str) -> Result<Option<Backup>, WorktreeError> {
         let repo = self.open_worktree(wp)?;
-        let files = changes::dirty_paths(&repo)?;
+        let (files, withheld) = self.withhold.split(changes::dirty_paths(&repo)?);
+        if !withheld.is_empty() {
+            tracing::info!(wp = %wp, files = withheld.len(), "not saving withheld files into a backup ref");
+        }
         if files.is_empty() {
             return Ok(None);
         }
         let tree_id = changes::snapshot_tree(&repo, &files)?;
-        let tree = repo.find_tree(tree_id).map_err(WorktreeError::git("reading the snapshot"))?;
         let head = repo.head().and_then(|h| h.peel_to_commit()).ok();
-        let sig = Self::signature(&repo);
+        self.write_backup(&repo, wp, reason, tree_id, head.as_ref(), files).map(Some)
+    }
+
+    fn write_backup(
+        &self,
+        repo: &Repository,
+        wp: &WpId,
+        reason: &str,
+        tree_id: Oid,
+        parent: Option<&git2::Commit<'_>>,
+        files: Vec<String>,
+    ) -> Result<Backup, WorktreeError> {
+        let tree = repo.find_tree(tree_id).map_err(WorktreeError::git("reading the snapshot"))?;
+        let sig = Self::signature(repo);
         let message = format!(
             "kitty: backup of {} worktree before {reason}\n\n{} uncommitted path(s):\n{}\n",
             self.name(wp),
             files.len(),
             files.iter().take(200).map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
         );
-        let parents: Vec<&git2::Commit<'_>> = head.iter().collect();
+        let parents: Vec<&git2::Commit<'_>> = parent.into_iter().collect();
         let commit = repo
             .commit(None, &sig, &sig, &message, &tree, &parents)
             .map_err(WorktreeError::git("writing the backup"))?;
@@ -536,7 +745,7 @@ impl WorktreeManager {
         loop {
             let reference = backup_ref(&self.feature, wp, n);
             match repo.reference(&reference, commit, false, "kitty: backup") {
-                Ok(_) => return Ok(Some(Backup { n, reference, commit: commit.to_string(), files })),
+                Ok(_) => return Ok(Backup { n, reference, commit: commit.to_string(), files }),
                 Err(e) if e.code() == git2::ErrorCode::Exists => n += 1,
                 Err(e) => return Err(WorktreeError::git(format!("creating {reference}"))(e)),
             }
@@ -588,7 +797,7 @@ impl WorktreeManager {
                 if !backup_first {
                     return Err(WorktreeError::Dirty { path, files: dirty.into_iter().take(10).collect() });
                 }
-                saved = self.backup(wp, "removing the worktree")?;
+                saved = self.save_before_discarding(&repo, wp, &path, "removing the worktree")?;
             }
             std::fs::remove_dir_all(&path).map_err(WorktreeError::io(&path))?;
         }

@@ -1,108 +1,93 @@
 //! Preparing a new worktree beyond checkout: files listed in `.worktreeinclude` (gitignore
 //! syntax; the cross-tool convention for untracked files such as `.env` that a worktree needs)
-//! are copied from the main worktree, then the optional `setup_command` runs (argv, no shell).
+//! are copied from the main worktree. The optional `setup_command` is run by the engine, through
+//! the executor (process group, timeouts, redaction, abort), outside the creation lock.
+//!
+//! Only files that are both matched *and* ignored by git in the main worktree are copied: a
+//! matched file git would see is either already in the checkout or would be committed by the
+//! first auto-commit. Symbolic links are copied as links and never followed, so a link to `..`
+//! cannot copy the repository (with its `.git`) into itself.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use git2::Repository;
+use ignore::gitignore::Gitignore;
 
 use super::error::WorktreeError;
+use super::withhold::worktree_include;
 use crate::ids::{FeatureSlug, WpId};
 
-/// Copies the files matched by `<root>/.worktreeinclude` into `dest`.
-pub fn copy_worktree_includes(root: &Path, dest: &Path, worktree_dir: &Path) -> Result<(), WorktreeError> {
-    let list = root.join(".worktreeinclude");
-    if !list.exists() {
-        return Ok(());
-    }
-    let mut builder = GitignoreBuilder::new(root);
-    if let Some(err) = builder.add(&list) {
-        return Err(WorktreeError::Io { path: list, source: std::io::Error::other(err.to_string()) });
-    }
-    let matcher = builder
-        .build()
-        .map_err(|e| WorktreeError::Io { path: list.clone(), source: std::io::Error::other(e.to_string()) })?;
-    copy_matching(root, root, dest, worktree_dir, &matcher)
-}
-
-fn copy_matching(
+/// Copies the files matched by `<root>/.worktreeinclude` and ignored by git into `dest`.
+/// Returns the paths copied (relative).
+pub fn copy_worktree_includes(
+    repo: &Repository,
     root: &Path,
-    dir: &Path,
     dest: &Path,
     worktree_dir: &Path,
-    matcher: &Gitignore,
-) -> Result<(), WorktreeError> {
+) -> Result<Vec<PathBuf>, WorktreeError> {
+    let Some(matcher) = worktree_include(root)? else { return Ok(Vec::new()) };
+    let mut copied = Vec::new();
+    copy_matching(&Walk { repo, root, dest, worktree_dir, matcher: &matcher }, root, &mut copied)?;
+    Ok(copied)
+}
+
+struct Walk<'a> {
+    repo: &'a Repository,
+    root: &'a Path,
+    dest: &'a Path,
+    worktree_dir: &'a Path,
+    matcher: &'a Gitignore,
+}
+
+fn copy_matching(walk: &Walk<'_>, dir: &Path, copied: &mut Vec<PathBuf>) -> Result<(), WorktreeError> {
     let entries = std::fs::read_dir(dir).map_err(WorktreeError::io(dir))?;
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.file_name().is_some_and(|n| n == ".git") || path.starts_with(worktree_dir) {
+        if path.file_name().is_some_and(|n| n == ".git") || path.starts_with(walk.worktree_dir) {
             continue;
         }
-        let is_dir = path.is_dir();
-        let rel = path.strip_prefix(root).unwrap_or(&path);
-        if matcher.matched(rel, is_dir).is_ignore() {
-            copy_path(&path, &dest.join(rel))?;
-        } else if is_dir && !path.is_symlink() {
-            copy_matching(root, &path, dest, worktree_dir, matcher)?;
+        // The entry itself, never what a link points at.
+        let Ok(kind) = entry.file_type() else { continue };
+        let is_dir = kind.is_dir();
+        let rel = path.strip_prefix(walk.root).unwrap_or(&path);
+        if walk.matcher.matched(rel, is_dir).is_ignore() {
+            if walk.repo.is_path_ignored(rel).unwrap_or(false) {
+                copy_path(&path, &walk.dest.join(rel), rel, copied)?;
+            } else {
+                tracing::warn!(path = %rel.display(), "not copying a .worktreeinclude match that git does not ignore");
+            }
+        } else if is_dir {
+            copy_matching(walk, &path, copied)?;
         }
     }
     Ok(())
 }
 
-fn copy_path(from: &Path, to: &Path) -> Result<(), WorktreeError> {
-    if to.exists() {
+fn copy_path(from: &Path, to: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> Result<(), WorktreeError> {
+    let meta = std::fs::symlink_metadata(from).map_err(WorktreeError::io(from))?;
+    if std::fs::symlink_metadata(to).is_ok() {
         return Ok(()); // never overwrite what the checkout put there
     }
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(WorktreeError::io(parent))?;
     }
-    if from.is_dir() {
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(from).map_err(WorktreeError::io(from))?;
+        std::os::unix::fs::symlink(&target, to).map_err(WorktreeError::io(to))?;
+        copied.push(rel.to_path_buf());
+    } else if meta.is_dir() {
         std::fs::create_dir_all(to).map_err(WorktreeError::io(to))?;
         for entry in std::fs::read_dir(from).map_err(WorktreeError::io(from))?.flatten() {
-            copy_path(&entry.path(), &to.join(entry.file_name()))?;
+            copy_path(&entry.path(), &to.join(entry.file_name()), &rel.join(entry.file_name()), copied)?;
         }
-        Ok(())
-    } else {
-        std::fs::copy(from, to).map(|_| ()).map_err(WorktreeError::io(to))
+    } else if meta.is_file() {
+        std::fs::copy(from, to).map_err(WorktreeError::io(to))?;
+        copied.push(rel.to_path_buf());
     }
+    Ok(())
 }
 
-/// Runs the configured setup command in `cwd`, its output in
 /// `.kittify/logs/<feature>/<WP>-setup.log`.
-pub fn run_setup_command(
-    command: Option<&[String]>,
-    cwd: &Path,
-    root: &Path,
-    feature: &FeatureSlug,
-    wp: &WpId,
-) -> Result<(), WorktreeError> {
-    let Some(argv) = command else { return Ok(()) };
-    let log = root.join(".kittify/logs").join(feature.as_str()).join(format!("{wp}-setup.log"));
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir).map_err(WorktreeError::io(dir))?;
-    }
-    let out = std::fs::File::create(&log).map_err(WorktreeError::io(&log))?;
-    let err = out.try_clone().map_err(WorktreeError::io(&log))?;
-    let status = Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(cwd)
-        .env("KITTY_FEATURE", feature.as_str())
-        .env("KITTY_WP", wp.as_str())
-        .env("KITTY_WORKTREE", cwd)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .status();
-    let command = argv.join(" ");
-    match status {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(WorktreeError::SetupFailed { command, status: s.to_string(), path: cwd.to_path_buf(), log }),
-        Err(e) => Err(WorktreeError::SetupFailed {
-            command,
-            status: format!("could not start: {e}"),
-            path: cwd.to_path_buf(),
-            log,
-        }),
-    }
+pub fn setup_log_path(root: &Path, feature: &FeatureSlug, wp: &WpId) -> PathBuf {
+    root.join(".kittify/logs").join(feature.as_str()).join(format!("{wp}-setup.log"))
 }

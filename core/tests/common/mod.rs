@@ -3,8 +3,63 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use kitty_orchestrator::{Feature, load_feature};
+use kitty_orchestrator::engine::{Event, EventSink, RunOptions};
+use kitty_orchestrator::{Config, Feature, load_feature};
+
+/// The fake agent CLI (tests/fixtures/agents/fake-agent).
+pub fn fake_agent() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/agents/fake-agent").display().to_string()
+}
+
+/// A custom agent table running the fake agent with `env` (values quoted for TOML).
+pub fn agent(id: &str, env: &[(&str, &str)]) -> String {
+    let quote = |v: &str| serde_json::to_string(v).expect("a string");
+    let env: Vec<String> = env.iter().map(|(k, v)| format!("{k} = {}", quote(v))).collect();
+    format!(
+        "[agents.{id}]\ncommand = [{}]\noutput = \"stream-json\"\nenv = {{ {} }}\n",
+        quote(&fake_agent()),
+        env.join(", ")
+    )
+}
+
+/// A configuration: top-level keys `head`, then agent tables.
+pub fn config(head: &str, agents: &[String]) -> Config {
+    let text = format!("{head}\n{}", agents.join("\n"));
+    Config::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Short grace and retry delays.
+pub fn fast() -> RunOptions {
+    RunOptions { grace: Duration::from_millis(300), retry_base: Duration::from_millis(20), ..RunOptions::default() }
+}
+
+/// Collects events.
+pub fn recorder() -> (EventSink, Arc<Mutex<Vec<Event>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    (Arc::new(move |e| sink.lock().unwrap().push(e)), events)
+}
+
+/// Live (not zombie) processes whose environment has `KITTY_FEATURE=<feature>`.
+pub fn agents_of(feature: &str) -> Vec<i32> {
+    let want = format!("KITTY_FEATURE={feature}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+            !stat.is_empty()
+                && !zombie
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == want.as_bytes()))
+        })
+        .collect()
+}
 
 /// Runs the git binary in `dir` and returns stdout; panics with stderr on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
