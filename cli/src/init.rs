@@ -56,11 +56,15 @@ max_review_cycles = 3
 # Branch WPs without dependencies start from (default: meta.json, else the current branch).
 # target_branch = "main"
 worktree_dir = ".worktrees"
-# Commit what an agent leaves uncommitted.
+# Commit what an agent leaves uncommitted (never secret-looking files such as .env or *.pem,
+# nor what .worktreeinclude copies).
 auto_commit = true
+# More paths auto-commit must never commit (gitignore syntax).
+# auto_commit_exclude = ["*.secret"]
 # Run once every WP is done, on the merge of all WP branches (argv, no shell).
 # verify_command = ["cargo", "test"]
-# Run in each new worktree before its agent starts.
+# Run in each new worktree before its agent starts (its own process group, the same timeouts
+# as agents, output redacted in .kittify/logs/<feature>/<WP>-setup.log).
 # setup_command = ["npm", "install"]
 
 [agents]
