@@ -34,7 +34,7 @@ fn json(value: &impl serde::Serialize) -> String {
 }
 
 fn error_json(err: &kitty_orchestrator::Error) -> String {
-    json(&serde_json::json!({"ok": false, "code": err.code(), "message": err.to_string()}))
+    json(&serde_json::json!({"ok": false, "code": err.code().as_str(), "message": err.to_string()}))
 }
 
 fn internal_json(why: &str) -> String {

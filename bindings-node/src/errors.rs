@@ -15,7 +15,7 @@ impl AsRef<str> for Code {
 
 /// Converts a core error into a napi error carrying its code and the CLI's message.
 pub fn to_js(err: kitty_orchestrator::Error) -> napi::Error<Code> {
-    napi::Error::new(Code(err.code()), err.to_string())
+    napi::Error::new(Code(err.code().as_str()), err.to_string())
 }
 
 /// The message of a panic payload.

@@ -4,9 +4,9 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList, PyType};
 
-use kitty_orchestrator::error::codes;
+use kitty_orchestrator::ErrorCode;
 
 create_exception!(
     kitty_orchestrator,
@@ -42,66 +42,70 @@ create_exception!(
     "The git repository or the state in it could not be read or written."
 );
 
+/// The exception class of each error code: exhaustive, so a new code cannot be forgotten here.
+fn class_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
+    use ErrorCode::*;
+    match code {
+        FeatureInvalid | FeatureNotFound | WpIdInvalid | WpNotFound => py.get_type::<FeatureError>(),
+        ConfigInvalid => py.get_type::<ConfigError>(),
+        NoAgents | UnknownAgent => py.get_type::<AgentError>(),
+        Io => py.get_type::<IoError>(),
+        Git | NotARepository | StateCorrupt | StateMissing => py.get_type::<GitError>(),
+        IllegalTransition | StateConflict | RunLocked => py.get_type::<StateConflictError>(),
+        WorktreeConflict | WorktreeMissingBase | WorktreePathTaken | WorktreeBranchInUse | WorktreeLocked
+        | WorktreeDirty | WorktreeSetupFailed => py.get_type::<WorktreeError>(),
+        Aborted | Internal => py.get_type::<KittyError>(),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // Each class's `code` attribute: the first code that maps to it (instances carry the exact one).
     let classes = [
-        ("KittyError", py.get_type::<KittyError>(), "internal"),
-        ("FeatureError", py.get_type::<FeatureError>(), codes::FEATURE),
-        ("ConfigError", py.get_type::<ConfigError>(), codes::CONFIG),
-        ("IoError", py.get_type::<IoError>(), codes::IO),
-        ("StateConflictError", py.get_type::<StateConflictError>(), "state_conflict"),
-        ("GitError", py.get_type::<GitError>(), "git"),
-        ("WorktreeError", py.get_type::<WorktreeError>(), "worktree_conflict"),
-        ("AgentError", py.get_type::<AgentError>(), "no_agents"),
+        ("KittyError", py.get_type::<KittyError>(), ErrorCode::Internal),
+        ("FeatureError", py.get_type::<FeatureError>(), ErrorCode::FeatureInvalid),
+        ("ConfigError", py.get_type::<ConfigError>(), ErrorCode::ConfigInvalid),
+        ("IoError", py.get_type::<IoError>(), ErrorCode::Io),
+        ("StateConflictError", py.get_type::<StateConflictError>(), ErrorCode::StateConflict),
+        ("GitError", py.get_type::<GitError>(), ErrorCode::Git),
+        ("WorktreeError", py.get_type::<WorktreeError>(), ErrorCode::WorktreeConflict),
+        ("AgentError", py.get_type::<AgentError>(), ErrorCode::NoAgents),
     ];
     for (name, class, code) in classes {
-        class.setattr("code", code)?;
+        class.setattr("code", code.as_str())?;
         m.add(name, class)?;
     }
+    // Every code with its class, for callers (and the test that checks the vocabularies agree).
+    let table = PyDict::new(py);
+    for code in ErrorCode::ALL {
+        table.set_item(code.as_str(), class_of(py, code))?;
+    }
+    m.add("ERROR_CODES", table)?;
     Ok(())
 }
 
 /// Maps a core error to its Python exception (message identical to the CLI's).
 pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
     let message = err.to_string();
-    match err {
+    let code = err.code();
+    let exc = PyErr::from_type(class_of(py, code), message);
+    let problems: Vec<crate::feature::Problem> = match &err {
         kitty_orchestrator::Error::Feature(feature_err) => {
-            let exc = FeatureError::new_err(message);
-            let problems: Vec<crate::feature::Problem> =
-                feature_err.problems.iter().map(crate::feature::Problem::from).collect();
-            let attach = || -> PyResult<()> {
-                let list = PyList::new(py, problems)?;
-                exc.value(py).setattr("problems", list)?;
-                Ok(())
-            };
-            match attach() {
-                Ok(()) => exc,
-                Err(err) => err,
-            }
+            feature_err.problems.iter().map(crate::feature::Problem::from).collect()
         }
-        kitty_orchestrator::Error::Config(_) => ConfigError::new_err(message),
-        kitty_orchestrator::Error::Io { .. } => IoError::new_err(message),
-        kitty_orchestrator::Error::State(_)
-        | kitty_orchestrator::Error::Worktree(_)
-        | kitty_orchestrator::Error::Engine(_) => {
-            let code = err.code();
-            let exc = match code {
-                "no_agents" | "unknown_agent" => AgentError::new_err(message),
-                "feature_not_found" | "wp_id_invalid" | "wp_not_found" => FeatureError::new_err(message),
-                "internal" => KittyError::new_err(message),
-                "state_conflict" | "illegal_transition" | "run_locked" => StateConflictError::new_err(message),
-                c if c.starts_with("worktree_") => WorktreeError::new_err(message),
-                "io" => IoError::new_err(message),
-                _ => GitError::new_err(message),
-            };
-            // The class groups related kinds; the instance carries the exact code.
-            if matches!(code, "feature_not_found" | "wp_id_invalid" | "wp_not_found") {
-                let _ = exc.value(py).setattr("problems", pyo3::types::PyList::empty(py));
-            }
-            match exc.value(py).setattr("code", code) {
-                Ok(()) => exc,
-                Err(err) => err,
-            }
+        _ => Vec::new(),
+    };
+    let attach = || -> PyResult<()> {
+        let value = exc.value(py);
+        // The class groups related kinds; the instance carries the exact code.
+        value.setattr("code", code.as_str())?;
+        if class_of(py, code).is(py.get_type::<FeatureError>()) {
+            value.setattr("problems", PyList::new(py, problems)?)?;
         }
+        Ok(())
+    };
+    match attach() {
+        Ok(()) => exc,
+        Err(err) => err,
     }
 }

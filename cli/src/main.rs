@@ -112,15 +112,19 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-/// The exit code for an error, by its stable code.
+/// The exit code for an error, by the kind of its stable code.
 pub fn exit_for(err: &kitty_orchestrator::Error) -> u8 {
-    match err.code() {
-        "feature_invalid" | "config_invalid" | "no_agents" | "unknown_agent" | "feature_not_found"
-        | "illegal_transition" | "state_missing" | "wp_id_invalid" | "wp_not_found" | "not_a_repository" => {
-            exit::BAD_INPUT
-        }
-        "run_locked" | "state_conflict" => exit::BUSY,
-        _ => exit::INTERNAL,
+    exit_for_code(err.code())
+}
+
+/// The exit code for an error code.
+pub fn exit_for_code(code: kitty_orchestrator::ErrorCode) -> u8 {
+    use kitty_orchestrator::ErrorKind;
+    match code.kind() {
+        ErrorKind::BadInput => exit::BAD_INPUT,
+        ErrorKind::Busy => exit::BUSY,
+        ErrorKind::Aborted => exit::ABORTED,
+        ErrorKind::Failure => exit::INTERNAL,
     }
 }
 
@@ -132,4 +136,30 @@ pub fn fail(err: &kitty_orchestrator::Error, json: bool) -> u8 {
         eprintln!("error: {}", render::clean(&err.to_string()));
     }
     exit_for(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use kitty_orchestrator::ErrorCode;
+
+    /// The README's error table says which exit code each error code gives: so does the CLI.
+    #[test]
+    fn exit_codes_agree_with_the_readme() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let table = readme.split("| code | meaning |").nth(1).expect("the README has an error-code table");
+        let rows: Vec<(String, u8)> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells[1].trim_matches('`').to_string(), cells[3].parse().unwrap())
+            })
+            .collect();
+        assert_eq!(rows.len(), ErrorCode::ALL.len());
+        for (code, exit) in rows {
+            let parsed = ErrorCode::parse(&code).unwrap_or_else(|| panic!("README lists unknown code {code}"));
+            assert_eq!(super::exit_for_code(parsed), exit, "{code}");
+        }
+    }
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::agents;
-use crate::ids::check_ref_component;
+use crate::command::{Delivery, OutputKind};
+use crate::ids::{BUILTIN_AGENT_IDS, check_ref_component, is_builtin};
 
 /// Where the configuration lives, relative to the repository root.
 pub const CONFIG_PATH: &str = ".kittify/orchestrator.toml";
@@ -29,30 +29,6 @@ pub enum FallbackStrategy {
     Fail,
 }
 
-/// How a custom agent receives its prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PromptDelivery {
-    /// Written to the agent's standard input, which is then closed.
-    Stdin,
-    /// Passed as an argument (`{prompt}` in the command, else appended). Only for short prompts.
-    Arg,
-    /// Written to a file whose path is passed (`{prompt_file}` in the command, else appended).
-    File,
-}
-
-/// What a custom agent prints on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OutputFormat {
-    /// Free text; the result is the whole output.
-    Text,
-    /// One JSON object at the end (claude `--output-format json` shape).
-    Json,
-    /// JSON lines; the last `result` event is the result (claude `stream-json` shape).
-    StreamJson,
-}
-
 /// A user-defined agent: any command line that does work in its current directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CustomAgent {
@@ -61,9 +37,9 @@ pub struct CustomAgent {
     /// argv for review; defaults to `command`.
     pub review_command: Option<Vec<String>>,
     /// How the prompt is delivered.
-    pub prompt: PromptDelivery,
+    pub prompt: Delivery,
     /// How its output is parsed.
-    pub output: OutputFormat,
+    pub output: OutputKind,
 }
 
 /// Per-agent settings (`[agents.<id>]`), for built-in and custom agents.
@@ -245,6 +221,11 @@ impl Config {
         })?;
         Validator { text, path }.build(raw)
     }
+}
+
+/// `"a", "b", "c"`: the accepted values of a key, for error messages.
+fn quoted_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
 }
 
 /// 1-based line of a byte offset.
@@ -454,13 +435,13 @@ impl Validator<'_> {
             })?;
             for (i, id) in ids.iter().enumerate() {
                 let custom = out.settings.get(id).is_some_and(|s| s.custom.is_some());
-                if !agents::is_builtin(id) && !custom {
+                if !is_builtin(id) && !custom {
                     return Err(self.error(
                         &format!("agents.{role}[{i}]"),
                         Some(span.clone()),
                         format!(
                             "unknown agent `{id}`: built-in agents are {}; define a custom one with an [agents.{id}] table that has a `command`",
-                            agents::BUILTIN_AGENT_IDS.join(", ")
+                            BUILTIN_AGENT_IDS.join(", ")
                         ),
                     ));
                 }
@@ -487,13 +468,13 @@ impl Validator<'_> {
         let week = 7 * 24 * 3600;
         let custom = match raw.command {
             None => {
-                if !agents::is_builtin(id) {
+                if !is_builtin(id) {
                     return Err(self.error(
                         &format!("agents.{id}"),
                         Some(span),
                         format!(
                             "unknown agent `{id}`: built-in agents are {}; a custom agent needs `command = [\"program\", \"arg\", ...]`",
-                            agents::BUILTIN_AGENT_IDS.join(", ")
+                            BUILTIN_AGENT_IDS.join(", ")
                         ),
                     ));
                 }
@@ -513,7 +494,7 @@ impl Validator<'_> {
                 None
             }
             Some(command) => {
-                if agents::is_builtin(id) {
+                if is_builtin(id) {
                     return Err(self.error(
                         &key("command"),
                         Some(span),
@@ -538,28 +519,36 @@ impl Validator<'_> {
                     ));
                 }
                 let prompt = match raw.prompt.as_deref() {
-                    None | Some("stdin") => PromptDelivery::Stdin,
-                    Some("arg") => PromptDelivery::Arg,
-                    Some("file") => PromptDelivery::File,
-                    Some(other) => {
-                        return Err(self.error(
-                            &key("prompt"),
-                            Some(span),
-                            format!("unknown value `{other}`: expected \"stdin\", \"arg\" or \"file\""),
-                        ));
-                    }
+                    None => Delivery::Stdin,
+                    Some(name) => match Delivery::ALL.iter().find(|(n, _)| *n == name) {
+                        Some((_, delivery)) => *delivery,
+                        None => {
+                            return Err(self.error(
+                                &key("prompt"),
+                                Some(span),
+                                format!(
+                                    "unknown value `{name}`: expected one of {}",
+                                    quoted_names(Delivery::ALL.iter().map(|(n, _)| *n))
+                                ),
+                            ));
+                        }
+                    },
                 };
                 let output = match raw.output.as_deref() {
-                    None | Some("text") => OutputFormat::Text,
-                    Some("json") => OutputFormat::Json,
-                    Some("stream-json") => OutputFormat::StreamJson,
-                    Some(other) => {
-                        return Err(self.error(
-                            &key("output"),
-                            Some(span),
-                            format!("unknown value `{other}`: expected \"text\", \"json\" or \"stream-json\""),
-                        ));
-                    }
+                    None => OutputKind::Text,
+                    Some(name) => match OutputKind::ALL.iter().find(|(n, _)| *n == name) {
+                        Some((_, kind)) => *kind,
+                        None => {
+                            return Err(self.error(
+                                &key("output"),
+                                Some(span),
+                                format!(
+                                    "unknown value `{name}`: expected one of {}",
+                                    quoted_names(OutputKind::ALL.iter().map(|(n, _)| *n))
+                                ),
+                            ));
+                        }
+                    },
                 };
                 Some(CustomAgent { command, review_command: raw.review_command, prompt, output })
             }
@@ -629,8 +618,8 @@ output = "stream-json"
         assert_eq!(config.agents.implementation, ["claude-code", "mine"]);
         assert_eq!(config.agents.settings["codex"].max_concurrent, Some(2));
         let mine = config.agents.settings["mine"].custom.as_ref().unwrap();
-        assert_eq!(mine.prompt, PromptDelivery::File);
-        assert_eq!(mine.output, OutputFormat::StreamJson);
+        assert_eq!(mine.prompt, Delivery::File);
+        assert_eq!(mine.output, OutputKind::ClaudeResult);
     }
 
     #[test]

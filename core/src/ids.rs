@@ -8,6 +8,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Ids of the built-in agent profiles, in default preference order (the profiles themselves are
+/// in [`crate::agents`]; the configuration checks agent ids against this list).
+pub const BUILTIN_AGENT_IDS: [&str; 9] =
+    ["claude-code", "codex", "gemini", "copilot", "qwen", "opencode", "cursor", "kilocode", "augment"];
+
+/// Whether `id` names a built-in agent profile.
+pub fn is_builtin(id: &str) -> bool {
+    BUILTIN_AGENT_IDS.contains(&id)
+}
+
 /// A work-package id such as `WP03`: `WP` followed by 2 to 4 ASCII digits.
 ///
 /// Ordered by number first (`WP99` < `WP100`), so "ties by WP id" mean what a person expects.

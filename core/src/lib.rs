@@ -15,23 +15,28 @@
 //! ```
 
 pub mod agents;
+pub mod command;
 pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod error_code;
 pub mod executor;
 pub mod failure;
 pub mod feature;
 pub mod graph;
 pub mod ids;
 pub mod lane;
+pub mod limits;
 pub mod redact;
+pub mod role;
 pub mod state;
 pub mod worktree;
 
 pub use config::{Config, ConfigError};
 pub use engine::{Event, Orchestrator, RunOptions, RunOutcome, RunSummary};
 pub use error::{Error, Result};
+pub use error_code::{ErrorCode, ErrorKind};
 pub use failure::FailureClass;
 pub use feature::{Feature, FeatureError, FeatureMeta, Layout, Problem, ProblemKind, WorkPackage, load_feature};
 pub use graph::Graph;

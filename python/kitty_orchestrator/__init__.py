@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from . import _native
 from ._native import (
+    ERROR_CODES,
     AgentError,
     Config,
     ConfigError,
@@ -253,6 +254,7 @@ def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "ERROR_CODES",
     "AgentError",
     "Config",
     "ConfigError",

@@ -8,6 +8,7 @@ from . import Lane
 
 __version__: str
 __all__ = [
+    "ERROR_CODES",
     "AgentError",
     "Config",
     "ConfigError",
@@ -53,6 +54,9 @@ class WorktreeError(KittyError):
 
 class GitError(KittyError):
     """The git repository or the state in it could not be read or written."""
+
+ERROR_CODES: dict[str, type[KittyError]]
+"""Every stable error code, with the exception class raised for it."""
 
 @final
 class Problem:

@@ -133,3 +133,18 @@ def test_release_frees_a_wp_held_on_another_host(tmp_path: Path) -> None:
     assert released["owner"] is None and released["lane"] == "doing"
     assert released["last_event"]["type"] == "force_released"
     assert orch.run("304-release", grace_ms=200).outcome == "completed"
+
+
+def test_error_codes_and_exception_classes_agree_with_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| code | meaning |")[1].splitlines()[2:]
+    rows = {}
+    for line in table:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.split("|")]
+        rows[cells[1].strip("`")] = cells[4].strip("`")
+    table_classes = {code: cls.__name__ for code, cls in ko.ERROR_CODES.items()}
+    assert table_classes == rows
+    for cls in set(ko.ERROR_CODES.values()):
+        assert issubclass(cls, ko.KittyError)

@@ -12,53 +12,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{Config, OutputFormat, PromptDelivery};
-use crate::executor::OutputKind;
-use crate::state::Role;
+pub use crate::command::{AgentCommand, Delivery, OutputKind};
+pub use crate::ids::{BUILTIN_AGENT_IDS, is_builtin};
+
+use crate::config::Config;
+use crate::role::Role;
 
 pub use profiles::READ_STDIN;
-
-/// Ids of the built-in agent profiles, in default preference order.
-pub const BUILTIN_AGENT_IDS: [&str; 9] =
-    ["claude-code", "codex", "gemini", "copilot", "qwen", "opencode", "cursor", "kilocode", "augment"];
-
-/// Whether `id` names a built-in agent profile.
-pub fn is_builtin(id: &str) -> bool {
-    BUILTIN_AGENT_IDS.contains(&id)
-}
-
-/// How a prompt reaches an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Delivery {
-    /// Written to standard input, then closed.
-    Stdin,
-    /// As an argument (`{prompt}` in the argv, else appended). Prompts too long for argv, or
-    /// starting with `-`, are written to a file and the argument asks the agent to read it.
-    Arg,
-    /// Written to a file whose path replaces `{prompt_file}` (else is appended).
-    File,
-}
-
-impl From<PromptDelivery> for Delivery {
-    fn from(p: PromptDelivery) -> Delivery {
-        match p {
-            PromptDelivery::Stdin => Delivery::Stdin,
-            PromptDelivery::Arg => Delivery::Arg,
-            PromptDelivery::File => Delivery::File,
-        }
-    }
-}
-
-impl From<OutputFormat> for OutputKind {
-    fn from(o: OutputFormat) -> OutputKind {
-        match o {
-            OutputFormat::Text => OutputKind::Text,
-            OutputFormat::Json => OutputKind::JsonDocument,
-            OutputFormat::StreamJson => OutputKind::ClaudeResult,
-        }
-    }
-}
 
 /// A built-in agent CLI's profile.
 #[derive(Debug, Clone, Serialize)]
@@ -88,28 +48,6 @@ pub struct AgentProfile {
 /// The built-in profiles.
 pub fn builtin_profiles() -> Vec<AgentProfile> {
     profiles::builtin()
-}
-
-/// Everything needed to run one agent in one role: what the executor receives.
-#[derive(Debug, Clone, Serialize)]
-pub struct AgentCommand {
-    /// Agent id.
-    pub agent: String,
-    /// Program (a name looked up on PATH, or a path).
-    pub program: String,
-    /// Arguments, possibly with `{prompt}` / `{prompt_file}` placeholders.
-    pub args: Vec<String>,
-    /// Prompt delivery.
-    pub delivery: Delivery,
-    /// Output parser.
-    pub output: OutputKind,
-    /// Extra environment (profile + configuration).
-    pub env: Vec<(String, String)>,
-    /// The configured (`[agents.<id>] env`) variables among `env`: their values are redacted from
-    /// everything written, whatever their names.
-    pub redact: Vec<(String, String)>,
-    /// CLI version the built-in argv was checked against.
-    pub checked_version: Option<String>,
 }
 
 /// An agent as configured: built-in profile or custom command, with its settings applied.
@@ -204,8 +142,8 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 agent: id.clone(),
                 program: argv[0].clone(),
                 args,
-                delivery: custom.prompt.into(),
-                output: custom.output.into(),
+                delivery: custom.prompt,
+                output: custom.output,
                 env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: None,

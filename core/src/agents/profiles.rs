@@ -4,7 +4,7 @@
 //! real_agents` after upgrading a CLI.
 
 use super::{AgentProfile, Delivery};
-use crate::executor::OutputKind;
+use crate::command::OutputKind;
 
 /// Prompt text for agents that need a short argument and read the real prompt elsewhere.
 pub const READ_STDIN: &str = "Follow the instructions given on standard input.";

@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Ctx;
+use super::ctx::Ctx;
 use super::summary::VerifyResult;
-use crate::agents::{AgentCommand, Delivery};
-use crate::executor::{AgentRun, OutputKind, execute};
+use crate::command::{AgentCommand, Delivery, OutputKind};
+use crate::executor::{AgentRun, execute};
 use crate::feature::WorkPackage;
-use crate::state::Role;
+use crate::role::Role;
 
 /// A configured command as an executor run.
 fn command_run(ctx: &Ctx, name: &str, argv: &[String], wp: &str, cwd: &Path, log_path: PathBuf) -> AgentRun {

@@ -9,7 +9,7 @@ use super::summary::RunSummary;
 use crate::executor::Stream;
 use crate::failure::FailureClass;
 use crate::lane::Lane;
-use crate::state::Role;
+use crate::role::Role;
 
 /// Something that happened during a run.
 #[derive(Debug, Clone, Serialize)]

@@ -9,7 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::EngineError;
 use crate::agents::{AgentSpec, agent_specs, find_program};
 use crate::config::Config;
-use crate::state::Role;
+use crate::role::Role;
 
 /// The agents of a run.
 pub struct Roster {

@@ -20,18 +20,19 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::command::OutputKind;
 pub use classify::{Ended, ExitInfo};
 pub use orphans::{end_agent_processes, find_agent_groups, terminate_group, terminate_group_blocking};
-pub use output::{AgentResult, MAX_RESULT_LINE, OutputKind, OutputParser};
+pub use output::{AgentResult, MAX_RESULT_LINE, OutputParser};
 pub use process::group_members;
 
 pub use crate::redact::{Redactor, is_secret_name};
 pub use protocol::{KittyStatus, PromptLines, Verdict};
 pub use stream::{MAX_LINE, Piece};
 
-use crate::agents::{AgentCommand, Delivery};
+use crate::command::{AgentCommand, Delivery};
 use crate::failure::FailureClass;
-use crate::state::Role;
+use crate::role::Role;
 
 /// Prompts longer than this never go on argv (Linux limits one argument to 128 KiB).
 pub const ARG_PROMPT_LIMIT: usize = 96 * 1024;

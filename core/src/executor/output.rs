@@ -3,23 +3,7 @@
 
 use serde_json::Value;
 
-/// How an agent's stdout is to be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputKind {
-    /// Plain text: the result is the tail of the output.
-    Text,
-    /// Claude Code `--output-format json|stream-json` (and cursor-agent): the last
-    /// `{"type":"result",…}` object.
-    ClaudeResult,
-    /// Codex `exec --json`: JSONL events; the last `agent_message` item is the result.
-    CodexJsonl,
-    /// One JSON document for the whole output (gemini/qwen `--output-format json`): `response`
-    /// or `result` holds the text.
-    JsonDocument,
-    /// opencode `run --format json`: JSONL events with `text` parts and `step_finish` costs.
-    OpencodeJsonl,
-}
+use crate::command::OutputKind;
 
 /// The parsed end result of an agent run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -198,17 +182,17 @@ fn str_of(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-/// A cost reported by an agent, if it is one we may add up (see [`crate::state::valid_cost`]);
+/// A cost reported by an agent, if it is one we may add up (see [`crate::limits::valid_cost`]);
 /// anything else is dropped with a warning.
 fn cost_of(value: Option<&Value>, warnings: &mut Vec<String>) -> Option<f64> {
     let value = value.filter(|v| !v.is_null())?;
     let cost = value.as_f64();
-    let valid = crate::state::valid_cost(cost);
+    let valid = crate::limits::valid_cost(cost);
     if valid.is_none() {
         let shown: String = value.to_string().chars().take(40).collect();
         warnings.push(format!(
             "dropped the reported cost {shown}: not an amount between 0 and {} USD",
-            crate::state::MAX_ATTEMPT_COST_USD
+            crate::limits::MAX_ATTEMPT_COST_USD
         ));
     }
     valid
@@ -281,7 +265,7 @@ fn opencode_event(result: &mut AgentResult, event: &Value, warnings: &mut Vec<St
             result.structured = true;
             if let Some(cost) = cost_of(part.and_then(|p| p.get("cost")), warnings) {
                 let total = result.cost_usd.unwrap_or(0.0) + cost;
-                result.cost_usd = crate::state::valid_cost(Some(total)).or(result.cost_usd);
+                result.cost_usd = crate::limits::valid_cost(Some(total)).or(result.cost_usd);
             }
         }
         Some("error") => {

@@ -71,15 +71,16 @@ pub enum StateError {
 
 impl StateError {
     /// The stable code of this error's kind (shared with the CLI, Python and Node).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
         match self {
-            StateError::Git { .. } => "git",
-            StateError::IllegalTransition { .. } => "illegal_transition",
-            StateError::Conflict { .. } => "state_conflict",
-            StateError::Corrupt { .. } => "state_corrupt",
-            StateError::Missing { .. } => "state_missing",
-            StateError::RunLocked { .. } => "run_locked",
-            StateError::Io { .. } => "io",
+            StateError::Git { .. } => ErrorCode::Git,
+            StateError::IllegalTransition { .. } => ErrorCode::IllegalTransition,
+            StateError::Conflict { .. } => ErrorCode::StateConflict,
+            StateError::Corrupt { .. } => ErrorCode::StateCorrupt,
+            StateError::Missing { .. } => ErrorCode::StateMissing,
+            StateError::RunLocked { .. } => ErrorCode::RunLocked,
+            StateError::Io { .. } => ErrorCode::Io,
         }
     }
 

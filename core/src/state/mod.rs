@@ -38,10 +38,10 @@ pub use read::STATE_FILE;
 use crate::feature::Feature;
 use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
+pub use crate::limits::{MAX_ATTEMPT_COST_USD, MAX_TEXT, valid_cost};
 use crate::redact::Redactor;
 use cas::{Backoff, Swap, swap};
 use transition::Refusal;
-pub use transition::{MAX_ATTEMPT_COST_USD, MAX_TEXT, valid_cost};
 
 /// Most events one WP chain holds. A WP that reaches it is refused further events
 /// (`illegal_transition`); in practice a WP has tens of events (retries and review cycles are

@@ -8,30 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::failure::FailureClass;
 use crate::lane::Lane;
 use crate::redact::Redactor;
+pub use crate::role::Role;
 
 /// Version of the `state.json` format written by this build. Readers refuse other versions
 /// rather than guess.
 pub const STATE_FORMAT: u32 = 1;
-
-/// Which job an agent does on a WP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Writes the code.
-    Implementation,
-    /// Reviews it and gives a verdict.
-    Review,
-}
-
-impl Role {
-    /// `"implementation"` or `"review"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Implementation => "implementation",
-            Role::Review => "review",
-        }
-    }
-}
 
 /// The orchestrator run that holds a WP: only its owner may move it along.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 
 use super::model::{Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
 use crate::lane::Lane;
+use crate::limits::{bounded_text, valid_cost};
 
 /// Why an event cannot be applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,33 +53,6 @@ pub fn imported(feature: &str, wp: &str, lane: Lane, event_id: &str, run_id: Opt
 
 fn illegal(why: impl Into<String>) -> Refusal {
     Refusal::Illegal(why.into())
-}
-
-/// Longest free text (reason, feedback) a snapshot keeps; longer text is cut with a note. Agent
-/// output is hostile input: a multi-megabyte `KITTY-STATUS: blocked …` line must not become a
-/// multi-megabyte `state.json` copied into every later event.
-pub const MAX_TEXT: usize = 64 * 1024;
-
-/// Largest cost one attempt may add, in USD. A reported cost above it (or negative, or not a
-/// finite number) is not a cost but a bug or an attack, and is not counted.
-pub const MAX_ATTEMPT_COST_USD: f64 = 10_000.0;
-
-/// Free text bounded to [`MAX_TEXT`] bytes (cut on a character boundary).
-pub fn bounded_text(text: &str) -> String {
-    if text.len() <= MAX_TEXT {
-        return text.to_string();
-    }
-    let mut cut = MAX_TEXT;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… [cut at {MAX_TEXT} of {} bytes]", &text[..cut], text.len())
-}
-
-/// A cost that can be added to a snapshot: finite, non-negative, at most
-/// [`MAX_ATTEMPT_COST_USD`].
-pub fn valid_cost(cost: Option<f64>) -> Option<f64> {
-    cost.filter(|c| c.is_finite() && *c >= 0.0 && *c <= MAX_ATTEMPT_COST_USD)
 }
 
 /// Only the run that holds a WP may move it along: an event from any other writer (a run that
@@ -440,6 +414,7 @@ mod tests {
 
     #[test]
     fn hostile_costs_and_texts_are_bounded() {
+        use crate::limits::MAX_TEXT;
         let s = imported("f", "WP01", Lane::Planned, "e0", None, "now");
         let s = apply(&s, &WpEvent::Claimed { owner: owner("a") }, "e1", Some("a"), "now").unwrap();
         let finished = |cost: f64| WpEvent::AgentFinished {

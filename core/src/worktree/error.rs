@@ -92,17 +92,18 @@ pub enum WorktreeError {
 
 impl WorktreeError {
     /// The stable code of this error's kind.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
         match self {
-            WorktreeError::Git { .. } => "git",
-            WorktreeError::Io { .. } => "io",
-            WorktreeError::MergeConflict { .. } => "worktree_conflict",
-            WorktreeError::MissingBase { .. } => "worktree_missing_base",
-            WorktreeError::UnregisteredDirectory { .. } => "worktree_path_taken",
-            WorktreeError::BranchInUse { .. } => "worktree_branch_in_use",
-            WorktreeError::Locked { .. } => "worktree_locked",
-            WorktreeError::Dirty { .. } => "worktree_dirty",
-            WorktreeError::SetupFailed { .. } => "worktree_setup_failed",
+            WorktreeError::Git { .. } => ErrorCode::Git,
+            WorktreeError::Io { .. } => ErrorCode::Io,
+            WorktreeError::MergeConflict { .. } => ErrorCode::WorktreeConflict,
+            WorktreeError::MissingBase { .. } => ErrorCode::WorktreeMissingBase,
+            WorktreeError::UnregisteredDirectory { .. } => ErrorCode::WorktreePathTaken,
+            WorktreeError::BranchInUse { .. } => ErrorCode::WorktreeBranchInUse,
+            WorktreeError::Locked { .. } => ErrorCode::WorktreeLocked,
+            WorktreeError::Dirty { .. } => ErrorCode::WorktreeDirty,
+            WorktreeError::SetupFailed { .. } => ErrorCode::WorktreeSetupFailed,
             WorktreeError::State(err) => err.code(),
         }
     }

@@ -1,7 +1,12 @@
-//! The crate's error type. Every variant maps to one stable code ([`Error::code`]) that the CLI,
-//! Python (`KittyError.code`) and Node (`err.code`) all report identically.
+//! The crate's error type. Every variant maps to one stable [`ErrorCode`] ([`Error::code`]) that
+//! the CLI, Python (`KittyError.code`) and Node (`err.code`) all report identically.
+
+mod engine;
 
 use std::path::PathBuf;
+
+pub use crate::error_code::{ErrorCode, ErrorKind};
+pub use engine::EngineError;
 
 pub use crate::config::ConfigError;
 pub use crate::feature::FeatureError;
@@ -23,7 +28,7 @@ pub enum Error {
     Worktree(#[from] crate::worktree::WorktreeError),
     /// A run could not start (no agents, unknown agent, feature not found).
     #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
+    Engine(#[from] EngineError),
     /// A file or directory outside the feature could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -34,23 +39,13 @@ pub enum Error {
     },
 }
 
-/// The stable error codes, one per error kind.
-pub mod codes {
-    /// A feature directory is invalid.
-    pub const FEATURE: &str = "feature_invalid";
-    /// The configuration is invalid.
-    pub const CONFIG: &str = "config_invalid";
-    /// A file could not be read or written.
-    pub const IO: &str = "io";
-}
-
 impl Error {
-    /// The stable code of this error's kind (see [`codes`]).
-    pub fn code(&self) -> &'static str {
+    /// The stable code of this error's kind.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Feature(_) => codes::FEATURE,
-            Error::Config(_) => codes::CONFIG,
-            Error::Io { .. } => codes::IO,
+            Error::Feature(_) => ErrorCode::FeatureInvalid,
+            Error::Config(_) => ErrorCode::ConfigInvalid,
+            Error::Io { .. } => ErrorCode::Io,
             Error::State(err) => err.code(),
             Error::Worktree(err) => err.code(),
             Error::Engine(err) => err.code(),

@@ -1,0 +1,108 @@
+//! What the executor runs: one agent command — program, arguments, how the prompt reaches it and
+//! how its output is read. Agent profiles and the configuration produce these; the executor
+//! consumes them; neither needs the other.
+
+use serde::{Deserialize, Serialize};
+
+/// How a prompt reaches an agent (`prompt = "stdin" | "arg" | "file"` for custom agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Written to standard input, then closed.
+    Stdin,
+    /// As an argument (`{prompt}` in the argv, else appended). Prompts too long for argv, or
+    /// starting with `-`, are written to a file and the argument asks the agent to read it.
+    Arg,
+    /// Written to a file whose path replaces `{prompt_file}` (else is appended).
+    File,
+}
+
+impl Delivery {
+    /// Every delivery, by its configuration name.
+    pub const ALL: [(&'static str, Delivery); 3] =
+        [("stdin", Delivery::Stdin), ("arg", Delivery::Arg), ("file", Delivery::File)];
+
+    /// The configuration name (`"stdin"`).
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, d)| *d == self).map(|(n, _)| *n).expect("every delivery is listed")
+    }
+}
+
+/// How an agent's stdout is read (`output = "text" | "json" | "stream-json" | "codex-jsonl" |
+/// "opencode-jsonl"` for custom agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputKind {
+    /// Plain text: the result is the tail of the output.
+    #[serde(rename = "text")]
+    Text,
+    /// Claude Code `--output-format json|stream-json` (and cursor-agent): the last
+    /// `{"type":"result",…}` object.
+    #[serde(rename = "stream-json")]
+    ClaudeResult,
+    /// Codex `exec --json`: JSONL events; the last `agent_message` item is the result.
+    #[serde(rename = "codex-jsonl")]
+    CodexJsonl,
+    /// One JSON document for the whole output (gemini/qwen `--output-format json`): `response`
+    /// or `result` holds the text.
+    #[serde(rename = "json")]
+    JsonDocument,
+    /// opencode `run --format json`: JSONL events with `text` parts and `step_finish` costs.
+    #[serde(rename = "opencode-jsonl")]
+    OpencodeJsonl,
+}
+
+impl OutputKind {
+    /// Every output kind, by its configuration name.
+    pub const ALL: [(&'static str, OutputKind); 5] = [
+        ("text", OutputKind::Text),
+        ("json", OutputKind::JsonDocument),
+        ("stream-json", OutputKind::ClaudeResult),
+        ("codex-jsonl", OutputKind::CodexJsonl),
+        ("opencode-jsonl", OutputKind::OpencodeJsonl),
+    ];
+
+    /// The configuration name (`"stream-json"`).
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, k)| *k == self).map(|(n, _)| *n).expect("every kind is listed")
+    }
+}
+
+/// Everything needed to run one agent in one role: what the executor receives.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentCommand {
+    /// Agent id.
+    pub agent: String,
+    /// Program (a name looked up on PATH, or a path).
+    pub program: String,
+    /// Arguments, possibly with `{prompt}` / `{prompt_file}` placeholders.
+    pub args: Vec<String>,
+    /// Prompt delivery.
+    pub delivery: Delivery,
+    /// Output parser.
+    pub output: OutputKind,
+    /// Extra environment (profile + configuration).
+    pub env: Vec<(String, String)>,
+    /// The configured (`[agents.<id>] env`) variables among `env`: their values are redacted from
+    /// everything written, whatever their names.
+    pub redact: Vec<(String, String)>,
+    /// CLI version the built-in argv was checked against.
+    pub checked_version: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_names_round_trip_through_serde() {
+        for (name, kind) in OutputKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(serde_json::from_value::<OutputKind>(name.into()).unwrap(), kind);
+            assert_eq!(kind.as_str(), name);
+        }
+        for (name, delivery) in Delivery::ALL {
+            assert_eq!(serde_json::to_value(delivery).unwrap(), name);
+            assert_eq!(delivery.as_str(), name);
+        }
+    }
+}

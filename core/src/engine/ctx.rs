@@ -1,0 +1,65 @@
+//! What the WP tasks of one run share, and the two things they all do: record an event as this
+//! run, and report it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use super::events::{Event, EventSink};
+use super::options::RunOptions;
+use super::roster::Roster;
+use crate::config::Config;
+use crate::feature::{Feature, WorkPackage};
+use crate::redact::Redactor;
+use crate::state::{Append, Owner, StateStore, WpState};
+use crate::worktree::WorktreeManager;
+
+/// Shared by the WP tasks of one run.
+pub(crate) struct Ctx {
+    pub(super) feature: Arc<Feature>,
+    pub(super) store: StateStore,
+    pub(super) worktrees: WorktreeManager,
+    pub(super) roster: Roster,
+    pub(super) config: Config,
+    pub(super) owner: Owner,
+    pub(super) events: EventSink,
+    pub(super) cancel: CancellationToken,
+    pub(super) repo_root: PathBuf,
+    pub(super) opts: RunOptions,
+    pub(super) logs: Mutex<BTreeMap<String, Vec<String>>>,
+    pub(super) redactor: Arc<Redactor>,
+}
+
+impl Ctx {
+    pub(super) fn state_of(&self, wp: &WorkPackage) -> Result<WpState, crate::Error> {
+        self.store.wp_state(&self.feature.slug, &wp.id)?.ok_or_else(|| {
+            crate::state::StateError::Missing { reference: crate::state::wp_ref(&self.feature.slug, &wp.id) }.into()
+        })
+    }
+
+    /// Appends an event (as this run) and reports a lane change.
+    pub(super) fn record(&self, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
+        let append = append.run(&self.owner.run_id);
+        let (from, after) = self.store.append_tracked(&self.feature.slug, &wp.id, &append)?;
+        if from != after.lane {
+            self.emit(Event::LaneChanged {
+                feature: self.feature.slug.to_string(),
+                wp: wp.id.to_string(),
+                from,
+                to: after.lane,
+                agent: after.agent.clone(),
+            });
+        }
+        Ok(after)
+    }
+
+    pub(super) fn emit(&self, event: Event) {
+        (self.events)(event.redacted(&self.redactor));
+    }
+
+    pub(super) fn add_log(&self, wp: &WorkPackage, log: &str) {
+        self.logs.lock().unwrap_or_else(|e| e.into_inner()).entry(wp.id.to_string()).or_default().push(log.to_string());
+    }
+}

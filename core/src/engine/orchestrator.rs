@@ -1,0 +1,294 @@
+//! The entry point: one repository, one configuration. Opening, reading state (status, board,
+//! history) and a person's requests (retry, release, abort); running is in `run.rs`, planning in
+//! `plan.rs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::EngineError;
+use crate::config::Config;
+use crate::feature::{Feature, load_feature};
+use crate::ids::{FeatureSlug, WpId};
+use crate::redact::Redactor;
+use crate::state::{
+    Append, Board, HistoryEntry, Liveness, RunEvent, RunState, RunStatus, StateError, StateStore, WpEvent, WpState,
+    liveness, this_host,
+};
+use crate::worktree::WorktreeManager;
+
+/// Runs in this process, by (common git dir, feature), so `abort` from another thread is immediate.
+pub(super) static LIVE_RUNS: Mutex<Vec<(PathBuf, String, CancellationToken)>> = Mutex::new(Vec::new());
+
+/// The entry point: one repository, one configuration.
+#[derive(Debug, Clone)]
+pub struct Orchestrator {
+    pub(super) repo_root: PathBuf,
+    pub(super) config: Config,
+    pub(super) store: StateStore,
+}
+
+/// The redactor for everything a run writes: this process's secret-named environment, URL
+/// credentials and token shapes, plus every value configured in an `[agents.<id>] env` table.
+pub(super) fn redactor_for(config: &Config) -> Redactor {
+    let configured: Vec<(String, String)> =
+        config.agents.settings.values().flat_map(|s| s.env.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
+    Redactor::from_env(&[]).with_values(configured.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+impl Orchestrator {
+    /// Opens the repository at `repo`; `config` `None` loads `.kittify/orchestrator.toml` (or the
+    /// defaults when it does not exist).
+    pub fn open(repo: impl AsRef<Path>, config: Option<Config>) -> Result<Orchestrator, crate::Error> {
+        let store = StateStore::open(repo.as_ref()).map_err(|err| match err {
+            StateError::Git { source, .. } => {
+                EngineError::NotARepository { path: repo.as_ref().to_path_buf(), why: source.message().to_string() }
+                    .into()
+            }
+            other => crate::Error::from(other),
+        })?;
+        let repo_root = store
+            .common_dir()
+            .parent()
+            .filter(|_| store.common_dir().ends_with(".git"))
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| repo.as_ref().to_path_buf());
+        let config = match config {
+            Some(c) => c,
+            None => Config::load(&repo_root)?,
+        };
+        let store = store.with_redactor(redactor_for(&config));
+        Ok(Orchestrator { repo_root, config, store })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The repository's main working directory.
+    pub fn repo_root(&self) -> &Path {
+        &self.repo_root
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &StateStore {
+        &self.store
+    }
+
+    fn specs(&self) -> PathBuf {
+        self.repo_root.join("kitty-specs")
+    }
+
+    /// Loads a feature given as a directory or as a slug under `kitty-specs/`.
+    pub fn feature(&self, name: &str) -> Result<Feature, crate::Error> {
+        let as_path = PathBuf::from(name);
+        let specs = self.specs();
+        let dir = if as_path.is_dir() {
+            as_path
+        } else if specs.join(name).is_dir() {
+            specs.join(name)
+        } else {
+            return Err(EngineError::FeatureNotFound { name: name.to_string(), specs }.into());
+        };
+        Ok(load_feature(dir)?)
+    }
+
+    /// The slug of a feature that exists: in the feature files, or (for status and history
+    /// without the files) in the refs. Anything else is `feature_not_found`, never an empty board.
+    fn slug(&self, feature: &str) -> Result<FeatureSlug, crate::Error> {
+        match self.feature(feature) {
+            Ok(f) => Ok(f.slug),
+            Err(crate::Error::Engine(EngineError::FeatureNotFound { .. })) => {
+                let not_found = || EngineError::FeatureNotFound { name: feature.to_string(), specs: self.specs() };
+                let slug = FeatureSlug::parse(feature).map_err(|_| not_found())?;
+                if self.store.has_feature(&slug)? { Ok(slug) } else { Err(not_found().into()) }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn wp_id(wp: &str) -> Result<WpId, crate::Error> {
+        WpId::parse(wp).map_err(|why| EngineError::WpIdInvalid { id: wp.to_string(), why }.into())
+    }
+
+    /// A WP id of `slug` that has state (or, for a feature whose files are here, is one of its WPs).
+    fn known_wp(&self, slug: &FeatureSlug, wp: &str) -> Result<WpId, crate::Error> {
+        let id = Self::wp_id(wp)?;
+        if self.store.wp_state(slug, &id)?.is_some() {
+            return Ok(id);
+        }
+        let mut known: Vec<String> = self.store.board(slug)?.states.keys().map(WpId::to_string).collect();
+        if let Ok(feature) = self.feature(slug.as_str()) {
+            known = feature.work_packages.iter().map(|w| w.id.to_string()).collect();
+            if feature.work_package(&id).is_some() {
+                // In the files but never run: its chain does not exist yet.
+                return Err(StateError::Missing { reference: crate::state::wp_ref(slug, &id) }.into());
+            }
+        }
+        let known = if known.is_empty() { "no work package with state".to_string() } else { known.join(", ") };
+        Err(EngineError::WpNotFound { feature: slug.to_string(), wp: id.to_string(), known }.into())
+    }
+
+    /// Current state of every readable WP chain, and of the run (a corrupt ref is left out: see
+    /// [`Orchestrator::board`]).
+    pub fn status(&self, feature: &str) -> Result<(BTreeMap<WpId, WpState>, Option<RunState>), crate::Error> {
+        let (board, run) = self.board(feature)?;
+        Ok((board.states, run))
+    }
+
+    /// The board: every readable WP state, the refs that could not be read (each with why), and
+    /// the run.
+    pub fn board(&self, feature: &str) -> Result<(Board, Option<RunState>), crate::Error> {
+        let slug = self.slug(feature)?;
+        Ok((self.store.board(&slug)?, self.store.run_state(&slug)?))
+    }
+
+    /// [`Orchestrator::status`] as JSON: `{"run": …, "wps": {id: state}, "corrupt": […]}` (the
+    /// bindings' shape).
+    pub fn status_json(&self, feature: &str) -> Result<serde_json::Value, crate::Error> {
+        let (board, run) = self.board(feature)?;
+        let wps: serde_json::Map<String, serde_json::Value> = board
+            .states
+            .iter()
+            .map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize")))
+            .collect();
+        let corrupt: Vec<serde_json::Value> =
+            board.corrupt.iter().map(|(r, why)| serde_json::json!({"reference": r, "why": why})).collect();
+        Ok(serde_json::json!({"run": run, "wps": wps, "corrupt": corrupt}))
+    }
+
+    /// [`Orchestrator::history`] as JSON: `[{"commit", "subject", "event", "state"}, …]`.
+    pub fn history_json(&self, feature: &str, wp: Option<&str>) -> Result<serde_json::Value, crate::Error> {
+        let entries = self.history(feature, wp)?;
+        Ok(serde_json::Value::Array(
+            entries
+                .iter()
+                .map(|e| serde_json::json!({"commit": e.commit, "subject": e.subject, "event": e.state.last_event, "state": e.state}))
+                .collect(),
+        ))
+    }
+
+    /// Every event of one WP (or of all WPs, in id order), oldest first.
+    pub fn history(&self, feature: &str, wp: Option<&str>) -> Result<Vec<HistoryEntry>, crate::Error> {
+        let slug = self.slug(feature)?;
+        let ids: Vec<WpId> = match wp {
+            Some(w) => vec![self.known_wp(&slug, w)?],
+            None => self.store.board(&slug)?.states.into_keys().collect(),
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.store.history(&slug, &id)?);
+        }
+        Ok(out)
+    }
+
+    /// Moves a blocked WP back to `planned` (the next run picks it up). Lock files a killed agent
+    /// left in its worktree are removed, so the next attempt is not refused by a stale
+    /// `index.lock`.
+    pub fn retry(&self, feature: &str, wp: &str) -> Result<WpState, crate::Error> {
+        let slug = self.slug(feature)?;
+        let id = self.known_wp(&slug, wp)?;
+        let actor = crate::state::Actor { name: "kitty-orchestrator retry".into(), email: "retry@kitty.local".into() };
+        let state = self.store.append(&slug, &id, &Append::new(WpEvent::Retried).by(actor).body("retry requested"))?;
+        if let Ok(feature) = self.feature(slug.as_str())
+            && let Ok(worktrees) = WorktreeManager::new(&self.repo_root, &feature, &self.config)
+            && !self.store.run_is_locked(&slug)
+        {
+            worktrees.clear_stale_locks(&id);
+        }
+        Ok(state)
+    }
+
+    /// Releases a WP whose owner cannot: a run on another host (renamed, gone, a crashed
+    /// container) or a dead run here. Refused while its owner is alive on this machine (abort
+    /// that run instead). The WP stays in its lane with its branch and worktree, unowned, so the
+    /// next run claims it and goes on.
+    pub fn release(&self, feature: &str, wp: &str) -> Result<WpState, crate::Error> {
+        let slug = self.slug(feature)?;
+        let id = self.known_wp(&slug, wp)?;
+        let reference = crate::state::wp_ref(&slug, &id);
+        let state = self.store.wp_state(&slug, &id)?.ok_or(StateError::Missing { reference: reference.clone() })?;
+        let Some(owner) = state.owner.clone() else {
+            return Err(StateError::IllegalTransition {
+                reference,
+                event: "force_released",
+                lane: state.lane,
+                why: "nobody owns it: there is nothing to release".into(),
+            }
+            .into());
+        };
+        if liveness(&owner) == Liveness::Alive || (owner.host == this_host() && self.store.run_is_locked(&slug)) {
+            return Err(StateError::Conflict {
+                reference,
+                why: format!(
+                    "owned by {owner}, which is alive on this machine; stop it with `kitty-orchestrator abort {slug}`"
+                ),
+            }
+            .into());
+        }
+        let actor =
+            crate::state::Actor { name: "kitty-orchestrator release".into(), email: "release@kitty.local".into() };
+        let reason = format!("released by hand from {owner} (its host could not release it)");
+        let event = WpEvent::ForceReleased { previous: owner.clone(), reason: reason.clone() };
+        Ok(self.store.append(&slug, &id, &Append::new(event).by(actor).body(reason))?)
+    }
+
+    pub(super) fn abort_file(&self, slug: &FeatureSlug) -> PathBuf {
+        self.store.common_dir().join("kitty").join("abort").join(slug.as_str())
+    }
+
+    /// Aborts the feature's run: immediately if it runs in this process, else through an abort
+    /// request the running orchestrator picks up within 200 ms. With no run alive, a run chain
+    /// left `running` by a crash is marked aborted, and every agent process the dead run left
+    /// behind is ended. Returns whether a live run was signalled.
+    pub fn abort(&self, feature: &str) -> Result<bool, crate::Error> {
+        let slug = self.slug(feature)?;
+        let common = self.store.common_dir().to_path_buf();
+        let mut found = false;
+        for (dir, f, token) in LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if *dir == common && f == slug.as_str() {
+                token.cancel();
+                found = true;
+            }
+        }
+        if found {
+            return Ok(true);
+        }
+        if self.store.run_is_locked(&slug) {
+            let path = self.abort_file(&slug);
+            std::fs::create_dir_all(path.parent().expect("has a parent"))
+                .map_err(|source| crate::Error::Io { path: path.clone(), source })?;
+            std::fs::write(&path, format!("abort requested by pid {}\n", std::process::id()))
+                .map_err(|source| crate::Error::Io { path: path.clone(), source })?;
+            return Ok(true);
+        }
+        self.end_orphans(&slug);
+        if self.store.run_state(&slug)?.is_some_and(|r| r.status == RunStatus::Running) {
+            self.store.append_run(
+                &slug,
+                &RunEvent::Aborted { reason: "aborted with no live orchestrator (it had crashed)".into() },
+                "",
+            )?;
+        }
+        Ok(false)
+    }
+
+    /// Ends every agent process group a dead run left for the feature's WPs (found by their
+    /// `KITTY_*` environment; see [`crate::executor::find_agent_groups`]).
+    fn end_orphans(&self, slug: &FeatureSlug) {
+        let Ok(feature) = self.feature(slug.as_str()) else { return };
+        let Ok(worktrees) = WorktreeManager::new(&self.repo_root, &feature, &self.config) else { return };
+        for wp in &feature.work_packages {
+            let path = worktrees.path_for(&wp.id);
+            for pgid in crate::executor::find_agent_groups(slug.as_str(), wp.id.as_str(), &path) {
+                tracing::warn!(wp = %wp.id, pgid, "abort: ending an agent process group a dead run left behind");
+                crate::executor::terminate_group_blocking(pgid, Duration::from_secs(5));
+            }
+            worktrees.clear_stale_locks(&wp.id);
+        }
+    }
+}

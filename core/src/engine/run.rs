@@ -1,0 +1,244 @@
+//! A run: lock, import, claim, schedule every WP the moment it can start, record the end. The
+//! scheduler is event-driven — a WP task's completion wakes it — and a WP task that fails or
+//! panics ends as that WP blocked while the rest of the run goes on.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::ctx::Ctx;
+use super::events::{Event, EventSink};
+use super::options::RunOptions;
+use super::orchestrator::{LIVE_RUNS, Orchestrator, redactor_for};
+use super::roster::Roster;
+use super::summary::{RunOutcome, RunSummary};
+use super::{EngineError, commands, wp};
+use crate::ids::WpId;
+use crate::lane::Lane;
+use crate::state::{Owner, RunEvent, WpState, this_host};
+use crate::worktree::WorktreeManager;
+
+impl Orchestrator {
+    /// Runs (or resumes) `feature` until nothing more can start. Blocks only the calling task;
+    /// cancel `cancel` (or call [`Orchestrator::abort`]) to abort.
+    pub async fn run(
+        &self,
+        feature: &str,
+        opts: RunOptions,
+        events: EventSink,
+        cancel: CancellationToken,
+    ) -> Result<RunSummary, crate::Error> {
+        opts.validate()?;
+        let started = Instant::now();
+        let feature = Arc::new(self.feature(feature)?);
+        let roster = Roster::new(&self.config, opts.impl_agents.as_deref(), opts.review_agents.as_deref())?;
+        let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: this_host() };
+        let _lock = self.store.lock_run(&feature.slug, &owner)?;
+        let abort_file = self.abort_file(&feature.slug);
+        let _ = std::fs::remove_file(&abort_file);
+        let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
+        self.store.import_feature(&feature, Some(&owner.run_id))?;
+        self.store.append_run(
+            &feature.slug,
+            &RunEvent::Started { owner: owner.clone() },
+            &format!("pid {} on {}", owner.pid, owner.host),
+        )?;
+        let board = self.store.board(&feature.slug)?;
+        let redactor = Arc::new(redactor_for(&self.config));
+        // A WP whose chain cannot be read is left alone (and said), the others go on.
+        for (reference, why) in &board.corrupt {
+            tracing::error!(reference = %reference, %why, "skipping a WP whose state cannot be read");
+            events(
+                Event::WpBlocked {
+                    feature: feature.slug.to_string(),
+                    wp: reference.rsplit('/').next().unwrap_or_default().to_string(),
+                    reason: format!("its state cannot be read ({reference}: {why})"),
+                    log: None,
+                }
+                .redacted(&redactor),
+            );
+        }
+        let mut states = board.states;
+        let done_at_start = states.values().filter(|s| s.lane == Lane::Done).count();
+        events(Event::RunStarted {
+            feature: feature.slug.to_string(),
+            run_id: owner.run_id.clone(),
+            wps: feature.work_packages.len(),
+            done: done_at_start,
+        });
+
+        let common = self.store.common_dir().to_path_buf();
+        LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((
+            common.clone(),
+            feature.slug.to_string(),
+            cancel.clone(),
+        ));
+        let ctx = Arc::new(Ctx {
+            feature: feature.clone(),
+            store: self.store.clone(),
+            worktrees,
+            roster,
+            config: self.config.clone(),
+            owner: owner.clone(),
+            events: events.clone(),
+            cancel: cancel.clone(),
+            repo_root: self.repo_root.clone(),
+            opts: opts.clone(),
+            logs: Mutex::new(BTreeMap::new()),
+            redactor: redactor.clone(),
+        });
+        let result = self
+            .schedule(&ctx, &mut states, opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps), &abort_file)
+            .await;
+        LIVE_RUNS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(d, f, _)| !(d == &common && f == feature.slug.as_str()));
+        result?;
+
+        let board = self.store.board(&feature.slug)?;
+        let logs = ctx.logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let aborted = cancel.is_cancelled();
+        let mut summary = RunSummary::from_board(
+            &feature,
+            &owner.run_id,
+            &board,
+            &logs,
+            aborted,
+            started.elapsed().as_millis() as u64,
+        );
+        if summary.outcome == RunOutcome::Completed
+            && let Some(command) = self.config.verify_command.clone()
+        {
+            let result = commands::verify(ctx.as_ref(), command).await;
+            if !result.success {
+                summary.outcome = RunOutcome::Blocked;
+            }
+            summary.verify = Some(result);
+        }
+        let event = if aborted {
+            RunEvent::Aborted { reason: "abort requested".into() }
+        } else {
+            RunEvent::Finished { summary: serde_json::to_value(&summary).expect("summary serializes") }
+        };
+        self.store.append_run(
+            &feature.slug,
+            &event,
+            &format!(
+                "{:?}: {} done, {} blocked, {} remaining",
+                summary.outcome, summary.done, summary.blocked, summary.remaining
+            ),
+        )?;
+        let _ = std::fs::remove_file(&abort_file);
+        if let Err(err) = self.store.pack_refs() {
+            tracing::warn!(%err, "could not pack refs at the end of the run");
+        }
+        events(Event::RunFinished {
+            feature: feature.slug.to_string(),
+            run_id: owner.run_id.clone(),
+            summary: summary.clone(),
+        });
+        Ok(summary)
+    }
+
+    /// Starts every WP whose dependencies are done while slots are free; each completion wakes
+    /// it again. Ends when nothing runs and nothing more can start. A WP task that fails or
+    /// panics ends as that WP blocked (a panic is recorded with its message), and the rest of
+    /// the run goes on.
+    async fn schedule(
+        &self,
+        ctx: &Arc<Ctx>,
+        states: &mut BTreeMap<WpId, WpState>,
+        slots: usize,
+        abort_file: &Path,
+    ) -> Result<(), crate::Error> {
+        let feature = ctx.feature.clone();
+        let mut running: HashMap<tokio::task::Id, WpId> = HashMap::new();
+        let mut skipped: HashSet<WpId> = HashSet::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut abort_check = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            if !ctx.cancel.is_cancelled() {
+                let done: HashSet<WpId> =
+                    states.iter().filter(|(_, s)| s.lane == Lane::Done).map(|(id, _)| id.clone()).collect();
+                for id in feature.graph().ready(&done) {
+                    if running.len() >= slots {
+                        break;
+                    }
+                    let Some(state) = states.get(&id) else { continue };
+                    if running.values().any(|r| *r == id)
+                        || skipped.contains(&id)
+                        || !matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
+                    {
+                        continue;
+                    }
+                    let wp = feature.work_package(&id).expect("ids come from the feature").clone();
+                    let ctx = ctx.clone();
+                    let handle = tasks.spawn(wp::drive(ctx, wp));
+                    running.insert(handle.id(), id);
+                }
+            }
+            if tasks.is_empty() {
+                return Ok(());
+            }
+            tokio::select! {
+                joined = tasks.join_next_with_id() => {
+                    let Some(joined) = joined else { continue };
+                    let (task, result) = match joined {
+                        Ok((task, result)) => (task, result),
+                        Err(err) => {
+                            let task = err.id();
+                            let why = panic_message(err);
+                            (task, Err(EngineError::Internal(why).into()))
+                        }
+                    };
+                    let Some(id) = running.remove(&task) else { continue };
+                    match result {
+                        Ok(state) => { states.insert(id, state); }
+                        Err(err) => {
+                            tracing::error!(wp = %id, %err, "work package stopped");
+                            skipped.insert(id.clone());
+                            let state = match &err {
+                                crate::Error::Engine(EngineError::Internal(why)) => wp::block_after_panic(ctx, &id, why),
+                                _ => {
+                                    ctx.emit(Event::WpBlocked {
+                                        feature: feature.slug.to_string(),
+                                        wp: id.to_string(),
+                                        reason: err.to_string(),
+                                        log: None,
+                                    });
+                                    None
+                                }
+                            };
+                            if let Some(state) = state.or_else(|| ctx.store.wp_state(&feature.slug, &id).ok().flatten()) {
+                                states.insert(id, state);
+                            }
+                        }
+                    }
+                }
+                _ = abort_check.tick() => {
+                    if abort_file.exists() {
+                        ctx.cancel.cancel();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The message of a panicked (or cancelled) task.
+fn panic_message(err: tokio::task::JoinError) -> String {
+    if err.is_cancelled() {
+        return "its task was cancelled".into();
+    }
+    let payload = err.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("the work package's task panicked: {text}")
+}

@@ -1,0 +1,294 @@
+//! Running agents for one role of one WP: the order agents are tried in (fallback strategy,
+//! reviewer other than the implementer), retries with backoff, one agent process with its start
+//! and end recorded, and notes added to an attempt's log afterwards.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{block, release};
+use crate::config::FallbackStrategy;
+use crate::engine::ctx::Ctx;
+use crate::engine::events::Event;
+use crate::executor::{AgentRun, Outcome, OutputLine, execute_with};
+use crate::failure::FailureClass;
+use crate::feature::WorkPackage;
+use crate::lane::Lane;
+use crate::role::Role;
+use crate::state::{Actor, Append, WpEvent, WpState};
+
+/// The order in which agents are tried for `role`, per the fallback strategy.
+pub(super) fn agent_order(ctx: &Ctx, role: Role, state: &WpState) -> Vec<String> {
+    let candidates = ctx.roster.candidates(role).to_vec();
+    let implementer = state.agents_used.first().cloned().or_else(|| state.agent.clone());
+    let mut order = match role {
+        Role::Implementation => candidates,
+        Role::Review if ctx.config.single_agent_mode => match &implementer {
+            Some(i) if ctx.roster.spec(i).is_some() => vec![i.clone()],
+            _ => candidates,
+        },
+        // Prefer a reviewer other than the implementer; fall back to it last.
+        Role::Review => {
+            let (mut others, same): (Vec<String>, Vec<String>) =
+                candidates.into_iter().partition(|a| Some(a) != implementer.as_ref());
+            others.extend(same);
+            others
+        }
+    };
+    if ctx.config.fallback_strategy != FallbackStrategy::NextAvailable {
+        order.truncate(1);
+    }
+    order
+}
+
+/// What one agent attempt came to.
+pub(super) enum Attempt {
+    /// The role's goal was reached: the new state.
+    Finished(WpState),
+    /// Failed; may be retried.
+    Failed(FailureClass, String),
+    /// The run was cancelled during it.
+    Cancelled(WpState),
+}
+
+/// Runs attempts over the agents in order, with retries and backoff, until one finishes.
+pub(super) async fn attempts<F, Fut>(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    role: Role,
+    mut state: WpState,
+    mut one: F,
+) -> Result<WpState, crate::Error>
+where
+    F: FnMut(String, WpState) -> Fut,
+    Fut: std::future::Future<Output = Result<(Attempt, WpState), crate::Error>>,
+{
+    let order = agent_order(ctx, role, &state);
+    let rounds = if ctx.config.fallback_strategy == FallbackStrategy::SameAgent { 2 } else { 1 };
+    let mut last: Option<(FailureClass, String)> = None;
+    for _round in 0..rounds {
+        for agent in &order {
+            let mut retries_left = ctx.config.max_retries;
+            loop {
+                let (attempt, after) = one(agent.clone(), state).await?;
+                state = after;
+                match attempt {
+                    Attempt::Finished(done) => return Ok(done),
+                    Attempt::Cancelled(s) => return release(ctx, wp, s),
+                    Attempt::Failed(class, detail) => {
+                        last = Some((class, detail));
+                        if state.lane == Lane::Blocked {
+                            return Ok(state);
+                        }
+                        // Credentials and missing binaries do not fix themselves: next agent.
+                        if matches!(class, FailureClass::Auth | FailureClass::Spawn) || retries_left == 0 {
+                            break;
+                        }
+                        retries_left -= 1;
+                        let delay = backoff(ctx, class, ctx.config.max_retries - retries_left);
+                        let next = state.attempts_total + 1;
+                        state = ctx.record(
+                            wp,
+                            Append::new(WpEvent::RetryScheduled {
+                                agent: agent.clone(),
+                                attempt: next,
+                                delay_ms: delay.as_millis() as u64,
+                                failure: class,
+                            }),
+                        )?;
+                        ctx.emit(Event::RetryScheduled {
+                            feature: ctx.feature.slug.to_string(),
+                            wp: wp.id.to_string(),
+                            agent: agent.clone(),
+                            attempt: next,
+                            delay_ms: delay.as_millis() as u64,
+                            failure: class,
+                        });
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = ctx.cancel.cancelled() => return release(ctx, wp, state),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let (class, detail) = last.unwrap_or((FailureClass::Spawn, "no agent could run".into()));
+    let reason =
+        format!("{} failed on every agent tried ({}): last {class}: {detail}", role.as_str(), order.join(", "));
+    let log = state.log.clone();
+    block(ctx, wp, reason, log)
+}
+
+/// Exponential backoff with jitter; rate limits wait four times longer.
+pub(super) fn backoff(ctx: &Ctx, class: FailureClass, retry: u32) -> Duration {
+    let base = ctx.opts.retry_base.as_millis() as u64;
+    let factor = if class == FailureClass::RateLimit { 4 } else { 1 };
+    let ms = base.saturating_mul(factor).saturating_mul(1u64 << retry.min(10).saturating_sub(1));
+    Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2 + 1))
+}
+
+/// Runs one agent process for `wp` and records its start and end.
+pub(super) async fn run_agent(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    role: Role,
+    agent: &str,
+    cwd: &str,
+    prompt: String,
+    state: WpState,
+) -> Result<(Outcome, WpState), crate::Error> {
+    let spec = ctx.roster.spec(agent).expect("roster agents have specs");
+    let attempt = state.attempts_total + 1;
+    let log_path = AgentRun::log_path_for(&ctx.repo_root, ctx.feature.slug.as_str(), wp.id.as_str(), role, attempt);
+    let run = AgentRun {
+        command: spec.command(role).clone(),
+        role,
+        attempt,
+        feature: ctx.feature.slug.to_string(),
+        wp: wp.id.to_string(),
+        cwd: cwd.into(),
+        prompt,
+        log_path: log_path.clone(),
+        timeout: spec.timeout,
+        idle_timeout: spec.idle_timeout,
+        grace: ctx.opts.grace,
+    };
+    let _permit = tokio::select! {
+        permit = ctx.roster.acquire(agent) => permit,
+        _ = ctx.cancel.cancelled() => return Ok((cancelled_outcome(agent, role, attempt, &log_path), state)),
+    };
+    let log = log_path.display().to_string();
+    ctx.add_log(wp, &log);
+    let subscriber = ctx.opts.output_lines.then(|| {
+        let (tx, mut rx) = mpsc::channel::<OutputLine>(256);
+        let events = ctx.events.clone();
+        let feature = ctx.feature.slug.to_string();
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                events(Event::AgentOutput {
+                    feature: feature.clone(),
+                    wp: line.wp,
+                    agent: line.agent,
+                    stream: line.stream,
+                    line: line.line,
+                });
+            }
+        });
+        tx
+    });
+    let started = std::sync::Mutex::new(None);
+    let on_spawn = |pid: u32| {
+        let event =
+            WpEvent::AgentStarted { agent: agent.to_string(), role, attempt, pid: Some(pid), log: Some(log.clone()) };
+        let recorded = ctx.record(wp, Append::new(event).run(&ctx.owner.run_id).by(Actor::agent(agent)));
+        let ok = recorded.is_ok();
+        *started.lock().unwrap_or_else(|e| e.into_inner()) = Some(recorded);
+        ctx.emit(Event::AgentStarted {
+            feature: ctx.feature.slug.to_string(),
+            wp: wp.id.to_string(),
+            agent: agent.to_string(),
+            role,
+            attempt,
+            pid: Some(pid),
+            log: log.clone(),
+        });
+        ok
+    };
+    let outcome = execute_with(run, subscriber, ctx.cancel.child_token(), on_spawn)
+        .await
+        .map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
+    let state = match started.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(result) => result?,
+        // Never spawned: record the attempt so its number is used once.
+        None => ctx.record(
+            wp,
+            Append::new(WpEvent::AgentStarted {
+                agent: agent.to_string(),
+                role,
+                attempt,
+                pid: None,
+                log: Some(log.clone()),
+            }),
+        )?,
+    };
+    Ok((outcome, state))
+}
+
+/// Records the end of an attempt with the failure class judged at the role's level (a review
+/// without a verdict, an implementation without commits), and reports it.
+pub(super) fn finish(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    outcome: &Outcome,
+    judged: (Option<FailureClass>, Option<String>),
+    head: Option<String>,
+    withheld: Vec<String>,
+) -> Result<WpState, crate::Error> {
+    let (failure, detail) = judged;
+    if !withheld.is_empty() {
+        note_in_log(
+            &outcome.log_path,
+            &format!("auto-commit withheld (secret-looking or .worktreeinclude): {}", withheld.join(", ")),
+        );
+    }
+    let finished = WpEvent::AgentFinished {
+        agent: outcome.agent.clone(),
+        role: outcome.role,
+        attempt: outcome.attempt,
+        failure,
+        cost_usd: outcome.result.cost_usd,
+        duration_ms: outcome.duration_ms,
+        head,
+        withheld,
+    };
+    let summary = match (failure, outcome.failure, detail) {
+        (Some(judged), None, Some(detail)) => format!("{judged}: {detail}"),
+        (Some(judged), None, None) => format!("{judged}"),
+        _ => outcome.describe(),
+    };
+    let body = format!("{summary}\n\nLog: {}", outcome.log_path.display());
+    let state = ctx.record(wp, Append::new(finished).body(body).by(Actor::agent(&outcome.agent)))?;
+    ctx.emit(Event::AgentFinished {
+        feature: ctx.feature.slug.to_string(),
+        wp: wp.id.to_string(),
+        agent: outcome.agent.clone(),
+        role: outcome.role,
+        attempt: outcome.attempt,
+        success: failure.is_none(),
+        failure,
+        summary,
+        duration_ms: outcome.duration_ms,
+        cost_usd: outcome.result.cost_usd,
+    });
+    Ok(state)
+}
+
+/// Adds a `# …` line to an attempt's log after the fact (what the engine did with its work).
+pub(super) fn note_in_log(log: &std::path::Path, line: &str) {
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(log) {
+        let _ = writeln!(file, "# {line}");
+    }
+}
+
+fn cancelled_outcome(agent: &str, role: Role, attempt: u32, log: &std::path::Path) -> Outcome {
+    Outcome {
+        agent: agent.to_string(),
+        role,
+        attempt,
+        pid: None,
+        exit: crate::executor::ExitInfo { code: None, signal: None },
+        duration_ms: 0,
+        result: Default::default(),
+        status: None,
+        verdict: None,
+        failure: None,
+        cancelled: true,
+        killed: false,
+        lines: 0,
+        dropped_lines: 0,
+        log_path: log.to_path_buf(),
+        tail: Vec::new(),
+    }
+}

@@ -1,0 +1,156 @@
+//! One WP through its lifecycle: claim → worktree → implementation (retries, fallback) →
+//! for_review → review → done, or back to doing on rejection, or blocked. This file holds the
+//! lifecycle itself (claim, release, block, the worktree); `attempts` runs agents with retries
+//! and fallback, `implement` and `review` are the two lanes' work.
+
+mod attempts;
+mod implement;
+mod review;
+
+use std::sync::Arc;
+
+use super::EngineError;
+use super::commands::{self, Setup};
+use super::ctx::Ctx;
+use super::events::Event;
+use crate::feature::WorkPackage;
+use crate::ids::WpId;
+use crate::lane::Lane;
+use crate::state::{Append, Liveness, StateError, WpEvent, WpState, liveness};
+use crate::worktree::Prepared;
+
+/// Drives `wp` as far as it can go in this run; returns its final state.
+pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Error> {
+    let mut state = ctx.state_of(&wp)?;
+    // An agent was running when its orchestrator died: what it left in the worktree is not work.
+    let mut interrupted = state.pid.is_some() || matches!(state.last_event, WpEvent::AgentStarted { .. });
+    state = claim(&ctx, &wp, state).await?;
+    #[cfg(debug_assertions)]
+    injected_panic(&wp);
+    loop {
+        if ctx.cancel.is_cancelled() {
+            return release(&ctx, &wp, state);
+        }
+        state = match state.lane {
+            Lane::Doing => implement::implement(&ctx, &wp, state, std::mem::take(&mut interrupted)).await?,
+            Lane::ForReview => review::review(&ctx, &wp, state).await?,
+            _ => return Ok(state),
+        };
+    }
+}
+
+/// Debug builds only: `KITTY_DEBUG_PANIC_WP=WP02` makes that WP's task panic once claimed, so
+/// tests can check that a panicking WP ends blocked while the rest of the run goes on.
+#[cfg(debug_assertions)]
+fn injected_panic(wp: &WorkPackage) {
+    if std::env::var("KITTY_DEBUG_PANIC_WP").is_ok_and(|v| v == wp.id.as_str()) {
+        panic!("injected by KITTY_DEBUG_PANIC_WP for a test");
+    }
+}
+
+/// After a WP's task panicked (a bug): records the WP blocked with the message, so the run goes
+/// on and a person sees why. `None` if it could not be recorded (another run holds it).
+pub fn block_after_panic(ctx: &Ctx, id: &WpId, why: &str) -> Option<WpState> {
+    let wp = ctx.feature.work_package(id)?;
+    ctx.worktrees.clear_stale_locks(id);
+    match block(ctx, wp, format!("internal error: {why}"), None) {
+        Ok(state) => Some(state),
+        Err(err) => {
+            tracing::error!(wp = %id, %err, "could not record a panicked WP as blocked");
+            ctx.emit(Event::WpBlocked {
+                feature: ctx.feature.slug.to_string(),
+                wp: id.to_string(),
+                reason: format!("internal error: {why}"),
+                log: None,
+            });
+            None
+        }
+    }
+}
+
+/// Takes ownership: `planned → doing`, or an unowned in-flight WP, or one whose owner is dead
+/// (after ending any agent process group it left behind).
+async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
+    match &state.owner {
+        Some(owner) if owner.run_id == ctx.owner.run_id => Ok(state),
+        Some(owner) => {
+            // We hold this machine's run lock for the feature, so another owner on this machine is
+            // a dead run. On another machine we cannot tell: leave the WP alone.
+            if liveness(owner) == Liveness::Unknown {
+                return Err(StateError::Conflict {
+                    reference: crate::state::wp_ref(&ctx.feature.slug, &wp.id),
+                    why: format!(
+                        "owned by {owner} on another machine; run it there, or if that run is gone, `kitty-orchestrator release {} {}` frees it",
+                        ctx.feature.slug, wp.id
+                    ),
+                }
+                .into());
+            }
+            // End whatever the dead run left running for this WP, recorded or not.
+            let worktree = ctx.worktrees.path_for(&wp.id);
+            for pgid in crate::executor::find_agent_groups(ctx.feature.slug.as_str(), wp.id.as_str(), &worktree) {
+                tracing::warn!(wp = %wp.id, pgid, "ending an agent process group a dead run left behind");
+                crate::executor::terminate_group(pgid, ctx.opts.grace).await;
+            }
+            // Nothing else works in this worktree now: locks there are leftovers of the dead run.
+            ctx.worktrees.clear_stale_locks(&wp.id);
+            let event = WpEvent::Reclaimed { owner: ctx.owner.clone(), previous: owner.clone() };
+            ctx.record(wp, Append::new(event).body(format!("The previous owner, {owner}, is no longer running.")))
+        }
+        None => ctx.record(wp, Append::new(WpEvent::Claimed { owner: ctx.owner.clone() })),
+    }
+}
+
+fn release(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
+    if state.owner.is_none() || state.lane.is_terminal() || state.lane == Lane::Blocked {
+        return Ok(state);
+    }
+    ctx.record(wp, Append::new(WpEvent::Released { reason: "interrupted: the run was aborted".into() }))
+}
+
+fn block(ctx: &Ctx, wp: &WorkPackage, reason: String, log: Option<String>) -> Result<WpState, crate::Error> {
+    let body = match &log {
+        Some(log) => format!("{reason}\n\nLast log: {log}"),
+        None => reason.clone(),
+    };
+    let state = ctx.record(wp, Append::new(WpEvent::Blocked { reason: reason.clone() }).body(body))?;
+    ctx.emit(Event::WpBlocked { feature: ctx.feature.slug.to_string(), wp: wp.id.to_string(), reason, log });
+    Ok(state)
+}
+
+/// The WP's worktree, made (or reused) and set up: `Err(state)` when the WP stopped instead
+/// (blocked on a worktree or setup failure, released on abort).
+async fn ready_worktree(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    state: WpState,
+    what: &str,
+) -> Result<Result<(Prepared, WpState), WpState>, crate::Error> {
+    let manager = ctx.worktrees.clone();
+    let wp_owned = wp.clone();
+    let prepared = tokio::task::spawn_blocking(move || manager.ensure(&wp_owned))
+        .await
+        .map_err(|e| EngineError::Internal(format!("preparing the worktree of {}: {e}", wp.id)))?;
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(err) => return Ok(Err(block(ctx, wp, format!("cannot prepare the worktree{what}: {err}"), None)?)),
+    };
+    if prepared.setup_pending {
+        match commands::setup(ctx, wp, &prepared.path).await {
+            Setup::Ready => {}
+            Setup::Failed(why) => {
+                let log = ctx.worktrees.setup_log_path(&wp.id).display().to_string();
+                return Ok(Err(block(ctx, wp, why, Some(log))?));
+            }
+            Setup::Cancelled => return Ok(Err(release(ctx, wp, state)?)),
+        }
+    }
+    let path = prepared.path.display().to_string();
+    let mut state = state;
+    if state.worktree.as_deref() != Some(path.as_str()) || state.base.is_none() {
+        let base =
+            state.base.clone().filter(|_| !prepared.created || prepared.reused_branch).unwrap_or(prepared.base.clone());
+        state = ctx.record(wp, Append::new(WpEvent::WorktreeReady { path, branch: prepared.branch.clone(), base }))?;
+    }
+    Ok(Ok((prepared, state)))
+}
