@@ -2,9 +2,14 @@
 //! (one), or an in-memory merge of all its dependencies' tips (several) — so a WP with several
 //! dependencies sees all their code, which the earlier orchestrator got wrong.
 
+use std::path::Path;
+
 use git2::{Commit, Oid, Repository, Signature};
 
 use super::error::WorktreeError;
+use super::manager::WorktreeManager;
+use crate::feature::WorkPackage;
+use crate::ids::WpId;
 
 /// Where a WP's base came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,4 +65,113 @@ pub fn merge_tips(
         acc = repo.find_commit(oid).map_err(git("commit"))?;
     }
     Ok(acc.id())
+}
+
+impl WorktreeManager {
+    /// The base a WP should start from, computing a merge of its dependencies when it has several.
+    pub fn base_for(&self, wp: &WorkPackage) -> Result<(Oid, BaseSource), WorktreeError> {
+        let repo = self.repo()?;
+        let wp_name = wp.id.to_string();
+        match wp.dependencies.as_slice() {
+            [] => {
+                let tip = branch_tip(&repo, &self.target_branch).ok_or_else(|| WorktreeError::MissingBase {
+                    wp: wp_name,
+                    branch: self.target_branch.clone(),
+                    why: "the target branch; set `target_branch` in .kittify/orchestrator.toml".into(),
+                })?;
+                Ok((tip.id(), BaseSource::Target(self.target_branch.clone())))
+            }
+            deps => {
+                let names: Vec<String> = deps.iter().map(|d| self.name(d)).collect();
+                // A WP starts only once its dependencies are done. A done dependency without a
+                // branch was finished outside the orchestrator (imported as done): its work is on
+                // the target branch.
+                let mut tips = Vec::new();
+                let mut used = Vec::new();
+                for name in &names {
+                    match branch_tip(&repo, name) {
+                        Some(tip) => {
+                            tips.push(tip);
+                            used.push(name.clone());
+                        }
+                        None if !used.contains(&self.target_branch) => {
+                            let tip = branch_tip(&repo, &self.target_branch).ok_or_else(|| WorktreeError::MissingBase {
+                                wp: wp_name.clone(),
+                                branch: self.target_branch.clone(),
+                                why: format!("the target branch, standing in for dependency branch {name}, which does not exist"),
+                            })?;
+                            tips.push(tip);
+                            used.push(self.target_branch.clone());
+                        }
+                        None => {}
+                    }
+                }
+                let names = used;
+                // Drop tips already contained in another tip: their merge adds nothing.
+                let all: Vec<Oid> = tips.iter().map(|t| t.id()).collect();
+                let keep: Vec<usize> = (0..tips.len())
+                    .filter(|&i| {
+                        !all.iter().enumerate().any(|(j, &other)| {
+                            j != i
+                                && (repo.graph_descendant_of(other, all[i]).unwrap_or(false)
+                                    || (other == all[i] && j < i))
+                        })
+                    })
+                    .collect();
+                let tips: Vec<_> = keep.iter().map(|&i| tips[i].clone()).collect();
+                let names: Vec<String> = keep.iter().map(|&i| names[i].clone()).collect();
+                if tips.len() == 1 {
+                    return Ok((tips[0].id(), BaseSource::Dependency(names[0].clone())));
+                }
+                // A fixed time makes the merge commit reproducible for the same tips.
+                let when = tips.iter().map(|t| t.time().seconds()).max().unwrap_or(0);
+                let sig = Self::signature(&repo);
+                let sig = Signature::new(
+                    sig.name().unwrap_or("kitty-orchestrator"),
+                    sig.email().unwrap_or("kitty-orchestrator@localhost"),
+                    &git2::Time::new(when, 0),
+                )
+                .map_err(WorktreeError::git("making a signature"))?;
+                let oid = merge_tips(&repo, &wp_name, &names, &tips, &sig)?;
+                Ok((oid, BaseSource::Merge(names)))
+            }
+        }
+    }
+
+    /// Writes the merge of all `wps`' branches into `dest` (a plain directory, no git metadata):
+    /// the tree a final verification command runs on. Returns the merged commit.
+    pub fn checkout_merged(&self, wps: &[WpId], dest: &Path) -> Result<String, WorktreeError> {
+        let repo = self.repo()?;
+        let mut names = Vec::new();
+        let mut tips = Vec::new();
+        for wp in wps {
+            let name = self.name(wp);
+            if let Some(tip) = branch_tip(&repo, &name) {
+                names.push(name);
+                tips.push(tip);
+            }
+        }
+        let target = branch_tip(&repo, &self.target_branch);
+        if tips.is_empty() {
+            let tip = target.ok_or_else(|| WorktreeError::MissingBase {
+                wp: "verify".into(),
+                branch: self.target_branch.clone(),
+                why: "nothing to verify: no WP branch and no target branch".into(),
+            })?;
+            names.push(self.target_branch.clone());
+            tips.push(tip);
+        }
+        let commit = if tips.len() == 1 {
+            tips[0].id()
+        } else {
+            merge_tips(&repo, "verify", &names, &tips, &Self::signature(&repo))?
+        };
+        let object = repo.find_object(commit, None).map_err(WorktreeError::git("reading the merged commit"))?;
+        std::fs::create_dir_all(dest).map_err(WorktreeError::io(dest))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.target_dir(dest).force().update_index(false);
+        repo.checkout_tree(&object, Some(&mut checkout))
+            .map_err(WorktreeError::git(format!("writing the merge into {}", dest.display())))?;
+        Ok(commit.to_string())
+    }
 }
