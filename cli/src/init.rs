@@ -36,29 +36,35 @@ pub fn init(args: InitArgs) -> u8 {
     } else {
         list.clone()
     };
+    // The values shown are the defaults, from the one place they are written.
+    let defaults = kitty_orchestrator::Config::default();
+    let fallback = serde_json::to_value(defaults.fallback_strategy)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
     let text = format!(
         r#"# kitty-orchestrator configuration (written by `kitty-orchestrator init`).
 # Every key is optional; the values shown are the defaults unless noted.
 
 # WPs in flight at once (1-64).
-max_concurrent_wps = 4
+max_concurrent_wps = {max_concurrent_wps}
 # Retries of the same agent after a failed attempt (0-20).
-max_retries = 2
+max_retries = {max_retries}
 # Wall-clock limit of one agent run, and the limit without any output, in seconds.
-timeout_seconds = 3600
-idle_timeout_seconds = 600
+timeout_seconds = {timeout_seconds}
+idle_timeout_seconds = {idle_timeout_seconds}
 # One agent implements and reviews.
-single_agent_mode = false
+single_agent_mode = {single_agent_mode}
 # After the retries: "next_available" agent, "same_agent" once more, or "fail" (block the WP).
-fallback_strategy = "next_available"
+fallback_strategy = "{fallback_strategy}"
 # Review rejections before a WP is blocked (1-20).
-max_review_cycles = 3
+max_review_cycles = {max_review_cycles}
 # Branch WPs without dependencies start from (default: meta.json, else the current branch).
 # target_branch = "main"
-worktree_dir = ".worktrees"
+worktree_dir = "{worktree_dir}"
 # Commit what an agent leaves uncommitted (never secret-looking files such as .env or *.pem,
 # nor what .worktreeinclude copies).
-auto_commit = true
+auto_commit = {auto_commit}
 # More paths auto-commit must never commit (gitignore syntax).
 # auto_commit_exclude = ["*.secret"]
 # Run once every WP is done, on the merge of all WP branches (argv, no shell).
@@ -85,9 +91,18 @@ review = {review}
 # [agents.my-agent]
 # command = ["my-agent", "--headless"]
 # prompt = "stdin"      # or "arg", "file"
-# output = "text"       # or "json", "stream-json"
+# output = "text"       # or "json", "stream-json", "codex-jsonl", "opencode-jsonl"
 "#,
         missing = if missing.is_empty() { "none".to_string() } else { missing.join(", ") },
+        max_concurrent_wps = defaults.max_concurrent_wps,
+        max_retries = defaults.max_retries,
+        timeout_seconds = defaults.timeout_seconds,
+        idle_timeout_seconds = defaults.idle_timeout_seconds,
+        single_agent_mode = defaults.single_agent_mode,
+        fallback_strategy = fallback,
+        max_review_cycles = defaults.max_review_cycles,
+        worktree_dir = defaults.worktree_dir.display(),
+        auto_commit = defaults.auto_commit,
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

@@ -14,6 +14,8 @@
 //! # Ok::<(), kitty_orchestrator::FeatureError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod agents;
 pub mod command;
 pub mod config;

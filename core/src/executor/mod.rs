@@ -18,7 +18,7 @@ pub use crate::command::OutputKind;
 pub use crate::redact::{Redactor, is_secret_name};
 pub use classify::{Ended, ExitInfo};
 pub use execute::{execute, execute_with};
-pub use orphans::{end_agent_processes, find_agent_groups, terminate_group, terminate_group_blocking};
+pub(crate) use orphans::{find_agent_groups, terminate_group, terminate_group_blocking};
 pub use output::{AgentResult, MAX_RESULT_LINE, OutputParser};
 pub use process::group_members;
 pub use protocol::{KittyStatus, PromptLines, Verdict};

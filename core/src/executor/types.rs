@@ -96,7 +96,7 @@ pub struct Outcome {
     pub verdict: Option<Verdict>,
     /// Why it failed; `None` for success or cancellation.
     pub failure: Option<FailureClass>,
-    /// Ended by [`CancellationToken`] (abort).
+    /// Ended by its cancellation token (abort).
     pub cancelled: bool,
     /// Whether the group had to be SIGKILLed.
     pub killed: bool,

@@ -30,7 +30,7 @@ use git2::{Oid, Repository, Signature};
 pub use cas::CasPolicy;
 pub use error::StateError;
 pub use lock::{Liveness, RunLock, liveness, pid_alive, this_host};
-pub use message::trailer_value;
+pub(crate) use message::trailer_value;
 pub use model::{Actor, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
 pub use notes::NOTES_REF;
 pub use read::STATE_FILE;

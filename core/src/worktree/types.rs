@@ -23,7 +23,7 @@ pub struct Prepared {
     pub created: bool,
     /// The branch existed before (its commits were kept).
     pub reused_branch: bool,
-    /// `setup_command` still has to run in it (then [`WorktreeManager::mark_ready`]). Until it
+    /// `setup_command` still has to run in it (then [`super::WorktreeManager::mark_ready`]). Until it
     /// has, an interruption makes the next `ensure` discard the worktree (after a backup) and
     /// make it again.
     pub setup_pending: bool,

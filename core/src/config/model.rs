@@ -1,0 +1,138 @@
+//! The configuration's values, with their defaults — written once, here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Delivery, OutputKind};
+
+/// Where the configuration lives, relative to the repository root.
+pub const CONFIG_PATH: &str = ".kittify/orchestrator.toml";
+
+/// What to do when an agent has used up its retries on a WP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackStrategy {
+    /// Try the next agent in the role's list that is installed, enabled and has capacity.
+    NextAvailable,
+    /// Keep using the same agent (its retries start over once).
+    SameAgent,
+    /// Block the WP.
+    Fail,
+}
+
+/// A user-defined agent: any command line that does work in its current directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomAgent {
+    /// argv for implementation (program first). No shell is involved.
+    pub command: Vec<String>,
+    /// argv for review; defaults to `command`.
+    pub review_command: Option<Vec<String>>,
+    /// How the prompt is delivered.
+    pub prompt: Delivery,
+    /// How its output is parsed.
+    pub output: OutputKind,
+}
+
+/// Per-agent settings (`[agents.<id>]`), for built-in and custom agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentSettings {
+    /// `false` takes the agent out of every role list.
+    pub enabled: bool,
+    /// At most this many WPs at once on this agent (`None` = only the global limit).
+    pub max_concurrent: Option<usize>,
+    /// Wall-clock limit for one run of this agent (overrides the global one).
+    pub timeout_seconds: Option<u64>,
+    /// No-output limit for one run of this agent (overrides the global one).
+    pub idle_timeout_seconds: Option<u64>,
+    /// Model name passed with the profile's model flag.
+    pub model: Option<String>,
+    /// Extra arguments appended to the profile's argv.
+    pub extra_args: Vec<String>,
+    /// Extra environment variables for the agent process.
+    pub env: BTreeMap<String, String>,
+    /// Set when the table defines a custom agent (it has a `command`).
+    pub custom: Option<CustomAgent>,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            enabled: true,
+            max_concurrent: None,
+            timeout_seconds: None,
+            idle_timeout_seconds: None,
+            model: None,
+            extra_args: Vec::new(),
+            env: BTreeMap::new(),
+            custom: None,
+        }
+    }
+}
+
+/// The `[agents]` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AgentsConfig {
+    /// Implementation agents in preference order. Empty = every detected built-in agent.
+    pub implementation: Vec<String>,
+    /// Review agents in preference order. Empty = every detected built-in agent.
+    pub review: Vec<String>,
+    /// `[agents.<id>]` tables.
+    pub settings: BTreeMap<String, AgentSettings>,
+}
+
+/// The whole configuration, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    /// WPs in flight at once, across all agents (1–64; default 4).
+    pub max_concurrent_wps: usize,
+    /// Retries of the same agent after a failed attempt (0–20; default 2).
+    pub max_retries: u32,
+    /// Wall-clock limit of one agent run, in seconds (default 3600).
+    pub timeout_seconds: u64,
+    /// Limit without any output from an agent, in seconds (default 600).
+    pub idle_timeout_seconds: u64,
+    /// One agent implements and reviews (default false).
+    pub single_agent_mode: bool,
+    /// What to do after the retries (default next_available).
+    pub fallback_strategy: FallbackStrategy,
+    /// Review rejections before a WP is blocked (1–20; default 3).
+    pub max_review_cycles: u32,
+    /// Branch WPs without dependencies start from (default: meta.json, else the current branch).
+    pub target_branch: Option<String>,
+    /// Where WP worktrees go, relative to the repository root (default `.worktrees`).
+    pub worktree_dir: PathBuf,
+    /// Commit what an agent left uncommitted after its attempt (default true).
+    pub auto_commit: bool,
+    /// More paths (gitignore patterns) auto-commit never commits, on top of the built-in deny
+    /// list of secret-looking files ([`crate::worktree::DENY_LIST`]) and `.worktreeinclude`.
+    pub auto_commit_exclude: Vec<String>,
+    /// argv run after every WP is done, in a worktree merging them all.
+    pub verify_command: Option<Vec<String>>,
+    /// argv run in each new worktree before its agent starts.
+    pub setup_command: Option<Vec<String>>,
+    /// Agent roles and per-agent settings.
+    pub agents: AgentsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_concurrent_wps: 4,
+            max_retries: 2,
+            timeout_seconds: 3600,
+            idle_timeout_seconds: 600,
+            single_agent_mode: false,
+            fallback_strategy: FallbackStrategy::NextAvailable,
+            max_review_cycles: 3,
+            target_branch: None,
+            worktree_dir: PathBuf::from(".worktrees"),
+            auto_commit: true,
+            auto_commit_exclude: Vec::new(),
+            verify_command: None,
+            setup_command: None,
+            agents: AgentsConfig::default(),
+        }
+    }
+}

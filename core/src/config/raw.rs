@@ -1,0 +1,44 @@
+//! The file as written: every key optional, values with their spans (for lines in errors),
+//! unknown keys refused.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) max_concurrent_wps: Option<Spanned<i64>>,
+    pub(super) max_retries: Option<Spanned<i64>>,
+    pub(super) timeout_seconds: Option<Spanned<i64>>,
+    pub(super) idle_timeout_seconds: Option<Spanned<i64>>,
+    pub(super) single_agent_mode: Option<bool>,
+    pub(super) fallback_strategy: Option<Spanned<String>>,
+    pub(super) max_review_cycles: Option<Spanned<i64>>,
+    pub(super) target_branch: Option<Spanned<String>>,
+    pub(super) worktree_dir: Option<Spanned<String>>,
+    pub(super) auto_commit: Option<bool>,
+    pub(super) auto_commit_exclude: Option<Spanned<Vec<String>>>,
+    pub(super) verify_command: Option<Spanned<Vec<String>>>,
+    pub(super) setup_command: Option<Spanned<Vec<String>>>,
+    pub(super) agents: Option<BTreeMap<String, Spanned<toml::Value>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAgent {
+    pub(super) enabled: Option<bool>,
+    pub(super) max_concurrent: Option<i64>,
+    pub(super) timeout_seconds: Option<i64>,
+    pub(super) idle_timeout_seconds: Option<i64>,
+    pub(super) model: Option<String>,
+    #[serde(default)]
+    pub(super) extra_args: Vec<String>,
+    #[serde(default)]
+    pub(super) env: BTreeMap<String, String>,
+    pub(super) command: Option<Vec<String>>,
+    pub(super) review_command: Option<Vec<String>>,
+    pub(super) prompt: Option<String>,
+    pub(super) output: Option<String>,
+}

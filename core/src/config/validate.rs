@@ -1,0 +1,324 @@
+//! From the file as written to a [`Config`]: ranges, names, agent tables, each error naming its
+//! key and line. Defaults come from [`Config::default`], nowhere else.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::error::ConfigError;
+use super::load::{key_in_message, line_of, quoted_names};
+use super::model::{AgentSettings, AgentsConfig, Config, CustomAgent, FallbackStrategy};
+use super::raw::{RawAgent, RawConfig};
+use crate::command::{Delivery, OutputKind};
+use crate::ids::{BUILTIN_AGENT_IDS, check_ref_component, is_builtin};
+
+pub(super) struct Validator<'a> {
+    pub(super) text: &'a str,
+    pub(super) path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn error(&self, key: &str, span: Option<std::ops::Range<usize>>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: self.path.to_path_buf(),
+            key: Some(key.to_string()),
+            line: span.map(|s| line_of(self.text, s.start)),
+            message: message.into(),
+        }
+    }
+
+    fn int(
+        &self,
+        key: &str,
+        value: Option<Spanned<i64>>,
+        range: std::ops::RangeInclusive<i64>,
+        default: i64,
+    ) -> Result<i64, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref()),
+            Some(v) => Err(self.error(
+                key,
+                Some(v.span()),
+                format!("{} is out of range: expected {} to {}", v.get_ref(), range.start(), range.end()),
+            )),
+        }
+    }
+
+    fn argv(&self, key: &str, value: Option<Spanned<Vec<String>>>) -> Result<Option<Vec<String>>, ConfigError> {
+        match value {
+            None => Ok(None),
+            Some(v) if v.get_ref().is_empty() || v.get_ref()[0].trim().is_empty() => Err(self.error(
+                key,
+                Some(v.span()),
+                "expected a command as a list of arguments with the program first, e.g. [\"cargo\", \"test\"]",
+            )),
+            Some(v) => Ok(Some(v.into_inner())),
+        }
+    }
+
+    pub(super) fn build(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        const DAY_WEEK: i64 = 7 * 24 * 3600;
+        let defaults = Config::default();
+        let fallback_strategy = match raw.fallback_strategy {
+            None => defaults.fallback_strategy,
+            Some(v) => match v.get_ref().as_str() {
+                "next_available" => FallbackStrategy::NextAvailable,
+                "same_agent" => FallbackStrategy::SameAgent,
+                "fail" => FallbackStrategy::Fail,
+                other => {
+                    return Err(self.error(
+                        "fallback_strategy",
+                        Some(v.span()),
+                        format!("unknown value `{other}`: expected \"next_available\", \"same_agent\" or \"fail\""),
+                    ));
+                }
+            },
+        };
+        let target_branch = match raw.target_branch {
+            None => None,
+            Some(v) => {
+                let branch = v.get_ref().clone();
+                if let Some(why) = branch.split('/').find_map(|part| check_ref_component(part).err()) {
+                    return Err(self.error(
+                        "target_branch",
+                        Some(v.span()),
+                        format!("`{branch}` is not a valid branch name: {why}"),
+                    ));
+                }
+                Some(branch)
+            }
+        };
+        let worktree_dir = match raw.worktree_dir {
+            None => defaults.worktree_dir.clone(),
+            Some(v) if v.get_ref().trim().is_empty() => {
+                return Err(self.error("worktree_dir", Some(v.span()), "must not be empty"));
+            }
+            Some(v) => PathBuf::from(v.into_inner()),
+        };
+        let auto_commit_exclude = match raw.auto_commit_exclude {
+            None => Vec::new(),
+            Some(v) => {
+                let span = v.span();
+                let patterns = v.into_inner();
+                if let Some(bad) = patterns.iter().find(|p| p.trim().is_empty() || p.contains('\n')) {
+                    return Err(self.error(
+                        "auto_commit_exclude",
+                        Some(span),
+                        format!(
+                            "{bad:?} is not a gitignore pattern: expected one pattern per string, e.g. \"*.secret\""
+                        ),
+                    ));
+                }
+                patterns
+            }
+        };
+        let agents = self.agents(raw.agents)?;
+        Ok(Config {
+            max_concurrent_wps: self.int(
+                "max_concurrent_wps",
+                raw.max_concurrent_wps,
+                1..=64,
+                defaults.max_concurrent_wps as i64,
+            )? as usize,
+            max_retries: self.int("max_retries", raw.max_retries, 0..=20, defaults.max_retries.into())? as u32,
+            timeout_seconds: self.int(
+                "timeout_seconds",
+                raw.timeout_seconds,
+                1..=DAY_WEEK,
+                defaults.timeout_seconds as i64,
+            )? as u64,
+            idle_timeout_seconds: self.int(
+                "idle_timeout_seconds",
+                raw.idle_timeout_seconds,
+                1..=DAY_WEEK,
+                defaults.idle_timeout_seconds as i64,
+            )? as u64,
+            single_agent_mode: raw.single_agent_mode.unwrap_or(defaults.single_agent_mode),
+            fallback_strategy,
+            max_review_cycles: self.int(
+                "max_review_cycles",
+                raw.max_review_cycles,
+                1..=20,
+                defaults.max_review_cycles.into(),
+            )? as u32,
+            target_branch,
+            worktree_dir,
+            auto_commit: raw.auto_commit.unwrap_or(defaults.auto_commit),
+            auto_commit_exclude,
+            verify_command: self.argv("verify_command", raw.verify_command)?,
+            setup_command: self.argv("setup_command", raw.setup_command)?,
+            agents,
+        })
+    }
+
+    fn agents(&self, raw: Option<BTreeMap<String, Spanned<toml::Value>>>) -> Result<AgentsConfig, ConfigError> {
+        let mut out = AgentsConfig::default();
+        let Some(raw) = raw else { return Ok(out) };
+        let mut roles: Vec<(&str, Spanned<toml::Value>)> = Vec::new();
+        for (key, value) in raw {
+            if key == "implementation" || key == "review" {
+                roles.push((if key == "implementation" { "implementation" } else { "review" }, value));
+                continue;
+            }
+            let dotted = format!("agents.{key}");
+            if let Err(why) = check_ref_component(&key) {
+                return Err(self.error(&dotted, Some(value.span()), format!("agent id `{key}` is not usable: {why}")));
+            }
+            let span = value.span();
+            let toml::Value::Table(_) = value.get_ref() else {
+                return Err(self.error(
+                    &dotted,
+                    Some(span),
+                    "expected a table `[agents.<id>]` (only `implementation` and `review` are lists)",
+                ));
+            };
+            let table: RawAgent = value.into_inner().try_into().map_err(|err: toml::de::Error| {
+                let message = err.message().trim().to_string();
+                let key = key_in_message(&message).map(|k| format!("{dotted}.{k}")).unwrap_or_else(|| dotted.clone());
+                self.error(&key, Some(span.clone()), message)
+            })?;
+            out.settings.insert(key.clone(), self.agent(&key, table, span)?);
+        }
+        for (role, value) in roles {
+            let span = value.span();
+            let ids: Vec<String> = value.into_inner().try_into().map_err(|_| {
+                self.error(
+                    &format!("agents.{role}"),
+                    Some(span.clone()),
+                    "expected a list of agent ids, e.g. [\"claude-code\", \"codex\"]",
+                )
+            })?;
+            for (i, id) in ids.iter().enumerate() {
+                let custom = out.settings.get(id).is_some_and(|s| s.custom.is_some());
+                if !is_builtin(id) && !custom {
+                    return Err(self.error(
+                        &format!("agents.{role}[{i}]"),
+                        Some(span.clone()),
+                        format!(
+                            "unknown agent `{id}`: built-in agents are {}; define a custom one with an [agents.{id}] table that has a `command`",
+                            BUILTIN_AGENT_IDS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if role == "implementation" {
+                out.implementation = ids;
+            } else {
+                out.review = ids;
+            }
+        }
+        Ok(out)
+    }
+
+    fn agent(&self, id: &str, raw: RawAgent, span: std::ops::Range<usize>) -> Result<AgentSettings, ConfigError> {
+        let key = |k: &str| format!("agents.{id}.{k}");
+        let positive = |k: &str, v: Option<i64>, max: i64| -> Result<Option<i64>, ConfigError> {
+            match v {
+                Some(n) if !(1..=max).contains(&n) => {
+                    Err(self.error(&key(k), Some(span.clone()), format!("{n} is out of range: expected 1 to {max}")))
+                }
+                other => Ok(other),
+            }
+        };
+        let week = 7 * 24 * 3600;
+        let custom = match raw.command {
+            None => {
+                if !is_builtin(id) {
+                    return Err(self.error(
+                        &format!("agents.{id}"),
+                        Some(span),
+                        format!(
+                            "unknown agent `{id}`: built-in agents are {}; a custom agent needs `command = [\"program\", \"arg\", ...]`",
+                            BUILTIN_AGENT_IDS.join(", ")
+                        ),
+                    ));
+                }
+                for (name, set) in [
+                    ("review_command", raw.review_command.is_some()),
+                    ("prompt", raw.prompt.is_some()),
+                    ("output", raw.output.is_some()),
+                ] {
+                    if set {
+                        return Err(self.error(
+                            &key(name),
+                            Some(span.clone()),
+                            "only custom agents (tables with a `command`) take this key",
+                        ));
+                    }
+                }
+                None
+            }
+            Some(command) => {
+                if is_builtin(id) {
+                    return Err(self.error(
+                        &key("command"),
+                        Some(span),
+                        format!("`{id}` is a built-in agent; give your custom agent another id"),
+                    ));
+                }
+                let argv_ok = |argv: &Vec<String>| !argv.is_empty() && !argv[0].trim().is_empty();
+                if !argv_ok(&command) {
+                    return Err(self.error(
+                        &key("command"),
+                        Some(span),
+                        "expected [\"program\", \"arg\", ...] with the program first",
+                    ));
+                }
+                if let Some(review) = &raw.review_command
+                    && !argv_ok(review)
+                {
+                    return Err(self.error(
+                        &key("review_command"),
+                        Some(span),
+                        "expected [\"program\", \"arg\", ...] with the program first",
+                    ));
+                }
+                let prompt = match raw.prompt.as_deref() {
+                    None => Delivery::Stdin,
+                    Some(name) => match Delivery::ALL.iter().find(|(n, _)| *n == name) {
+                        Some((_, delivery)) => *delivery,
+                        None => {
+                            return Err(self.error(
+                                &key("prompt"),
+                                Some(span),
+                                format!(
+                                    "unknown value `{name}`: expected one of {}",
+                                    quoted_names(Delivery::ALL.iter().map(|(n, _)| *n))
+                                ),
+                            ));
+                        }
+                    },
+                };
+                let output = match raw.output.as_deref() {
+                    None => OutputKind::Text,
+                    Some(name) => match OutputKind::ALL.iter().find(|(n, _)| *n == name) {
+                        Some((_, kind)) => *kind,
+                        None => {
+                            return Err(self.error(
+                                &key("output"),
+                                Some(span),
+                                format!(
+                                    "unknown value `{name}`: expected one of {}",
+                                    quoted_names(OutputKind::ALL.iter().map(|(n, _)| *n))
+                                ),
+                            ));
+                        }
+                    },
+                };
+                Some(CustomAgent { command, review_command: raw.review_command, prompt, output })
+            }
+        };
+        Ok(AgentSettings {
+            enabled: raw.enabled.unwrap_or(true),
+            max_concurrent: positive("max_concurrent", raw.max_concurrent, 64)?.map(|n| n as usize),
+            timeout_seconds: positive("timeout_seconds", raw.timeout_seconds, week)?.map(|n| n as u64),
+            idle_timeout_seconds: positive("idle_timeout_seconds", raw.idle_timeout_seconds, week)?.map(|n| n as u64),
+            model: raw.model,
+            extra_args: raw.extra_args,
+            env: raw.env,
+            custom,
+        })
+    }
+}
