@@ -1,7 +1,7 @@
 // Types of the kitty-orchestrator Node package (lib/index.js). The native addon's own
-// generated definitions are in ../index.d.ts.
+// generated definitions are in ./native.d.ts.
 
-import type { Feature, WorkPackage } from '../index'
+import type { Feature, WorkPackage } from './native'
 
 export type { Feature, WorkPackage }
 

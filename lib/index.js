@@ -1,9 +1,9 @@
 'use strict'
-// kitty-orchestrator for Node: a thin, typed layer over the native addon (index.js, generated
+// kitty-orchestrator for Node: a thin, typed layer over the native addon (native.js, generated
 // by napi-rs). Promises, an AbortSignal, events as plain objects (the same JSON shape as Rust
 // and Python), and Errors carrying the stable `code` shared with the CLI and Python.
 
-const native = require('../index.js')
+const native = require('./native.js')
 
 /** Turns a failure from the addon into an Error with `code`. */
 function kittyError(code, message) {

@@ -4,7 +4,7 @@
 //! Panics become `internal` errors: a Promise is always settled.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use kitty_orchestrator::engine::{Event, EventSink, RunOptions, no_events};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -13,20 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Code, debug_panic, guard, panic_text, to_js};
 
-static RUNTIME: Mutex<Option<Arc<tokio::runtime::Runtime>>> = Mutex::new(None);
-
 fn runtime() -> Arc<tokio::runtime::Runtime> {
-    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
-    slot.get_or_insert_with(|| {
-        Arc::new(
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("kitty-orchestrator")
-                .build()
-                .expect("a tokio runtime"),
-        )
-    })
-    .clone()
+    crate::runtime::runtime().expect("a tokio runtime")
 }
 
 fn json(value: &impl serde::Serialize) -> String {

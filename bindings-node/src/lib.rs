@@ -4,6 +4,7 @@
 mod engine;
 mod errors;
 mod feature;
+mod runtime;
 
 /// The package version (the same as the Rust crate and the Python package).
 #[napi_derive::napi]

@@ -15,31 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::convert::json_to_py;
 use crate::errors::to_py;
 
-/// One tokio runtime per process; rebuilt in a child after `fork()` (a runtime's threads do not
-/// survive a fork, and using the parent's would hang).
-static RUNTIME: Mutex<Option<(u32, Arc<tokio::runtime::Runtime>)>> = Mutex::new(None);
-
-fn runtime() -> PyResult<Arc<tokio::runtime::Runtime>> {
-    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
-    let pid = std::process::id();
-    if let Some((owner, rt)) = slot.as_ref() {
-        if *owner == pid {
-            return Ok(rt.clone());
-        }
-        // Inherited through fork: its worker threads do not exist here. Leak it rather than run
-        // its destructor, which would wait for those threads forever.
-        let (_, stale) = slot.take().expect("checked above");
-        std::mem::forget(stale);
-    }
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("kitty-orchestrator")
-            .build()
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))?,
-    );
-    *slot = Some((pid, rt.clone()));
-    Ok(rt)
+fn runtime() -> PyResult<std::sync::Arc<tokio::runtime::Runtime>> {
+    crate::runtime::runtime().map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))
 }
 
 fn json_string(value: &impl serde::Serialize) -> String {

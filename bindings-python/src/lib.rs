@@ -5,6 +5,7 @@ mod convert;
 mod engine;
 mod errors;
 mod feature;
+mod runtime;
 
 use pyo3::prelude::*;
 
