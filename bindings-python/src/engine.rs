@@ -12,15 +12,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio_util::sync::CancellationToken;
 
-use crate::convert::json_to_py;
+use crate::convert::{json_to_py, py_to_json, to_py as value_to_py};
 use crate::errors::to_py;
 
 fn runtime() -> PyResult<std::sync::Arc<tokio::runtime::Runtime>> {
     crate::runtime::runtime().map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))
-}
-
-fn json_string(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("core types serialize")
 }
 
 /// The configuration (`.kittify/orchestrator.toml` keys), validated.
@@ -40,9 +36,7 @@ impl Config {
     /// Validates a dict with the same keys as the file.
     #[staticmethod]
     fn from_dict(py: Python<'_>, data: &Bound<'_, PyDict>) -> PyResult<Config> {
-        let text: String = py.import("json")?.call_method1("dumps", (data,))?.extract()?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let value = py_to_json(data.as_any(), "config")?;
         kitty_orchestrator::Config::from_json(&value, "<dict>")
             .map(|inner| Config { inner })
             .map_err(|e| to_py(py, e.into()))
@@ -90,11 +84,17 @@ impl NativeOrchestrator {
             .map_err(|e| to_py(py, e))
     }
 
-    /// Runs a feature; returns the summary as JSON text. `options` is JSON text.
+    /// Runs a feature; returns the summary (a dict). `options` is a dict of
+    /// `RunOptionsSpec` keys; events go to `on_event` as dicts.
     #[pyo3(signature = (feature, options, on_event=None))]
-    fn run(&self, py: Python<'_>, feature: String, options: &str, on_event: Option<Py<PyAny>>) -> PyResult<String> {
-        let options: serde_json::Value =
-            serde_json::from_str(options).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    fn run(
+        &self,
+        py: Python<'_>,
+        feature: String,
+        options: &Bound<'_, PyDict>,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let options = py_to_json(options.as_any(), "options")?;
         let opts = RunOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
         // Events go through a queue to a thread of their own that calls back into Python: the
         // engine never waits on user code, so a slow callback cannot delay a timeout or an abort.
@@ -151,7 +151,10 @@ impl NativeOrchestrator {
             match py.detach(|| recv(Some(Duration::from_millis(100)))) {
                 Ok(result) => {
                     finish(py);
-                    return result.map(|summary| json_string(&summary)).map_err(|e| to_py(py, e));
+                    return match result {
+                        Ok(summary) => value_to_py(py, &summary),
+                        Err(err) => Err(to_py(py, err)),
+                    };
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if let Err(interrupt) = py.check_signals() {
@@ -171,15 +174,17 @@ impl NativeOrchestrator {
         }
     }
 
-    /// `{"run": …, "wps": {id: state}}` as JSON text.
-    fn status(&self, py: Python<'_>, feature: &str) -> PyResult<String> {
-        py.detach(|| self.inner.status_json(feature)).map(|v| json_string(&v)).map_err(|e| to_py(py, e))
+    /// The feature's status (a dict: `feature`, `run`, `wps`, `corrupt`).
+    fn status(&self, py: Python<'_>, feature: &str) -> PyResult<Py<PyAny>> {
+        let status = py.detach(|| self.inner.status(feature)).map_err(|e| to_py(py, e))?;
+        value_to_py(py, &status)
     }
 
-    /// Events of one WP or all, oldest first, as JSON text.
+    /// Events of one WP or all, oldest first (dicts: `commit`, `subject`, `event`, `state`).
     #[pyo3(signature = (feature, wp=None))]
-    fn history(&self, py: Python<'_>, feature: &str, wp: Option<&str>) -> PyResult<String> {
-        py.detach(|| self.inner.history_json(feature, wp)).map(|v| json_string(&v)).map_err(|e| to_py(py, e))
+    fn history(&self, py: Python<'_>, feature: &str, wp: Option<&str>) -> PyResult<Py<PyAny>> {
+        let history = py.detach(|| self.inner.history(feature, wp)).map_err(|e| to_py(py, e))?;
+        value_to_py(py, &history)
     }
 
     /// Aborts the feature's run; whether a live run was signalled.
@@ -187,14 +192,16 @@ impl NativeOrchestrator {
         py.detach(|| self.inner.abort(feature)).map_err(|e| to_py(py, e))
     }
 
-    /// Moves a blocked WP back to planned; its new state as JSON text.
-    fn retry(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<String> {
-        py.detach(|| self.inner.retry(feature, wp)).map(|s| json_string(&s)).map_err(|e| to_py(py, e))
+    /// Moves a blocked WP back to planned; its new state (a dict).
+    fn retry(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<Py<PyAny>> {
+        let state = py.detach(|| self.inner.retry(feature, wp)).map_err(|e| to_py(py, e))?;
+        value_to_py(py, &state)
     }
 
-    /// Releases a WP held by a run that cannot release it; its new state as JSON text.
-    fn release(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<String> {
-        py.detach(|| self.inner.release(feature, wp)).map(|s| json_string(&s)).map_err(|e| to_py(py, e))
+    /// Releases a WP held by a run that cannot release it; its new state (a dict).
+    fn release(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<Py<PyAny>> {
+        let state = py.detach(|| self.inner.release(feature, wp)).map_err(|e| to_py(py, e))?;
+        value_to_py(py, &state)
     }
 }
 
@@ -213,12 +220,12 @@ fn deliver_events(events: std::sync::mpsc::Receiver<Event>, callback: Py<PyAny>)
     }
 }
 
-/// Every known agent (built-in and configured), found on PATH or not, with versions, as JSON text.
+/// Every known agent (built-in and configured), found on PATH or not, with versions (dicts).
 #[pyfunction]
 #[pyo3(signature = (config=None))]
-pub fn detect_agents(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+pub fn detect_agents(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
     let config = config_from(py, config)?.unwrap_or_default();
     let rt = runtime()?;
     let found = py.detach(|| rt.block_on(kitty_orchestrator::agents::detect(&config)));
-    Ok(json_string(&found))
+    value_to_py(py, &found)
 }

@@ -79,19 +79,17 @@ pub fn status(args: StatusArgs) -> u8 {
     };
     let here = kitty_orchestrator::state::this_host();
     loop {
-        let (board, run) = match orch.board(&args.target.feature) {
+        let status = match orch.status(&args.target.feature) {
             Ok(s) => s,
             Err(err) => return fail(&err, args.json),
         };
         if args.json {
-            let wps: Vec<_> = board.states.values().collect();
-            let corrupt: Vec<_> =
-                board.corrupt.iter().map(|(r, why)| serde_json::json!({"reference": r, "why": why})).collect();
-            println!(
-                "{}",
-                serde_json::json!({"feature": args.target.feature, "run": run, "wps": wps, "corrupt": corrupt})
-            );
+            // The wire shape: snake_case, `wps` as a list in id order.
+            let wps: Vec<_> = status.wps.values().collect();
+            let doc = serde_json::json!({"feature": status.feature, "run": status.run, "wps": wps, "corrupt": status.corrupt});
+            println!("{doc}");
         } else {
+            let run = &status.run;
             if args.watch {
                 print!("\x1b[2J\x1b[H");
             }
@@ -106,7 +104,7 @@ pub fn status(args: StatusArgs) -> u8 {
                 None => println!("never run"),
             }
             println!("{:<6} {:<10} {:<16} {:>8} {:>6}  reason / owner", "WP", "lane", "agent", "attempts", "age");
-            for state in board.states.values() {
+            for state in status.wps.values() {
                 let mut detail = clean(state.reason.as_deref().unwrap_or(""));
                 if let Some(owner) = &state.owner {
                     let elsewhere =
@@ -123,10 +121,10 @@ pub fn status(args: StatusArgs) -> u8 {
                     detail
                 );
             }
-            for (reference, why) in &board.corrupt {
-                println!("unreadable: {reference}: {}", clean(why));
+            for corrupt in &status.corrupt {
+                println!("unreadable: {}: {}", corrupt.reference, clean(&corrupt.why));
             }
-            if board.states.is_empty() && board.corrupt.is_empty() {
+            if status.wps.is_empty() && status.corrupt.is_empty() {
                 println!("(no WP has state yet: `kitty-orchestrator run {}` imports the feature)", args.target.feature);
             }
         }
@@ -148,7 +146,7 @@ pub fn log(args: LogArgs) -> u8 {
     };
     for entry in &history {
         if args.json {
-            println!("{}", serde_json::json!({"commit": entry.commit, "subject": entry.subject, "state": entry.state}));
+            println!("{}", serde_json::to_string(entry).expect("history serializes"));
         } else {
             println!("{} {} {}", entry.state.updated_at, &entry.commit[..10], clean(&entry.subject));
         }

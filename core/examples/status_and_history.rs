@@ -35,17 +35,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let orchestrator = Orchestrator::open(&repo, None)?;
-    let (board, run) = orchestrator.board(&feature)?;
-    if let Some(run) = &run {
+    let status = orchestrator.status(&feature)?;
+    if let Some(run) = &status.run {
         println!("run: {} ({} runs)", run.status.as_str(), run.runs);
     }
-    for (id, state) in &board.states {
+    for (id, state) in &status.wps {
         println!("{id} {:<10} attempts {} agents {:?}", state.lane, state.attempts_total, state.agents_used);
     }
-    for (reference, why) in &board.corrupt {
-        println!("unreadable: {reference}: {why}");
+    for corrupt in &status.corrupt {
+        println!("unreadable: {}: {}", corrupt.reference, corrupt.why);
     }
-    let first = board.states.keys().next().expect("the feature has WPs").to_string();
+    let first = status.wps.keys().next().expect("the feature has WPs").to_string();
     println!("\nhistory of {first}:");
     for entry in orchestrator.history(&feature, Some(&first))? {
         println!("  {} {}", &entry.commit[..10], entry.subject);

@@ -70,7 +70,8 @@ async fn the_020_feature_runs_to_done_and_every_branch_holds_its_dependencies() 
     assert_eq!(summary.done, 9);
     let refs = git(dir, &["for-each-ref", "--format=%(refname:lstrip=4)", &format!("refs/kitty/wp/{F020}/")]);
     assert_eq!(refs.lines().count(), 9);
-    let (states, run) = orch.status(F020).unwrap();
+    let status = orch.status(F020).unwrap();
+    let (states, run) = (status.wps, status.run);
     assert!(states.values().all(|s| s.lane == Lane::Done));
     assert_eq!(run.unwrap().status, kitty_orchestrator::state::RunStatus::Finished);
     let feature = orch.feature(F020).unwrap();
@@ -299,7 +300,8 @@ async fn abort_ends_every_agent_group_and_resume_finishes() {
     for pid in pids {
         assert!(group_members(pid as i32).is_empty(), "agent group {pid} survived the abort");
     }
-    let (states, run) = orch.status("033-abort").unwrap();
+    let status = orch.status("033-abort").unwrap();
+    let (states, run) = (status.wps, status.run);
     assert_eq!(run.unwrap().status, kitty_orchestrator::state::RunStatus::Aborted);
     assert!(states.values().all(|s| s.lane == Lane::Doing && s.owner.is_none()), "released, resumable");
     // Resume with a working agent: everything finishes, attempts continue their numbering.

@@ -121,7 +121,7 @@ fn a_chain_with_an_old_unindented_divider_still_reads() {
     git(dir, &["update-ref", name, &old]);
     let state = store.wp_state(&f.slug, &id("WP01")).unwrap().unwrap();
     assert_eq!(state.lane, Lane::Planned);
-    assert_eq!(store.board(&f.slug).unwrap().corrupt, Vec::<(String, String)>::new());
+    assert_eq!(store.board(&f.slug).unwrap().corrupt, Vec::new());
 }
 
 // 2. Numbers from agents: two costs of 1.7e308 must not make the state unreadable.
@@ -134,7 +134,7 @@ async fn absurd_costs_are_dropped_with_a_warning_and_state_stays_readable() {
     let summary = run(dir, "103-cost", cfg).await;
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
     let orch = Orchestrator::open(dir, None).unwrap();
-    let (states, _) = orch.status("103-cost").unwrap();
+    let states = orch.status("103-cost").unwrap().wps;
     assert_eq!(states[&id("WP01")].cost_usd, 0.0);
     let log = std::fs::read_to_string(&summary.wps[0].logs[0]).unwrap();
     // (The value itself is masked in the log: it is a configured env value.)
@@ -325,7 +325,7 @@ async fn abort_ends_a_setup_in_progress() {
     assert_eq!(summary.outcome, RunOutcome::Aborted);
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(agents_of("113-setup-abort"), Vec::<i32>::new());
-    let (states, _) = orch.status("113-setup-abort").unwrap();
+    let states = orch.status("113-setup-abort").unwrap().wps;
     assert!(states[&id("WP01")].owner.is_none(), "released for resume");
 }
 
@@ -468,10 +468,10 @@ fn errors_name_what_is_wrong_and_a_corrupt_ref_does_not_hide_the_board() {
     assert_eq!(orch.retry("120-errors", "WP09").unwrap_err().code(), "wp_not_found");
     let blob = git(dir, &["hash-object", "-w", "README.md"]);
     git(dir, &["update-ref", "refs/kitty/wp/120-errors/WP02", blob.trim()]);
-    let (board, _) = orch.board("120-errors").unwrap();
-    assert_eq!(board.states.keys().map(WpId::as_str).collect::<Vec<_>>(), ["WP01"]);
-    assert_eq!(board.corrupt.len(), 1);
-    assert_eq!(board.corrupt[0].0, "refs/kitty/wp/120-errors/WP02");
+    let status = orch.status("120-errors").unwrap();
+    assert_eq!(status.wps.keys().map(WpId::as_str).collect::<Vec<_>>(), ["WP01"]);
+    assert_eq!(status.corrupt.len(), 1);
+    assert_eq!(status.corrupt[0].reference, "refs/kitty/wp/120-errors/WP02");
     let err = Orchestrator::open(tempfile::tempdir().unwrap().path(), None).unwrap_err();
     assert_eq!(err.code(), "not_a_repository", "{err}");
 }

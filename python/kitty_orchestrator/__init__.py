@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import functools
-import json
 import os
 import signal
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypedDict, Union
 
 from . import _native
 from ._native import (
@@ -43,65 +40,47 @@ from ._native import (
     __version__,
     load_feature,
 )
+from ._types import (
+    AgentFinished,
+    AgentOutput,
+    AgentStarted,
+    CorruptState,
+    Event,
+    FeatureStatus,
+    HistoryEntry,
+    Lane,
+    LaneChanged,
+    Owner,
+    RetryScheduled,
+    RunFinished,
+    RunStarted,
+    RunState,
+    RunSummary,
+    WpBlocked,
+    WpState,
+    WpSummary,
+    build,
+    event_from_dict,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+EventCallback = Callable[[Event], Any]
 
 
-class Lane(str, enum.Enum):
-    """Where a work package is in its lifecycle (values are the names used in git state)."""
+class RunOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`Orchestrator.run` and :meth:`Orchestrator.run_async` —
+    defined once, for both. Each is range-checked like the configuration file; an unknown one
+    is a :class:`ConfigError` naming it."""
 
-    PLANNED = "planned"
-    DOING = "doing"
-    FOR_REVIEW = "for_review"
-    DONE = "done"
-    BLOCKED = "blocked"
-    CANCELED = "canceled"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True)
-class WpSummary:
-    """One work package in a run summary."""
-
-    id: str
-    title: str
-    lane: Lane
-    agents: list[str]
-    attempts: int
-    review_cycles: int
-    agent_ms: int
-    cost_usd: float
-    reason: Optional[str]
-    head: Optional[str]
-    logs: list[str]
-    owner: Optional[str]
-    withheld: list[str]
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did: ``outcome`` is ``"completed"``, ``"blocked"`` or ``"aborted"``."""
-
-    feature: str
-    run_id: str
-    outcome: str
-    wps: list[WpSummary]
-    done: int
-    blocked: int
-    remaining: int
-    cost_usd: float
-    duration_ms: int
-    verify: Optional[dict[str, Any]]
-    corrupt: list[dict[str, Any]]
-
-    @staticmethod
-    def _from_json(text: str) -> "RunSummary":
-        data = json.loads(text)
-        wps = [WpSummary(**{**wp, "lane": Lane(wp["lane"])}) for wp in data.pop("wps")]
-        return RunSummary(wps=wps, **data)
-
-
-EventCallback = Callable[[dict[str, Any]], Any]
+    on_event: Optional[EventCallback]
+    impl_agents: Optional[list[str]]
+    review_agents: Optional[list[str]]
+    max_concurrent: Optional[int]
+    output_lines: bool
+    grace_ms: Optional[int]
+    retry_base_ms: Optional[int]
 
 
 class _Signalled(BaseException):
@@ -153,61 +132,28 @@ class Orchestrator:
     def __init__(self, repo: Union[str, "os.PathLike[str]"], config: ConfigLike = None) -> None:
         self._native = _native.Orchestrator(os.fspath(repo), config)
 
-    def run(
-        self,
-        feature: str,
-        *,
-        on_event: Optional[EventCallback] = None,
-        impl_agents: Optional[Sequence[str]] = None,
-        review_agents: Optional[Sequence[str]] = None,
-        max_concurrent: Optional[int] = None,
-        output_lines: bool = False,
-        grace_ms: Optional[int] = None,
-        retry_base_ms: Optional[int] = None,
-    ) -> RunSummary:
+    def run(self, feature: str, **options: Unpack[RunOptions]) -> RunSummary:
         """Runs (or resumes) ``feature`` until nothing more can start. Blocks with the GIL
         released; Ctrl-C aborts the run cleanly, then raises KeyboardInterrupt. On the main
         thread, SIGTERM/SIGHUP (when the program has no handler for them) abort the run cleanly
-        too, then end the process as the signal would."""
-        options = {
-            "impl_agents": list(impl_agents) if impl_agents else None,
-            "review_agents": list(review_agents) if review_agents else None,
-            "max_concurrent": max_concurrent,
-            "output_lines": output_lines,
-            "grace_ms": grace_ms,
-            "retry_base_ms": retry_base_ms,
-        }
+        too, then end the process as the signal would. ``on_event`` receives typed events
+        (:class:`RunStarted`, :class:`LaneChanged`, …) in order, from a thread of its own."""
+        spec: dict[str, Any] = dict(options)
+        on_event = spec.pop("on_event", None)
+        if spec.get("output_lines") is False:
+            del spec["output_lines"]
+        spec = {k: list(v) if k.endswith("_agents") and v is not None else v for k, v in spec.items()}
+        deliver = None if on_event is None else (lambda data: on_event(event_from_dict(data)))
         with _graceful_termination():
-            text = self._native.run(feature, json.dumps(options), on_event)
-        return RunSummary._from_json(text)
+            data = self._native.run(feature, spec, deliver)
+        return build(RunSummary, data)
 
-    async def run_async(
-        self,
-        feature: str,
-        *,
-        on_event: Optional[EventCallback] = None,
-        impl_agents: Optional[Sequence[str]] = None,
-        review_agents: Optional[Sequence[str]] = None,
-        max_concurrent: Optional[int] = None,
-        output_lines: bool = False,
-        grace_ms: Optional[int] = None,
-        retry_base_ms: Optional[int] = None,
-    ) -> RunSummary:
-        """:meth:`run` as an awaitable. Cancelling it aborts the run (agents stopped, WPs left
-        resumable) and waits for that before the CancelledError propagates."""
+    async def run_async(self, feature: str, **options: Unpack[RunOptions]) -> RunSummary:
+        """:meth:`run` as an awaitable (the same keyword arguments). Cancelling it aborts the run
+        (agents stopped, WPs left resumable) and waits for that before the CancelledError
+        propagates."""
         loop = asyncio.get_running_loop()
-        call = functools.partial(
-            self.run,
-            feature,
-            on_event=on_event,
-            impl_agents=impl_agents,
-            review_agents=review_agents,
-            max_concurrent=max_concurrent,
-            output_lines=output_lines,
-            grace_ms=grace_ms,
-            retry_base_ms=retry_base_ms,
-        )
-        running = loop.run_in_executor(None, call)
+        running = loop.run_in_executor(None, functools.partial(self.run, feature, **options))
         try:
             return await asyncio.shield(running)
         except asyncio.CancelledError:
@@ -218,58 +164,71 @@ class Orchestrator:
                 pass
             raise
 
-    def status(self, feature: str) -> dict[str, Any]:
-        """``{"run": run state or None, "wps": {id: state}, "corrupt": [{reference, why}]}``
-        from the refs (a ref that cannot be read is listed, the others still shown)."""
-        result: dict[str, Any] = json.loads(self._native.status(feature))
-        return result
+    def status(self, feature: str) -> FeatureStatus:
+        """The feature's state in git: ``run``, ``wps`` (by id) and ``corrupt`` (refs that could
+        not be read, each with why; the others are still shown)."""
+        return build(FeatureStatus, self._native.status(feature))
 
-    def history(self, feature: str, wp: Optional[str] = None) -> list[dict[str, Any]]:
-        """Every event of one WP (or all), oldest first: dicts with ``commit``, ``subject``,
-        ``event`` and ``state``."""
-        result: list[dict[str, Any]] = json.loads(self._native.history(feature, wp))
-        return result
+    def history(self, feature: str, wp: Optional[str] = None) -> list[HistoryEntry]:
+        """Every event of one WP (or all), oldest first."""
+        return [build(HistoryEntry, entry) for entry in self._native.history(feature, wp)]
 
     def abort(self, feature: str) -> bool:
-        """Aborts the feature's run (in this process or another); whether one was running."""
+        """Aborts the feature's run (in this process or another); whether one was running. With
+        none alive, a crashed run's leftover agents are ended."""
         return self._native.abort(feature)
 
-    def retry(self, feature: str, wp: str) -> dict[str, Any]:
+    def retry(self, feature: str, wp: str) -> WpState:
         """Moves a blocked WP back to planned; returns its new state."""
-        result: dict[str, Any] = json.loads(self._native.retry(feature, wp))
-        return result
+        return build(WpState, self._native.retry(feature, wp))
 
-    def release(self, feature: str, wp: str) -> dict[str, Any]:
+    def release(self, feature: str, wp: str) -> WpState:
         """Releases a WP held by a run that cannot release it (another host, a crashed
         container): it keeps its lane and branch, unowned, and the next run claims it. Refused
         while its owner is alive on this machine. Returns its new state."""
-        result: dict[str, Any] = json.loads(self._native.release(feature, wp))
-        return result
+        return build(WpState, self._native.release(feature, wp))
 
 
 def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:
     """Every built-in and configured agent, found on PATH or not, with its version."""
-    result: list[dict[str, Any]] = json.loads(_native.detect_agents(config))
+    result: list[dict[str, Any]] = _native.detect_agents(config)
     return result
 
 
 __all__ = [
     "ERROR_CODES",
     "AgentError",
+    "AgentFinished",
+    "AgentOutput",
+    "AgentStarted",
     "Config",
     "ConfigError",
+    "CorruptState",
+    "Event",
+    "EventCallback",
     "Feature",
     "FeatureError",
+    "FeatureStatus",
     "GitError",
+    "HistoryEntry",
     "IoError",
     "KittyError",
     "Lane",
+    "LaneChanged",
     "Orchestrator",
+    "Owner",
     "Problem",
+    "RetryScheduled",
+    "RunFinished",
+    "RunOptions",
+    "RunStarted",
+    "RunState",
     "RunSummary",
     "StateConflictError",
     "WorkPackage",
     "WorktreeError",
+    "WpBlocked",
+    "WpState",
     "WpSummary",
     "__version__",
     "detect_agents",

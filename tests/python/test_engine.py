@@ -78,22 +78,26 @@ DIAMOND = {"WP01": [], "WP02": ["WP01"], "WP03": ["WP01"], "WP04": ["WP02", "WP0
 def test_sync_run_events_agree_with_history_and_status(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, "050-py", DIAMOND)
     orch = ko.Orchestrator(repo, config())
-    events: list[dict[str, Any]] = []
+    events: list[ko.Event] = []
     summary = orch.run("050-py", on_event=events.append, grace_ms=300, retry_base_ms=20)
     assert isinstance(summary, ko.RunSummary)
     assert summary.outcome == "completed" and summary.done == 4
     assert all(wp.lane is ko.Lane.DONE for wp in summary.wps)
-    assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
+    assert isinstance(events[0], ko.RunStarted) and isinstance(events[-1], ko.RunFinished)
+    assert events[0].type == "run_started" and events[-1].to_dict()["type"] == "run_finished"
+    assert isinstance(events[-1], ko.RunFinished) and events[-1].summary.outcome == "completed"
     status = orch.status("050-py")
-    assert status["run"]["status"] == "finished"
-    assert {wp: s["lane"] for wp, s in status["wps"].items()} == {wp.id: wp.lane.value for wp in summary.wps}
+    assert isinstance(status, ko.FeatureStatus) and status.run is not None
+    assert status.run.status == "finished"
+    assert {wp: s.lane for wp, s in status.wps.items()} == {wp.id: wp.lane for wp in summary.wps}
+    assert status.wps["WP01"].to_dict()["lane"] == "done"
     for wp in DIAMOND:
-        seen = [e["to"] for e in events if e["type"] == "lane_changed" and e["wp"] == wp]
+        seen = [e.to_lane for e in events if isinstance(e, ko.LaneChanged) and e.wp == wp]
         history = orch.history("050-py", wp)
-        lanes = [h["state"]["lane"] for h in history]
+        lanes = [h.state.lane for h in history]
         changes = [b for a, b in zip(lanes, lanes[1:]) if a != b]
-        assert seen == changes == ["doing", "for_review", "done"], (wp, seen, changes)
-        assert history[0]["event"]["type"] == "imported"
+        assert seen == changes == [ko.Lane.DOING, ko.Lane.FOR_REVIEW, ko.Lane.DONE], (wp, seen, changes)
+        assert history[0].event["type"] == "imported"
 
 
 def test_asyncio_run(tmp_path: Path) -> None:
@@ -107,11 +111,11 @@ def test_asyncio_run(tmp_path: Path) -> None:
 def test_asyncio_cancellation_aborts_then_run_resumes(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, "052-cancel", {"WP01": [], "WP02": []})
     orch = ko.Orchestrator(repo, config({"FAKE_MODE": "sigterm_tree"}))
-    started: list[dict[str, Any]] = []
+    started: list[ko.Event] = []
 
     async def scenario() -> None:
         task = asyncio.ensure_future(
-            orch.run_async("052-cancel", on_event=lambda e: started.append(e) if e["type"] == "agent_started" else None, grace_ms=300)
+            orch.run_async("052-cancel", on_event=lambda e: started.append(e) if e.type == "agent_started" else None, grace_ms=300)
         )
         for _ in range(200):
             if len(started) == 2:
@@ -124,7 +128,8 @@ def test_asyncio_cancellation_aborts_then_run_resumes(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert agents_of("052-cancel") == []
-    assert orch.status("052-cancel")["run"]["status"] == "aborted"
+    run = orch.status("052-cancel").run
+    assert run is not None and run.status == "aborted"
     summary = ko.Orchestrator(repo, config()).run("052-cancel", grace_ms=300)
     assert summary.outcome == "completed"
 
@@ -136,7 +141,7 @@ def test_ctrl_c_aborts_cleanly_then_raises_keyboard_interrupt(tmp_path: Path) ->
         import sys, kitty_orchestrator as ko
         cfg = {config({"FAKE_MODE": "sigterm_tree"})!r}
         def on_event(e):
-            if e["type"] == "agent_started":
+            if e.type == "agent_started":
                 print("STARTED", flush=True)
         try:
             ko.Orchestrator({str(repo)!r}, cfg).run("053-sigint", on_event=on_event, grace_ms=300)
@@ -153,8 +158,8 @@ def test_ctrl_c_aborts_cleanly_then_raises_keyboard_interrupt(tmp_path: Path) ->
     assert child.returncode == 130 and "INTERRUPTED" in out
     assert agents_of("053-sigint") == []
     status = ko.Orchestrator(repo, config()).status("053-sigint")
-    assert status["run"]["status"] == "aborted"
-    assert status["wps"]["WP01"]["owner"] is None
+    assert status.run is not None and status.run.status == "aborted"
+    assert status.wps["WP01"].owner is None
 
 
 def test_a_failing_callback_does_not_stop_the_run(tmp_path: Path) -> None:
@@ -164,7 +169,7 @@ def test_a_failing_callback_does_not_stop_the_run(tmp_path: Path) -> None:
     sys.unraisablehook = lambda u: seen.append(u.exc_value)
     try:
 
-        def bad(event: dict[str, Any]) -> None:
+        def bad(event: ko.Event) -> None:
             raise ValueError("callback bug")
 
         summary = ko.Orchestrator(repo, config()).run("054-callback", on_event=bad, grace_ms=300)
@@ -198,9 +203,9 @@ def test_each_error_kind_has_its_class_and_code(tmp_path: Path) -> None:
     git(repo, "update-ref", "refs/kitty/wp/055-errors/WP01", blob)
     # One corrupt ref does not hide the board: it is named, with why.
     board = orch.status("055-errors")
-    assert board["wps"] == {}
-    assert board["corrupt"][0]["reference"] == "refs/kitty/wp/055-errors/WP01"
-    assert "not an event commit" in board["corrupt"][0]["why"]
+    assert board.wps == {}
+    assert board.corrupt[0].reference == "refs/kitty/wp/055-errors/WP01"
+    assert "not an event commit" in board.corrupt[0].why
     git(repo, "update-ref", "refs/kitty/wp/055-errors/WP01", head)
     outside = tmp_path / "not-a-repo"
     outside.mkdir()
@@ -233,7 +238,7 @@ def test_a_second_run_of_the_same_feature_is_refused(tmp_path: Path) -> None:
     async def scenario() -> None:
         task = asyncio.ensure_future(orch.run_async("056-locked", on_event=started.append, grace_ms=300))
         for _ in range(200):
-            if any(e["type"] == "agent_started" for e in started):
+            if any(e.type == "agent_started" for e in started):
                 break
             await asyncio.sleep(0.05)
         with pytest.raises(ko.StateConflictError) as locked:

@@ -23,20 +23,20 @@ def test_a_slow_callback_never_delays_a_timeout(tmp_path: Path) -> None:
     cfg = config({"FAKE_MODE": "hang"})
     cfg["max_retries"] = 0
     cfg["agents"]["impl"]["timeout_seconds"] = 1
-    finished: list[dict[str, Any]] = []
+    finished: list[ko.AgentFinished] = []
 
-    def slow(event: dict[str, Any]) -> None:
-        if event["type"] == "agent_started":
+    def slow(event: ko.Event) -> None:
+        if event.type == "agent_started":
             time.sleep(4)  # user code that blocks for a long time
-        if event["type"] == "agent_finished":
+        if isinstance(event, ko.AgentFinished):
             finished.append(event)
 
     summary = ko.Orchestrator(repo, cfg).run("301-slow", on_event=slow, grace_ms=200)
     assert summary.outcome == "blocked"
     # The agent was ended by its 1 s timeout, not 4 s later when the callback returned; and every
     # event was delivered before run() returned.
-    assert finished and finished[0]["failure"] == "timeout"
-    assert finished[0]["duration_ms"] < 3000, finished[0]
+    assert finished and finished[0].failure == "timeout"
+    assert finished[0].duration_ms < 3000, finished[0]
 
 
 def test_sigterm_to_a_python_host_ends_its_agents(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_sigterm_to_a_python_host_ends_its_agents(tmp_path: Path) -> None:
         import kitty_orchestrator as ko
         cfg = {config({"FAKE_MODE": "sigterm_tree"})!r}
         def on_event(e):
-            if e["type"] == "agent_started":
+            if e.type == "agent_started":
                 print("STARTED", flush=True)
         ko.Orchestrator({str(repo)!r}, cfg).run("302-term", on_event=on_event, grace_ms=300)
         print("NOT REACHED", flush=True)
@@ -67,19 +67,23 @@ def test_sigterm_to_a_python_host_ends_its_agents(tmp_path: Path) -> None:
     # ...but only after stopping its agents and recording the abort.
     assert agents_of("302-term") == []
     status = ko.Orchestrator(repo, config()).status("302-term")
-    assert status["run"]["status"] == "aborted"
-    assert status["wps"]["WP01"]["owner"] is None
+    assert status.run is not None and status.run.status == "aborted"
+    assert status.wps["WP01"].owner is None
 
 
 def test_numeric_options_are_range_checked(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, "303-range", {"WP01": []})
     orch = ko.Orchestrator(repo, config())
-    cases: list[dict[str, Any]] = [{"max_concurrent": 0}, {"max_concurrent": 65}, {"grace_ms": -1}, {"retry_base_ms": 10**15}]
+    cases: list[ko.RunOptions] = [{"max_concurrent": 0}, {"max_concurrent": 65}, {"grace_ms": -1}, {"retry_base_ms": 10**15}]
     for options in cases:
         with pytest.raises(ko.ConfigError) as err:
             orch.run("303-range", **options)
         assert err.value.code == "config_invalid", options
-    assert orch.status("303-range")["wps"] == {}, "nothing ran"
+    typo: dict[str, Any] = {"max_concurent": 2}
+    with pytest.raises(ko.ConfigError) as unknown:
+        orch.run("303-range", **typo)
+    assert "max_concurent" in str(unknown.value)
+    assert orch.status("303-range").wps == {}, "nothing ran"
 
 
 def claim_elsewhere(repo: Path, slug: str, wp: str) -> None:
@@ -130,8 +134,8 @@ def test_release_frees_a_wp_held_on_another_host(tmp_path: Path) -> None:
     assert wp01.lane == ko.Lane.DOING and wp01.owner == "run 01ELSEWHERE0000000000000000 (pid 7 on old-laptop)"
     assert summary.corrupt == [] and wp01.withheld == []
     released = orch.release("304-release", "WP01")
-    assert released["owner"] is None and released["lane"] == "doing"
-    assert released["last_event"]["type"] == "force_released"
+    assert released.owner is None and released.lane is ko.Lane.DOING
+    assert released.last_event["type"] == "force_released"
     assert orch.run("304-release", grace_ms=200).outcome == "completed"
 
 

@@ -71,7 +71,7 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// serde names unknown fields as "unknown field `x`": lift that into the error's key.
-pub(super) fn key_in_message(message: &str) -> Option<String> {
+pub(crate) fn key_in_message(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
     Some(rest[..rest.find('`')?].to_string())
 }

@@ -11,6 +11,7 @@ mod raw;
 mod validate;
 
 pub use error::ConfigError;
+pub(crate) use load::key_in_message as unknown_field;
 pub use model::{AgentSettings, AgentsConfig, CONFIG_PATH, Config, CustomAgent, FallbackStrategy};
 
 #[cfg(test)]

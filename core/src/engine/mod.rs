@@ -16,7 +16,7 @@ mod wp;
 
 pub use crate::error::EngineError;
 pub use events::{Event, EventSink, no_events};
-pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions};
-pub use orchestrator::Orchestrator;
+pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions, RunOptionsSpec};
+pub use orchestrator::{FeatureStatus, Orchestrator};
 pub use plan::{Plan, PlannedWp};
 pub use summary::{CorruptState, RunOutcome, RunSummary, VerifyResult, WpSummary};

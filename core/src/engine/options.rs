@@ -84,48 +84,62 @@ impl RunOptions {
         Ok(())
     }
 
-    /// Options from JSON-shaped data, as the bindings pass them: `impl_agents`/`implAgents`,
-    /// `review_agents`/`reviewAgents`, `max_concurrent`/`maxConcurrent`,
-    /// `output_lines`/`outputLines`, `grace_ms`/`graceMs`, `retry_base_ms`/`retryBaseMs`. Absent
-    /// or null keys keep their defaults; a value of the wrong type or out of range is an error
-    /// naming the key, exactly as in the configuration file.
+    /// Options from JSON-shaped data, as the bindings pass them: the keys of [`RunOptionsSpec`]
+    /// (snake_case). Absent or null keys keep their defaults; an unknown key, a value of the
+    /// wrong type or out of range is an error naming the key, exactly as in the configuration
+    /// file.
     pub fn from_json(value: &serde_json::Value) -> Result<RunOptions, ConfigError> {
-        let get = |snake: &str, camel: &str| {
-            value.get(snake).or_else(|| value.get(camel)).filter(|v| !v.is_null()).map(|v| (snake.to_string(), v))
+        let spec: RunOptionsSpec = serde_path_to_error::deserialize(value).map_err(|err| {
+            let key = err.path().to_string();
+            let message = err.inner().to_string();
+            let key = crate::config::unknown_field(&message).unwrap_or(key);
+            invalid(&key, message)
+        })?;
+        RunOptions::try_from(spec)
+    }
+}
+
+/// Run options as data (what the bindings send): snake_case keys, every one optional, unknown
+/// keys refused. Durations are whole milliseconds.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunOptionsSpec {
+    /// Implementation agents, in fallback order.
+    pub impl_agents: Option<Vec<String>>,
+    /// Review agents, in fallback order.
+    pub review_agents: Option<Vec<String>>,
+    /// WPs in flight at once.
+    pub max_concurrent: Option<u64>,
+    /// Deliver every agent output line as an event.
+    pub output_lines: Option<bool>,
+    /// Time between SIGTERM and SIGKILL, ms.
+    pub grace_ms: Option<u64>,
+    /// First retry delay, ms.
+    pub retry_base_ms: Option<u64>,
+}
+
+impl TryFrom<RunOptionsSpec> for RunOptions {
+    type Error = ConfigError;
+
+    fn try_from(spec: RunOptionsSpec) -> Result<RunOptions, ConfigError> {
+        let defaults = RunOptions::default();
+        let opts = RunOptions {
+            impl_agents: spec.impl_agents.filter(|l| !l.is_empty()),
+            review_agents: spec.review_agents.filter(|l| !l.is_empty()),
+            max_concurrent: spec.max_concurrent.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            output_lines: spec.output_lines.unwrap_or(defaults.output_lines),
+            grace: spec.grace_ms.map_or(defaults.grace, Duration::from_millis),
+            retry_base: spec.retry_base_ms.map_or(defaults.retry_base, Duration::from_millis),
         };
-        let list = |snake: &str, camel: &str| -> Result<Option<Vec<String>>, ConfigError> {
-            let Some((key, v)) = get(snake, camel) else { return Ok(None) };
-            let items = v.as_array().ok_or_else(|| invalid(&key, format!("expected a list of agent ids, got {v}")))?;
-            let ids = items
-                .iter()
-                .map(|s| {
-                    s.as_str().map(str::to_string).ok_or_else(|| invalid(&key, format!("`{s}` is not an agent id")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(ids).filter(|l| !l.is_empty()))
-        };
-        let number = |snake: &str, camel: &str| -> Result<Option<u64>, ConfigError> {
-            let Some((key, v)) = get(snake, camel) else { return Ok(None) };
-            v.as_u64().map(Some).ok_or_else(|| invalid(&key, format!("expected a whole number of at least 0, got {v}")))
-        };
-        let mut opts = RunOptions {
-            impl_agents: list("impl_agents", "implAgents")?,
-            review_agents: list("review_agents", "reviewAgents")?,
-            max_concurrent: number("max_concurrent", "maxConcurrent")?
-                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-            ..RunOptions::default()
-        };
-        if let Some((key, v)) = get("output_lines", "outputLines") {
-            opts.output_lines = v.as_bool().ok_or_else(|| invalid(&key, format!("expected true or false, got {v}")))?;
-        }
-        if let Some(ms) = number("grace_ms", "graceMs")? {
-            opts.grace = Duration::from_millis(ms);
-        }
-        if let Some(ms) = number("retry_base_ms", "retryBaseMs")? {
-            opts.retry_base = Duration::from_millis(ms);
-        }
         opts.validate()?;
         Ok(opts)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RunOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spec = RunOptionsSpec::deserialize(deserializer)?;
+        RunOptions::try_from(spec).map_err(serde::de::Error::custom)
     }
 }
 
@@ -134,20 +148,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn run_options_from_json_accept_both_spellings() {
-        let snake =
-            RunOptions::from_json(&serde_json::json!({"impl_agents": ["codex"], "max_concurrent": 3, "grace_ms": 250}))
-                .unwrap();
-        let camel =
-            RunOptions::from_json(&serde_json::json!({"implAgents": ["codex"], "maxConcurrent": 3, "graceMs": 250}))
-                .unwrap();
-        for opts in [snake, camel] {
+    fn run_options_from_json_and_serde_agree() {
+        let json = serde_json::json!({"impl_agents": ["codex"], "max_concurrent": 3, "grace_ms": 250});
+        let parsed = RunOptions::from_json(&json).unwrap();
+        let typed: RunOptions = serde_json::from_value(json).unwrap();
+        for opts in [parsed, typed] {
             assert_eq!(opts.impl_agents.as_deref(), Some(&["codex".to_string()][..]));
             assert_eq!(opts.max_concurrent, Some(3));
             assert_eq!(opts.grace, Duration::from_millis(250));
             assert!(opts.review_agents.is_none());
         }
-        let defaults = RunOptions::from_json(&serde_json::json!({"impl_agents": null, "reviewAgents": []})).unwrap();
+        let defaults = RunOptions::from_json(&serde_json::json!({"impl_agents": null, "review_agents": []})).unwrap();
         assert!(defaults.impl_agents.is_none() && defaults.review_agents.is_none());
         assert_eq!(defaults.retry_base, RunOptions::default().retry_base);
     }
@@ -155,14 +166,16 @@ mod tests {
     #[test]
     fn out_of_range_and_wrong_typed_options_name_the_key() {
         for (json, key) in [
-            (serde_json::json!({"maxConcurrent": 0}), "max_concurrent"),
+            (serde_json::json!({"max_concurrent": 0}), "max_concurrent"),
             (serde_json::json!({"max_concurrent": 65}), "max_concurrent"),
-            (serde_json::json!({"maxConcurrent": -1}), "max_concurrent"),
-            (serde_json::json!({"maxConcurrent": "4"}), "max_concurrent"),
-            (serde_json::json!({"graceMs": u64::MAX}), "grace"),
+            (serde_json::json!({"max_concurrent": -1}), "max_concurrent"),
+            (serde_json::json!({"max_concurrent": "4"}), "max_concurrent"),
+            (serde_json::json!({"grace_ms": u64::MAX}), "grace"),
             (serde_json::json!({"retry_base_ms": 1e300}), "retry_base_ms"),
-            (serde_json::json!({"implAgents": "codex"}), "impl_agents"),
-            (serde_json::json!({"outputLines": 1}), "output_lines"),
+            (serde_json::json!({"impl_agents": "codex"}), "impl_agents"),
+            (serde_json::json!({"output_lines": 1}), "output_lines"),
+            (serde_json::json!({"max_concurent": 2}), "max_concurent"),
+            (serde_json::json!({"maxConcurrent": 2}), "maxConcurrent"),
         ] {
             let err = RunOptions::from_json(&json).unwrap_err();
             assert_eq!(err.key.as_deref(), Some(key), "{json}: {err}");

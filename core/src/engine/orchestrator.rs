@@ -15,8 +15,8 @@ use crate::feature::{Feature, load_feature};
 use crate::ids::{FeatureSlug, WpId};
 use crate::redact::Redactor;
 use crate::state::{
-    Append, Board, HistoryEntry, Liveness, RunEvent, RunState, RunStatus, StateError, StateStore, WpEvent, WpState,
-    liveness, this_host,
+    Append, HistoryEntry, Liveness, RunEvent, RunState, RunStatus, StateError, StateStore, WpEvent, WpState, liveness,
+    this_host,
 };
 use crate::worktree::WorktreeManager;
 
@@ -29,6 +29,20 @@ pub struct Orchestrator {
     pub(super) repo_root: PathBuf,
     pub(super) config: Config,
     pub(super) store: StateStore,
+}
+
+/// A feature's state in git, as `status` reads it: the run, every readable WP, and the refs that
+/// could not be read. Serializes (snake_case) as the CLI's `status --json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeatureStatus {
+    /// The feature slug.
+    pub feature: String,
+    /// The run chain's state (`None` before the first run).
+    pub run: Option<RunState>,
+    /// Every WP with a readable chain, by id.
+    pub wps: BTreeMap<WpId, WpState>,
+    /// Refs under the feature's prefix that could not be read, each with why.
+    pub corrupt: Vec<crate::state::CorruptState>,
 }
 
 /// The redactor for everything a run writes: this process's secret-named environment, URL
@@ -133,43 +147,17 @@ impl Orchestrator {
         Err(EngineError::WpNotFound { feature: slug.to_string(), wp: id.to_string(), known }.into())
     }
 
-    /// Current state of every readable WP chain, and of the run (a corrupt ref is left out: see
-    /// [`Orchestrator::board`]).
-    pub fn status(&self, feature: &str) -> Result<(BTreeMap<WpId, WpState>, Option<RunState>), crate::Error> {
-        let (board, run) = self.board(feature)?;
-        Ok((board.states, run))
-    }
-
     /// The board: every readable WP state, the refs that could not be read (each with why), and
     /// the run.
-    pub fn board(&self, feature: &str) -> Result<(Board, Option<RunState>), crate::Error> {
+    pub fn status(&self, feature: &str) -> Result<FeatureStatus, crate::Error> {
         let slug = self.slug(feature)?;
-        Ok((self.store.board(&slug)?, self.store.run_state(&slug)?))
-    }
-
-    /// [`Orchestrator::status`] as JSON: `{"run": …, "wps": {id: state}, "corrupt": […]}` (the
-    /// bindings' shape).
-    pub fn status_json(&self, feature: &str) -> Result<serde_json::Value, crate::Error> {
-        let (board, run) = self.board(feature)?;
-        let wps: serde_json::Map<String, serde_json::Value> = board
-            .states
-            .iter()
-            .map(|(id, s)| (id.to_string(), serde_json::to_value(s).expect("states serialize")))
-            .collect();
-        let corrupt: Vec<serde_json::Value> =
-            board.corrupt.iter().map(|(r, why)| serde_json::json!({"reference": r, "why": why})).collect();
-        Ok(serde_json::json!({"run": run, "wps": wps, "corrupt": corrupt}))
-    }
-
-    /// [`Orchestrator::history`] as JSON: `[{"commit", "subject", "event", "state"}, …]`.
-    pub fn history_json(&self, feature: &str, wp: Option<&str>) -> Result<serde_json::Value, crate::Error> {
-        let entries = self.history(feature, wp)?;
-        Ok(serde_json::Value::Array(
-            entries
-                .iter()
-                .map(|e| serde_json::json!({"commit": e.commit, "subject": e.subject, "event": e.state.last_event, "state": e.state}))
-                .collect(),
-        ))
+        let board = self.store.board(&slug)?;
+        Ok(FeatureStatus {
+            feature: slug.to_string(),
+            run: self.store.run_state(&slug)?,
+            wps: board.states,
+            corrupt: board.corrupt,
+        })
     }
 
     /// Every event of one WP (or of all WPs, in id order), oldest first.

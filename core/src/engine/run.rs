@@ -49,7 +49,8 @@ impl Orchestrator {
         let board = self.store.board(&feature.slug)?;
         let redactor = Arc::new(redactor_for(&self.config));
         // A WP whose chain cannot be read is left alone (and said), the others go on.
-        for (reference, why) in &board.corrupt {
+        for corrupt in &board.corrupt {
+            let (reference, why) = (&corrupt.reference, &corrupt.why);
             tracing::error!(reference = %reference, %why, "skipping a WP whose state cannot be read");
             events(
                 Event::WpBlocked {

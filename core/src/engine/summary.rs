@@ -53,14 +53,7 @@ pub struct WpSummary {
     pub withheld: Vec<String>,
 }
 
-/// A WP ref whose state could not be read.
-#[derive(Debug, Clone, Serialize)]
-pub struct CorruptState {
-    /// The ref.
-    pub reference: String,
-    /// Why.
-    pub why: String,
-}
+pub use crate::state::CorruptState;
 
 /// The result of the final verification command.
 #[derive(Debug, Clone, Serialize)]
@@ -113,16 +106,12 @@ impl RunSummary {
         duration_ms: u64,
     ) -> RunSummary {
         let mut summary = Self::from_states(feature, run_id, &board.states, logs, aborted, duration_ms);
-        summary.corrupt = board
-            .corrupt
-            .iter()
-            .map(|(reference, why)| CorruptState { reference: reference.clone(), why: why.clone() })
-            .collect();
+        summary.corrupt = board.corrupt.clone();
         for wp in &mut summary.wps {
             if wp.reason.is_none()
-                && let Some((_, why)) = board.corrupt.iter().find(|(r, _)| r.ends_with(&format!("/{}", wp.id)))
+                && let Some(corrupt) = board.corrupt.iter().find(|c| c.reference.ends_with(&format!("/{}", wp.id)))
             {
-                wp.reason = Some(format!("state cannot be read: {why}"));
+                wp.reason = Some(format!("state cannot be read: {}", corrupt.why));
             }
         }
         summary

@@ -106,14 +106,16 @@ impl Append {
     }
 }
 
-/// One entry of a WP's history: the event commit and the state after it.
-#[derive(Debug, Clone)]
+/// One entry of a WP's history: the event commit, the event, and the state after it.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct HistoryEntry {
     /// The event commit.
     pub commit: String,
     /// The commit's subject line.
     pub subject: String,
-    /// The state after the event (`state.last_event` is the event).
+    /// The event (the same as `state.last_event`).
+    pub event: WpEvent,
+    /// The state after the event.
     pub state: WpState,
 }
 
@@ -151,8 +153,17 @@ pub struct StateStore {
 pub struct Board {
     /// Readable WP states.
     pub states: BTreeMap<WpId, WpState>,
-    /// Refs under the feature's prefix that are not readable WP chains, with the reason.
-    pub corrupt: Vec<(String, String)>,
+    /// Refs under the feature's prefix that are not readable WP chains.
+    pub corrupt: Vec<CorruptState>,
+}
+
+/// A ref whose state could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CorruptState {
+    /// The ref.
+    pub reference: String,
+    /// Why it cannot be read.
+    pub why: String,
 }
 
 impl StateStore {
@@ -313,24 +324,27 @@ impl StateStore {
             let r = match r {
                 Ok(r) => r,
                 Err(err) => {
-                    board.corrupt.push((prefix.clone(), format!("unreadable ref: {err}")));
+                    board
+                        .corrupt
+                        .push(CorruptState { reference: prefix.clone(), why: format!("unreadable ref: {err}") });
                     continue;
                 }
             };
             let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
             let Some(id) = name.strip_prefix(&prefix).and_then(|rest| WpId::parse(rest).ok()) else {
-                board.corrupt.push((name, "not a WP chain (the name after the feature is not a WP id)".into()));
+                let why = "not a WP chain (the name after the feature is not a WP id)".to_string();
+                board.corrupt.push(CorruptState { reference: name, why });
                 continue;
             };
             let Some(oid) = r.target() else {
-                board.corrupt.push((name, "is a symbolic ref".into()));
+                board.corrupt.push(CorruptState { reference: name, why: "is a symbolic ref".into() });
                 continue;
             };
             match read::wp_snapshot(&repo, &name, oid, feature.as_str(), id.as_str()) {
                 Ok(state) => {
                     board.states.insert(id, state);
                 }
-                Err(err) => board.corrupt.push((name, err.to_string())),
+                Err(err) => board.corrupt.push(CorruptState { reference: name, why: err.to_string() }),
             }
         }
         Ok(board)
@@ -368,6 +382,7 @@ impl StateStore {
             entries.push(HistoryEntry {
                 commit: oid.to_string(),
                 subject: commit.summary().ok().flatten().unwrap_or_default().to_string(),
+                event: state.last_event.clone(),
                 state,
             });
         }

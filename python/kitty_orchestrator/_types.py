@@ -1,0 +1,347 @@
+"""Typed, frozen views of what the engine returns: the run summary, a feature's status, WP and
+run states, history entries and run events. Each is built from the engine's JSON-shaped data
+(the same snake_case shape as the CLI's ``--json``) and gives that data back with ``to_dict()``.
+Keys this version does not know are kept in ``to_dict()`` and ignored by the attributes, so
+newer state written by a newer build still reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional, TypeVar
+
+T = TypeVar("T")
+
+
+class Lane(str, enum.Enum):
+    """Where a work package is in its lifecycle (values are the names used in git state)."""
+
+    PLANNED = "planned"
+    DOING = "doing"
+    FOR_REVIEW = "for_review"
+    DONE = "done"
+    BLOCKED = "blocked"
+    CANCELED = "canceled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _known(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of ``cls`` (not ``data`` itself)."""
+    names = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "data"}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True)
+class _Typed:
+    data: dict[str, Any] = field(repr=False, compare=False, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The engine's data, as the CLI's ``--json`` would print it."""
+        return dict(self.data)
+
+
+@dataclass(frozen=True)
+class Owner(_Typed):
+    """The run that holds a WP."""
+
+    run_id: str
+    pid: int
+    host: str
+
+    @staticmethod
+    def _from(data: Optional[dict[str, Any]]) -> Optional["Owner"]:
+        return None if data is None else Owner(**_known(Owner, data), data=data)
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} (pid {self.pid} on {self.host})"
+
+
+@dataclass(frozen=True)
+class WpState(_Typed):
+    """The state of one WP, as stored in ``state.json`` at its ref's tip."""
+
+    feature: str
+    wp: str
+    lane: Lane
+    seq: int
+    event_id: str
+    last_event: dict[str, Any]
+    run_id: Optional[str]
+    owner: Optional[Owner]
+    agent: Optional[str]
+    role: Optional[str]
+    attempt: int
+    attempts_total: int
+    review_cycle: int
+    agents_used: list[str]
+    pid: Optional[int]
+    log: Optional[str]
+    failure: Optional[str]
+    reason: Optional[str]
+    feedback: Optional[str]
+    worktree: Optional[str]
+    branch: Optional[str]
+    base: Optional[str]
+    head: Optional[str]
+    cost_usd: float
+    agent_ms: int
+    created_at: str
+    updated_at: str
+    withheld: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "WpState":
+        known = _known(WpState, data)
+        known["lane"] = Lane(data["lane"])
+        known["owner"] = Owner._from(data.get("owner"))
+        return WpState(**known, data=data)
+
+
+@dataclass(frozen=True)
+class RunState(_Typed):
+    """The state of a feature's run chain."""
+
+    feature: str
+    seq: int
+    status: str
+    owner: Optional[Owner]
+    runs: int
+    last_event: dict[str, Any]
+    summary: Optional[dict[str, Any]]
+    started_at: str
+    updated_at: str
+
+    @staticmethod
+    def _from(data: Optional[dict[str, Any]]) -> Optional["RunState"]:
+        if data is None:
+            return None
+        known = _known(RunState, data)
+        known["owner"] = Owner._from(data.get("owner"))
+        return RunState(**known, data=data)
+
+
+@dataclass(frozen=True)
+class CorruptState(_Typed):
+    """A ref whose state could not be read, and why."""
+
+    reference: str
+    why: str
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "CorruptState":
+        return CorruptState(**_known(CorruptState, data), data=data)
+
+
+@dataclass(frozen=True)
+class FeatureStatus(_Typed):
+    """A feature's state in git: the run, every readable WP, and the refs that could not be read."""
+
+    feature: str
+    run: Optional[RunState]
+    wps: dict[str, WpState]
+    corrupt: list[CorruptState]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "FeatureStatus":
+        return FeatureStatus(
+            feature=data["feature"],
+            run=RunState._from(data.get("run")),
+            wps={wp: WpState._from(state) for wp, state in data["wps"].items()},
+            corrupt=[CorruptState._from(c) for c in data.get("corrupt", [])],
+            data=data,
+        )
+
+
+@dataclass(frozen=True)
+class HistoryEntry(_Typed):
+    """One event of a WP's history: its commit, the event, and the state after it."""
+
+    commit: str
+    subject: str
+    event: dict[str, Any]
+    state: WpState
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "HistoryEntry":
+        return HistoryEntry(
+            commit=data["commit"],
+            subject=data["subject"],
+            event=data["event"],
+            state=WpState._from(data["state"]),
+            data=data,
+        )
+
+
+@dataclass(frozen=True)
+class WpSummary(_Typed):
+    """One work package in a run summary."""
+
+    id: str
+    title: str
+    lane: Lane
+    agents: list[str]
+    attempts: int
+    review_cycles: int
+    agent_ms: int
+    cost_usd: float
+    reason: Optional[str]
+    head: Optional[str]
+    logs: list[str]
+    owner: Optional[str]
+    withheld: list[str]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "WpSummary":
+        known = _known(WpSummary, data)
+        known["lane"] = Lane(data["lane"])
+        return WpSummary(**known, data=data)
+
+
+@dataclass(frozen=True)
+class RunSummary(_Typed):
+    """What a run did: ``outcome`` is ``"completed"``, ``"blocked"`` or ``"aborted"``."""
+
+    feature: str
+    run_id: str
+    outcome: str
+    wps: list[WpSummary]
+    done: int
+    blocked: int
+    remaining: int
+    cost_usd: float
+    duration_ms: int
+    verify: Optional[dict[str, Any]]
+    corrupt: list[CorruptState]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "RunSummary":
+        known = _known(RunSummary, data)
+        known["wps"] = [WpSummary._from(wp) for wp in data["wps"]]
+        known["corrupt"] = [CorruptState._from(c) for c in data.get("corrupt", [])]
+        return RunSummary(**known, data=data)
+
+
+@dataclass(frozen=True)
+class Event(_Typed):
+    """A run event; ``type`` tells which (the same values as in Rust, the CLI and Node)."""
+
+    type: ClassVar[str] = "event"
+    feature: str
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    """The run began (or resumed)."""
+
+    type: ClassVar[str] = "run_started"
+    run_id: str
+    wps: int
+    done: int
+
+
+@dataclass(frozen=True)
+class LaneChanged(Event):
+    """A WP moved to another lane. (``from``/``to`` in the data.)"""
+
+    type: ClassVar[str] = "lane_changed"
+    wp: str
+    from_lane: Lane
+    to_lane: Lane
+    agent: Optional[str]
+
+
+@dataclass(frozen=True)
+class AgentStarted(Event):
+    """An agent process started."""
+
+    type: ClassVar[str] = "agent_started"
+    wp: str
+    agent: str
+    role: str
+    attempt: int
+    pid: Optional[int]
+    log: str
+
+
+@dataclass(frozen=True)
+class AgentOutput(Event):
+    """One line of agent output (only when asked for), secrets redacted."""
+
+    type: ClassVar[str] = "agent_output"
+    wp: str
+    agent: str
+    stream: str
+    line: str
+
+
+@dataclass(frozen=True)
+class AgentFinished(Event):
+    """An agent process ended."""
+
+    type: ClassVar[str] = "agent_finished"
+    wp: str
+    agent: str
+    role: str
+    attempt: int
+    success: bool
+    failure: Optional[str]
+    summary: str
+    duration_ms: int
+    cost_usd: Optional[float]
+
+
+@dataclass(frozen=True)
+class RetryScheduled(Event):
+    """A failed attempt will be retried."""
+
+    type: ClassVar[str] = "retry_scheduled"
+    wp: str
+    agent: str
+    attempt: int
+    delay_ms: int
+    failure: str
+
+
+@dataclass(frozen=True)
+class WpBlocked(Event):
+    """A WP needs a person."""
+
+    type: ClassVar[str] = "wp_blocked"
+    wp: str
+    reason: str
+    log: Optional[str]
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """The run ended."""
+
+    type: ClassVar[str] = "run_finished"
+    run_id: str
+    summary: RunSummary
+
+
+_EVENTS: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (RunStarted, LaneChanged, AgentStarted, AgentOutput, AgentFinished, RetryScheduled, WpBlocked, RunFinished)
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The typed event for the engine's event data."""
+    cls = _EVENTS.get(data.get("type", ""), Event)
+    known = _known(cls, data)
+    if cls is LaneChanged:
+        known["from_lane"] = Lane(data["from"])
+        known["to_lane"] = Lane(data["to"])
+    if cls is RunFinished:
+        known["summary"] = RunSummary._from(data["summary"])
+    return cls(**known, data=data)
+
+
+def build(cls: type[T], data: Any) -> T:
+    """``cls`` built from the engine's data."""
+    return cls._from(data)  # type: ignore[attr-defined, no-any-return]
