@@ -53,9 +53,13 @@ export interface KittyError extends Error {
   code: ErrorCode
 }
 
-/** Run events: the same JSON shape as in Rust and Python, told apart by `type`. */
+/**
+ * Run events, told apart by `type` (the same values as in Rust, Python and the CLI). Every
+ * object this package returns has camelCase keys; the CLI's `--json` has the same data with
+ * snake_case keys.
+ */
 export type Event =
-  | { type: 'run_started'; feature: string; run_id: string; wps: number; done: number }
+  | { type: 'run_started'; feature: string; runId: string; wps: number; done: number }
   | { type: 'lane_changed'; feature: string; wp: string; from: Lane; to: Lane; agent: string | null }
   | { type: 'agent_started'; feature: string; wp: string; agent: string; role: Role; attempt: number; pid: number | null; log: string }
   | { type: 'agent_output'; feature: string; wp: string; agent: string; stream: 'stdout' | 'stderr'; line: string }
@@ -69,12 +73,12 @@ export type Event =
       success: boolean
       failure: FailureClass | null
       summary: string
-      duration_ms: number
-      cost_usd: number | null
+      durationMs: number
+      costUsd: number | null
     }
-  | { type: 'retry_scheduled'; feature: string; wp: string; agent: string; attempt: number; delay_ms: number; failure: FailureClass }
+  | { type: 'retry_scheduled'; feature: string; wp: string; agent: string; attempt: number; delayMs: number; failure: FailureClass }
   | { type: 'wp_blocked'; feature: string; wp: string; reason: string; log: string | null }
-  | { type: 'run_finished'; feature: string; run_id: string; summary: RunSummary }
+  | { type: 'run_finished'; feature: string; runId: string; summary: RunSummary }
 
 export type EventType = Event['type']
 
@@ -84,9 +88,9 @@ export interface WpSummary {
   lane: Lane
   agents: string[]
   attempts: number
-  review_cycles: number
-  agent_ms: number
-  cost_usd: number
+  reviewCycles: number
+  agentMs: number
+  costUsd: number
   reason: string | null
   head: string | null
   logs: string[]
@@ -103,15 +107,15 @@ export interface CorruptState {
 
 export interface RunSummary {
   feature: string
-  run_id: string
+  runId: string
   outcome: 'completed' | 'blocked' | 'aborted'
   wps: WpSummary[]
   done: number
   blocked: number
   remaining: number
-  cost_usd: number
-  duration_ms: number
-  verify: { command: string[]; success: boolean; exit_code: number | null; log: string } | null
+  costUsd: number
+  durationMs: number
+  verify: { command: string[]; success: boolean; exitCode: number | null; log: string } | null
   /** WP refs whose state could not be read (those WPs were left alone). */
   corrupt: CorruptState[]
 }
@@ -123,13 +127,20 @@ export interface RunOptions {
   signal?: AbortSignal
   implAgents?: string[]
   reviewAgents?: string[]
+  /** 1 to 64. */
   maxConcurrent?: number
   /** Deliver every agent output line as an `agent_output` event. */
   outputLines?: boolean
-  /** Time between SIGTERM and SIGKILL when stopping an agent. */
+  /** Time between SIGTERM and SIGKILL when stopping an agent (at most one hour). */
   graceMs?: number
-  /** First retry delay. */
+  /** First retry delay (at most one hour). */
   retryBaseMs?: number
+}
+
+export interface Owner {
+  runId: string
+  pid: number
+  host: string
 }
 
 /** The state of one WP, as stored in `state.json` of its ref's tip. */
@@ -139,20 +150,49 @@ export interface WpState {
   wp: string
   lane: Lane
   seq: number
-  event_id: string
-  last_event: { type: string; [key: string]: unknown }
-  owner: { run_id: string; pid: number; host: string } | null
+  eventId: string
+  lastEvent: { type: string; [key: string]: unknown }
+  runId: string | null
+  owner: Owner | null
   agent: string | null
+  role: Role | null
   attempt: number
-  attempts_total: number
-  review_cycle: number
+  attemptsTotal: number
+  reviewCycle: number
+  agentsUsed: string[]
+  pid: number | null
+  log: string | null
+  failure: FailureClass | null
   reason: string | null
+  feedback: string | null
+  worktree: string | null
+  branch: string | null
+  base: string | null
   head: string | null
-  [key: string]: unknown
+  costUsd: number
+  agentMs: number
+  withheld?: string[]
+  createdAt: string
+  updatedAt: string
+}
+
+export interface RunState {
+  format: number
+  feature: string
+  seq: number
+  eventId: string
+  lastEvent: { type: string; [key: string]: unknown }
+  status: 'running' | 'aborted' | 'finished'
+  owner: Owner | null
+  runs: number
+  summary: RunSummary | null
+  startedAt: string
+  updatedAt: string
 }
 
 export interface Status {
-  run: { status: 'running' | 'aborted' | 'finished'; runs: number; [key: string]: unknown } | null
+  feature: string
+  run: RunState | null
   wps: Record<string, WpState>
   /** Refs that could not be read, each with why; the other WPs are still in `wps`. */
   corrupt: CorruptState[]
@@ -172,7 +212,7 @@ export interface DetectedAgent {
   path: string | null
   version: string | null
   enabled: boolean
-  checked_version: string | null
+  checkedVersion: string | null
 }
 
 export declare class Orchestrator {

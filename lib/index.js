@@ -1,7 +1,8 @@
 'use strict'
 // kitty-orchestrator for Node: a thin, typed layer over the native addon (native.js, generated
-// by napi-rs). Promises, an AbortSignal, events as plain objects (the same JSON shape as Rust
-// and Python), and Errors carrying the stable `code` shared with the CLI and Python.
+// by napi-rs). Promises, an AbortSignal, plain objects with camelCase keys (the same data as
+// Rust, Python and the CLI's `--json`, whose keys are snake_case), and Errors carrying the
+// stable `code` shared with the CLI and Python.
 
 const native = require('./native.js')
 
@@ -23,14 +24,13 @@ function call(fn) {
 }
 
 /**
- * Starts a native operation that reports `{ ok, value }` or `{ ok: false, code, message }` as
- * JSON text to a callback on the JS thread; returns a Promise of `value`. The work happens off
- * the JS thread, so the event loop never waits for git or for agents.
+ * Starts a native operation that reports `{ ok, value }` or `{ ok: false, code, message }` to a
+ * callback on the JS thread; returns a Promise of `value`. The work happens off the JS thread,
+ * so the event loop never waits for git or for agents.
  */
 function settle(start) {
   return new Promise((resolve, reject) => {
-    const done = (text) => {
-      const result = JSON.parse(text)
+    const done = (result) => {
       if (result.ok) resolve(result.value)
       else reject(kittyError(result.code, result.message))
     }
@@ -49,9 +49,9 @@ class Orchestrator {
    *   nothing for `<repo>/.kittify/orchestrator.toml`
    */
   constructor(repo, config) {
-    const json = config && typeof config === 'object' ? JSON.stringify(config) : undefined
+    const object = config && typeof config === 'object' ? config : undefined
     const path = typeof config === 'string' ? config : undefined
-    this._native = call(() => new native.NativeOrchestrator(repo, json, path))
+    this._native = call(() => new native.NativeOrchestrator(repo, object, path))
   }
 
   /**
@@ -59,8 +59,9 @@ class Orchestrator {
    * @returns {Promise<object>} the run summary
    */
   run(feature, options = {}) {
-    const { onEvent, signal, implAgents, reviewAgents, maxConcurrent, outputLines, graceMs, retryBaseMs } = options
-    const opts = JSON.stringify({ implAgents, reviewAgents, maxConcurrent, outputLines, graceMs, retryBaseMs })
+    // Everything but the two callbacks goes to the engine, which refuses unknown keys.
+    const { onEvent, signal, ...opts } = options
+    for (const key of Object.keys(opts)) if (opts[key] === undefined) delete opts[key]
     return new Promise((resolve, reject) => {
       if (signal && signal.aborted) {
         reject(kittyError('aborted', 'the AbortSignal was already aborted'))
@@ -68,16 +69,15 @@ class Orchestrator {
       }
       let onAbort
       // The abort listener is removed when the run ends, so nothing outlives it.
-      const done = (text) => {
+      const done = (result) => {
         if (signal && onAbort) signal.removeEventListener('abort', onAbort)
-        const result = JSON.parse(text)
         if (result.ok) resolve(result.summary)
         else reject(kittyError(result.code, result.message))
       }
       const events = onEvent
-        ? (text) => {
+        ? (event) => {
             try {
-              onEvent(JSON.parse(text))
+              onEvent(event)
             } catch (err) {
               // A failing callback must not stop agents half-way: report it and go on.
               process.emitWarning(`kitty-orchestrator onEvent threw: ${err && err.stack ? err.stack : err}`)
@@ -110,7 +110,7 @@ class Orchestrator {
 
   /** `status()` on the JS thread: one read of the refs, cheap up to a few hundred WPs. */
   statusSync(feature) {
-    return JSON.parse(call(() => this._native.status(feature)))
+    return call(() => this._native.status(feature))
   }
 
   /** Every event of one WP (or all), oldest first. */
@@ -120,7 +120,7 @@ class Orchestrator {
 
   /** `history()` on the JS thread (cheap for one WP). */
   historySync(feature, wp) {
-    return JSON.parse(call(() => this._native.history(feature, wp)))
+    return call(() => this._native.history(feature, wp))
   }
 
   /**
@@ -152,7 +152,7 @@ function loadFeature(path) {
 
 /** Every built-in and configured agent, found on PATH or not, with its version (a Promise). */
 function detectAgents(config) {
-  return settle((done) => native.detectAgentsAsync(config ? JSON.stringify(config) : undefined, done))
+  return settle((done) => native.detectAgentsAsync(config, done))
 }
 
 module.exports = { Orchestrator, loadFeature, detectAgents, version: native.version }

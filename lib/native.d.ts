@@ -12,48 +12,48 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** The native orchestrator (use the `Orchestrator` class of the package). */
 export declare class NativeOrchestrator {
   /**
-   * `config`: JSON text of an object with the `.kittify/orchestrator.toml` keys, a path to
-   * such a file, or nothing for the repository's own file.
+   * `config`: an object with the `.kittify/orchestrator.toml` keys, a path to such a file, or
+   * nothing for the repository's own file.
    */
-  constructor(repo: string, configJson?: string | undefined | null, configPath?: string | undefined | null)
+  constructor(repo: string, config?: any | undefined | null, configPath?: string | undefined | null)
   /**
-   * Starts a run. Events go to `on_event` as JSON text; the end goes to `on_done` as
-   * `{"ok": true, "summary": …}` or `{"ok": false, "code": …, "message": …}`. Both callbacks
-   * are released when the run ends, so nothing keeps Node alive afterwards.
+   * Starts a run. Events go to `on_event`; the end goes to `on_done` as `{ok: true, summary}`
+   * or `{ok: false, code, message}`. Both callbacks are released when the run ends, so nothing
+   * keeps Node alive afterwards.
    */
-  run(feature: string, optionsJson: string, onEvent: (((arg: string) => void)) | undefined | null, onDone: ((arg: string) => void)): void
+  run(feature: string, options: any, onEvent: (((arg: any) => void)) | undefined | null, onDone: ((arg: any) => void)): void
   /**
-   * `{"run": …, "wps": {id: state}, "corrupt": […]}` as JSON text (synchronous: one read of
-   * the refs, cheap for features of up to a few hundred WPs).
+   * The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
+   * refs, cheap for features of up to a few hundred WPs.
    */
-  status(feature: string): string
-  /** Events of one WP or all, oldest first, as JSON text (synchronous). */
-  history(feature: string, wp?: string | undefined | null): string
+  status(feature: string): Record<string, unknown>
+  /** Events of one WP or all, oldest first, on the JS thread. */
+  history(feature: string, wp?: string | undefined | null): Array<Record<string, unknown>>
   /** `status` off the JS thread: the result goes to `on_done`. */
-  statusAsync(feature: string, onDone: ((arg: string) => void)): void
+  statusAsync(feature: string, onDone: ((arg: any) => void)): void
   /** `history` off the JS thread: the result goes to `on_done`. */
-  historyAsync(feature: string, wp: string | undefined | null, onDone: ((arg: string) => void)): void
+  historyAsync(feature: string, wp: string | undefined | null, onDone: ((arg: any) => void)): void
   /**
    * Aborts the feature's run off the JS thread (ending a dead run's agents can take seconds);
    * whether a live run was signalled goes to `on_done`.
    */
-  abortAsync(feature: string, onDone: ((arg: string) => void)): void
+  abortAsync(feature: string, onDone: ((arg: any) => void)): void
   /** Aborts a run of this process at once (used by an `AbortSignal`); whether one was found. */
   abort(feature: string): boolean
   /** Moves a blocked WP back to planned, off the JS thread; its new state goes to `on_done`. */
-  retryAsync(feature: string, wp: string, onDone: ((arg: string) => void)): void
+  retryAsync(feature: string, wp: string, onDone: ((arg: any) => void)): void
   /**
    * Releases a WP held by a run that cannot release it, off the JS thread; its new state goes
    * to `on_done`.
    */
-  releaseAsync(feature: string, wp: string, onDone: ((arg: string) => void)): void
+  releaseAsync(feature: string, wp: string, onDone: ((arg: any) => void)): void
 }
 
 /**
- * Every known agent (built-in and configured), found on PATH or not: the JSON list goes to
- * `on_done` (each agent answers `--version` within 10 s, all at once, off the JS thread).
+ * Every known agent (built-in and configured), found on PATH or not: the list goes to `on_done`
+ * (each agent answers `--version` within 10 s, all at once, off the JS thread).
  */
-export declare function detectAgentsAsync(configJson: string | undefined | null, onDone: ((arg: string) => void)): void
+export declare function detectAgentsAsync(config: any | undefined | null, onDone: ((arg: any) => void)): void
 
 /** A validated feature. */
 export interface Feature {

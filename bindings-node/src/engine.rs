@@ -1,6 +1,7 @@
 //! The engine for Node: a native orchestrator whose long operations take a callback that
-//! receives the result as JSON text on the JS thread (`{"ok": true, …}` or `{"ok": false, "code",
-//! "message"}`); `lib/index.js` wraps each into a Promise, so nothing blocks the event loop.
+//! receives the result on the JS thread (`{ok: true, …}` or `{ok: false, code, message}`);
+//! `lib/index.js` wraps each into a Promise, so nothing blocks the event loop. Values have
+//! camelCase keys (see `shape`).
 //! Panics become `internal` errors: a Promise is always settled.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,43 +13,56 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Code, debug_panic, guard, panic_text, to_js};
+use crate::shape::{camel, camel_message, snake_keys, to_js_value};
 
 fn runtime() -> Arc<tokio::runtime::Runtime> {
     crate::runtime::runtime().expect("a tokio runtime")
 }
 
-fn json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("core types serialize")
+/// A callback receiving a JS value on the JS thread (released after its last call).
+type JsCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>;
+
+fn ok(key: &str, value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::json!({"ok": true, key: to_js_value(value)})
 }
 
-fn error_json(err: &kitty_orchestrator::Error) -> String {
-    json(&serde_json::json!({"ok": false, "code": err.code().as_str(), "message": err.to_string()}))
+fn error_value(err: &kitty_orchestrator::Error) -> serde_json::Value {
+    serde_json::json!({"ok": false, "code": err.code().as_str(), "message": err.to_string()})
 }
 
-fn internal_json(why: &str) -> String {
-    json(&serde_json::json!({"ok": false, "code": "internal", "message": format!("internal error: {why}")}))
+fn internal_value(why: &str) -> serde_json::Value {
+    serde_json::json!({"ok": false, "code": "internal", "message": format!("internal error: {why}")})
 }
 
-fn config_from_json(text: &str) -> napi::Result<kitty_orchestrator::Config, Code> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| napi::Error::new(Code("config_invalid"), e.to_string()))?;
+fn config_from(value: serde_json::Value) -> napi::Result<kitty_orchestrator::Config, Code> {
     kitty_orchestrator::Config::from_json(&value, "<object>").map_err(|e| to_js(e.into()))
 }
 
-/// Runs `work` on the blocking pool and hands `{"ok": true, "value": …}` (or the error) to
-/// `on_done`; a panic in `work` becomes an `internal` error.
-fn settle_blocking<T, F>(on_done: ThreadsafeFunction<String, (), String, napi::Status, false>, work: F)
+/// Run options from a JS object with camelCase keys; an error names the key as written.
+fn options_from(value: serde_json::Value) -> napi::Result<RunOptions, Code> {
+    const NAMES: [&str; 6] =
+        ["impl_agents", "review_agents", "max_concurrent", "output_lines", "grace_ms", "retry_base_ms"];
+    RunOptions::from_json(&snake_keys(value)).map_err(|mut err| {
+        err.key = err.key.map(|k| camel(&k));
+        err.message = camel_message(&err.message, &NAMES);
+        to_js(err.into())
+    })
+}
+
+/// Runs `work` on the blocking pool and hands `{ok: true, value}` (or the error) to `on_done`;
+/// a panic in `work` becomes an `internal` error.
+fn settle_blocking<T, F>(on_done: JsCallback, work: F)
 where
     T: serde::Serialize,
     F: FnOnce() -> Result<T, kitty_orchestrator::Error> + Send + 'static,
 {
     runtime().spawn_blocking(move || {
-        let text = match catch_unwind(AssertUnwindSafe(work)) {
-            Ok(Ok(value)) => json(&serde_json::json!({"ok": true, "value": value})),
-            Ok(Err(err)) => error_json(&err),
-            Err(payload) => internal_json(&panic_text(payload)),
+        let value = match catch_unwind(AssertUnwindSafe(work)) {
+            Ok(Ok(value)) => ok("value", &value),
+            Ok(Err(err)) => error_value(&err),
+            Err(payload) => internal_value(&panic_text(payload)),
         };
-        on_done.call(text, ThreadsafeFunctionCallMode::NonBlocking);
+        on_done.call(value, ThreadsafeFunctionCallMode::NonBlocking);
     });
 }
 
@@ -60,13 +74,17 @@ pub struct NativeOrchestrator {
 
 #[napi]
 impl NativeOrchestrator {
-    /// `config`: JSON text of an object with the `.kittify/orchestrator.toml` keys, a path to
-    /// such a file, or nothing for the repository's own file.
+    /// `config`: an object with the `.kittify/orchestrator.toml` keys, a path to such a file, or
+    /// nothing for the repository's own file.
     #[napi(constructor)]
-    pub fn new(repo: String, config_json: Option<String>, config_path: Option<String>) -> napi::Result<Self, Code> {
+    pub fn new(
+        repo: String,
+        config: Option<serde_json::Value>,
+        config_path: Option<String>,
+    ) -> napi::Result<Self, Code> {
         guard(|| {
-            let config = match (config_json, config_path) {
-                (Some(text), _) => Some(config_from_json(&text)?),
+            let config = match (config, config_path) {
+                (Some(value), _) => Some(config_from(value)?),
                 (None, Some(path)) => Some(kitty_orchestrator::Config::from_path(&path).map_err(|e| to_js(e.into()))?),
                 (None, None) => None,
             };
@@ -76,25 +94,23 @@ impl NativeOrchestrator {
         })
     }
 
-    /// Starts a run. Events go to `on_event` as JSON text; the end goes to `on_done` as
-    /// `{"ok": true, "summary": …}` or `{"ok": false, "code": …, "message": …}`. Both callbacks
-    /// are released when the run ends, so nothing keeps Node alive afterwards.
+    /// Starts a run. Events go to `on_event`; the end goes to `on_done` as `{ok: true, summary}`
+    /// or `{ok: false, code, message}`. Both callbacks are released when the run ends, so nothing
+    /// keeps Node alive afterwards.
     #[napi]
     pub fn run(
         &self,
         feature: String,
-        options_json: String,
-        on_event: Option<ThreadsafeFunction<String, (), String, napi::Status, false>>,
-        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+        options: serde_json::Value,
+        on_event: Option<ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
     ) -> napi::Result<(), Code> {
         guard(|| {
-            let options: serde_json::Value = serde_json::from_str(&options_json)
-                .map_err(|e| napi::Error::new(Code("config_invalid"), e.to_string()))?;
-            let opts = RunOptions::from_json(&options).map_err(|e| to_js(e.into()))?;
+            let opts = options_from(options)?;
             let on_event = on_event.map(Arc::new);
             let sink: EventSink = match on_event.clone() {
                 Some(callback) => Arc::new(move |event: Event| {
-                    callback.call(json(&event), ThreadsafeFunctionCallMode::NonBlocking);
+                    callback.call(to_js_value(&event), ThreadsafeFunctionCallMode::NonBlocking);
                 }),
                 None => no_events(),
             };
@@ -106,32 +122,32 @@ impl NativeOrchestrator {
                     debug_panic("run");
                     orch.run(&feature, opts, sink, CancellationToken::new()).await
                 });
-                let text = match run.await {
-                    Ok(Ok(summary)) => json(&serde_json::json!({"ok": true, "summary": summary})),
-                    Ok(Err(err)) => error_json(&err),
+                let value = match run.await {
+                    Ok(Ok(summary)) => ok("summary", &summary),
+                    Ok(Err(err)) => error_value(&err),
                     Err(err) if err.is_panic() => {
-                        internal_json(&format!("the run panicked: {}", panic_text(err.into_panic())))
+                        internal_value(&format!("the run panicked: {}", panic_text(err.into_panic())))
                     }
-                    Err(err) => internal_json(&format!("the run's task ended: {err}")),
+                    Err(err) => internal_value(&format!("the run's task ended: {err}")),
                 };
-                on_done.call(text, ThreadsafeFunctionCallMode::Blocking);
+                on_done.call(value, ThreadsafeFunctionCallMode::Blocking);
                 drop(on_event);
             });
             Ok(())
         })
     }
 
-    /// `{"run": …, "wps": {id: state}, "corrupt": […]}` as JSON text (synchronous: one read of
-    /// the refs, cheap for features of up to a few hundred WPs).
-    #[napi]
-    pub fn status(&self, feature: String) -> napi::Result<String, Code> {
-        guard(|| self.inner.status_json(&feature).map(|v| json(&v)).map_err(to_js))
+    /// The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
+    /// refs, cheap for features of up to a few hundred WPs.
+    #[napi(ts_return_type = "Record<string, unknown>")]
+    pub fn status(&self, feature: String) -> napi::Result<serde_json::Value, Code> {
+        guard(|| self.inner.status(&feature).map(|v| to_js_value(&v)).map_err(to_js))
     }
 
-    /// Events of one WP or all, oldest first, as JSON text (synchronous).
-    #[napi]
-    pub fn history(&self, feature: String, wp: Option<String>) -> napi::Result<String, Code> {
-        guard(|| self.inner.history_json(&feature, wp.as_deref()).map(|v| json(&v)).map_err(to_js))
+    /// Events of one WP or all, oldest first, on the JS thread.
+    #[napi(ts_return_type = "Array<Record<string, unknown>>")]
+    pub fn history(&self, feature: String, wp: Option<String>) -> napi::Result<serde_json::Value, Code> {
+        guard(|| self.inner.history(&feature, wp.as_deref()).map(|v| to_js_value(&v)).map_err(to_js))
     }
 
     /// `status` off the JS thread: the result goes to `on_done`.
@@ -139,11 +155,11 @@ impl NativeOrchestrator {
     pub fn status_async(
         &self,
         feature: String,
-        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
-            settle_blocking(on_done, move || orch.status_json(&feature));
+            settle_blocking(on_done, move || orch.status(&feature));
             Ok(())
         })
     }
@@ -154,11 +170,11 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         wp: Option<String>,
-        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
-            settle_blocking(on_done, move || orch.history_json(&feature, wp.as_deref()));
+            settle_blocking(on_done, move || orch.history(&feature, wp.as_deref()));
             Ok(())
         })
     }
@@ -169,7 +185,7 @@ impl NativeOrchestrator {
     pub fn abort_async(
         &self,
         feature: String,
-        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
@@ -190,7 +206,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         wp: String,
-        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
@@ -206,7 +222,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         wp: String,
-        on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
@@ -216,26 +232,26 @@ impl NativeOrchestrator {
     }
 }
 
-/// Every known agent (built-in and configured), found on PATH or not: the JSON list goes to
-/// `on_done` (each agent answers `--version` within 10 s, all at once, off the JS thread).
+/// Every known agent (built-in and configured), found on PATH or not: the list goes to `on_done`
+/// (each agent answers `--version` within 10 s, all at once, off the JS thread).
 #[napi]
 pub fn detect_agents_async(
-    config_json: Option<String>,
-    on_done: ThreadsafeFunction<String, (), String, napi::Status, false>,
+    config: Option<serde_json::Value>,
+    on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
 ) -> napi::Result<(), Code> {
     guard(|| {
-        let config = match config_json {
-            Some(text) => config_from_json(&text)?,
+        let config = match config {
+            Some(value) => config_from(value)?,
             None => kitty_orchestrator::Config::default(),
         };
         runtime().spawn(async move {
             let detect = tokio::spawn(async move { kitty_orchestrator::agents::detect(&config).await });
-            let text = match detect.await {
-                Ok(found) => json(&serde_json::json!({"ok": true, "value": found})),
-                Err(err) if err.is_panic() => internal_json(&panic_text(err.into_panic())),
-                Err(err) => internal_json(&err.to_string()),
+            let value = match detect.await {
+                Ok(found) => ok("value", &found),
+                Err(err) if err.is_panic() => internal_value(&panic_text(err.into_panic())),
+                Err(err) => internal_value(&err.to_string()),
             };
-            on_done.call(text, ThreadsafeFunctionCallMode::NonBlocking);
+            on_done.call(value, ThreadsafeFunctionCallMode::NonBlocking);
         });
         Ok(())
     })

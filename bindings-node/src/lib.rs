@@ -5,6 +5,7 @@ mod engine;
 mod errors;
 mod feature;
 mod runtime;
+mod shape;
 
 /// The package version (the same as the Rust crate and the Python package).
 #[napi_derive::napi]

@@ -43,6 +43,18 @@ function config(implEnv = {}) {
   }
 }
 
+/** Every object key at every depth, except the keys of `wps` maps (WP ids). */
+function keysOf(value, out = []) {
+  if (Array.isArray(value)) value.forEach((v) => keysOf(v, out))
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (!/^WP\d+$/.test(k)) out.push(k)
+      keysOf(v, out)
+    }
+  }
+  return out
+}
+
 /** Live processes whose environment names this feature. */
 function agentsOf(feature) {
   const found = []
@@ -74,6 +86,12 @@ test('a run resolves with the summary; events arrive in order and match history(
     assert.deepEqual(seen, changes)
     assert.deepEqual(changes, ['doing', 'for_review', 'done'])
   }
+  // Every object Node sees has camelCase keys, at every depth.
+  const history = await orch.history('060-node')
+  const everything = [summary, events, history, await orch.status('060-node'), await ko.detectAgents(config())]
+  const snakeKeys = keysOf(everything).filter((k) => k.includes('_'))
+  assert.deepEqual([...new Set(snakeKeys)], [])
+  assert.ok(keysOf(everything).includes('runId') && keysOf(everything).includes('attemptsTotal'))
   const status = await orch.status('060-node')
   assert.deepEqual(orch.statusSync('060-node').wps, status.wps)
   assert.equal(status.run.status, 'finished')
@@ -138,7 +156,9 @@ test('errors carry stable codes, sync and async', async () => {
   await assert.rejects(orch.retry('063-errors', 'WP1'), (e) => e.code === 'wp_id_invalid')
   await assert.rejects(orch.retry('063-errors', 'WP07'), (e) => e.code === 'wp_not_found')
   await assert.rejects(orch.status('063-typo'), (e) => e.code === 'feature_not_found')
-  await assert.rejects(orch.run('063-errors', { maxConcurrent: 0 }), (e) => e.code === 'config_invalid' && e.message.includes('max_concurrent'))
+  await assert.rejects(orch.run('063-errors', { maxConcurrent: 0 }), (e) => e.code === 'config_invalid' && e.message.includes('`maxConcurrent`'))
+  await assert.rejects(orch.run('063-errors', { maxConcurent: 2 }), (e) => e.code === 'config_invalid' && e.message.includes('`maxConcurent`') && e.message.includes('`maxConcurrent`'))
+  await assert.rejects(orch.run('063-errors', { graceMs: '300' }), (e) => e.code === 'config_invalid' && e.message.includes('graceMs'))
   await assert.rejects(orch.run('063-errors', { graceMs: -1 }), (e) => e.code === 'config_invalid')
   const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-not-a-repo-'))
   assert.throws(() => new ko.Orchestrator(outside, config()), (e) => e.code === 'not_a_repository')

@@ -10,7 +10,7 @@ async function example(): Promise<RunSummary> {
     implAgents: ['codex'],
     onEvent: (e: Event) => {
       if (e.type === 'lane_changed') console.log(e.wp, e.from, e.to)
-      if (e.type === 'agent_finished' && !e.success) console.log(e.failure)
+      if (e.type === 'agent_finished' && !e.success) console.log(e.failure, e.durationMs)
     },
   })
   const done: number = summary.wps.filter((w) => w.lane === 'done').length
@@ -18,7 +18,8 @@ async function example(): Promise<RunSummary> {
   const quick = orch.statusSync('020')
   const agents = await detectAgents()
   const history = await orch.history('020', 'WP01')
-  console.log(lanes, done, status.wps['WP01']?.lane, quick.corrupt.length, agents[0]?.version, history[0]?.subject)
+  console.log(lanes, done, status.wps['WP01']?.lane, status.run?.runs, quick.corrupt.length, agents[0]?.checkedVersion)
+  console.log(history[0]?.subject, history[0]?.state.attemptsTotal, summary.runId, summary.wps[0]?.reviewCycles)
   try {
     await orch.retry('020', 'WP01')
     await orch.release('020', 'WP02')
