@@ -39,10 +39,13 @@ impl Ctx {
         })
     }
 
-    /// Appends an event (as this run) and reports a lane change.
-    pub(super) fn record(&self, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
+    /// Appends an event (as this run) and reports a lane change. The write runs on the blocking
+    /// pool: a compare-and-swap that loses a race backs off with a sleep, which must not hold up
+    /// the runtime's worker threads.
+    pub(super) async fn record(&self, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
         let append = append.run(&self.owner.run_id);
-        let (from, after) = self.store.append_tracked(&self.feature.slug, &wp.id, &append)?;
+        let (store, slug, id) = (self.store.clone(), self.feature.slug.clone(), wp.id.clone());
+        let (from, after) = off_thread(move || store.append_tracked(&slug, &id, &append)).await??;
         if from != after.lane {
             self.emit(Event::LaneChanged {
                 feature: self.feature.slug.to_string(),
@@ -55,6 +58,12 @@ impl Ctx {
         Ok(after)
     }
 
+    /// Adds a provenance record to a code commit's note (a CAS loop too: off the async threads).
+    pub(super) async fn note(&self, commit: &str, record: serde_json::Value) -> Result<(), crate::Error> {
+        let (store, commit) = (self.store.clone(), commit.to_string());
+        Ok(off_thread(move || store.add_note(&commit, &record)).await??)
+    }
+
     pub(super) fn emit(&self, event: Event) {
         (self.events)(event.redacted(&self.redactor));
     }
@@ -62,4 +71,13 @@ impl Ctx {
     pub(super) fn add_log(&self, wp: &WorkPackage, log: &str) {
         self.logs.lock().unwrap_or_else(|e| e.into_inner()).entry(wp.id.to_string()).or_default().push(log.to_string());
     }
+}
+
+/// Runs blocking git work (which may back off and sleep) on the blocking pool.
+pub(super) async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| crate::error::EngineError::Internal(format!("a state write did not finish: {e}")).into())
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, off_thread};
 use super::events::{Event, EventSink};
 use super::options::RunOptions;
 use super::orchestrator::{LIVE_RUNS, Orchestrator, redactor_for};
@@ -40,12 +40,17 @@ impl Orchestrator {
         let abort_file = self.abort_file(&feature.slug);
         let _ = std::fs::remove_file(&abort_file);
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
-        self.store.import_feature(&feature, Some(&owner.run_id))?;
-        self.store.append_run(
-            &feature.slug,
-            &RunEvent::Started { owner: owner.clone() },
-            &format!("pid {} on {}", owner.pid, owner.host),
-        )?;
+        let (store, f, o) = (self.store.clone(), feature.clone(), owner.clone());
+        off_thread(move || -> Result<(), crate::Error> {
+            store.import_feature(&f, Some(&o.run_id))?;
+            store.append_run(
+                &f.slug,
+                &RunEvent::Started { owner: o.clone() },
+                &format!("pid {} on {}", o.pid, o.host),
+            )?;
+            Ok(())
+        })
+        .await??;
         let board = self.store.board(&feature.slug)?;
         let redactor = Arc::new(redactor_for(&self.config));
         // A WP whose chain cannot be read is left alone (and said), the others go on.
@@ -125,18 +130,20 @@ impl Orchestrator {
         } else {
             RunEvent::Finished { summary: serde_json::to_value(&summary).expect("summary serializes") }
         };
-        self.store.append_run(
-            &feature.slug,
-            &event,
-            &format!(
-                "{:?}: {} done, {} blocked, {} remaining",
-                summary.outcome, summary.done, summary.blocked, summary.remaining
-            ),
-        )?;
+        let body = format!(
+            "{:?}: {} done, {} blocked, {} remaining",
+            summary.outcome, summary.done, summary.blocked, summary.remaining
+        );
+        let (store, slug) = (self.store.clone(), feature.slug.clone());
+        off_thread(move || -> Result<(), crate::Error> {
+            store.append_run(&slug, &event, &body)?;
+            if let Err(err) = store.pack_refs() {
+                tracing::warn!(%err, "could not pack refs at the end of the run");
+            }
+            Ok(())
+        })
+        .await??;
         let _ = std::fs::remove_file(&abort_file);
-        if let Err(err) = self.store.pack_refs() {
-            tracing::warn!(%err, "could not pack refs at the end of the run");
-        }
         events(Event::RunFinished {
             feature: feature.slug.to_string(),
             run_id: owner.run_id.clone(),
@@ -203,7 +210,7 @@ impl Orchestrator {
                             tracing::error!(wp = %id, %err, "work package stopped");
                             skipped.insert(id.clone());
                             let state = match &err {
-                                crate::Error::Engine(EngineError::Internal(why)) => wp::block_after_panic(ctx, &id, why),
+                                crate::Error::Engine(EngineError::Internal(why)) => wp::block_after_panic(ctx, &id, why).await,
                                 _ => {
                                     ctx.emit(Event::WpBlocked {
                                         feature: feature.slug.to_string(),

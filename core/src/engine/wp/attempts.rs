@@ -74,7 +74,7 @@ where
                 state = after;
                 match attempt {
                     Attempt::Finished(done) => return Ok(done),
-                    Attempt::Cancelled(s) => return release(ctx, wp, s),
+                    Attempt::Cancelled(s) => return release(ctx, wp, s).await,
                     Attempt::Failed(class, detail) => {
                         last = Some((class, detail));
                         if state.lane == Lane::Blocked {
@@ -87,15 +87,17 @@ where
                         retries_left -= 1;
                         let delay = backoff(ctx, class, ctx.config.max_retries - retries_left);
                         let next = state.attempts_total + 1;
-                        state = ctx.record(
-                            wp,
-                            Append::new(WpEvent::RetryScheduled {
-                                agent: agent.clone(),
-                                attempt: next,
-                                delay_ms: delay.as_millis() as u64,
-                                failure: class,
-                            }),
-                        )?;
+                        state = ctx
+                            .record(
+                                wp,
+                                Append::new(WpEvent::RetryScheduled {
+                                    agent: agent.clone(),
+                                    attempt: next,
+                                    delay_ms: delay.as_millis() as u64,
+                                    failure: class,
+                                }),
+                            )
+                            .await?;
                         ctx.emit(Event::RetryScheduled {
                             feature: ctx.feature.slug.to_string(),
                             wp: wp.id.to_string(),
@@ -106,7 +108,7 @@ where
                         });
                         tokio::select! {
                             _ = tokio::time::sleep(delay) => {}
-                            _ = ctx.cancel.cancelled() => return release(ctx, wp, state),
+                            _ = ctx.cancel.cancelled() => return release(ctx, wp, state).await,
                         }
                     }
                 }
@@ -117,7 +119,7 @@ where
     let reason =
         format!("{} failed on every agent tried ({}): last {class}: {detail}", role.as_str(), order.join(", "));
     let log = state.log.clone();
-    block(ctx, wp, reason, log)
+    block(ctx, wp, reason, log).await
 }
 
 /// Exponential backoff with jitter; rate limits wait four times longer.
@@ -177,13 +179,19 @@ pub(super) async fn run_agent(
         });
         tx
     });
-    let started = std::sync::Mutex::new(None);
-    let on_spawn = |pid: u32| {
+    // The pid is recorded (off the async threads) while the agent runs; if that fails, the
+    // attempt is cancelled: an agent nobody knows about must not go on.
+    let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
+    let token = ctx.cancel.child_token();
+    let execution = execute_with(run, subscriber, token.clone(), move |pid| pid_tx.send(pid).is_ok());
+    let recording = async {
+        let pid = pid_rx.await.ok()?;
         let event =
             WpEvent::AgentStarted { agent: agent.to_string(), role, attempt, pid: Some(pid), log: Some(log.clone()) };
-        let recorded = ctx.record(wp, Append::new(event).run(&ctx.owner.run_id).by(Actor::agent(agent)));
-        let ok = recorded.is_ok();
-        *started.lock().unwrap_or_else(|e| e.into_inner()) = Some(recorded);
+        let recorded = ctx.record(wp, Append::new(event).run(&ctx.owner.run_id).by(Actor::agent(agent))).await;
+        if recorded.is_err() {
+            token.cancel();
+        }
         ctx.emit(Event::AgentStarted {
             feature: ctx.feature.slug.to_string(),
             wp: wp.id.to_string(),
@@ -193,31 +201,25 @@ pub(super) async fn run_agent(
             pid: Some(pid),
             log: log.clone(),
         });
-        ok
+        Some(recorded)
     };
-    let outcome = execute_with(run, subscriber, ctx.cancel.child_token(), on_spawn)
-        .await
-        .map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
-    let state = match started.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    let (outcome, started) = tokio::join!(execution, recording);
+    let outcome = outcome.map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
+    let state = match started {
         Some(result) => result?,
         // Never spawned: record the attempt so its number is used once.
-        None => ctx.record(
-            wp,
-            Append::new(WpEvent::AgentStarted {
-                agent: agent.to_string(),
-                role,
-                attempt,
-                pid: None,
-                log: Some(log.clone()),
-            }),
-        )?,
+        None => {
+            let event =
+                WpEvent::AgentStarted { agent: agent.to_string(), role, attempt, pid: None, log: Some(log.clone()) };
+            ctx.record(wp, Append::new(event)).await?
+        }
     };
     Ok((outcome, state))
 }
 
 /// Records the end of an attempt with the failure class judged at the role's level (a review
 /// without a verdict, an implementation without commits), and reports it.
-pub(super) fn finish(
+pub(super) async fn finish(
     ctx: &Ctx,
     wp: &WorkPackage,
     outcome: &Outcome,
@@ -248,7 +250,7 @@ pub(super) fn finish(
         _ => outcome.describe(),
     };
     let body = format!("{summary}\n\nLog: {}", outcome.log_path.display());
-    let state = ctx.record(wp, Append::new(finished).body(body).by(Actor::agent(&outcome.agent)))?;
+    let state = ctx.record(wp, Append::new(finished).body(body).by(Actor::agent(&outcome.agent))).await?;
     ctx.emit(Event::AgentFinished {
         feature: ctx.feature.slug.to_string(),
         wp: wp.id.to_string(),

@@ -42,7 +42,7 @@ pub(super) async fn implement(
     if let WpEvent::AgentFinished { role: Role::Implementation, failure: None, agent, attempt, .. } = &state.last_event
     {
         let (agent, attempt) = (agent.clone(), *attempt);
-        if let Some(next) = submit_if_committed(ctx, wp, &base, &agent, attempt, &state)? {
+        if let Some(next) = submit_if_committed(ctx, wp, &base, &agent, attempt, &state).await? {
             return Ok(next);
         }
     }
@@ -77,19 +77,19 @@ async fn one_attempt(
     if let Some(class) = outcome.failure {
         set_leftovers_aside(ctx, wp, &format!("a failed attempt ({class})"), Some(&outcome.log_path));
         let head = ctx.worktrees.head(&wp.id).ok();
-        let state = finish(ctx, wp, &outcome, (Some(class), None), head, Vec::new())?;
+        let state = finish(ctx, wp, &outcome, (Some(class), None), head, Vec::new()).await?;
         return Ok((Attempt::Failed(class, outcome.describe()), state));
     }
     let changes = match collect(ctx, wp, &agent, outcome.attempt, &job.base, &head_before).await? {
         Ok(changes) => changes,
         Err(err) => {
-            let state = finish(ctx, wp, &outcome, (None, None), None, Vec::new())?;
+            let state = finish(ctx, wp, &outcome, (None, None), None, Vec::new()).await?;
             let reason = format!("cannot read the worktree after the attempt: {err}");
-            let blocked = block(ctx, wp, reason, Some(outcome.log_path.display().to_string()))?;
+            let blocked = block(ctx, wp, reason, Some(outcome.log_path.display().to_string())).await?;
             return Ok((Attempt::Finished(blocked), state));
         }
     };
-    judge(ctx, wp, &agent, &outcome, &changes)
+    judge(ctx, wp, &agent, &outcome, &changes).await
 }
 
 /// Auto-commits what the attempt left (withheld paths excepted) and lists its commits, off the
@@ -112,7 +112,7 @@ async fn collect(
 
 /// Records the attempt's end, then what it came to: blocked or kicked back as the agent said,
 /// `no_changes` when it added nothing, else provenance notes and the submission for review.
-fn judge(
+async fn judge(
     ctx: &Ctx,
     wp: &WorkPackage,
     agent: &str,
@@ -125,7 +125,7 @@ fn judge(
     } else {
         (None, None)
     };
-    let state = finish(ctx, wp, outcome, judged, Some(changes.head.clone()), changes.withheld.clone())?;
+    let state = finish(ctx, wp, outcome, judged, Some(changes.head.clone()), changes.withheld.clone()).await?;
     let log = Some(outcome.log_path.display().to_string());
     let stopped = match &outcome.status {
         Some(KittyStatus::Blocked(reason)) => Some(format!("{agent} reported blocked: {reason}")),
@@ -133,21 +133,21 @@ fn judge(
         _ => None,
     };
     if let Some(reason) = stopped {
-        let blocked = block(ctx, wp, reason, log)?;
+        let blocked = block(ctx, wp, reason, log).await?;
         return Ok((Attempt::Finished(blocked.clone()), blocked));
     }
     if no_changes {
         let why = format!("{agent} made no new commit and left no change");
         return Ok((Attempt::Failed(FailureClass::NoChanges, why), state));
     }
-    record_provenance(ctx, wp, agent, outcome, changes)?;
+    record_provenance(ctx, wp, agent, outcome, changes).await?;
     let submit = Append::new(WpEvent::Submitted { head: changes.head.clone() }).by(Actor::agent(agent));
-    let submitted = ctx.record(wp, submit)?;
+    let submitted = ctx.record(wp, submit).await?;
     Ok((Attempt::Finished(submitted.clone()), submitted))
 }
 
 /// A note on every commit the attempt made: agent, attempt, run, cost, whether we auto-committed it.
-fn record_provenance(
+async fn record_provenance(
     ctx: &Ctx,
     wp: &WorkPackage,
     agent: &str,
@@ -160,13 +160,13 @@ fn record_provenance(
             "attempt": outcome.attempt, "run": ctx.owner.run_id, "cost_usd": outcome.result.cost_usd,
             "auto_commit": changes.auto_commit.as_deref() == Some(commit.as_str()),
         });
-        ctx.store.add_note(commit, &record)?;
+        ctx.note(commit, record).await?;
     }
     Ok(())
 }
 
 /// After a crash between a successful attempt and its submission: submit what is committed.
-fn submit_if_committed(
+async fn submit_if_committed(
     ctx: &Ctx,
     wp: &WorkPackage,
     base: &str,
@@ -181,7 +181,8 @@ fn submit_if_committed(
     if changes.commits.is_empty() || state.lane != Lane::Doing {
         return Ok(None);
     }
-    Ok(Some(ctx.record(wp, Append::new(WpEvent::Submitted { head: changes.head }).by(Actor::agent(agent)))?))
+    let submit = Append::new(WpEvent::Submitted { head: changes.head }).by(Actor::agent(agent));
+    Ok(Some(ctx.record(wp, submit).await?))
 }
 
 /// Saves what a failed, cancelled or interrupted attempt left uncommitted into a backup ref and

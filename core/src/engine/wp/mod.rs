@@ -29,7 +29,7 @@ pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Err
     injected_panic(&wp);
     loop {
         if ctx.cancel.is_cancelled() {
-            return release(&ctx, &wp, state);
+            return release(&ctx, &wp, state).await;
         }
         state = match state.lane {
             Lane::Doing => implement::implement(&ctx, &wp, state, std::mem::take(&mut interrupted)).await?,
@@ -50,10 +50,10 @@ fn injected_panic(wp: &WorkPackage) {
 
 /// After a WP's task panicked (a bug): records the WP blocked with the message, so the run goes
 /// on and a person sees why. `None` if it could not be recorded (another run holds it).
-pub fn block_after_panic(ctx: &Ctx, id: &WpId, why: &str) -> Option<WpState> {
+pub async fn block_after_panic(ctx: &Ctx, id: &WpId, why: &str) -> Option<WpState> {
     let wp = ctx.feature.work_package(id)?;
     ctx.worktrees.clear_stale_locks(id);
-    match block(ctx, wp, format!("internal error: {why}"), None) {
+    match block(ctx, wp, format!("internal error: {why}"), None).await {
         Ok(state) => Some(state),
         Err(err) => {
             tracing::error!(wp = %id, %err, "could not record a panicked WP as blocked");
@@ -95,25 +95,25 @@ async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, c
             // Nothing else works in this worktree now: locks there are leftovers of the dead run.
             ctx.worktrees.clear_stale_locks(&wp.id);
             let event = WpEvent::Reclaimed { owner: ctx.owner.clone(), previous: owner.clone() };
-            ctx.record(wp, Append::new(event).body(format!("The previous owner, {owner}, is no longer running.")))
+            ctx.record(wp, Append::new(event).body(format!("The previous owner, {owner}, is no longer running."))).await
         }
-        None => ctx.record(wp, Append::new(WpEvent::Claimed { owner: ctx.owner.clone() })),
+        None => ctx.record(wp, Append::new(WpEvent::Claimed { owner: ctx.owner.clone() })).await,
     }
 }
 
-fn release(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
+async fn release(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
     if state.owner.is_none() || state.lane.is_terminal() || state.lane == Lane::Blocked {
         return Ok(state);
     }
-    ctx.record(wp, Append::new(WpEvent::Released { reason: "interrupted: the run was aborted".into() }))
+    ctx.record(wp, Append::new(WpEvent::Released { reason: "interrupted: the run was aborted".into() })).await
 }
 
-fn block(ctx: &Ctx, wp: &WorkPackage, reason: String, log: Option<String>) -> Result<WpState, crate::Error> {
+async fn block(ctx: &Ctx, wp: &WorkPackage, reason: String, log: Option<String>) -> Result<WpState, crate::Error> {
     let body = match &log {
         Some(log) => format!("{reason}\n\nLast log: {log}"),
         None => reason.clone(),
     };
-    let state = ctx.record(wp, Append::new(WpEvent::Blocked { reason: reason.clone() }).body(body))?;
+    let state = ctx.record(wp, Append::new(WpEvent::Blocked { reason: reason.clone() }).body(body)).await?;
     ctx.emit(Event::WpBlocked { feature: ctx.feature.slug.to_string(), wp: wp.id.to_string(), reason, log });
     Ok(state)
 }
@@ -133,16 +133,16 @@ async fn ready_worktree(
         .map_err(|e| EngineError::Internal(format!("preparing the worktree of {}: {e}", wp.id)))?;
     let prepared = match prepared {
         Ok(p) => p,
-        Err(err) => return Ok(Err(block(ctx, wp, format!("cannot prepare the worktree{what}: {err}"), None)?)),
+        Err(err) => return Ok(Err(block(ctx, wp, format!("cannot prepare the worktree{what}: {err}"), None).await?)),
     };
     if prepared.setup_pending {
         match commands::setup(ctx, wp, &prepared.path).await {
             Setup::Ready => {}
             Setup::Failed(why) => {
                 let log = ctx.worktrees.setup_log_path(&wp.id).display().to_string();
-                return Ok(Err(block(ctx, wp, why, Some(log))?));
+                return Ok(Err(block(ctx, wp, why, Some(log)).await?));
             }
-            Setup::Cancelled => return Ok(Err(release(ctx, wp, state)?)),
+            Setup::Cancelled => return Ok(Err(release(ctx, wp, state).await?)),
         }
     }
     let path = prepared.path.display().to_string();
@@ -150,7 +150,8 @@ async fn ready_worktree(
     if state.worktree.as_deref() != Some(path.as_str()) || state.base.is_none() {
         let base =
             state.base.clone().filter(|_| !prepared.created || prepared.reused_branch).unwrap_or(prepared.base.clone());
-        state = ctx.record(wp, Append::new(WpEvent::WorktreeReady { path, branch: prepared.branch.clone(), base }))?;
+        state =
+            ctx.record(wp, Append::new(WpEvent::WorktreeReady { path, branch: prepared.branch.clone(), base })).await?;
     }
     Ok(Ok((prepared, state)))
 }

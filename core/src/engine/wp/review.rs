@@ -54,7 +54,7 @@ async fn one_attempt(
     }
     if let Some(detail) = changed {
         let class = FailureClass::ReadOnlyViolation;
-        let state = finish(ctx, wp, &outcome, (Some(class), Some(detail.clone())), None, Vec::new())?;
+        let state = finish(ctx, wp, &outcome, (Some(class), Some(detail.clone())), None, Vec::new()).await?;
         return Ok((Attempt::Failed(class, format!("{agent}: {detail}")), state));
     }
     let judged = match (outcome.failure, outcome.verdict) {
@@ -62,12 +62,12 @@ async fn one_attempt(
         (None, None) => (Some(FailureClass::InvalidOutput), Some("the review has no KITTY-VERDICT line".into())),
         (None, Some(_)) => (None, None),
     };
-    let state = finish(ctx, wp, &outcome, judged, None, Vec::new())?;
+    let state = finish(ctx, wp, &outcome, judged, None, Vec::new()).await?;
     if let Some(class) = outcome.failure {
         return Ok((Attempt::Failed(class, outcome.describe()), state));
     }
     match outcome.verdict {
-        Some(verdict) => act_on_verdict(ctx, wp, &agent, &outcome, verdict, &job.head, state),
+        Some(verdict) => act_on_verdict(ctx, wp, &agent, &outcome, verdict, &job.head, state).await,
         None => {
             let why = format!("{agent}'s review has no KITTY-VERDICT line");
             Ok((Attempt::Failed(FailureClass::InvalidOutput, why), state))
@@ -94,7 +94,7 @@ fn undo_changes(ctx: &Ctx, wp: &WorkPackage, agent: &str, outcome: &Outcome, bef
 
 /// Approve (`done`), reject (back to `doing` with the feedback), or block after too many
 /// rejections; a provenance note on the reviewed head either way.
-fn act_on_verdict(
+async fn act_on_verdict(
     ctx: &Ctx,
     wp: &WorkPackage,
     agent: &str,
@@ -108,10 +108,11 @@ fn act_on_verdict(
         "wp": wp.id, "feature": ctx.feature.slug, "reviewer": agent, "role": "review", "verdict": word,
         "attempt": outcome.attempt, "run": ctx.owner.run_id, "cost_usd": outcome.result.cost_usd,
     });
-    ctx.store.add_note(head, &record)?;
+    ctx.note(head, record).await?;
     let next = match verdict {
         Verdict::Approve => {
-            ctx.record(wp, Append::new(WpEvent::Approved { reviewer: agent.to_string() }).by(Actor::agent(agent)))?
+            let approve = Append::new(WpEvent::Approved { reviewer: agent.to_string() }).by(Actor::agent(agent));
+            ctx.record(wp, approve).await?
         }
         Verdict::Reject if state.review_cycle + 1 >= ctx.config.max_review_cycles => {
             let feedback = outcome.feedback();
@@ -120,12 +121,12 @@ fn act_on_verdict(
                 "rejected by review {} times (max_review_cycles); last feedback: {first}",
                 state.review_cycle + 1
             );
-            block(ctx, wp, reason, Some(outcome.log_path.display().to_string()))?
+            block(ctx, wp, reason, Some(outcome.log_path.display().to_string())).await?
         }
         Verdict::Reject => {
             let feedback = outcome.feedback();
             let event = WpEvent::Rejected { reviewer: agent.to_string(), feedback: feedback.clone() };
-            ctx.record(wp, Append::new(event).body(feedback).by(Actor::agent(agent)))?
+            ctx.record(wp, Append::new(event).body(feedback).by(Actor::agent(agent))).await?
         }
     };
     Ok((Attempt::Finished(next.clone()), next))
