@@ -223,92 +223,12 @@ impl Validator<'_> {
             }
         };
         let week = 7 * 24 * 3600;
-        let custom = match raw.command {
+        let custom = match raw.command.clone() {
             None => {
-                if !is_builtin(id) {
-                    return Err(self.error(
-                        &format!("agents.{id}"),
-                        Some(span),
-                        format!(
-                            "unknown agent `{id}`: built-in agents are {}; a custom agent needs `command = [\"program\", \"arg\", ...]`",
-                            BUILTIN_AGENT_IDS.join(", ")
-                        ),
-                    ));
-                }
-                for (name, set) in [
-                    ("review_command", raw.review_command.is_some()),
-                    ("prompt", raw.prompt.is_some()),
-                    ("output", raw.output.is_some()),
-                ] {
-                    if set {
-                        return Err(self.error(
-                            &key(name),
-                            Some(span.clone()),
-                            "only custom agents (tables with a `command`) take this key",
-                        ));
-                    }
-                }
+                self.builtin_only(id, &raw, &span)?;
                 None
             }
-            Some(command) => {
-                if is_builtin(id) {
-                    return Err(self.error(
-                        &key("command"),
-                        Some(span),
-                        format!("`{id}` is a built-in agent; give your custom agent another id"),
-                    ));
-                }
-                let argv_ok = |argv: &Vec<String>| !argv.is_empty() && !argv[0].trim().is_empty();
-                if !argv_ok(&command) {
-                    return Err(self.error(
-                        &key("command"),
-                        Some(span),
-                        "expected [\"program\", \"arg\", ...] with the program first",
-                    ));
-                }
-                if let Some(review) = &raw.review_command
-                    && !argv_ok(review)
-                {
-                    return Err(self.error(
-                        &key("review_command"),
-                        Some(span),
-                        "expected [\"program\", \"arg\", ...] with the program first",
-                    ));
-                }
-                let prompt = match raw.prompt.as_deref() {
-                    None => Delivery::Stdin,
-                    Some(name) => match Delivery::ALL.iter().find(|(n, _)| *n == name) {
-                        Some((_, delivery)) => *delivery,
-                        None => {
-                            return Err(self.error(
-                                &key("prompt"),
-                                Some(span),
-                                format!(
-                                    "unknown value `{name}`: expected one of {}",
-                                    quoted_names(Delivery::ALL.iter().map(|(n, _)| *n))
-                                ),
-                            ));
-                        }
-                    },
-                };
-                let output = match raw.output.as_deref() {
-                    None => OutputKind::Text,
-                    Some(name) => match OutputKind::ALL.iter().find(|(n, _)| *n == name) {
-                        Some((_, kind)) => *kind,
-                        None => {
-                            return Err(self.error(
-                                &key("output"),
-                                Some(span),
-                                format!(
-                                    "unknown value `{name}`: expected one of {}",
-                                    quoted_names(OutputKind::ALL.iter().map(|(n, _)| *n))
-                                ),
-                            ));
-                        }
-                    },
-                };
-                Some(CustomAgent { command, review_command: raw.review_command, prompt, output })
-            }
+            Some(command) => Some(self.custom_agent(id, command, &raw, &span)?),
         };
         Ok(AgentSettings {
             enabled: raw.enabled.unwrap_or(true),
@@ -319,6 +239,73 @@ impl Validator<'_> {
             extra_args: raw.extra_args,
             env: raw.env,
             custom,
+        })
+    }
+
+    /// A table for a built-in agent: the id must be built in, and the custom-only keys absent.
+    fn builtin_only(&self, id: &str, raw: &RawAgent, span: &std::ops::Range<usize>) -> Result<(), ConfigError> {
+        if !is_builtin(id) {
+            return Err(self.error(
+                &format!("agents.{id}"),
+                Some(span.clone()),
+                format!(
+                    "unknown agent `{id}`: built-in agents are {}; a custom agent needs `command = [\"program\", \"arg\", ...]`",
+                    BUILTIN_AGENT_IDS.join(", ")
+                ),
+            ));
+        }
+        for (name, set) in [
+            ("review_command", raw.review_command.is_some()),
+            ("prompt", raw.prompt.is_some()),
+            ("output", raw.output.is_some()),
+        ] {
+            if set {
+                let message = "only custom agents (tables with a `command`) take this key";
+                return Err(self.error(&format!("agents.{id}.{name}"), Some(span.clone()), message));
+            }
+        }
+        Ok(())
+    }
+
+    /// A custom agent: its argv, review argv, prompt delivery and output kind.
+    fn custom_agent(
+        &self,
+        id: &str,
+        command: Vec<String>,
+        raw: &RawAgent,
+        span: &std::ops::Range<usize>,
+    ) -> Result<CustomAgent, ConfigError> {
+        let key = |k: &str| format!("agents.{id}.{k}");
+        if is_builtin(id) {
+            let message = format!("`{id}` is a built-in agent; give your custom agent another id");
+            return Err(self.error(&key("command"), Some(span.clone()), message));
+        }
+        let argv_ok = |argv: &Vec<String>| !argv.is_empty() && !argv[0].trim().is_empty();
+        let bad_argv = "expected [\"program\", \"arg\", ...] with the program first";
+        if !argv_ok(&command) {
+            return Err(self.error(&key("command"), Some(span.clone()), bad_argv));
+        }
+        if raw.review_command.as_ref().is_some_and(|review| !argv_ok(review)) {
+            return Err(self.error(&key("review_command"), Some(span.clone()), bad_argv));
+        }
+        let prompt = self.named(&key("prompt"), raw.prompt.as_deref(), &Delivery::ALL, Delivery::Stdin, span)?;
+        let output = self.named(&key("output"), raw.output.as_deref(), &OutputKind::ALL, OutputKind::Text, span)?;
+        Ok(CustomAgent { command, review_command: raw.review_command.clone(), prompt, output })
+    }
+
+    /// A value given by one of its names (`"stdin"`), `default` when absent.
+    fn named<T: Copy>(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        all: &[(&str, T)],
+        default: T,
+        span: &std::ops::Range<usize>,
+    ) -> Result<T, ConfigError> {
+        let Some(name) = value else { return Ok(default) };
+        all.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| {
+            let expected = quoted_names(all.iter().map(|(n, _)| *n));
+            self.error(key, Some(span.clone()), format!("unknown value `{name}`: expected one of {expected}"))
         })
     }
 }

@@ -18,6 +18,7 @@ use super::summary::{RunOutcome, RunSummary};
 use super::{EngineError, commands, wp};
 use crate::ids::WpId;
 use crate::lane::Lane;
+use crate::redact::Redactor;
 use crate::state::{Owner, RunEvent, WpState, this_host};
 use crate::worktree::WorktreeManager;
 
@@ -40,48 +41,8 @@ impl Orchestrator {
         let abort_file = self.abort_file(&feature.slug);
         let _ = std::fs::remove_file(&abort_file);
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
-        let (store, f, o) = (self.store.clone(), feature.clone(), owner.clone());
-        off_thread(move || -> Result<(), crate::Error> {
-            store.import_feature(&f, Some(&o.run_id))?;
-            store.append_run(
-                &f.slug,
-                &RunEvent::Started { owner: o.clone() },
-                &format!("pid {} on {}", o.pid, o.host),
-            )?;
-            Ok(())
-        })
-        .await??;
-        let board = self.store.board(&feature.slug)?;
         let redactor = Arc::new(redactor_for(&self.config));
-        // A WP whose chain cannot be read is left alone (and said), the others go on.
-        for corrupt in &board.corrupt {
-            let (reference, why) = (&corrupt.reference, &corrupt.why);
-            tracing::error!(reference = %reference, %why, "skipping a WP whose state cannot be read");
-            events(
-                Event::WpBlocked {
-                    feature: feature.slug.to_string(),
-                    wp: reference.rsplit('/').next().unwrap_or_default().to_string(),
-                    reason: format!("its state cannot be read ({reference}: {why})"),
-                    log: None,
-                }
-                .redacted(&redactor),
-            );
-        }
-        let mut states = board.states;
-        let done_at_start = states.values().filter(|s| s.lane == Lane::Done).count();
-        events(Event::RunStarted {
-            feature: feature.slug.to_string(),
-            run_id: owner.run_id.clone(),
-            wps: feature.work_packages.len(),
-            done: done_at_start,
-        });
-
-        let common = self.store.common_dir().to_path_buf();
-        LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((
-            common.clone(),
-            feature.slug.to_string(),
-            cancel.clone(),
-        ));
+        let mut states = self.begin(&feature, &owner, &events, &redactor).await?;
         let ctx = Arc::new(Ctx {
             feature: feature.clone(),
             store: self.store.clone(),
@@ -94,32 +55,75 @@ impl Orchestrator {
             repo_root: self.repo_root.clone(),
             opts: opts.clone(),
             logs: Mutex::new(BTreeMap::new()),
-            redactor: redactor.clone(),
+            redactor,
         });
-        let result = self
-            .schedule(&ctx, &mut states, opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps), &abort_file)
-            .await;
-        LIVE_RUNS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(d, f, _)| !(d == &common && f == feature.slug.as_str()));
+        let live = (self.store.common_dir().to_path_buf(), feature.slug.to_string());
+        LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((live.0.clone(), live.1.clone(), cancel.clone()));
+        let slots = opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps);
+        let result = self.schedule(&ctx, &mut states, slots, &abort_file).await;
+        LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).retain(|(d, f, _)| !(*d == live.0 && *f == live.1));
         result?;
+        let summary = self.end(&ctx, started).await?;
+        let _ = std::fs::remove_file(&abort_file);
+        events(Event::RunFinished {
+            feature: feature.slug.to_string(),
+            run_id: owner.run_id.clone(),
+            summary: summary.clone(),
+        });
+        Ok(summary)
+    }
 
+    /// Imports the feature (chains for WPs that have none), records the run's start, says which
+    /// WPs cannot be read (they are left alone; the others go on) and returns the readable states.
+    async fn begin(
+        &self,
+        feature: &Arc<crate::feature::Feature>,
+        owner: &Owner,
+        events: &EventSink,
+        redactor: &Redactor,
+    ) -> Result<BTreeMap<WpId, WpState>, crate::Error> {
+        let (store, f, o) = (self.store.clone(), feature.clone(), owner.clone());
+        off_thread(move || -> Result<(), crate::Error> {
+            store.import_feature(&f, Some(&o.run_id))?;
+            let started = RunEvent::Started { owner: o.clone() };
+            store.append_run(&f.slug, &started, &format!("pid {} on {}", o.pid, o.host))?;
+            Ok(())
+        })
+        .await??;
+        let board = self.store.board(&feature.slug)?;
+        for corrupt in &board.corrupt {
+            let (reference, why) = (&corrupt.reference, &corrupt.why);
+            tracing::error!(reference = %reference, %why, "skipping a WP whose state cannot be read");
+            let blocked = Event::WpBlocked {
+                feature: feature.slug.to_string(),
+                wp: reference.rsplit('/').next().unwrap_or_default().to_string(),
+                reason: format!("its state cannot be read ({reference}: {why})"),
+                log: None,
+            };
+            events(blocked.redacted(redactor));
+        }
+        events(Event::RunStarted {
+            feature: feature.slug.to_string(),
+            run_id: owner.run_id.clone(),
+            wps: feature.work_packages.len(),
+            done: board.states.values().filter(|s| s.lane == Lane::Done).count(),
+        });
+        Ok(board.states)
+    }
+
+    /// The summary (with the final verification when every WP is done), recorded on the run
+    /// chain; refs packed.
+    async fn end(&self, ctx: &Ctx, started: Instant) -> Result<RunSummary, crate::Error> {
+        let feature = &ctx.feature;
         let board = self.store.board(&feature.slug)?;
         let logs = ctx.logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let aborted = cancel.is_cancelled();
-        let mut summary = RunSummary::from_board(
-            &feature,
-            &owner.run_id,
-            &board,
-            &logs,
-            aborted,
-            started.elapsed().as_millis() as u64,
-        );
+        let aborted = ctx.cancel.is_cancelled();
+        let elapsed = started.elapsed().as_millis() as u64;
+        let mut summary = RunSummary::from_board(feature, &ctx.owner.run_id, &board, &logs, aborted, elapsed);
         if summary.outcome == RunOutcome::Completed
             && let Some(command) = self.config.verify_command.clone()
         {
-            let result = commands::verify(ctx.as_ref(), command).await;
+            let result = commands::verify(ctx, command).await;
             if !result.success {
                 summary.outcome = RunOutcome::Blocked;
             }
@@ -143,12 +147,6 @@ impl Orchestrator {
             Ok(())
         })
         .await??;
-        let _ = std::fs::remove_file(&abort_file);
-        events(Event::RunFinished {
-            feature: feature.slug.to_string(),
-            run_id: owner.run_id.clone(),
-            summary: summary.clone(),
-        });
         Ok(summary)
     }
 

@@ -162,23 +162,7 @@ pub(super) async fn run_agent(
     };
     let log = log_path.display().to_string();
     ctx.add_log(wp, &log);
-    let subscriber = ctx.opts.output_lines.then(|| {
-        let (tx, mut rx) = mpsc::channel::<OutputLine>(256);
-        let events = ctx.events.clone();
-        let feature = ctx.feature.slug.to_string();
-        tokio::spawn(async move {
-            while let Some(line) = rx.recv().await {
-                events(Event::AgentOutput {
-                    feature: feature.clone(),
-                    wp: line.wp,
-                    agent: line.agent,
-                    stream: line.stream,
-                    line: line.line,
-                });
-            }
-        });
-        tx
-    });
+    let subscriber = ctx.opts.output_lines.then(|| output_subscriber(ctx));
     // The pid is recorded (off the async threads) while the agent runs; if that fails, the
     // attempt is cancelled: an agent nobody knows about must not go on.
     let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
@@ -293,4 +277,23 @@ fn cancelled_outcome(agent: &str, role: Role, attempt: u32, log: &std::path::Pat
         log_path: log.to_path_buf(),
         tail: Vec::new(),
     }
+}
+
+/// A channel whose output lines become [`Event::AgentOutput`] events (only when asked for).
+fn output_subscriber(ctx: &Ctx) -> mpsc::Sender<OutputLine> {
+    let (tx, mut rx) = mpsc::channel::<OutputLine>(256);
+    let events = ctx.events.clone();
+    let feature = ctx.feature.slug.to_string();
+    tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            events(Event::AgentOutput {
+                feature: feature.clone(),
+                wp: line.wp,
+                agent: line.agent,
+                stream: line.stream,
+                line: line.line,
+            });
+        }
+    });
+    tx
 }
