@@ -89,9 +89,9 @@ pub fn to_py(py: Python<'_>, err: kitty_orchestrator::Error) -> PyErr {
     let message = err.to_string();
     let code = err.code();
     let exc = PyErr::from_type(class_of(py, code), message);
-    let problems: Vec<crate::feature::Problem> = match &err {
+    let problems: Vec<crate::problem::Problem> = match &err {
         kitty_orchestrator::Error::Feature(feature_err) => {
-            feature_err.problems.iter().map(crate::feature::Problem::from).collect()
+            feature_err.problems.iter().map(crate::problem::Problem::from).collect()
         }
         _ => Vec::new(),
     };

@@ -5,6 +5,7 @@ mod convert;
 mod engine;
 mod errors;
 mod feature;
+mod problem;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -15,7 +16,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<feature::Feature>()?;
     m.add_class::<feature::WorkPackage>()?;
-    m.add_class::<feature::Problem>()?;
+    m.add_class::<problem::Problem>()?;
     m.add_function(wrap_pyfunction!(feature::load_feature, m)?)?;
     m.add_class::<engine::Config>()?;
     m.add_class::<engine::NativeOrchestrator>()?;
