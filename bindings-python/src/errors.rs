@@ -37,6 +37,12 @@ create_exception!(
 );
 create_exception!(
     kitty_orchestrator,
+    MergeError,
+    KittyError,
+    "Done WPs could not land on the target branch (nothing was changed): not ready, conflicts, or the target moved or is dirty."
+);
+create_exception!(
+    kitty_orchestrator,
     GitError,
     KittyError,
     "The git repository or the state in it could not be read or written."
@@ -54,6 +60,7 @@ fn class_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         IllegalTransition | StateConflict | RunLocked => py.get_type::<StateConflictError>(),
         WorktreeConflict | WorktreeMissingBase | WorktreePathTaken | WorktreeBranchInUse | WorktreeLocked
         | WorktreeDirty | WorktreeSetupFailed => py.get_type::<WorktreeError>(),
+        MergeNotReady | MergeConflict | TargetMoved | TargetDirty => py.get_type::<MergeError>(),
         Aborted | Internal => py.get_type::<KittyError>(),
     }
 }
@@ -70,6 +77,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("GitError", py.get_type::<GitError>(), ErrorCode::Git),
         ("WorktreeError", py.get_type::<WorktreeError>(), ErrorCode::WorktreeConflict),
         ("AgentError", py.get_type::<AgentError>(), ErrorCode::NoAgents),
+        ("MergeError", py.get_type::<MergeError>(), ErrorCode::MergeConflict),
     ];
     for (name, class, code) in classes {
         class.setattr("code", code.as_str())?;

@@ -72,6 +72,9 @@ auto_commit = {auto_commit}
 # Run in each new worktree before its agent starts (its own process group, the same timeouts
 # as agents, output redacted in .kittify/logs/<feature>/<WP>-setup.log).
 # setup_command = ["npm", "install"]
+# How `kitty-orchestrator merge` lands each WP on the target branch: "merge" (one merge commit
+# per WP, its commits kept) or "squash" (one commit per WP with exactly its own changes).
+merge_strategy = "{merge_strategy}"
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.
@@ -103,6 +106,7 @@ review = {review}
         max_review_cycles = defaults.max_review_cycles,
         worktree_dir = defaults.worktree_dir.display(),
         auto_commit = defaults.auto_commit,
+        merge_strategy = defaults.merge_strategy,
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

@@ -2,6 +2,7 @@
 
 mod init;
 mod inspect;
+mod merge;
 mod progress;
 mod render;
 mod run;
@@ -55,6 +56,9 @@ enum Command {
     /// Release a WP held by a run that cannot release it (another host, a crashed container);
     /// it keeps its lane and branch, and the next run claims it.
     Release(inspect::RetryArgs),
+    /// Land the done WPs on the target branch in dependency order (one merge commit each, or
+    /// --strategy squash); computed in memory, the branch moves only when everything merged.
+    Merge(merge::MergeArgs),
     /// List the built-in and configured agents, found or not, with versions.
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Abort(args) => inspect::abort(args),
         Command::Retry(args) => inspect::retry(args),
         Command::Release(args) => inspect::release(args),
+        Command::Merge(args) => merge::merge(args),
         Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),

@@ -46,6 +46,9 @@ pub fn event_line(event: &Event) -> Option<String> {
         }
         Event::WpBlocked { wp, reason, .. } => format!("{wp} BLOCKED: {reason}"),
         Event::AgentOutput { wp, line, .. } => format!("{wp} | {line}"),
+        Event::Merged { target, commit, wps, .. } => {
+            format!("merged {} into {target} ({})", wps.join(", "), commit.chars().take(10).collect::<String>())
+        }
         Event::RunFinished { .. } => return None,
     };
     Some(format!("{time} {}", clean(&text)))
@@ -124,5 +127,55 @@ pub fn plan(plan: &Plan) -> String {
         out.push_str(&format!("       implement: {}\n", wp.implementation_argv.join(" ")));
         out.push_str(&format!("       review:    {}\n", wp.review_argv.join(" ")));
     }
+    out
+}
+
+/// What a merge did (or would do), one line per WP.
+pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
+    use kitty_orchestrator::land::{MergeOutcome, StepAction};
+    let short = |c: &Option<String>| c.as_deref().map_or_else(|| "-".to_string(), |c| c.chars().take(10).collect());
+    let mut out = format!("{} -> {} ({}):\n", report.feature, report.target, report.strategy);
+    let dry = report.outcome == MergeOutcome::DryRun;
+    for step in &report.steps {
+        let what = match &step.action {
+            StepAction::Merge if dry => format!("would merge {}", step.branch.clone().unwrap_or_default()),
+            StepAction::Merge => format!("merged as {}", short(&step.commit)),
+            StepAction::AlreadyMerged => "already on the target".to_string(),
+            StepAction::InTarget => "done without a branch: already on the target".to_string(),
+            StepAction::NoChanges => "NO CHANGES of its own on its branch: nothing to land".to_string(),
+            StepAction::NotDone { lane } => format!("not done ({lane}): left out"),
+            StepAction::Excluded { because } => format!("left out: depends on {because}, which does not land"),
+            StepAction::Conflicts => "CONFLICTS (below)".to_string(),
+            StepAction::AfterConflict { because } => format!("not tried: depends on {because}, which conflicts"),
+        };
+        out.push_str(&format!("  {:<6} {}  {}\n", step.wp, clean(&what), clean(&step.title)));
+    }
+    for c in &report.conflicts {
+        out.push_str(&format!(
+            "  conflict: {} with {} in {}\n",
+            c.wp,
+            c.with.join(" and "),
+            clean(&c.paths.join(", "))
+        ));
+    }
+    let landed = report.merged().len();
+    out.push_str(&match report.outcome {
+        MergeOutcome::Merged => format!(
+            "{}: {} -> {} ({landed} WP(s) landed){}\n",
+            report.target,
+            short(&report.previous),
+            short(&report.commit),
+            report.worktree_updated.as_ref().map(|w| format!("; {} brought along", clean(w))).unwrap_or_default()
+        ),
+        MergeOutcome::NothingToMerge => {
+            format!("{}: nothing to merge, every done WP is on it already\n", report.target)
+        }
+        MergeOutcome::DryRun if report.conflicts.is_empty() => {
+            format!("dry run: {landed} WP(s) would land cleanly; nothing was changed\n")
+        }
+        MergeOutcome::DryRun => {
+            format!("dry run: {} conflict(s) would stop the merge; nothing was changed\n", report.conflicts.len())
+        }
+    });
     out
 }

@@ -83,31 +83,35 @@ fn drive(
         }),
     };
     let result = runtime.block_on(async {
-        let signals = cancel.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            // Closing the terminal (SIGHUP) stops the run like Ctrl-C: agents never outlive it.
-            let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
-                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-            else {
-                return;
-            };
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
-            }
-            // The terminal may be gone (SIGHUP): a failed write must not stop the abort.
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "interrupted: stopping the agents (the run can be resumed)");
-            signals.cancel();
-        });
+        cancel_on_signals(cancel.clone(), "interrupted: stopping the agents (the run can be resumed)");
         orch.run(feature, opts, sink, cancel).await
     });
     if let Some(progress) = live {
         progress.finish();
     }
     result
+}
+
+/// Cancels `cancel` on SIGINT, SIGTERM or SIGHUP (closing the terminal stops work like Ctrl-C:
+/// agents never outlive it), saying `message` on stderr. Call inside a runtime.
+pub fn cancel_on_signals(cancel: CancellationToken, message: &'static str) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        // The terminal may be gone (SIGHUP): a failed write must not stop the abort.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{message}");
+        cancel.cancel();
+    });
 }
 
 fn outcome_code(outcome: RunOutcome) -> u8 {

@@ -53,6 +53,14 @@ pub enum ErrorCode {
     WorktreeDirty,
     /// The setup command failed in a new worktree.
     WorktreeSetupFailed,
+    /// Nothing can land yet: WPs not done (without `partial`), or no branch to land on.
+    MergeNotReady,
+    /// Done WPs conflict with each other or with the target branch (nothing was changed).
+    MergeConflict,
+    /// The target branch moved while a merge was computed (nothing was changed).
+    TargetMoved,
+    /// The target branch is checked out with uncommitted changes the merge would touch.
+    TargetDirty,
     /// A run was refused because it was aborted before it started (the bindings' abort signals).
     Aborted,
     /// Something inside the orchestrator failed: a bug (the message says what).
@@ -75,7 +83,7 @@ pub enum ErrorKind {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::FeatureInvalid,
         ErrorCode::FeatureNotFound,
         ErrorCode::WpIdInvalid,
@@ -98,6 +106,10 @@ impl ErrorCode {
         ErrorCode::WorktreeLocked,
         ErrorCode::WorktreeDirty,
         ErrorCode::WorktreeSetupFailed,
+        ErrorCode::MergeNotReady,
+        ErrorCode::MergeConflict,
+        ErrorCode::TargetMoved,
+        ErrorCode::TargetDirty,
         ErrorCode::Aborted,
         ErrorCode::Internal,
     ];
@@ -127,6 +139,10 @@ impl ErrorCode {
             ErrorCode::WorktreeLocked => "worktree_locked",
             ErrorCode::WorktreeDirty => "worktree_dirty",
             ErrorCode::WorktreeSetupFailed => "worktree_setup_failed",
+            ErrorCode::MergeNotReady => "merge_not_ready",
+            ErrorCode::MergeConflict => "merge_conflict",
+            ErrorCode::TargetMoved => "target_moved",
+            ErrorCode::TargetDirty => "target_dirty",
             ErrorCode::Aborted => "aborted",
             ErrorCode::Internal => "internal",
         }
@@ -142,8 +158,10 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             FeatureInvalid | FeatureNotFound | WpIdInvalid | WpNotFound | ConfigInvalid | NoAgents | UnknownAgent
-            | NotARepository | IllegalTransition | StateMissing => ErrorKind::BadInput,
-            StateConflict | RunLocked => ErrorKind::Busy,
+            | NotARepository | IllegalTransition | StateMissing | MergeNotReady | MergeConflict | TargetDirty => {
+                ErrorKind::BadInput
+            }
+            StateConflict | RunLocked | TargetMoved => ErrorKind::Busy,
             Aborted => ErrorKind::Aborted,
             Io | Git | StateCorrupt | WorktreeConflict | WorktreeMissingBase | WorktreePathTaken
             | WorktreeBranchInUse | WorktreeLocked | WorktreeDirty | WorktreeSetupFailed | Internal => {

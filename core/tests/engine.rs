@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{agent, assert_fsck_clean, config, fast, git, recorder};
@@ -12,42 +12,7 @@ use kitty_orchestrator::state::WpEvent;
 use kitty_orchestrator::{FailureClass, Lane, Orchestrator, WpId};
 use tokio_util::sync::CancellationToken;
 
-/// Copies sample 01 (the 020 feature) into a new repository, optionally resetting every lane to
-/// planned, and commits it.
-fn sample_repo(all_planned: bool) -> tempfile::TempDir {
-    let tmp = common::repo();
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/spec-kitty/01_frontmatter-lanes_mixed__020_at_370f288e5/kitty-specs");
-    copy_dir(&src, &tmp.path().join("kitty-specs"));
-    if all_planned {
-        let tasks = tmp.path().join("kitty-specs/020-autonomous-multi-agent-orchestrator/tasks");
-        for entry in std::fs::read_dir(&tasks).unwrap().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap();
-            let text = text
-                .replace("lane: \"done\"", "lane: \"planned\"")
-                .replace("lane: \"doing\"", "lane: \"planned\"")
-                .replace("lane: \"for_review\"", "lane: \"planned\"");
-            std::fs::write(entry.path(), text).unwrap();
-        }
-    }
-    git(tmp.path(), &["add", "kitty-specs"]);
-    git(tmp.path(), &["commit", "-q", "-m", "add the 020 feature"]);
-    tmp
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-const F020: &str = "020-autonomous-multi-agent-orchestrator";
+use common::{F020, sample_repo};
 
 fn id(s: &str) -> WpId {
     WpId::parse(s).unwrap()

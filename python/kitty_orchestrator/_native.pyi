@@ -20,6 +20,7 @@ __all__ = [
     "Problem",
     "StateConflictError",
     "WorktreeError",
+    "MergeError",
     "GitError",
     "WorkPackage",
     "__version__",
@@ -51,6 +52,9 @@ class AgentError(KittyError):
 
 class WorktreeError(KittyError):
     """A WP worktree could not be prepared, inspected or removed."""
+
+class MergeError(KittyError):
+    """Done WPs could not land on the target branch (nothing was changed)."""
 
 class GitError(KittyError):
     """The git repository or the state in it could not be read or written."""

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Delivery, OutputKind};
+use crate::merge_strategy::MergeStrategy;
 
 /// Where the configuration lives, relative to the repository root.
 pub const CONFIG_PATH: &str = ".kittify/orchestrator.toml";
@@ -112,6 +113,8 @@ pub struct Config {
     pub verify_command: Option<Vec<String>>,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
+    /// How `merge` lands each WP (default merge).
+    pub merge_strategy: MergeStrategy,
     /// Agent roles and per-agent settings.
     pub agents: AgentsConfig,
 }
@@ -132,6 +135,7 @@ impl Default for Config {
             auto_commit_exclude: Vec::new(),
             verify_command: None,
             setup_command: None,
+            merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),
         }
     }

@@ -22,6 +22,7 @@ pub(super) struct RawConfig {
     pub(super) auto_commit_exclude: Option<Spanned<Vec<String>>>,
     pub(super) verify_command: Option<Spanned<Vec<String>>>,
     pub(super) setup_command: Option<Spanned<Vec<String>>>,
+    pub(super) merge_strategy: Option<Spanned<String>>,
     pub(super) agents: Option<BTreeMap<String, Spanned<toml::Value>>>,
 }
 

@@ -12,6 +12,7 @@ use super::model::{AgentSettings, AgentsConfig, Config, CustomAgent, FallbackStr
 use super::raw::{RawAgent, RawConfig};
 use crate::command::{Delivery, OutputKind};
 use crate::ids::{BUILTIN_AGENT_IDS, check_ref_component, is_builtin};
+use crate::merge_strategy::MergeStrategy;
 
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
@@ -115,6 +116,16 @@ impl Validator<'_> {
             }
         };
         let agents = self.agents(raw.agents)?;
+        let merge_strategy = match raw.merge_strategy {
+            None => defaults.merge_strategy,
+            Some(v) => MergeStrategy::parse(v.get_ref()).ok_or_else(|| {
+                self.error(
+                    "merge_strategy",
+                    Some(v.span()),
+                    format!("unknown value `{}`: expected \"merge\" or \"squash\"", v.get_ref()),
+                )
+            })?,
+        };
         Ok(Config {
             max_concurrent_wps: self.int(
                 "max_concurrent_wps",
@@ -149,6 +160,7 @@ impl Validator<'_> {
             auto_commit_exclude,
             verify_command: self.argv("verify_command", raw.verify_command)?,
             setup_command: self.argv("setup_command", raw.setup_command)?,
+            merge_strategy,
             agents,
         })
     }

@@ -118,6 +118,19 @@ pub enum Event {
         /// The last log, if an agent ran.
         log: Option<String>,
     },
+    /// Done WPs landed on a branch (`merge`).
+    Merged {
+        /// Feature slug.
+        feature: String,
+        /// The branch they landed on.
+        target: String,
+        /// Its new tip.
+        commit: String,
+        /// How they landed.
+        strategy: crate::merge_strategy::MergeStrategy,
+        /// The WPs that landed, in order.
+        wps: Vec<String>,
+    },
     /// The run ended.
     RunFinished {
         /// Feature slug.

@@ -5,6 +5,8 @@
 mod commands;
 mod ctx;
 mod events;
+mod merge;
+mod merge_options;
 mod options;
 mod orchestrator;
 mod plan;
@@ -16,6 +18,7 @@ mod wp;
 
 pub use crate::error::EngineError;
 pub use events::{Event, EventSink, no_events};
+pub use merge_options::MergeOptions;
 pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions, RunOptionsSpec};
 pub use orchestrator::{FeatureStatus, Orchestrator};
 pub use plan::{Plan, PlannedWp};

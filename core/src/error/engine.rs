@@ -56,6 +56,9 @@ pub enum EngineError {
         /// What git said.
         why: String,
     },
+    /// The request was cancelled before it began.
+    #[error("{0}")]
+    Aborted(String),
     /// Something inside the orchestrator failed (a bug): the message says what.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +75,7 @@ impl EngineError {
             EngineError::WpIdInvalid { .. } => ErrorCode::WpIdInvalid,
             EngineError::WpNotFound { .. } => ErrorCode::WpNotFound,
             EngineError::NotARepository { .. } => ErrorCode::NotARepository,
+            EngineError::Aborted(_) => ErrorCode::Aborted,
             EngineError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -26,6 +26,9 @@ pub enum Error {
     /// Preparing or cleaning a WP worktree failed.
     #[error(transparent)]
     Worktree(#[from] crate::worktree::WorktreeError),
+    /// Done WPs could not land.
+    #[error(transparent)]
+    Land(#[from] crate::land::LandError),
     /// A run could not start (no agents, unknown agent, feature not found).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -49,6 +52,7 @@ impl Error {
             Error::State(err) => err.code(),
             Error::Worktree(err) => err.code(),
             Error::Engine(err) => err.code(),
+            Error::Land(err) => err.code(),
         }
     }
 }

@@ -15,7 +15,7 @@
 mod cas;
 mod error;
 mod lock;
-mod message;
+pub(crate) mod message;
 mod model;
 mod notes;
 mod read;
@@ -31,7 +31,9 @@ pub use cas::CasPolicy;
 pub use error::StateError;
 pub use lock::{Liveness, RunLock, liveness, pid_alive, this_host};
 pub(crate) use message::trailer_value;
-pub use model::{Actor, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
+pub use model::{
+    Actor, MergeRecord, MergeStrategy, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState,
+};
 pub use notes::NOTES_REF;
 pub use read::STATE_FILE;
 
@@ -205,7 +207,7 @@ impl StateStore {
     }
 
     /// The committer: `user.name`/`user.email` from git config, else a fixed identity.
-    fn committer(repo: &Repository) -> Signature<'static> {
+    pub(crate) fn committer(repo: &Repository) -> Signature<'static> {
         repo.signature()
             .map(|s| s.to_owned())
             .or_else(|_| Signature::now("kitty-orchestrator", "kitty-orchestrator@localhost"))

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::failure::FailureClass;
 use crate::lane::Lane;
+pub use crate::merge_strategy::MergeStrategy;
 use crate::redact::Redactor;
 pub use crate::role::Role;
 
@@ -169,6 +170,31 @@ pub enum WpEvent {
     },
     /// A person asked to try again: `blocked → planned`.
     Retried,
+    /// The done WP landed on a branch (the lane stays `done`).
+    Merged {
+        /// The branch it landed on.
+        into: String,
+        /// The commit on that branch that holds the WP's work.
+        commit: String,
+        /// How it landed.
+        strategy: MergeStrategy,
+        /// The WP branch tip that landed.
+        head: String,
+    },
+}
+
+/// Where a WP's work landed, as its state remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    /// The branch it landed on.
+    pub into: String,
+    /// The commit on that branch that holds the work.
+    pub commit: String,
+    /// How it landed.
+    pub strategy: MergeStrategy,
+    /// The WP branch tip that landed (a later change to the branch lands again); `None` on the
+    /// run chain.
+    pub head: Option<String>,
 }
 
 impl WpEvent {
@@ -190,6 +216,7 @@ impl WpEvent {
             WpEvent::Blocked { .. } => "blocked",
             WpEvent::Canceled { .. } => "canceled",
             WpEvent::Retried => "retried",
+            WpEvent::Merged { .. } => "merged",
         }
     }
 }
@@ -275,6 +302,9 @@ pub struct WpState {
     /// Paths auto-commit never committed (secret-looking files, `.worktreeinclude` copies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
+    /// Where the work landed, once merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeRecord>,
     /// When the chain was created (RFC 3339).
     pub created_at: String,
     /// When this event happened (RFC 3339).
@@ -300,6 +330,21 @@ pub enum RunEvent {
         /// The run summary (per-WP lanes, agents, attempts, costs…).
         summary: serde_json::Value,
     },
+    /// Done WPs landed on a branch.
+    Merged {
+        /// The branch they landed on.
+        into: String,
+        /// Its tip after the merge.
+        commit: String,
+        /// Its tip before (`None`: the branch was created).
+        previous: Option<String>,
+        /// How they landed.
+        strategy: MergeStrategy,
+        /// The WPs that landed, in the order they were merged.
+        wps: Vec<String>,
+        /// Verification fix rounds it took.
+        fix_rounds: u32,
+    },
 }
 
 impl RunEvent {
@@ -309,6 +354,7 @@ impl RunEvent {
             RunEvent::Started { .. } => "run_started",
             RunEvent::Aborted { .. } => "run_aborted",
             RunEvent::Finished { .. } => "run_finished",
+            RunEvent::Merged { .. } => "run_merged",
         }
     }
 }
@@ -357,6 +403,9 @@ pub struct RunState {
     pub runs: u32,
     /// The latest summary, once a run finished.
     pub summary: Option<serde_json::Value>,
+    /// The latest landing, once the feature was merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeRecord>,
     /// When the latest run started (RFC 3339).
     pub started_at: String,
     /// When this event happened (RFC 3339).

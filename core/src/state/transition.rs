@@ -3,7 +3,7 @@
 //! Pure functions over snapshots, so that the CAS loop can re-validate an event against whatever
 //! tip it finds on each try.
 
-use super::model::{Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
+use super::model::{MergeRecord, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
 use crate::lane::Lane;
 use crate::limits::{bounded_text, valid_cost};
 
@@ -46,6 +46,7 @@ pub fn imported(feature: &str, wp: &str, lane: Lane, event_id: &str, run_id: Opt
         cost_usd: 0.0,
         agent_ms: 0,
         withheld: Vec::new(),
+        merged: None,
         created_at: now.to_string(),
         updated_at: now.to_string(),
     }
@@ -243,6 +244,17 @@ pub fn apply(
             next.pid = None;
             next.reason = Some(bounded_text(reason));
         }
+        WpEvent::Merged { into, commit, strategy, head } => {
+            if lane != Lane::Done {
+                return Err(illegal("only a done WP can land on a branch"));
+            }
+            next.merged = Some(MergeRecord {
+                into: into.clone(),
+                commit: commit.clone(),
+                strategy: *strategy,
+                head: Some(head.clone()),
+            });
+        }
         WpEvent::Retried => {
             if lane != Lane::Blocked {
                 return Err(illegal("only blocked WPs can be retried"));
@@ -285,6 +297,7 @@ pub fn apply_run(
             owner: None,
             runs: 0,
             summary: None,
+            merged: None,
             started_at: now.to_string(),
             updated_at: now.to_string(),
         },
@@ -315,6 +328,11 @@ pub fn apply_run(
                 next.status = RunStatus::Aborted;
             }
         }
+        // Landing happens between runs (it holds the run lock): the status stays what it was.
+        RunEvent::Merged { into, commit, strategy, .. } => {
+            next.merged =
+                Some(MergeRecord { into: into.clone(), commit: commit.clone(), strategy: *strategy, head: None });
+        }
     }
     Ok(next)
 }
@@ -325,6 +343,23 @@ mod tests {
 
     fn owner(run: &str) -> Owner {
         Owner { run_id: run.into(), pid: 1, host: "h".into() }
+    }
+
+    #[test]
+    fn only_a_done_wp_lands_and_its_lane_stays_done() {
+        let merged = WpEvent::Merged {
+            into: "main".into(),
+            commit: "c".into(),
+            strategy: crate::merge_strategy::MergeStrategy::Squash,
+            head: "h".into(),
+        };
+        let planned = imported("f", "WP01", Lane::Planned, "e0", None, "now");
+        assert!(matches!(apply(&planned, &merged, "e1", Some("m"), "now"), Err(Refusal::Illegal(_))));
+        let done = imported("f", "WP01", Lane::Done, "e0", None, "now");
+        let after = apply(&done, &merged, "e1", Some("m"), "now").unwrap();
+        assert_eq!(after.lane, Lane::Done);
+        let record = after.merged.unwrap();
+        assert_eq!((record.into.as_str(), record.head.as_deref()), ("main", Some("h")));
     }
 
     fn step(state: &WpState, event: WpEvent) -> Result<WpState, Refusal> {

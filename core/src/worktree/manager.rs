@@ -124,10 +124,7 @@ impl WorktreeManager {
     }
 
     pub(super) fn signature(repo: &Repository) -> Signature<'static> {
-        repo.signature()
-            .map(|s| s.to_owned())
-            .or_else(|_| Signature::now("kitty-orchestrator", "kitty-orchestrator@localhost"))
-            .expect("a fixed signature is valid")
+        crate::state::StateStore::committer(repo)
     }
 
     /// Holds the per-repository creation lock (an advisory file lock: serializes threads and

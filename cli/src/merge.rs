@@ -1,0 +1,75 @@
+//! `merge`: land the done WPs of a feature on the target branch.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kitty_orchestrator::Orchestrator;
+use kitty_orchestrator::engine::{Event, MergeOptions};
+use kitty_orchestrator::land::MergeOutcome;
+use kitty_orchestrator::merge_strategy::MergeStrategy;
+use tokio_util::sync::CancellationToken;
+
+use crate::{exit, fail, render};
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The feature: a slug under kitty-specs/ or a directory.
+    feature: String,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Land on this branch instead of the feature's target branch (created from it if missing).
+    #[arg(long, value_name = "BRANCH")]
+    into: Option<String>,
+    /// How each WP lands (default: `merge_strategy` in the configuration, else merge).
+    #[arg(long, value_parser = ["merge", "squash"])]
+    strategy: Option<String>,
+    /// Land the done WPs whose dependencies all land, even when others are not done.
+    #[arg(long)]
+    partial: bool,
+    /// Show the order, what each step merges and the conflicts; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn merge(args: MergeArgs) -> u8 {
+    let orch = match Orchestrator::open(&args.repo, None) {
+        Ok(o) => o,
+        Err(err) => return fail(&err, args.json),
+    };
+    let opts = MergeOptions {
+        into: args.into.clone(),
+        strategy: args.strategy.as_deref().and_then(MergeStrategy::parse),
+        partial: args.partial,
+        dry_run: args.dry_run,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let json = args.json;
+    let sink: kitty_orchestrator::engine::EventSink = Arc::new(move |event: Event| {
+        if json {
+            println!("{}", serde_json::to_string(&event).expect("events serialize"));
+        }
+    });
+    let cancel = CancellationToken::new();
+    let result = runtime.block_on(async {
+        crate::run::cancel_on_signals(cancel.clone(), "interrupted: stopping the merge (nothing lands)");
+        orch.merge(&args.feature, opts, sink, cancel).await
+    });
+    match result {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::json!({"type": "merge_report", "report": report}));
+            } else {
+                print!("{}", render::merge_report(&report));
+            }
+            match report.outcome {
+                MergeOutcome::DryRun if !report.conflicts.is_empty() => exit::BLOCKED,
+                _ => exit::OK,
+            }
+        }
+        Err(err) => fail(&err, args.json),
+    }
+}

@@ -1,0 +1,64 @@
+//! `merge` as a real process: plain and JSON output, dry run, exit codes.
+
+mod common;
+
+use common::{bin, git, repo, write_config};
+
+fn run(dir: &std::path::Path, feature: &str) {
+    let out = bin().args(["run", feature, "--grace", "1"]).current_dir(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn merge_lands_the_run_and_a_second_merge_says_nothing_to_merge() {
+    let tmp = repo("010-land", 4, "");
+    let dir = tmp.path();
+    run(dir, "010-land");
+    let dry = bin().args(["merge", "010-land", "--dry-run"]).current_dir(dir).output().unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(0), "{text}");
+    assert!(text.contains("would merge 010-land-WP01") && text.contains("nothing was changed"), "{text}");
+    let out = bin().args(["merge", "010-land", "--json"]).current_dir(dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "merge_report");
+    assert_eq!(last["report"]["outcome"], "merged");
+    assert_eq!(last["report"]["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(last["report"]["steps"][0]["action"], "merge");
+    assert!(stdout.lines().any(|l| l.contains("\"type\":\"merged\"")), "the merged event: {stdout}");
+    let files = git(dir, &["ls-tree", "--name-only", "main"]);
+    assert!((1..=4).all(|k| files.contains(&format!("WP0{k}.txt"))), "{files}");
+    let again = bin().args(["merge", "010-land"]).current_dir(dir).output().unwrap();
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text.contains("nothing to merge"), "{text}");
+}
+
+#[test]
+fn conflicts_exit_2_naming_wps_and_paths_and_a_dry_run_exits_1() {
+    let tmp = repo("020-clash", 2, "");
+    let dir = tmp.path();
+    // Two independent WPs (chained_wps(2) makes WP02 depend on WP01: rewrite it) writing one file.
+    let wp2 = dir.join("kitty-specs/020-clash/tasks/WP02-work.md");
+    let text = std::fs::read_to_string(&wp2).unwrap().replace("dependencies: [WP01]", "dependencies: []");
+    std::fs::write(&wp2, text).unwrap();
+    write_config(dir, "FAKE_EXTRA_FILES = \"shared.txt\"");
+    git(dir, &["commit", "-qam", "independent"]);
+    run(dir, "020-clash");
+    let main = git(dir, &["rev-parse", "main"]);
+    let dry = bin().args(["merge", "020-clash", "--dry-run"]).current_dir(dir).output().unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(1), "{text}");
+    assert!(text.contains("conflict: WP02 with WP01 in shared.txt"), "{text}");
+    let out = bin().args(["merge", "020-clash", "--json"]).current_dir(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(err["code"], "merge_conflict");
+    let message = err["error"].as_str().unwrap();
+    assert!(message.contains("WP02 with WP01 in shared.txt") && message.contains("nothing was changed"), "{message}");
+    assert_eq!(git(dir, &["rev-parse", "main"]), main);
+    let bad = bin().args(["merge", "020-clash", "--into", "a..b"]).current_dir(dir).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("into"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

@@ -1,0 +1,76 @@
+//! Per-merge choices beyond the configuration: where to land, how, and whether only to look.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+use crate::ids::check_ref_component;
+use crate::merge_strategy::MergeStrategy;
+
+/// Per-merge choices. As data (the bindings, `--json` tools): these snake_case keys, every one
+/// optional, unknown keys refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MergeOptions {
+    /// The branch to land on (default: the feature's target branch). A branch that does not
+    /// exist is created from the target branch — e.g. a feature branch for a pull request.
+    pub into: Option<String>,
+    /// How WPs land (default: the configuration's `merge_strategy`).
+    pub strategy: Option<MergeStrategy>,
+    /// Land the largest dependency-closed set of done WPs instead of refusing when some are not
+    /// done.
+    pub partial: bool,
+    /// Compute everything, change nothing: the report says what would land and what conflicts.
+    pub dry_run: bool,
+}
+
+fn invalid(key: &str, message: String) -> ConfigError {
+    ConfigError { path: "<merge options>".into(), key: Some(key.to_string()), line: None, message }
+}
+
+impl MergeOptions {
+    /// Checks the values; the error names the option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(branch) = &self.into {
+            let bad = branch.split('/').find_map(|part| check_ref_component(part).err());
+            if let Some(why) =
+                bad.or_else(|| branch.starts_with("refs/").then(|| "give a branch name, not a ref".into()))
+            {
+                return Err(invalid("into", format!("`{branch}` is not a valid branch name: {why}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Options from JSON-shaped data, as the bindings pass them; an unknown key or a value of
+    /// the wrong type is an error naming the key.
+    pub fn from_json(value: &serde_json::Value) -> Result<MergeOptions, ConfigError> {
+        let opts: MergeOptions = serde_path_to_error::deserialize(value).map_err(|err| {
+            let key = err.path().to_string();
+            let message = err.inner().to_string();
+            invalid(&crate::config::unknown_field(&message).unwrap_or(key), message)
+        })?;
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_options_name_the_bad_key() {
+        let ok = MergeOptions::from_json(&serde_json::json!({"into": "feature/x", "strategy": "squash"})).unwrap();
+        assert_eq!(ok.strategy, Some(MergeStrategy::Squash));
+        for (json, key) in [
+            (serde_json::json!({"into": "a..b"}), "into"),
+            (serde_json::json!({"into": "refs/heads/main"}), "into"),
+            (serde_json::json!({"strategy": "rebase"}), "strategy"),
+            (serde_json::json!({"dryRun": true}), "dryRun"),
+            (serde_json::json!({"partial": "yes"}), "partial"),
+        ] {
+            let err = MergeOptions::from_json(&json).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{json}: {err}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Landing errors; each names the WPs, paths, branch or ref at fault and what to do.
+
+use std::path::PathBuf;
+
+use super::types::Conflict;
+
+/// What stopped done WPs from landing. Nothing was changed when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum LandError {
+    /// A libgit2 operation failed.
+    #[error("git error while {context}: {source}")]
+    Git {
+        /// What we were doing.
+        context: String,
+        /// libgit2's error.
+        source: git2::Error,
+    },
+    /// Some WPs are not done (and `partial` was not asked for).
+    #[error("{feature}: not every WP is done ({}); finish them (`kitty-orchestrator run {feature}`), or land the done ones with --partial", not_done.join(", "))]
+    NotReady {
+        /// The feature.
+        feature: String,
+        /// `WP03 (doing)` for each WP not done.
+        not_done: Vec<String>,
+    },
+    /// Neither the branch to land on nor the feature's target branch exists.
+    #[error(
+        "branch `{branch}` does not exist, and neither does `{base}` to start it from; create it, or give --into an existing branch"
+    )]
+    NoTarget {
+        /// The branch asked for.
+        branch: String,
+        /// The feature's target branch.
+        base: String,
+    },
+    /// WPs conflict with each other or with the target branch.
+    #[error(
+        "{target}: the WPs do not merge cleanly, nothing was changed: {}; resolve them on the WP branches, or let an agent resolve them (--resolve)",
+        describe(conflicts)
+    )]
+    Conflict {
+        /// The branch being landed on.
+        target: String,
+        /// Every conflict found.
+        conflicts: Vec<Conflict>,
+    },
+    /// The target branch moved while the merge was computed.
+    #[error(
+        "{reference} moved while the merge was computed (expected {expected}, found {found}); nothing was changed, merge again"
+    )]
+    TargetMoved {
+        /// The ref.
+        reference: String,
+        /// The tip read at the start (`none` when it did not exist).
+        expected: String,
+        /// Its tip now.
+        found: String,
+    },
+    /// The target branch is checked out with uncommitted changes the merge would touch.
+    #[error("{} has uncommitted changes in paths the merge changes ({}); commit or stash them, then merge again (nothing was changed)", worktree.display(), paths.join(", "))]
+    TargetDirty {
+        /// The worktree that has the target branch checked out.
+        worktree: PathBuf,
+        /// The paths at stake.
+        paths: Vec<String>,
+    },
+    /// Reading or writing state failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
+fn describe(conflicts: &[Conflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| format!("{} with {} in {}", c.wp, c.with.join(" and "), c.paths.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl LandError {
+    /// The stable code of this error's kind.
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
+        match self {
+            LandError::Git { .. } => ErrorCode::Git,
+            LandError::NotReady { .. } | LandError::NoTarget { .. } => ErrorCode::MergeNotReady,
+            LandError::Conflict { .. } => ErrorCode::MergeConflict,
+            LandError::TargetMoved { .. } => ErrorCode::TargetMoved,
+            LandError::TargetDirty { .. } => ErrorCode::TargetDirty,
+            LandError::State(err) => err.code(),
+        }
+    }
+
+    pub(crate) fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> LandError {
+        let context = context.into();
+        move |source| LandError::Git { context, source }
+    }
+}

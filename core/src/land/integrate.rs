@@ -1,0 +1,188 @@
+//! The integration: every WP of a plan merged, in order, into one commit computed in memory
+//! (objects only — no ref, index or working tree is touched). Conflicts are collected, not
+//! stopped at, so one pass names every colliding pair.
+
+use std::collections::{BTreeSet, HashMap};
+
+use git2::{Commit, Index, Oid, Repository, Signature};
+
+use super::error::LandError;
+use super::plan::{Integrand, Plan};
+use super::types::{Conflict, StepAction};
+use crate::ids::WpId;
+use crate::merge_strategy::MergeStrategy;
+use crate::state::message::{compose, trailer_value};
+
+/// Who the integration commits are by, and which run writes them.
+pub struct Authors<'a> {
+    /// The committer (the user's git identity, else the orchestrator's).
+    pub committer: Signature<'a>,
+    /// The agents that worked on each WP, in first-use order (a squash credits them).
+    pub agents: HashMap<WpId, Vec<String>>,
+    /// The merge's id (`Kitty-Run`).
+    pub run_id: String,
+    /// The feature slug (`Kitty-Feature`).
+    pub feature: String,
+}
+
+/// The integration's result: its tip, each integrated WP's commit, and the conflicts.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    /// The commit holding every WP that merged.
+    pub tip: Oid,
+    /// The WPs integrated, in order, with the commit holding each.
+    pub commits: Vec<(WpId, Oid)>,
+    /// Every conflict found.
+    pub conflicts: Vec<Conflict>,
+}
+
+fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> LandError {
+    LandError::git(what)
+}
+
+fn commit_of<'r>(repo: &'r Repository, oid: Oid) -> Result<Commit<'r>, LandError> {
+    repo.find_commit(oid).map_err(git(format!("reading commit {oid}")))
+}
+
+/// Paths that differ between two commits' trees.
+pub(super) fn changed_paths(repo: &Repository, from: Oid, to: Oid) -> Result<BTreeSet<String>, LandError> {
+    let (a, b) = (commit_of(repo, from)?.tree(), commit_of(repo, to)?.tree());
+    let (a, b) = (a.map_err(git("reading a tree"))?, b.map_err(git("reading a tree"))?);
+    let diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None).map_err(git(format!("comparing {from} and {to}")))?;
+    let mut paths = BTreeSet::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(path) = file.path() {
+                paths.insert(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(paths)
+}
+
+fn conflicted_paths(index: &Index) -> Result<Vec<String>, LandError> {
+    let mut paths: Vec<String> = index
+        .conflicts()
+        .map_err(git("listing conflicts"))?
+        .flatten()
+        .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+        .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Merges every `Merge` step of `plan` in order; marks conflicting steps (and the steps that
+/// depend on them) in `plan.steps` and fills in each integrated step's commit.
+pub fn integrate(
+    repo: &Repository,
+    plan: &mut Plan,
+    strategy: MergeStrategy,
+    deps: &HashMap<WpId, Vec<WpId>>,
+    authors: &Authors<'_>,
+) -> Result<Integration, LandError> {
+    let mut acc = plan.from;
+    let mut commits = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut own: Vec<(WpId, BTreeSet<String>)> = Vec::new();
+    let mut failed: Vec<WpId> = Vec::new();
+    for step in plan.steps.iter_mut() {
+        if step.action != StepAction::Merge {
+            continue;
+        }
+        if let Some(dep) = deps.get(&step.wp).and_then(|d| d.iter().find(|d| failed.contains(d))) {
+            step.action = StepAction::AfterConflict { because: dep.clone() };
+            failed.push(step.wp.clone());
+            continue;
+        }
+        let what = &plan.integrands[&step.wp];
+        let mut index = merged_index(repo, acc, what, strategy)?;
+        if index.has_conflicts() {
+            let paths = conflicted_paths(&index)?;
+            let with = culprits(repo, plan.from, &plan.target, what, &paths, &own)?;
+            conflicts.push(Conflict { wp: step.wp.to_string(), with, paths });
+            step.action = StepAction::Conflicts;
+            failed.push(step.wp.clone());
+            continue;
+        }
+        let tree = index.write_tree_to(repo).map_err(git(format!("writing the tree of {}", step.wp)))?;
+        let tree = repo.find_tree(tree).map_err(git("reading a tree"))?;
+        let parent = commit_of(repo, acc)?;
+        let tip = commit_of(repo, what.tip)?;
+        let trailers = vec![
+            ("Kitty-Feature", authors.feature.clone()),
+            ("Kitty-WP", step.wp.to_string()),
+            ("Kitty-Run", authors.run_id.clone()),
+        ];
+        let branch = step.branch.clone().unwrap_or_default();
+        let oid = match strategy {
+            MergeStrategy::Merge => {
+                let subject = format!("Merge {}: {}", step.wp, trailer_value(&step.title));
+                let body = format!("Lands {branch} ({}) on {}.", what.tip, plan.target);
+                let message = compose(&subject, &body, &trailers);
+                let (c, parents) = (&authors.committer, [&parent, &tip]);
+                repo.commit(None, c, c, &message, &tree, &parents)
+            }
+            MergeStrategy::Squash => {
+                let agents = authors.agents.get(&step.wp).cloned().unwrap_or_default();
+                let author = match agents.first() {
+                    Some(agent) => Signature::now(agent, &format!("{agent}@agents.kitty"))
+                        .unwrap_or_else(|_| authors.committer.to_owned()),
+                    None => authors.committer.to_owned(),
+                };
+                let mut trailers = trailers;
+                for agent in agents.iter().skip(1) {
+                    trailers.push(("Co-authored-by", format!("{agent} <{agent}@agents.kitty>")));
+                }
+                let subject = format!("{}: {}", step.wp, trailer_value(&step.title));
+                let body = format!("The changes of {branch} ({}..{}), squashed.", what.ancestor, what.tip);
+                let message = compose(&subject, &body, &trailers);
+                repo.commit(None, &author, &authors.committer, &message, &tree, &[&parent])
+            }
+        }
+        .map_err(git(format!("committing {}", step.wp)))?;
+        own.push((step.wp.clone(), changed_paths(repo, what.ancestor, what.tip)?));
+        step.commit = Some(oid.to_string());
+        commits.push((step.wp.clone(), oid));
+        acc = oid;
+    }
+    Ok(Integration { tip: acc, commits, conflicts })
+}
+
+/// The index of `acc` with one WP merged in (conflicts recorded in it, not raised).
+fn merged_index(repo: &Repository, acc: Oid, what: &Integrand, strategy: MergeStrategy) -> Result<Index, LandError> {
+    let (ours, theirs) = (commit_of(repo, acc)?, commit_of(repo, what.tip)?);
+    match strategy {
+        MergeStrategy::Merge => repo.merge_commits(&ours, &theirs, None).map_err(git(format!("merging {}", what.tip))),
+        MergeStrategy::Squash => {
+            let ancestor = commit_of(repo, what.ancestor)?.tree().map_err(git("reading a tree"))?;
+            let ours = ours.tree().map_err(git("reading a tree"))?;
+            let theirs = theirs.tree().map_err(git("reading a tree"))?;
+            repo.merge_trees(&ancestor, &ours, &theirs, None).map_err(git(format!("applying {}", what.tip)))
+        }
+    }
+}
+
+/// What a conflicting WP collides with: the WPs integrated before it whose own changes touch the
+/// paths, and the target branch when it changed them since the WP forked (or when no WP did).
+fn culprits(
+    repo: &Repository,
+    from: Oid,
+    target: &str,
+    what: &Integrand,
+    paths: &[String],
+    own: &[(WpId, BTreeSet<String>)],
+) -> Result<Vec<String>, LandError> {
+    let mut with: Vec<String> = own
+        .iter()
+        .filter(|(_, touched)| paths.iter().any(|p| touched.contains(p)))
+        .map(|(wp, _)| wp.to_string())
+        .collect();
+    let fork = repo.merge_base(from, what.tip).map_err(git("finding a merge base"))?;
+    let on_target = changed_paths(repo, fork, from)?;
+    if with.is_empty() || paths.iter().any(|p| on_target.contains(p)) {
+        with.push(format!("the target branch {target}"));
+    }
+    Ok(with)
+}

@@ -1,0 +1,21 @@
+//! Landing: done WPs integrated into a target branch in dependency order.
+//!
+//! A landing is planned ([`plan`]: which WPs, in which order, what is already there), integrated
+//! in memory ([`integrate`]: one commit per WP, objects only, every conflict collected), and only
+//! then made visible ([`advance`]: the target ref moved by compare-and-swap under git's ref lock,
+//! a worktree that has it checked out brought along safely). Until the last step nothing a user
+//! can see has changed; a refusal at any step leaves the repository as it was.
+//!
+//! The engine ([`crate::engine`]) drives it: run lock, verification, records on the chains.
+
+mod error;
+mod integrate;
+mod plan;
+mod target;
+mod types;
+
+pub use error::LandError;
+pub use integrate::{Authors, Integration, integrate};
+pub use plan::{Integrand, Plan, PlanInput, plan};
+pub use target::{advance, check_worktrees, checked_out_in};
+pub use types::{Conflict, MergeOutcome, MergeReport, Step, StepAction};

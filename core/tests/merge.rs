@@ -1,0 +1,272 @@
+//! Landing end to end: real repositories, the fake agents as real processes, `git` itself to
+//! check what landed.
+
+mod common;
+
+use std::path::Path;
+
+use common::{F020, agent, assert_fsck_clean, config, fast, git, sample_repo};
+use kitty_orchestrator::engine::{MergeOptions, RunOutcome, no_events};
+use kitty_orchestrator::land::{MergeOutcome, StepAction};
+use kitty_orchestrator::merge_strategy::MergeStrategy;
+use kitty_orchestrator::{ErrorCode, Orchestrator};
+use tokio_util::sync::CancellationToken;
+
+fn agents(env: &[(&str, &str)]) -> kitty_orchestrator::Config {
+    config("[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]", &[agent("impl", env), agent("rev", &[])])
+}
+
+async fn run_to_done(orch: &Orchestrator, feature: &str) {
+    let summary = orch.run(feature, fast(), no_events(), CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+}
+
+async fn merge(
+    orch: &Orchestrator,
+    feature: &str,
+    opts: MergeOptions,
+) -> kitty_orchestrator::Result<kitty_orchestrator::land::MergeReport> {
+    orch.merge(feature, opts, no_events(), CancellationToken::new()).await
+}
+
+fn rev(dir: &Path, what: &str) -> String {
+    git(dir, &["rev-parse", what]).trim().to_string()
+}
+
+/// Every ref and the object count: what "nothing changed" means.
+fn snapshot(dir: &Path) -> (String, String) {
+    (git(dir, &["for-each-ref", "--format=%(refname) %(objectname)"]), git(dir, &["count-objects"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_020_feature_runs_and_lands_on_main_one_merge_per_wp_in_dependency_order() {
+    let tmp = sample_repo(true);
+    let dir = tmp.path();
+    let orch = Orchestrator::open(dir, Some(agents(&[]))).unwrap();
+    run_to_done(&orch, F020).await;
+    let before = rev(dir, "main");
+    let report = merge(&orch, F020, MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged, "{report:#?}");
+    assert_eq!(report.merged().len(), 9);
+    assert_eq!(report.previous.as_deref(), Some(before.as_str()));
+    // main (checked out here) holds every WP's file, in the working tree too.
+    for step in &report.steps {
+        let file = format!("{}.txt", step.wp);
+        assert!(git(dir, &["ls-tree", "--name-only", "main"]).lines().any(|l| l == file), "{file} on main");
+        assert!(dir.join(&file).exists(), "{file} checked out");
+    }
+    assert_eq!(git(dir, &["status", "--porcelain", "--untracked-files=no"]), "", "the checkout matches main");
+    // One merge per WP on the first-parent line, in dependency order.
+    let subjects: Vec<String> =
+        git(dir, &["log", "--first-parent", "--reverse", "--format=%s", &format!("{before}..main")])
+            .lines()
+            .map(str::to_string)
+            .collect();
+    let feature = orch.feature(F020).unwrap();
+    let order: Vec<String> = feature.topological_order().iter().map(|w| w.to_string()).collect();
+    let merged: Vec<String> =
+        subjects.iter().map(|s| s.split(':').next().unwrap().trim_start_matches("Merge ").to_string()).collect();
+    assert_eq!(merged, order, "{subjects:?}");
+    for wp in &feature.work_packages {
+        let at = merged.iter().position(|w| *w == wp.id.as_str()).unwrap();
+        for dep in &wp.dependencies {
+            assert!(merged.iter().position(|w| w == dep.as_str()).unwrap() < at, "{dep} before {}", wp.id);
+        }
+    }
+    let tip = git(
+        dir,
+        &[
+            "log",
+            "-1",
+            "--format=%P%n%(trailers:key=Kitty-WP,valueonly)%(trailers:key=Kitty-Feature,valueonly)",
+            "main",
+        ],
+    );
+    assert_eq!(tip.lines().next().unwrap().split(' ').count(), 2, "a merge commit: {tip}");
+    assert!(tip.contains(F020) && tip.contains(order.last().unwrap()), "{tip}");
+    assert_fsck_clean(dir);
+    // Recorded: on each WP's chain and on the run chain.
+    let status = orch.status(F020).unwrap();
+    for (wp, state) in &status.wps {
+        let landed = state.merged.as_ref().unwrap_or_else(|| panic!("{wp} records its landing"));
+        assert_eq!(landed.into, "main");
+        assert_eq!(landed.strategy, MergeStrategy::Merge);
+    }
+    let run = status.run.unwrap();
+    assert_eq!(run.merged.unwrap().commit, rev(dir, "main"));
+    // A second merge has nothing to do, says so, and writes nothing.
+    let unchanged = snapshot(dir);
+    let again = merge(&orch, F020, MergeOptions::default()).await.unwrap();
+    assert_eq!(again.outcome, MergeOutcome::NothingToMerge);
+    assert!(again.steps.iter().all(|s| s.action == StepAction::AlreadyMerged), "{again:#?}");
+    assert_eq!(snapshot(dir), unchanged);
+}
+
+/// Two independent WPs that both write `shared.txt`.
+async fn colliding(dir: &Path) -> Orchestrator {
+    common::feature(dir, "040-collide", &[("WP01", "planned", &[]), ("WP02", "planned", &[])]);
+    let orch = Orchestrator::open(dir, Some(agents(&[("FAKE_EXTRA_FILES", "shared.txt")]))).unwrap();
+    run_to_done(&orch, "040-collide").await;
+    orch
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colliding_wps_are_refused_naming_both_and_the_path_and_nothing_changes() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let orch = colliding(dir).await;
+    let before = snapshot(dir);
+    // The dry run predicts it, changing nothing (not even loose objects).
+    let dry = merge(&orch, "040-collide", MergeOptions { dry_run: true, ..MergeOptions::default() }).await.unwrap();
+    assert_eq!(dry.outcome, MergeOutcome::DryRun);
+    assert_eq!(dry.conflicts.len(), 1, "{dry:#?}");
+    assert_eq!(dry.conflicts[0].wp, "WP02");
+    assert_eq!(dry.conflicts[0].with, ["WP01"]);
+    assert_eq!(dry.conflicts[0].paths, ["shared.txt"]);
+    assert_eq!(snapshot(dir), before, "a dry run changes nothing");
+    let err = merge(&orch, "040-collide", MergeOptions::default()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MergeConflict);
+    let text = err.to_string();
+    assert!(text.contains("WP02") && text.contains("WP01") && text.contains("shared.txt"), "{text}");
+    assert_eq!(before.0, snapshot(dir).0, "no ref moved");
+    assert!(!dir.join("shared.txt").exists());
+    assert!(orch.status("040-collide").unwrap().wps.values().all(|s| s.merged.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn squash_lands_one_commit_per_wp_authored_by_its_agent() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "050-squash", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    let orch = Orchestrator::open(dir, Some(agents(&[]))).unwrap();
+    run_to_done(&orch, "050-squash").await;
+    let before = rev(dir, "main");
+    let opts = MergeOptions { strategy: Some(MergeStrategy::Squash), ..MergeOptions::default() };
+    let report = merge(&orch, "050-squash", opts.clone()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged);
+    let log = git(dir, &["log", "--reverse", "--format=%P|%an|%s", &format!("{before}..main")]);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for (line, wp) in lines.iter().zip(["WP01", "WP02"]) {
+        let parts: Vec<&str> = line.split('|').collect();
+        assert_eq!(parts[0].split(' ').count(), 1, "one parent: {line}");
+        assert_eq!(parts[1], "impl", "authored by the implementing agent: {line}");
+        assert!(parts[2].starts_with(&format!("{wp}: ")), "{line}");
+    }
+    // Exactly each WP's own changes: WP02's commit adds WP02.txt only.
+    let files = git(dir, &["show", "--name-only", "--format=", "main"]);
+    assert_eq!(files.trim(), "WP02.txt");
+    assert_fsck_clean(dir);
+    let again = merge(&orch, "050-squash", opts).await.unwrap();
+    assert_eq!(again.outcome, MergeOutcome::NothingToMerge, "{again:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dirty_checkout_of_the_target_in_a_touched_path_is_refused_and_kept() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "060-dirty", &[("WP01", "planned", &[])]);
+    let orch = Orchestrator::open(dir, Some(agents(&[]))).unwrap();
+    run_to_done(&orch, "060-dirty").await;
+    std::fs::write(dir.join("WP01.txt"), "my own notes\n").unwrap();
+    std::fs::write(dir.join("README.md"), "edited, not committed\n").unwrap();
+    let main = rev(dir, "main");
+    let err = merge(&orch, "060-dirty", MergeOptions::default()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TargetDirty, "{err}");
+    assert!(err.to_string().contains("WP01.txt"), "{err}");
+    assert_eq!(rev(dir, "main"), main);
+    assert_eq!(std::fs::read_to_string(dir.join("WP01.txt")).unwrap(), "my own notes\n");
+    // Once the touched path is clean, it lands; the edit elsewhere is kept as it was.
+    std::fs::remove_file(dir.join("WP01.txt")).unwrap();
+    let report = merge(&orch, "060-dirty", MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged);
+    assert_eq!(
+        report.worktree_updated.as_deref().map(Path::new).map(|p| p.canonicalize().unwrap()),
+        Some(dir.canonicalize().unwrap())
+    );
+    assert!(dir.join("WP01.txt").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("README.md")).unwrap(), "edited, not committed\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_lands_the_dependency_closed_done_set_and_into_creates_a_branch() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let wps: &[(&str, &str, &[&str])] = &[
+        ("WP01", "planned", &[]),
+        ("WP02", "planned", &[]),
+        ("WP03", "planned", &["WP02"]),
+        ("WP04", "planned", &["WP01"]),
+        ("WP05", "done", &["WP02"]),
+    ];
+    common::feature(dir, "070-partial", wps);
+    let cfg = config(
+        "max_retries = 0\nfallback_strategy = \"fail\"\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[agent("impl", &[("FAKE_FAIL_WPS", "WP02")]), agent("rev", &[])],
+    );
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    let summary = orch.run("070-partial", fast(), no_events(), CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Blocked);
+    let main = rev(dir, "main");
+    let err = merge(&orch, "070-partial", MergeOptions::default()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MergeNotReady);
+    assert!(err.to_string().contains("WP02 (blocked)") && err.to_string().contains("--partial"), "{err}");
+    let opts = MergeOptions { partial: true, into: Some("feature/070".into()), ..MergeOptions::default() };
+    let report = merge(&orch, "070-partial", opts).await.unwrap();
+    let actions: Vec<(String, StepAction)> =
+        report.steps.iter().map(|s| (s.wp.to_string(), s.action.clone())).collect();
+    assert!(actions.contains(&("WP01".into(), StepAction::Merge)), "{actions:?}");
+    assert!(actions.contains(&("WP04".into(), StepAction::Merge)), "{actions:?}");
+    assert!(actions.iter().any(|(w, a)| w == "WP03" && matches!(a, StepAction::NotDone { .. })), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|(w, a)| w == "WP05" && matches!(a, StepAction::Excluded { because } if because.as_str() == "WP02")),
+        "{actions:?}"
+    );
+    assert_eq!(rev(dir, "main"), main, "main is not where it landed");
+    let files = git(dir, &["ls-tree", "--name-only", "feature/070"]);
+    assert!(files.contains("WP01.txt") && files.contains("WP04.txt") && !files.contains("WP03.txt"), "{files}");
+    assert_eq!(report.previous, None, "the branch was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_done_wp_whose_branch_changes_nothing_is_reported_not_merged() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "080-empty", &[("WP01", "done", &[]), ("WP02", "done", &[])]);
+    // WP01 done by hand on a branch with an empty commit; WP02 done without a branch.
+    git(dir, &["branch", "080-empty-WP01", "main"]);
+    git(dir, &["checkout", "-q", "080-empty-WP01"]);
+    git(dir, &["commit", "-q", "--allow-empty", "-m", "nothing"]);
+    git(dir, &["checkout", "-q", "main"]);
+    let orch = Orchestrator::open(dir, Some(agents(&[]))).unwrap();
+    run_to_done(&orch, "080-empty").await;
+    let report = merge(&orch, "080-empty", MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::NothingToMerge);
+    assert_eq!(report.steps[0].action, StepAction::NoChanges, "{report:#?}");
+    assert_eq!(report.steps[1].action, StepAction::InTarget);
+}
+
+#[test]
+fn a_target_that_moved_since_the_merge_began_is_refused_naming_the_ref() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let first = rev(dir, "main");
+    git(dir, &["commit", "-q", "--allow-empty", "-m", "someone else"]);
+    let repo = git2::Repository::open(dir).unwrap();
+    let second = git2::Oid::from_str(&rev(dir, "main")).unwrap();
+    let sig = git2::Signature::now("t", "t@example.com").unwrap();
+    let err = kitty_orchestrator::land::advance(
+        &repo,
+        "refs/heads/main",
+        Some(git2::Oid::from_str(&first).unwrap()),
+        second,
+        &sig,
+        "test",
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TargetMoved);
+    assert!(err.to_string().contains("refs/heads/main"), "{err}");
+    assert_eq!(rev(dir, "main"), second.to_string());
+}
