@@ -67,8 +67,11 @@ worktree_dir = "{worktree_dir}"
 auto_commit = {auto_commit}
 # More paths auto-commit must never commit (gitignore syntax).
 # auto_commit_exclude = ["*.secret"]
-# Run once every WP is done, on the merge of all WP branches (argv, no shell).
+# Run on the merge of all WP branches (argv, no shell): at the end of a run, and by `merge`
+# before the target branch moves.
 # verify_command = ["cargo", "test"]
+# Agent rounds `merge` gives a failing verify_command to fix it before nothing lands (0-10).
+max_fix_rounds = {max_fix_rounds}
 # Run in each new worktree before its agent starts (its own process group, the same timeouts
 # as agents, output redacted in .kittify/logs/<feature>/<WP>-setup.log).
 # setup_command = ["npm", "install"]
@@ -107,6 +110,7 @@ review = {review}
         worktree_dir = defaults.worktree_dir.display(),
         auto_commit = defaults.auto_commit,
         merge_strategy = defaults.merge_strategy,
+        max_fix_rounds = defaults.max_fix_rounds,
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

@@ -67,6 +67,7 @@ pub fn merge(args: MergeArgs) -> u8 {
             }
             match report.outcome {
                 MergeOutcome::DryRun if !report.conflicts.is_empty() => exit::BLOCKED,
+                MergeOutcome::VerifyFailed => exit::BLOCKED,
                 _ => exit::OK,
             }
         }

@@ -46,6 +46,14 @@ pub fn event_line(event: &Event) -> Option<String> {
         }
         Event::WpBlocked { wp, reason, .. } => format!("{wp} BLOCKED: {reason}"),
         Event::AgentOutput { wp, line, .. } => format!("{wp} | {line}"),
+        Event::MergeVerified { round, passed, fix_agent, log, .. } => {
+            let after = match (round, fix_agent) {
+                (0, _) => "before any fix".to_string(),
+                (n, Some(agent)) => format!("after fix round {n} by {agent}"),
+                (n, None) => format!("after fix round {n}"),
+            };
+            format!("merge verification {} {after}; log {log}", if *passed { "passed" } else { "FAILED" })
+        }
         Event::Merged { target, commit, wps, .. } => {
             format!("merged {} into {target} ({})", wps.join(", "), commit.chars().take(10).collect::<String>())
         }
@@ -159,6 +167,13 @@ pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
         ));
     }
     let landed = report.merged().len();
+    if let Some(verify) = report.verify.as_ref().filter(|v| v.passed) {
+        out.push_str(&format!(
+            "  verified: `{}` passed after {} fix round(s)\n",
+            clean(&verify.command.join(" ")),
+            verify.fix_rounds
+        ));
+    }
     out.push_str(&match report.outcome {
         MergeOutcome::Merged => format!(
             "{}: {} -> {} ({landed} WP(s) landed){}\n",
@@ -169,6 +184,17 @@ pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
         ),
         MergeOutcome::NothingToMerge => {
             format!("{}: nothing to merge, every done WP is on it already\n", report.target)
+        }
+        MergeOutcome::VerifyFailed => {
+            let verify = report.verify.as_ref();
+            format!(
+                "NOT LANDED: `{}` still fails after {} fix round(s){}; see {}; the integration is kept in {}\n",
+                verify.map(|v| v.command.join(" ")).unwrap_or_default(),
+                verify.map_or(0, |v| v.fix_rounds),
+                verify.and_then(|v| v.note.as_ref()).map(|n| format!(" ({})", clean(n))).unwrap_or_default(),
+                verify.map(|v| clean(&v.log)).unwrap_or_default(),
+                report.integration_worktree.as_deref().map(clean).unwrap_or_default()
+            )
         }
         MergeOutcome::DryRun if report.conflicts.is_empty() => {
             format!("dry run: {landed} WP(s) would land cleanly; nothing was changed\n")

@@ -270,3 +270,64 @@ fn a_target_that_moved_since_the_merge_began_is_refused_naming_the_ref() {
     assert!(err.to_string().contains("refs/heads/main"), "{err}");
     assert_eq!(rev(dir, "main"), second.to_string());
 }
+
+const VERIFY: &str = "verify_command = ['python3', '-c', 'import os, sys; print(\"checking\"); sys.exit(0 if os.path.exists(\"merge.txt\") else 3)']";
+
+/// A repository with a two-WP feature run to done, and an orchestrator for its merge whose
+/// implementation agent (the fixer) has `env`.
+async fn verified(dir: &Path, env: &[(&str, &str)]) -> Orchestrator {
+    common::feature(dir, "090-verify", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    run_to_done(&Orchestrator::open(dir, Some(agents(&[]))).unwrap(), "090-verify").await;
+    let head = format!("{VERIFY}\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]");
+    Orchestrator::open(dir, Some(config(&head, &[agent("impl", env), agent("rev", &[])]))).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_verification_fixed_in_round_two_lands_with_two_rounds_reported() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path().display().to_string();
+    let orch = verified(dir, &[("FAKE_FIRST_MODE", "noop"), ("FAKE_STATE_DIR", &s)]).await;
+    let (sink, events) = common::recorder();
+    let report = orch.merge("090-verify", MergeOptions::default(), sink, CancellationToken::new()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged, "{report:#?}");
+    let verify = report.verify.as_ref().unwrap();
+    assert!(verify.passed);
+    assert_eq!(verify.fix_rounds, 2, "{verify:#?}");
+    assert_eq!(verify.rounds.iter().map(|r| r.passed).collect::<Vec<_>>(), [false, false, true]);
+    assert!(verify.rounds[1].fix_commit.is_none(), "round 1 changed nothing");
+    let fix = verify.rounds[2].fix_commit.clone().unwrap();
+    assert_eq!(rev(dir, "main"), fix, "the fix is the tip that landed");
+    assert!(git(dir, &["ls-tree", "--name-only", "main"]).contains("merge.txt"));
+    for round in &verify.rounds {
+        assert!(std::fs::read_to_string(&round.log).unwrap().contains("checking"), "{}", round.log);
+    }
+    // Every round on the run chain and as an event; the integration worktree and branch are gone.
+    let run_log = git(dir, &["log", "--format=%s", "refs/kitty/run/090-verify"]);
+    assert_eq!(run_log.lines().filter(|l| l.contains("verified")).count(), 3, "{run_log}");
+    let seen =
+        events.lock().unwrap().iter().filter(|e| matches!(e, kitty_orchestrator::Event::MergeVerified { .. })).count();
+    assert_eq!(seen, 3);
+    assert!(report.integration_worktree.is_none(), "{report:#?}");
+    assert!(!git(dir, &["branch", "--list"]).contains("-merge-"), "{}", git(dir, &["branch", "--list"]));
+    assert_eq!(orch.status("090-verify").unwrap().run.unwrap().merged.unwrap().commit, fix);
+    assert_fsck_clean(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixer_that_never_fixes_lands_nothing_after_three_rounds_and_names_the_log() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let orch = verified(dir, &[("FAKE_MODE", "noop")]).await;
+    let main = rev(dir, "main");
+    let report = merge(&orch, "090-verify", MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::VerifyFailed, "{report:#?}");
+    let verify = report.verify.as_ref().unwrap();
+    assert_eq!(verify.fix_rounds, 3);
+    assert!(verify.log.ends_with("merge-verify-3.log"), "{}", verify.log);
+    assert_eq!(rev(dir, "main"), main, "nothing landed");
+    assert!(orch.status("090-verify").unwrap().wps.values().all(|s| s.merged.is_none()));
+    let kept = report.integration_worktree.clone().unwrap();
+    assert!(Path::new(&kept).join("WP02.txt").exists(), "the integration is kept for a person: {kept}");
+}

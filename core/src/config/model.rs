@@ -109,8 +109,12 @@ pub struct Config {
     /// More paths (gitignore patterns) auto-commit never commits, on top of the built-in deny
     /// list of secret-looking files ([`crate::worktree::DENY_LIST`]) and `.worktreeinclude`.
     pub auto_commit_exclude: Vec<String>,
-    /// argv run after every WP is done, in a worktree merging them all.
+    /// argv run on the merge of every WP: at the end of a run (in a scratch copy), and by
+    /// `merge` in its integration worktree before the target moves.
     pub verify_command: Option<Vec<String>>,
+    /// Agent fix rounds `merge` gives a failing `verify_command` before it gives up (0–10;
+    /// default 3).
+    pub max_fix_rounds: u32,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
     /// How `merge` lands each WP (default merge).
@@ -134,6 +138,7 @@ impl Default for Config {
             auto_commit: true,
             auto_commit_exclude: Vec::new(),
             verify_command: None,
+            max_fix_rounds: 3,
             setup_command: None,
             merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),

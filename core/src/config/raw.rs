@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub(super) verify_command: Option<Spanned<Vec<String>>>,
     pub(super) setup_command: Option<Spanned<Vec<String>>>,
     pub(super) merge_strategy: Option<Spanned<String>>,
+    pub(super) max_fix_rounds: Option<Spanned<i64>>,
     pub(super) agents: Option<BTreeMap<String, Spanned<toml::Value>>>,
 }
 

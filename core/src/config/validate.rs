@@ -159,6 +159,8 @@ impl Validator<'_> {
             auto_commit: raw.auto_commit.unwrap_or(defaults.auto_commit),
             auto_commit_exclude,
             verify_command: self.argv("verify_command", raw.verify_command)?,
+            max_fix_rounds: self.int("max_fix_rounds", raw.max_fix_rounds, 0..=10, defaults.max_fix_rounds.into())?
+                as u32,
             setup_command: self.argv("setup_command", raw.setup_command)?,
             merge_strategy,
             agents,

@@ -13,7 +13,7 @@ use crate::feature::WorkPackage;
 use crate::role::Role;
 
 /// A configured command as an executor run.
-fn command_run(ctx: &Ctx, name: &str, argv: &[String], wp: &str, cwd: &Path, log_path: PathBuf) -> AgentRun {
+pub(super) fn command_run(ctx: &Ctx, name: &str, argv: &[String], wp: &str, cwd: &Path, log_path: PathBuf) -> AgentRun {
     AgentRun {
         command: AgentCommand {
             agent: name.to_string(),

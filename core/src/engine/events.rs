@@ -118,6 +118,19 @@ pub enum Event {
         /// The last log, if an agent ran.
         log: Option<String>,
     },
+    /// A merge ran `verify_command` on its integration (`round` 0: before any fix).
+    MergeVerified {
+        /// Feature slug.
+        feature: String,
+        /// The fix round it followed.
+        round: u32,
+        /// Whether it passed.
+        passed: bool,
+        /// The agent whose fix it verified.
+        fix_agent: Option<String>,
+        /// Its log.
+        log: String,
+    },
     /// Done WPs landed on a branch (`merge`).
     Merged {
         /// Feature slug.

@@ -1,26 +1,32 @@
-//! `merge`: the done WPs of a feature land on the target branch, in dependency order — planned,
-//! integrated in memory, then made visible by one compare-and-swap of the target ref, and
+//! `merge`: the done WPs of a feature land on the target branch, in dependency order — planned
+//! and integrated in memory, verified (and fixed by agents) in an integration worktree when
+//! `verify_command` is set, then made visible by one compare-and-swap of the target ref, and
 //! recorded on the run chain and on each landed WP's chain. Holds the run lock, so no run of the
 //! feature moves a WP meanwhile.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
+use git2::Oid;
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::off_thread;
+use super::ctx::{Ctx, off_thread};
 use super::events::{Event, EventSink};
 use super::merge_options::MergeOptions;
-use super::orchestrator::Orchestrator;
+use super::merge_verify::verify_and_fix;
+use super::options::RunOptions;
+use super::orchestrator::{Orchestrator, redactor_for};
+use super::roster::Roster;
 use crate::feature::Feature;
 use crate::ids::WpId;
-use crate::land::{self, Authors, LandError, MergeOutcome, MergeReport, PlanInput};
+use crate::land::{self, Authors, Integration, LandError, MergeOutcome, MergeReport, Plan, PlanInput};
 use crate::merge_strategy::MergeStrategy;
-use crate::state::{Append, Owner, RunEvent, WpEvent, this_host};
+use crate::state::{Append, Owner, RunEvent, StateStore, WpEvent, this_host};
 use crate::worktree::WorktreeManager;
 
 /// Where and how one merge lands.
 struct Landing {
-    feature: Feature,
+    feature: Arc<Feature>,
     target: String,
     base: String,
     strategy: MergeStrategy,
@@ -31,9 +37,10 @@ struct Landing {
 
 impl Orchestrator {
     /// Lands the done WPs of `feature` on the target branch (see [`MergeOptions`]). Nothing
-    /// visible changes until the integration is complete and clean: a conflict, a dirty checkout
-    /// of the target or a target that moved meanwhile is an error, and the repository is as it
-    /// was. A second merge with nothing new is [`MergeOutcome::NothingToMerge`].
+    /// visible changes until the integration is complete, clean and verified: a conflict, a
+    /// dirty checkout of the target or a target that moved meanwhile is an error, a verification
+    /// that still fails after the fix rounds is [`MergeOutcome::VerifyFailed`], and the target is
+    /// as it was. A second merge with nothing new is [`MergeOutcome::NothingToMerge`].
     pub async fn merge(
         &self,
         feature: &str,
@@ -42,20 +49,17 @@ impl Orchestrator {
         cancel: CancellationToken,
     ) -> Result<MergeReport, crate::Error> {
         opts.validate()?;
-        let feature = self.feature(feature)?;
+        let feature = Arc::new(self.feature(feature)?);
         let names = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
         let base = names.target_branch().to_string();
         let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: this_host() };
         // A dry run only reads: it may look while a run goes on.
         let _lock = if opts.dry_run { None } else { Some(self.store.lock_run(&feature.slug, &owner)?) };
         if cancel.is_cancelled() {
-            return Err(super::EngineError::Aborted(format!(
-                "the merge of {} was aborted before it began",
-                feature.slug
-            ))
-            .into());
+            let why = format!("the merge of {} was aborted before it began", feature.slug);
+            return Err(super::EngineError::Aborted(why).into());
         }
-        let landing = Landing {
+        let landing = Arc::new(Landing {
             target: opts.into.clone().unwrap_or_else(|| base.clone()),
             strategy: opts.strategy.unwrap_or(self.config.merge_strategy),
             feature,
@@ -63,31 +67,79 @@ impl Orchestrator {
             names,
             opts,
             owner,
-        };
-        let this = self.clone();
-        let report = off_thread(move || this.land(&landing)).await??;
-        if report.outcome == MergeOutcome::Merged {
-            let redactor = super::orchestrator::redactor_for(&self.config);
-            events(
-                Event::Merged {
-                    feature: report.feature.clone(),
-                    target: report.target.clone(),
-                    commit: report.commit.clone().unwrap_or_default(),
-                    strategy: report.strategy,
-                    wps: report.merged().iter().map(|w| w.to_string()).collect(),
-                }
-                .redacted(&redactor),
-            );
+        });
+        let (this, l) = (self.clone(), landing.clone());
+        let (plan, integration, mut report) = off_thread(move || this.integrate(&l)).await??;
+        if landing.opts.dry_run || report.outcome == MergeOutcome::NothingToMerge {
+            return Ok(report);
         }
+        let mut tip = integration.tip;
+        if let Some(command) = self.config.verify_command.clone() {
+            let ctx = self.merge_ctx(&landing, events.clone(), cancel.clone());
+            let (worktrees, id) = (landing.names.clone(), landing.owner.run_id.clone());
+            let tree = off_thread(move || worktrees.integration_tree(&id, tip)).await??;
+            let verification = verify_and_fix(&ctx, &tree, command).await?;
+            tip = landing.names.integration_head(&tree)?;
+            let passed = verification.passed;
+            report.verify = Some(verification);
+            if !passed {
+                report.outcome = MergeOutcome::VerifyFailed;
+                report.integration_worktree = Some(tree.path.display().to_string());
+                return Ok(report);
+            }
+            let (this, l) = (self.clone(), landing.clone());
+            report = off_thread(move || this.land(&l, &plan, &integration, tip, report)).await??;
+            let worktrees = landing.names.clone();
+            if !off_thread(move || worktrees.remove_integration(&tree, tip)).await?? {
+                report.integration_worktree = Some(landing.names.integration_path(&landing.owner.run_id));
+            }
+        } else {
+            let (this, l) = (self.clone(), landing.clone());
+            report = off_thread(move || this.land(&l, &plan, &integration, tip, report)).await??;
+        }
+        let merged = Event::Merged {
+            feature: report.feature.clone(),
+            target: report.target.clone(),
+            commit: report.commit.clone().unwrap_or_default(),
+            strategy: report.strategy,
+            wps: report.merged().iter().map(|w| w.to_string()).collect(),
+        };
+        events(merged.redacted(&redactor_for(&self.config)));
         Ok(report)
     }
 
-    /// The landing itself: git work, on a blocking thread.
-    fn land(&self, landing: &Landing) -> Result<MergeReport, crate::Error> {
+    /// The context agents of a merge run in (fix rounds, conflict resolution).
+    fn merge_ctx(&self, landing: &Landing, events: EventSink, cancel: CancellationToken) -> Ctx {
+        let roster = if self.config.max_fix_rounds > 0 {
+            Roster::implementers(&self.config).unwrap_or_else(|err| {
+                tracing::warn!(%err, "no implementation agent for the merge's fix rounds");
+                Roster::none()
+            })
+        } else {
+            Roster::none()
+        };
+        Ctx {
+            feature: landing.feature.clone(),
+            store: self.store.clone(),
+            worktrees: landing.names.clone(),
+            roster,
+            config: self.config.clone(),
+            owner: landing.owner.clone(),
+            events,
+            cancel,
+            repo_root: self.repo_root.clone(),
+            opts: RunOptions::default(),
+            logs: Mutex::new(BTreeMap::new()),
+            redactor: Arc::new(redactor_for(&self.config)),
+        }
+    }
+
+    /// Plans and integrates in memory (a dry run's objects stay in memory too); conflicts are an
+    /// error unless this is a dry run.
+    fn integrate(&self, landing: &Landing) -> Result<(Plan, Integration, MergeReport), crate::Error> {
         let slug = &landing.feature.slug;
         let states = self.store.feature_states(slug)?;
         let repo = self.store.repo()?;
-        // A dry run writes its objects to memory only: afterwards the object database is as it was.
         let odb = repo.odb().map_err(LandError::git("opening the object database"))?;
         let _mempack = if landing.opts.dry_run {
             Some(odb.add_new_mempack_backend(1000).map_err(LandError::git("adding an in-memory object store"))?)
@@ -108,7 +160,7 @@ impl Orchestrator {
         let deps: HashMap<WpId, Vec<WpId>> =
             landing.feature.work_packages.iter().map(|wp| (wp.id.clone(), wp.dependencies.clone())).collect();
         let authors = Authors {
-            committer: crate::state::StateStore::committer(&repo),
+            committer: StateStore::committer(&repo),
             agents: states.iter().map(|(id, s)| (id.clone(), s.agents_used.clone())).collect(),
             run_id: landing.owner.run_id.clone(),
             feature: slug.to_string(),
@@ -124,22 +176,37 @@ impl Orchestrator {
             steps: plan.steps.clone(),
             conflicts: integration.conflicts.clone(),
             worktree_updated: None,
+            verify: None,
+            integration_worktree: None,
         };
-        if landing.opts.dry_run {
-            return Ok(report);
+        if !landing.opts.dry_run {
+            if !integration.conflicts.is_empty() {
+                let conflicts = integration.conflicts.clone();
+                return Err(LandError::Conflict { target: landing.target.clone(), conflicts }.into());
+            }
+            if integration.commits.is_empty() {
+                report.outcome = MergeOutcome::NothingToMerge;
+                report.commit = report.previous.clone();
+            }
         }
-        if !integration.conflicts.is_empty() {
-            return Err(LandError::Conflict { target: landing.target.clone(), conflicts: integration.conflicts }.into());
-        }
-        if integration.commits.is_empty() {
-            report.outcome = MergeOutcome::NothingToMerge;
-            report.commit = report.previous.clone();
-            return Ok(report);
-        }
-        let message = format!("kitty-orchestrator: merge {slug} ({})", landing.strategy);
-        let moved =
-            land::advance(&repo, &plan.reference, plan.expected, integration.tip, &authors.committer, &message)?;
+        Ok((plan, integration, report))
+    }
+
+    /// Moves the target to `tip` and records the landing.
+    fn land(
+        &self,
+        landing: &Landing,
+        plan: &Plan,
+        integration: &Integration,
+        tip: Oid,
+        mut report: MergeReport,
+    ) -> Result<MergeReport, crate::Error> {
+        let repo = self.store.repo()?;
+        let committer = StateStore::committer(&repo);
+        let message = format!("kitty-orchestrator: merge {} ({})", landing.feature.slug, landing.strategy);
+        let moved = land::advance(&repo, &plan.reference, plan.expected, tip, &committer, &message)?;
         report.outcome = MergeOutcome::Merged;
+        report.commit = Some(tip.to_string());
         report.worktree_updated = moved.first().map(|d| d.display().to_string());
         self.record_landing(landing, &report, &integration.commits)?;
         Ok(report)
@@ -150,7 +217,7 @@ impl Orchestrator {
         &self,
         landing: &Landing,
         report: &MergeReport,
-        commits: &[(WpId, git2::Oid)],
+        commits: &[(WpId, Oid)],
     ) -> Result<(), crate::Error> {
         let slug = &landing.feature.slug;
         for (wp, commit) in commits {
@@ -171,7 +238,7 @@ impl Orchestrator {
             previous: report.previous.clone(),
             strategy: landing.strategy,
             wps: wps.clone(),
-            fix_rounds: 0,
+            fix_rounds: report.verify.as_ref().map_or(0, |v| v.fix_rounds),
         };
         let body = format!("{} landed on {}: {}.", slug, landing.target, wps.join(", "));
         self.store.append_run(slug, &event, &body)?;

@@ -52,3 +52,41 @@ pub fn review(feature: &Feature, wp: &WorkPackage, worktree: &str, base: &str, h
         prompt = wp.prompt,
     )
 }
+
+/// The work packages of a feature as a list for a prompt (`- WP01: title`), and where its
+/// specification and plan are, when present.
+fn feature_context(feature: &Feature) -> String {
+    let mut text = String::from("Work packages merged:\n");
+    for id in feature.topological_order() {
+        if let Some(wp) = feature.work_package(&id) {
+            text.push_str(&format!("- {id}: {}\n", wp.title));
+        }
+    }
+    for doc in ["spec.md", "plan.md"] {
+        let path = feature.dir.join(doc);
+        if path.is_file() {
+            text.push_str(&format!("The feature's {} is {}.\n", &doc[..doc.len() - 3], path.display()));
+        }
+    }
+    text
+}
+
+/// The prompt of a merge's fix round: the failing verification's command and output tail.
+pub fn fix(feature: &Feature, worktree: &str, branch: &str, command: &[String], round: u32, tail: &str) -> String {
+    format!(
+        "You are fixing the integration of the feature {slug}: every work package below has been merged, \
+         and the verification command fails on the result.\n\
+         You are in the git worktree {worktree}, on branch {branch}. Work only inside it.\n\
+         Make `{command}` pass with the smallest correct change; do not weaken or delete tests to do it. \
+         Commit your fix with git (anything left uncommitted is committed for you).\n\
+         This is fix round {round}.\n\
+         End your final message with one of these lines, on a line of its own:\n\
+         KITTY-STATUS: done                      when the fix is committed\n\
+         KITTY-STATUS: blocked <reason>          when you cannot fix it without a person\n\n\
+         {context}\n\
+         ===== Last lines of `{command}` =====\n\n{tail}\n",
+        slug = feature.slug,
+        command = command.join(" "),
+        context = feature_context(feature),
+    )
+}

@@ -26,6 +26,21 @@ impl Roster {
         impl_override: Option<&[String]>,
         review_override: Option<&[String]>,
     ) -> Result<Roster, EngineError> {
+        Self::build(config, impl_override, Some(review_override))
+    }
+
+    /// Only the implementation agents (for work that needs no review: fixing a merge's failing
+    /// verification, resolving its conflicts).
+    pub fn implementers(config: &Config) -> Result<Roster, EngineError> {
+        Self::build(config, None, None)
+    }
+
+    /// `review`: `None` = do not resolve the review role (it stays empty).
+    fn build(
+        config: &Config,
+        impl_override: Option<&[String]>,
+        review: Option<Option<&[String]>>,
+    ) -> Result<Roster, EngineError> {
         let all = agent_specs(config);
         let usable = |spec: &AgentSpec| spec.enabled && find_program(spec.program()).is_some();
         let specs: HashMap<String, AgentSpec> = all.iter().map(|s| (s.id.clone(), s.clone())).collect();
@@ -52,12 +67,20 @@ impl Roster {
             Ok(found)
         };
         let implementation = resolve(Role::Implementation, impl_override, &config.agents.implementation)?;
-        let review = resolve(Role::Review, review_override, &config.agents.review)?;
+        let review = match review {
+            Some(listed) => resolve(Role::Review, listed, &config.agents.review)?,
+            None => Vec::new(),
+        };
         let capacity = specs
             .iter()
             .filter_map(|(id, spec)| spec.max_concurrent.map(|n| (id.clone(), Arc::new(Semaphore::new(n)))))
             .collect();
         Ok(Roster { specs, implementation, review, capacity })
+    }
+
+    /// A roster with no agents (a merge whose verification needs no fixing).
+    pub fn none() -> Roster {
+        Roster { specs: HashMap::new(), implementation: Vec::new(), review: Vec::new(), capacity: HashMap::new() }
     }
 
     /// The agents for `role`, in preference order.

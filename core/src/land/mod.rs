@@ -18,4 +18,4 @@ pub use error::LandError;
 pub use integrate::{Authors, Integration, integrate};
 pub use plan::{Integrand, Plan, PlanInput, plan};
 pub use target::{advance, check_worktrees, checked_out_in};
-pub use types::{Conflict, MergeOutcome, MergeReport, Step, StepAction};
+pub use types::{Conflict, LandingVerification, MergeOutcome, MergeReport, Step, StepAction, VerifyRound};

@@ -78,6 +78,45 @@ pub enum MergeOutcome {
     NothingToMerge,
     /// A dry run: nothing was changed; the steps say what would happen.
     DryRun,
+    /// `verify_command` still failed after the fix rounds: nothing landed (the integration
+    /// worktree is kept; `verify` names the logs).
+    VerifyFailed,
+}
+
+/// One verification of a merge's integration, after the fix round that preceded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyRound {
+    /// The fix round it followed (0: the first verification, before any fix).
+    pub round: u32,
+    /// The agent that made the fix.
+    pub fix_agent: Option<String>,
+    /// The fix agent's log.
+    pub fix_log: Option<String>,
+    /// The fix commit (`None`: the agent changed nothing).
+    pub fix_commit: Option<String>,
+    /// Whether the verification passed.
+    pub passed: bool,
+    /// Its exit code.
+    pub exit_code: Option<i32>,
+    /// Its log.
+    pub log: String,
+}
+
+/// How a merge's verification went.
+#[derive(Debug, Clone, Serialize)]
+pub struct LandingVerification {
+    /// The command.
+    pub command: Vec<String>,
+    /// Whether it passed in the end.
+    pub passed: bool,
+    /// Fix rounds it took (0: it passed at once).
+    pub fix_rounds: u32,
+    /// Every verification, in order.
+    pub rounds: Vec<VerifyRound>,
+    /// The last verification's log.
+    pub log: String,
+    /// Why fixing stopped early, if it did (no agent, aborted, an agent that gave up).
+    pub note: Option<String>,
 }
 
 /// What a merge did (or, in a dry run, would do).
@@ -101,6 +140,11 @@ pub struct MergeReport {
     pub conflicts: Vec<Conflict>,
     /// The worktree that had the target checked out and was brought to the new commit.
     pub worktree_updated: Option<String>,
+    /// The verification, when `verify_command` is configured.
+    pub verify: Option<LandingVerification>,
+    /// The integration worktree, when it was kept (the merge did not land, or it holds
+    /// uncommitted files).
+    pub integration_worktree: Option<String>,
 }
 
 impl MergeReport {

@@ -330,6 +330,19 @@ pub enum RunEvent {
         /// The run summary (per-WP lanes, agents, attempts, costs…).
         summary: serde_json::Value,
     },
+    /// A merge ran `verify_command` on its integration (after fix round `round`; 0 = before any).
+    Verified {
+        /// The fix round it followed (0: the first verification).
+        round: u32,
+        /// Whether it passed.
+        passed: bool,
+        /// The agent that made the fix it verified.
+        agent: Option<String>,
+        /// The fix commit, when the agent changed anything.
+        commit: Option<String>,
+        /// The verification's log.
+        log: String,
+    },
     /// Done WPs landed on a branch.
     Merged {
         /// The branch they landed on.
@@ -354,6 +367,7 @@ impl RunEvent {
             RunEvent::Started { .. } => "run_started",
             RunEvent::Aborted { .. } => "run_aborted",
             RunEvent::Finished { .. } => "run_finished",
+            RunEvent::Verified { .. } => "run_verified",
             RunEvent::Merged { .. } => "run_merged",
         }
     }

@@ -12,6 +12,7 @@ mod base;
 mod changes;
 mod create;
 mod error;
+mod integration;
 mod manager;
 mod setup;
 mod types;
@@ -19,6 +20,7 @@ mod withhold;
 
 pub use base::BaseSource;
 pub use error::WorktreeError;
+pub use integration::IntegrationTree;
 pub use manager::WorktreeManager;
 pub use types::{AttemptChanges, Backup, Prepared, WorkSnapshot};
 pub use withhold::{DENY_LIST, Withhold};
