@@ -78,6 +78,8 @@ max_fix_rounds = {max_fix_rounds}
 # How `kitty-orchestrator merge` lands each WP on the target branch: "merge" (one merge commit
 # per WP, its commits kept) or "squash" (one commit per WP with exactly its own changes).
 merge_strategy = "{merge_strategy}"
+# `merge` gives conflicts to an implementation agent (its resolution checked) instead of stopping.
+resolve_conflicts = {resolve_conflicts}
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.
@@ -111,6 +113,7 @@ review = {review}
         auto_commit = defaults.auto_commit,
         merge_strategy = defaults.merge_strategy,
         max_fix_rounds = defaults.max_fix_rounds,
+        resolve_conflicts = defaults.resolve_conflicts,
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

@@ -30,6 +30,10 @@ pub struct MergeArgs {
     /// Show the order, what each step merges and the conflicts; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Give conflicts to an implementation agent instead of stopping (its resolution is checked:
+    /// no conflict marker may be left).
+    #[arg(long)]
+    resolve: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -45,6 +49,7 @@ pub fn merge(args: MergeArgs) -> u8 {
         strategy: args.strategy.as_deref().and_then(MergeStrategy::parse),
         partial: args.partial,
         dry_run: args.dry_run,
+        resolve: args.resolve,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let json = args.json;

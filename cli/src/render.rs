@@ -54,6 +54,9 @@ pub fn event_line(event: &Event) -> Option<String> {
             };
             format!("merge verification {} {after}; log {log}", if *passed { "passed" } else { "FAILED" })
         }
+        Event::MergeResolved { wp, agent, paths, .. } => {
+            format!("merge conflict of {wp} in {} resolved by {agent}", paths.join(", "))
+        }
         Event::Merged { target, commit, wps, .. } => {
             format!("merged {} into {target} ({})", wps.join(", "), commit.chars().take(10).collect::<String>())
         }
@@ -157,6 +160,15 @@ pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
             StepAction::AfterConflict { because } => format!("not tried: depends on {because}, which conflicts"),
         };
         out.push_str(&format!("  {:<6} {}  {}\n", step.wp, clean(&what), clean(&step.title)));
+    }
+    for r in &report.resolutions {
+        out.push_str(&format!(
+            "  resolved: {} with {} in {} by {}\n",
+            r.wp,
+            r.with.join(" and "),
+            clean(&r.paths.join(", ")),
+            clean(&r.agent)
+        ));
     }
     for c in &report.conflicts {
         out.push_str(&format!(

@@ -331,3 +331,57 @@ async fn a_fixer_that_never_fixes_lands_nothing_after_three_rounds_and_names_the
     let kept = report.integration_worktree.clone().unwrap();
     assert!(Path::new(&kept).join("WP02.txt").exists(), "the integration is kept for a person: {kept}");
 }
+
+/// An orchestrator for the colliding feature's merge whose implementation agent has `mode`.
+fn resolver(dir: &Path, mode: &str) -> Orchestrator {
+    Orchestrator::open(dir, Some(agents(&[("FAKE_MODE", mode)]))).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_gives_a_conflict_to_an_agent_and_lands_its_resolution() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    colliding(dir).await;
+    let orch = resolver(dir, "resolve");
+    let opts = MergeOptions { resolve: true, ..MergeOptions::default() };
+    let report = merge(&orch, "040-collide", opts.clone()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged, "{report:#?}");
+    assert_eq!(report.resolutions.len(), 1);
+    let r = &report.resolutions[0];
+    assert_eq!(
+        (r.wp.as_str(), r.with.as_slice(), r.paths.as_slice()),
+        ("WP02", &["WP01".to_string()][..], &["shared.txt".to_string()][..])
+    );
+    let shared = git(dir, &["show", "main:shared.txt"]);
+    assert_eq!(shared, "written by WP01\nwritten by WP02\n", "both sides kept, no markers");
+    // The resolution is WP02's landing: a merge commit whose second parent is WP02's branch.
+    let parents = git(dir, &["log", "-1", "--format=%P", "main"]);
+    assert!(parents.trim().ends_with(&rev(dir, "040-collide-WP02")), "{parents}");
+    let run_log = git(dir, &["log", "--format=%s", "refs/kitty/run/040-collide"]);
+    assert!(run_log.contains("resolved"), "{run_log}");
+    assert!(!git(dir, &["branch", "--list"]).contains("-merge-"));
+    assert_fsck_clean(dir);
+    let again = merge(&orch, "040-collide", opts).await.unwrap();
+    assert_eq!(again.outcome, MergeOutcome::NothingToMerge);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_that_leaves_conflict_markers_is_refused_and_nothing_lands() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    colliding(dir).await;
+    let before = git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"]);
+    let orch = resolver(dir, "markers");
+    let err = merge(&orch, "040-collide", MergeOptions { resolve: true, ..MergeOptions::default() }).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MergeConflict, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("left conflict markers in shared.txt") && text.contains("merge-resolve-WP02"), "{text}");
+    assert_eq!(
+        git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"]),
+        before,
+        "no branch moved or left"
+    );
+    assert!(!dir.join("shared.txt").exists());
+    let saved = git(dir, &["for-each-ref", "--format=%(refname)", "refs/kitty/backup/040-collide/"]);
+    assert!(saved.contains("040-collide-merge-"), "the refused resolution is kept in a backup ref: {saved}");
+}

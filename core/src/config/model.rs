@@ -115,6 +115,8 @@ pub struct Config {
     /// Agent fix rounds `merge` gives a failing `verify_command` before it gives up (0–10;
     /// default 3).
     pub max_fix_rounds: u32,
+    /// `merge` gives conflicts to an implementation agent instead of stopping (default false).
+    pub resolve_conflicts: bool,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
     /// How `merge` lands each WP (default merge).
@@ -139,6 +141,7 @@ impl Default for Config {
             auto_commit_exclude: Vec::new(),
             verify_command: None,
             max_fix_rounds: 3,
+            resolve_conflicts: false,
             setup_command: None,
             merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),

@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub(super) setup_command: Option<Spanned<Vec<String>>>,
     pub(super) merge_strategy: Option<Spanned<String>>,
     pub(super) max_fix_rounds: Option<Spanned<i64>>,
+    pub(super) resolve_conflicts: Option<bool>,
     pub(super) agents: Option<BTreeMap<String, Spanned<toml::Value>>>,
 }
 

@@ -163,6 +163,7 @@ impl Validator<'_> {
                 as u32,
             setup_command: self.argv("setup_command", raw.setup_command)?,
             merge_strategy,
+            resolve_conflicts: raw.resolve_conflicts.unwrap_or(defaults.resolve_conflicts),
             agents,
         })
     }

@@ -131,6 +131,19 @@ pub enum Event {
         /// Its log.
         log: String,
     },
+    /// An agent resolved a conflict of a merge (`resolve`).
+    MergeResolved {
+        /// Feature slug.
+        feature: String,
+        /// The WP whose merge conflicted.
+        wp: String,
+        /// The agent.
+        agent: String,
+        /// The conflicting paths.
+        paths: Vec<String>,
+        /// The commit holding the resolution.
+        commit: String,
+    },
     /// Done WPs landed on a branch (`merge`).
     Merged {
         /// Feature slug.

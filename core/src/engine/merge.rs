@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::ctx::{Ctx, off_thread};
 use super::events::{Event, EventSink};
 use super::merge_options::MergeOptions;
+use super::merge_resolve::resolve_conflict;
 use super::merge_verify::verify_and_fix;
 use super::options::RunOptions;
 use super::orchestrator::{Orchestrator, redactor_for};
@@ -22,7 +23,7 @@ use crate::ids::WpId;
 use crate::land::{self, Authors, Integration, LandError, MergeOutcome, MergeReport, Plan, PlanInput};
 use crate::merge_strategy::MergeStrategy;
 use crate::state::{Append, Owner, RunEvent, StateStore, WpEvent, this_host};
-use crate::worktree::WorktreeManager;
+use crate::worktree::{IntegrationTree, WorktreeManager};
 
 /// Where and how one merge lands.
 struct Landing {
@@ -68,34 +69,67 @@ impl Orchestrator {
             opts,
             owner,
         });
+        let resolving = !landing.opts.dry_run && (landing.opts.resolve || self.config.resolve_conflicts);
         let (this, l) = (self.clone(), landing.clone());
-        let (plan, integration, mut report) = off_thread(move || this.integrate(&l)).await??;
+        let (mut plan, mut integration, mut report) = off_thread(move || this.integrate(&l, resolving)).await??;
         if landing.opts.dry_run || report.outcome == MergeOutcome::NothingToMerge {
             return Ok(report);
         }
+        let ctx = self.merge_ctx(&landing, events.clone(), cancel.clone(), resolving);
+        let mut tree: Option<IntegrationTree> = None;
+        while let Some(stopped) = integration.stopped.clone() {
+            let acc = integration.tip;
+            let t = match &tree {
+                Some(t) => t.clone(),
+                None => self.integration_tree(&landing, acc).await?,
+            };
+            tree = Some(t.clone());
+            let resolution = match resolve_conflict(&ctx, &t, &plan, &stopped, acc, landing.strategy).await {
+                Ok(r) => r,
+                Err(err) => {
+                    // The conflict can be made again; what the agents did is saved in a backup ref.
+                    let worktrees = landing.names.clone();
+                    match off_thread(move || worktrees.discard_integration(&t, acc)).await? {
+                        Ok(Some(backup)) => tracing::info!(%backup, "saved the refused resolution"),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(%e, "could not remove the integration worktree"),
+                    }
+                    return Err(err);
+                }
+            };
+            plan.steps[stopped.step].commit = Some(resolution.commit.clone());
+            report.resolutions.push(resolution);
+            let (this, l) = (self.clone(), landing.clone());
+            (plan, integration) = off_thread(move || this.continue_integration(&l, plan)).await??;
+        }
+        report.steps = plan.steps.clone();
         let mut tip = integration.tip;
         if let Some(command) = self.config.verify_command.clone() {
-            let ctx = self.merge_ctx(&landing, events.clone(), cancel.clone());
-            let (worktrees, id) = (landing.names.clone(), landing.owner.run_id.clone());
-            let tree = off_thread(move || worktrees.integration_tree(&id, tip)).await??;
-            let verification = verify_and_fix(&ctx, &tree, command).await?;
-            tip = landing.names.integration_head(&tree)?;
+            let t = match tree.take() {
+                Some(t) => {
+                    landing.names.reset_integration(&t, tip)?;
+                    t
+                }
+                None => self.integration_tree(&landing, tip).await?,
+            };
+            let verification = verify_and_fix(&ctx, &t, command).await?;
+            tip = landing.names.integration_head(&t)?;
             let passed = verification.passed;
             report.verify = Some(verification);
             if !passed {
                 report.outcome = MergeOutcome::VerifyFailed;
-                report.integration_worktree = Some(tree.path.display().to_string());
+                report.integration_worktree = Some(t.path.display().to_string());
                 return Ok(report);
             }
-            let (this, l) = (self.clone(), landing.clone());
-            report = off_thread(move || this.land(&l, &plan, &integration, tip, report)).await??;
-            let worktrees = landing.names.clone();
-            if !off_thread(move || worktrees.remove_integration(&tree, tip)).await?? {
-                report.integration_worktree = Some(landing.names.integration_path(&landing.owner.run_id));
+            tree = Some(t);
+        }
+        let (this, l, p) = (self.clone(), landing.clone(), plan.clone());
+        report = off_thread(move || this.land(&l, &p, tip, report)).await??;
+        if let Some(t) = tree {
+            let (worktrees, path) = (landing.names.clone(), t.path.display().to_string());
+            if !off_thread(move || worktrees.remove_integration(&t, tip)).await?? {
+                report.integration_worktree = Some(path);
             }
-        } else {
-            let (this, l) = (self.clone(), landing.clone());
-            report = off_thread(move || this.land(&l, &plan, &integration, tip, report)).await??;
         }
         let merged = Event::Merged {
             feature: report.feature.clone(),
@@ -108,9 +142,15 @@ impl Orchestrator {
         Ok(report)
     }
 
+    async fn integration_tree(&self, landing: &Landing, at: Oid) -> Result<IntegrationTree, crate::Error> {
+        let (worktrees, id) = (landing.names.clone(), landing.owner.run_id.clone());
+        Ok(off_thread(move || worktrees.integration_tree(&id, at)).await??)
+    }
+
     /// The context agents of a merge run in (fix rounds, conflict resolution).
-    fn merge_ctx(&self, landing: &Landing, events: EventSink, cancel: CancellationToken) -> Ctx {
-        let roster = if self.config.max_fix_rounds > 0 {
+    fn merge_ctx(&self, landing: &Landing, events: EventSink, cancel: CancellationToken, resolving: bool) -> Ctx {
+        let fixing = self.config.verify_command.is_some() && self.config.max_fix_rounds > 0;
+        let roster = if fixing || resolving {
             Roster::implementers(&self.config).unwrap_or_else(|err| {
                 tracing::warn!(%err, "no implementation agent for the merge's fix rounds");
                 Roster::none()
@@ -136,7 +176,11 @@ impl Orchestrator {
 
     /// Plans and integrates in memory (a dry run's objects stay in memory too); conflicts are an
     /// error unless this is a dry run.
-    fn integrate(&self, landing: &Landing) -> Result<(Plan, Integration, MergeReport), crate::Error> {
+    fn integrate(
+        &self,
+        landing: &Landing,
+        stop_at_conflict: bool,
+    ) -> Result<(Plan, Integration, MergeReport), crate::Error> {
         let slug = &landing.feature.slug;
         let states = self.store.feature_states(slug)?;
         let repo = self.store.repo()?;
@@ -157,15 +201,7 @@ impl Orchestrator {
             strategy: landing.strategy,
             partial: landing.opts.partial,
         })?;
-        let deps: HashMap<WpId, Vec<WpId>> =
-            landing.feature.work_packages.iter().map(|wp| (wp.id.clone(), wp.dependencies.clone())).collect();
-        let authors = Authors {
-            committer: StateStore::committer(&repo),
-            agents: states.iter().map(|(id, s)| (id.clone(), s.agents_used.clone())).collect(),
-            run_id: landing.owner.run_id.clone(),
-            feature: slug.to_string(),
-        };
-        let integration = land::integrate(&repo, &mut plan, landing.strategy, &deps, &authors)?;
+        let integration = self.integrate_plan(landing, &repo, &mut plan, stop_at_conflict)?;
         let mut report = MergeReport {
             feature: slug.to_string(),
             target: landing.target.clone(),
@@ -175,6 +211,7 @@ impl Orchestrator {
             commit: (!integration.commits.is_empty()).then(|| integration.tip.to_string()),
             steps: plan.steps.clone(),
             conflicts: integration.conflicts.clone(),
+            resolutions: Vec::new(),
             worktree_updated: None,
             verify: None,
             integration_worktree: None,
@@ -184,7 +221,7 @@ impl Orchestrator {
                 let conflicts = integration.conflicts.clone();
                 return Err(LandError::Conflict { target: landing.target.clone(), conflicts }.into());
             }
-            if integration.commits.is_empty() {
+            if integration.commits.is_empty() && integration.stopped.is_none() {
                 report.outcome = MergeOutcome::NothingToMerge;
                 report.commit = report.previous.clone();
             }
@@ -192,12 +229,38 @@ impl Orchestrator {
         Ok((plan, integration, report))
     }
 
+    /// Integrates the steps of `plan` not integrated yet (after a resolution), stopping at the
+    /// next conflict.
+    fn continue_integration(&self, landing: &Landing, mut plan: Plan) -> Result<(Plan, Integration), crate::Error> {
+        let repo = self.store.repo()?;
+        let integration = self.integrate_plan(landing, &repo, &mut plan, true)?;
+        Ok((plan, integration))
+    }
+
+    fn integrate_plan(
+        &self,
+        landing: &Landing,
+        repo: &git2::Repository,
+        plan: &mut Plan,
+        stop_at_conflict: bool,
+    ) -> Result<Integration, crate::Error> {
+        let states = self.store.feature_states(&landing.feature.slug)?;
+        let deps: HashMap<WpId, Vec<WpId>> =
+            landing.feature.work_packages.iter().map(|wp| (wp.id.clone(), wp.dependencies.clone())).collect();
+        let authors = Authors {
+            committer: StateStore::committer(repo),
+            agents: states.iter().map(|(id, s)| (id.clone(), s.agents_used.clone())).collect(),
+            run_id: landing.owner.run_id.clone(),
+            feature: landing.feature.slug.to_string(),
+        };
+        Ok(land::integrate(repo, plan, landing.strategy, &deps, &authors, stop_at_conflict)?)
+    }
+
     /// Moves the target to `tip` and records the landing.
     fn land(
         &self,
         landing: &Landing,
         plan: &Plan,
-        integration: &Integration,
         tip: Oid,
         mut report: MergeReport,
     ) -> Result<MergeReport, crate::Error> {
@@ -208,7 +271,13 @@ impl Orchestrator {
         report.outcome = MergeOutcome::Merged;
         report.commit = Some(tip.to_string());
         report.worktree_updated = moved.first().map(|d| d.display().to_string());
-        self.record_landing(landing, &report, &integration.commits)?;
+        let commits: Vec<(WpId, Oid)> = plan
+            .steps
+            .iter()
+            .filter(|s| s.action == land::StepAction::Merge)
+            .filter_map(|s| Some((s.wp.clone(), Oid::from_str(s.commit.as_deref()?).ok()?)))
+            .collect();
+        self.record_landing(landing, &report, &commits)?;
         Ok(report)
     }
 

@@ -21,6 +21,9 @@ pub struct MergeOptions {
     pub partial: bool,
     /// Compute everything, change nothing: the report says what would land and what conflicts.
     pub dry_run: bool,
+    /// Give conflicts to an implementation agent in the integration worktree instead of
+    /// stopping (also the configuration's `resolve_conflicts`).
+    pub resolve: bool,
 }
 
 fn invalid(key: &str, message: String) -> ConfigError {

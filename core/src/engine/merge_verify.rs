@@ -21,7 +21,7 @@ use crate::worktree::IntegrationTree;
 /// Lines of the failing output an agent is shown.
 const TAIL_LINES: usize = 80;
 
-fn logs_dir(ctx: &Ctx) -> PathBuf {
+pub(super) fn logs_dir(ctx: &Ctx) -> PathBuf {
     ctx.repo_root.join(".kittify/logs").join(ctx.feature.slug.as_str())
 }
 
@@ -150,7 +150,7 @@ async fn fix_round(
     'agents: for agent in &agents {
         for attempt in 0..=ctx.config.max_retries {
             let log = logs_dir(ctx).join(format!("merge-fix-{round}-{agent}-{}.log", attempt + 1));
-            let outcome = run_fixer(ctx, agent, round, &tree.path, text.clone(), log.clone()).await?;
+            let outcome = run_merge_agent(ctx, agent, round, &tree.path, text.clone(), log.clone()).await?;
             last = Some((agent.clone(), log.display().to_string()));
             let message = format!(
                 "{}: fix the merge's verification (round {round})\n\nChanges left uncommitted by {agent}, committed by kitty-orchestrator.\n\nKitty-Feature: {}\nKitty-Agent: {}\n",
@@ -188,7 +188,8 @@ async fn fix_round(
     Ok(Fix { agent, log, commit: (after != before).then(|| after.to_string()), stop: None })
 }
 
-async fn run_fixer(
+/// Runs one implementation agent for a merge (fix or resolution) in `cwd`.
+pub(super) async fn run_merge_agent(
     ctx: &Ctx,
     agent: &str,
     round: u32,

@@ -7,6 +7,7 @@ mod ctx;
 mod events;
 mod merge;
 mod merge_options;
+mod merge_resolve;
 mod merge_verify;
 mod options;
 mod orchestrator;

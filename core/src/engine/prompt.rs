@@ -90,3 +90,36 @@ pub fn fix(feature: &Feature, worktree: &str, branch: &str, command: &[String], 
         context = feature_context(feature),
     )
 }
+/// The prompt that asks an agent to resolve a merge's conflicts.
+pub fn resolve(
+    feature: &Feature,
+    worktree: &str,
+    wp: &WorkPackage,
+    with: &[String],
+    paths: &[String],
+    others: &[&WorkPackage],
+) -> String {
+    let mut prompt = format!(
+        "You are resolving merge conflicts in the integration of the feature {slug}.\n\
+         You are in the git worktree {worktree}. Work only inside it.\n\
+         Work package {id} (\"{title}\") is being merged and conflicts with {with} in these files, \
+         which now hold git conflict markers (<<<<<<<, =======, >>>>>>>):\n{paths}\n\
+         Edit each file so that it keeps the intent of both sides, remove every conflict marker, and \
+         stage or commit the result with git. Do not change other files.\n\
+         End your final message with one of these lines, on a line of its own:\n\
+         KITTY-STATUS: done                      when every conflict is resolved\n\
+         KITTY-STATUS: blocked <reason>          when you cannot resolve them without a person\n\
+         \n===== Work package {id} =====\n\n{prompt_text}\n",
+        slug = feature.slug,
+        id = wp.id,
+        title = wp.title,
+        with = with.join(" and "),
+        paths = paths.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n"),
+        prompt_text = wp.prompt,
+    );
+    for other in others {
+        prompt
+            .push_str(&format!("\n===== Work package {} (\"{}\") =====\n\n{}\n", other.id, other.title, other.prompt));
+    }
+    prompt
+}

@@ -28,7 +28,7 @@ pub enum Error {
     Worktree(#[from] crate::worktree::WorktreeError),
     /// Done WPs could not land.
     #[error(transparent)]
-    Land(#[from] crate::land::LandError),
+    Land(Box<crate::land::LandError>),
     /// A run could not start (no agents, unknown agent, feature not found).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -40,6 +40,12 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+impl From<crate::land::LandError> for Error {
+    fn from(err: crate::land::LandError) -> Error {
+        Error::Land(Box::new(err))
+    }
 }
 
 impl Error {

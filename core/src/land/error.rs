@@ -44,6 +44,9 @@ pub enum LandError {
         /// Every conflict found.
         conflicts: Vec<Conflict>,
     },
+    /// No agent resolved a conflict (markers left, a path unresolved, or it gave up).
+    #[error("{}: {} conflicts with {} in {} and no agent resolved it ({}); see {}; nothing was changed", .0.target, .0.wp, .0.with.join(" and "), .0.paths.join(", "), .0.why, .0.log)]
+    Unresolved(Box<Unresolved>),
     /// The target branch moved while the merge was computed.
     #[error(
         "{reference} moved while the merge was computed (expected {expected}, found {found}); nothing was changed, merge again"
@@ -69,6 +72,23 @@ pub enum LandError {
     State(#[from] crate::state::StateError),
 }
 
+/// A conflict no agent resolved.
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    /// The branch being landed on.
+    pub target: String,
+    /// The WP whose merge conflicted.
+    pub wp: String,
+    /// What it collides with.
+    pub with: Vec<String>,
+    /// The conflicting paths.
+    pub paths: Vec<String>,
+    /// What the last agent left wrong.
+    pub why: String,
+    /// The last agent's log.
+    pub log: String,
+}
+
 fn describe(conflicts: &[Conflict]) -> String {
     conflicts
         .iter()
@@ -84,7 +104,7 @@ impl LandError {
         match self {
             LandError::Git { .. } => ErrorCode::Git,
             LandError::NotReady { .. } | LandError::NoTarget { .. } => ErrorCode::MergeNotReady,
-            LandError::Conflict { .. } => ErrorCode::MergeConflict,
+            LandError::Conflict { .. } | LandError::Unresolved(_) => ErrorCode::MergeConflict,
             LandError::TargetMoved { .. } => ErrorCode::TargetMoved,
             LandError::TargetDirty { .. } => ErrorCode::TargetDirty,
             LandError::State(err) => err.code(),

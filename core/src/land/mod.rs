@@ -11,11 +11,13 @@
 mod error;
 mod integrate;
 mod plan;
+mod resolve;
 mod target;
 mod types;
 
-pub use error::LandError;
-pub use integrate::{Authors, Integration, integrate};
+pub use error::{LandError, Unresolved};
+pub use integrate::{Authors, Integration, Stopped, changed_paths, commit_step, integrate, merged_index};
 pub use plan::{Integrand, Plan, PlanInput, plan};
+pub use resolve::{markers_left, write_conflicts};
 pub use target::{advance, check_worktrees, checked_out_in};
-pub use types::{Conflict, LandingVerification, MergeOutcome, MergeReport, Step, StepAction, VerifyRound};
+pub use types::{Conflict, LandingVerification, MergeOutcome, MergeReport, Resolution, Step, StepAction, VerifyRound};

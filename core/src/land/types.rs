@@ -68,6 +68,23 @@ pub struct Conflict {
     pub paths: Vec<String>,
 }
 
+/// A conflict an agent resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    /// The WP whose merge conflicted.
+    pub wp: String,
+    /// What it collided with.
+    pub with: Vec<String>,
+    /// The conflicting paths.
+    pub paths: Vec<String>,
+    /// The agent that resolved it.
+    pub agent: String,
+    /// The commit that lands the WP with the resolution.
+    pub commit: String,
+    /// The agent's log.
+    pub log: String,
+}
+
 /// How a merge ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,6 +155,8 @@ pub struct MergeReport {
     pub steps: Vec<Step>,
     /// Conflicts (predicted, in a dry run).
     pub conflicts: Vec<Conflict>,
+    /// Conflicts agents resolved (`resolve`).
+    pub resolutions: Vec<Resolution>,
     /// The worktree that had the target checked out and was brought to the new commit.
     pub worktree_updated: Option<String>,
     /// The verification, when `verify_command` is configured.

@@ -343,6 +343,21 @@ pub enum RunEvent {
         /// The verification's log.
         log: String,
     },
+    /// An agent resolved a merge conflict in the integration.
+    Resolved {
+        /// The WP whose merge conflicted.
+        wp: String,
+        /// What it collided with.
+        with: Vec<String>,
+        /// The conflicting paths.
+        paths: Vec<String>,
+        /// The agent.
+        agent: String,
+        /// The commit holding the resolution.
+        commit: String,
+        /// The agent's log.
+        log: String,
+    },
     /// Done WPs landed on a branch.
     Merged {
         /// The branch they landed on.
@@ -368,6 +383,7 @@ impl RunEvent {
             RunEvent::Aborted { .. } => "run_aborted",
             RunEvent::Finished { .. } => "run_finished",
             RunEvent::Verified { .. } => "run_verified",
+            RunEvent::Resolved { .. } => "run_resolved",
             RunEvent::Merged { .. } => "run_merged",
         }
     }

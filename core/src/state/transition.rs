@@ -329,7 +329,7 @@ pub fn apply_run(
             }
         }
         // Landing happens between runs (it holds the run lock): the status stays what it was.
-        RunEvent::Verified { .. } => {}
+        RunEvent::Verified { .. } | RunEvent::Resolved { .. } => {}
         RunEvent::Merged { into, commit, strategy, .. } => {
             next.merged =
                 Some(MergeRecord { into: into.clone(), commit: commit.clone(), strategy: *strategy, head: None });

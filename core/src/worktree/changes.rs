@@ -177,6 +177,32 @@ pub fn commit_all(
     withhold: &super::withhold::Withhold,
 ) -> Result<(Option<Oid>, Vec<String>), WorktreeError> {
     let git = |what: &str| WorktreeError::git(format!("auto-committing ({what})"));
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git("HEAD"))?;
+    let (mut index, tree_id, withheld) = stage(repo, withhold)?;
+    if tree_id == head.tree_id() {
+        // Only withheld paths changed: nothing to commit, and the index on disk is untouched.
+        return Ok((None, withheld));
+    }
+    index.write().map_err(git("write index"))?;
+    let tree = repo.find_tree(tree_id).map_err(git("tree"))?;
+    let commit = repo.commit(Some("HEAD"), author, committer, message, &tree, &[&head]).map_err(git("commit"))?;
+    Ok((Some(commit), withheld))
+}
+
+/// Stages everything (as `git add -A` would, .gitignore respected) except the paths `withhold`
+/// refuses, writes the index, and returns its tree and the paths left out.
+pub fn stage_all(repo: &Repository, withhold: &super::withhold::Withhold) -> Result<(Oid, Vec<String>), WorktreeError> {
+    let (mut index, tree, withheld) = stage(repo, withhold)?;
+    index.write().map_err(WorktreeError::git("writing the index"))?;
+    Ok((tree, withheld))
+}
+
+/// The index with everything staged but withheld paths, not written; its tree; the paths left out.
+fn stage(
+    repo: &Repository,
+    withhold: &super::withhold::Withhold,
+) -> Result<(git2::Index, Oid, Vec<String>), WorktreeError> {
+    let git = |what: &str| WorktreeError::git(format!("staging changes ({what})"));
     let mut index = repo.index().map_err(git("index"))?;
     let withheld = std::cell::RefCell::new(Vec::<String>::new());
     let mut filter = |path: &Path, _spec: &[u8]| -> i32 {
@@ -193,16 +219,8 @@ pub fn commit_all(
     let mut withheld = withheld.into_inner();
     withheld.sort();
     withheld.dedup();
-    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git("HEAD"))?;
     let tree_id = index.write_tree().map_err(git("write tree"))?;
-    if tree_id == head.tree_id() {
-        // Only withheld paths changed: nothing to commit, and the index on disk is untouched.
-        return Ok((None, withheld));
-    }
-    index.write().map_err(git("write index"))?;
-    let tree = repo.find_tree(tree_id).map_err(git("tree"))?;
-    let commit = repo.commit(Some("HEAD"), author, committer, message, &tree, &[&head]).map_err(git("commit"))?;
-    Ok((Some(commit), withheld))
+    Ok((index, tree_id, withheld))
 }
 
 /// Commits reachable from HEAD but not from `base`, oldest first.

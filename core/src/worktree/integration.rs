@@ -101,3 +101,71 @@ impl WorktreeManager {
         Ok(true)
     }
 }
+
+impl WorktreeManager {
+    /// Stages everything in the integration worktree (as `git add -A`, withheld paths left out)
+    /// and returns the tree it makes, with the paths left out: what an agent's resolution is.
+    pub fn stage_integration(&self, tree: &IntegrationTree) -> Result<(Oid, Vec<String>), WorktreeError> {
+        let repo = self.open_integration(tree)?;
+        changes::stage_all(&repo, &self.withhold)
+    }
+
+    /// Moves the integration worktree's branch, index and files to `commit`.
+    pub fn reset_integration(&self, tree: &IntegrationTree, commit: Oid) -> Result<(), WorktreeError> {
+        let repo = self.open_integration(tree)?;
+        let object = repo.find_object(commit, None).map_err(WorktreeError::git(format!("reading {commit}")))?;
+        repo.reset(&object, git2::ResetType::Hard, None)
+            .map_err(WorktreeError::git(format!("resetting {} to {commit}", tree.path.display())))
+    }
+
+    /// Opens the integration worktree as a repository (to write conflicts into it).
+    pub fn integration_repo(&self, tree: &IntegrationTree) -> Result<Repository, WorktreeError> {
+        self.open_integration(tree)
+    }
+}
+
+impl WorktreeManager {
+    /// Removes the integration worktree and its branch whatever is in them, saving first what
+    /// `landed` does not hold — its HEAD, with uncommitted changes (withheld paths excepted) on
+    /// top — under `refs/kitty/backup/<feature>/<name>`. Returns that ref, when one was needed.
+    pub fn discard_integration(&self, tree: &IntegrationTree, landed: Oid) -> Result<Option<String>, WorktreeError> {
+        let mut saved = None;
+        if tree.path.exists() {
+            let wt = self.open_integration(tree)?;
+            let head = wt.head().and_then(|h| h.peel_to_commit()).map_err(WorktreeError::git("reading HEAD"))?;
+            let (files, _withheld) = self.withhold.split(changes::dirty_paths(&wt)?);
+            let contained = head.id() == landed || wt.graph_descendant_of(landed, head.id()).unwrap_or(false);
+            let keep = if !files.is_empty() {
+                let snapshot = wt
+                    .find_tree(changes::snapshot_tree(&wt, &files)?)
+                    .map_err(WorktreeError::git("reading a snapshot"))?;
+                let sig = Self::signature(&wt);
+                let message = format!("kitty: backup of {} before it is removed\n", tree.name);
+                Some(
+                    wt.commit(None, &sig, &sig, &message, &snapshot, &[&head])
+                        .map_err(WorktreeError::git("writing a backup"))?,
+                )
+            } else if !contained {
+                Some(head.id())
+            } else {
+                None
+            };
+            if let Some(commit) = keep {
+                let reference = format!("refs/kitty/backup/{}/{}", self.feature, tree.name);
+                wt.reference(&reference, commit, true, "kitty: backup")
+                    .map_err(WorktreeError::git(format!("creating {reference}")))?;
+                saved = Some(reference);
+            }
+            std::fs::remove_dir_all(&tree.path).map_err(WorktreeError::io(&tree.path))?;
+        }
+        let _lock = self.creation_lock()?;
+        let repo = self.repo()?;
+        if let Ok(wt) = repo.find_worktree(&tree.name) {
+            wt.prune(None).map_err(WorktreeError::git(format!("unregistering worktree {}", tree.name)))?;
+        }
+        if let Ok(mut branch) = repo.find_branch(&tree.name, BranchType::Local) {
+            branch.delete().map_err(WorktreeError::git(format!("deleting branch {}", tree.name)))?;
+        }
+        Ok(saved)
+    }
+}
