@@ -83,6 +83,9 @@ export type Event =
   | { type: 'retry_scheduled'; feature: string; wp: string; agent: string; attempt: number; delayMs: number; failure: FailureClass }
   | { type: 'wp_blocked'; feature: string; wp: string; reason: string; log: string | null }
   | { type: 'run_finished'; feature: string; runId: string; summary: RunSummary }
+  | { type: 'merge_verified'; feature: string; round: number; passed: boolean; fixAgent: string | null; log: string }
+  | { type: 'merge_resolved'; feature: string; wp: string; agent: string; paths: string[]; commit: string }
+  | { type: 'merged'; feature: string; target: string; commit: string; strategy: MergeStrategy; wps: string[] }
 
 export type EventType = Event['type']
 
@@ -141,6 +144,75 @@ export interface RunOptions {
   retryBaseMs?: number
 }
 
+export type MergeStrategy = 'merge' | 'squash'
+
+export interface MergeOptions {
+  /** Called on the JS thread for every event; an exception is reported as a warning. */
+  onEvent?: (event: Event) => void
+  /** Land on this branch instead of the feature's target (created from it when missing). */
+  into?: string
+  /** Default: the configuration's `merge_strategy`. */
+  strategy?: MergeStrategy
+  /** Land the done WPs whose dependencies all land, even when others are not done. */
+  partial?: boolean
+  /** Compute everything, change nothing. */
+  dryRun?: boolean
+  /** Give conflicts to an implementation agent instead of stopping. */
+  resolve?: boolean
+}
+
+/** Where a WP's work landed. */
+export interface MergeRecord {
+  into: string
+  commit: string
+  strategy: MergeStrategy
+  head: string | null
+}
+
+export interface MergeStep {
+  wp: string
+  title: string
+  branch: string | null
+  head: string | null
+  action: 'merge' | 'already_merged' | 'in_target' | 'no_changes' | 'not_done' | 'excluded' | 'conflicts' | 'after_conflict'
+  /** For `not_done`. */
+  lane?: Lane
+  /** For `excluded` and `after_conflict`: the dependency that does not land. */
+  because?: string
+  commit: string | null
+}
+
+export interface Conflict {
+  wp: string
+  with: string[]
+  paths: string[]
+}
+
+export interface VerifyRound {
+  round: number
+  fixAgent: string | null
+  fixLog: string | null
+  fixCommit: string | null
+  passed: boolean
+  exitCode: number | null
+  log: string
+}
+
+export interface MergeReport {
+  feature: string
+  target: string
+  strategy: MergeStrategy
+  outcome: 'merged' | 'nothing_to_merge' | 'dry_run' | 'verify_failed'
+  previous: string | null
+  commit: string | null
+  steps: MergeStep[]
+  conflicts: Conflict[]
+  resolutions: Array<Conflict & { agent: string; commit: string; log: string }>
+  worktreeUpdated: string | null
+  verify: { command: string[]; passed: boolean; fixRounds: number; rounds: VerifyRound[]; log: string; note: string | null } | null
+  integrationWorktree: string | null
+}
+
 export interface Owner {
   runId: string
   pid: number
@@ -176,6 +248,8 @@ export interface WpState {
   costUsd: number
   agentMs: number
   withheld?: string[]
+  /** Where the work landed, once merged. */
+  merged?: MergeRecord
   createdAt: string
   updatedAt: string
 }
@@ -190,6 +264,8 @@ export interface RunState {
   owner: Owner | null
   runs: number
   summary: RunSummary | null
+  /** The latest landing, once the feature was merged. */
+  merged?: MergeRecord
   startedAt: string
   updatedAt: string
 }
@@ -223,6 +299,8 @@ export declare class Orchestrator {
   /** `config`: a path to an orchestrator.toml, an object with its keys, or nothing. */
   constructor(repo: string, config?: string | Record<string, unknown>)
   run(feature: string, options?: RunOptions): Promise<RunSummary>
+  /** Lands the done WPs on the target branch in dependency order; nothing changes unless all merge. */
+  merge(feature: string, options?: MergeOptions): Promise<MergeReport>
   /** The board, read off the JS thread. */
   status(feature: string): Promise<Status>
   /** The board, read on the JS thread: cheap up to a few hundred WPs. */

@@ -103,6 +103,35 @@ class Orchestrator {
     })
   }
 
+  /**
+   * Lands the done WPs of a feature on its target branch (or `into`) in dependency order.
+   * @returns {Promise<object>} the merge report
+   */
+  merge(feature, options = {}) {
+    const { onEvent, ...opts } = options
+    for (const key of Object.keys(opts)) if (opts[key] === undefined) delete opts[key]
+    const events = onEvent
+      ? (event) => {
+          try {
+            onEvent(event)
+          } catch (err) {
+            process.emitWarning(`kitty-orchestrator onEvent threw: ${err && err.stack ? err.stack : err}`)
+          }
+        }
+      : undefined
+    return new Promise((resolve, reject) => {
+      const done = (result) => {
+        if (result.ok) resolve(result.report)
+        else reject(kittyError(result.code, result.message))
+      }
+      try {
+        this._native.merge(feature, opts, events, done)
+      } catch (err) {
+        reject(err && typeof err.code === 'string' ? kittyError(err.code, err.message) : err)
+      }
+    })
+  }
+
   /** `{ run, wps: { [id]: state }, corrupt: [{ reference, why }] }` from the refs. */
   status(feature) {
     return settle((done) => this._native.statusAsync(feature, done))

@@ -23,6 +23,11 @@ export declare class NativeOrchestrator {
    */
   run(feature: string, options: any, onEvent: (((arg: any) => void)) | undefined | null, onDone: ((arg: any) => void)): void
   /**
+   * Starts a merge (landing the done WPs). Events go to `on_event`; the end goes to `on_done`
+   * as `{ok: true, report}` or `{ok: false, code, message}`.
+   */
+  merge(feature: string, options: any, onEvent: (((arg: any) => void)) | undefined | null, onDone: ((arg: any) => void)): void
+  /**
    * The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
    * refs, cheap for features of up to a few hundred WPs.
    */

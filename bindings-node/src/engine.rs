@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use kitty_orchestrator::engine::{Event, EventSink, RunOptions, no_events};
+use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, RunOptions, no_events};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +47,54 @@ fn options_from(value: serde_json::Value) -> napi::Result<RunOptions, Code> {
         err.message = camel_message(&err.message, &NAMES);
         to_js(err.into())
     })
+}
+
+/// Merge options from a JS object with camelCase keys; an error names the key as written.
+fn merge_options_from(value: serde_json::Value) -> napi::Result<MergeOptions, Code> {
+    const NAMES: [&str; 5] = ["into", "strategy", "partial", "dry_run", "resolve"];
+    MergeOptions::from_json(&snake_keys(value)).map_err(|mut err| {
+        err.key = err.key.map(|k| camel(&k));
+        err.message = camel_message(&err.message, &NAMES);
+        to_js(err.into())
+    })
+}
+
+/// Runs `work` (given the event sink) on the runtime in a task of its own and hands
+/// `{ok: true, <key>: value}` (or the error) to `on_done`; a panic becomes an `internal` error,
+/// so the Promise is always settled. Both callbacks are released when it ends.
+fn spawn_settled<T, Fut>(
+    on_event: Option<JsCallback>,
+    on_done: JsCallback,
+    what: &'static str,
+    key: &'static str,
+    work: impl FnOnce(EventSink) -> Fut + Send + 'static,
+) where
+    T: serde::Serialize + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, kitty_orchestrator::Error>> + Send + 'static,
+{
+    let on_event = on_event.map(Arc::new);
+    let sink: EventSink = match on_event.clone() {
+        Some(callback) => Arc::new(move |event: Event| {
+            callback.call(to_js_value(&event), ThreadsafeFunctionCallMode::NonBlocking);
+        }),
+        None => no_events(),
+    };
+    runtime().spawn(async move {
+        let task = tokio::spawn(async move {
+            debug_panic(what);
+            work(sink).await
+        });
+        let value = match task.await {
+            Ok(Ok(result)) => ok(key, &result),
+            Ok(Err(err)) => error_value(&err),
+            Err(err) if err.is_panic() => {
+                internal_value(&format!("the {what} panicked: {}", panic_text(err.into_panic())))
+            }
+            Err(err) => internal_value(&format!("the {what}'s task ended: {err}")),
+        };
+        on_done.call(value, ThreadsafeFunctionCallMode::Blocking);
+        drop(on_event);
+    });
 }
 
 /// Runs `work` on the blocking pool and hands `{ok: true, value}` (or the error) to `on_done`;
@@ -107,31 +155,29 @@ impl NativeOrchestrator {
     ) -> napi::Result<(), Code> {
         guard(|| {
             let opts = options_from(options)?;
-            let on_event = on_event.map(Arc::new);
-            let sink: EventSink = match on_event.clone() {
-                Some(callback) => Arc::new(move |event: Event| {
-                    callback.call(to_js_value(&event), ThreadsafeFunctionCallMode::NonBlocking);
-                }),
-                None => no_events(),
-            };
             let orch = self.inner.clone();
-            runtime().spawn(async move {
-                // The run in a task of its own: if it panics, the Promise is rejected, not left
-                // pending forever.
-                let run = tokio::spawn(async move {
-                    debug_panic("run");
-                    orch.run(&feature, opts, sink, CancellationToken::new()).await
-                });
-                let value = match run.await {
-                    Ok(Ok(summary)) => ok("summary", &summary),
-                    Ok(Err(err)) => error_value(&err),
-                    Err(err) if err.is_panic() => {
-                        internal_value(&format!("the run panicked: {}", panic_text(err.into_panic())))
-                    }
-                    Err(err) => internal_value(&format!("the run's task ended: {err}")),
-                };
-                on_done.call(value, ThreadsafeFunctionCallMode::Blocking);
-                drop(on_event);
+            spawn_settled(on_event, on_done, "run", "summary", move |sink| async move {
+                orch.run(&feature, opts, sink, CancellationToken::new()).await
+            });
+            Ok(())
+        })
+    }
+
+    /// Starts a merge (landing the done WPs). Events go to `on_event`; the end goes to `on_done`
+    /// as `{ok: true, report}` or `{ok: false, code, message}`.
+    #[napi]
+    pub fn merge(
+        &self,
+        feature: String,
+        options: serde_json::Value,
+        on_event: Option<ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        guard(|| {
+            let opts = merge_options_from(options)?;
+            let orch = self.inner.clone();
+            spawn_settled(on_event, on_done, "merge", "report", move |sink| async move {
+                orch.merge(&feature, opts, sink, CancellationToken::new()).await
             });
             Ok(())
         })

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kitty_orchestrator::engine::{Event, EventSink, RunOptions, no_events};
+use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, RunOptions, no_events};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -96,82 +96,24 @@ impl NativeOrchestrator {
     ) -> PyResult<Py<PyAny>> {
         let options = py_to_json(options.as_any(), "options")?;
         let opts = RunOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
-        // Events go through a queue to a thread of their own that calls back into Python: the
-        // engine never waits on user code, so a slow callback cannot delay a timeout or an abort.
-        let (sink, delivery): (EventSink, Option<std::thread::JoinHandle<()>>) = match on_event {
-            Some(callback) => {
-                let (tx, rx) = std::sync::mpsc::channel::<Event>();
-                let tx = Mutex::new(tx);
-                let delivery = std::thread::Builder::new()
-                    .name("kitty-orchestrator-events".into())
-                    .spawn(move || deliver_events(rx, callback))
-                    .map_err(|e| PyRuntimeError::new_err(format!("cannot start the event thread: {e}")))?;
-                let sink: EventSink = Arc::new(move |event: Event| {
-                    let _ = tx.lock().unwrap_or_else(|e| e.into_inner()).send(event);
-                });
-                (sink, Some(delivery))
-            }
-            None => (no_events(), None),
-        };
-        // Every event is delivered before run() returns: wait for the queue to drain (without the
-        // GIL, which the delivery thread needs).
-        let finish = |py: Python<'_>| {
-            if let Some(thread) = delivery {
-                py.detach(|| {
-                    let _ = thread.join();
-                });
-            }
-        };
-        let rt = runtime()?;
-        let cancel = CancellationToken::new();
-        let (tx, rx) = std::sync::mpsc::channel();
         let orch = self.inner.clone();
-        let token = cancel.clone();
-        rt.spawn(async move {
-            // A panic inside the run must become an error here, not a run that never returns.
-            let run = tokio::spawn(async move { orch.run(&feature, opts, sink, token).await });
-            let result = match run.await {
-                Ok(result) => result,
-                Err(err) => {
-                    Err(kitty_orchestrator::engine::EngineError::Internal(format!("the run panicked: {err}")).into())
-                }
-            };
-            let _ = tx.send(result);
-        });
-        // A Receiver is not Sync; the Mutex lets the GIL-free closure borrow it.
-        let rx = Mutex::new(rx);
-        let recv = |timeout: Option<Duration>| {
-            let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
-            match timeout {
-                Some(t) => rx.recv_timeout(t),
-                None => rx.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
-            }
-        };
-        loop {
-            match py.detach(|| recv(Some(Duration::from_millis(100)))) {
-                Ok(result) => {
-                    finish(py);
-                    return match result {
-                        Ok(summary) => value_to_py(py, &summary),
-                        Err(err) => Err(to_py(py, err)),
-                    };
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if let Err(interrupt) = py.check_signals() {
-                        // Ctrl-C (or a signal the wrapper turned into an exception): abort the run
-                        // cleanly (agents stopped, state recorded), then raise.
-                        cancel.cancel();
-                        let _ = py.detach(|| recv(None));
-                        finish(py);
-                        return Err(interrupt);
-                    }
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    finish(py);
-                    return Err(PyRuntimeError::new_err("the run ended without a result (internal error)"));
-                }
-            }
-        }
+        drive(py, on_event, "run", move |sink, token| async move { orch.run(&feature, opts, sink, token).await })
+    }
+
+    /// Lands the done WPs of a feature; returns the merge report (a dict). `options` is a dict
+    /// of `MergeOptions` keys (`into`, `strategy`, `partial`, `dry_run`, `resolve`).
+    #[pyo3(signature = (feature, options, on_event=None))]
+    fn merge(
+        &self,
+        py: Python<'_>,
+        feature: String,
+        options: &Bound<'_, PyDict>,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let options = py_to_json(options.as_any(), "options")?;
+        let opts = MergeOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
+        let orch = self.inner.clone();
+        drive(py, on_event, "merge", move |sink, token| async move { orch.merge(&feature, opts, sink, token).await })
     }
 
     /// The feature's status (a dict: `feature`, `run`, `wps`, `corrupt`).
@@ -202,6 +144,94 @@ impl NativeOrchestrator {
     fn release(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<Py<PyAny>> {
         let state = py.detach(|| self.inner.release(feature, wp)).map_err(|e| to_py(py, e))?;
         value_to_py(py, &state)
+    }
+}
+
+/// Runs `work` on the runtime with the GIL released, events delivered to `on_event` (typed by
+/// the wrapper) from a thread of their own, and returns its result as Python data. Ctrl-C (or a
+/// signal the wrapper turned into an exception) cancels the work cleanly, then raises.
+fn drive<T, Fut>(
+    py: Python<'_>,
+    on_event: Option<Py<PyAny>>,
+    what: &'static str,
+    work: impl FnOnce(EventSink, CancellationToken) -> Fut + Send + 'static,
+) -> PyResult<Py<PyAny>>
+where
+    T: serde::Serialize + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, kitty_orchestrator::Error>> + Send + 'static,
+{
+    // Events go through a queue to a thread of their own that calls back into Python: the
+    // engine never waits on user code, so a slow callback cannot delay a timeout or an abort.
+    let (sink, delivery): (EventSink, Option<std::thread::JoinHandle<()>>) = match on_event {
+        Some(callback) => {
+            let (tx, rx) = std::sync::mpsc::channel::<Event>();
+            let tx = Mutex::new(tx);
+            let delivery = std::thread::Builder::new()
+                .name("kitty-orchestrator-events".into())
+                .spawn(move || deliver_events(rx, callback))
+                .map_err(|e| PyRuntimeError::new_err(format!("cannot start the event thread: {e}")))?;
+            let sink: EventSink = Arc::new(move |event: Event| {
+                let _ = tx.lock().unwrap_or_else(|e| e.into_inner()).send(event);
+            });
+            (sink, Some(delivery))
+        }
+        None => (no_events(), None),
+    };
+    // Every event is delivered before this returns: wait for the queue to drain (without the
+    // GIL, which the delivery thread needs).
+    let finish = |py: Python<'_>| {
+        if let Some(thread) = delivery {
+            py.detach(|| {
+                let _ = thread.join();
+            });
+        }
+    };
+    let rt = runtime()?;
+    let cancel = CancellationToken::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let token = cancel.clone();
+    rt.spawn(async move {
+        // A panic inside must become an error here, not a call that never returns.
+        let task = tokio::spawn(work(sink, token));
+        let result = match task.await {
+            Ok(result) => result,
+            Err(err) => {
+                Err(kitty_orchestrator::engine::EngineError::Internal(format!("the {what} panicked: {err}")).into())
+            }
+        };
+        let _ = tx.send(result);
+    });
+    // A Receiver is not Sync; the Mutex lets the GIL-free closure borrow it.
+    let rx = Mutex::new(rx);
+    let recv = |timeout: Option<Duration>| {
+        let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
+        match timeout {
+            Some(t) => rx.recv_timeout(t),
+            None => rx.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+        }
+    };
+    loop {
+        match py.detach(|| recv(Some(Duration::from_millis(100)))) {
+            Ok(result) => {
+                finish(py);
+                return match result {
+                    Ok(value) => value_to_py(py, &value),
+                    Err(err) => Err(to_py(py, err)),
+                };
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    cancel.cancel();
+                    let _ = py.detach(|| recv(None));
+                    finish(py);
+                    return Err(interrupt);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                finish(py);
+                return Err(PyRuntimeError::new_err(format!("the {what} ended without a result (internal error)")));
+            }
+        }
     }
 }
 

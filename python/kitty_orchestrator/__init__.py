@@ -51,6 +51,11 @@ from ._types import (
     HistoryEntry,
     Lane,
     LaneChanged,
+    Merged,
+    MergeReport,
+    MergeResolved,
+    MergeStep,
+    MergeVerified,
     Owner,
     RetryScheduled,
     RunFinished,
@@ -82,6 +87,17 @@ class RunOptions(TypedDict, total=False):
     output_lines: bool
     grace_ms: Optional[int]
     retry_base_ms: Optional[int]
+
+
+class MergeOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`Orchestrator.merge` and :meth:`Orchestrator.merge_async`."""
+
+    on_event: Optional[EventCallback]
+    into: Optional[str]
+    strategy: Optional[str]
+    partial: bool
+    dry_run: bool
+    resolve: bool
 
 
 class _Signalled(BaseException):
@@ -165,6 +181,24 @@ class Orchestrator:
                 pass
             raise
 
+    def merge(self, feature: str, **options: Unpack[MergeOptions]) -> MergeReport:
+        """Lands the done WPs of ``feature`` on its target branch (or ``into``) in dependency
+        order — ``strategy`` ``"merge"`` or ``"squash"``; ``partial`` lands the done,
+        dependency-closed WPs; ``dry_run`` changes nothing; ``resolve`` gives conflicts to an
+        agent. Nothing changes unless everything merges (and verifies): conflicts raise
+        :class:`MergeError` naming the WPs and paths. Blocks with the GIL released."""
+        spec: dict[str, Any] = dict(options)
+        on_event = spec.pop("on_event", None)
+        deliver = None if on_event is None else (lambda data: on_event(event_from_dict(data)))
+        with _graceful_termination():
+            data = self._native.merge(feature, spec, deliver)
+        return build(MergeReport, data)
+
+    async def merge_async(self, feature: str, **options: Unpack[MergeOptions]) -> MergeReport:
+        """:meth:`merge` as an awaitable (the same keyword arguments)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(self.merge, feature, **options))
+
     def status(self, feature: str) -> FeatureStatus:
         """The feature's state in git: ``run``, ``wps`` (by id) and ``corrupt`` (refs that could
         not be read, each with why; the others are still shown)."""
@@ -221,6 +255,12 @@ __all__ = [
     "Problem",
     "RetryScheduled",
     "RunFinished",
+    "Merged",
+    "MergeOptions",
+    "MergeReport",
+    "MergeResolved",
+    "MergeStep",
+    "MergeVerified",
     "RunOptions",
     "RunStarted",
     "RunState",

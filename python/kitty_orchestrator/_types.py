@@ -91,6 +91,8 @@ class WpState(_Typed):
     created_at: str
     updated_at: str
     withheld: list[str] = field(default_factory=list)
+    merged: Optional[dict[str, Any]] = None
+    """Where the work landed (``into``, ``commit``, ``strategy``, ``head``), once merged."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "WpState":
@@ -113,6 +115,8 @@ class RunState(_Typed):
     summary: Optional[dict[str, Any]]
     started_at: str
     updated_at: str
+    merged: Optional[dict[str, Any]] = None
+    """The latest landing (``into``, ``commit``, ``strategy``), once the feature was merged."""
 
     @staticmethod
     def _from(data: Optional[dict[str, Any]]) -> Optional["RunState"]:
@@ -225,6 +229,53 @@ class RunSummary(_Typed):
 
 
 @dataclass(frozen=True)
+class MergeStep(_Typed):
+    """One WP of a merge, in the order they land: ``action`` is ``merge``, ``already_merged``,
+    ``in_target``, ``no_changes``, ``not_done``, ``excluded``, ``conflicts`` or ``after_conflict``."""
+
+    wp: str
+    title: str
+    action: str
+    branch: Optional[str]
+    head: Optional[str]
+    commit: Optional[str]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "MergeStep":
+        return MergeStep(**_known(MergeStep, data), data=data)
+
+
+@dataclass(frozen=True)
+class MergeReport(_Typed):
+    """What a merge did: ``outcome`` is ``"merged"``, ``"nothing_to_merge"``, ``"dry_run"`` or
+    ``"verify_failed"`` (nothing landed)."""
+
+    feature: str
+    target: str
+    strategy: str
+    outcome: str
+    previous: Optional[str]
+    commit: Optional[str]
+    steps: list[MergeStep]
+    conflicts: list[dict[str, Any]]
+    resolutions: list[dict[str, Any]]
+    worktree_updated: Optional[str]
+    verify: Optional[dict[str, Any]]
+    integration_worktree: Optional[str]
+
+    @property
+    def merged(self) -> list[str]:
+        """The WPs that landed (or would, in a dry run), in order."""
+        return [s.wp for s in self.steps if s.action == "merge"]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "MergeReport":
+        known = _known(MergeReport, data)
+        known["steps"] = [MergeStep._from(s) for s in data["steps"]]
+        return MergeReport(**known, data=data)
+
+
+@dataclass(frozen=True)
 class Event(_Typed):
     """A run event; ``type`` tells which (the same values as in Rust, the CLI and Node)."""
 
@@ -324,9 +375,54 @@ class RunFinished(Event):
     summary: RunSummary
 
 
+@dataclass(frozen=True)
+class MergeVerified(Event):
+    """A merge ran ``verify_command`` on its integration (``round`` 0: before any fix)."""
+
+    type: ClassVar[str] = "merge_verified"
+    round: int
+    passed: bool
+    fix_agent: Optional[str]
+    log: str
+
+
+@dataclass(frozen=True)
+class MergeResolved(Event):
+    """An agent resolved a merge conflict."""
+
+    type: ClassVar[str] = "merge_resolved"
+    wp: str
+    agent: str
+    paths: list[str]
+    commit: str
+
+
+@dataclass(frozen=True)
+class Merged(Event):
+    """Done WPs landed on a branch."""
+
+    type: ClassVar[str] = "merged"
+    target: str
+    commit: str
+    strategy: str
+    wps: list[str]
+
+
 _EVENTS: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (RunStarted, LaneChanged, AgentStarted, AgentOutput, AgentFinished, RetryScheduled, WpBlocked, RunFinished)
+    for cls in (
+        RunStarted,
+        LaneChanged,
+        AgentStarted,
+        AgentOutput,
+        AgentFinished,
+        RetryScheduled,
+        WpBlocked,
+        RunFinished,
+        MergeVerified,
+        MergeResolved,
+        Merged,
+    )
 }
 
 

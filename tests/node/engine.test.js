@@ -253,3 +253,28 @@ test('status, history, retry, release, abort and detectAgents never block the ev
   await assert.rejects(orch.release('066-async', 'WP01'), (e) => e.code === 'illegal_transition')
   await assert.rejects(orch.retry('066-async', 'WP01'), (e) => e.code === 'illegal_transition')
 })
+
+test('merge lands the done WPs with camelCase reports; conflicts reject with merge_conflict', async () => {
+  const repo = makeRepo('070-node-land', { WP01: [], WP02: ['WP01'] })
+  const orch = new ko.Orchestrator(repo, config())
+  assert.equal((await orch.run('070-node-land', { graceMs: 300, retryBaseMs: 20 })).outcome, 'completed')
+  const events = []
+  const dry = await orch.merge('070-node-land', { dryRun: true })
+  assert.equal(dry.outcome, 'dry_run')
+  const report = await orch.merge('070-node-land', { onEvent: (e) => events.push(e) })
+  assert.equal(report.outcome, 'merged')
+  assert.deepEqual(report.steps.map((s) => [s.wp, s.action]), [['WP01', 'merge'], ['WP02', 'merge']])
+  assert.equal(report.commit, git(repo, 'rev-parse', 'main').trim())
+  assert.deepEqual(events.filter((e) => e.type === 'merged').map((e) => e.wps), [['WP01', 'WP02']])
+  const status = await orch.status('070-node-land')
+  assert.equal(status.wps.WP02.merged.into, 'main')
+  const snakeKeys = keysOf([report, events, status]).filter((k) => k.includes('_'))
+  assert.deepEqual([...new Set(snakeKeys)], [])
+  assert.equal((await orch.merge('070-node-land')).outcome, 'nothing_to_merge')
+  await assert.rejects(orch.merge('070-node-land', { strategy: 'rebase' }), (err) => err.code === 'config_invalid' && /strategy/.test(err.message))
+
+  const clash = makeRepo('071-node-clash', { WP01: [], WP02: [] })
+  const both = new ko.Orchestrator(clash, config({ FAKE_EXTRA_FILES: 'shared.txt' }))
+  await both.run('071-node-clash', { graceMs: 300, retryBaseMs: 20 })
+  await assert.rejects(both.merge('071-node-clash'), (err) => err.code === 'merge_conflict' && /WP02 with WP01 in shared\.txt/.test(err.message))
+})

@@ -1,0 +1,45 @@
+"""Landing from Python: a run, then merge, on real repositories with the fake agents."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import kitty_orchestrator as ko
+from test_engine import DIAMOND, config, git, make_repo
+
+
+def test_merge_lands_every_wp_in_order_and_a_second_merge_has_nothing_to_do(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "060-land", DIAMOND)
+    orch = ko.Orchestrator(repo, config())
+    assert orch.run("060-land").outcome == "completed"
+    events: list[ko.Event] = []
+    dry = orch.merge("060-land", dry_run=True)
+    assert dry.outcome == "dry_run" and dry.merged == ["WP01", "WP02", "WP03", "WP04"]
+    report = orch.merge("060-land", on_event=events.append)
+    assert isinstance(report, ko.MergeReport)
+    assert report.outcome == "merged"
+    assert [s.wp for s in report.steps if s.action == "merge"] == ["WP01", "WP02", "WP03", "WP04"]
+    assert report.commit == git(repo, "rev-parse", "main").strip()
+    assert all(f"WP0{k}.txt" in git(repo, "ls-tree", "--name-only", "main") for k in range(1, 5))
+    merged = [e for e in events if isinstance(e, ko.Merged)]
+    assert len(merged) == 1 and merged[0].wps == report.merged
+    status = orch.status("060-land")
+    assert status.wps["WP04"].merged is not None and status.wps["WP04"].merged["into"] == "main"
+    again = asyncio.run(orch.merge_async("060-land"))
+    assert again.outcome == "nothing_to_merge"
+
+
+def test_merge_errors_are_merge_errors_naming_what_is_wrong(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "061-clash", {"WP01": [], "WP02": []})
+    orch = ko.Orchestrator(repo, config({"FAKE_EXTRA_FILES": "shared.txt"}))
+    assert orch.run("061-clash").outcome == "completed"
+    with pytest.raises(ko.MergeError) as caught:
+        orch.merge("061-clash")
+    assert caught.value.code == "merge_conflict"
+    assert "WP02 with WP01 in shared.txt" in str(caught.value)
+    with pytest.raises(ko.ConfigError) as bad:
+        orch.merge("061-clash", strategy="rebase")
+    assert "strategy" in str(bad.value)
