@@ -46,6 +46,8 @@ export type ErrorCode =
   | 'merge_conflict'
   | 'target_moved'
   | 'target_dirty'
+  | 'push_rejected'
+  | 'remote_failed'
   | 'wp_id_invalid'
   | 'wp_not_found'
   | 'not_a_repository'
@@ -159,6 +161,8 @@ export interface MergeOptions {
   dryRun?: boolean
   /** Give conflicts to an implementation agent instead of stopping. */
   resolve?: boolean
+  /** Push what landed afterwards. */
+  push?: boolean
 }
 
 /** Where a WP's work landed. */
@@ -211,6 +215,23 @@ export interface MergeReport {
   worktreeUpdated: string | null
   verify: { command: string[]; passed: boolean; fixRounds: number; rounds: VerifyRound[]; log: string; note: string | null } | null
   integrationWorktree: string | null
+  pushed: PushReport | null
+  /** The push after the merge failed (the landing stands). */
+  pushError: { code: ErrorCode; message: string } | null
+}
+
+export interface PushOptions {
+  /** Default: the configuration's `push_remote`, else `origin`. */
+  remote?: string
+  /** Default: where the feature last landed. */
+  branch?: string
+  /** Push the WP branches too. */
+  branches?: boolean
+}
+
+export interface PushReport {
+  remote: string
+  refs: Array<{ reference: string; old: string | null; new: string; status: 'created' | 'updated' | 'up_to_date' }>
 }
 
 export interface Owner {
@@ -301,6 +322,8 @@ export declare class Orchestrator {
   run(feature: string, options?: RunOptions): Promise<RunSummary>
   /** Lands the done WPs on the target branch in dependency order; nothing changes unless all merge. */
   merge(feature: string, options?: MergeOptions): Promise<MergeReport>
+  /** Pushes what landed through `git`, each ref with its expected old value. */
+  push(feature: string, options?: PushOptions): Promise<PushReport>
   /** The board, read off the JS thread. */
   status(feature: string): Promise<Status>
   /** The board, read on the JS thread: cheap up to a few hundred WPs. */

@@ -132,6 +132,27 @@ class Orchestrator {
     })
   }
 
+  /**
+   * Pushes what landed (the landed branch or `branch`, WP branches with `branches`, the
+   * feature's refs/kitty/*) to `remote`, each ref with its expected old value.
+   * @returns {Promise<object>} the push report
+   */
+  push(feature, options = {}) {
+    const opts = { ...options }
+    for (const key of Object.keys(opts)) if (opts[key] === undefined) delete opts[key]
+    return new Promise((resolve, reject) => {
+      const done = (result) => {
+        if (result.ok) resolve(result.report)
+        else reject(kittyError(result.code, result.message))
+      }
+      try {
+        this._native.push(feature, opts, done)
+      } catch (err) {
+        reject(err && typeof err.code === 'string' ? kittyError(err.code, err.message) : err)
+      }
+    })
+  }
+
   /** `{ run, wps: { [id]: state }, corrupt: [{ reference, why }] }` from the refs. */
   status(feature) {
     return settle((done) => this._native.statusAsync(feature, done))

@@ -28,6 +28,11 @@ export declare class NativeOrchestrator {
    */
   merge(feature: string, options: any, onEvent: (((arg: any) => void)) | undefined | null, onDone: ((arg: any) => void)): void
   /**
+   * Starts a push of what landed; the end goes to `on_done` as `{ok: true, report}` or
+   * `{ok: false, code, message}`.
+   */
+  push(feature: string, options: any, onDone: ((arg: any) => void)): void
+  /**
    * The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
    * refs, cheap for features of up to a few hundred WPs.
    */

@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, RunOptions, no_events};
+use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, PushOptions, RunOptions, no_events};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
@@ -178,6 +178,25 @@ impl NativeOrchestrator {
             let orch = self.inner.clone();
             spawn_settled(on_event, on_done, "merge", "report", move |sink| async move {
                 orch.merge(&feature, opts, sink, CancellationToken::new()).await
+            });
+            Ok(())
+        })
+    }
+
+    /// Starts a push of what landed; the end goes to `on_done` as `{ok: true, report}` or
+    /// `{ok: false, code, message}`.
+    #[napi]
+    pub fn push(
+        &self,
+        feature: String,
+        options: serde_json::Value,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        guard(|| {
+            let opts = PushOptions::from_json(&snake_keys(options)).map_err(|e| to_js(e.into()))?;
+            let orch = self.inner.clone();
+            spawn_settled(None, on_done, "push", "report", move |_sink| async move {
+                orch.push(&feature, opts, CancellationToken::new()).await
             });
             Ok(())
         })

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, RunOptions, no_events};
+use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, PushOptions, RunOptions, no_events};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -114,6 +114,15 @@ impl NativeOrchestrator {
         let opts = MergeOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
         let orch = self.inner.clone();
         drive(py, on_event, "merge", move |sink, token| async move { orch.merge(&feature, opts, sink, token).await })
+    }
+
+    /// Pushes what landed; returns the push report (a dict). `options`: `PushOptions` keys
+    /// (`remote`, `branch`, `branches`).
+    fn push(&self, py: Python<'_>, feature: String, options: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let options = py_to_json(options.as_any(), "options")?;
+        let opts = PushOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
+        let orch = self.inner.clone();
+        drive(py, None, "push", move |_sink, token| async move { orch.push(&feature, opts, token).await })
     }
 
     /// The feature's status (a dict: `feature`, `run`, `wps`, `corrupt`).

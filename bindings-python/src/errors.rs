@@ -43,6 +43,12 @@ create_exception!(
 );
 create_exception!(
     kitty_orchestrator,
+    RemoteError,
+    KittyError,
+    "A remote refused a push (or moved under us), or could not be reached."
+);
+create_exception!(
+    kitty_orchestrator,
     GitError,
     KittyError,
     "The git repository or the state in it could not be read or written."
@@ -61,6 +67,7 @@ fn class_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         WorktreeConflict | WorktreeMissingBase | WorktreePathTaken | WorktreeBranchInUse | WorktreeLocked
         | WorktreeDirty | WorktreeSetupFailed => py.get_type::<WorktreeError>(),
         MergeNotReady | MergeConflict | TargetMoved | TargetDirty => py.get_type::<MergeError>(),
+        PushRejected | RemoteFailed => py.get_type::<RemoteError>(),
         Aborted | Internal => py.get_type::<KittyError>(),
     }
 }
@@ -78,6 +85,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("WorktreeError", py.get_type::<WorktreeError>(), ErrorCode::WorktreeConflict),
         ("AgentError", py.get_type::<AgentError>(), ErrorCode::NoAgents),
         ("MergeError", py.get_type::<MergeError>(), ErrorCode::MergeConflict),
+        ("RemoteError", py.get_type::<RemoteError>(), ErrorCode::PushRejected),
     ];
     for (name, class, code) in classes {
         class.setattr("code", code.as_str())?;

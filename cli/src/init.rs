@@ -80,6 +80,9 @@ max_fix_rounds = {max_fix_rounds}
 merge_strategy = "{merge_strategy}"
 # `merge` gives conflicts to an implementation agent (its resolution checked) instead of stopping.
 resolve_conflicts = {resolve_conflicts}
+# Where `push` and `merge --push` go, and whether `merge` pushes what landed.
+push_remote = "{push_remote}"
+auto_push = {auto_push}
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.
@@ -114,6 +117,8 @@ review = {review}
         merge_strategy = defaults.merge_strategy,
         max_fix_rounds = defaults.max_fix_rounds,
         resolve_conflicts = defaults.resolve_conflicts,
+        push_remote = defaults.push_remote,
+        auto_push = defaults.auto_push,
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

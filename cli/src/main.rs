@@ -59,6 +59,9 @@ enum Command {
     /// Land the done WPs on the target branch in dependency order (one merge commit each, or
     /// --strategy squash); computed in memory, the branch moves only when everything merged.
     Merge(merge::MergeArgs),
+    /// Push what landed to a remote through `git` (your credentials): the landed branch, with
+    /// --branches the WP branches, and the feature's refs/kitty/*, each with its expected old value.
+    Push(merge::PushArgs),
     /// List the built-in and configured agents, found or not, with versions.
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Retry(args) => inspect::retry(args),
         Command::Release(args) => inspect::release(args),
         Command::Merge(args) => merge::merge(args),
+        Command::Push(args) => merge::push(args),
         Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),

@@ -34,6 +34,9 @@ pub struct MergeArgs {
     /// no conflict marker may be left).
     #[arg(long)]
     resolve: bool,
+    /// Push what landed afterwards (to `push_remote`, default origin).
+    #[arg(long)]
+    push: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -50,6 +53,7 @@ pub fn merge(args: MergeArgs) -> u8 {
         partial: args.partial,
         dry_run: args.dry_run,
         resolve: args.resolve,
+        push: args.push,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let json = args.json;
@@ -73,8 +77,58 @@ pub fn merge(args: MergeArgs) -> u8 {
             match report.outcome {
                 MergeOutcome::DryRun if !report.conflicts.is_empty() => exit::BLOCKED,
                 MergeOutcome::VerifyFailed => exit::BLOCKED,
-                _ => exit::OK,
+                _ => match &report.push_error {
+                    Some(err) => crate::exit_for_code(err.code),
+                    None => exit::OK,
+                },
             }
+        }
+        Err(err) => fail(&err, args.json),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct PushArgs {
+    /// The feature: a slug under kitty-specs/ or a directory.
+    feature: String,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The remote (default: `push_remote` in the configuration, else origin).
+    #[arg(long)]
+    remote: Option<String>,
+    /// The branch to push (default: where the feature last landed).
+    #[arg(long)]
+    branch: Option<String>,
+    /// Push the WP branches too.
+    #[arg(long)]
+    branches: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn push(args: PushArgs) -> u8 {
+    let orch = match Orchestrator::open(&args.repo, None) {
+        Ok(o) => o,
+        Err(err) => return fail(&err, args.json),
+    };
+    let opts =
+        kitty_orchestrator::engine::PushOptions { remote: args.remote, branch: args.branch, branches: args.branches };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let cancel = CancellationToken::new();
+    let result = runtime.block_on(async {
+        crate::run::cancel_on_signals(cancel.clone(), "interrupted: stopping the push");
+        orch.push(&args.feature, opts, cancel).await
+    });
+    match result {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::json!({"type": "push_report", "report": report}));
+            } else {
+                print!("{}", render::push_report(&report));
+            }
+            exit::OK
         }
         Err(err) => fail(&err, args.json),
     }

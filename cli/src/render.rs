@@ -186,6 +186,11 @@ pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
             verify.fix_rounds
         ));
     }
+    let pushed = match (&report.pushed, &report.push_error) {
+        (Some(p), _) => push_report(p),
+        (None, Some(err)) => format!("push FAILED ({}): {}\n", err.code, clean(&err.message)),
+        (None, None) => String::new(),
+    };
     out.push_str(&match report.outcome {
         MergeOutcome::Merged => format!(
             "{}: {} -> {} ({landed} WP(s) landed){}\n",
@@ -215,5 +220,22 @@ pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
             format!("dry run: {} conflict(s) would stop the merge; nothing was changed\n", report.conflicts.len())
         }
     });
+    out.push_str(&pushed);
+    out
+}
+
+/// What a push did, one line per ref.
+pub fn push_report(report: &kitty_orchestrator::remote::PushReport) -> String {
+    use kitty_orchestrator::remote::PushStatus;
+    let mut out = format!("pushed to {}:\n", clean(&report.remote));
+    for r in &report.refs {
+        let short = |c: &str| c.chars().take(10).collect::<String>();
+        let what = match r.status {
+            PushStatus::Created => format!("created at {}", short(&r.new)),
+            PushStatus::Updated => format!("{} -> {}", short(r.old.as_deref().unwrap_or("")), short(&r.new)),
+            PushStatus::UpToDate => "up to date".to_string(),
+        };
+        out.push_str(&format!("  {}  {what}\n", clean(&r.reference)));
+    }
     out
 }

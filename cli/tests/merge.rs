@@ -62,3 +62,29 @@ fn conflicts_exit_2_naming_wps_and_paths_and_a_dry_run_exits_1() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("into"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+#[test]
+fn merge_push_and_push_reach_a_bare_remote() {
+    let tmp = repo("030-share", 2, "");
+    let dir = tmp.path();
+    let remote = dir.join("remote.git");
+    git(dir, &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+    git(dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    run(dir, "030-share");
+    let out = bin().args(["merge", "030-share", "--push"]).current_dir(dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("pushed to origin") && text.contains("refs/heads/main  created"), "{text}");
+    let again = bin().args(["push", "030-share", "--json"]).current_dir(dir).output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["type"], "push_report");
+    assert!(report["report"]["refs"].as_array().unwrap().iter().all(|r| r["status"] == "up_to_date"), "{report}");
+    let bad = bin().args(["push", "030-share", "--remote", "nowhere"]).current_dir(dir).output().unwrap();
+    assert_eq!(bad.status.code(), Some(70));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("remote `nowhere`"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

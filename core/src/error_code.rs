@@ -61,6 +61,10 @@ pub enum ErrorCode {
     TargetMoved,
     /// The target branch is checked out with uncommitted changes the merge would touch.
     TargetDirty,
+    /// A remote refused a push, or moved under us (nothing was pushed).
+    PushRejected,
+    /// A remote could not be reached or read (unknown remote, network, authentication, timeout).
+    RemoteFailed,
     /// A run was refused because it was aborted before it started (the bindings' abort signals).
     Aborted,
     /// Something inside the orchestrator failed: a bug (the message says what).
@@ -83,7 +87,7 @@ pub enum ErrorKind {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::FeatureInvalid,
         ErrorCode::FeatureNotFound,
         ErrorCode::WpIdInvalid,
@@ -110,6 +114,8 @@ impl ErrorCode {
         ErrorCode::MergeConflict,
         ErrorCode::TargetMoved,
         ErrorCode::TargetDirty,
+        ErrorCode::PushRejected,
+        ErrorCode::RemoteFailed,
         ErrorCode::Aborted,
         ErrorCode::Internal,
     ];
@@ -143,6 +149,8 @@ impl ErrorCode {
             ErrorCode::MergeConflict => "merge_conflict",
             ErrorCode::TargetMoved => "target_moved",
             ErrorCode::TargetDirty => "target_dirty",
+            ErrorCode::PushRejected => "push_rejected",
+            ErrorCode::RemoteFailed => "remote_failed",
             ErrorCode::Aborted => "aborted",
             ErrorCode::Internal => "internal",
         }
@@ -161,10 +169,10 @@ impl ErrorCode {
             | NotARepository | IllegalTransition | StateMissing | MergeNotReady | MergeConflict | TargetDirty => {
                 ErrorKind::BadInput
             }
-            StateConflict | RunLocked | TargetMoved => ErrorKind::Busy,
+            StateConflict | RunLocked | TargetMoved | PushRejected => ErrorKind::Busy,
             Aborted => ErrorKind::Aborted,
             Io | Git | StateCorrupt | WorktreeConflict | WorktreeMissingBase | WorktreePathTaken
-            | WorktreeBranchInUse | WorktreeLocked | WorktreeDirty | WorktreeSetupFailed | Internal => {
+            | WorktreeBranchInUse | WorktreeLocked | WorktreeDirty | WorktreeSetupFailed | RemoteFailed | Internal => {
                 ErrorKind::Failure
             }
         }

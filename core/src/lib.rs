@@ -33,6 +33,7 @@ pub mod lane;
 pub mod limits;
 pub mod merge_strategy;
 pub mod redact;
+pub mod remote;
 pub mod role;
 pub mod state;
 pub mod worktree;

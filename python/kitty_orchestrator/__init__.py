@@ -35,6 +35,7 @@ from ._native import (
     KittyError,
     MergeError,
     Problem,
+    RemoteError,
     StateConflictError,
     WorkPackage,
     WorktreeError,
@@ -57,6 +58,7 @@ from ._types import (
     MergeStep,
     MergeVerified,
     Owner,
+    PushReport,
     RetryScheduled,
     RunFinished,
     RunStarted,
@@ -98,6 +100,7 @@ class MergeOptions(TypedDict, total=False):
     partial: bool
     dry_run: bool
     resolve: bool
+    push: bool
 
 
 class _Signalled(BaseException):
@@ -199,6 +202,16 @@ class Orchestrator:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(self.merge, feature, **options))
 
+    def push(
+        self, feature: str, *, remote: Optional[str] = None, branch: Optional[str] = None, branches: bool = False
+    ) -> PushReport:
+        """Pushes what landed (the landed branch or ``branch``, the WP branches with
+        ``branches``, the feature's ``refs/kitty/*``) to ``remote`` (default: ``push_remote``)
+        through ``git``, each ref with its expected old value: a remote that moved raises
+        :class:`RemoteError` and nothing is pushed."""
+        spec: dict[str, Any] = {"remote": remote, "branch": branch, "branches": branches}
+        return build(PushReport, self._native.push(feature, {k: v for k, v in spec.items() if v is not None}))
+
     def status(self, feature: str) -> FeatureStatus:
         """The feature's state in git: ``run``, ``wps`` (by id) and ``corrupt`` (refs that could
         not be read, each with why; the others are still shown)."""
@@ -261,6 +274,7 @@ __all__ = [
     "MergeResolved",
     "MergeStep",
     "MergeVerified",
+    "PushReport",
     "RunOptions",
     "RunStarted",
     "RunState",
@@ -269,6 +283,7 @@ __all__ = [
     "WorkPackage",
     "WorktreeError",
     "MergeError",
+    "RemoteError",
     "WpBlocked",
     "WpState",
     "WpSummary",

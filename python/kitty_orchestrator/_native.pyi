@@ -21,6 +21,7 @@ __all__ = [
     "StateConflictError",
     "WorktreeError",
     "MergeError",
+    "RemoteError",
     "GitError",
     "WorkPackage",
     "__version__",
@@ -55,6 +56,9 @@ class WorktreeError(KittyError):
 
 class MergeError(KittyError):
     """Done WPs could not land on the target branch (nothing was changed)."""
+
+class RemoteError(KittyError):
+    """A remote refused a push (or moved under us), or could not be reached."""
 
 class GitError(KittyError):
     """The git repository or the state in it could not be read or written."""
@@ -137,6 +141,7 @@ class Orchestrator:
     def __new__(cls, repo: str | os.PathLike[str], config: Any = None) -> Orchestrator: ...
     def run(self, feature: str, options: dict[str, Any], on_event: Optional[Any] = None) -> dict[str, Any]: ...
     def merge(self, feature: str, options: dict[str, Any], on_event: Optional[Any] = None) -> dict[str, Any]: ...
+    def push(self, feature: str, options: dict[str, Any]) -> dict[str, Any]: ...
     def status(self, feature: str) -> dict[str, Any]: ...
     def history(self, feature: str, wp: Optional[str] = None) -> list[dict[str, Any]]: ...
     def abort(self, feature: str) -> bool: ...

@@ -262,6 +262,9 @@ class MergeReport(_Typed):
     worktree_updated: Optional[str]
     verify: Optional[dict[str, Any]]
     integration_worktree: Optional[str]
+    pushed: Optional[PushReport] = None
+    push_error: Optional[dict[str, Any]] = None
+    """``{code, message}`` when the push after the merge failed (the landing stands)."""
 
     @property
     def merged(self) -> list[str]:
@@ -272,7 +275,22 @@ class MergeReport(_Typed):
     def _from(data: dict[str, Any]) -> "MergeReport":
         known = _known(MergeReport, data)
         known["steps"] = [MergeStep._from(s) for s in data["steps"]]
+        if data.get("pushed") is not None:
+            known["pushed"] = PushReport._from(data["pushed"])
         return MergeReport(**known, data=data)
+
+
+@dataclass(frozen=True)
+class PushReport(_Typed):
+    """What a push did: ``refs`` lists every ref with ``reference``, ``old``, ``new`` and
+    ``status`` (``"created"``, ``"updated"`` or ``"up_to_date"``)."""
+
+    remote: str
+    refs: list[dict[str, Any]]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "PushReport":
+        return PushReport(**_known(PushReport, data), data=data)
 
 
 @dataclass(frozen=True)

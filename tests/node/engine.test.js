@@ -277,4 +277,12 @@ test('merge lands the done WPs with camelCase reports; conflicts reject with mer
   const both = new ko.Orchestrator(clash, config({ FAKE_EXTRA_FILES: 'shared.txt' }))
   await both.run('071-node-clash', { graceMs: 300, retryBaseMs: 20 })
   await assert.rejects(both.merge('071-node-clash'), (err) => err.code === 'merge_conflict' && /WP02 with WP01 in shared\.txt/.test(err.message))
+
+  const remote = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-node-remote-')), 'remote.git')
+  git(repo, 'init', '-q', '--bare', '-b', 'main', remote)
+  git(repo, 'remote', 'add', 'origin', remote)
+  const pushed = await orch.push('070-node-land', { branches: true })
+  assert.ok(pushed.refs.some((r) => r.reference === 'refs/heads/main' && r.status === 'created'))
+  assert.equal(git(remote, 'rev-parse', 'main').trim(), git(repo, 'rev-parse', 'main').trim())
+  await assert.rejects(orch.push('070-node-land', { remote: 'nowhere' }), (err) => err.code === 'remote_failed' && /nowhere/.test(err.message))
 })

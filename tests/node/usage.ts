@@ -30,6 +30,8 @@ async function example(): Promise<RunSummary> {
   console.log(await orch.abort('020'), orch.historySync('020', 'WP01').length)
   const landed = await orch.merge('020', { into: 'feature/020', strategy: 'squash', dryRun: true, onEvent: (e: Event) => e.type === 'merged' && console.log(e.wps) })
   const merged: string[] = landed.steps.filter((s) => s.action === 'merge').map((s) => s.wp)
+  const pushed = await orch.push('020', { remote: 'origin', branches: true })
+  console.log(pushed.refs.map((r) => r.status), landed.pushError?.code)
   console.log(merged, landed.verify?.fixRounds, landed.conflicts[0]?.paths, status.wps['WP01']?.merged?.commit)
   return summary
 }

@@ -43,3 +43,23 @@ def test_merge_errors_are_merge_errors_naming_what_is_wrong(tmp_path: Path) -> N
     with pytest.raises(ko.ConfigError) as bad:
         orch.merge("061-clash", strategy="rebase")
     assert "strategy" in str(bad.value)
+
+
+def test_push_sends_what_landed_and_refuses_a_remote_that_moved(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "062-push", {"WP01": []})
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    orch = ko.Orchestrator(repo, config())
+    assert orch.run("062-push").outcome == "completed"
+    report = orch.merge("062-push", push=True)
+    assert report.pushed is not None and report.push_error is None
+    assert {r["reference"] for r in report.pushed.refs} >= {"refs/heads/main", "refs/kitty/wp/062-push/WP01"}
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    git(other, "-c", "user.name=O", "-c", "user.email=o@example.com", "commit", "-q", "--allow-empty", "-m", "theirs")
+    git(other, "push", "-q", "origin", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "ours")
+    with pytest.raises(ko.RemoteError) as caught:
+        orch.push("062-push")
+    assert caught.value.code == "push_rejected" and "refs/heads/main" in str(caught.value)

@@ -117,6 +117,10 @@ pub struct Config {
     pub max_fix_rounds: u32,
     /// `merge` gives conflicts to an implementation agent instead of stopping (default false).
     pub resolve_conflicts: bool,
+    /// The remote `push` (and `merge --push`) uses (default `origin`).
+    pub push_remote: String,
+    /// `merge` pushes what landed (default false).
+    pub auto_push: bool,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
     /// How `merge` lands each WP (default merge).
@@ -142,6 +146,8 @@ impl Default for Config {
             verify_command: None,
             max_fix_rounds: 3,
             resolve_conflicts: false,
+            push_remote: "origin".to_string(),
+            auto_push: false,
             setup_command: None,
             merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),

@@ -25,6 +25,8 @@ pub(super) struct RawConfig {
     pub(super) merge_strategy: Option<Spanned<String>>,
     pub(super) max_fix_rounds: Option<Spanned<i64>>,
     pub(super) resolve_conflicts: Option<bool>,
+    pub(super) push_remote: Option<Spanned<String>>,
+    pub(super) auto_push: Option<bool>,
     pub(super) agents: Option<BTreeMap<String, Spanned<toml::Value>>>,
 }
 

@@ -126,6 +126,21 @@ impl Validator<'_> {
                 )
             })?,
         };
+        let push_remote = match raw.push_remote {
+            None => defaults.push_remote.clone(),
+            Some(v)
+                if v.get_ref().is_empty()
+                    || v.get_ref().starts_with('-')
+                    || v.get_ref().chars().any(char::is_control) =>
+            {
+                return Err(self.error(
+                    "push_remote",
+                    Some(v.span()),
+                    format!("`{}` is not a remote name or URL", v.get_ref()),
+                ));
+            }
+            Some(v) => v.into_inner(),
+        };
         Ok(Config {
             max_concurrent_wps: self.int(
                 "max_concurrent_wps",
@@ -164,6 +179,8 @@ impl Validator<'_> {
             setup_command: self.argv("setup_command", raw.setup_command)?,
             merge_strategy,
             resolve_conflicts: raw.resolve_conflicts.unwrap_or(defaults.resolve_conflicts),
+            push_remote,
+            auto_push: raw.auto_push.unwrap_or(defaults.auto_push),
             agents,
         })
     }

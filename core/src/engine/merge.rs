@@ -72,8 +72,12 @@ impl Orchestrator {
         let resolving = !landing.opts.dry_run && (landing.opts.resolve || self.config.resolve_conflicts);
         let (this, l) = (self.clone(), landing.clone());
         let (mut plan, mut integration, mut report) = off_thread(move || this.integrate(&l, resolving)).await??;
-        if landing.opts.dry_run || report.outcome == MergeOutcome::NothingToMerge {
+        if landing.opts.dry_run {
             return Ok(report);
+        }
+        if report.outcome == MergeOutcome::NothingToMerge {
+            drop(_lock);
+            return Ok(self.push_after(&landing, report, &cancel).await);
         }
         let ctx = self.merge_ctx(&landing, events.clone(), cancel.clone(), resolving);
         let mut tree: Option<IntegrationTree> = None;
@@ -139,7 +143,22 @@ impl Orchestrator {
             wps: report.merged().iter().map(|w| w.to_string()).collect(),
         };
         events(merged.redacted(&redactor_for(&self.config)));
-        Ok(report)
+        drop(_lock);
+        Ok(self.push_after(&landing, report, &cancel).await)
+    }
+
+    /// Pushes the landed branch when asked (`push`, `auto_push`); a failure is in the report
+    /// (the landing stands).
+    async fn push_after(&self, landing: &Landing, mut report: MergeReport, cancel: &CancellationToken) -> MergeReport {
+        if !(landing.opts.push || self.config.auto_push) {
+            return report;
+        }
+        let opts = super::PushOptions { remote: None, branch: Some(landing.target.clone()), branches: false };
+        match self.push(landing.feature.slug.as_str(), opts, cancel.clone()).await {
+            Ok(pushed) => report.pushed = Some(pushed),
+            Err(err) => report.push_error = Some(land::PushError { code: err.code(), message: err.to_string() }),
+        }
+        report
     }
 
     async fn integration_tree(&self, landing: &Landing, at: Oid) -> Result<IntegrationTree, crate::Error> {
@@ -215,6 +234,8 @@ impl Orchestrator {
             worktree_updated: None,
             verify: None,
             integration_worktree: None,
+            pushed: None,
+            push_error: None,
         };
         if !landing.opts.dry_run {
             if !integration.conflicts.is_empty() {

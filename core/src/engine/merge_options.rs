@@ -24,6 +24,8 @@ pub struct MergeOptions {
     /// Give conflicts to an implementation agent in the integration worktree instead of
     /// stopping (also the configuration's `resolve_conflicts`).
     pub resolve: bool,
+    /// Push what landed afterwards (also the configuration's `auto_push`).
+    pub push: bool,
 }
 
 fn invalid(key: &str, message: String) -> ConfigError {

@@ -113,7 +113,7 @@ impl Orchestrator {
 
     /// The slug of a feature that exists: in the feature files, or (for status and history
     /// without the files) in the refs. Anything else is `feature_not_found`, never an empty board.
-    fn slug(&self, feature: &str) -> Result<FeatureSlug, crate::Error> {
+    pub(super) fn slug(&self, feature: &str) -> Result<FeatureSlug, crate::Error> {
         match self.feature(feature) {
             Ok(f) => Ok(f.slug),
             Err(crate::Error::Engine(EngineError::FeatureNotFound { .. })) => {

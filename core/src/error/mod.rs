@@ -29,6 +29,9 @@ pub enum Error {
     /// Done WPs could not land.
     #[error(transparent)]
     Land(Box<crate::land::LandError>),
+    /// A remote refused a push or could not be reached.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// A run could not start (no agents, unknown agent, feature not found).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -59,6 +62,7 @@ impl Error {
             Error::Worktree(err) => err.code(),
             Error::Engine(err) => err.code(),
             Error::Land(err) => err.code(),
+            Error::Remote(err) => err.code(),
         }
     }
 }

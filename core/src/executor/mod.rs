@@ -20,6 +20,7 @@ pub use classify::{Ended, ExitInfo};
 pub use execute::{execute, execute_with};
 pub(crate) use orphans::{find_agent_groups, terminate_group, terminate_group_blocking};
 pub use output::{AgentResult, MAX_RESULT_LINE, OutputParser};
+pub(crate) use process::die_with_parent;
 pub use process::group_members;
 pub use protocol::{KittyStatus, PromptLines, Verdict};
 pub use stream::{MAX_LINE, Piece};

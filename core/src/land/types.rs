@@ -164,6 +164,19 @@ pub struct MergeReport {
     /// The integration worktree, when it was kept (the merge did not land, or it holds
     /// uncommitted files).
     pub integration_worktree: Option<String>,
+    /// The push afterwards (`push`, `auto_push`).
+    pub pushed: Option<crate::remote::PushReport>,
+    /// Why the push afterwards failed (the landing stands): `{code, message}`.
+    pub push_error: Option<PushError>,
+}
+
+/// A push after a merge that failed (the merge itself landed).
+#[derive(Debug, Clone, Serialize)]
+pub struct PushError {
+    /// The error code (`push_rejected`, `remote_failed`, …).
+    pub code: crate::ErrorCode,
+    /// What went wrong.
+    pub message: String,
 }
 
 impl MergeReport {

@@ -1,0 +1,11 @@
+//! Remotes: pushing what landed — the target branch, WP branches on request, and the feature's
+//! `refs/kitty/*` — through the `git` binary (the user's credentials, SSH agent and proxies work
+//! as with `git push`), with an explicit expected old value for every ref.
+
+mod error;
+mod git;
+mod push;
+
+pub use error::RemoteError;
+pub use git::{GitOutput, run_git};
+pub use push::{PushReport, PushStatus, PushedRef, Update, push, remote_refs};
