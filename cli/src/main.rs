@@ -62,6 +62,9 @@ enum Command {
     /// Push what landed to a remote through `git` (your credentials): the landed branch, with
     /// --branches the WP branches, and the feature's refs/kitty/*, each with its expected old value.
     Push(merge::PushArgs),
+    /// The feature's report: outcome, per-WP agents, attempts, reviews, time, cost and commits,
+    /// where it landed, verification rounds and resolved conflicts (markdown or JSON).
+    Report(merge::ReportArgs),
     /// List the built-in and configured agents, found or not, with versions.
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Release(args) => inspect::release(args),
         Command::Merge(args) => merge::merge(args),
         Command::Push(args) => merge::push(args),
+        Command::Report(args) => merge::report(args),
         Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),

@@ -133,3 +133,34 @@ pub fn push(args: PushArgs) -> u8 {
         Err(err) => fail(&err, args.json),
     }
 }
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The feature: a slug under kitty-specs/ or a directory.
+    feature: String,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Markdown (for people and pull requests) or JSON.
+    #[arg(long, value_parser = ["md", "json"], default_value = "md")]
+    format: String,
+}
+
+pub fn report(args: ReportArgs) -> u8 {
+    let json = args.format == "json";
+    let orch = match Orchestrator::open(&args.repo, None) {
+        Ok(o) => o,
+        Err(err) => return fail(&err, json),
+    };
+    match orch.report(&args.feature) {
+        Ok(report) if json => {
+            println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+            exit::OK
+        }
+        Ok(report) => {
+            print!("{}", kitty_orchestrator::report::markdown(&report));
+            exit::OK
+        }
+        Err(err) => fail(&err, json),
+    }
+}

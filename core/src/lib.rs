@@ -34,6 +34,7 @@ pub mod limits;
 pub mod merge_strategy;
 pub mod redact;
 pub mod remote;
+pub mod report;
 pub mod role;
 pub mod state;
 pub mod worktree;

@@ -313,6 +313,16 @@ async fn a_failing_verification_fixed_in_round_two_lands_with_two_rounds_reporte
     assert!(!git(dir, &["branch", "--list"]).contains("-merge-"), "{}", git(dir, &["branch", "--list"]));
     assert_eq!(orch.status("090-verify").unwrap().run.unwrap().merged.unwrap().commit, fix);
     assert_fsck_clean(dir);
+    // The report says it all: landed, two fix rounds, each WP's commits.
+    let full = orch.report("090-verify").unwrap();
+    assert_eq!(full.outcome, kitty_orchestrator::report::ReportOutcome::Complete);
+    assert_eq!(full.landing.as_ref().unwrap().fix_rounds, 2);
+    assert_eq!(full.verify.as_ref().unwrap().rounds.len(), 3);
+    assert!(full.wps.iter().all(|w| !w.commits.is_empty() && w.landed.is_some()), "{full:#?}");
+    let md = kitty_orchestrator::report::markdown(&full);
+    assert!(md.contains("# 090-verify: complete") && md.contains("2/2 work packages done"), "{md}");
+    assert!(md.contains("verification passed after 2 fix round(s)") && md.contains("| WP02 |"), "{md}");
+    assert!(report.report.is_some(), "merge returns the report too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,6 +340,10 @@ async fn a_fixer_that_never_fixes_lands_nothing_after_three_rounds_and_names_the
     assert!(orch.status("090-verify").unwrap().wps.values().all(|s| s.merged.is_none()));
     let kept = report.integration_worktree.clone().unwrap();
     assert!(Path::new(&kept).join("WP02.txt").exists(), "the integration is kept for a person: {kept}");
+    let full = orch.report("090-verify").unwrap();
+    assert_eq!(full.outcome, kitty_orchestrator::report::ReportOutcome::Failed, "{full:#?}");
+    assert!(full.landing.is_none());
+    assert_eq!(full.verify.unwrap().fix_rounds, 3);
 }
 
 /// An orchestrator for the colliding feature's merge whose implementation agent has `mode`.

@@ -123,6 +123,7 @@ impl Orchestrator {
             if !passed {
                 report.outcome = MergeOutcome::VerifyFailed;
                 report.integration_worktree = Some(t.path.display().to_string());
+                report.report = self.report_for(&landing.feature).ok();
                 return Ok(report);
             }
             tree = Some(t);
@@ -150,6 +151,7 @@ impl Orchestrator {
     /// Pushes the landed branch when asked (`push`, `auto_push`); a failure is in the report
     /// (the landing stands).
     async fn push_after(&self, landing: &Landing, mut report: MergeReport, cancel: &CancellationToken) -> MergeReport {
+        report.report = self.report_for(&landing.feature).ok();
         if !(landing.opts.push || self.config.auto_push) {
             return report;
         }
@@ -236,6 +238,7 @@ impl Orchestrator {
             integration_worktree: None,
             pushed: None,
             push_error: None,
+            report: None,
         };
         if !landing.opts.dry_run {
             if !integration.conflicts.is_empty() {

@@ -147,6 +147,17 @@ impl Orchestrator {
         Err(EngineError::WpNotFound { feature: slug.to_string(), wp: id.to_string(), known }.into())
     }
 
+    /// The report of a feature: outcome, per-WP work and cost, where it landed, the latest
+    /// merge's verification and resolutions (see [`crate::report`]).
+    pub fn report(&self, feature: &str) -> Result<crate::report::FeatureReport, crate::Error> {
+        self.report_for(&self.feature(feature)?)
+    }
+
+    pub(super) fn report_for(&self, feature: &Feature) -> Result<crate::report::FeatureReport, crate::Error> {
+        let verify = self.config.verify_command.as_deref();
+        Ok(crate::report::build(&self.store, feature, verify, &redactor_for(&self.config))?)
+    }
+
     /// The board: every readable WP state, the refs that could not be read (each with why), and
     /// the run.
     pub fn status(&self, feature: &str) -> Result<FeatureStatus, crate::Error> {

@@ -168,6 +168,8 @@ pub struct MergeReport {
     pub pushed: Option<crate::remote::PushReport>,
     /// Why the push afterwards failed (the landing stands): `{code, message}`.
     pub push_error: Option<PushError>,
+    /// The feature's report after the merge (not for a dry run).
+    pub report: Option<crate::report::FeatureReport>,
 }
 
 /// A push after a merge that failed (the merge itself landed).

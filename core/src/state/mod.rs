@@ -503,6 +503,19 @@ impl StateStore {
         }
     }
 
+    /// The run chain's latest states, newest first (at most `limit`).
+    pub fn recent_run_states(&self, feature: &FeatureSlug, limit: usize) -> Result<Vec<RunState>, StateError> {
+        let repo = self.repo()?;
+        let name = run_ref(feature);
+        let mut next = Self::tip(&repo, &name)?;
+        let mut states = Vec::new();
+        while let Some(oid) = next.filter(|_| states.len() < limit) {
+            states.push(read::run_snapshot(&repo, &name, oid)?);
+            next = repo.find_commit(oid).ok().and_then(|c| c.parent_id(0).ok());
+        }
+        Ok(states)
+    }
+
     /// Appends a run event by compare-and-swap.
     pub fn append_run(&self, feature: &FeatureSlug, event: &RunEvent, body: &str) -> Result<RunState, StateError> {
         let repo = self.repo()?;
