@@ -48,6 +48,8 @@ export type ErrorCode =
   | 'target_dirty'
   | 'push_rejected'
   | 'remote_failed'
+  | 'pr_auth_missing'
+  | 'pr_failed'
   | 'wp_id_invalid'
   | 'wp_not_found'
   | 'not_a_repository'
@@ -163,6 +165,8 @@ export interface MergeOptions {
   resolve?: boolean
   /** Push what landed afterwards. */
   push?: boolean
+  /** Open (or update) the landed branch's pull request afterwards (pushes it). */
+  pr?: boolean
 }
 
 /** Where a WP's work landed. */
@@ -218,6 +222,10 @@ export interface MergeReport {
   pushed: PushReport | null
   /** The push after the merge failed (the landing stands). */
   pushError: { code: ErrorCode; message: string } | null
+  /** The feature's report after the merge. */
+  report: FeatureReport | null
+  pullRequest: PrReport | null
+  prError: { code: ErrorCode; message: string } | null
 }
 
 export interface PushOptions {
@@ -232,6 +240,52 @@ export interface PushOptions {
 export interface PushReport {
   remote: string
   refs: Array<{ reference: string; old: string | null; new: string; status: 'created' | 'updated' | 'up_to_date' }>
+}
+
+export interface PrOptions {
+  /** Default: the configuration's `push_remote`. */
+  remote?: string
+  /** The branch with the work (default: where the feature last landed). */
+  head?: string
+  /** The branch it goes into (default: the feature's target branch). */
+  base?: string
+}
+
+export interface PrReport {
+  pullRequest: { number: number; url: string }
+  /** `false`: the open one was updated. */
+  created: boolean
+  repository: string
+  via: string
+  head: string
+  base: string
+  pushed: PushReport
+}
+
+export interface FeatureReport {
+  feature: string
+  outcome: 'complete' | 'partial' | 'failed'
+  done: number
+  total: number
+  costUsd: number
+  agentMs: number
+  wps: Array<{
+    id: string
+    title: string
+    lane: Lane
+    agents: string[]
+    attempts: number
+    reviewCycles: number
+    agentMs: number
+    costUsd: number
+    branch: string | null
+    commits: Array<{ id: string; subject: string; author: string }>
+    landed: string | null
+    reason: string | null
+  }>
+  landing: { into: string; commit: string; strategy: MergeStrategy; wps: string[]; fixRounds: number } | null
+  verify: MergeReport['verify']
+  resolutions: MergeReport['resolutions']
 }
 
 export interface Owner {
@@ -324,6 +378,9 @@ export declare class Orchestrator {
   merge(feature: string, options?: MergeOptions): Promise<MergeReport>
   /** Pushes what landed through `git`, each ref with its expected old value. */
   push(feature: string, options?: PushOptions): Promise<PushReport>
+  /** Pushes the landed branch and opens (or updates) its pull request, the report as body. */
+  pullRequest(feature: string, options?: PrOptions): Promise<PrReport>
+  report(feature: string): Promise<FeatureReport>
   /** The board, read off the JS thread. */
   status(feature: string): Promise<Status>
   /** The board, read on the JS thread: cheap up to a few hundred WPs. */

@@ -153,6 +153,31 @@ class Orchestrator {
     })
   }
 
+  /**
+   * Pushes the landed branch and opens (or updates) its pull request, the report as body.
+   * @returns {Promise<object>} `{ pullRequest: { number, url }, created, repository, via, head, base, pushed }`
+   */
+  pullRequest(feature, options = {}) {
+    const opts = { ...options }
+    for (const key of Object.keys(opts)) if (opts[key] === undefined) delete opts[key]
+    return new Promise((resolve, reject) => {
+      const done = (result) => {
+        if (result.ok) resolve(result.report)
+        else reject(kittyError(result.code, result.message))
+      }
+      try {
+        this._native.pullRequest(feature, opts, done)
+      } catch (err) {
+        reject(err && typeof err.code === 'string' ? kittyError(err.code, err.message) : err)
+      }
+    })
+  }
+
+  /** The feature's report, read back from git. */
+  report(feature) {
+    return settle((done) => this._native.reportAsync(feature, done))
+  }
+
   /** `{ run, wps: { [id]: state }, corrupt: [{ reference, why }] }` from the refs. */
   status(feature) {
     return settle((done) => this._native.statusAsync(feature, done))

@@ -33,6 +33,13 @@ export declare class NativeOrchestrator {
    */
   push(feature: string, options: any, onDone: ((arg: any) => void)): void
   /**
+   * Starts a pull request (push, then open or update); the end goes to `on_done` as
+   * `{ok: true, report}` or `{ok: false, code, message}`.
+   */
+  pullRequest(feature: string, options: any, onDone: ((arg: any) => void)): void
+  /** The feature's report, read off the JS thread. */
+  reportAsync(feature: string, onDone: ((arg: any) => void)): void
+  /**
    * The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
    * refs, cheap for features of up to a few hundred WPs.
    */

@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, PushOptions, RunOptions, no_events};
+use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, PrOptions, PushOptions, RunOptions, no_events};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
@@ -198,6 +198,39 @@ impl NativeOrchestrator {
             spawn_settled(None, on_done, "push", "report", move |_sink| async move {
                 orch.push(&feature, opts, CancellationToken::new()).await
             });
+            Ok(())
+        })
+    }
+
+    /// Starts a pull request (push, then open or update); the end goes to `on_done` as
+    /// `{ok: true, report}` or `{ok: false, code, message}`.
+    #[napi]
+    pub fn pull_request(
+        &self,
+        feature: String,
+        options: serde_json::Value,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        guard(|| {
+            let opts = PrOptions::from_json(&snake_keys(options)).map_err(|e| to_js(e.into()))?;
+            let orch = self.inner.clone();
+            spawn_settled(None, on_done, "pull request", "report", move |_sink| async move {
+                orch.pull_request(&feature, opts, CancellationToken::new()).await
+            });
+            Ok(())
+        })
+    }
+
+    /// The feature's report, read off the JS thread.
+    #[napi]
+    pub fn report_async(
+        &self,
+        feature: String,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        guard(|| {
+            let orch = self.inner.clone();
+            settle_blocking(on_done, move || orch.report(&feature));
             Ok(())
         })
     }

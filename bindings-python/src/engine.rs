@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, PushOptions, RunOptions, no_events};
+use kitty_orchestrator::engine::{Event, EventSink, MergeOptions, PrOptions, PushOptions, RunOptions, no_events};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -123,6 +123,26 @@ impl NativeOrchestrator {
         let opts = PushOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
         let orch = self.inner.clone();
         drive(py, None, "push", move |_sink, token| async move { orch.push(&feature, opts, token).await })
+    }
+
+    /// Pushes the landed branch and opens (or updates) its pull request; returns the report (a
+    /// dict). `options`: `PrOptions` keys (`remote`, `head`, `base`).
+    fn pull_request(&self, py: Python<'_>, feature: String, options: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let options = py_to_json(options.as_any(), "options")?;
+        let opts = PrOptions::from_json(&options).map_err(|e| to_py(py, e.into()))?;
+        let orch = self.inner.clone();
+        drive(
+            py,
+            None,
+            "pull request",
+            move |_sink, token| async move { orch.pull_request(&feature, opts, token).await },
+        )
+    }
+
+    /// The feature's report (a dict).
+    fn report(&self, py: Python<'_>, feature: &str) -> PyResult<Py<PyAny>> {
+        let report = py.detach(|| self.inner.report(feature)).map_err(|e| to_py(py, e))?;
+        value_to_py(py, &report)
     }
 
     /// The feature's status (a dict: `feature`, `run`, `wps`, `corrupt`).

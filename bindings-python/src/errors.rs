@@ -67,7 +67,7 @@ fn class_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         WorktreeConflict | WorktreeMissingBase | WorktreePathTaken | WorktreeBranchInUse | WorktreeLocked
         | WorktreeDirty | WorktreeSetupFailed => py.get_type::<WorktreeError>(),
         MergeNotReady | MergeConflict | TargetMoved | TargetDirty => py.get_type::<MergeError>(),
-        PushRejected | RemoteFailed => py.get_type::<RemoteError>(),
+        PushRejected | RemoteFailed | PrAuthMissing | PrFailed => py.get_type::<RemoteError>(),
         Aborted | Internal => py.get_type::<KittyError>(),
     }
 }

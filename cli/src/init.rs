@@ -83,6 +83,8 @@ resolve_conflicts = {resolve_conflicts}
 # Where `push` and `merge --push` go, and whether `merge` pushes what landed.
 push_remote = "{push_remote}"
 auto_push = {auto_push}
+# `merge` opens (or updates) the landed branch's pull request (GitHub: gh, else GITHUB_TOKEN).
+auto_pr = {auto_pr}
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.
@@ -119,6 +121,7 @@ review = {review}
         resolve_conflicts = defaults.resolve_conflicts,
         push_remote = defaults.push_remote,
         auto_push = defaults.auto_push,
+        auto_pr = defaults.auto_pr,
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

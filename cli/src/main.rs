@@ -65,6 +65,9 @@ enum Command {
     /// The feature's report: outcome, per-WP agents, attempts, reviews, time, cost and commits,
     /// where it landed, verification rounds and resolved conflicts (markdown or JSON).
     Report(merge::ReportArgs),
+    /// Push the landed branch and open (or update) its pull request into the target branch, with
+    /// the report as body: through `gh` when logged in, else the GitHub API with GITHUB_TOKEN.
+    Pr(merge::PrArgs),
     /// List the built-in and configured agents, found or not, with versions.
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => merge::merge(args),
         Command::Push(args) => merge::push(args),
         Command::Report(args) => merge::report(args),
+        Command::Pr(args) => merge::pr(args),
         Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kitty_orchestrator::Orchestrator;
+use kitty_orchestrator::engine::MergeOutcome;
 use kitty_orchestrator::engine::{Event, MergeOptions};
-use kitty_orchestrator::land::MergeOutcome;
 use kitty_orchestrator::merge_strategy::MergeStrategy;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,9 @@ pub struct MergeArgs {
     /// Push what landed afterwards (to `push_remote`, default origin).
     #[arg(long)]
     push: bool,
+    /// Then open (or update) the landed branch's pull request (pushes it; see `pr`).
+    #[arg(long)]
+    pr: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -54,6 +57,7 @@ pub fn merge(args: MergeArgs) -> u8 {
         dry_run: args.dry_run,
         resolve: args.resolve,
         push: args.push,
+        pr: args.pr,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let json = args.json;
@@ -77,7 +81,7 @@ pub fn merge(args: MergeArgs) -> u8 {
             match report.outcome {
                 MergeOutcome::DryRun if !report.conflicts.is_empty() => exit::BLOCKED,
                 MergeOutcome::VerifyFailed => exit::BLOCKED,
-                _ => match &report.push_error {
+                _ => match report.push_error.as_ref().or(report.pr_error.as_ref()) {
                     Some(err) => crate::exit_for_code(err.code),
                     None => exit::OK,
                 },
@@ -162,5 +166,61 @@ pub fn report(args: ReportArgs) -> u8 {
             exit::OK
         }
         Err(err) => fail(&err, json),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct PrArgs {
+    /// The feature: a slug under kitty-specs/ or a directory.
+    feature: String,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The remote to push to, whose repository gets the pull request (default: push_remote).
+    #[arg(long)]
+    remote: Option<String>,
+    /// The branch with the work (default: where the feature last landed).
+    #[arg(long)]
+    head: Option<String>,
+    /// The branch it goes into (default: the feature's target branch).
+    #[arg(long)]
+    base: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn pr(args: PrArgs) -> u8 {
+    let orch = match Orchestrator::open(&args.repo, None) {
+        Ok(o) => o,
+        Err(err) => return fail(&err, args.json),
+    };
+    let opts = kitty_orchestrator::engine::PrOptions { remote: args.remote, head: args.head, base: args.base };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let cancel = CancellationToken::new();
+    let result = runtime.block_on(async {
+        crate::run::cancel_on_signals(cancel.clone(), "interrupted: stopping");
+        orch.pull_request(&args.feature, opts, cancel).await
+    });
+    match result {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::json!({"type": "pr_report", "report": report}));
+            } else {
+                print!("{}", render::push_report(&report.pushed));
+                println!(
+                    "pull request #{} {} ({} -> {} on {}, via {}): {}",
+                    report.pull_request.number,
+                    if report.created { "opened" } else { "updated" },
+                    render::clean(&report.head),
+                    render::clean(&report.base),
+                    render::clean(&report.repository),
+                    render::clean(&report.via),
+                    render::clean(&report.pull_request.url)
+                );
+            }
+            exit::OK
+        }
+        Err(err) => fail(&err, args.json),
     }
 }

@@ -142,8 +142,9 @@ pub fn plan(plan: &Plan) -> String {
 }
 
 /// What a merge did (or would do), one line per WP.
-pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
-    use kitty_orchestrator::land::{MergeOutcome, StepAction};
+pub fn merge_report(report: &kitty_orchestrator::engine::MergeReport) -> String {
+    use kitty_orchestrator::engine::MergeOutcome;
+    use kitty_orchestrator::land::StepAction;
     let short = |c: &Option<String>| c.as_deref().map_or_else(|| "-".to_string(), |c| c.chars().take(10).collect());
     let mut out = format!("{} -> {} ({}):\n", report.feature, report.target, report.strategy);
     let dry = report.outcome == MergeOutcome::DryRun;
@@ -190,6 +191,16 @@ pub fn merge_report(report: &kitty_orchestrator::land::MergeReport) -> String {
         (Some(p), _) => push_report(p),
         (None, Some(err)) => format!("push FAILED ({}): {}\n", err.code, clean(&err.message)),
         (None, None) => String::new(),
+    };
+    let pushed = match (&report.pull_request, &report.pr_error) {
+        (Some(pr), _) => format!(
+            "{pushed}pull request #{} {}: {}\n",
+            pr.pull_request.number,
+            if pr.created { "opened" } else { "updated" },
+            clean(&pr.pull_request.url)
+        ),
+        (None, Some(err)) => format!("{pushed}pull request FAILED ({}): {}\n", err.code, clean(&err.message)),
+        (None, None) => pushed,
     };
     out.push_str(&match report.outcome {
         MergeOutcome::Merged => format!(

@@ -65,6 +65,10 @@ pub enum ErrorCode {
     PushRejected,
     /// A remote could not be reached or read (unknown remote, network, authentication, timeout).
     RemoteFailed,
+    /// No credentials for the pull-request host (`gh` not logged in, no token in the environment).
+    PrAuthMissing,
+    /// The pull-request host refused or failed a request, or the remote names no repository.
+    PrFailed,
     /// A run was refused because it was aborted before it started (the bindings' abort signals).
     Aborted,
     /// Something inside the orchestrator failed: a bug (the message says what).
@@ -87,7 +91,7 @@ pub enum ErrorKind {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::FeatureInvalid,
         ErrorCode::FeatureNotFound,
         ErrorCode::WpIdInvalid,
@@ -116,6 +120,8 @@ impl ErrorCode {
         ErrorCode::TargetDirty,
         ErrorCode::PushRejected,
         ErrorCode::RemoteFailed,
+        ErrorCode::PrAuthMissing,
+        ErrorCode::PrFailed,
         ErrorCode::Aborted,
         ErrorCode::Internal,
     ];
@@ -151,6 +157,8 @@ impl ErrorCode {
             ErrorCode::TargetDirty => "target_dirty",
             ErrorCode::PushRejected => "push_rejected",
             ErrorCode::RemoteFailed => "remote_failed",
+            ErrorCode::PrAuthMissing => "pr_auth_missing",
+            ErrorCode::PrFailed => "pr_failed",
             ErrorCode::Aborted => "aborted",
             ErrorCode::Internal => "internal",
         }
@@ -166,15 +174,13 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             FeatureInvalid | FeatureNotFound | WpIdInvalid | WpNotFound | ConfigInvalid | NoAgents | UnknownAgent
-            | NotARepository | IllegalTransition | StateMissing | MergeNotReady | MergeConflict | TargetDirty => {
-                ErrorKind::BadInput
-            }
+            | NotARepository | IllegalTransition | StateMissing | MergeNotReady | MergeConflict | TargetDirty
+            | PrAuthMissing => ErrorKind::BadInput,
             StateConflict | RunLocked | TargetMoved | PushRejected => ErrorKind::Busy,
             Aborted => ErrorKind::Aborted,
             Io | Git | StateCorrupt | WorktreeConflict | WorktreeMissingBase | WorktreePathTaken
-            | WorktreeBranchInUse | WorktreeLocked | WorktreeDirty | WorktreeSetupFailed | RemoteFailed | Internal => {
-                ErrorKind::Failure
-            }
+            | WorktreeBranchInUse | WorktreeLocked | WorktreeDirty | WorktreeSetupFailed | RemoteFailed | PrFailed
+            | Internal => ErrorKind::Failure,
         }
     }
 }

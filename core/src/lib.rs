@@ -26,6 +26,7 @@ pub mod error_code;
 pub mod executor;
 pub mod failure;
 pub mod feature;
+pub mod forge;
 pub mod graph;
 pub mod ids;
 pub mod land;

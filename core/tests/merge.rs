@@ -6,8 +6,9 @@ mod common;
 use std::path::Path;
 
 use common::{F020, agent, assert_fsck_clean, config, fast, git, sample_repo};
+use kitty_orchestrator::engine::MergeOutcome;
 use kitty_orchestrator::engine::{MergeOptions, RunOutcome, no_events};
-use kitty_orchestrator::land::{MergeOutcome, StepAction};
+use kitty_orchestrator::land::StepAction;
 use kitty_orchestrator::merge_strategy::MergeStrategy;
 use kitty_orchestrator::{ErrorCode, Orchestrator};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +26,7 @@ async fn merge(
     orch: &Orchestrator,
     feature: &str,
     opts: MergeOptions,
-) -> kitty_orchestrator::Result<kitty_orchestrator::land::MergeReport> {
+) -> kitty_orchestrator::Result<kitty_orchestrator::engine::MergeReport> {
     orch.merge(feature, opts, no_events(), CancellationToken::new()).await
 }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use common::{agent, config, fast, git};
+use kitty_orchestrator::engine::MergeOutcome;
 use kitty_orchestrator::engine::{MergeOptions, PushOptions, RunOutcome, no_events};
-use kitty_orchestrator::land::MergeOutcome;
 use kitty_orchestrator::remote::PushStatus;
 use kitty_orchestrator::{ErrorCode, Orchestrator};
 use tokio_util::sync::CancellationToken;

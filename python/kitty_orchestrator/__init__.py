@@ -58,7 +58,9 @@ from ._types import (
     MergeStep,
     MergeVerified,
     Owner,
+    PullRequestReport,
     PushReport,
+    FeatureReport,
     RetryScheduled,
     RunFinished,
     RunStarted,
@@ -212,6 +214,20 @@ class Orchestrator:
         spec: dict[str, Any] = {"remote": remote, "branch": branch, "branches": branches}
         return build(PushReport, self._native.push(feature, {k: v for k, v in spec.items() if v is not None}))
 
+    def pull_request(
+        self, feature: str, *, remote: Optional[str] = None, head: Optional[str] = None, base: Optional[str] = None
+    ) -> PullRequestReport:
+        """Pushes the landed branch (or ``head``) and opens — or updates, never duplicates — its
+        pull request into the target branch (or ``base``), with the report as body: through
+        ``gh`` when logged in, else GitHub's API with ``GITHUB_TOKEN``/``GH_TOKEN``
+        (``GITHUB_API_URL`` for GitHub Enterprise)."""
+        spec = {k: v for k, v in {"remote": remote, "head": head, "base": base}.items() if v is not None}
+        return build(PullRequestReport, self._native.pull_request(feature, spec))
+
+    def report(self, feature: str) -> FeatureReport:
+        """The feature's report, read back from git."""
+        return build(FeatureReport, self._native.report(feature))
+
     def status(self, feature: str) -> FeatureStatus:
         """The feature's state in git: ``run``, ``wps`` (by id) and ``corrupt`` (refs that could
         not be read, each with why; the others are still shown)."""
@@ -275,6 +291,8 @@ __all__ = [
     "MergeStep",
     "MergeVerified",
     "PushReport",
+    "PullRequestReport",
+    "FeatureReport",
     "RunOptions",
     "RunStarted",
     "RunState",

@@ -294,6 +294,58 @@ class PushReport(_Typed):
 
 
 @dataclass(frozen=True)
+class PullRequestReport(_Typed):
+    """What ``pull_request`` did: ``number`` and ``url`` of the pull request, whether it was
+    ``created`` (else the open one was updated), ``via`` what, and the push before it."""
+
+    number: int
+    url: str
+    created: bool
+    repository: str
+    via: str
+    head: str
+    base: str
+    pushed: PushReport
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "PullRequestReport":
+        pr = data["pull_request"]
+        return PullRequestReport(
+            number=pr["number"],
+            url=pr["url"],
+            created=data["created"],
+            repository=data["repository"],
+            via=data["via"],
+            head=data["head"],
+            base=data["base"],
+            pushed=PushReport._from(data["pushed"]),
+            data=data,
+        )
+
+
+@dataclass(frozen=True)
+class FeatureReport(_Typed):
+    """A feature's report: ``outcome`` (``"complete"``, ``"partial"``, ``"failed"``), ``done``
+    of ``total``, per-WP work in ``wps``, ``landing``, ``verify``, ``resolutions``; ``markdown``
+    is not here: ``kitty-orchestrator report`` prints it."""
+
+    feature: str
+    outcome: str
+    done: int
+    total: int
+    cost_usd: float
+    agent_ms: int
+    wps: list[dict[str, Any]]
+    landing: Optional[dict[str, Any]]
+    verify: Optional[dict[str, Any]]
+    resolutions: list[dict[str, Any]]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "FeatureReport":
+        return FeatureReport(**_known(FeatureReport, data), data=data)
+
+
+@dataclass(frozen=True)
 class Event(_Typed):
     """A run event; ``type`` tells which (the same values as in Rust, the CLI and Node)."""
 

@@ -286,3 +286,57 @@ test('merge lands the done WPs with camelCase reports; conflicts reject with mer
   assert.equal(git(remote, 'rev-parse', 'main').trim(), git(repo, 'rev-parse', 'main').trim())
   await assert.rejects(orch.push('070-node-land', { remote: 'nowhere' }), (err) => err.code === 'remote_failed' && /nowhere/.test(err.message))
 })
+
+test('pullRequest opens one pull request with the report, then updates it', async () => {
+  const http = require('node:http')
+  const repo = makeRepo('072-node-pr', { WP01: [] })
+  const remote = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-node-gh-')), 'octo', 'hello.git')
+  fs.mkdirSync(remote, { recursive: true })
+  git(remote, 'init', '-q', '--bare', '-b', 'main')
+  git(repo, 'remote', 'add', 'origin', remote)
+  const orch = new ko.Orchestrator(repo, config())
+  await orch.run('072-node-pr', { graceMs: 300, retryBaseMs: 20 })
+  assert.equal((await orch.merge('072-node-pr', { into: 'feature/072' })).outcome, 'merged')
+  const pulls = []
+  const server = http.createServer((req, res) => {
+    let text = ''
+    req.on('data', (c) => (text += c))
+    req.on('end', () => {
+      const body = text ? JSON.parse(text) : null
+      let answer = [200, null]
+      if (req.headers.authorization !== 'Bearer node-token-12345') answer = [401, { message: 'Bad credentials' }]
+      else if (req.method === 'GET') answer = [200, pulls.filter((p) => req.url.includes(`head=octo%3A${p.head.replace('/', '%2F')}`))]
+      else if (req.method === 'POST') {
+        pulls.push({ number: pulls.length + 1, html_url: `http://x/pull/${pulls.length + 1}`, ...body })
+        answer = [201, pulls.at(-1)]
+      } else if (req.method === 'PATCH') {
+        Object.assign(pulls[Number(req.url.split('/').at(-1)) - 1], body)
+        answer = [200, pulls[0]]
+      }
+      res.writeHead(answer[0], { 'Content-Type': 'application/json' })
+      res.end(JSON.stringify(answer[1]))
+    })
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  const saved = { ...process.env }
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-node-bin-'))
+  fs.symlinkSync(execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), path.join(bin, 'git'))
+  Object.assign(process.env, { PATH: bin, GITHUB_API_URL: `http://127.0.0.1:${server.address().port}`, GITHUB_TOKEN: 'node-token-12345' })
+  delete process.env.GH_TOKEN
+  try {
+    const first = await orch.pullRequest('072-node-pr')
+    const second = await orch.pullRequest('072-node-pr')
+    assert.deepEqual([first.pullRequest.number, first.created, second.created, first.repository], [1, true, false, 'octo/hello'])
+    assert.equal(pulls.length, 1)
+    assert.match(pulls[0].body, /# 072-node-pr: complete/)
+    assert.equal((await orch.report('072-node-pr')).outcome, 'complete')
+    delete process.env.GITHUB_TOKEN
+    await assert.rejects(orch.pullRequest('072-node-pr'), (err) => err.code === 'pr_auth_missing' && /GITHUB_TOKEN/.test(err.message))
+  } finally {
+    for (const key of ['PATH', 'GITHUB_API_URL', 'GITHUB_TOKEN', 'GH_TOKEN']) {
+      if (saved[key] === undefined) delete process.env[key]
+      else process.env[key] = saved[key]
+    }
+    server.close()
+  }
+})

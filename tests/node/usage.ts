@@ -31,6 +31,9 @@ async function example(): Promise<RunSummary> {
   const landed = await orch.merge('020', { into: 'feature/020', strategy: 'squash', dryRun: true, onEvent: (e: Event) => e.type === 'merged' && console.log(e.wps) })
   const merged: string[] = landed.steps.filter((s) => s.action === 'merge').map((s) => s.wp)
   const pushed = await orch.push('020', { remote: 'origin', branches: true })
+  const pr = await orch.pullRequest('020', { base: 'main' })
+  const report = await orch.report('020')
+  console.log(pr.pullRequest.url, pr.created, report.outcome, report.wps[0]?.commits.length, landed.pullRequest?.via)
   console.log(pushed.refs.map((r) => r.status), landed.pushError?.code)
   console.log(merged, landed.verify?.fixRounds, landed.conflicts[0]?.paths, status.wps['WP01']?.merged?.commit)
   return summary

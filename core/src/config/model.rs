@@ -121,6 +121,9 @@ pub struct Config {
     pub push_remote: String,
     /// `merge` pushes what landed (default false).
     pub auto_push: bool,
+    /// `merge` opens (or updates) the landed branch's pull request, which pushes it (default
+    /// false).
+    pub auto_pr: bool,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
     /// How `merge` lands each WP (default merge).
@@ -148,6 +151,7 @@ impl Default for Config {
             resolve_conflicts: false,
             push_remote: "origin".to_string(),
             auto_push: false,
+            auto_pr: false,
             setup_command: None,
             merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),

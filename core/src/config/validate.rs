@@ -181,6 +181,7 @@ impl Validator<'_> {
             resolve_conflicts: raw.resolve_conflicts.unwrap_or(defaults.resolve_conflicts),
             push_remote,
             auto_push: raw.auto_push.unwrap_or(defaults.auto_push),
+            auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
             agents,
         })
     }

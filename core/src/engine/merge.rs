@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::ctx::{Ctx, off_thread};
 use super::events::{Event, EventSink};
 use super::merge_options::MergeOptions;
+use super::merge_report::{MergeOutcome, MergeReport, PushError};
 use super::merge_resolve::resolve_conflict;
 use super::merge_verify::verify_and_fix;
 use super::options::RunOptions;
@@ -20,7 +21,7 @@ use super::orchestrator::{Orchestrator, redactor_for};
 use super::roster::Roster;
 use crate::feature::Feature;
 use crate::ids::WpId;
-use crate::land::{self, Authors, Integration, LandError, MergeOutcome, MergeReport, Plan, PlanInput};
+use crate::land::{self, Authors, Integration, LandError, Plan, PlanInput};
 use crate::merge_strategy::MergeStrategy;
 use crate::state::{Append, Owner, RunEvent, StateStore, WpEvent, this_host};
 use crate::worktree::{IntegrationTree, WorktreeManager};
@@ -152,13 +153,24 @@ impl Orchestrator {
     /// (the landing stands).
     async fn push_after(&self, landing: &Landing, mut report: MergeReport, cancel: &CancellationToken) -> MergeReport {
         report.report = self.report_for(&landing.feature).ok();
+        if landing.opts.pr || self.config.auto_pr {
+            let opts = super::PrOptions { remote: None, head: Some(landing.target.clone()), base: None };
+            match self.pull_request(landing.feature.slug.as_str(), opts, cancel.clone()).await {
+                Ok(pr) => {
+                    report.pushed = Some(pr.pushed.clone());
+                    report.pull_request = Some(pr);
+                }
+                Err(err) => report.pr_error = Some(PushError { code: err.code(), message: err.to_string() }),
+            }
+            return report;
+        }
         if !(landing.opts.push || self.config.auto_push) {
             return report;
         }
         let opts = super::PushOptions { remote: None, branch: Some(landing.target.clone()), branches: false };
         match self.push(landing.feature.slug.as_str(), opts, cancel.clone()).await {
             Ok(pushed) => report.pushed = Some(pushed),
-            Err(err) => report.push_error = Some(land::PushError { code: err.code(), message: err.to_string() }),
+            Err(err) => report.push_error = Some(PushError { code: err.code(), message: err.to_string() }),
         }
         report
     }
@@ -239,6 +251,8 @@ impl Orchestrator {
             pushed: None,
             push_error: None,
             report: None,
+            pull_request: None,
+            pr_error: None,
         };
         if !landing.opts.dry_run {
             if !integration.conflicts.is_empty() {

@@ -26,6 +26,9 @@ pub struct MergeOptions {
     pub resolve: bool,
     /// Push what landed afterwards (also the configuration's `auto_push`).
     pub push: bool,
+    /// Open (or update) the landed branch's pull request afterwards, which pushes it (also the
+    /// configuration's `auto_pr`).
+    pub pr: bool,
 }
 
 fn invalid(key: &str, message: String) -> ConfigError {

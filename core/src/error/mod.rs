@@ -32,6 +32,9 @@ pub enum Error {
     /// A remote refused a push or could not be reached.
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
+    /// A pull request could not be opened or updated.
+    #[error(transparent)]
+    Forge(#[from] crate::forge::ForgeError),
     /// A run could not start (no agents, unknown agent, feature not found).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -63,6 +66,7 @@ impl Error {
             Error::Engine(err) => err.code(),
             Error::Land(err) => err.code(),
             Error::Remote(err) => err.code(),
+            Error::Forge(err) => err.code(),
         }
     }
 }

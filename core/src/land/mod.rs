@@ -20,6 +20,4 @@ pub use integrate::{Authors, Integration, Stopped, changed_paths, commit_step, i
 pub use plan::{Integrand, Plan, PlanInput, plan};
 pub use resolve::{markers_left, write_conflicts};
 pub use target::{advance, check_worktrees, checked_out_in};
-pub use types::{
-    Conflict, LandingVerification, MergeOutcome, MergeReport, PushError, Resolution, Step, StepAction, VerifyRound,
-};
+pub use types::{Conflict, LandingVerification, Resolution, Step, StepAction, VerifyRound};

@@ -1,11 +1,10 @@
-//! What a landing plans, finds and reports: the steps in dependency order, the conflicts, and the
-//! report a merge returns (the CLI's `merge --json`).
+//! What a landing plans and finds: the steps in dependency order, the conflicts, the
+//! resolutions and the verification rounds.
 
 use serde::Serialize;
 
 use crate::ids::WpId;
 use crate::lane::Lane;
-use crate::merge_strategy::MergeStrategy;
 
 /// What happens to one WP when the feature lands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,21 +84,6 @@ pub struct Resolution {
     pub log: String,
 }
 
-/// How a merge ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MergeOutcome {
-    /// The target branch moved to a new commit holding the WPs.
-    Merged,
-    /// Nothing new to land: every done WP is on the target already. Nothing was changed.
-    NothingToMerge,
-    /// A dry run: nothing was changed; the steps say what would happen.
-    DryRun,
-    /// `verify_command` still failed after the fix rounds: nothing landed (the integration
-    /// worktree is kept; `verify` names the logs).
-    VerifyFailed,
-}
-
 /// One verification of a merge's integration, after the fix round that preceded it.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyRound {
@@ -134,56 +118,4 @@ pub struct LandingVerification {
     pub log: String,
     /// Why fixing stopped early, if it did (no agent, aborted, an agent that gave up).
     pub note: Option<String>,
-}
-
-/// What a merge did (or, in a dry run, would do).
-#[derive(Debug, Clone, Serialize)]
-pub struct MergeReport {
-    /// The feature.
-    pub feature: String,
-    /// The branch landed on.
-    pub target: String,
-    /// How WPs land.
-    pub strategy: MergeStrategy,
-    /// How it ended.
-    pub outcome: MergeOutcome,
-    /// The target's tip before (`None`: the branch did not exist).
-    pub previous: Option<String>,
-    /// The target's tip after (dry run: the integration commit that would land).
-    pub commit: Option<String>,
-    /// Every WP, in the order they land.
-    pub steps: Vec<Step>,
-    /// Conflicts (predicted, in a dry run).
-    pub conflicts: Vec<Conflict>,
-    /// Conflicts agents resolved (`resolve`).
-    pub resolutions: Vec<Resolution>,
-    /// The worktree that had the target checked out and was brought to the new commit.
-    pub worktree_updated: Option<String>,
-    /// The verification, when `verify_command` is configured.
-    pub verify: Option<LandingVerification>,
-    /// The integration worktree, when it was kept (the merge did not land, or it holds
-    /// uncommitted files).
-    pub integration_worktree: Option<String>,
-    /// The push afterwards (`push`, `auto_push`).
-    pub pushed: Option<crate::remote::PushReport>,
-    /// Why the push afterwards failed (the landing stands): `{code, message}`.
-    pub push_error: Option<PushError>,
-    /// The feature's report after the merge (not for a dry run).
-    pub report: Option<crate::report::FeatureReport>,
-}
-
-/// A push after a merge that failed (the merge itself landed).
-#[derive(Debug, Clone, Serialize)]
-pub struct PushError {
-    /// The error code (`push_rejected`, `remote_failed`, …).
-    pub code: crate::ErrorCode,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl MergeReport {
-    /// The WPs that landed (or would), in order.
-    pub fn merged(&self) -> Vec<&WpId> {
-        self.steps.iter().filter(|s| s.action == StepAction::Merge).map(|s| &s.wp).collect()
-    }
 }

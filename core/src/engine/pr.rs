@@ -1,0 +1,105 @@
+//! `pr`: the landed branch proposed into the feature's target branch, with the report as its
+//! body — pushed first, then opened, or the open one updated.
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::ctx::off_thread;
+use super::orchestrator::{Orchestrator, redactor_for};
+use super::push::{NETWORK_TIMEOUT, PushOptions};
+use crate::config::ConfigError;
+use crate::forge::{self, ForgeError, PrReport, Proposal, PullRequest};
+use crate::remote::run_git;
+use crate::worktree::WorktreeManager;
+
+/// Per-pull-request choices. As data: these snake_case keys, unknown keys refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrOptions {
+    /// The remote to push to and whose repository gets the pull request (default:
+    /// `push_remote`).
+    pub remote: Option<String>,
+    /// The branch with the work (default: where the feature last landed).
+    pub head: Option<String>,
+    /// The branch it goes into (default: the feature's target branch).
+    pub base: Option<String>,
+}
+
+impl PrOptions {
+    /// Options from JSON-shaped data (the bindings); errors name the key.
+    pub fn from_json(value: &serde_json::Value) -> Result<PrOptions, ConfigError> {
+        serde_path_to_error::deserialize(value).map_err(|err| {
+            let key = err.path().to_string();
+            let message = err.inner().to_string();
+            ConfigError {
+                path: "<pull request options>".into(),
+                key: Some(crate::config::unknown_field(&message).unwrap_or(key)),
+                line: None,
+                message,
+            }
+        })
+    }
+}
+
+impl Orchestrator {
+    /// Pushes the landed branch and opens (or updates) its pull request into the target branch,
+    /// titled from the feature, with the markdown report as body.
+    pub async fn pull_request(
+        &self,
+        feature: &str,
+        opts: PrOptions,
+        cancel: CancellationToken,
+    ) -> Result<PrReport, crate::Error> {
+        let loaded = self.feature(feature)?;
+        let slug = loaded.slug.to_string();
+        let base = match opts.base.clone() {
+            Some(b) => b,
+            None => WorktreeManager::new(&self.repo_root, &loaded, &self.config)?.target_branch().to_string(),
+        };
+        let head = match opts
+            .head
+            .clone()
+            .or_else(|| self.store.run_state(&loaded.slug).ok().flatten()?.merged.map(|m| m.into))
+        {
+            Some(h) => h,
+            None => {
+                let why = "it never landed: `kitty-orchestrator merge --into <branch>` first".to_string();
+                return Err(ForgeError::NothingToPropose { feature: slug, why }.into());
+            }
+        };
+        if head == base {
+            let why = format!(
+                "it landed on `{base}` itself; land it on a branch of its own (`merge --into feature/{slug}`) to propose it"
+            );
+            return Err(ForgeError::NothingToPropose { feature: slug, why }.into());
+        }
+        let remote = opts.remote.clone().unwrap_or_else(|| self.config.push_remote.clone());
+        let redactor = redactor_for(&self.config);
+        let args = vec!["remote".to_string(), "get-url".to_string(), "--".to_string(), remote.clone()];
+        let url = run_git(&self.repo_root, &args, NETWORK_TIMEOUT, &cancel, &redactor).await?;
+        let shown_url = redactor.apply(url.stdout.trim());
+        let repo = forge::parse_repo_url(url.stdout.trim()).filter(|_| url.success()).ok_or_else(|| {
+            ForgeError::UnknownRepository {
+                remote: remote.clone(),
+                url: if url.success() { shown_url } else { url.why() },
+            }
+        })?;
+        let pushed = self
+            .push(&slug, PushOptions { remote: Some(remote), branch: Some(head.clone()), branches: false }, cancel)
+            .await?;
+        let report = crate::report::markdown(&self.report_for(&loaded)?);
+        let title = match loaded.meta.friendly_name.as_deref().filter(|n| !n.trim().is_empty()) {
+            Some(name) => format!("{slug}: {}", crate::report::clean_line(name, &redactor)),
+            None => slug.clone(),
+        };
+        let proposal = Proposal { head: head.clone(), base: base.clone(), title, body: report };
+        let repository = repo.slug();
+        let (pull_request, created, via) = off_thread(move || -> Result<(PullRequest, bool, String), ForgeError> {
+            let host = forge::github_host(repo, &redactor)?;
+            let (pr, created) = forge::open_or_update(host.as_ref(), &proposal)?;
+            Ok((pr, created, host.describe()))
+        })
+        .await??;
+        Ok(PrReport { pull_request, created, repository, via, head, base, pushed })
+    }
+}

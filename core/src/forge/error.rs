@@ -1,0 +1,54 @@
+//! Pull-request errors; each names the host, repository and what to do. Tokens never appear.
+
+/// What stopped a pull request.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    /// No way to authenticate: no usable `gh`, no token.
+    #[error("no GitHub credentials: `gh` is {gh}, and none of {} is set; run `gh auth login`, or export a token", looked.join(", "))]
+    NoCredentials {
+        /// The variables looked at.
+        looked: Vec<String>,
+        /// What was found of `gh`.
+        gh: String,
+    },
+    /// The remote's URL names no repository we can tell.
+    #[error("remote `{remote}` ({url}) names no owner/repository; give it explicitly")]
+    UnknownRepository {
+        /// The remote.
+        remote: String,
+        /// Its URL (redacted).
+        url: String,
+    },
+    /// Nothing to propose: the work landed on the base branch itself, or never landed.
+    #[error("{feature}: {why}")]
+    NothingToPropose {
+        /// The feature.
+        feature: String,
+        /// Why.
+        why: String,
+    },
+    /// The host refused or failed the request.
+    #[error("{host}: {action} for {repo} failed: {why}")]
+    Failed {
+        /// The host (API URL, or `gh`).
+        host: String,
+        /// What was asked (`listing pull requests`, `creating the pull request`).
+        action: String,
+        /// `owner/repo`.
+        repo: String,
+        /// The host's answer (redacted, shortened).
+        why: String,
+    },
+}
+
+impl ForgeError {
+    /// The stable code of this error's kind.
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
+        match self {
+            ForgeError::NoCredentials { .. } => ErrorCode::PrAuthMissing,
+            ForgeError::NothingToPropose { .. } => ErrorCode::MergeNotReady,
+            ForgeError::UnknownRepository { .. } | ForgeError::Failed { .. } => ErrorCode::PrFailed,
+        }
+    }
+}
