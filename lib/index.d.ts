@@ -129,6 +129,10 @@ export interface RunSummary {
   verify: { command: string[]; success: boolean; exitCode: number | null; log: string } | null
   /** WP refs whose state could not be read (those WPs were left alone). */
   corrupt: CorruptState[]
+  /** The merge that ended the run (`auto_merge`). */
+  merge?: MergeReport
+  /** Why that merge failed. */
+  mergeError?: { code: ErrorCode; message: string }
 }
 
 export interface RunOptions {

@@ -85,6 +85,8 @@ push_remote = "{push_remote}"
 auto_push = {auto_push}
 # `merge` opens (or updates) the landed branch's pull request (GitHub: gh, else GITHUB_TOKEN).
 auto_pr = {auto_pr}
+# A run that completes ends with `merge` (then auto_push / auto_pr).
+auto_merge = {auto_merge}
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.
@@ -122,6 +124,7 @@ review = {review}
         push_remote = defaults.push_remote,
         auto_push = defaults.auto_push,
         auto_pr = defaults.auto_pr,
+        auto_merge = defaults.auto_merge,
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

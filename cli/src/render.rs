@@ -113,6 +113,13 @@ pub fn summary_table(summary: &RunSummary) -> String {
         summary.duration_ms as f64 / 1000.0,
         if summary.cost_usd > 0.0 { format!(", ${:.4}", summary.cost_usd) } else { String::new() }
     ));
+    if let Some(merge) = &summary.merge {
+        out.push('\n');
+        out.push_str(&merge_report(merge));
+    }
+    if let Some(err) = &summary.merge_error {
+        out.push_str(&format!("\nmerge FAILED ({}): {}\n", err.code, clean(&err.message)));
+    }
     out
 }
 

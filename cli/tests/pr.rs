@@ -185,7 +185,10 @@ fn pr_opens_one_pull_request_with_the_report_and_updates_it_the_second_time() {
     assert_eq!(seen.iter().map(|s| s.method.as_str()).collect::<Vec<_>>(), ["GET", "POST", "GET", "PATCH"]);
     assert!(seen.iter().all(|s| s.authorization == "Bearer tok-secret-1234567"));
     assert_eq!(seen[1].body["head"], "feature/040");
-    assert!(seen[0].path.contains("head=octo%3Afeature%2F040") && seen[3].path == "/repos/octo/hello/pulls/1", "{seen:?}");
+    assert!(
+        seen[0].path.contains("head=octo%3Afeature%2F040") && seen[3].path == "/repos/octo/hello/pulls/1",
+        "{seen:?}"
+    );
     for text in [&stdout, &stderr, &stdout2] {
         assert!(!text.contains("tok-secret-1234567"), "{text}");
     }

@@ -400,3 +400,28 @@ async fn a_resolution_that_leaves_conflict_markers_is_refused_and_nothing_lands(
     let saved = git(dir, &["for-each-ref", "--format=%(refname)", "refs/kitty/backup/040-collide/"]);
     assert!(saved.contains("040-collide-merge-"), "the refused resolution is kept in a backup ref: {saved}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_merge_ends_a_completed_run_with_its_landing() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "110-auto", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    let head = "auto_merge = true\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]";
+    let orch = Orchestrator::open(dir, Some(config(head, &[agent("impl", &[]), agent("rev", &[])]))).unwrap();
+    let (sink, events) = common::recorder();
+    let summary = orch.run("110-auto", fast(), sink, CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed);
+    let merge = summary.merge.as_ref().expect("the run ended with a merge");
+    assert_eq!(merge.outcome, MergeOutcome::Merged);
+    assert!(git(dir, &["ls-tree", "--name-only", "main"]).contains("WP02.txt"));
+    let events = events.lock().unwrap();
+    let names: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            kitty_orchestrator::Event::Merged { .. } => Some("merged"),
+            kitty_orchestrator::Event::RunFinished { .. } => Some("run_finished"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["merged", "run_finished"], "the run's end says how the merge went");
+}

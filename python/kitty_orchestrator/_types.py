@@ -219,12 +219,18 @@ class RunSummary(_Typed):
     duration_ms: int
     verify: Optional[dict[str, Any]]
     corrupt: list[CorruptState]
+    merge: Optional["MergeReport"] = None
+    """The merge that ended the run (``auto_merge``)."""
+    merge_error: Optional[dict[str, Any]] = None
+    """``{code, message}`` when that merge failed."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "RunSummary":
         known = _known(RunSummary, data)
         known["wps"] = [WpSummary._from(wp) for wp in data["wps"]]
         known["corrupt"] = [CorruptState._from(c) for c in data.get("corrupt", [])]
+        if data.get("merge") is not None:
+            known["merge"] = MergeReport._from(data["merge"])
         return RunSummary(**known, data=data)
 
 

@@ -124,6 +124,8 @@ pub struct Config {
     /// `merge` opens (or updates) the landed branch's pull request, which pushes it (default
     /// false).
     pub auto_pr: bool,
+    /// A run that completes ends with `merge` (default false).
+    pub auto_merge: bool,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
     /// How `merge` lands each WP (default merge).
@@ -152,6 +154,7 @@ impl Default for Config {
             push_remote: "origin".to_string(),
             auto_push: false,
             auto_pr: false,
+            auto_merge: false,
             setup_command: None,
             merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),

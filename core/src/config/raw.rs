@@ -28,6 +28,7 @@ pub(super) struct RawConfig {
     pub(super) push_remote: Option<Spanned<String>>,
     pub(super) auto_push: Option<bool>,
     pub(super) auto_pr: Option<bool>,
+    pub(super) auto_merge: Option<bool>,
     pub(super) agents: Option<BTreeMap<String, Spanned<toml::Value>>>,
 }
 

@@ -182,6 +182,7 @@ impl Validator<'_> {
             push_remote,
             auto_push: raw.auto_push.unwrap_or(defaults.auto_push),
             auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
+            auto_merge: raw.auto_merge.unwrap_or(defaults.auto_merge),
             agents,
         })
     }

@@ -24,7 +24,9 @@ use crate::worktree::WorktreeManager;
 
 impl Orchestrator {
     /// Runs (or resumes) `feature` until nothing more can start. Blocks only the calling task;
-    /// cancel `cancel` (or call [`Orchestrator::abort`]) to abort.
+    /// cancel `cancel` (or call [`Orchestrator::abort`]) to abort. With `auto_merge`, a run that
+    /// completes ends with `merge` (and its push and pull request when configured); the summary
+    /// holds the merge's report.
     pub async fn run(
         &self,
         feature: &str,
@@ -32,6 +34,33 @@ impl Orchestrator {
         events: EventSink,
         cancel: CancellationToken,
     ) -> Result<RunSummary, crate::Error> {
+        let (mut summary, run_id) = self.run_locked(feature, opts, events.clone(), cancel.clone()).await?;
+        if self.config.auto_merge && summary.outcome == RunOutcome::Completed && !cancel.is_cancelled() {
+            match self.merge(feature, super::MergeOptions::default(), events.clone(), cancel).await {
+                Ok(report) => {
+                    if report.outcome == super::MergeOutcome::VerifyFailed {
+                        summary.outcome = RunOutcome::Blocked;
+                    }
+                    summary.merge = Some(Box::new(report));
+                }
+                Err(err) => {
+                    summary.outcome = RunOutcome::Blocked;
+                    summary.merge_error = Some(super::PushError { code: err.code(), message: err.to_string() });
+                }
+            }
+        }
+        events(Event::RunFinished { feature: summary.feature.clone(), run_id, summary: summary.clone() });
+        Ok(summary)
+    }
+
+    /// The run itself, under the run lock (released before an automatic merge takes it).
+    async fn run_locked(
+        &self,
+        feature: &str,
+        opts: RunOptions,
+        events: EventSink,
+        cancel: CancellationToken,
+    ) -> Result<(RunSummary, String), crate::Error> {
         opts.validate()?;
         let started = Instant::now();
         let feature = Arc::new(self.feature(feature)?);
@@ -65,12 +94,7 @@ impl Orchestrator {
         result?;
         let summary = self.end(&ctx, started).await?;
         let _ = std::fs::remove_file(&abort_file);
-        events(Event::RunFinished {
-            feature: feature.slug.to_string(),
-            run_id: owner.run_id.clone(),
-            summary: summary.clone(),
-        });
-        Ok(summary)
+        Ok((summary, owner.run_id.clone()))
     }
 
     /// Imports the feature (chains for WPs that have none), records the run's start, says which
@@ -120,7 +144,9 @@ impl Orchestrator {
         let aborted = ctx.cancel.is_cancelled();
         let elapsed = started.elapsed().as_millis() as u64;
         let mut summary = RunSummary::from_board(feature, &ctx.owner.run_id, &board, &logs, aborted, elapsed);
+        // With auto_merge, the merge verifies (and fixes) before anything lands.
         if summary.outcome == RunOutcome::Completed
+            && !self.config.auto_merge
             && let Some(command) = self.config.verify_command.clone()
         {
             let result = commands::verify(ctx, command).await;

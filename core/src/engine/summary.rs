@@ -93,6 +93,12 @@ pub struct RunSummary {
     pub verify: Option<VerifyResult>,
     /// WP refs whose state could not be read (those WPs were left alone).
     pub corrupt: Vec<CorruptState>,
+    /// The merge that ended the run (`auto_merge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<Box<super::MergeReport>>,
+    /// Why that merge failed (the WPs stay done, their branches unmerged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_error: Option<super::PushError>,
 }
 
 impl RunSummary {
@@ -172,6 +178,8 @@ impl RunSummary {
             remaining,
             duration_ms,
             verify: None,
+            merge: None,
+            merge_error: None,
             corrupt: Vec::new(),
         }
     }
