@@ -230,6 +230,8 @@ export interface MergeReport {
   report: FeatureReport | null
   pullRequest: PrReport | null
   prError: { code: ErrorCode; message: string } | null
+  /** Per landed WP, what `cleanup` removed. */
+  cleanup: Array<{ wp: string; worktreeRemoved: boolean; backup: string | null; branchDeleted: boolean; keptAs: string | null; note: string | null }>
 }
 
 export interface PushOptions {

@@ -87,6 +87,9 @@ auto_push = {auto_push}
 auto_pr = {auto_pr}
 # A run that completes ends with `merge` (then auto_push / auto_pr).
 auto_merge = {auto_merge}
+# After landing: remove the landed WPs' "worktrees" (uncommitted work saved to a backup ref
+# first), "worktrees+branches", or "none".
+cleanup = "{cleanup}"
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.
@@ -125,6 +128,7 @@ review = {review}
         auto_push = defaults.auto_push,
         auto_pr = defaults.auto_pr,
         auto_merge = defaults.auto_merge,
+        cleanup = defaults.cleanup.as_str(),
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

@@ -186,6 +186,25 @@ pub fn merge_report(report: &kitty_orchestrator::engine::MergeReport) -> String 
             clean(&c.paths.join(", "))
         ));
     }
+    for c in &report.cleanup {
+        let mut did = Vec::new();
+        if c.worktree_removed {
+            did.push("worktree removed".to_string());
+        }
+        if let Some(b) = &c.backup {
+            did.push(format!("uncommitted work saved in {}", clean(b)));
+        }
+        if c.branch_deleted {
+            did.push("branch deleted".to_string());
+        }
+        if let Some(k) = &c.kept_as {
+            did.push(format!("tip kept as {}", clean(k)));
+        }
+        if let Some(n) = &c.note {
+            did.push(clean(n));
+        }
+        out.push_str(&format!("  cleanup {}: {}\n", c.wp, did.join("; ")));
+    }
     let landed = report.merged().len();
     if let Some(verify) = report.verify.as_ref().filter(|v| v.passed) {
         out.push_str(&format!(

@@ -425,3 +425,29 @@ async fn auto_merge_ends_a_completed_run_with_its_landing() {
         .collect();
     assert_eq!(names, ["merged", "run_finished"], "the run's end says how the merge went");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn landing_removes_worktrees_saving_uncommitted_work_and_can_delete_branches_losing_no_commit() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "120-clean", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    let head = "cleanup = \"worktrees+branches\"\nmerge_strategy = \"squash\"\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]";
+    let orch = Orchestrator::open(dir, Some(config(head, &[agent("impl", &[]), agent("rev", &[])]))).unwrap();
+    run_to_done(&orch, "120-clean").await;
+    let wp1 = dir.join(".worktrees/120-clean-WP01");
+    std::fs::write(wp1.join("notes.txt"), "a person's notes, never committed\n").unwrap();
+    let tips: Vec<String> = ["WP01", "WP02"].iter().map(|w| rev(dir, &format!("120-clean-{w}"))).collect();
+    let report = merge(&orch, "120-clean", MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged);
+    assert_eq!(report.cleanup.len(), 2, "{:#?}", report.cleanup);
+    assert!(report.cleanup.iter().all(|c| c.worktree_removed && c.branch_deleted), "{:#?}", report.cleanup);
+    assert!(!wp1.exists());
+    let backup = report.cleanup[0].backup.clone().expect("the uncommitted notes were saved");
+    assert_eq!(git(dir, &["show", &format!("{backup}:notes.txt")]), "a person's notes, never committed\n");
+    assert!(git(dir, &["branch", "--list", "120-clean-*"]).trim().is_empty());
+    // Squashed: the branches' own commits stay reachable through refs/kitty/landed.
+    for (wp, tip) in ["WP01", "WP02"].iter().zip(&tips) {
+        assert_eq!(&rev(dir, &format!("refs/kitty/landed/120-clean/{wp}")), tip);
+    }
+    assert_fsck_clean(dir);
+}

@@ -271,6 +271,12 @@ class MergeReport(_Typed):
     pushed: Optional[PushReport] = None
     push_error: Optional[dict[str, Any]] = None
     """``{code, message}`` when the push after the merge failed (the landing stands)."""
+    cleanup: list[dict[str, Any]] = field(default_factory=list)
+    """Per landed WP: ``worktree_removed``, ``backup``, ``branch_deleted``, ``kept_as``, ``note``."""
+    report: Optional[dict[str, Any]] = None
+    """The feature's report after the merge (``Orchestrator.report`` gives it typed)."""
+    pull_request: Optional[dict[str, Any]] = None
+    pr_error: Optional[dict[str, Any]] = None
 
     @property
     def merged(self) -> list[str]:

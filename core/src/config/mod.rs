@@ -12,7 +12,7 @@ mod validate;
 
 pub use error::ConfigError;
 pub(crate) use load::key_in_message as unknown_field;
-pub use model::{AgentSettings, AgentsConfig, CONFIG_PATH, Config, CustomAgent, FallbackStrategy};
+pub use model::{AgentSettings, AgentsConfig, CONFIG_PATH, Cleanup, Config, CustomAgent, FallbackStrategy};
 
 #[cfg(test)]
 mod tests {

@@ -83,6 +83,33 @@ pub struct AgentsConfig {
     pub settings: BTreeMap<String, AgentSettings>,
 }
 
+/// What `merge` removes once WPs landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Cleanup {
+    /// Nothing.
+    #[serde(rename = "none")]
+    Nothing,
+    /// The landed WPs' worktrees (uncommitted work saved to a backup ref first).
+    #[default]
+    #[serde(rename = "worktrees")]
+    Worktrees,
+    /// Their worktrees and their branches (a squashed WP's tip is kept under
+    /// `refs/kitty/landed/<feature>/<WP>`, so no commit becomes unreachable).
+    #[serde(rename = "worktrees+branches")]
+    WorktreesAndBranches,
+}
+
+impl Cleanup {
+    /// The configuration's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cleanup::Nothing => "none",
+            Cleanup::Worktrees => "worktrees",
+            Cleanup::WorktreesAndBranches => "worktrees+branches",
+        }
+    }
+}
+
 /// The whole configuration, with defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
@@ -126,6 +153,8 @@ pub struct Config {
     pub auto_pr: bool,
     /// A run that completes ends with `merge` (default false).
     pub auto_merge: bool,
+    /// What `merge` removes once WPs landed (default worktrees).
+    pub cleanup: Cleanup,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
     /// How `merge` lands each WP (default merge).
@@ -155,6 +184,7 @@ impl Default for Config {
             auto_push: false,
             auto_pr: false,
             auto_merge: false,
+            cleanup: Cleanup::Worktrees,
             setup_command: None,
             merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),

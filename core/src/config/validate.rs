@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::error::ConfigError;
 use super::load::{key_in_message, line_of, quoted_names};
-use super::model::{AgentSettings, AgentsConfig, Config, CustomAgent, FallbackStrategy};
+use super::model::{AgentSettings, AgentsConfig, Cleanup, Config, CustomAgent, FallbackStrategy};
 use super::raw::{RawAgent, RawConfig};
 use crate::command::{Delivery, OutputKind};
 use crate::ids::{BUILTIN_AGENT_IDS, check_ref_component, is_builtin};
@@ -126,6 +126,22 @@ impl Validator<'_> {
                 )
             })?,
         };
+        let cleanup = match raw.cleanup {
+            None => defaults.cleanup,
+            Some(v) => [Cleanup::Nothing, Cleanup::Worktrees, Cleanup::WorktreesAndBranches]
+                .into_iter()
+                .find(|c| c.as_str() == v.get_ref())
+                .ok_or_else(|| {
+                    self.error(
+                        "cleanup",
+                        Some(v.span()),
+                        format!(
+                            "unknown value `{}`: expected \"worktrees\", \"worktrees+branches\" or \"none\"",
+                            v.get_ref()
+                        ),
+                    )
+                })?,
+        };
         let push_remote = match raw.push_remote {
             None => defaults.push_remote.clone(),
             Some(v)
@@ -183,6 +199,7 @@ impl Validator<'_> {
             auto_push: raw.auto_push.unwrap_or(defaults.auto_push),
             auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
             auto_merge: raw.auto_merge.unwrap_or(defaults.auto_merge),
+            cleanup,
             agents,
         })
     }

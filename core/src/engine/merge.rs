@@ -253,6 +253,7 @@ impl Orchestrator {
             report: None,
             pull_request: None,
             pr_error: None,
+            cleanup: Vec::new(),
         };
         if !landing.opts.dry_run {
             if !integration.conflicts.is_empty() {
@@ -316,6 +317,13 @@ impl Orchestrator {
             .filter_map(|s| Some((s.wp.clone(), Oid::from_str(s.commit.as_deref()?).ok()?)))
             .collect();
         self.record_landing(landing, &report, &commits)?;
+        let landed: Vec<WpId> = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, land::StepAction::Merge | land::StepAction::AlreadyMerged))
+            .map(|s| s.wp.clone())
+            .collect();
+        report.cleanup = self.clean_up(&landing.names, &landing.feature.slug, &landed, tip);
         Ok(report)
     }
 

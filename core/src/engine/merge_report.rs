@@ -56,6 +56,8 @@ pub struct MergeReport {
     pub push_error: Option<PushError>,
     /// The feature's report after the merge (not for a dry run).
     pub report: Option<crate::report::FeatureReport>,
+    /// What was cleaned up after landing (`cleanup`).
+    pub cleanup: Vec<super::Cleaned>,
     /// The pull request opened or updated afterwards (`pr`, `auto_pr`).
     pub pull_request: Option<crate::forge::PrReport>,
     /// Why the pull request afterwards failed (the landing stands).

@@ -148,7 +148,11 @@ impl Orchestrator {
                 }
             }
         }
-        for prefix in [format!("refs/kitty/wp/{slug}/"), format!("refs/kitty/backup/{slug}/")] {
+        for prefix in [
+            format!("refs/kitty/wp/{slug}/"),
+            format!("refs/kitty/backup/{slug}/"),
+            format!("refs/kitty/landed/{slug}/"),
+        ] {
             let glob = format!("{prefix}**");
             for reference in repo.references_glob(&glob).map_err(git(format!("listing {glob}")))? {
                 let reference = reference.map_err(git(format!("listing {glob}")))?;

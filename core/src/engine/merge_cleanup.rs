@@ -1,0 +1,103 @@
+//! After landing: the landed WPs' worktrees removed (uncommitted work saved to a backup ref
+//! first), and with `cleanup = "worktrees+branches"` their branches deleted — a branch whose tip
+//! the target does not contain (a squash) is kept under `refs/kitty/landed/<feature>/<WP>`
+//! first, so no commit becomes unreachable.
+
+use git2::{BranchType, Oid};
+use serde::Serialize;
+
+use super::orchestrator::Orchestrator;
+use crate::config::Cleanup;
+use crate::ids::{FeatureSlug, WpId};
+use crate::worktree::WorktreeManager;
+
+/// What cleaning up did for one WP.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cleaned {
+    /// The WP.
+    pub wp: String,
+    /// Its worktree was removed.
+    pub worktree_removed: bool,
+    /// The backup ref its uncommitted work was saved to, if it had any.
+    pub backup: Option<String>,
+    /// Its branch was deleted.
+    pub branch_deleted: bool,
+    /// Where the branch's tip is kept, when the target does not contain it.
+    pub kept_as: Option<String>,
+    /// Why something was left (a branch checked out elsewhere, an error).
+    pub note: Option<String>,
+}
+
+/// `refs/kitty/landed/<feature>/<WP>`.
+pub fn landed_ref(feature: &FeatureSlug, wp: &WpId) -> String {
+    format!("refs/kitty/landed/{feature}/{wp}")
+}
+
+impl Orchestrator {
+    /// Cleans up after `wps` landed at `landed` (per `cleanup`). Failures are noted, not raised:
+    /// the landing stands either way.
+    pub(super) fn clean_up(
+        &self,
+        names: &WorktreeManager,
+        slug: &FeatureSlug,
+        wps: &[WpId],
+        landed: Oid,
+    ) -> Vec<Cleaned> {
+        let mode = self.config.cleanup;
+        if mode == Cleanup::Nothing {
+            return Vec::new();
+        }
+        let Ok(repo) = self.store.repo() else { return Vec::new() };
+        let mut out = Vec::new();
+        for wp in wps {
+            let mut cleaned = Cleaned {
+                wp: wp.to_string(),
+                worktree_removed: false,
+                backup: None,
+                branch_deleted: false,
+                kept_as: None,
+                note: None,
+            };
+            if names.path_for(wp).exists() {
+                match names.remove(wp, true) {
+                    Ok(backup) => {
+                        cleaned.worktree_removed = true;
+                        cleaned.backup = backup.map(|b| b.reference);
+                    }
+                    Err(err) => cleaned.note = Some(format!("worktree kept: {err}")),
+                }
+            }
+            if mode == Cleanup::WorktreesAndBranches && cleaned.note.is_none() {
+                let name = names.name(wp);
+                if let Ok(mut branch) = repo.find_branch(&name, BranchType::Local) {
+                    let tip = branch.get().target();
+                    let contained =
+                        tip.is_some_and(|t| t == landed || repo.graph_descendant_of(landed, t).unwrap_or(false));
+                    if branch.is_head() {
+                        cleaned.note = Some(format!("branch {name} kept: it is checked out"));
+                    } else {
+                        if let (false, Some(tip)) = (contained, tip) {
+                            let keep = landed_ref(slug, wp);
+                            match repo.reference(&keep, tip, true, "kitty: landed (squashed) WP branch") {
+                                Ok(_) => cleaned.kept_as = Some(keep),
+                                Err(err) => {
+                                    cleaned.note = Some(format!("branch {name} kept: {err}"));
+                                    out.push(cleaned);
+                                    continue;
+                                }
+                            }
+                        }
+                        match branch.delete() {
+                            Ok(()) => cleaned.branch_deleted = true,
+                            Err(err) => cleaned.note = Some(format!("branch {name} kept: {err}")),
+                        }
+                    }
+                }
+            }
+            if cleaned.worktree_removed || cleaned.branch_deleted || cleaned.note.is_some() {
+                out.push(cleaned);
+            }
+        }
+        out
+    }
+}
