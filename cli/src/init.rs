@@ -90,6 +90,10 @@ auto_merge = {auto_merge}
 # After landing: remove the landed WPs' "worktrees" (uncommitted work saved to a backup ref
 # first), "worktrees+branches", or "none".
 cleanup = "{cleanup}"
+# WP branch names: {{feature}}, {{wp}}, {{number}}, {{title}} (slugified).
+branch_template = "{branch_template}"
+# Subjects of the commits kitty-orchestrator writes: {{feature}} {{wp}} {{scope}} {{number}} {{title}} {{description}}.
+# commit_template = "spirit({{scope}}): {{description}}"
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.
@@ -129,6 +133,7 @@ review = {review}
         auto_pr = defaults.auto_pr,
         auto_merge = defaults.auto_merge,
         cleanup = defaults.cleanup.as_str(),
+        branch_template = defaults.branch_template.as_str(),
     );
     if let Err(err) = kitty_orchestrator::Config::from_toml_str(&text, &path) {
         eprintln!("internal error: the generated configuration is invalid: {err}");

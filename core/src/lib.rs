@@ -38,6 +38,7 @@ pub mod remote;
 pub mod report;
 pub mod role;
 pub mod state;
+pub mod template;
 pub mod worktree;
 
 pub use config::{Config, ConfigError};

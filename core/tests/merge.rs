@@ -451,3 +451,31 @@ async fn landing_removes_worktrees_saving_uncommitted_work_and_can_delete_branch
     }
     assert_fsck_clean(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branch_and_commit_templates_name_what_the_run_and_the_merge_write() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "130-kiro", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    let head = "branch_template = \"kiro/{feature}/{number}-{title}\"\ncommit_template = \"spirit({scope}): {description}\"\n\
+                [agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]";
+    let cfg = config(head, &[agent("impl", &[("FAKE_EXTRA_FILES", "left.txt")]), agent("rev", &[])]);
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    run_to_done(&orch, "130-kiro").await;
+    let branches = git(dir, &["branch", "--list", "kiro/*", "--format=%(refname:short)"]);
+    assert_eq!(
+        branches.lines().collect::<Vec<_>>(),
+        ["kiro/130-kiro/01-work-wp01", "kiro/130-kiro/02-work-wp02"],
+        "{branches}"
+    );
+    let auto = git(dir, &["log", "-1", "--format=%s", "kiro/130-kiro/02-work-wp02"]);
+    assert_eq!(auto.trim(), "spirit(WP02): Work WP02", "the auto-commit's subject");
+    let report = merge(&orch, "130-kiro", MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged);
+    assert_eq!(report.steps[1].branch.as_deref(), Some("kiro/130-kiro/02-work-wp02"));
+    let subjects = git(dir, &["log", "--first-parent", "-2", "--format=%s", "main"]);
+    assert_eq!(
+        subjects.lines().collect::<Vec<_>>(),
+        ["spirit(WP02): merge Work WP02", "spirit(WP01): merge Work WP01"]
+    );
+}

@@ -101,6 +101,13 @@ output = "stream-json"
             ("[agents.mine]\ncommand = [\"x\"]\nprompt = \"pigeon\"", "agents.mine.prompt"),
             ("[agents.codex]\ncommand = [\"x\"]", "agents.codex.command"),
             ("[agents]\nimplementation = \"codex\"", "agents.implementation"),
+            ("branch_template = \"{feature}\"", "branch_template"),
+            ("branch_template = \"x..{wp}\"", "branch_template"),
+            ("commit_template = \"{nope}\"", "commit_template"),
+            ("merge_strategy = \"rebase\"", "merge_strategy"),
+            ("cleanup = \"everything\"", "cleanup"),
+            ("max_fix_rounds = 11", "max_fix_rounds"),
+            ("push_remote = \"--upload-pack=x\"", "push_remote"),
         ] {
             let err = parse(text).unwrap_err();
             assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");

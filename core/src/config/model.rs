@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Delivery, OutputKind};
 use crate::merge_strategy::MergeStrategy;
+use crate::template::{BranchTemplate, CommitTemplate};
 
 /// Where the configuration lives, relative to the repository root.
 pub const CONFIG_PATH: &str = ".kittify/orchestrator.toml";
@@ -155,6 +156,11 @@ pub struct Config {
     pub auto_merge: bool,
     /// What `merge` removes once WPs landed (default worktrees).
     pub cleanup: Cleanup,
+    /// WP branch names (default `{feature}-{wp}`; also `{title}` slugified, `{number}`).
+    pub branch_template: BranchTemplate,
+    /// Subjects of the commits we write (auto-commits, merges, squashes); `None`: ours
+    /// (`WP03: <title>`, `Merge WP03: <title>`).
+    pub commit_template: Option<CommitTemplate>,
     /// argv run in each new worktree before its agent starts.
     pub setup_command: Option<Vec<String>>,
     /// How `merge` lands each WP (default merge).
@@ -185,6 +191,8 @@ impl Default for Config {
             auto_pr: false,
             auto_merge: false,
             cleanup: Cleanup::Worktrees,
+            branch_template: BranchTemplate::default(),
+            commit_template: None,
             setup_command: None,
             merge_strategy: MergeStrategy::Merge,
             agents: AgentsConfig::default(),

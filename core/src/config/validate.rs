@@ -13,6 +13,7 @@ use super::raw::{RawAgent, RawConfig};
 use crate::command::{Delivery, OutputKind};
 use crate::ids::{BUILTIN_AGENT_IDS, check_ref_component, is_builtin};
 use crate::merge_strategy::MergeStrategy;
+use crate::template::{BranchTemplate, CommitTemplate};
 
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
@@ -142,6 +143,18 @@ impl Validator<'_> {
                     )
                 })?,
         };
+        let branch_template = match raw.branch_template {
+            None => BranchTemplate::default(),
+            Some(v) => {
+                BranchTemplate::parse(v.get_ref()).map_err(|why| self.error("branch_template", Some(v.span()), why))?
+            }
+        };
+        let commit_template = match raw.commit_template {
+            None => None,
+            Some(v) => Some(
+                CommitTemplate::parse(v.get_ref()).map_err(|why| self.error("commit_template", Some(v.span()), why))?,
+            ),
+        };
         let push_remote = match raw.push_remote {
             None => defaults.push_remote.clone(),
             Some(v)
@@ -200,6 +213,8 @@ impl Validator<'_> {
             auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
             auto_merge: raw.auto_merge.unwrap_or(defaults.auto_merge),
             cleanup,
+            branch_template,
+            commit_template,
             agents,
         })
     }

@@ -223,7 +223,7 @@ impl Orchestrator {
         } else {
             None
         };
-        let branch_of = |wp: &WpId| landing.names.name(wp);
+        let branch_of = |wp: &WpId| landing.names.branch(wp);
         let mut plan = land::plan(&PlanInput {
             repo: &repo,
             feature: &landing.feature,
@@ -291,6 +291,7 @@ impl Orchestrator {
             agents: states.iter().map(|(id, s)| (id.clone(), s.agents_used.clone())).collect(),
             run_id: landing.owner.run_id.clone(),
             feature: landing.feature.slug.to_string(),
+            template: self.config.commit_template.clone(),
         };
         Ok(land::integrate(repo, plan, landing.strategy, &deps, &authors, stop_at_conflict)?)
     }

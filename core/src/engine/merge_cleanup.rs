@@ -68,7 +68,7 @@ impl Orchestrator {
                 }
             }
             if mode == Cleanup::WorktreesAndBranches && cleaned.note.is_none() {
-                let name = names.name(wp);
+                let name = names.branch(wp);
                 if let Ok(mut branch) = repo.find_branch(&name, BranchType::Local) {
                     let tip = branch.get().target();
                     let contained =

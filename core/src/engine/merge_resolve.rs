@@ -112,6 +112,7 @@ async fn commit_resolution(
     let (worktrees, t) = (ctx.worktrees.clone(), tree.clone());
     let (store, plan, stopped_step) = (ctx.store.clone(), plan.clone(), stopped.step);
     let (feature, run_id) = (ctx.feature.slug.to_string(), ctx.owner.run_id.clone());
+    let template = ctx.config.commit_template.clone();
     let commit = off_thread(move || -> Result<git2::Oid, crate::Error> {
         let (resolved_tree, _withheld) = worktrees.stage_integration(&t)?;
         let repo = store.repo()?;
@@ -123,6 +124,7 @@ async fn commit_resolution(
             agents: states.iter().map(|(id, s)| (id.clone(), s.agents_used.clone())).collect(),
             run_id,
             feature,
+            template: template.clone(),
         };
         let what = &plan.integrands[&step.wp];
         let commit = land::commit_step(&repo, &plan.target, step, acc, what, resolved_tree, strategy, &authors)?;

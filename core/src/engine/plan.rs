@@ -78,9 +78,9 @@ impl Orchestrator {
                 let wp = feature.work_package(id).expect("ids come from the feature");
                 let base = match wp.dependencies.as_slice() {
                     [] => worktrees.target_branch().to_string(),
-                    [one] => worktrees.name(one),
+                    [one] => worktrees.branch(one),
                     many => {
-                        format!("merge of {}", many.iter().map(|d| worktrees.name(d)).collect::<Vec<_>>().join(", "))
+                        format!("merge of {}", many.iter().map(|d| worktrees.branch(d)).collect::<Vec<_>>().join(", "))
                     }
                 };
                 PlannedWp {

@@ -23,6 +23,8 @@ pub struct Authors<'a> {
     pub run_id: String,
     /// The feature slug (`Kitty-Feature`).
     pub feature: String,
+    /// `commit_template`, when configured (else `Merge WP03: <title>` / `WP03: <title>`).
+    pub template: Option<crate::template::CommitTemplate>,
 }
 
 /// The integration's result: its tip, each integrated WP's commit, and the conflicts.
@@ -170,7 +172,10 @@ pub fn commit_step(
     let branch = step.branch.clone().unwrap_or_default();
     match strategy {
         MergeStrategy::Merge => {
-            let subject = format!("Merge {}: {}", step.wp, trailer_value(&step.title));
+            let subject = match &authors.template {
+                Some(t) => t.render(&fields(authors, step, &format!("merge {}", step.title))),
+                None => format!("Merge {}: {}", step.wp, trailer_value(&step.title)),
+            };
             let body = format!("Lands {branch} ({}) on {target}.", what.tip);
             let message = compose(&subject, &body, &trailers);
             let (c, parents) = (&authors.committer, [&parent, &tip]);
@@ -187,13 +192,20 @@ pub fn commit_step(
             for agent in agents.iter().skip(1) {
                 trailers.push(("Co-authored-by", format!("{agent} <{agent}@agents.kitty>")));
             }
-            let subject = format!("{}: {}", step.wp, trailer_value(&step.title));
+            let subject = match &authors.template {
+                Some(t) => t.render(&fields(authors, step, &step.title)),
+                None => format!("{}: {}", step.wp, trailer_value(&step.title)),
+            };
             let body = format!("The changes of {branch} ({}..{}), squashed.", what.ancestor, what.tip);
             let message = compose(&subject, &body, &trailers);
             repo.commit(None, &author, &authors.committer, &message, &tree, &[&parent])
         }
     }
     .map_err(git(format!("committing {}", step.wp)))
+}
+
+fn fields<'a>(authors: &'a Authors<'_>, step: &'a Step, description: &'a str) -> crate::template::Fields<'a> {
+    crate::template::Fields { feature: &authors.feature, wp: step.wp.as_str(), title: &step.title, description }
 }
 
 /// The index of `acc` with one WP merged in (conflicts recorded in it, not raised).

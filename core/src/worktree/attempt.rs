@@ -31,9 +31,8 @@ impl WorktreeManager {
         let mut withheld = Vec::new();
         if auto_commit && !dirty.is_empty() {
             let message = format!(
-                "{}: {}\n\nChanges left uncommitted by {agent} (attempt {attempt}), committed by kitty-orchestrator.\n\nKitty-WP: {}\nKitty-Agent: {}\nKitty-Attempt: {attempt}\n",
-                wp.id,
-                crate::state::trailer_value(&wp.title),
+                "{}\n\nChanges left uncommitted by {agent} (attempt {attempt}), committed by kitty-orchestrator.\n\nKitty-WP: {}\nKitty-Agent: {}\nKitty-Attempt: {attempt}\n",
+                crate::state::trailer_value(&self.commit_subject(&wp.id, &wp.title)),
                 wp.id,
                 crate::state::trailer_value(agent)
             );

@@ -82,7 +82,7 @@ impl WorktreeManager {
                 Ok((tip.id(), BaseSource::Target(self.target_branch.clone())))
             }
             deps => {
-                let names: Vec<String> = deps.iter().map(|d| self.name(d)).collect();
+                let names: Vec<String> = deps.iter().map(|d| self.branch(d)).collect();
                 // A WP starts only once its dependencies are done. A done dependency without a
                 // branch was finished outside the orchestrator (imported as done): its work is on
                 // the target branch.
@@ -145,7 +145,7 @@ impl WorktreeManager {
         let mut names = Vec::new();
         let mut tips = Vec::new();
         for wp in wps {
-            let name = self.name(wp);
+            let name = self.branch(wp);
             if let Some(tip) = branch_tip(&repo, &name) {
                 names.push(name);
                 tips.push(tip);

@@ -61,7 +61,8 @@ impl WorktreeManager {
     /// whose directory is gone is pruned (`None`: make it again); a locked one is an error.
     fn reuse_existing(&self, repo: &Repository, wp: &WorkPackage) -> Result<Option<Prepared>, WorktreeError> {
         let name = self.name(&wp.id);
-        let branch_ref = format!("refs/heads/{name}");
+        let branch = self.branch(&wp.id);
+        let branch_ref = format!("refs/heads/{branch}");
         let Ok(existing) = repo.find_worktree(&name) else { return Ok(None) };
         if existing.validate().is_ok() && existing.path().exists() {
             let wt_repo = Repository::open_from_worktree(&existing)
@@ -78,7 +79,7 @@ impl WorktreeManager {
             let (base, source) = self.base_of_branch(repo, wp, head_commit)?;
             return Ok(Some(Prepared {
                 path: existing.path().to_path_buf(),
-                branch: name,
+                branch,
                 base: base.to_string(),
                 base_source: source,
                 created: false,
@@ -121,23 +122,26 @@ impl WorktreeManager {
     fn create(&self, repo: &Repository, wp: &WorkPackage) -> Result<Prepared, WorktreeError> {
         let name = self.name(&wp.id);
         let path = self.path_for(&wp.id);
-        let branch_ref = format!("refs/heads/{name}");
+        let branch = self.branch(&wp.id);
+        let branch_ref = format!("refs/heads/{branch}");
         if path.exists() {
             return Err(WorktreeError::UnregisteredDirectory { path });
         }
         if let Some(other) = self.checked_out_at(repo, &branch_ref)? {
-            return Err(WorktreeError::BranchInUse { branch: name, path: other });
+            return Err(WorktreeError::BranchInUse { branch, path: other });
         }
-        let (base, source, created_branch, reused_branch) = match repo.find_branch(&name, BranchType::Local) {
-            Ok(branch) => {
-                let head = branch.get().peel_to_commit().map_err(WorktreeError::git(format!("reading {name}")))?.id();
+        let (base, source, created_branch, reused_branch) = match repo.find_branch(&branch, BranchType::Local) {
+            Ok(existing) => {
+                let head =
+                    existing.get().peel_to_commit().map_err(WorktreeError::git(format!("reading {branch}")))?.id();
                 let (base, source) = self.base_of_branch(repo, wp, head)?;
                 (base, source, false, true)
             }
             Err(_) => {
                 let (base, source) = self.base_for(wp)?;
                 let commit = repo.find_commit(base).map_err(WorktreeError::git("reading the base commit"))?;
-                repo.branch(&name, &commit, false).map_err(WorktreeError::git(format!("creating branch {name}")))?;
+                repo.branch(&branch, &commit, false)
+                    .map_err(WorktreeError::git(format!("creating branch {branch}")))?;
                 (base, source, true, false)
             }
         };
@@ -145,7 +149,7 @@ impl WorktreeManager {
         std::fs::create_dir_all(marker.parent().expect("has a parent")).map_err(WorktreeError::io(&marker))?;
         std::fs::write(&marker, format!("pid {}\n", std::process::id())).map_err(WorktreeError::io(&marker))?;
         if let Err(err) = self.add_worktree(repo, &name, &path, &branch_ref) {
-            self.undo_creation(repo, &name, &path, created_branch);
+            self.undo_creation(repo, &name, &path, created_branch.then_some(branch.as_str()));
             let _ = std::fs::remove_file(&marker);
             return Err(err);
         }
@@ -159,7 +163,7 @@ impl WorktreeManager {
         }
         Ok(Prepared {
             path,
-            branch: name,
+            branch,
             base: base.to_string(),
             base_source: source,
             created: true,
@@ -191,7 +195,7 @@ impl WorktreeManager {
                 Some(_) => self.backup(wp, reason)?,
                 None => {
                     let tree = changes::directory_tree(repo, path, &kept)?;
-                    let parent = super::base::branch_tip(repo, &self.name(wp));
+                    let parent = super::base::branch_tip(repo, &self.branch(wp));
                     Some(self.write_backup(repo, wp, reason, tree, parent.as_ref(), kept)?)
                 }
             };
@@ -230,8 +234,9 @@ impl WorktreeManager {
         Ok(())
     }
 
-    /// Removes what a failed creation made: the admin dir, the directory, the branch.
-    pub(super) fn undo_creation(&self, repo: &Repository, name: &str, path: &Path, created_branch: bool) {
+    /// Removes what a failed creation made: the admin dir, the directory, the branch (when it
+    /// made one).
+    pub(super) fn undo_creation(&self, repo: &Repository, name: &str, path: &Path, created_branch: Option<&str>) {
         let admin = self.common_dir.join("worktrees").join(name);
         if admin.exists() {
             let _ = std::fs::remove_dir_all(&admin);
@@ -239,7 +244,9 @@ impl WorktreeManager {
         if path.exists() {
             let _ = std::fs::remove_dir_all(path);
         }
-        if created_branch && let Ok(mut branch) = repo.find_branch(name, BranchType::Local) {
+        if let Some(created) = created_branch
+            && let Ok(mut branch) = repo.find_branch(created, BranchType::Local)
+        {
             let _ = branch.delete();
         }
     }

@@ -39,7 +39,7 @@ impl WorktreeManager {
         repo.branch(&name, &commit, false).map_err(WorktreeError::git(format!("creating branch {name}")))?;
         self.exclude_from_main_status();
         if let Err(err) = self.add_worktree(&repo, &name, &path, &format!("refs/heads/{name}")) {
-            self.undo_creation(&repo, &name, &path, true);
+            self.undo_creation(&repo, &name, &path, Some(&name));
             return Err(err);
         }
         Ok(IntegrationTree { name, path })

@@ -31,6 +31,9 @@ pub struct WorktreeManager {
     pub(super) target_branch: String,
     pub(super) setup_command: Option<Vec<String>>,
     pub(super) withhold: Withhold,
+    pub(super) branch_template: crate::template::BranchTemplate,
+    pub(super) commit_template: Option<crate::template::CommitTemplate>,
+    pub(super) titles: std::collections::HashMap<WpId, String>,
 }
 
 impl WorktreeManager {
@@ -71,6 +74,9 @@ impl WorktreeManager {
             target_branch,
             setup_command: config.setup_command.clone(),
             withhold,
+            branch_template: config.branch_template.clone(),
+            commit_template: config.commit_template.clone(),
+            titles: feature.work_packages.iter().map(|wp| (wp.id.clone(), wp.title.clone())).collect(),
         })
     }
 
@@ -109,9 +115,32 @@ impl WorktreeManager {
         &self.target_branch
     }
 
-    /// `<feature>-<WP>`: the branch and the worktree's directory name.
+    /// `<feature>-<WP>`: the worktree's directory (and git worktree) name.
     pub fn name(&self, wp: &WpId) -> String {
         format!("{}-{wp}", self.feature)
+    }
+
+    /// The subject of a commit we write for `wp` (`commit_template`, else `<WP>: <title>`).
+    pub fn commit_subject(&self, wp: &WpId, description: &str) -> String {
+        let title = self.titles.get(wp).map_or("", String::as_str);
+        match &self.commit_template {
+            Some(t) => t.render(&crate::template::Fields {
+                feature: self.feature.as_str(),
+                wp: wp.as_str(),
+                title,
+                description,
+            }),
+            None => format!("{wp}: {description}"),
+        }
+    }
+
+    /// The WP's branch, from `branch_template` (default `<feature>-<WP>`, the same as
+    /// [`WorktreeManager::name`]).
+    pub fn branch(&self, wp: &WpId) -> String {
+        let title = self.titles.get(wp).map_or("", String::as_str);
+        let fields =
+            crate::template::Fields { feature: self.feature.as_str(), wp: wp.as_str(), title, description: title };
+        self.branch_template.render(&fields)
     }
 
     /// Where the WP's worktree lives.
@@ -158,7 +187,7 @@ impl WorktreeManager {
     /// running in it (nothing else writes there then).
     pub fn clear_stale_locks(&self, wp: &WpId) {
         let admin = self.common_dir.join("worktrees").join(self.name(wp));
-        let branch_lock = self.common_dir.join("refs").join("heads").join(format!("{}.lock", self.name(wp)));
+        let branch_lock = self.common_dir.join("refs").join("heads").join(format!("{}.lock", self.branch(wp)));
         for path in [admin.join("index.lock"), admin.join("HEAD.lock"), branch_lock] {
             if path.exists() && std::fs::remove_file(&path).is_ok() {
                 tracing::warn!(path = %path.display(), "removed a lock file left by a killed process");
