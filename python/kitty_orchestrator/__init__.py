@@ -103,6 +103,7 @@ class MergeOptions(TypedDict, total=False):
     dry_run: bool
     resolve: bool
     push: bool
+    pr: bool
 
 
 class _Signalled(BaseException):

@@ -26,9 +26,28 @@ pub struct PrOptions {
 }
 
 impl PrOptions {
+    /// Checks the values; the error names the option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError {
+            path: "<pull request options>".into(),
+            key: Some(key.to_string()),
+            line: None,
+            message,
+        };
+        PushOptions { remote: self.remote.clone(), branch: None, branches: false }.validate()?;
+        for (key, branch) in [("head", &self.head), ("base", &self.base)] {
+            if let Some(branch) = branch
+                && let Some(why) = branch.split('/').find_map(|p| crate::ids::check_ref_component(p).err())
+            {
+                return Err(invalid(key, format!("`{branch}` is not a valid branch name: {why}")));
+            }
+        }
+        Ok(())
+    }
+
     /// Options from JSON-shaped data (the bindings); errors name the key.
     pub fn from_json(value: &serde_json::Value) -> Result<PrOptions, ConfigError> {
-        serde_path_to_error::deserialize(value).map_err(|err| {
+        let opts: PrOptions = serde_path_to_error::deserialize(value).map_err(|err| {
             let key = err.path().to_string();
             let message = err.inner().to_string();
             ConfigError {
@@ -37,7 +56,9 @@ impl PrOptions {
                 line: None,
                 message,
             }
-        })
+        })?;
+        opts.validate()?;
+        Ok(opts)
     }
 }
 
@@ -50,6 +71,7 @@ impl Orchestrator {
         opts: PrOptions,
         cancel: CancellationToken,
     ) -> Result<PrReport, crate::Error> {
+        opts.validate()?;
         let loaded = self.feature(feature)?;
         let slug = loaded.slug.to_string();
         let base = match opts.base.clone() {
