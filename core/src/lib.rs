@@ -37,6 +37,7 @@ pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod role;
+pub mod spec_kitty;
 pub mod state;
 pub mod template;
 pub mod worktree;

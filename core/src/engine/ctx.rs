@@ -30,6 +30,8 @@ pub(crate) struct Ctx {
     pub(super) opts: RunOptions,
     pub(super) logs: Mutex<BTreeMap<String, Vec<String>>>,
     pub(super) redactor: Arc<Redactor>,
+    /// The spec-kitty mission's status log our lane changes are mirrored into, if any.
+    pub(super) mirror: Option<crate::spec_kitty::MissionMirror>,
 }
 
 impl Ctx {
@@ -46,6 +48,7 @@ impl Ctx {
         let append = append.run(&self.owner.run_id);
         let (store, slug, id) = (self.store.clone(), self.feature.slug.clone(), wp.id.clone());
         let (from, after) = off_thread(move || store.append_tracked(&slug, &id, &append)).await??;
+        self.mirror_wp(wp).await;
         if from != after.lane {
             self.emit(Event::LaneChanged {
                 feature: self.feature.slug.to_string(),
@@ -56,6 +59,18 @@ impl Ctx {
             });
         }
         Ok(after)
+    }
+
+    /// Brings spec-kitty's status log up to date with the WP's history. A log we cannot write
+    /// never stops the run: our refs stay the record, and the next sync catches up.
+    async fn mirror_wp(&self, wp: &WorkPackage) {
+        let Some(mirror) = self.mirror.clone() else { return };
+        let (store, slug, id) = (self.store.clone(), self.feature.slug.clone(), wp.id.clone());
+        match off_thread(move || mirror.sync_wp(&store, &slug, &id)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(wp = %wp.id, %err, "spec-kitty's status log was not updated"),
+            Err(err) => tracing::warn!(wp = %wp.id, %err, "spec-kitty's status log was not updated"),
+        }
     }
 
     /// Adds a provenance record to a code commit's note (a CAS loop too: off the async threads).

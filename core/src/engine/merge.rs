@@ -204,6 +204,7 @@ impl Orchestrator {
             opts: RunOptions::default(),
             logs: Mutex::new(BTreeMap::new()),
             redactor: Arc::new(redactor_for(&self.config)),
+            mirror: None,
         }
     }
 
@@ -358,6 +359,13 @@ impl Orchestrator {
         };
         let body = format!("{} landed on {}: {}.", slug, landing.target, wps.join(", "));
         self.store.append_run(slug, &event, &body)?;
+        if let Some(mirror) = self.mirror_for(&landing.feature, &landing.names) {
+            // spec-kitty's `done` means merged: each landed WP gets its approved → done.
+            let landed: Vec<WpId> = commits.iter().map(|(wp, _)| wp.clone()).collect();
+            if let Err(err) = mirror.sync_all(&self.store, slug, &landed) {
+                tracing::warn!(%err, "spec-kitty's status log was not updated after landing");
+            }
+        }
         Ok(())
     }
 }

@@ -108,7 +108,32 @@ impl Orchestrator {
         } else {
             return Err(EngineError::FeatureNotFound { name: name.to_string(), specs }.into());
         };
-        Ok(load_feature(dir)?)
+        let feature = load_feature(dir)?;
+        // A spec-kitty 3.x mission runs in its execution lanes, starting from its own status log.
+        match crate::spec_kitty::Mission::detect(&feature, &self.primary_checkout())? {
+            Some(mission) => Ok(mission.apply_to(feature)?),
+            None => Ok(feature),
+        }
+    }
+
+    /// The repository's main worktree (where spec-kitty keeps `.worktrees/`), also when we were
+    /// opened from a linked worktree.
+    pub(crate) fn primary_checkout(&self) -> PathBuf {
+        let common = self.store.common_dir();
+        match common.file_name() {
+            Some(name) if name == ".git" => common.parent().map_or_else(|| self.repo_root.clone(), Path::to_path_buf),
+            _ => self.repo_root.clone(),
+        }
+    }
+
+    /// The mirror of a spec-kitty mission's status log, when the feature is one.
+    pub(crate) fn mirror_for(
+        &self,
+        feature: &Feature,
+        worktrees: &crate::worktree::WorktreeManager,
+    ) -> Option<crate::spec_kitty::MissionMirror> {
+        let mission = worktrees.mission()?;
+        Some(crate::spec_kitty::MissionMirror::new(mission, feature, self.store.common_dir()))
     }
 
     /// The slug of a feature that exists: in the feature files, or (for status and history

@@ -72,6 +72,19 @@ impl Orchestrator {
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
         let redactor = Arc::new(redactor_for(&self.config));
         let mut states = self.begin(&feature, &owner, &events, &redactor).await?;
+        let mirror = self.mirror_for(&feature, &worktrees);
+        if let Some(mirror) = mirror.clone() {
+            // Whatever a crash kept out of spec-kitty's log goes in now, before anything moves.
+            let (store, f) = (self.store.clone(), feature.clone());
+            let ids: Vec<WpId> = f.work_packages.iter().map(|wp| wp.id.clone()).collect();
+            match off_thread(move || mirror.sync_all(&store, &f.slug, &ids)).await? {
+                Ok(report) if report.appended > 0 => {
+                    tracing::info!(lines = report.appended, "caught spec-kitty's status log up with our state")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "spec-kitty's status log was not updated"),
+            }
+        }
         let ctx = Arc::new(Ctx {
             feature: feature.clone(),
             store: self.store.clone(),
@@ -85,6 +98,7 @@ impl Orchestrator {
             opts: opts.clone(),
             logs: Mutex::new(BTreeMap::new()),
             redactor,
+            mirror,
         });
         let live = (self.store.common_dir().to_path_buf(), feature.slug.to_string());
         LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((live.0.clone(), live.1.clone(), cancel.clone()));

@@ -35,6 +35,9 @@ pub enum Error {
     /// A pull request could not be opened or updated.
     #[error(transparent)]
     Forge(#[from] crate::forge::ForgeError),
+    /// A spec-kitty mission's files could not be read or its status log written.
+    #[error(transparent)]
+    SpecKitty(#[from] crate::spec_kitty::SpecKittyError),
     /// A run could not start (no agents, unknown agent, feature not found).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -67,6 +70,7 @@ impl Error {
             Error::Land(err) => err.code(),
             Error::Remote(err) => err.code(),
             Error::Forge(err) => err.code(),
+            Error::SpecKitty(err) => err.code(),
         }
     }
 }

@@ -87,4 +87,32 @@ impl Feature {
     pub fn topological_order(&self) -> Vec<WpId> {
         self.graph.topological_order()
     }
+
+    /// The same feature with WPs also waiting on `extra` (`(wp, must_finish_first)` pairs) and
+    /// starting in `lanes` where given (both from a workflow's own records, e.g. spec-kitty's
+    /// execution lanes and status log). `Err` with the cycle when the added order contradicts
+    /// the dependencies.
+    pub fn with_order_and_lanes(
+        mut self,
+        extra: &[(WpId, WpId)],
+        lanes: &std::collections::BTreeMap<WpId, Lane>,
+    ) -> Result<Feature, Vec<WpId>> {
+        for wp in &mut self.work_packages {
+            for (id, first) in extra {
+                if *id == wp.id && !wp.dependencies.contains(first) {
+                    wp.dependencies.push(first.clone());
+                }
+            }
+            wp.dependencies.sort();
+            if let Some(lane) = lanes.get(&wp.id) {
+                wp.initial_lane = *lane;
+            }
+        }
+        let graph = Graph::new(self.work_packages.iter().map(|wp| (&wp.id, wp.dependencies.as_slice())));
+        if let Some(cycle) = graph.cycles().into_iter().next() {
+            return Err(cycle);
+        }
+        self.graph = graph;
+        Ok(self)
+    }
 }

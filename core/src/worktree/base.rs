@@ -41,6 +41,8 @@ pub fn merge_tips(
     let mut acc: Commit<'_> = tips[0].clone();
     for (i, tip) in tips.iter().enumerate().skip(1) {
         let mut index = repo.merge_commits(&acc, tip, None).map_err(git("merge"))?;
+        // spec-kitty's event logs merge by union, as its own merge driver does.
+        crate::spec_kitty::union::resolve_event_logs(repo, &mut index).map_err(git("event log union"))?;
         if index.has_conflicts() {
             let mut paths: Vec<String> = index
                 .conflicts()
@@ -71,6 +73,9 @@ impl WorktreeManager {
     /// The base a WP should start from, computing a merge of its dependencies when it has several.
     pub fn base_for(&self, wp: &WorkPackage) -> Result<(Oid, BaseSource), WorktreeError> {
         let repo = self.repo()?;
+        if let Some((mission, lane)) = self.mission_lane(&wp.id) {
+            return self.lane_base(&repo, &wp.id, mission, lane);
+        }
         let wp_name = wp.id.to_string();
         match wp.dependencies.as_slice() {
             [] => {
@@ -136,6 +141,66 @@ impl WorktreeManager {
                 Ok((oid, BaseSource::Merge(names)))
             }
         }
+    }
+
+    /// A spec-kitty lane's base, made as its `allocate_lane_worktree` makes it: the coordination
+    /// branch tip, merged with the recorded planning commit, then with each dependency lane's tip
+    /// in `(parallel_group, lane_id)` order (tips already contained are skipped).
+    fn lane_base(
+        &self,
+        repo: &Repository,
+        wp: &WpId,
+        mission: &crate::spec_kitty::Mission,
+        lane: &crate::spec_kitty::ExecutionLane,
+    ) -> Result<(Oid, BaseSource), WorktreeError> {
+        let coord = branch_tip(repo, &mission.coord_branch).ok_or_else(|| WorktreeError::MissingBase {
+            wp: wp.to_string(),
+            branch: mission.coord_branch.clone(),
+            why: "the mission's coordination branch; run `spec-kitty agent mission finalize-tasks`".into(),
+        })?;
+        let mut names = vec![mission.coord_branch.clone()];
+        let mut tips = vec![coord];
+        if let Some(sha) = &mission.planning_commit {
+            let planning = Oid::from_str(sha).ok().and_then(|oid| repo.find_commit(oid).ok()).ok_or_else(|| {
+                WorktreeError::MissingBase {
+                    wp: wp.to_string(),
+                    branch: sha.clone(),
+                    why: "lanes.json's planning_commit_sha, which is not in this repository".into(),
+                }
+            })?;
+            names.push(sha.clone());
+            tips.push(planning);
+        }
+        for dep in mission.dependency_lanes(lane) {
+            let branch = mission.lane_branch(dep);
+            if let Some(tip) = branch_tip(repo, &branch) {
+                names.push(branch);
+                tips.push(tip);
+            }
+        }
+        let mut keep_names = Vec::new();
+        let mut keep: Vec<Commit<'_>> = Vec::new();
+        for (name, tip) in names.into_iter().zip(tips) {
+            let contained =
+                keep.iter().any(|k| k.id() == tip.id() || repo.graph_descendant_of(k.id(), tip.id()).unwrap_or(false));
+            if !contained {
+                keep_names.push(name);
+                keep.push(tip);
+            }
+        }
+        if keep.len() == 1 {
+            return Ok((keep[0].id(), BaseSource::Target(keep_names[0].clone())));
+        }
+        let when = keep.iter().map(|t| t.time().seconds()).max().unwrap_or(0);
+        let sig = Self::signature(repo);
+        let sig = Signature::new(
+            sig.name().unwrap_or("kitty-orchestrator"),
+            sig.email().unwrap_or("kitty-orchestrator@localhost"),
+            &git2::Time::new(when, 0),
+        )
+        .map_err(WorktreeError::git("making a signature"))?;
+        let oid = merge_tips(repo, wp.as_str(), &keep_names, &keep, &sig)?;
+        Ok((oid, BaseSource::Merge(keep_names)))
     }
 
     /// Writes the merge of all `wps`' branches into `dest` (a plain directory, no git metadata):

@@ -88,6 +88,9 @@ pub enum WorktreeError {
     /// A backup ref could not be written.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// The spec-kitty mission the worktrees belong to cannot be read.
+    #[error(transparent)]
+    SpecKitty(#[from] crate::spec_kitty::SpecKittyError),
 }
 
 impl WorktreeError {
@@ -105,6 +108,7 @@ impl WorktreeError {
             WorktreeError::Dirty { .. } => ErrorCode::WorktreeDirty,
             WorktreeError::SetupFailed { .. } => ErrorCode::WorktreeSetupFailed,
             WorktreeError::State(err) => err.code(),
+            WorktreeError::SpecKitty(err) => err.code(),
         }
     }
 

@@ -34,6 +34,8 @@ pub struct WorktreeManager {
     pub(super) branch_template: crate::template::BranchTemplate,
     pub(super) commit_template: Option<crate::template::CommitTemplate>,
     pub(super) titles: std::collections::HashMap<WpId, String>,
+    /// A spec-kitty mission: worktrees, branches and bases are its execution lanes'.
+    pub(super) mission: Option<std::sync::Arc<crate::spec_kitty::Mission>>,
 }
 
 impl WorktreeManager {
@@ -66,6 +68,13 @@ impl WorktreeManager {
             main_root.join(&config.worktree_dir)
         };
         let withhold = Withhold::new(&main_root, &config.auto_commit_exclude)?;
+        let mission = crate::spec_kitty::Mission::detect(feature, &main_root)?.map(std::sync::Arc::new);
+        // spec-kitty lands a mission on its lanes.json target; that is the target here too,
+        // unless the configuration names another.
+        let target_branch = match (&mission, &config.target_branch) {
+            (Some(m), None) => m.target_branch.clone(),
+            _ => target_branch,
+        };
         Ok(WorktreeManager {
             repo_root: main_root,
             common_dir,
@@ -77,6 +86,7 @@ impl WorktreeManager {
             branch_template: config.branch_template.clone(),
             commit_template: config.commit_template.clone(),
             titles: feature.work_packages.iter().map(|wp| (wp.id.clone(), wp.title.clone())).collect(),
+            mission,
         })
     }
 
@@ -115,9 +125,26 @@ impl WorktreeManager {
         &self.target_branch
     }
 
-    /// `<feature>-<WP>`: the worktree's directory (and git worktree) name.
+    /// `<feature>-<WP>`: the worktree's directory (and git worktree) name; in a spec-kitty
+    /// mission, its lane's `<slug>-lane-<x>`.
     pub fn name(&self, wp: &WpId) -> String {
-        format!("{}-{wp}", self.feature)
+        match self.mission_lane(wp) {
+            Some((mission, lane)) => mission.lane_worktree_name(lane),
+            None => format!("{}-{wp}", self.feature),
+        }
+    }
+
+    /// The spec-kitty mission these worktrees belong to, if any.
+    pub fn mission(&self) -> Option<&crate::spec_kitty::Mission> {
+        self.mission.as_deref()
+    }
+
+    pub(super) fn mission_lane(
+        &self,
+        wp: &WpId,
+    ) -> Option<(&crate::spec_kitty::Mission, &crate::spec_kitty::ExecutionLane)> {
+        let mission = self.mission.as_deref()?;
+        Some((mission, mission.lane_of(wp.as_str())?))
     }
 
     /// The subject of a commit we write for `wp` (`commit_template`, else `<WP>: <title>`).
@@ -137,6 +164,9 @@ impl WorktreeManager {
     /// The WP's branch, from `branch_template` (default `<feature>-<WP>`, the same as
     /// [`WorktreeManager::name`]).
     pub fn branch(&self, wp: &WpId) -> String {
+        if let Some((mission, lane)) = self.mission_lane(wp) {
+            return mission.lane_branch(lane);
+        }
         let title = self.titles.get(wp).map_or("", String::as_str);
         let fields =
             crate::template::Fields { feature: self.feature.as_str(), wp: wp.as_str(), title, description: title };
@@ -145,7 +175,11 @@ impl WorktreeManager {
 
     /// Where the WP's worktree lives.
     pub fn path_for(&self, wp: &WpId) -> PathBuf {
-        self.worktree_dir.join(self.name(wp))
+        match self.mission_lane(wp) {
+            // spec-kitty finds lane worktrees only at its canonical paths.
+            Some((mission, lane)) => mission.lane_worktree(lane),
+            None => self.worktree_dir.join(self.name(wp)),
+        }
     }
 
     pub(super) fn repo(&self) -> Result<Repository, WorktreeError> {

@@ -1,0 +1,236 @@
+//! Our WP history, told in spec-kitty's lanes. A pure function of the WP's event chain, so the
+//! same history always gives the same lines with the same ids: a sync after a crash appends only
+//! what is missing, and a second sync appends nothing.
+//!
+//! | our event | spec-kitty lines |
+//! |---|---|
+//! | claimed / reclaimed | `planned → claimed` |
+//! | worktree ready, implementation started | `claimed → in_progress` (`blocked → in_progress` after a retry), an `agent` annotation |
+//! | submitted | a subtasks-done annotation, `in_progress → for_review` |
+//! | review started | `for_review → in_review` |
+//! | approved | `in_review → approved` with `review_result` (spec-kitty's `done` means merged) |
+//! | rejected | `in_review → in_progress` with `review_result` and the feedback as reason |
+//! | blocked / canceled | `→ blocked` / `→ canceled` with the reason |
+//! | merged | `approved → done` with evidence of the review and the landing commit |
+
+use serde_json::{Map, Value as Json, json};
+
+use super::event::{LogLine, MissionIdentity, Transition, annotation_line, derived_id, lane_line, python_isoformat};
+use crate::lane::Lane;
+use crate::role::Role;
+use crate::state::{HistoryEntry, WpEvent};
+
+/// Longest reason we copy into spec-kitty's log (review feedback can be long).
+const MAX_REASON: usize = 4000;
+
+/// Who spec-kitty sees moving a WP when no agent is involved.
+pub const ACTOR: &str = "kitty-orchestrator";
+
+/// The spec-kitty lines telling `history` (one WP's chain, oldest first).
+pub fn lines_for(mission: &MissionIdentity, wp: &str, subtasks: &[String], history: &[HistoryEntry]) -> Vec<LogLine> {
+    let mut m = Mirror {
+        mission,
+        wp,
+        lines: Vec::new(),
+        lane: "planned",
+        last_micros: 0,
+        agent: None,
+        reviewer: None,
+        subtasks_done: false,
+    };
+    for entry in history {
+        let micros = micros_of(&entry.state.updated_at);
+        let mut step = Step { seed: entry.state.event_id.clone(), n: 0, micros };
+        let state = &entry.state;
+        match &entry.event {
+            WpEvent::Imported { lane } => {
+                m.lane = match lane {
+                    Lane::Planned => "planned",
+                    Lane::Doing => "in_progress",
+                    Lane::ForReview => "for_review",
+                    Lane::Done => "approved",
+                    Lane::Blocked => "blocked",
+                    Lane::Canceled => "canceled",
+                };
+            }
+            WpEvent::Claimed { .. } | WpEvent::Reclaimed { .. } => m.claim(&mut step),
+            WpEvent::WorktreeReady { .. } => m.start(&mut step, state.agent.as_deref()),
+            WpEvent::AgentStarted { agent, role: Role::Implementation, .. } => {
+                m.start(&mut step, Some(agent));
+                if m.agent.as_deref() != Some(agent.as_str()) {
+                    let mut delta = Map::new();
+                    delta.insert("agent".into(), json!(agent));
+                    m.annotate(&mut step, agent, delta);
+                    m.agent = Some(agent.clone());
+                }
+            }
+            WpEvent::AgentStarted { agent, role: Role::Review, .. } => m.review_started(&mut step, agent),
+            WpEvent::Submitted { .. } => {
+                let actor = state.agent.clone().unwrap_or_else(|| ACTOR.into());
+                m.start(&mut step, Some(&actor));
+                if !m.subtasks_done && !subtasks.is_empty() {
+                    let done: Map<String, Json> = subtasks.iter().map(|t| (t.clone(), json!("done"))).collect();
+                    let mut delta = Map::new();
+                    delta.insert("subtasks".into(), Json::Object(done));
+                    m.annotate(&mut step, &actor, delta);
+                    m.subtasks_done = true;
+                }
+                if m.lane == "in_progress" {
+                    m.move_to(&mut step, "for_review", &actor, None, None, None);
+                }
+            }
+            WpEvent::Approved { reviewer } => {
+                m.review_started(&mut step, reviewer);
+                if m.lane == "in_review" {
+                    let reference = review_reference(wp, state.review_cycle);
+                    let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "approved"});
+                    m.move_to(
+                        &mut step,
+                        "approved",
+                        reviewer,
+                        Some(format!("approved by {reviewer}")),
+                        Some(result),
+                        None,
+                    );
+                    m.reviewer = Some((reviewer.clone(), reference));
+                }
+            }
+            WpEvent::Rejected { reviewer, feedback } => {
+                m.review_started(&mut step, reviewer);
+                if m.lane == "in_review" {
+                    // The cycle count already includes this rejection.
+                    let reference = review_reference(wp, state.review_cycle.saturating_sub(1));
+                    let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "changes_requested"});
+                    m.move_to(&mut step, "in_progress", reviewer, Some(bounded(feedback)), Some(result), None);
+                }
+            }
+            WpEvent::Blocked { reason } => {
+                if !matches!(m.lane, "blocked" | "done" | "canceled") {
+                    m.move_to(&mut step, "blocked", ACTOR, Some(bounded(reason)), None, None);
+                }
+            }
+            WpEvent::Canceled { reason } => {
+                if !matches!(m.lane, "done" | "canceled") {
+                    m.move_to(&mut step, "canceled", ACTOR, Some(bounded(reason)), None, None);
+                }
+            }
+            WpEvent::Merged { into, commit, head, .. } => {
+                if m.lane == "approved" {
+                    let (reviewer, reference) =
+                        m.reviewer.clone().unwrap_or_else(|| ("unknown".into(), format!("lane-approved:{wp}")));
+                    let evidence = json!({
+                        "review": {"reference": reference, "reviewer": reviewer, "verdict": "approved"},
+                        "repos": [{"branch": into, "commit": commit, "repo": "."}],
+                        "verification": [],
+                    });
+                    let reason = format!("merged into {into} by kitty-orchestrator (branch tip {head})");
+                    m.move_to(&mut step, "done", ACTOR, Some(reason), None, Some(evidence));
+                }
+            }
+            WpEvent::Released { .. }
+            | WpEvent::ForceReleased { .. }
+            | WpEvent::AgentFinished { .. }
+            | WpEvent::RetryScheduled { .. }
+            | WpEvent::Retried => {}
+        }
+    }
+    m.lines
+}
+
+fn review_reference(wp: &str, cycle: u32) -> String {
+    format!("kitty-review:{wp}:cycle{}", cycle + 1)
+}
+
+fn bounded(text: &str) -> String {
+    if text.len() <= MAX_REASON {
+        return text.to_string();
+    }
+    let mut end = MAX_REASON;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+fn micros_of(rfc3339: &str) -> i64 {
+    rfc3339.parse::<jiff::Timestamp>().map(|t| t.as_microsecond()).unwrap_or(0)
+}
+
+/// The lines made from one of our events: ids seeded by our event id and a counter.
+struct Step {
+    seed: String,
+    n: u32,
+    micros: i64,
+}
+
+struct Mirror<'a> {
+    mission: &'a MissionIdentity,
+    wp: &'a str,
+    lines: Vec<LogLine>,
+    /// The spec-kitty lane the lines so far leave the WP in.
+    lane: &'static str,
+    /// `at` of the last line, so ours are strictly increasing even within one millisecond.
+    last_micros: i64,
+    agent: Option<String>,
+    reviewer: Option<(String, String)>,
+    subtasks_done: bool,
+}
+
+impl Mirror<'_> {
+    fn next(&mut self, step: &mut Step) -> (String, String) {
+        let micros = (step.micros + i64::from(step.n)).max(self.last_micros + 1);
+        self.last_micros = micros;
+        let millis = u64::try_from(micros / 1000).unwrap_or(0);
+        let id = derived_id(millis, &format!("kitty:{}:{}", step.seed, step.n));
+        step.n += 1;
+        (id, python_isoformat(micros))
+    }
+
+    fn move_to(
+        &mut self,
+        step: &mut Step,
+        to: &'static str,
+        actor: &str,
+        reason: Option<String>,
+        review_result: Option<Json>,
+        evidence: Option<Json>,
+    ) {
+        let (id, at) = self.next(step);
+        let t = Transition {
+            from: self.lane,
+            to,
+            actor: actor.to_string(),
+            reason,
+            review_result,
+            evidence,
+            policy_metadata: None,
+        };
+        self.lines.push(lane_line(self.mission, self.wp, id, &at, &t));
+        self.lane = to;
+    }
+
+    fn annotate(&mut self, step: &mut Step, actor: &str, delta: Map<String, Json>) {
+        let (id, at) = self.next(step);
+        self.lines.push(annotation_line(self.wp, id, &at, actor, delta));
+    }
+
+    fn claim(&mut self, step: &mut Step) {
+        if self.lane == "planned" {
+            self.move_to(step, "claimed", ACTOR, None, None, None);
+        }
+    }
+
+    /// Into `in_progress` from wherever a start can come from.
+    fn start(&mut self, step: &mut Step, agent: Option<&str>) {
+        self.claim(step);
+        if matches!(self.lane, "claimed" | "blocked") {
+            self.move_to(step, "in_progress", agent.unwrap_or(ACTOR), None, None, None);
+        }
+    }
+
+    fn review_started(&mut self, step: &mut Step, reviewer: &str) {
+        if self.lane == "for_review" {
+            self.move_to(step, "in_review", reviewer, Some("review started by kitty-orchestrator".into()), None, None);
+        }
+    }
+}

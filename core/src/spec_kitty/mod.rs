@@ -1,0 +1,27 @@
+//! Interop with spec-kitty 3.x missions (`../shared/SPEC-KITTY.md`): we run a mission in its own
+//! execution lanes and worktrees, and mirror every lane change into its status log in its exact
+//! wire format, so `spec-kitty` (its board, `orchestrator-api mission-state`, `merge`) sees our
+//! work as if its own tools had done it.
+//!
+//! - [`mission`]: detecting a coordination mission (`meta.json`, `lanes.json`) and its names.
+//! - [`reduce`]: spec-kitty's reducer — the `status.json` it would write for a log.
+//! - [`event`] / [`mirror`]: our WP history as spec-kitty lines, with ids derived from ours.
+//! - [`log`] / [`sync`]: writing those lines under spec-kitty's lock and committing them in the
+//!   coordination worktree.
+//! - [`union`]: its union merge rule for event logs, applied by our libgit2 merges.
+//! - [`json`]: Python's `json.dumps` byte for byte.
+
+mod error;
+pub mod event;
+pub mod json;
+pub mod log;
+pub mod mirror;
+pub mod mission;
+pub mod reduce;
+pub mod sync;
+pub mod union;
+
+pub use error::SpecKittyError;
+pub use log::{StatusLog, SyncReport};
+pub use mission::{ExecutionLane, Mission};
+pub use sync::MissionMirror;

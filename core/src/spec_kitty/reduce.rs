@@ -1,0 +1,441 @@
+//! spec-kitty's reducer (`specify_cli/status/reducer.py` in 3.2.7), so the `status.json` we write
+//! next to our events is exactly the one `spec-kitty agent status materialize` would write:
+//! transitions deduplicated by id, sorted by the string pair `(at, event_id)`, folded with its
+//! rollback precedence and runtime slots; then annotations folded in their own pass; then the
+//! nine lane counts. Like spec-kitty, it does not judge whether a transition was legal.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value as Json, json};
+
+/// The lanes a board shows, in spec-kitty's order (the `summary` keys).
+pub const DISPLAY_LANES: [&str; 9] =
+    ["planned", "claimed", "in_progress", "for_review", "in_review", "approved", "done", "blocked", "canceled"];
+
+/// Snapshot slots a transition carries forward untouched.
+const RUNTIME_SLOTS: [&str; 13] = [
+    "shell_pid",
+    "shell_pid_created_at",
+    "subtasks",
+    "notes",
+    "tracker_refs",
+    "agent",
+    "assignee",
+    "review",
+    "role",
+    "agent_profile",
+    "agent_profile_version",
+    "model",
+    "provider",
+];
+
+/// Annotation fields that replace the slot of the same name (latest wins).
+const REPLACE_SLOTS: [&str; 9] = [
+    "shell_pid",
+    "shell_pid_created_at",
+    "agent",
+    "assignee",
+    "role",
+    "agent_profile",
+    "agent_profile_version",
+    "model",
+    "provider",
+];
+
+const CLAIM_RELEASE_SLOTS: [&str; 3] = ["agent", "shell_pid", "shell_pid_created_at"];
+
+/// Why the event log could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogProblem {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub why: String,
+}
+
+/// The lines of a `status.events.jsonl`, partitioned the way spec-kitty's reader does.
+#[derive(Debug, Default, Clone)]
+pub struct EventLog {
+    /// Lane transitions, in file order.
+    pub transitions: Vec<Map<String, Json>>,
+    /// `"kind": "annotation"` lines, in file order.
+    pub annotations: Vec<Map<String, Json>>,
+    /// Every `event_id` in the file (all kinds), to keep appends idempotent.
+    pub ids: HashSet<String>,
+}
+
+impl EventLog {
+    /// Parses the file's text. Mission-level lines (`event_type`), retrospective lines and blank
+    /// lines are skipped, as spec-kitty skips them; an unknown `kind` or a line that is not a JSON
+    /// object is an error, as it is for spec-kitty.
+    pub fn parse(text: &str) -> Result<EventLog, LogProblem> {
+        let mut log = EventLog::default();
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let trimmed = raw.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let value: Json =
+                serde_json::from_str(trimmed).map_err(|e| LogProblem { line, why: format!("not JSON: {e}") })?;
+            let Json::Object(obj) = value else {
+                return Err(LogProblem { line, why: "expected a JSON object".into() });
+            };
+            if let Some(id) = obj.get("event_id").and_then(Json::as_str) {
+                log.ids.insert(id.to_string());
+            }
+            match obj.get("kind") {
+                Some(Json::String(kind)) if kind == "annotation" => {
+                    need_str(&obj, "wp_id", line)?;
+                    log.annotations.push(obj);
+                    continue;
+                }
+                Some(other) if !other.is_null() => {
+                    return Err(LogProblem { line, why: format!("unknown event kind {other}") });
+                }
+                _ => {}
+            }
+            if is_non_lane(&obj) {
+                continue;
+            }
+            for key in ["event_id", "wp_id", "from_lane", "to_lane", "at"] {
+                need_str(&obj, key, line)?;
+            }
+            log.transitions.push(obj);
+        }
+        Ok(log)
+    }
+}
+
+fn need_str(obj: &Map<String, Json>, key: &str, line: usize) -> Result<(), LogProblem> {
+    match obj.get(key) {
+        Some(Json::String(_)) => Ok(()),
+        _ => Err(LogProblem { line, why: format!("missing string `{key}`") }),
+    }
+}
+
+fn is_non_lane(obj: &Map<String, Json>) -> bool {
+    if obj.get("event_name").and_then(Json::as_str).is_some_and(|n| n.starts_with("retrospective.")) {
+        return true;
+    }
+    if obj
+        .get("type")
+        .and_then(Json::as_str)
+        .is_some_and(|t| matches!(t, "RetrospectiveCaptured" | "RetrospectiveCaptureFailed" | "RetrospectiveSkipped"))
+    {
+        return true;
+    }
+    obj.contains_key("event_type")
+}
+
+fn text<'a>(obj: &'a Map<String, Json>, key: &str) -> &'a str {
+    obj.get(key).and_then(Json::as_str).unwrap_or("")
+}
+
+/// `doing` is spec-kitty's alias of `in_progress`.
+fn lane_name(name: &str) -> &str {
+    if name == "doing" { "in_progress" } else { name }
+}
+
+/// The snapshot's display identity of an actor: a string as is, a structured actor's `tool`, else
+/// its `role`, else `""`.
+fn actor_identity(actor: Option<&Json>) -> Json {
+    match actor {
+        Some(Json::Object(map)) => {
+            let pick = |k: &str| map.get(k).and_then(Json::as_str).filter(|s| !s.is_empty());
+            Json::String(pick("tool").or_else(|| pick("role")).unwrap_or("").to_string())
+        }
+        Some(other) => other.clone(),
+        None => Json::Null,
+    }
+}
+
+fn is_rollback(event: &Map<String, Json>) -> bool {
+    if lane_name(text(event, "to_lane")) != "in_progress" {
+        return false;
+    }
+    match lane_name(text(event, "from_lane")) {
+        "in_review" => true,
+        "for_review" => event.get("review_ref").is_some_and(|r| !r.is_null()),
+        _ => false,
+    }
+}
+
+fn cancellation_source(event: &Map<String, Json>) -> Json {
+    if let Some(source) = event.get("reason_source").filter(|s| !s.is_null()) {
+        return source.clone();
+    }
+    let reason = event.get("reason").and_then(Json::as_str).unwrap_or("");
+    if reason.trim().is_empty() || reason.starts_with("Force move to ") || reason.starts_with("move-task: ") {
+        json!("synthetic")
+    } else {
+        json!("operator")
+    }
+}
+
+fn state_from_event(event: &Map<String, Json>, previous: Option<&Map<String, Json>>) -> Map<String, Json> {
+    let prior_force = previous.and_then(|p| p.get("force_count")).and_then(Json::as_i64).unwrap_or(0);
+    let forced = event.get("force").and_then(Json::as_bool).unwrap_or(false);
+    let mut state = Map::new();
+    state.insert("lane".into(), json!(lane_name(text(event, "to_lane"))));
+    state.insert("actor".into(), actor_identity(event.get("actor")));
+    state.insert("last_transition_at".into(), event["at"].clone());
+    state.insert("last_event_id".into(), event["event_id"].clone());
+    state.insert("force_count".into(), json!(prior_force + i64::from(forced)));
+    if let Some(previous) = previous {
+        for slot in RUNTIME_SLOTS {
+            if let Some(value) = previous.get(slot) {
+                state.insert(slot.into(), value.clone());
+            }
+        }
+    }
+    let (from, to) = (lane_name(text(event, "from_lane")), lane_name(text(event, "to_lane")));
+    if from == "planned" && to == "claimed" {
+        let meta = event.get("policy_metadata").and_then(Json::as_object);
+        for slot in ["shell_pid", "shell_pid_created_at"] {
+            if let Some(value) = meta.and_then(|m| m.get(slot)).filter(|v| !v.is_null()) {
+                state.insert(slot.into(), value.clone());
+            }
+        }
+        if let Some(agent) = meta.and_then(|m| m.get("agent")).filter(|a| truthy(a)) {
+            state.insert("agent".into(), agent.clone());
+        }
+    }
+    let review = event.get("review_result").filter(|r| !r.is_null());
+    if review.is_some() || from == "in_review" {
+        state.insert("review_result".into(), review.cloned().unwrap_or(Json::Null));
+    } else if let Some(kept) = previous.and_then(|p| p.get("review_result")) {
+        state.insert("review_result".into(), kept.clone());
+    }
+    if to == "canceled" {
+        state.insert("cancellation_reason".into(), event.get("reason").cloned().unwrap_or(Json::Null));
+        state.insert("reason_source".into(), cancellation_source(event));
+    }
+    state
+}
+
+fn truthy(value: &Json) -> bool {
+    match value {
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::Number(n) => n.as_f64() != Some(0.0),
+        Json::String(s) => !s.is_empty(),
+        Json::Array(a) => !a.is_empty(),
+        Json::Object(o) => !o.is_empty(),
+    }
+}
+
+fn apply_annotation(state: &mut Map<String, Json>, delta: &Map<String, Json>) {
+    if delta.get("release_runtime_claim").and_then(Json::as_bool).unwrap_or(false) {
+        for slot in CLAIM_RELEASE_SLOTS {
+            state.insert(slot.into(), Json::Null);
+        }
+    }
+    for slot in REPLACE_SLOTS {
+        match delta.get(slot) {
+            None | Some(Json::Null) => {}
+            Some(Json::String(s)) if s.trim().is_empty() => {}
+            Some(value) => {
+                state.insert(slot.into(), value.clone());
+            }
+        }
+    }
+    if let Some(Json::Object(subtasks)) = delta.get("subtasks") {
+        let mut current = state.get("subtasks").and_then(Json::as_object).cloned().unwrap_or_default();
+        for (id, status) in subtasks {
+            let status = status.as_str().map_or_else(|| status.to_string(), str::to_string);
+            current.insert(id.clone(), Json::String(status));
+        }
+        state.insert("subtasks".into(), Json::Object(current));
+    }
+    if let Some(note) = delta.get("note").filter(|n| !n.is_null()) {
+        let mut notes = state.get("notes").and_then(Json::as_array).cloned().unwrap_or_default();
+        notes.push(note.clone());
+        state.insert("notes".into(), Json::Array(notes));
+    }
+    let refs_of = |v: &Json| -> Vec<Json> { v.as_array().cloned().unwrap_or_default() };
+    if let Some(replace) = delta.get("tracker_refs_replace").filter(|v| !v.is_null()) {
+        let mut seen = Vec::new();
+        for r in refs_of(replace) {
+            if !seen.contains(&r) {
+                seen.push(r);
+            }
+        }
+        state.insert("tracker_refs".into(), Json::Array(seen));
+    } else if let Some(add) = delta.get("tracker_refs").filter(|v| !v.is_null()) {
+        let mut merged = state.get("tracker_refs").map(refs_of).unwrap_or_default();
+        for r in refs_of(add) {
+            if !merged.contains(&r) {
+                merged.push(r);
+            }
+        }
+        state.insert("tracker_refs".into(), Json::Array(merged));
+    }
+    if let Some(review) = delta.get("review").filter(|v| !v.is_null()) {
+        let release = review.as_object().is_some_and(|o| o.values().all(|v| !truthy(v)));
+        state.insert("review".into(), if release { Json::Null } else { review.clone() });
+    }
+}
+
+/// The reduced snapshot's moving parts (what `status.json` holds besides the mission identity).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reduced {
+    /// Per-WP state, by WP id.
+    pub work_packages: Map<String, Json>,
+    /// Count per display lane.
+    pub summary: Map<String, Json>,
+    /// Number of distinct transitions.
+    pub event_count: usize,
+    /// The last transition's id.
+    pub last_event_id: Option<String>,
+    /// The last transition's `at` (`""` with none).
+    pub materialized_at: String,
+    /// The first transition's `mission_slug`, when it is a safe name.
+    pub mission_slug: String,
+}
+
+/// Reduces a parsed log (spec-kitty's `reduce`).
+pub fn reduce(log: &EventLog) -> Reduced {
+    let mut seen = HashSet::new();
+    let mut events: Vec<&Map<String, Json>> =
+        log.transitions.iter().filter(|e| seen.insert(text(e, "event_id").to_string())).collect();
+    events.sort_by(|a, b| (text(a, "at"), text(a, "event_id")).cmp(&(text(b, "at"), text(b, "event_id"))));
+    let by_id: HashMap<&str, &Map<String, Json>> = events.iter().map(|e| (text(e, "event_id"), *e)).collect();
+
+    let mut states: Map<String, Json> = Map::new();
+    for event in &events {
+        let wp = text(event, "wp_id").to_string();
+        let current = states.get(&wp).and_then(Json::as_object);
+        if should_apply(current, event, &by_id) {
+            let next = state_from_event(event, current);
+            states.insert(wp, Json::Object(next));
+        }
+    }
+    let mut annotations: Vec<&Map<String, Json>> = log.annotations.iter().collect();
+    annotations.sort_by(|a, b| (text(a, "at"), text(a, "event_id")).cmp(&(text(b, "at"), text(b, "event_id"))));
+    for annotation in annotations {
+        let wp = text(annotation, "wp_id").to_string();
+        let entry = states.entry(wp).or_insert_with(|| {
+            json!({
+                "lane": "uninitialized",
+                "actor": actor_identity(annotation.get("actor")),
+                "last_transition_at": null,
+                "last_event_id": null,
+                "force_count": 0,
+            })
+        });
+        if let (Some(state), Some(delta)) = (entry.as_object_mut(), annotation.get("delta").and_then(Json::as_object)) {
+            apply_annotation(state, delta);
+        }
+    }
+    let mut summary: Map<String, Json> = DISPLAY_LANES.iter().map(|l| (l.to_string(), json!(0))).collect();
+    for state in states.values() {
+        if let Some(count) = state.get("lane").and_then(Json::as_str).and_then(|l| summary.get_mut(l)) {
+            *count = json!(count.as_u64().unwrap_or(0) + 1);
+        }
+    }
+    let last = events.last();
+    let slug = events.first().map(|e| text(e, "mission_slug")).unwrap_or("");
+    let safe = !slug.is_empty()
+        && !slug.contains("..")
+        && slug.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    Reduced {
+        work_packages: states,
+        summary,
+        event_count: events.len(),
+        last_event_id: last.map(|e| text(e, "event_id").to_string()),
+        materialized_at: last.map(|e| text(e, "at").to_string()).unwrap_or_default(),
+        mission_slug: if safe { slug.to_string() } else { String::new() },
+    }
+}
+
+fn should_apply(
+    current: Option<&Map<String, Json>>,
+    event: &Map<String, Json>,
+    by_id: &HashMap<&str, &Map<String, Json>>,
+) -> bool {
+    let Some(current) = current else { return true };
+    if current.get("last_transition_at").and_then(Json::as_str) != Some(text(event, "at")) {
+        return true;
+    }
+    let setter = current.get("last_event_id").and_then(Json::as_str).and_then(|id| by_id.get(id));
+    if is_rollback(event) && setter.is_some_and(|s| !is_rollback(s)) {
+        return true;
+    }
+    // A forward move never beats a rollback at the same instant.
+    !setter.is_some_and(|s| is_rollback(s)) || is_rollback(event)
+}
+
+/// The whole `status.json` text for `log`. Identity fields spec-kitty resolves from its mission
+/// metadata (`mission_number`, `mission_type`, aliases, a retrospective) are kept from
+/// `previous` (the file as it is); with no previous file they come from `identity`.
+pub fn status_json(log: &EventLog, previous: Option<&Map<String, Json>>, identity: &Map<String, Json>) -> String {
+    let reduced = reduce(log);
+    let mut doc = match previous {
+        Some(previous) => previous.clone(),
+        None => identity.clone(),
+    };
+    let slug = if reduced.mission_slug.is_empty() {
+        doc.get("mission_slug").cloned().unwrap_or(json!(""))
+    } else {
+        json!(reduced.mission_slug)
+    };
+    doc.insert("mission_slug".into(), slug);
+    doc.entry("mission_number").or_insert(json!(""));
+    doc.entry("mission_type").or_insert(json!(""));
+    doc.insert("materialized_at".into(), json!(reduced.materialized_at));
+    doc.insert("event_count".into(), json!(reduced.event_count));
+    doc.insert("last_event_id".into(), reduced.last_event_id.map_or(Json::Null, Json::String));
+    doc.insert("work_packages".into(), Json::Object(reduced.work_packages));
+    doc.insert("summary".into(), Json::Object(reduced.summary));
+    super::json::pretty_document(&Json::Object(doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, wp: &str, from: &str, to: &str, at: &str) -> String {
+        format!(
+            r#"{{"actor": "a", "at": "{at}", "event_id": "{id}", "evidence": null, "execution_mode": "worktree", "force": false, "from_lane": "{from}", "mission_slug": "m", "policy_metadata": null, "reason": null, "review_ref": null, "to_lane": "{to}", "wp_id": "{wp}"}}"#
+        )
+    }
+
+    #[test]
+    fn last_event_wins_duplicates_are_dropped_and_mission_lines_skipped() {
+        let text = [
+            r#"{"event_type": "MissionCreated", "event_id": "X"}"#.to_string(),
+            line("02", "WP01", "claimed", "in_progress", "2026-01-01T00:00:01+00:00"),
+            line("01", "WP01", "planned", "claimed", "2026-01-01T00:00:00+00:00"),
+            line("01", "WP01", "planned", "claimed", "2026-01-01T00:00:00+00:00"),
+            r#"{"actor": "u", "at": "2026-01-01T00:00:02+00:00", "delta": {"subtasks": {"T001": "done"}, "agent": "claude"}, "event_id": "03", "kind": "annotation", "wp_id": "WP01"}"#.to_string(),
+        ]
+        .join("\n");
+        let log = EventLog::parse(&text).unwrap();
+        let reduced = reduce(&log);
+        assert_eq!(reduced.event_count, 2);
+        assert_eq!(reduced.last_event_id.as_deref(), Some("02"));
+        let wp = reduced.work_packages["WP01"].as_object().unwrap();
+        assert_eq!(wp["lane"], "in_progress");
+        assert_eq!(wp["subtasks"]["T001"], "done");
+        assert_eq!(wp["agent"], "claude");
+        assert_eq!(reduced.summary["in_progress"], 1);
+    }
+
+    #[test]
+    fn a_rollback_beats_a_forward_move_at_the_same_instant() {
+        let at = "2026-01-01T00:00:00+00:00";
+        let text =
+            [line("01", "WP01", "in_review", "approved", at), line("00", "WP01", "in_review", "in_progress", at)]
+                .join("\n");
+        // Sorted by id, the rollback (00) comes first; the forward move (01) must not beat it.
+        let reduced = reduce(&EventLog::parse(&text).unwrap());
+        assert_eq!(reduced.work_packages["WP01"]["lane"], "in_progress");
+    }
+
+    #[test]
+    fn unknown_kinds_and_broken_lines_name_the_line() {
+        assert_eq!(EventLog::parse("\n{\"kind\": \"x\"}").unwrap_err().line, 2);
+        assert_eq!(EventLog::parse("nope").unwrap_err().line, 1);
+    }
+}

@@ -1,0 +1,119 @@
+"""Interop with the real spec-kitty-cli 3.2.7 (installed into the test venv by scripts/test): a
+mission built with its own commands, run through our engine with the fake agents, must look to
+spec-kitty exactly as if its own tools had run it — and `spec-kitty merge` must land it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import kitty_orchestrator as ko
+from spec_kitty_mission import coord_log, git, lane_events, make_mission, sk, sk_json
+from test_engine import FAKE, config
+
+GRAPH = {"WP01": [], "WP02": [], "WP03": ["WP01", "WP02"], "WP04": ["WP03"]}
+APPROVED_PATH = [
+    ("genesis", "planned"),
+    ("planned", "claimed"),
+    ("claimed", "in_progress"),
+    ("in_progress", "for_review"),
+    ("for_review", "in_review"),
+    ("in_review", "approved"),
+]
+
+
+def mission_lanes(repo: Path, slug: str) -> dict[str, str]:
+    state = sk_json(repo, "orchestrator-api", "mission-state", "--mission", slug)
+    assert state["success"], state
+    return {wp["wp_id"]: wp["lane"] for wp in state["data"]["work_packages"]}
+
+
+def test_a_run_is_seen_by_spec_kitty_and_spec_kitty_merge_lands_it(tmp_path: Path) -> None:
+    repo, slug = make_mission(tmp_path, GRAPH)
+    assert set(mission_lanes(repo, slug).values()) == {"planned"}
+    summary = ko.Orchestrator(repo, config()).run(slug)
+    assert summary.outcome == "completed"
+
+    # Its own readers: orchestrator-api, the drift check, the dashboard's data.
+    assert mission_lanes(repo, slug) == {wp: "approved" for wp in GRAPH}
+    validate = sk_json(repo, "agent", "status", "validate", "--mission", slug, "--json")
+    assert validate["passed"] and validate["error_count"] == 0, validate
+    board = sk_json(repo, "agent", "tasks", "status", "--mission", slug, "--json")
+    assert {wp["id"]: wp["lane"] for wp in board["work_packages"]} == {wp: "approved" for wp in GRAPH}
+    assert all(wp["agent"] == "impl" for wp in board["work_packages"])
+    for wp in GRAPH:
+        assert lane_events(repo, slug, wp) == APPROVED_PATH, wp
+    # Its lanes, branches and worktrees: lane-c holds WP03 on top of both dependency lanes.
+    lanes = {w.split()[-1].strip("[]") for w in git(repo, "worktree", "list").splitlines()}
+    assert f"kitty/mission-{slug}-lane-a" in lanes and f"kitty/mission-{slug}-coord" not in lanes
+    coord = repo / ".worktrees" / f"{slug}-coord"
+    assert git(coord, "status", "--porcelain") == ""
+
+    merged = sk(repo, "merge", "--mission", slug, "--yes")
+    assert "squash merge" in git(repo, "log", "--oneline", "feature/demo") or merged.returncode == 0
+    landed = git(repo, "ls-tree", "-r", "--name-only", "feature/demo").split()
+    assert all(f"{wp}.txt" in landed for wp in GRAPH), landed
+    assert mission_lanes(repo, slug) == {wp: "done" for wp in GRAPH}
+
+
+def test_a_rejection_shows_as_in_review_to_in_progress_with_the_feedback(tmp_path: Path) -> None:
+    repo, slug = make_mission(tmp_path, {"WP01": []})
+    cfg = config()
+    # From a file: values in an agent's env are redacted from everything we write, as secrets.
+    feedback = tmp_path / "feedback.txt"
+    feedback.write_text("the edge case at zero is wrong")
+    cfg["agents"]["rev"]["env"] = {
+        "FAKE_VERDICT": "reject_once",
+        "FAKE_FEEDBACK_FILE": str(feedback),
+        "FAKE_STATE_DIR": str(tmp_path),
+    }
+    assert ko.Orchestrator(repo, cfg).run(slug).outcome == "completed"
+    events = [e for e in coord_log(repo, slug) if e.get("wp_id") == "WP01" and "to_lane" in e]
+    events.sort(key=lambda e: (e["at"], e["event_id"]))
+    rejection = [e for e in events if (e["from_lane"], e["to_lane"]) == ("in_review", "in_progress")]
+    assert len(rejection) == 1
+    assert "the edge case at zero is wrong" in rejection[0]["reason"]
+    assert rejection[0]["review_result"]["verdict"] == "changes_requested"
+    assert [(e["from_lane"], e["to_lane"]) for e in events][-3:] == APPROVED_PATH[-3:]
+    assert sk_json(repo, "agent", "status", "validate", "--mission", slug, "--json")["passed"]
+    assert mission_lanes(repo, slug) == {"WP01": "approved"}
+
+
+RUNNER = """
+import sys, json, kitty_orchestrator as ko
+ko.Orchestrator(sys.argv[1], json.loads(sys.argv[3])).run(sys.argv[2])
+"""
+
+
+def test_kill_9_mid_run_then_resume_leaves_no_duplicate_and_no_gap(tmp_path: Path) -> None:
+    repo, slug = make_mission(tmp_path, GRAPH)
+    cfg = config({"FAKE_SLEEP_MS": "400"})
+    import json
+
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(repo), slug, json.dumps(cfg)], start_new_session=True)
+    deadline = time.time() + 60
+    # Kill once some WP is approved and another is still on its way.
+    while time.time() < deadline:
+        lanes = Counter(e["to_lane"] for e in coord_log(repo, slug) if "to_lane" in e)
+        if lanes["approved"] >= 1:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ko.Orchestrator(repo, config()).run(slug).outcome == "completed"
+
+    log = coord_log(repo, slug)
+    ids = Counter(e["event_id"] for e in log)
+    assert [i for i, n in ids.items() if n > 1] == []
+    for wp in GRAPH:
+        path = lane_events(repo, slug, wp)
+        # A chain: each move starts where the previous one ended, from planned to approved.
+        assert all(a[1] == b[0] for a, b in zip(path, path[1:])), (wp, path)
+        assert path[0] == ("genesis", "planned") and path[-1][1] == "approved", (wp, path)
+    assert sk_json(repo, "agent", "status", "validate", "--mission", slug, "--json")["passed"]
+    assert mission_lanes(repo, slug) == {wp: "approved" for wp in GRAPH}
