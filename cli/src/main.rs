@@ -3,6 +3,7 @@
 mod init;
 mod inspect;
 mod merge;
+mod orchestrate;
 mod progress;
 mod render;
 mod run;
@@ -68,6 +69,9 @@ enum Command {
     /// Push the landed branch and open (or update) its pull request into the target branch, with
     /// the report as body: through `gh` when logged in, else the GitHub API with GITHUB_TOKEN.
     Pr(merge::PrArgs),
+    /// spec-kitty-orchestrator's command line (same options, same exit codes: 0 every WP
+    /// approved, 1 anything else, 130 interrupted): run a spec-kitty mission by its slug.
+    Orchestrate(orchestrate::OrchestrateArgs),
     /// List the built-in and configured agents, found or not, with versions.
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         Command::Push(args) => merge::push(args),
         Command::Report(args) => merge::report(args),
         Command::Pr(args) => merge::pr(args),
+        Command::Orchestrate(args) => orchestrate::orchestrate(args),
         Command::Agents(args) => inspect::agents(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),

@@ -56,7 +56,7 @@ pub struct DemoArgs {
 
 /// Runs the engine with events rendered to stdout — live progress on a terminal, plain lines
 /// otherwise, JSON lines with `--json`; SIGINT/SIGTERM abort the run.
-fn drive(
+pub(crate) fn drive(
     orch: &Orchestrator,
     feature: &str,
     mut opts: RunOptions,

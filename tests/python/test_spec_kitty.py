@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 import kitty_orchestrator as ko
 from spec_kitty_mission import coord_log, git, lane_events, make_mission, sk, sk_json
 from test_engine import FAKE, config
@@ -117,3 +119,68 @@ def test_kill_9_mid_run_then_resume_leaves_no_duplicate_and_no_gap(tmp_path: Pat
         assert path[0] == ("genesis", "planned") and path[-1][1] == "approved", (wp, path)
     assert sk_json(repo, "agent", "status", "validate", "--mission", slug, "--json")["passed"]
     assert mission_lanes(repo, slug) == {wp: "approved" for wp in GRAPH}
+
+
+def test_our_merge_of_a_mission_lands_it_through_spec_kitty_and_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spec_kitty_mission import SPEC_KITTY
+
+    monkeypatch.setenv("KITTY_SPEC_KITTY", str(SPEC_KITTY))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SPEC_KITTY_NO_UPGRADE_CHECK", "1")
+    repo, slug = make_mission(tmp_path, {"WP01": [], "WP02": ["WP01"]})
+    orch = ko.Orchestrator(repo, config())
+    assert orch.run(slug).outcome == "completed"
+    dry = orch.merge(slug, dry_run=True)
+    assert dry.outcome == "dry_run" and dry.merged == ["WP01", "WP02"]
+    report = orch.merge(slug)
+    assert report.outcome == "merged" and report.target == "feature/demo"
+    assert report.commit == git(repo, "rev-parse", "feature/demo").strip()
+    assert mission_lanes(repo, slug) == {"WP01": "done", "WP02": "done"}
+    assert orch.status(slug).wps["WP02"].merged is not None
+    # A later run changes nothing in spec-kitty's log: no second `done` for a merged WP.
+    before = len(coord_log(repo, slug)) if (repo / ".worktrees" / f"{slug}-coord").exists() else None
+    orch.run(slug)
+    if before is not None:
+        assert len(coord_log(repo, slug)) == before
+    assert [e for e in lane_events(repo, slug, "WP02") if e[1] == "done"] == [("approved", "done")]
+
+
+ORCH_TOML = """max_concurrent_wps = 2
+max_retries = 0
+[agents]
+implementation = ["impl"]
+review = ["rev"]
+[agents.impl]
+command = ["{fake}"]
+output = "stream-json"
+env = {{ FAKE_MODE = "{mode}" }}
+[agents.rev]
+command = ["{fake}"]
+output = "stream-json"
+"""
+
+
+def cli() -> str:
+    return str(Path(__file__).resolve().parents[2] / "target" / "debug" / "kitty-orchestrator")
+
+
+def test_orchestrate_is_a_drop_in_for_spec_kitty_orchestrator(tmp_path: Path) -> None:
+    repo, slug = make_mission(tmp_path, {"WP01": [], "WP02": []})
+    (repo / ".kittify" / "orchestrator.toml").write_text(ORCH_TOML.format(fake=FAKE, mode="ok"))
+    args = [cli(), "orchestrate", "--mission", slug, "--impl-agent", "impl", "--review-agent", "rev", "--max-concurrent", "2"]
+    done = subprocess.run(args, cwd=repo / "kitty-specs", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"spec-kitty merge --mission {slug}" in done.stdout
+    assert mission_lanes(repo, slug) == {"WP01": "approved", "WP02": "approved"}
+
+
+def test_orchestrate_exits_1_when_the_mission_is_not_merge_ready(tmp_path: Path) -> None:
+    repo, slug = make_mission(tmp_path, {"WP01": []})
+    (repo / ".kittify" / "orchestrator.toml").write_text(ORCH_TOML.format(fake=FAKE, mode="nonzero"))
+    done = subprocess.run([cli(), "orchestrate", "-m", slug], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert mission_lanes(repo, slug)["WP01"] == "blocked"
+    usage = subprocess.run([cli(), "orchestrate"], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2

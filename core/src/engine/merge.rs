@@ -27,14 +27,14 @@ use crate::state::{Append, Owner, RunEvent, StateStore, WpEvent, this_host};
 use crate::worktree::{IntegrationTree, WorktreeManager};
 
 /// Where and how one merge lands.
-struct Landing {
-    feature: Arc<Feature>,
-    target: String,
-    base: String,
-    strategy: MergeStrategy,
-    names: WorktreeManager,
-    opts: MergeOptions,
-    owner: Owner,
+pub(super) struct Landing {
+    pub(super) feature: Arc<Feature>,
+    pub(super) target: String,
+    pub(super) base: String,
+    pub(super) strategy: MergeStrategy,
+    pub(super) names: WorktreeManager,
+    pub(super) opts: MergeOptions,
+    pub(super) owner: Owner,
 }
 
 impl Orchestrator {
@@ -60,6 +60,25 @@ impl Orchestrator {
         if cancel.is_cancelled() {
             let why = format!("the merge of {} was aborted before it began", feature.slug);
             return Err(super::EngineError::Aborted(why).into());
+        }
+        if names.mission().is_some() {
+            // spec-kitty lands its own missions (lanes → mission branch → target, done events).
+            let landing = Landing {
+                target: opts.into.clone().unwrap_or_else(|| base.clone()),
+                strategy: opts.strategy.unwrap_or(MergeStrategy::Squash),
+                feature,
+                base,
+                names,
+                opts,
+                owner,
+            };
+            let report = self.merge_mission(&landing, &cancel).await?;
+            drop(_lock);
+            return Ok(if report.outcome == MergeOutcome::Merged {
+                self.push_after(&landing, report, &cancel).await
+            } else {
+                report
+            });
         }
         let landing = Arc::new(Landing {
             target: opts.into.clone().unwrap_or_else(|| base.clone()),
@@ -151,7 +170,12 @@ impl Orchestrator {
 
     /// Pushes the landed branch when asked (`push`, `auto_push`); a failure is in the report
     /// (the landing stands).
-    async fn push_after(&self, landing: &Landing, mut report: MergeReport, cancel: &CancellationToken) -> MergeReport {
+    pub(super) async fn push_after(
+        &self,
+        landing: &Landing,
+        mut report: MergeReport,
+        cancel: &CancellationToken,
+    ) -> MergeReport {
         report.report = self.report_for(&landing.feature).ok();
         if landing.opts.pr || self.config.auto_pr {
             let opts = super::PrOptions { remote: None, head: Some(landing.target.clone()), base: None };

@@ -7,6 +7,7 @@ mod ctx;
 mod events;
 mod merge;
 mod merge_cleanup;
+mod merge_mission;
 mod merge_options;
 mod merge_report;
 mod merge_resolve;

@@ -67,6 +67,14 @@ pub enum LandError {
         /// The paths at stake.
         paths: Vec<String>,
     },
+    /// `spec-kitty merge`, which lands spec-kitty missions, could not be run or refused.
+    #[error("`{command}` did not land the mission: {why}")]
+    SpecKittyMerge {
+        /// The command run.
+        command: String,
+        /// What it said (its last lines), or why it could not start.
+        why: String,
+    },
     /// Reading or writing state failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
@@ -103,7 +111,9 @@ impl LandError {
         use crate::ErrorCode;
         match self {
             LandError::Git { .. } => ErrorCode::Git,
-            LandError::NotReady { .. } | LandError::NoTarget { .. } => ErrorCode::MergeNotReady,
+            LandError::NotReady { .. } | LandError::NoTarget { .. } | LandError::SpecKittyMerge { .. } => {
+                ErrorCode::MergeNotReady
+            }
             LandError::Conflict { .. } | LandError::Unresolved(_) => ErrorCode::MergeConflict,
             LandError::TargetMoved { .. } => ErrorCode::TargetMoved,
             LandError::TargetDirty { .. } => ErrorCode::TargetDirty,

@@ -46,9 +46,33 @@ pub async fn run_git(
     cancel: &CancellationToken,
     redactor: &Redactor,
 ) -> Result<GitOutput, RemoteError> {
+    let mut argv = vec!["-C".to_string(), repo.display().to_string()];
+    argv.extend(args.iter().cloned());
     let shown = redactor.apply(&format!("git {}", args.join(" ")));
-    let mut cmd = tokio::process::Command::new("git");
-    cmd.arg("-C").arg(repo).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_program(Path::new("git"), &argv, None, &[], shown, timeout, cancel, redactor).await
+}
+
+/// Runs `program args` (argv, no shell) in `cwd` with the user's environment plus `env`; stdin
+/// closed; its own process group, ended on `timeout` or `cancel`. `shown` is how errors name it.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_program(
+    program: &Path,
+    args: &[String],
+    cwd: Option<&Path>,
+    env: &[(String, String)],
+    shown: String,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    redactor: &Redactor,
+) -> Result<GitOutput, RemoteError> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
     cmd.process_group(0).kill_on_drop(true);
     crate::executor::die_with_parent(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| RemoteError::Spawn { command: shown.clone(), source: e })?;
@@ -64,7 +88,7 @@ pub async fn run_git(
         if let Some(pgid) = pgid {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
         }
-        tracing::warn!(command = %shown, why, "ended a git command");
+        tracing::warn!(command = %shown, why, "ended a command");
     };
     let (status, stdout, stderr) = tokio::select! {
         done = read => done,

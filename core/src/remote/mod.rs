@@ -7,5 +7,5 @@ mod git;
 mod push;
 
 pub use error::RemoteError;
-pub use git::{GitOutput, run_git};
+pub use git::{GitOutput, run_git, run_program};
 pub use push::{PushReport, PushStatus, PushedRef, Update, push, remote_refs};

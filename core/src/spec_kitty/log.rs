@@ -75,7 +75,19 @@ impl StatusLog {
             line: p.line,
             why: p.why,
         })?;
-        let missing: Vec<&LogLine> = lines.iter().filter(|l| !log.ids.contains(&l.id)).collect();
+        // spec-kitty's own merge records `approved → done`; ours says the same thing once more
+        // under another id — a WP already done there gets no second one.
+        let done_there: std::collections::HashSet<String> = super::reduce::reduce(&log)
+            .work_packages
+            .iter()
+            .filter(|(_, s)| s.get("lane").and_then(Json::as_str) == Some("done"))
+            .map(|(wp, _)| wp.clone())
+            .collect();
+        let missing: Vec<&LogLine> = lines
+            .iter()
+            .filter(|l| !log.ids.contains(&l.id))
+            .filter(|l| !(l.json.get("to_lane").and_then(Json::as_str) == Some("done") && done_there.contains(&l.wp)))
+            .collect();
         if missing.is_empty() {
             return Ok(SyncReport::default());
         }

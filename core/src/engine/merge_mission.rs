@@ -1,0 +1,181 @@
+//! `merge` of a spec-kitty mission: delegated to `spec-kitty merge`, which lands its missions
+//! its own way (each lane into the mission branch, the mission squashed — or merged — into the
+//! target, `approved → done` recorded for every WP, lanes cleaned up). Doing those steps with
+//! spec-kitty's own code keeps its bookkeeping (mission number, flattened metadata, merge
+//! state for `--resume`) exactly as its users expect. Our chains then record where each WP
+//! landed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::ctx::off_thread;
+use super::merge::Landing;
+use super::merge_report::{MergeOutcome, MergeReport};
+use super::orchestrator::{Orchestrator, redactor_for};
+use crate::land::{LandError, Step, StepAction};
+use crate::lane::Lane;
+use crate::state::{Append, MergeStrategy, WpEvent};
+
+/// The longest `spec-kitty merge` may take.
+const MERGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The `spec-kitty` program: `KITTY_SPEC_KITTY` when set, else the first on `PATH`.
+pub(crate) fn spec_kitty_program() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KITTY_SPEC_KITTY") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("spec-kitty")).find(|p| p.is_file())
+}
+
+impl Orchestrator {
+    pub(super) async fn merge_mission(
+        &self,
+        landing: &Landing,
+        cancel: &CancellationToken,
+    ) -> Result<MergeReport, crate::Error> {
+        let slug = landing.feature.slug.clone();
+        let states = self.store.feature_states(&slug)?;
+        let not_done: Vec<String> = landing
+            .feature
+            .work_packages
+            .iter()
+            .filter_map(|wp| {
+                let lane = states.get(&wp.id).map_or(Lane::Planned, |s| s.lane);
+                (lane != Lane::Done).then(|| format!("{} ({lane})", wp.id))
+            })
+            .collect();
+        if !not_done.is_empty() {
+            // spec-kitty merges a mission only when every WP is approved.
+            return Err(LandError::NotReady { feature: slug.to_string(), not_done }.into());
+        }
+        let command_line = |args: &[String]| format!("spec-kitty {}", args.join(" "));
+        let mut args = vec!["merge".to_string(), "--mission".into(), slug.to_string(), "--yes".into()];
+        if landing.opts.into.is_some() {
+            args.extend(["--target".to_string(), landing.target.clone()]);
+        }
+        if landing.opts.strategy.is_some() {
+            let strategy = match landing.strategy {
+                MergeStrategy::Merge => "merge",
+                MergeStrategy::Squash => "squash",
+            };
+            args.extend(["--strategy".to_string(), strategy.to_string()]);
+        }
+        if landing.opts.dry_run {
+            args.extend(["--dry-run".to_string(), "--json".to_string()]);
+        }
+        let Some(program) = spec_kitty_program() else {
+            return Err(LandError::SpecKittyMerge {
+                command: command_line(&args),
+                why: "spec-kitty is not on PATH (install spec-kitty-cli, or set KITTY_SPEC_KITTY to its path)".into(),
+            }
+            .into());
+        };
+        let repo = self.primary_checkout();
+        let previous = self.branch_tip(&landing.target);
+        // Lane branches are deleted by spec-kitty's cleanup: read their tips first.
+        let heads: Vec<(crate::ids::WpId, String, Option<String>)> = landing
+            .feature
+            .work_packages
+            .iter()
+            .map(|wp| {
+                let branch = landing.names.branch(&wp.id);
+                let head = self.branch_tip(&branch);
+                (wp.id.clone(), branch, head)
+            })
+            .collect();
+        // Its git merges call `spec-kitty merge-driver-event-log`: its directory goes on PATH.
+        let mut env = vec![("SPEC_KITTY_NON_INTERACTIVE".to_string(), "1".to_string())];
+        if let Some(dir) = program.parent() {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let joined = std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&path)))
+                .unwrap_or(path);
+            env.push(("PATH".to_string(), joined.to_string_lossy().into_owned()));
+        }
+        let redactor = redactor_for(&self.config);
+        let output = crate::remote::run_program(
+            &program,
+            &args,
+            Some(&repo),
+            &env,
+            command_line(&args),
+            MERGE_TIMEOUT,
+            cancel,
+            &redactor,
+        )
+        .await
+        .map_err(|err| LandError::SpecKittyMerge { command: command_line(&args), why: err.to_string() })?;
+        if !output.success() {
+            let text = format!("{}\n{}", output.stdout, output.stderr);
+            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let why = format!(
+                "exit {}: {}",
+                output.code.map_or("by a signal".to_string(), |c| c.to_string()),
+                lines[lines.len().saturating_sub(8)..].join(" / ")
+            );
+            return Err(LandError::SpecKittyMerge { command: command_line(&args), why }.into());
+        }
+        let commit = if landing.opts.dry_run { None } else { self.branch_tip(&landing.target) };
+        let steps: Vec<Step> = heads
+            .iter()
+            .map(|(wp, branch, head)| Step {
+                wp: wp.clone(),
+                title: landing.feature.work_package(wp).map(|w| w.title.clone()).unwrap_or_default(),
+                branch: Some(branch.clone()),
+                head: head.clone(),
+                action: StepAction::Merge,
+                commit: commit.clone(),
+            })
+            .collect();
+        let outcome = if landing.opts.dry_run { MergeOutcome::DryRun } else { MergeOutcome::Merged };
+        if let Some(commit) = &commit {
+            let (store, slug2, target, strategy, run) = (
+                self.store.clone(),
+                slug.clone(),
+                landing.target.clone(),
+                landing.strategy,
+                landing.owner.run_id.clone(),
+            );
+            let records: Vec<(crate::ids::WpId, String)> =
+                heads.iter().map(|(wp, _, head)| (wp.clone(), head.clone().unwrap_or_default())).collect();
+            let commit = commit.clone();
+            off_thread(move || -> Result<(), crate::Error> {
+                for (wp, head) in records {
+                    let event = WpEvent::Merged { into: target.clone(), commit: commit.clone(), strategy, head };
+                    let body = format!("Landed on {target} by spec-kitty merge (run {run}).");
+                    store.append(&slug2, &wp, &Append::new(event).run(&run).body(body))?;
+                }
+                Ok(())
+            })
+            .await??;
+        }
+        Ok(MergeReport {
+            feature: slug.to_string(),
+            target: landing.target.clone(),
+            strategy: landing.strategy,
+            outcome,
+            previous,
+            commit,
+            steps,
+            conflicts: Vec::new(),
+            resolutions: Vec::new(),
+            worktree_updated: None,
+            verify: None,
+            integration_worktree: None,
+            pushed: None,
+            push_error: None,
+            report: None,
+            cleanup: Vec::new(),
+            pull_request: None,
+            pr_error: None,
+        })
+    }
+
+    fn branch_tip(&self, branch: &str) -> Option<String> {
+        let repo = git2::Repository::open(Path::new(&self.repo_root)).ok()?;
+        let tip = repo.find_branch(branch, git2::BranchType::Local).ok()?.get().peel_to_commit().ok()?.id().to_string();
+        Some(tip)
+    }
+}
