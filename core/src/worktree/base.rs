@@ -153,23 +153,36 @@ impl WorktreeManager {
         mission: &crate::spec_kitty::Mission,
         lane: &crate::spec_kitty::ExecutionLane,
     ) -> Result<(Oid, BaseSource), WorktreeError> {
-        let coord = branch_tip(repo, &mission.coord_branch).ok_or_else(|| WorktreeError::MissingBase {
-            wp: wp.to_string(),
-            branch: mission.coord_branch.clone(),
-            why: "the mission's coordination branch; run `spec-kitty agent mission finalize-tasks`".into(),
-        })?;
-        let mut names = vec![mission.coord_branch.clone()];
-        let mut tips = vec![coord];
-        if let Some(sha) = &mission.planning_commit {
-            let planning = Oid::from_str(sha).ok().and_then(|oid| repo.find_commit(oid).ok()).ok_or_else(|| {
-                WorktreeError::MissingBase {
+        let mut names = Vec::new();
+        let mut tips = Vec::new();
+        // A later WP of a lane continues the lane: it starts where the WP before it ended.
+        let lane_branch = mission.lane_branch(lane);
+        match (mission.previous_in_lane(wp.as_str()), branch_tip(repo, &lane_branch)) {
+            (Some(_), Some(tip)) => {
+                names.push(lane_branch);
+                tips.push(tip);
+            }
+            _ => {
+                let coord = branch_tip(repo, &mission.coord_branch).ok_or_else(|| WorktreeError::MissingBase {
                     wp: wp.to_string(),
-                    branch: sha.clone(),
-                    why: "lanes.json's planning_commit_sha, which is not in this repository".into(),
+                    branch: mission.coord_branch.clone(),
+                    why: "the mission's coordination branch; run `spec-kitty agent mission finalize-tasks`".into(),
+                })?;
+                names.push(mission.coord_branch.clone());
+                tips.push(coord);
+                if let Some(sha) = &mission.planning_commit {
+                    let planning =
+                        Oid::from_str(sha).ok().and_then(|oid| repo.find_commit(oid).ok()).ok_or_else(|| {
+                            WorktreeError::MissingBase {
+                                wp: wp.to_string(),
+                                branch: sha.clone(),
+                                why: "lanes.json's planning_commit_sha, which is not in this repository".into(),
+                            }
+                        })?;
+                    names.push(sha.clone());
+                    tips.push(planning);
                 }
-            })?;
-            names.push(sha.clone());
-            tips.push(planning);
+            }
         }
         for dep in mission.dependency_lanes(lane) {
             let branch = mission.lane_branch(dep);

@@ -74,8 +74,11 @@ impl WorktreeManager {
                     path: existing.path().to_path_buf(),
                 });
             }
-            let head_commit =
+            let mut head_commit =
                 wt_repo.head().and_then(|h| h.peel_to_commit()).map_err(WorktreeError::git("reading HEAD"))?.id();
+            if self.mission.is_some() {
+                head_commit = self.bring_lane_up_to_date(repo, &wt_repo, wp, &branch, head_commit)?;
+            }
             let (base, source) = self.base_of_branch(repo, wp, head_commit)?;
             return Ok(Some(Prepared {
                 path: existing.path().to_path_buf(),
@@ -98,6 +101,39 @@ impl WorktreeManager {
         tracing::info!(worktree = %name, "pruning a registered worktree whose directory is gone");
         existing.prune(None).map_err(WorktreeError::git(format!("pruning the stale worktree {name}")))?;
         Ok(None)
+    }
+
+    /// A spec-kitty lane worktree reused by the lane's next WP gets the dependency lanes that
+    /// finished since (spec-kitty redoes those merges too): the lane branch moves to the merge
+    /// and the worktree is checked out to it. Only a clean worktree is touched; a dirty one is
+    /// an error naming its paths.
+    fn bring_lane_up_to_date(
+        &self,
+        repo: &Repository,
+        wt_repo: &Repository,
+        wp: &WorkPackage,
+        branch: &str,
+        head: git2::Oid,
+    ) -> Result<git2::Oid, WorktreeError> {
+        let (wanted, _) = self.base_for(wp)?;
+        if wanted == head || !repo.graph_descendant_of(wanted, head).unwrap_or(false) {
+            return Ok(head);
+        }
+        let dirty = changes::dirty_paths(wt_repo)?;
+        if !dirty.is_empty() {
+            return Err(WorktreeError::Dirty { path: self.path_for(&wp.id), files: dirty });
+        }
+        let target = repo.find_commit(wanted).map_err(WorktreeError::git("reading the lane's new base"))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.safe();
+        wt_repo.checkout_tree(target.as_object(), Some(&mut checkout)).map_err(WorktreeError::git(format!(
+            "updating {} to its dependency lanes",
+            self.path_for(&wp.id).display()
+        )))?;
+        let name = format!("refs/heads/{branch}");
+        repo.reference_matching(&name, wanted, true, head, "kitty: merge dependency lanes")
+            .map_err(WorktreeError::git(format!("moving {name}")))?;
+        Ok(wanted)
     }
 
     /// Where a branch that already has commits started: the wanted base when the branch contains
