@@ -12,7 +12,7 @@ mod validate;
 
 pub use error::ConfigError;
 pub(crate) use load::key_in_message as unknown_field;
-pub use model::{AgentSettings, AgentsConfig, CONFIG_PATH, Cleanup, Config, CustomAgent, FallbackStrategy};
+pub use model::{AgentSettings, AgentsConfig, CONFIG_PATH, Cleanup, Config, CustomAgent, FallbackStrategy, Mirror};
 
 #[cfg(test)]
 mod tests {
@@ -106,6 +106,7 @@ output = "stream-json"
             ("commit_template = \"{nope}\"", "commit_template"),
             ("merge_strategy = \"rebase\"", "merge_strategy"),
             ("cleanup = \"everything\"", "cleanup"),
+            ("mirror = \"sometimes\"", "mirror"),
             ("max_fix_rounds = 11", "max_fix_rounds"),
             ("push_remote = \"--upload-pack=x\"", "push_remote"),
         ] {

@@ -111,6 +111,29 @@ impl Cleanup {
     }
 }
 
+/// How lane changes are mirrored into spec-kitty's own files (`mirror`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mirror {
+    /// Write them and commit them (only those files), as that spec-kitty version did.
+    Commit,
+    /// Write them, commit nothing.
+    Write,
+    /// Leave spec-kitty's files alone.
+    Off,
+}
+
+impl Mirror {
+    /// The configuration's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mirror::Commit => "commit",
+            Mirror::Write => "write",
+            Mirror::Off => "off",
+        }
+    }
+}
+
 /// The whole configuration, with defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
@@ -156,6 +179,9 @@ pub struct Config {
     pub auto_merge: bool,
     /// What `merge` removes once WPs landed (default worktrees).
     pub cleanup: Cleanup,
+    /// How lane changes reach spec-kitty's files; `None` = by layout: `commit` for 3.x missions
+    /// (in the coordination worktree) and 2.x flat features, `write` for lane directories.
+    pub mirror: Option<Mirror>,
     /// WP branch names (default `{feature}-{wp}`; also `{title}` slugified, `{number}`).
     pub branch_template: BranchTemplate,
     /// Subjects of the commits we write (auto-commits, merges, squashes); `None`: ours
@@ -191,6 +217,7 @@ impl Default for Config {
             auto_pr: false,
             auto_merge: false,
             cleanup: Cleanup::Worktrees,
+            mirror: None,
             branch_template: BranchTemplate::default(),
             commit_template: None,
             setup_command: None,

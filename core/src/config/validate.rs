@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::error::ConfigError;
 use super::load::{key_in_message, line_of, quoted_names};
-use super::model::{AgentSettings, AgentsConfig, Cleanup, Config, CustomAgent, FallbackStrategy};
+use super::model::{AgentSettings, AgentsConfig, Cleanup, Config, CustomAgent, FallbackStrategy, Mirror};
 use super::raw::{RawAgent, RawConfig};
 use crate::command::{Delivery, OutputKind};
 use crate::ids::{BUILTIN_AGENT_IDS, check_ref_component, is_builtin};
@@ -127,6 +127,21 @@ impl Validator<'_> {
                 )
             })?,
         };
+        let mirror = match raw.mirror {
+            None => defaults.mirror,
+            Some(v) => Some(
+                [Mirror::Commit, Mirror::Write, Mirror::Off]
+                    .into_iter()
+                    .find(|m| m.as_str() == v.get_ref())
+                    .ok_or_else(|| {
+                        self.error(
+                            "mirror",
+                            Some(v.span()),
+                            format!("unknown value `{}`: expected \"commit\", \"write\" or \"off\"", v.get_ref()),
+                        )
+                    })?,
+            ),
+        };
         let cleanup = match raw.cleanup {
             None => defaults.cleanup,
             Some(v) => [Cleanup::Nothing, Cleanup::Worktrees, Cleanup::WorktreesAndBranches]
@@ -213,6 +228,7 @@ impl Validator<'_> {
             auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
             auto_merge: raw.auto_merge.unwrap_or(defaults.auto_merge),
             cleanup,
+            mirror,
             branch_template,
             commit_template,
             agents,

@@ -30,8 +30,8 @@ pub(crate) struct Ctx {
     pub(super) opts: RunOptions,
     pub(super) logs: Mutex<BTreeMap<String, Vec<String>>>,
     pub(super) redactor: Arc<Redactor>,
-    /// The spec-kitty mission's status log our lane changes are mirrored into, if any.
-    pub(super) mirror: Option<crate::spec_kitty::MissionMirror>,
+    /// spec-kitty's files our lane changes are mirrored into, if any (`mirror`).
+    pub(super) mirror: Option<crate::spec_kitty::FeatureMirror>,
 }
 
 impl Ctx {

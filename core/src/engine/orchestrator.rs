@@ -126,14 +126,39 @@ impl Orchestrator {
         }
     }
 
-    /// The mirror of a spec-kitty mission's status log, when the feature is one.
+    /// Where our lane changes go in spec-kitty's own files (`mirror`): a mission's coordination
+    /// log, or an older feature's WP files and log. By default only in spec-kitty projects
+    /// (`.kittify/config.yaml` or `metadata.yaml` present, or a coordination mission).
     pub(crate) fn mirror_for(
         &self,
         feature: &Feature,
         worktrees: &crate::worktree::WorktreeManager,
-    ) -> Option<crate::spec_kitty::MissionMirror> {
-        let mission = worktrees.mission()?;
-        Some(crate::spec_kitty::MissionMirror::new(mission, feature, self.store.common_dir()))
+    ) -> Option<crate::spec_kitty::FeatureMirror> {
+        use crate::config::Mirror;
+        use crate::spec_kitty::{FeatureMirror, FilesMirror, MissionMirror};
+        let configured = self.config.mirror;
+        if configured == Some(Mirror::Off) {
+            return None;
+        }
+        let common = self.store.common_dir();
+        if let Some(mission) = worktrees.mission() {
+            let mirror = MissionMirror::new(mission, feature, common);
+            let mirror = if configured == Some(Mirror::Write) { mirror.without_commit() } else { mirror };
+            return Some(FeatureMirror::Mission(mirror));
+        }
+        let root = self.primary_checkout();
+        let spec_kitty_project =
+            ["config.yaml", "metadata.yaml"].iter().any(|f| root.join(".kittify").join(f).is_file());
+        let default = match (spec_kitty_project, feature.layout) {
+            (false, _) => Mirror::Off,
+            // 0.8 staged its moves without committing them.
+            (true, crate::feature::Layout::LaneDirectories) => Mirror::Write,
+            (true, _) => Mirror::Commit,
+        };
+        match configured.unwrap_or(default) {
+            Mirror::Off => None,
+            mode => Some(FeatureMirror::Files(FilesMirror::new(feature, &root, common, mode == Mirror::Commit))),
+        }
     }
 
     /// The slug of a feature that exists: in the feature files, or (for status and history

@@ -39,6 +39,9 @@ pub struct Transition {
     pub evidence: Option<Json>,
     /// Extra context, recorded as spec-kitty's `policy_metadata`.
     pub policy_metadata: Option<Json>,
+    /// Recorded without spec-kitty's guards (with actor and reason, as its own migration does
+    /// for lanes imported from older files).
+    pub force: bool,
 }
 
 /// Identity of the mission the lines belong to.
@@ -90,7 +93,7 @@ pub fn lane_line(mission: &MissionIdentity, wp: &str, id: String, at: &str, t: &
     json.insert("event_id".into(), json!(id));
     json.insert("evidence".into(), t.evidence.clone().unwrap_or(Json::Null));
     json.insert("execution_mode".into(), json!("worktree"));
-    json.insert("force".into(), json!(false));
+    json.insert("force".into(), json!(t.force));
     json.insert("from_lane".into(), json!(t.from));
     if let Some(mission_id) = &mission.id {
         json.insert("mission_id".into(), json!(mission_id));

@@ -64,6 +64,11 @@ impl StatusLog {
     /// reordered or dropped, whoever wrote them.
     pub fn sync(&self, lines: &[LogLine]) -> Result<SyncReport, SpecKittyError> {
         let _lock = self.lock()?;
+        self.sync_locked(lines)
+    }
+
+    /// [`StatusLog::sync`] for a caller that holds [`StatusLog::lock`] already.
+    pub fn sync_locked(&self, lines: &[LogLine]) -> Result<SyncReport, SpecKittyError> {
         let events_path = self.events_path();
         let old = match std::fs::read_to_string(&events_path) {
             Ok(text) => text,
@@ -122,7 +127,7 @@ impl StatusLog {
                     "chore(kitty-orchestrator): status transition {}",
                     wps.into_iter().collect::<Vec<_>>().join(" ")
                 );
-                Some(commit_files(worktree, branch, &[&events_path, &snapshot_path], &subject)?)
+                Some(commit_files(worktree, branch, &[events_path.clone(), snapshot_path.clone()], &subject)?)
             }
             None => None,
         };
@@ -131,7 +136,7 @@ impl StatusLog {
 
     /// spec-kitty's flock (Python `filelock` on Unix is `flock(LOCK_EX)`), polled so a stuck
     /// holder is reported instead of hanging the run.
-    fn lock(&self) -> Result<std::fs::File, SpecKittyError> {
+    pub fn lock(&self) -> Result<std::fs::File, SpecKittyError> {
         let path = self.lock_path();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(SpecKittyError::io(dir))?;
@@ -171,7 +176,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), SpecKittyError> {
 
 /// We commit only in the coordination worktree on its branch, with no merge in progress: the
 /// same preconditions spec-kitty's `safe_commit` asserts.
-fn check_worktree(worktree: &Path, branch: &str) -> Result<(), SpecKittyError> {
+pub(crate) fn check_worktree(worktree: &Path, branch: &str) -> Result<(), SpecKittyError> {
     let coord = |why: String| SpecKittyError::Coord { path: worktree.to_path_buf(), why };
     if !worktree.exists() {
         return Err(coord("does not exist; run a spec-kitty status command once to recreate it".into()));
@@ -194,27 +199,36 @@ fn check_worktree(worktree: &Path, branch: &str) -> Result<(), SpecKittyError> {
     Ok(())
 }
 
-/// Commits the working-tree content of `files` on top of the worktree's HEAD (compare-and-swap
-/// of the branch against the HEAD we read), then stages the same content so the worktree shows
-/// clean for them. Other staged or unstaged changes there are left exactly as they were.
-fn commit_files(worktree: &Path, branch: &str, files: &[&Path], subject: &str) -> Result<String, SpecKittyError> {
+/// Commits the working-tree state of `files` (content, or absence: a file that is gone is
+/// removed) on top of the worktree's HEAD (compare-and-swap of the branch against the HEAD we
+/// read), then stages the same so the worktree shows clean for them. Other staged or unstaged
+/// changes there are left exactly as they were.
+pub(crate) fn commit_files(
+    worktree: &Path,
+    branch: &str,
+    files: &[PathBuf],
+    subject: &str,
+) -> Result<String, SpecKittyError> {
     let repo = Repository::open(worktree).map_err(SpecKittyError::git(format!("opening {}", worktree.display())))?;
     let root = repo.workdir().unwrap_or(worktree).to_path_buf();
-    let head =
-        repo.head().and_then(|h| h.peel_to_commit()).map_err(SpecKittyError::git("reading the coordination HEAD"))?;
-    let mut tree = head.tree().map_err(SpecKittyError::git("reading the coordination tree"))?;
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.clone());
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(SpecKittyError::git("reading HEAD"))?;
+    let mut tree = head.tree().map_err(SpecKittyError::git("reading the HEAD tree"))?;
     let mut relative = Vec::new();
     for file in files {
-        let canonical_root = root.canonicalize().unwrap_or_else(|_| root.clone());
-        let canonical = file.canonicalize().map_err(SpecKittyError::io(file))?;
+        let parent = file.parent().and_then(|p| p.canonicalize().ok()).unwrap_or_else(|| file.to_path_buf());
+        let canonical = parent.join(file.file_name().unwrap_or_default());
         let rel = canonical.strip_prefix(&canonical_root).map_err(|_| SpecKittyError::Coord {
             path: root.clone(),
             why: format!("{} is outside the worktree", file.display()),
         })?;
-        let content = std::fs::read(file).map_err(SpecKittyError::io(file))?;
-        let blob = repo.blob(&content).map_err(SpecKittyError::git("writing a blob"))?;
+        let blob = match std::fs::read(file) {
+            Ok(content) => Some(repo.blob(&content).map_err(SpecKittyError::git("writing a blob"))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(SpecKittyError::Io { path: file.clone(), source: e }),
+        };
         tree = replace_path(&repo, &tree, rel, blob)?;
-        relative.push(rel.to_path_buf());
+        relative.push((rel.to_path_buf(), blob.is_some()));
     }
     if tree.id() == head.tree_id() {
         return Ok(head.id().to_string());
@@ -225,29 +239,33 @@ fn commit_files(worktree: &Path, branch: &str, files: &[&Path], subject: &str) -
         signature.email().unwrap_or("kitty-orchestrator@localhost"),
     )
     .map_err(SpecKittyError::git("making a signature"))?;
-    let message =
-        format!("{subject}\n\nWritten by kitty-orchestrator, mirroring its run into spec-kitty's status log.\n");
+    let message = format!("{subject}\n\nWritten by kitty-orchestrator, mirroring its run into spec-kitty's files.\n");
     let oid = repo
         .commit(None, &signature, &signature, &message, &tree, &[&head])
-        .map_err(SpecKittyError::git("committing the status log"))?;
+        .map_err(SpecKittyError::git("committing spec-kitty's files"))?;
     let name = format!("refs/heads/{branch}");
     repo.reference_matching(&name, oid, true, head.id(), "kitty-orchestrator: status transition").map_err(
         SpecKittyError::git(format!("moving {name} (someone else committed there; the next write retries)")),
     )?;
-    let mut index = repo.index().map_err(SpecKittyError::git("reading the coordination index"))?;
-    for rel in &relative {
-        index.add_path(rel).map_err(SpecKittyError::git(format!("staging {}", rel.display())))?;
+    let mut index = repo.index().map_err(SpecKittyError::git("reading the index"))?;
+    for (rel, exists) in &relative {
+        if *exists {
+            index.add_path(rel).map_err(SpecKittyError::git(format!("staging {}", rel.display())))?;
+        } else if index.get_path(rel, 0).is_some() {
+            index.remove_path(rel).map_err(SpecKittyError::git(format!("unstaging {}", rel.display())))?;
+        }
     }
-    index.write().map_err(SpecKittyError::git("writing the coordination index"))?;
+    index.write().map_err(SpecKittyError::git("writing the index"))?;
     Ok(oid.to_string())
 }
 
-/// `tree` with the blob at `path` replaced (directories along the way made or updated).
+/// `tree` with the blob at `path` replaced (`None`: removed), directories along the way made,
+/// updated or (when emptied) dropped.
 fn replace_path<'r>(
     repo: &'r Repository,
     tree: &git2::Tree<'r>,
     path: &Path,
-    blob: git2::Oid,
+    blob: Option<git2::Oid>,
 ) -> Result<git2::Tree<'r>, SpecKittyError> {
     let mut parts: Vec<String> = path.iter().map(|p| p.to_string_lossy().into_owned()).collect();
     let leaf = parts.pop().unwrap_or_default();
@@ -256,25 +274,49 @@ fn replace_path<'r>(
         tree: Option<&git2::Tree<'r>>,
         dirs: &[String],
         leaf: &str,
-        blob: git2::Oid,
-    ) -> Result<git2::Oid, git2::Error> {
+        blob: Option<git2::Oid>,
+    ) -> Result<Option<git2::Oid>, git2::Error> {
         let mut builder = repo.treebuilder(tree)?;
         match dirs.split_first() {
-            None => {
-                builder.insert(leaf, blob, 0o100644)?;
-            }
+            None => match blob {
+                Some(blob) => {
+                    builder.insert(leaf, blob, 0o100644)?;
+                }
+                None => {
+                    if builder.get(leaf)?.is_some() {
+                        builder.remove(leaf)?;
+                    }
+                }
+            },
             Some((dir, rest)) => {
                 let sub = tree
                     .and_then(|t| t.get_name(dir))
                     .and_then(|e| e.to_object(repo).ok())
                     .and_then(|o| o.into_tree().ok());
-                let oid = rebuild(repo, sub.as_ref(), rest, leaf, blob)?;
-                builder.insert(dir, oid, 0o040000)?;
+                match rebuild(repo, sub.as_ref(), rest, leaf, blob)? {
+                    Some(oid) => {
+                        builder.insert(dir, oid, 0o040000)?;
+                    }
+                    None => {
+                        if builder.get(dir)?.is_some() {
+                            builder.remove(dir)?;
+                        }
+                    }
+                }
             }
         }
-        builder.write()
+        // An emptied directory goes away (git has no empty directories).
+        if builder.is_empty() {
+            return Ok(None);
+        }
+        builder.write().map(Some)
     }
-    let oid =
-        rebuild(repo, Some(tree), &parts, &leaf, blob).map_err(SpecKittyError::git("building the status tree"))?;
-    repo.find_tree(oid).map_err(SpecKittyError::git("reading the status tree"))
+    let oid = rebuild(repo, Some(tree), &parts, &leaf, blob).map_err(SpecKittyError::git("building the tree"))?;
+    match oid {
+        Some(oid) => repo.find_tree(oid).map_err(SpecKittyError::git("reading the tree")),
+        None => {
+            let empty = repo.treebuilder(None).and_then(|b| b.write()).map_err(SpecKittyError::git("an empty tree"))?;
+            repo.find_tree(empty).map_err(SpecKittyError::git("reading the tree"))
+        }
+    }
 }

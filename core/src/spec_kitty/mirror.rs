@@ -26,9 +26,17 @@ const MAX_REASON: usize = 4000;
 /// Who spec-kitty sees moving a WP when no agent is involved.
 pub const ACTOR: &str = "kitty-orchestrator";
 
-/// The spec-kitty lines telling `history` (one WP's chain, oldest first).
-pub fn lines_for(mission: &MissionIdentity, wp: &str, subtasks: &[String], history: &[HistoryEntry]) -> Vec<LogLine> {
-    let mut m = Mirror {
+/// The spec-kitty lines telling `history` (one WP's chain, oldest first). With `bootstrap`, the
+/// import itself is told too (`genesis → <lane>`), for a log that has no lines for the WP yet
+/// (spec-kitty's `finalize-tasks` writes those for missions; older features have none).
+pub fn lines_for(
+    mission: &MissionIdentity,
+    wp: &str,
+    subtasks: &[String],
+    history: &[HistoryEntry],
+    bootstrap: bool,
+) -> Vec<LogLine> {
+    let mut m = Telling {
         mission,
         wp,
         lines: Vec::new(),
@@ -37,6 +45,7 @@ pub fn lines_for(mission: &MissionIdentity, wp: &str, subtasks: &[String], histo
         agent: None,
         reviewer: None,
         subtasks_done: false,
+        force_next: false,
     };
     for entry in history {
         let micros = micros_of(&entry.state.updated_at);
@@ -48,10 +57,22 @@ pub fn lines_for(mission: &MissionIdentity, wp: &str, subtasks: &[String], histo
                     Lane::Planned => "planned",
                     Lane::Doing => "in_progress",
                     Lane::ForReview => "for_review",
+                    // Finished before spec-kitty kept a log: `done`, as its own migration said.
+                    Lane::Done if bootstrap => "done",
                     Lane::Done => "approved",
                     Lane::Blocked => "blocked",
                     Lane::Canceled => "canceled",
                 };
+                if bootstrap {
+                    let to = m.lane;
+                    m.lane = "genesis";
+                    let evidence = (to == "done").then(|| {
+                        json!({"review": {"reference": format!("frontmatter:{wp}"), "reviewer": "unknown", "verdict": "approved"}})
+                    });
+                    let reason = Some("lane recorded in the WP file, imported by kitty-orchestrator".to_string());
+                    m.force_next = to != "planned";
+                    m.move_to(&mut step, to, ACTOR, reason, None, evidence);
+                }
             }
             WpEvent::Claimed { .. } | WpEvent::Reclaimed { .. } => m.claim(&mut step),
             WpEvent::WorktreeReady { .. } => m.start(&mut step, state.agent.as_deref()),
@@ -163,7 +184,7 @@ struct Step {
     micros: i64,
 }
 
-struct Mirror<'a> {
+struct Telling<'a> {
     mission: &'a MissionIdentity,
     wp: &'a str,
     lines: Vec<LogLine>,
@@ -174,9 +195,11 @@ struct Mirror<'a> {
     agent: Option<String>,
     reviewer: Option<(String, String)>,
     subtasks_done: bool,
+    /// The next line skips spec-kitty's guards (an imported lane: `genesis → done`).
+    force_next: bool,
 }
 
-impl Mirror<'_> {
+impl Telling<'_> {
     fn next(&mut self, step: &mut Step) -> (String, String) {
         let micros = (step.micros + i64::from(step.n)).max(self.last_micros + 1);
         self.last_micros = micros;
@@ -204,6 +227,7 @@ impl Mirror<'_> {
             review_result,
             evidence,
             policy_metadata: None,
+            force: std::mem::take(&mut self.force_next),
         };
         self.lines.push(lane_line(self.mission, self.wp, id, &at, &t));
         self.lane = to;

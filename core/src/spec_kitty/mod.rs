@@ -13,6 +13,7 @@
 
 mod error;
 pub mod event;
+pub mod files;
 pub mod json;
 pub mod log;
 pub mod mirror;
@@ -20,8 +21,10 @@ pub mod mission;
 pub mod reduce;
 pub mod sync;
 pub mod union;
+pub mod wp_file;
 
 pub use error::SpecKittyError;
+pub use files::FilesMirror;
 pub use log::{StatusLog, SyncReport};
 pub use mission::{ExecutionLane, Mission};
-pub use sync::MissionMirror;
+pub use sync::{FeatureMirror, MissionMirror};

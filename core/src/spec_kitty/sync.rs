@@ -51,6 +51,13 @@ impl MissionMirror {
         }
     }
 
+    /// The same mirror, writing the coordination worktree's files without committing them
+    /// (`mirror = "write"`).
+    pub fn without_commit(mut self) -> MissionMirror {
+        self.log.commit_in = None;
+        self
+    }
+
     /// The mission.
     pub fn mission(&self) -> &Mission {
         &self.mission
@@ -65,7 +72,7 @@ impl MissionMirror {
     pub fn sync_wp(&self, store: &StateStore, feature: &FeatureSlug, wp: &WpId) -> Result<SyncReport, SpecKittyError> {
         let history = store.history(feature, wp)?;
         let subtasks = self.subtasks.get(wp.as_str()).map_or(&[][..], Vec::as_slice);
-        let lines = lines_for(&self.mission.identity(), wp.as_str(), subtasks, &history);
+        let lines = lines_for(&self.mission.identity(), wp.as_str(), subtasks, &history, false);
         self.log.sync(&lines)
     }
 
@@ -83,8 +90,40 @@ impl MissionMirror {
             }
             let history = store.history(feature, wp)?;
             let subtasks = self.subtasks.get(wp.as_str()).map_or(&[][..], Vec::as_slice);
-            lines.extend(lines_for(&self.mission.identity(), wp.as_str(), subtasks, &history));
+            lines.extend(lines_for(&self.mission.identity(), wp.as_str(), subtasks, &history, false));
         }
         self.log.sync(&lines)
+    }
+}
+
+/// Whichever mirror a feature has: a mission's coordination log, or an older feature's files.
+#[derive(Debug, Clone)]
+pub enum FeatureMirror {
+    /// A 3.x coordination mission.
+    Mission(MissionMirror),
+    /// Any other layout, in the primary checkout.
+    Files(super::files::FilesMirror),
+}
+
+impl FeatureMirror {
+    /// Brings spec-kitty's files up to date with one WP.
+    pub fn sync_wp(&self, store: &StateStore, feature: &FeatureSlug, wp: &WpId) -> Result<SyncReport, SpecKittyError> {
+        match self {
+            FeatureMirror::Mission(m) => m.sync_wp(store, feature, wp),
+            FeatureMirror::Files(f) => f.sync_wp(store, feature, wp),
+        }
+    }
+
+    /// … with every WP in `wps` (one write, one commit).
+    pub fn sync_all(
+        &self,
+        store: &StateStore,
+        feature: &FeatureSlug,
+        wps: &[WpId],
+    ) -> Result<SyncReport, SpecKittyError> {
+        match self {
+            FeatureMirror::Mission(m) => m.sync_all(store, feature, wps),
+            FeatureMirror::Files(f) => f.sync(store, feature, wps),
+        }
     }
 }
