@@ -94,6 +94,10 @@ cleanup = "{cleanup}"
 branch_template = "{branch_template}"
 # Subjects of the commits kitty-orchestrator writes: {{feature}} {{wp}} {{scope}} {{number}} {{title}} {{description}}.
 # commit_template = "spirit({{scope}}): {{description}}"
+# Lane changes mirrored into spec-kitty's own files: "commit", "write" or "off". Default by
+# layout, in spec-kitty projects: commit (3.x missions in their coordination worktree, 2.x flat
+# WP files), write (pre-0.9 lane directories).
+# mirror = "commit"
 
 [agents]
 # Found on this machine, in preference order. Not found: {missing}.

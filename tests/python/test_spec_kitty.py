@@ -242,3 +242,20 @@ def test_a_lane_directory_feature_moves_its_files_between_lane_directories(tmp_p
     # Read back, the layout gives the lanes we wrote.
     feature = ko.load_feature(repo / "kitty-specs" / slug)
     assert {wp.id: wp.initial_lane for wp in feature.work_packages} == {f"WP0{k}": "done" for k in range(1, 7)}
+
+
+def test_the_extension_example_drives_a_mission_in_process_and_lands_it(tmp_path: Path) -> None:
+    from spec_kitty_mission import SPEC_KITTY, spec_kitty_env
+
+    repo, slug = make_mission(tmp_path, {"WP01": [], "WP02": ["WP01"]})
+    (repo / ".kittify" / "orchestrator.toml").write_text(ORCH_TOML.format(fake=FAKE, mode="ok"))
+    example = Path(__file__).resolve().parents[2] / "examples" / "python" / "spec_kitty_extension.py"
+    env = spec_kitty_env(tmp_path / "home")
+    env["KITTY_SPEC_KITTY"] = str(SPEC_KITTY)
+    done = subprocess.run(
+        [sys.executable, str(example), str(repo), slug], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WP01: planned -> doing" in done.stdout and "WP02: for_review -> done" in done.stdout
+    assert "landed on feature/demo" in done.stdout
+    assert mission_lanes(repo, slug) == {"WP01": "done", "WP02": "done"}
