@@ -66,7 +66,7 @@ def main() -> None:
         counter = tmp / "calls"
         counter.touch()
         env = dict(os.environ)
-        env.update(HOME=str(tmp / "home"), SPEC_KITTY_NO_UPGRADE_CHECK="1", FAKE_FORMAT="claude")
+        env.update(HOME=str(tmp / "home"), SPEC_KITTY_NO_UPGRADE_CHECK="1", FAKE_FORMAT="claude", FAKE_STANDALONE="1")
         (tmp / "home").mkdir()
         repo, slug = make_mission(tmp, graph)
         env["PATH"] = f"{shim_dir(tmp, real, counter)}{os.pathsep}{real.parent}{os.pathsep}{env['PATH']}"
