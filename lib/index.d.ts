@@ -133,6 +133,8 @@ export interface RunSummary {
   merge?: MergeReport
   /** Why that merge failed. */
   mergeError?: { code: ErrorCode; message: string }
+  /** What did not stop the run but needs a person (spec-kitty's files not written, and why). */
+  warnings?: string[]
 }
 
 export interface RunOptions {

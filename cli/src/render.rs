@@ -93,6 +93,9 @@ pub fn summary_table(summary: &RunSummary) -> String {
             detail
         ));
     }
+    for warning in &summary.warnings {
+        out.push_str(&format!("\nwarning: {}\n", clean(warning)));
+    }
     for corrupt in &summary.corrupt {
         out.push_str(&format!("\nunreadable state {}: {}\n", corrupt.reference, clean(&corrupt.why)));
     }

@@ -183,6 +183,8 @@ async fn a_coordination_worktree_we_may_not_commit_in_is_left_alone_and_the_run_
     let summary = orch.run(SLUG, fast(), sink, CancellationToken::new()).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Completed);
     assert_eq!(coord_log(dir), before, "nothing may be written while the worktree is on another branch");
+    // The summary says why, once per distinct problem.
+    assert!(summary.warnings.iter().any(|w| w.contains("elsewhere") && w.contains("WP01")), "{:?}", summary.warnings);
     // Back on its branch, the next run catches spec-kitty's log up with everything.
     git(&coord_dir(dir), &["checkout", "-q", &format!("kitty/mission-{SLUG}")]);
     let (sink, _) = recorder();

@@ -223,6 +223,8 @@ class RunSummary(_Typed):
     """The merge that ended the run (``auto_merge``)."""
     merge_error: Optional[dict[str, Any]] = None
     """``{code, message}`` when that merge failed."""
+    warnings: list[str] = field(default_factory=list)
+    """What did not stop the run but needs a person (spec-kitty's files not written, and why)."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "RunSummary":

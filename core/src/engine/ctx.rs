@@ -32,6 +32,8 @@ pub(crate) struct Ctx {
     pub(super) redactor: Arc<Redactor>,
     /// spec-kitty's files our lane changes are mirrored into, if any (`mirror`).
     pub(super) mirror: Option<crate::spec_kitty::FeatureMirror>,
+    /// Problems the run went on after (each once), for the summary.
+    pub(super) warnings: Mutex<Vec<String>>,
 }
 
 impl Ctx {
@@ -66,10 +68,21 @@ impl Ctx {
     async fn mirror_wp(&self, wp: &WorkPackage) {
         let Some(mirror) = self.mirror.clone() else { return };
         let (store, slug, id) = (self.store.clone(), self.feature.slug.clone(), wp.id.clone());
-        match off_thread(move || mirror.sync_wp(&store, &slug, &id)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!(wp = %wp.id, %err, "spec-kitty's status log was not updated"),
-            Err(err) => tracing::warn!(wp = %wp.id, %err, "spec-kitty's status log was not updated"),
+        let why = match off_thread(move || mirror.sync_wp(&store, &slug, &id)).await {
+            Ok(Ok(_)) => return,
+            Ok(Err(err)) => err.to_string(),
+            Err(err) => err.to_string(),
+        };
+        tracing::warn!(wp = %wp.id, %why, "spec-kitty's files were not updated");
+        self.warn(format!("spec-kitty's files were not updated for {}: {why}", wp.id));
+    }
+
+    /// Records a problem the run goes on after (once per distinct message), for the summary.
+    pub(super) fn warn(&self, message: String) {
+        let message = self.redactor.apply(&message);
+        let mut warnings = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        if !warnings.contains(&message) {
+            warnings.push(message);
         }
     }
 

@@ -229,6 +229,7 @@ impl Orchestrator {
             logs: Mutex::new(BTreeMap::new()),
             redactor: Arc::new(redactor_for(&self.config)),
             mirror: None,
+            warnings: Mutex::new(Vec::new()),
         }
     }
 

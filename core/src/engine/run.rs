@@ -73,6 +73,7 @@ impl Orchestrator {
         let redactor = Arc::new(redactor_for(&self.config));
         let mut states = self.begin(&feature, &owner, &events, &redactor).await?;
         let mirror = self.mirror_for(&feature, &worktrees);
+        let mut warnings = Vec::new();
         if let Some(mirror) = mirror.clone() {
             // Whatever a crash kept out of spec-kitty's log goes in now, before anything moves.
             let (store, f) = (self.store.clone(), feature.clone());
@@ -82,7 +83,10 @@ impl Orchestrator {
                     tracing::info!(lines = report.appended, "caught spec-kitty's status log up with our state")
                 }
                 Ok(_) => {}
-                Err(err) => tracing::warn!(%err, "spec-kitty's status log was not updated"),
+                Err(err) => {
+                    tracing::warn!(%err, "spec-kitty's files were not updated");
+                    warnings.push(redactor.apply(&format!("spec-kitty's files were not updated: {err}")));
+                }
             }
         }
         let ctx = Arc::new(Ctx {
@@ -99,6 +103,7 @@ impl Orchestrator {
             logs: Mutex::new(BTreeMap::new()),
             redactor,
             mirror,
+            warnings: Mutex::new(warnings),
         });
         let live = (self.store.common_dir().to_path_buf(), feature.slug.to_string());
         LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((live.0.clone(), live.1.clone(), cancel.clone()));
@@ -158,6 +163,7 @@ impl Orchestrator {
         let aborted = ctx.cancel.is_cancelled();
         let elapsed = started.elapsed().as_millis() as u64;
         let mut summary = RunSummary::from_board(feature, &ctx.owner.run_id, &board, &logs, aborted, elapsed);
+        summary.warnings = ctx.warnings.lock().unwrap_or_else(|e| e.into_inner()).clone();
         // With auto_merge, the merge verifies (and fixes) before anything lands.
         if summary.outcome == RunOutcome::Completed
             && !self.config.auto_merge

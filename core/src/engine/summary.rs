@@ -99,6 +99,10 @@ pub struct RunSummary {
     /// Why that merge failed (the WPs stay done, their branches unmerged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_error: Option<super::PushError>,
+    /// What did not stop the run but needs a person: spec-kitty's files that could not be
+    /// written (each says why; the next run catches up once it is fixed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl RunSummary {
@@ -181,6 +185,7 @@ impl RunSummary {
             merge: None,
             merge_error: None,
             corrupt: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
