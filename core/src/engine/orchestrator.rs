@@ -149,11 +149,11 @@ impl Orchestrator {
         let root = self.primary_checkout();
         let spec_kitty_project =
             ["config.yaml", "metadata.yaml"].iter().any(|f| root.join(".kittify").join(f).is_file());
-        let default = match (spec_kitty_project, feature.layout) {
+        let default = match (spec_kitty_project, crate::spec_kitty::files::lane_directories(feature)) {
             (false, _) => Mirror::Off,
             // 0.8 staged its moves without committing them.
-            (true, crate::feature::Layout::LaneDirectories) => Mirror::Write,
-            (true, _) => Mirror::Commit,
+            (true, true) => Mirror::Write,
+            (true, false) => Mirror::Commit,
         };
         match configured.unwrap_or(default) {
             Mirror::Off => None,

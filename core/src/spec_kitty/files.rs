@@ -22,7 +22,7 @@ use super::event::MissionIdentity;
 use super::log::{StatusLog, SyncReport, check_worktree, commit_files};
 use super::mirror::{ACTOR, lines_for};
 use super::wp_file::{Move, apply_move, frontmatter_lane};
-use crate::feature::{Feature, Layout};
+use crate::feature::Feature;
 use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
 use crate::state::{StateStore, WpEvent, WpState};
@@ -32,7 +32,7 @@ use crate::state::{StateStore, WpEvent, WpState};
 pub struct FilesMirror {
     feature_dir: PathBuf,
     repo_root: PathBuf,
-    layout: Layout,
+    lane_dirs: bool,
     commit: bool,
     number: String,
     log: Option<StatusLog>,
@@ -53,7 +53,9 @@ impl FilesMirror {
         identity_fields.insert("mission_number".into(), json!(number.trim_start_matches('0').to_string()));
         identity_fields
             .insert("mission_type".into(), json!(meta.get("mission_type").and_then(|v| v.as_str()).unwrap_or("")));
-        let log = (feature.layout != Layout::LaneDirectories).then(|| StatusLog {
+        // Lane directories get the log too: 3.x reads lanes only from it (its
+        // `orchestrator-api mission-state` then shows them), and 0.8's tools ignore it.
+        let log = Some(StatusLog {
             dir: feature.dir.clone(),
             slug: slug.clone(),
             common_dir: common_dir.to_path_buf(),
@@ -63,7 +65,7 @@ impl FilesMirror {
         FilesMirror {
             feature_dir: feature.dir.clone(),
             repo_root: repo_root.to_path_buf(),
-            layout: feature.layout,
+            lane_dirs: lane_directories(feature),
             commit,
             number,
             log,
@@ -197,10 +199,7 @@ impl FilesMirror {
         let Some(path) = self.locate(wp) else { return Ok(None) };
         let text = std::fs::read_to_string(&path).map_err(SpecKittyError::io(&path))?;
         let in_dir = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).filter(|n| *n != "tasks");
-        let current = match self.layout {
-            Layout::LaneDirectories => in_dir.map(str::to_string),
-            _ => frontmatter_lane(&text),
-        };
+        let current = if self.lane_dirs { in_dir.map(str::to_string) } else { frontmatter_lane(&text) };
         // 3.x files carry no lane: the log is the record there.
         if current.is_none() || current.as_deref().and_then(Lane::from_alias) == Some(state.lane) {
             return Ok(None);
@@ -223,11 +222,10 @@ impl FilesMirror {
         let m =
             Move { lane, agent: &agent, shell_pid: state.pid, reviewed_by: reviewer.as_deref(), at: &at, note: &note };
         let Some(updated) = apply_move(&text, &m) else { return Ok(None) };
-        let target = match self.layout {
-            Layout::LaneDirectories => {
-                self.feature_dir.join("tasks").join(lane).join(path.file_name().unwrap_or_default())
-            }
-            _ => path.clone(),
+        let target = if self.lane_dirs {
+            self.feature_dir.join("tasks").join(lane).join(path.file_name().unwrap_or_default())
+        } else {
+            path.clone()
         };
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir).map_err(SpecKittyError::io(dir))?;
@@ -261,6 +259,12 @@ impl FilesMirror {
             .map(|b| b.content().to_vec());
         Ok(committed.as_deref() != Some(text.as_bytes()))
     }
+}
+
+/// Whether the feature keeps its WP files in lane directories (`tasks/<lane>/`), whatever else it
+/// has (a status log we wrote makes its layout read as the event log one).
+pub fn lane_directories(feature: &Feature) -> bool {
+    feature.work_packages.iter().any(|wp| wp.source.parent().and_then(|p| p.file_name()).is_some_and(|n| n != "tasks"))
 }
 
 fn join_ids(wps: &[WpId]) -> String {
