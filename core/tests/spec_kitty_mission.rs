@@ -210,3 +210,41 @@ async fn lanes_json_naming_an_unknown_wp_is_a_clear_error() {
     assert!(text.contains("lanes.json") && text.contains("WP09"), "{text}");
     assert_eq!(err.code(), kitty_orchestrator::ErrorCode::FeatureInvalid);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lanes_first_wp_resumed_keeps_the_base_its_lane_was_made_at() {
+    let tmp = repo();
+    let dir = tmp.path();
+    mission(dir, &[("lane-a", &["WP01"], &[])], &[("WP01", &[])]);
+    let failing = config(
+        "max_retries = 0\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[agent("impl", &[("FAKE_MODE", "nonzero")]), agent("rev", &[])],
+    );
+    let (sink, _) = recorder();
+    let first = Orchestrator::open(dir, Some(failing))
+        .unwrap()
+        .run(SLUG, fast(), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, RunOutcome::Blocked);
+    let orch = orchestrator(dir);
+    let wp = WpId::parse("WP01").unwrap();
+    let base_of = |orch: &Orchestrator| {
+        let history = orch.history(SLUG, Some("WP01")).unwrap();
+        history
+            .iter()
+            .rev()
+            .find_map(|e| match &e.event {
+                kitty_orchestrator::state::WpEvent::WorktreeReady { base, .. } => Some(base.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let before = base_of(&orch);
+    // The coordination branch moved since (every status commit moves it).
+    orch.retry(SLUG, wp.as_str()).unwrap();
+    let (sink, _) = recorder();
+    let second = orch.run(SLUG, fast(), sink, CancellationToken::new()).await.unwrap();
+    assert_eq!(second.outcome, RunOutcome::Completed, "{second:#?}");
+    assert_eq!(base_of(&orch), before, "the resumed WP must keep its lane's base");
+}

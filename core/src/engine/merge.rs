@@ -73,6 +73,16 @@ impl Orchestrator {
                 owner,
             };
             let report = self.merge_mission(&landing, &cancel).await?;
+            if report.outcome == MergeOutcome::Merged {
+                let merged = Event::Merged {
+                    feature: report.feature.clone(),
+                    target: report.target.clone(),
+                    commit: report.commit.clone().unwrap_or_default(),
+                    strategy: report.strategy,
+                    wps: report.merged().iter().map(|w| w.to_string()).collect(),
+                };
+                events(merged.redacted(&redactor_for(&self.config)));
+            }
             drop(_lock);
             return Ok(if report.outcome == MergeOutcome::Merged {
                 self.push_after(&landing, report, &cancel).await

@@ -69,6 +69,25 @@ pub fn merge_tips(
     Ok(acc.id())
 }
 
+/// The commit a lane was made at, on its first-parent history from `tip`: our base merge for
+/// `wp`, or the merges spec-kitty's own lane allocation writes.
+fn lane_base_commit(tip: &Commit<'_>, wp: &WpId) -> Option<Oid> {
+    let ours = format!("kitty: base of {wp}:");
+    let mut commit = Some(tip.clone());
+    for _ in 0..1000 {
+        let c = commit?;
+        let subject = c.summary().ok().flatten().unwrap_or_default();
+        if subject.starts_with(&ours)
+            || subject.starts_with("Merge recorded planning-artifact commit into")
+            || subject.starts_with("Merge dependency lane")
+        {
+            return Some(c.id());
+        }
+        commit = c.parent(0).ok();
+    }
+    None
+}
+
 impl WorktreeManager {
     /// The base a WP should start from, computing a merge of its dependencies when it has several.
     pub fn base_for(&self, wp: &WorkPackage) -> Result<(Oid, BaseSource), WorktreeError> {
@@ -161,6 +180,12 @@ impl WorktreeManager {
             (Some(_), Some(tip)) => {
                 names.push(lane_branch);
                 tips.push(tip);
+            }
+            // The lane's first WP, resumed: its base is where its lane was made (the coordination
+            // branch has moved since, with every status commit).
+            (None, Some(tip)) if lane_base_commit(&tip, wp).is_some() => {
+                let base = lane_base_commit(&tip, wp).unwrap_or_else(|| tip.id());
+                return Ok((base, BaseSource::Target(lane_branch)));
             }
             _ => {
                 let coord = branch_tip(repo, &mission.coord_branch).ok_or_else(|| WorktreeError::MissingBase {
