@@ -43,6 +43,7 @@ impl Feature {
             kitty_orchestrator::Layout::Flat => "flat",
             kitty_orchestrator::Layout::LaneDirectories => "lane_directories",
             kitty_orchestrator::Layout::EventLog => "event_log",
+            kitty_orchestrator::Layout::Kiro => "kiro",
         }
     }
 

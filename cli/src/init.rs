@@ -87,6 +87,8 @@ auto_push = {auto_push}
 auto_pr = {auto_pr}
 # A run that completes ends with `merge` (then auto_push / auto_pr).
 auto_merge = {auto_merge}
+# Kiro specs and task lists: tick a task's box in its file when its WP is done.
+tick_tasks = {tick_tasks}
 # After landing: remove the landed WPs' "worktrees" (uncommitted work saved to a backup ref
 # first), "worktrees+branches", or "none".
 cleanup = "{cleanup}"
@@ -136,6 +138,7 @@ review = {review}
         auto_push = defaults.auto_push,
         auto_pr = defaults.auto_pr,
         auto_merge = defaults.auto_merge,
+        tick_tasks = defaults.tick_tasks,
         cleanup = defaults.cleanup.as_str(),
         branch_template = defaults.branch_template.as_str(),
     );

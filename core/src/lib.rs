@@ -40,6 +40,7 @@ pub mod role;
 pub mod spec_kitty;
 pub mod state;
 pub mod template;
+pub mod ticks;
 pub mod worktree;
 
 pub use config::{Config, ConfigError};

@@ -177,6 +177,8 @@ pub struct Config {
     pub auto_pr: bool,
     /// A run that completes ends with `merge` (default false).
     pub auto_merge: bool,
+    /// Tick a task's box in its `tasks.md` / `PLAN.md` when its WP is done.
+    pub tick_tasks: bool,
     /// What `merge` removes once WPs landed (default worktrees).
     pub cleanup: Cleanup,
     /// How lane changes reach spec-kitty's files; `None` = by layout: `commit` for 3.x missions
@@ -216,6 +218,7 @@ impl Default for Config {
             auto_push: false,
             auto_pr: false,
             auto_merge: false,
+            tick_tasks: true,
             cleanup: Cleanup::Worktrees,
             mirror: None,
             branch_template: BranchTemplate::default(),

@@ -227,6 +227,7 @@ impl Validator<'_> {
             auto_push: raw.auto_push.unwrap_or(defaults.auto_push),
             auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
             auto_merge: raw.auto_merge.unwrap_or(defaults.auto_merge),
+            tick_tasks: raw.tick_tasks.unwrap_or(defaults.tick_tasks),
             cleanup,
             mirror,
             branch_template,

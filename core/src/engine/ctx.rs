@@ -34,6 +34,8 @@ pub(crate) struct Ctx {
     pub(super) mirror: Option<crate::spec_kitty::FeatureMirror>,
     /// Problems the run went on after (each once), for the summary.
     pub(super) warnings: Mutex<Vec<String>>,
+    /// Task boxes to tick as WPs finish (`tick_tasks`, Kiro specs and task lists).
+    pub(super) ticks: Option<crate::ticks::Ticks>,
 }
 
 impl Ctx {
@@ -51,6 +53,9 @@ impl Ctx {
         let (store, slug, id) = (self.store.clone(), self.feature.slug.clone(), wp.id.clone());
         let (from, after) = off_thread(move || store.append_tracked(&slug, &id, &append)).await??;
         self.mirror_wp(wp).await;
+        if from != after.lane {
+            self.tick(wp, after.lane);
+        }
         if from != after.lane {
             self.emit(Event::LaneChanged {
                 feature: self.feature.slug.to_string(),
@@ -75,6 +80,15 @@ impl Ctx {
         };
         tracing::warn!(wp = %wp.id, %why, "spec-kitty's files were not updated");
         self.warn(format!("spec-kitty's files were not updated for {}: {why}", wp.id));
+    }
+
+    /// Ticks the WP's box in its task file once it is done; a line changed since is a warning.
+    pub(super) fn tick(&self, wp: &WorkPackage, lane: crate::lane::Lane) {
+        let Some(ticks) = &self.ticks else { return };
+        if let Err(err) = ticks.tick(wp.id.as_str(), lane) {
+            tracing::warn!(wp = %wp.id, %err, "a task box was not ticked");
+            self.warn(err.to_string());
+        }
     }
 
     /// Records a problem the run goes on after (once per distinct message), for the summary.

@@ -240,6 +240,7 @@ impl Orchestrator {
             redactor: Arc::new(redactor_for(&self.config)),
             mirror: None,
             warnings: Mutex::new(Vec::new()),
+            ticks: None,
         }
     }
 

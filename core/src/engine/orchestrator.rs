@@ -105,6 +105,8 @@ impl Orchestrator {
             as_path
         } else if specs.join(name).is_dir() {
             specs.join(name)
+        } else if self.repo_root.join(".kiro").join("specs").join(name).is_dir() {
+            self.repo_root.join(".kiro").join("specs").join(name)
         } else {
             return Err(EngineError::FeatureNotFound { name: name.to_string(), specs }.into());
         };
@@ -137,7 +139,8 @@ impl Orchestrator {
         use crate::config::Mirror;
         use crate::spec_kitty::{FeatureMirror, FilesMirror, MissionMirror};
         let configured = self.config.mirror;
-        if configured == Some(Mirror::Off) {
+        // Only spec-kitty's own layouts have spec-kitty files to keep in step.
+        if configured == Some(Mirror::Off) || feature.layout == crate::feature::Layout::Kiro {
             return None;
         }
         let common = self.store.common_dir();

@@ -104,7 +104,14 @@ impl Orchestrator {
             redactor,
             mirror,
             warnings: Mutex::new(warnings),
+            ticks: self.config.tick_tasks.then(|| crate::ticks::Ticks::for_feature(&feature)).flatten(),
         });
+        // Boxes of WPs done before (a crash between done and tick) are ticked now.
+        for (id, state) in &states {
+            if let Some(wp) = ctx.feature.work_package(id) {
+                ctx.tick(wp, state.lane);
+            }
+        }
         let live = (self.store.common_dir().to_path_buf(), feature.slug.to_string());
         LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((live.0.clone(), live.1.clone(), cancel.clone()));
         let slots = opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps);

@@ -22,6 +22,9 @@ pub fn load_feature(dir: impl AsRef<Path>) -> Result<Feature, FeatureError> {
     let mut problems = Vec::new();
     let fail = |problems: Vec<Problem>| FeatureError { dir: dir.to_path_buf(), problems };
 
+    if dir.is_dir() && super::kiro::is_kiro_spec(dir) {
+        return super::kiro::load_kiro(dir);
+    }
     if !dir.is_dir() {
         let what = if dir.exists() { "is not a directory" } else { "does not exist" };
         return Err(fail(vec![Problem::at(

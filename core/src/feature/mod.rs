@@ -6,12 +6,14 @@
 //! collected and reported together, each naming its file and line.
 
 mod frontmatter;
+mod kiro;
 mod load;
 mod model;
 mod problem;
 mod status;
 mod wp_file;
 
+pub use kiro::{is_kiro_spec, load_kiro};
 pub use load::load_feature;
 pub use model::{Feature, FeatureMeta, Layout, WorkPackage};
 pub use problem::{FeatureError, Problem, ProblemKind};

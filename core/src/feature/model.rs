@@ -19,6 +19,8 @@ pub enum Layout {
     LaneDirectories,
     /// `status.events.jsonl` (+ `status.json`) hold the lanes.
     EventLog,
+    /// A Kiro spec (`.kiro/specs/<name>/tasks.md`): checkboxes hold the lanes.
+    Kiro,
 }
 
 /// Fields of `meta.json` the orchestrator uses; the whole file is kept in `raw`.

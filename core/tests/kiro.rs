@@ -1,0 +1,149 @@
+//! Kiro specs as features: the recorded spec in `tests/fixtures/kiro/` read the way Kiro writes
+//! it, ids from task numbers, document order as the default dependency, `_Depends_` replacing
+//! it, requirements quoted into prompts, and broken task lists named by file and line.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use kitty_orchestrator::{Lane, Layout, WpId, load_feature};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/kiro").join(name)
+}
+
+fn id(s: &str) -> WpId {
+    WpId::parse(s).unwrap()
+}
+
+fn spec(dir: &Path, tasks: &str) -> PathBuf {
+    let spec = dir.join(".kiro/specs/demo");
+    std::fs::create_dir_all(&spec).unwrap();
+    std::fs::write(spec.join("tasks.md"), tasks).unwrap();
+    spec
+}
+
+#[test]
+fn the_recorded_kiro_spec_reads_as_leaf_tasks_in_document_order() {
+    let feature = load_feature(fixture("user-auth")).unwrap();
+    assert_eq!(feature.layout, Layout::Kiro);
+    assert_eq!(feature.slug.as_str(), "user-auth");
+    let ids: Vec<&str> = feature.work_packages.iter().map(|w| w.id.as_str()).collect();
+    // 2 and 3 and 4 group sub-tasks; 2.3 is optional and not loaded.
+    assert_eq!(
+        ids,
+        ["WP0100", "WP0201", "WP0202", "WP0301", "WP0302", "WP0303", "WP0401", "WP0402", "WP0500", "WP0600"]
+    );
+    let wp = |s: &str| feature.work_package(&id(s)).unwrap();
+    assert_eq!(wp("WP0100").initial_lane, Lane::Done);
+    assert_eq!(wp("WP0201").initial_lane, Lane::Done);
+    assert_eq!(wp("WP0202").initial_lane, Lane::Planned);
+    // Each task after the one before it (document order).
+    assert_eq!(wp("WP0202").dependencies, [id("WP0201")]);
+    assert_eq!(wp("WP0301").dependencies, [id("WP0202")]);
+    assert_eq!(wp("WP0500").dependencies, [id("WP0402")]);
+    // The prompt: the task, its parent, its details, its requirements quoted, the design.
+    let prompt = &wp("WP0303").prompt;
+    assert!(prompt.starts_with("# Task 3.3: Limit failed attempts\n"), "{prompt}");
+    assert!(prompt.contains("Part of task 3: Implement sign-up and sign-in"));
+    assert!(prompt.contains("Lock the account for 15 minutes after 5 failures"));
+    assert!(prompt.contains("> ### Requirement 2"), "{prompt}");
+    assert!(prompt.contains("> 2. WHEN a user fails to sign in 5 times"));
+    assert!(!prompt.contains("### Requirement 3"));
+    assert!(prompt.contains("## Design (design.md)") && prompt.contains("AttemptLimiter"));
+    assert_eq!(wp("WP0303").phase.as_deref(), Some("Implement sign-up and sign-in"));
+    assert_eq!(wp("WP0303").extra["kiro_task"], "3.3");
+}
+
+#[test]
+fn depends_lines_replace_the_document_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = spec(
+        tmp.path(),
+        "- [ ] 1. Base\n- [ ] 2. Left\n  - _Depends: 1_\n- [ ] 3. Right\n  - _Depends: 1_\n- [ ] 4. Join\n  - _Depends: 2, 3_\n",
+    );
+    let feature = load_feature(&dir).unwrap();
+    let deps = |s: &str| feature.work_package(&id(s)).unwrap().dependencies.clone();
+    assert_eq!(deps("WP0200"), [id("WP0100")]);
+    assert_eq!(deps("WP0300"), [id("WP0100")]);
+    assert_eq!(deps("WP0400"), [id("WP0200"), id("WP0300")]);
+}
+
+#[test]
+fn broken_task_lists_name_the_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (tasks, line, needle) in [
+        ("- [ ] 1. One\n- [ ] Two without a number\n", 2, "no task number"),
+        ("- [ ] 1. One\n- [ ] 1. Again\n", 2, "numbered twice"),
+        ("- [ ] 1. One\n  - _Depends: 7_\n", 2, "depends on `7`"),
+        ("- [ ] 1. One\n  - _Depends: 2_\n- [ ] 2. Two\n  - _Depends: 1_\n", 1, "dependency cycle: "),
+        ("- [ ] 100. Too many\n", 1, "above 99"),
+        ("# nothing here\n", 0, "no tasks"),
+    ] {
+        let dir = spec(tmp.path(), tasks);
+        let err = load_feature(&dir).unwrap_err();
+        let problem =
+            err.problems.iter().find(|p| p.message.contains(needle)).unwrap_or_else(|| panic!("{tasks}: {err}"));
+        assert!(problem.path.ends_with("tasks.md"), "{err}");
+        if line > 0 {
+            assert_eq!(problem.line, Some(line), "{tasks}: {err}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiro_spec_runs_to_done_by_its_name() {
+    use common::{agent, config, fast, git, recorder, repo};
+    let tmp = repo();
+    let dir = tmp.path();
+    common::copy_dir(&fixture("user-auth"), &dir.join(".kiro/specs/user-auth"));
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "kiro spec"]);
+    let before = std::fs::read(dir.join(".kiro/specs/user-auth/tasks.md")).unwrap();
+    let cfg = config(
+        "max_concurrent_wps = 2\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[agent("impl", &[]), agent("rev", &[])],
+    );
+    let orch = kitty_orchestrator::Orchestrator::open(dir, Some(cfg)).unwrap();
+    let (sink, _) = recorder();
+    let summary = orch.run("user-auth", fast(), sink, tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, kitty_orchestrator::engine::RunOutcome::Completed, "{summary:#?}");
+    assert_eq!(summary.done, 10);
+    // The last task's branch holds every task's work before it (document order).
+    let files = git(dir, &["ls-tree", "-r", "--name-only", "user-auth-WP0600"]);
+    for wp in ["WP0202", "WP0301", "WP0402", "WP0500", "WP0600"] {
+        assert!(files.contains(&format!("{wp}.txt")), "{files}");
+    }
+    // The boxes of the tasks done now are ticked, and nothing else in the file changed: not the
+    // group lines (2, 3, 4), not the optional 2.3, not one other byte.
+    let before = String::from_utf8(before).unwrap();
+    let after = std::fs::read_to_string(dir.join(".kiro/specs/user-auth/tasks.md")).unwrap();
+    let ticked = [
+        "- [ ] 2.2 ",
+        "  - [ ] 3.1 ",
+        "  - [ ] 3.2 ",
+        "  - [ ] 3.3 ",
+        "- [ ] 4.1 ",
+        "- [ ] 4.2 ",
+        "- [ ] 5. ",
+        "- [ ] 6. ",
+    ];
+    let expected: String =
+        before
+            .split_inclusive('\n')
+            .map(|line| {
+                if ticked.iter().any(|t| line.starts_with(t)) {
+                    line.replacen("[ ]", "[x]", 1)
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+    assert_eq!(after, expected);
+    // A second run has nothing to do and changes nothing.
+    let (sink, _) = recorder();
+    orch.run("user-auth", fast(), sink, tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join(".kiro/specs/user-auth/tasks.md")).unwrap(), expected);
+    // No spec-kitty files appear in a Kiro spec.
+    assert!(!dir.join(".kiro/specs/user-auth/status.events.jsonl").exists());
+}
