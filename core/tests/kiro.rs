@@ -17,7 +17,7 @@ fn id(s: &str) -> WpId {
 }
 
 fn spec(dir: &Path, tasks: &str) -> PathBuf {
-    let spec = dir.join(".kiro/specs/demo");
+    let spec = dir.join(".kiro/specs/kiro-demo");
     std::fs::create_dir_all(&spec).unwrap();
     std::fs::write(spec.join("tasks.md"), tasks).unwrap();
     spec
@@ -146,4 +146,50 @@ async fn a_kiro_spec_runs_to_done_by_its_name() {
     assert_eq!(std::fs::read_to_string(dir.join(".kiro/specs/user-auth/tasks.md")).unwrap(), expected);
     // No spec-kitty files appear in a Kiro spec.
     assert!(!dir.join(".kiro/specs/user-auth/status.events.jsonl").exists());
+}
+
+/// (WP, implementation start, implementation end) of a run of `tasks`, the agent thinking 600 ms.
+async fn spans(tasks: &str) -> Vec<(String, std::time::Instant, std::time::Instant)> {
+    use common::{agent, config, fast, git, repo};
+    use kitty_orchestrator::engine::Event;
+    use std::sync::{Arc, Mutex};
+    let tmp = repo();
+    let dir = tmp.path();
+    spec(dir, tasks);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "spec"]);
+    let cfg = config(
+        "max_concurrent_wps = 4\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[agent("impl", &[("FAKE_SLEEP_MS", "600")]), agent("rev", &[])],
+    );
+    let orch = kitty_orchestrator::Orchestrator::open(dir, Some(cfg)).unwrap();
+    let seen: Arc<Mutex<Vec<(std::time::Instant, Event)>>> = Arc::default();
+    let sink_seen = seen.clone();
+    let sink: kitty_orchestrator::engine::EventSink =
+        Arc::new(move |e| sink_seen.lock().unwrap().push((std::time::Instant::now(), e)));
+    let summary = orch.run("kiro-demo", fast(), sink, tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, kitty_orchestrator::engine::RunOutcome::Completed);
+    let seen = seen.lock().unwrap();
+    let mut out = Vec::new();
+    for wp in ["WP0200", "WP0300"] {
+        let start = seen.iter().find_map(|(t, e)| match e {
+            Event::AgentStarted { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => Some(*t),
+            _ => None,
+        });
+        let end = seen.iter().find_map(|(t, e)| match e {
+            Event::AgentFinished { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => Some(*t),
+            _ => None,
+        });
+        out.push((wp.to_string(), start.unwrap(), end.unwrap()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_with_depends_run_at_the_same_time_and_without_it_in_order() {
+    let parallel = spans("- [ ] 1. Base\n- [ ] 2. Left\n  - _Depends: 1_\n- [ ] 3. Right\n  - _Depends: 1_\n").await;
+    let (left, right) = (&parallel[0], &parallel[1]);
+    assert!(left.1 < right.2 && right.1 < left.2, "the agents of 2 and 3 overlap: {parallel:?}");
+    let ordered = spans("- [ ] 1. Base\n- [ ] 2. Left\n- [ ] 3. Right\n").await;
+    assert!(ordered[1].1 >= ordered[0].2, "3 starts after 2 finished: {ordered:?}");
 }

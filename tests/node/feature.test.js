@@ -2,6 +2,7 @@
 // loadFeature() from Node: the four real samples and the broken-feature corpus.
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const path = require('node:path')
 const ko = require('../..')
 const { sampleDir, brokenCases } = require('./helpers')
 
@@ -73,4 +74,15 @@ for (const { name, dir, expected } of brokenCases()) {
 
 test('broken corpus has at least 15 cases', () => {
   assert.ok(brokenCases().length >= 15)
+})
+
+test('a Kiro spec loads with its task ids, lanes and requirements', () => {
+  const f = ko.loadFeature(path.join(__dirname, '..', 'fixtures', 'kiro', 'user-auth'))
+  assert.equal(f.layout, 'kiro')
+  assert.equal(f.slug, 'user-auth')
+  assert.deepEqual(f.workPackages.map((w) => w.id), ['WP0100', 'WP0201', 'WP0202', 'WP0301', 'WP0302', 'WP0303', 'WP0401', 'WP0402', 'WP0500', 'WP0600'])
+  assert.equal(lanes(f).WP0100, 'done')
+  assert.equal(lanes(f).WP0202, 'planned')
+  assert.deepEqual(wp(f, 'WP0301').dependencies, ['WP0202'])
+  assert.match(wp(f, 'WP0303').prompt, /> ### Requirement 2/)
 })
