@@ -75,7 +75,7 @@ fn broken_task_lists_name_the_file_and_line() {
     for (tasks, line, needle) in [
         ("- [ ] 1. One\n- [ ] Two without a number\n", 2, "no task number"),
         ("- [ ] 1. One\n- [ ] 1. Again\n", 2, "numbered twice"),
-        ("- [ ] 1. One\n  - _Depends: 7_\n", 2, "depends on `7`"),
+        ("- [ ] 1. One\n  - _Depends: 7_\n", 2, "depends on `7`, which is no task here"),
         ("- [ ] 1. One\n  - _Depends: 2_\n- [ ] 2. Two\n  - _Depends: 1_\n", 1, "dependency cycle: "),
         ("- [ ] 100. Too many\n", 1, "above 99"),
         ("# nothing here\n", 0, "no tasks"),
@@ -173,11 +173,15 @@ async fn spans(tasks: &str) -> Vec<(String, std::time::Instant, std::time::Insta
     let mut out = Vec::new();
     for wp in ["WP0200", "WP0300"] {
         let start = seen.iter().find_map(|(t, e)| match e {
-            Event::AgentStarted { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => Some(*t),
+            Event::AgentStarted { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => {
+                Some(*t)
+            }
             _ => None,
         });
         let end = seen.iter().find_map(|(t, e)| match e {
-            Event::AgentFinished { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => Some(*t),
+            Event::AgentFinished { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => {
+                Some(*t)
+            }
             _ => None,
         });
         out.push((wp.to_string(), start.unwrap(), end.unwrap()));

@@ -242,12 +242,21 @@ pub fn load_kiro(dir: &Path) -> Result<Feature, FeatureError> {
                         .filter_map(|t| t.id())
                         .collect();
                     if matched.is_empty() {
+                        let optional = tasks.iter().any(|t| t.optional && t.label() == *name);
+                        let why = if optional {
+                            format!(
+                                "task {} depends on `{name}`, an optional task, which is not run; drop the dependency",
+                                task.label()
+                            )
+                        } else {
+                            format!("task {} depends on `{name}`, which is no task here", task.label())
+                        };
                         problems.push(Problem::at_line(
                             ProblemKind::UnknownDependency,
                             &tasks_path,
                             Some(*line),
                             None,
-                            format!("task {} depends on `{name}`, which is no (non-optional) task here", task.label()),
+                            why,
                         ));
                     }
                     deps.extend(matched.into_iter().filter(|d| *d != id));
