@@ -78,7 +78,7 @@ export interface Feature {
   slug: string
   /** The feature directory as given. */
   dir: string
-  /** `flat`, `lane_directories`, `event_log` or `kiro`. */
+  /** `flat`, `lane_directories`, `event_log`, `kiro` or `task_list`. */
   layout: string
   /** `target_branch` from meta.json. */
   targetBranch?: string

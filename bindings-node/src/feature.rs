@@ -62,7 +62,7 @@ pub struct Feature {
     pub slug: String,
     /// The feature directory as given.
     pub dir: String,
-    /// `flat`, `lane_directories`, `event_log` or `kiro`.
+    /// `flat`, `lane_directories`, `event_log`, `kiro` or `task_list`.
     pub layout: String,
     /// `target_branch` from meta.json.
     pub target_branch: Option<String>,

@@ -44,6 +44,7 @@ impl Feature {
             kitty_orchestrator::Layout::LaneDirectories => "lane_directories",
             kitty_orchestrator::Layout::EventLog => "event_log",
             kitty_orchestrator::Layout::Kiro => "kiro",
+            kitty_orchestrator::Layout::TaskList => "task_list",
         }
     }
 

@@ -197,3 +197,68 @@ async fn tasks_with_depends_run_at_the_same_time_and_without_it_in_order() {
     let ordered = spans("- [ ] 1. Base\n- [ ] 2. Left\n- [ ] 3. Right\n").await;
     assert!(ordered[1].1 >= ordered[0].2, "3 starts after 2 finished: {ordered:?}");
 }
+
+#[test]
+fn a_markdown_task_list_reads_with_files_and_verify_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("PLAN.md");
+    std::fs::write(
+        &plan,
+        "# Plan\n\n- [ ] Parse the input\n  - Files: src/parse.rs, src/lib.rs\n  - Verify: cargo test -p parse\n- [x] Write the README\n- [ ] Wire the CLI\n  - _Depends: 1_\n  - Verify: [\"sh\", \"-c\", \"test -f out && echo ok\"]\n",
+    )
+    .unwrap();
+    let feature = load_feature(&plan).unwrap();
+    assert_eq!(feature.layout, Layout::TaskList);
+    assert_eq!(feature.slug.as_str(), "PLAN");
+    let ids: Vec<&str> = feature.work_packages.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, ["WP0100", "WP0200", "WP0300"]);
+    let wp = |s: &str| feature.work_package(&id(s)).unwrap();
+    assert_eq!(wp("WP0200").initial_lane, Lane::Done);
+    assert_eq!(wp("WP0300").dependencies, [id("WP0100")]);
+    assert_eq!(wp("WP0100").extra["verify"], serde_json::json!(["cargo", "test", "-p", "parse"]));
+    assert_eq!(wp("WP0300").extra["verify"], serde_json::json!(["sh", "-c", "test -f out && echo ok"]));
+    let prompt = &wp("WP0100").prompt;
+    assert!(prompt.contains("Files to touch: src/parse.rs, src/lib.rs"), "{prompt}");
+    assert!(prompt.contains("`cargo test -p parse` must pass"), "{prompt}");
+    std::fs::write(&plan, "- [ ] One\n  - Verify: [\"unclosed\"\n").unwrap();
+    let err = load_feature(&plan).unwrap_err();
+    assert_eq!(err.problems[0].line, Some(2), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_verify_line_fails_the_attempt_and_the_retry_passes_it() {
+    use common::{agent, config, fast, git, recorder, repo};
+    let tmp = repo();
+    let dir = tmp.path();
+    let marker = dir.join(".git/verify-ran-once");
+    let check = format!("if [ -f {0} ]; then exit 0; else touch {0}; echo not yet; exit 1; fi", marker.display());
+    let verify = serde_json::to_string(&["sh".to_string(), "-c".to_string(), check]).unwrap();
+    std::fs::write(dir.join("PLAN.md"), format!("- [ ] Do the thing\n  - Verify: {verify}\n")).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "plan"]);
+    let cfg = config(
+        "max_retries = 1\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[agent("impl", &[]), agent("rev", &[])],
+    );
+    let orch = kitty_orchestrator::Orchestrator::open(dir, Some(cfg)).unwrap();
+    let (sink, _) = recorder();
+    let summary = orch.run("PLAN.md", fast(), sink, tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, kitty_orchestrator::engine::RunOutcome::Completed, "{summary:#?}");
+    let history = orch.history("PLAN", Some("WP0100")).unwrap();
+    let failures: Vec<_> = history
+        .iter()
+        .filter_map(|e| match &e.event {
+            kitty_orchestrator::state::WpEvent::AgentFinished {
+                role: kitty_orchestrator::state::Role::Implementation,
+                failure,
+                ..
+            } => Some(*failure),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures, [Some(kitty_orchestrator::FailureClass::NonzeroExit), None], "{history:#?}");
+    let log = std::fs::read_to_string(dir.join(".kittify/logs/PLAN/WP0100-verify-1.log")).unwrap();
+    assert!(log.contains("not yet"), "{log}");
+    // Its box is ticked in PLAN.md.
+    assert!(std::fs::read_to_string(dir.join("PLAN.md")).unwrap().starts_with("- [x] Do the thing\n"));
+}

@@ -97,3 +97,30 @@ pub async fn verify(ctx: &Ctx, command: Vec<String>) -> VerifyResult {
         Err(err) => failed(err.to_string()),
     }
 }
+
+/// Runs a task's own `Verify:` command (task lists) in its worktree after an implementation
+/// attempt; `Err` says why the attempt fails (the log path included).
+pub async fn verify_task(ctx: &Ctx, wp: &WorkPackage, worktree: &Path, attempt: u32) -> Result<(), String> {
+    let Some(argv) = task_verify(wp) else { return Ok(()) };
+    let log = ctx
+        .repo_root
+        .join(".kittify/logs")
+        .join(ctx.feature.slug.as_str())
+        .join(format!("{}-verify-{attempt}.log", wp.id));
+    let run = command_run(ctx, "verify", &argv, wp.id.as_str(), worktree, log.clone());
+    let shown = argv.join(" ");
+    match execute(run, None, ctx.cancel.child_token()).await {
+        Ok(outcome) if outcome.success() => Ok(()),
+        Ok(outcome) => {
+            Err(format!("its Verify command `{shown}` failed ({}); see {}", outcome.describe(), log.display()))
+        }
+        Err(err) => Err(format!("its Verify command `{shown}` could not run: {err}")),
+    }
+}
+
+/// The task's `Verify:` argv, when its task list gave one.
+fn task_verify(wp: &WorkPackage) -> Option<Vec<String>> {
+    let argv: Vec<String> =
+        wp.extra.get("verify")?.as_array()?.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    (!argv.is_empty()).then_some(argv)
+}

@@ -101,7 +101,12 @@ impl Orchestrator {
     pub fn feature(&self, name: &str) -> Result<Feature, crate::Error> {
         let as_path = PathBuf::from(name);
         let specs = self.specs();
-        let dir = if as_path.is_dir() {
+        let in_repo = self.repo_root.join(name);
+        let dir = if as_path.is_dir() || (as_path.is_file() && name.ends_with(".md")) {
+            as_path
+        } else if in_repo.is_file() && name.ends_with(".md") {
+            in_repo
+        } else if as_path.is_dir() {
             as_path
         } else if specs.join(name).is_dir() {
             specs.join(name)
@@ -140,7 +145,9 @@ impl Orchestrator {
         use crate::spec_kitty::{FeatureMirror, FilesMirror, MissionMirror};
         let configured = self.config.mirror;
         // Only spec-kitty's own layouts have spec-kitty files to keep in step.
-        if configured == Some(Mirror::Off) || feature.layout == crate::feature::Layout::Kiro {
+        if configured == Some(Mirror::Off)
+            || matches!(feature.layout, crate::feature::Layout::Kiro | crate::feature::Layout::TaskList)
+        {
             return None;
         }
         let common = self.store.common_dir();

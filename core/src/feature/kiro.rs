@@ -37,6 +37,8 @@ struct Task {
     details: Vec<String>,
     requirements: Vec<String>,
     depends: Option<(Vec<String>, usize)>,
+    files: Vec<String>,
+    verify: Option<(Vec<String>, usize)>,
 }
 
 impl Task {
@@ -102,12 +104,47 @@ fn tagged(line: &str, tag: &str) -> Option<Vec<String>> {
     Some(rest.split(',').map(|s| s.trim().trim_matches('_').trim().to_string()).filter(|s| !s.is_empty()).collect())
 }
 
-fn parse_tasks(text: &str, path: &Path, problems: &mut Vec<Problem>) -> Vec<Task> {
+/// `Verify: cargo test -p x` (words) or `Verify: ["sh", "-c", "…"]` (a JSON array): an argv.
+fn verify_argv(line: &str) -> Option<Result<Vec<String>, String>> {
+    let text = line.trim().trim_start_matches("- ").trim().trim_start_matches("**");
+    let rest = text.strip_prefix("Verify:").or_else(|| text.strip_prefix("Verify**:"))?;
+    let rest = rest.trim().trim_start_matches("**").trim().trim_matches('`').trim();
+    if rest.starts_with('[') {
+        return Some(
+            serde_json::from_str::<Vec<String>>(rest)
+                .map_err(|e| format!("`Verify:` is not a JSON array of strings: {e}"))
+                .and_then(|v| if v.is_empty() { Err("`Verify:` is an empty command".into()) } else { Ok(v) }),
+        );
+    }
+    let words: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+    Some(if words.is_empty() { Err("`Verify:` names no command".into()) } else { Ok(words) })
+}
+
+/// `Files: a.rs, b.rs`: the paths listed.
+fn files_line(line: &str) -> Option<Vec<String>> {
+    let text = line.trim().trim_start_matches("- ").trim().trim_start_matches("**");
+    let rest = text.strip_prefix("Files:").or_else(|| text.strip_prefix("Files**:"))?;
+    Some(
+        rest.trim()
+            .trim_start_matches("**")
+            .split(',')
+            .map(|f| f.trim().trim_matches('`').to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
+    )
+}
+
+fn parse_tasks(text: &str, path: &Path, problems: &mut Vec<Problem>, plan: bool) -> Vec<Task> {
     let mut tasks: Vec<Task> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
         if let Some((done, optional, rest)) = checkbox(raw) {
-            match numbered(rest) {
+            // A plain task list may leave its tasks unnumbered: they are numbered by position.
+            let number = numbered(rest).or_else(|| {
+                let top = tasks.iter().filter(|t| t.number.1.is_none()).count() as u32;
+                (plan && !rest.is_empty() && !raw.starts_with([' ', '\t'])).then_some(((top + 1, None), rest))
+            });
+            match number {
                 Some((number, title)) if !title.is_empty() => tasks.push(Task {
                     number,
                     title: title.to_string(),
@@ -118,6 +155,8 @@ fn parse_tasks(text: &str, path: &Path, problems: &mut Vec<Problem>) -> Vec<Task
                     details: Vec::new(),
                     requirements: Vec::new(),
                     depends: None,
+                    files: Vec::new(),
+                    verify: None,
                 }),
                 _ => problems.push(Problem::at_line(
                     ProblemKind::BadField,
@@ -140,6 +179,14 @@ fn parse_tasks(text: &str, path: &Path, problems: &mut Vec<Problem>) -> Vec<Task
             task.requirements.extend(reqs);
         } else if let Some(deps) = tagged(raw, "Depends") {
             task.depends = Some((deps, line_no));
+        } else if let Some(files) = files_line(raw) {
+            task.files.extend(files.clone());
+            task.details.push(raw.trim_end().to_string());
+        } else if let Some(argv) = verify_argv(raw) {
+            match argv {
+                Ok(argv) => task.verify = Some((argv, line_no)),
+                Err(why) => problems.push(Problem::at_line(ProblemKind::BadField, path, Some(line_no), None, why)),
+            }
         } else {
             task.details.push(raw.trim_end().to_string());
         }
@@ -179,17 +226,39 @@ fn requirement_sections(text: &str) -> BTreeMap<String, String> {
 
 /// Loads the Kiro spec in `dir`.
 pub fn load_kiro(dir: &Path) -> Result<Feature, FeatureError> {
+    load_tasks(dir, &dir.join("tasks.md"), false)
+}
+
+/// Loads a markdown task list (a `PLAN.md`): `- [ ]` items (numbered or not, numbered by
+/// position then), with `_Depends:_`, `Files:` and `Verify:` lines. Its slug is the file's name
+/// without `.md`.
+pub fn load_task_list(file: &Path) -> Result<Feature, FeatureError> {
+    load_tasks(file, file, true)
+}
+
+fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool) -> Result<Feature, FeatureError> {
     let mut problems = Vec::new();
     let fail = |problems: Vec<Problem>| FeatureError { dir: dir.to_path_buf(), problems };
-    let tasks_path = dir.join("tasks.md");
+    let tasks_path = tasks_path.to_path_buf();
+    let spec_dir = if plan { tasks_path.parent().unwrap_or(Path::new(".")).to_path_buf() } else { dir.to_path_buf() };
     let Some(tasks_text) = super::load::read_text(&tasks_path, &mut problems) else {
         problems.push(Problem::at(ProblemKind::NotFound, &tasks_path, "a Kiro spec needs tasks.md"));
         return Err(fail(problems));
     };
-    let requirements = super::load::read_text(&dir.join("requirements.md"), &mut problems).unwrap_or_default();
-    let design = super::load::read_text(&dir.join("design.md"), &mut problems).unwrap_or_default();
+    let (requirements, design) = if plan {
+        (String::new(), String::new())
+    } else {
+        (
+            super::load::read_text(&spec_dir.join("requirements.md"), &mut problems).unwrap_or_default(),
+            super::load::read_text(&spec_dir.join("design.md"), &mut problems).unwrap_or_default(),
+        )
+    };
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = if plan {
+        canonical.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    } else {
+        canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    };
     let slug = match FeatureSlug::parse(&name) {
         Ok(slug) => Some(slug),
         Err(why) => {
@@ -197,7 +266,7 @@ pub fn load_kiro(dir: &Path) -> Result<Feature, FeatureError> {
             None
         }
     };
-    let tasks = parse_tasks(&tasks_text, &tasks_path, &mut problems);
+    let tasks = parse_tasks(&tasks_text, &tasks_path, &mut problems, plan);
     // Parents: top-level tasks that have sub-tasks group them and are not WPs themselves.
     let parents: HashSet<u32> = tasks.iter().filter_map(|t| t.number.1.map(|_| t.number.0)).collect();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -301,6 +370,15 @@ pub fn load_kiro(dir: &Path) -> Result<Feature, FeatureError> {
                 quoted.push(major);
             }
         }
+        if !task.files.is_empty() {
+            prompt.push_str(&format!("\nFiles to touch: {}\n", task.files.join(", ")));
+        }
+        if let Some((argv, _)) = &task.verify {
+            prompt.push_str(&format!(
+                "\nWhen you are done, `{}` must pass in the worktree: it runs after you finish, and the attempt fails if it fails.\n",
+                argv.join(" ")
+            ));
+        }
         if !design.trim().is_empty() {
             let mut end = design.len().min(MAX_DESIGN);
             while !design.is_char_boundary(end) {
@@ -318,6 +396,12 @@ pub fn load_kiro(dir: &Path) -> Result<Feature, FeatureError> {
         // The line as read: a tick changes it only while it still says this.
         extra.insert("source_line".into(), json!(task.text));
         extra.insert("requirements".into(), json!(task.requirements));
+        if !task.files.is_empty() {
+            extra.insert("files".into(), json!(task.files));
+        }
+        if let Some((argv, _)) = &task.verify {
+            extra.insert("verify".into(), json!(argv));
+        }
         work_packages.push(WorkPackage {
             id,
             title: task.title.clone(),
@@ -361,8 +445,8 @@ pub fn load_kiro(dir: &Path) -> Result<Feature, FeatureError> {
     match slug {
         Some(slug) if problems.is_empty() => Ok(Feature {
             slug,
-            dir: dir.to_path_buf(),
-            layout: Layout::Kiro,
+            dir: spec_dir,
+            layout: if plan { Layout::TaskList } else { Layout::Kiro },
             meta: FeatureMeta { target_branch: None, friendly_name: Some(name), raw: Json::Null },
             work_packages,
             graph,

@@ -25,6 +25,9 @@ pub fn load_feature(dir: impl AsRef<Path>) -> Result<Feature, FeatureError> {
     if dir.is_dir() && super::kiro::is_kiro_spec(dir) {
         return super::kiro::load_kiro(dir);
     }
+    if dir.is_file() && dir.extension().is_some_and(|e| e.eq_ignore_ascii_case("md")) {
+        return super::kiro::load_task_list(dir);
+    }
     if !dir.is_dir() {
         let what = if dir.exists() { "is not a directory" } else { "does not exist" };
         return Err(fail(vec![Problem::at(

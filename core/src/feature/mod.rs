@@ -13,7 +13,7 @@ mod problem;
 mod status;
 mod wp_file;
 
-pub use kiro::{is_kiro_spec, load_kiro};
+pub use kiro::{is_kiro_spec, load_kiro, load_task_list};
 pub use load::load_feature;
 pub use model::{Feature, FeatureMeta, Layout, WorkPackage};
 pub use problem::{FeatureError, Problem, ProblemKind};

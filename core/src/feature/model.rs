@@ -21,6 +21,8 @@ pub enum Layout {
     EventLog,
     /// A Kiro spec (`.kiro/specs/<name>/tasks.md`): checkboxes hold the lanes.
     Kiro,
+    /// A markdown task list (a `PLAN.md`): checkboxes hold the lanes.
+    TaskList,
 }
 
 /// Fields of `meta.json` the orchestrator uses; the whole file is kept in `raw`.

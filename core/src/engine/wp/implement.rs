@@ -89,7 +89,7 @@ async fn one_attempt(
             return Ok((Attempt::Finished(blocked), state));
         }
     };
-    judge(ctx, wp, &agent, &outcome, &changes).await
+    judge(ctx, wp, &agent, &outcome, &changes, Path::new(&job.path)).await
 }
 
 /// Auto-commits what the attempt left (withheld paths excepted) and lists its commits, off the
@@ -118,10 +118,20 @@ async fn judge(
     agent: &str,
     outcome: &Outcome,
     changes: &AttemptChanges,
+    worktree: &Path,
 ) -> Result<(Attempt, WpState), crate::Error> {
     let no_changes = changes.new_commits.is_empty() && outcome.status.as_ref().is_none_or(|s| *s == KittyStatus::Done);
+    let reported_done = outcome.status.as_ref().is_none_or(|s| *s == KittyStatus::Done);
+    // A task list's own Verify command judges the work too: failing it fails the attempt.
+    let verify_failed = if no_changes || !reported_done {
+        None
+    } else {
+        crate::engine::commands::verify_task(ctx, wp, worktree, outcome.attempt).await.err()
+    };
     let judged = if no_changes {
         (Some(FailureClass::NoChanges), Some("the attempt added no commit and left no change".to_string()))
+    } else if let Some(why) = &verify_failed {
+        (Some(FailureClass::NonzeroExit), Some(why.clone()))
     } else {
         (None, None)
     };
@@ -139,6 +149,9 @@ async fn judge(
     if no_changes {
         let why = format!("{agent} made no new commit and left no change");
         return Ok((Attempt::Failed(FailureClass::NoChanges, why), state));
+    }
+    if let Some(why) = verify_failed {
+        return Ok((Attempt::Failed(FailureClass::NonzeroExit, format!("{agent}'s work failed {why}")), state));
     }
     record_provenance(ctx, wp, agent, outcome, changes).await?;
     let submit = Append::new(WpEvent::Submitted { head: changes.head.clone() }).by(Actor::agent(agent));
