@@ -105,7 +105,10 @@ def test_kill_9_mid_run_then_resume_leaves_no_duplicate_and_no_gap(tmp_path: Pat
         if lanes["approved"] >= 1:
             break
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # pragma: no cover - the run ended first on a very fast machine
+        pass
     proc.wait()
     assert ko.Orchestrator(repo, config()).run(slug).outcome == "completed"
 
