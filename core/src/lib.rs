@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod agents;
+pub mod atomic_file;
 pub mod command;
 pub mod config;
 pub mod demo;

@@ -87,11 +87,7 @@ pub fn tick_line(path: &Path, line: usize, expected: &str) -> Result<bool, TickE
     let at = start + expected.find("[ ]").ok_or_else(|| changed(path, line, expected))? + 1;
     let mut out = bytes.clone();
     out[at] = b'x';
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".kitty-tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, &out).map_err(|e| io(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(e.to_string()))?;
+    crate::atomic_file::write_atomically(path, &out).map_err(|e| io(e.to_string()))?;
     Ok(true)
 }
 

@@ -35,7 +35,7 @@ pub struct FilesMirror {
     lane_dirs: bool,
     commit: bool,
     number: String,
-    log: Option<StatusLog>,
+    log: StatusLog,
     identity: MissionIdentity,
     subtasks: HashMap<String, Vec<String>>,
     file_names: HashMap<String, std::ffi::OsString>,
@@ -55,13 +55,13 @@ impl FilesMirror {
             .insert("mission_type".into(), json!(meta.get("mission_type").and_then(|v| v.as_str()).unwrap_or("")));
         // Lane directories get the log too: 3.x reads lanes only from it (its
         // `orchestrator-api mission-state` then shows them), and 0.8's tools ignore it.
-        let log = Some(StatusLog {
+        let log = StatusLog {
             dir: feature.dir.clone(),
             slug: slug.clone(),
             common_dir: common_dir.to_path_buf(),
             commit_in: None,
             identity: identity_fields,
-        });
+        };
         FilesMirror {
             feature_dir: feature.dir.clone(),
             repo_root: repo_root.to_path_buf(),
@@ -86,70 +86,53 @@ impl FilesMirror {
 
     /// [`FilesMirror::sync_wp`] for several WPs, in one commit.
     pub fn sync(&self, store: &StateStore, feature: &FeatureSlug, wps: &[WpId]) -> Result<SyncReport, SpecKittyError> {
-        let lock_holder = self.log.clone().unwrap_or_else(|| StatusLog {
-            dir: self.feature_dir.clone(),
-            slug: self.identity.slug.clone(),
-            common_dir: self.repo_root.join(".git"),
-            commit_in: None,
-            identity: Map::new(),
-        });
         // One writer at a time, spec-kitty included: the same lock guards the WP files here.
-        let _lock = lock_holder.lock()?;
+        let log = &self.log;
+        let _lock = log.lock()?;
         let branch = if self.commit { Some(self.checked_out_branch()?) } else { None };
         let mut touched: Vec<PathBuf> = Vec::new();
         let mut moved: Vec<String> = Vec::new();
         let mut lines = Vec::new();
         let mut report = SyncReport::default();
         // WPs spec-kitty itself has lane events for need no `genesis` line from us.
-        let theirs: std::collections::HashMap<String, Vec<String>> = match &self.log {
-            Some(log) => {
-                let text = std::fs::read_to_string(log.events_path()).unwrap_or_default();
-                let parsed = super::reduce::EventLog::parse(&text).map_err(|p| SpecKittyError::Log {
-                    path: log.events_path(),
-                    line: p.line,
-                    why: p.why,
-                })?;
-                let mut by_wp: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
-                for t in &parsed.transitions {
-                    let (Some(wp), Some(id)) =
-                        (t.get("wp_id").and_then(|v| v.as_str()), t.get("event_id").and_then(|v| v.as_str()))
-                    else {
-                        continue;
-                    };
-                    by_wp.entry(wp.to_string()).or_default().push(id.to_string());
-                }
-                by_wp
-            }
-            None => std::collections::HashMap::new(),
-        };
+        let text = std::fs::read_to_string(log.events_path()).unwrap_or_default();
+        let parsed = super::reduce::EventLog::parse(&text).map_err(|p| SpecKittyError::Log {
+            path: log.events_path(),
+            line: p.line,
+            why: p.why,
+        })?;
+        let mut theirs: HashMap<String, Vec<String>> = HashMap::new();
+        for t in &parsed.transitions {
+            let (Some(wp), Some(id)) =
+                (t.get("wp_id").and_then(|v| v.as_str()), t.get("event_id").and_then(|v| v.as_str()))
+            else {
+                continue;
+            };
+            theirs.entry(wp.to_string()).or_default().push(id.to_string());
+        }
         for wp in wps {
             let Some(state) = store.wp_state(feature, wp)? else { continue };
-            if self.log.is_some() {
-                let history = store.history(feature, wp)?;
-                let subtasks = self.subtasks.get(wp.as_str()).map_or(&[][..], Vec::as_slice);
-                let mut ours = lines_for(&self.identity, wp.as_str(), subtasks, &history, true);
-                let known: std::collections::HashSet<&str> = ours.iter().map(|l| l.id.as_str()).collect();
-                let foreign =
-                    theirs.get(wp.as_str()).is_some_and(|ids| ids.iter().any(|id| !known.contains(id.as_str())));
-                if foreign
-                    && ours.first().is_some_and(|l| l.json.get("from_lane").and_then(|v| v.as_str()) == Some("genesis"))
-                {
-                    ours.remove(0);
-                }
-                lines.extend(ours);
+            let history = store.history(feature, wp)?;
+            let subtasks = self.subtasks.get(wp.as_str()).map_or(&[][..], Vec::as_slice);
+            let mut ours = lines_for(&self.identity, wp.as_str(), subtasks, &history, true);
+            let known: std::collections::HashSet<&str> = ours.iter().map(|l| l.id.as_str()).collect();
+            let foreign = theirs.get(wp.as_str()).is_some_and(|ids| ids.iter().any(|id| !known.contains(id.as_str())));
+            if foreign
+                && ours.first().is_some_and(|l| l.json.get("from_lane").and_then(|v| v.as_str()) == Some("genesis"))
+            {
+                ours.remove(0);
             }
+            lines.extend(ours);
             if let Some(paths) = self.move_file(wp, &state, self.commit)? {
                 moved.push(format!("{wp} to {}", legacy_lane(state.lane).unwrap_or("?")));
                 touched.extend(paths);
             }
         }
-        if let Some(log) = &self.log {
-            let synced = log.sync_locked(&lines)?;
-            report.appended = synced.appended;
-            if synced.appended > 0 {
-                touched.push(log.events_path());
-                touched.push(log.snapshot_path());
-            }
+        let synced = log.sync_locked(&lines)?;
+        report.appended = synced.appended;
+        if synced.appended > 0 {
+            touched.push(log.events_path());
+            touched.push(log.snapshot_path());
         }
         if let (Some(branch), false) = (branch, touched.is_empty()) {
             let agent = wps
@@ -230,11 +213,7 @@ impl FilesMirror {
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir).map_err(SpecKittyError::io(dir))?;
         }
-        let mut tmp = target.as_os_str().to_owned();
-        tmp.push(".kitty-tmp");
-        let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, &updated).map_err(SpecKittyError::io(&tmp))?;
-        std::fs::rename(&tmp, &target).map_err(SpecKittyError::io(&target))?;
+        crate::atomic_file::write_atomically(&target, updated.as_bytes()).map_err(SpecKittyError::io(&target))?;
         let mut changed = vec![target.clone()];
         if target != path {
             std::fs::remove_file(&path).map_err(SpecKittyError::io(&path))?;

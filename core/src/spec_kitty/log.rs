@@ -167,11 +167,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), SpecKittyError> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
         return Ok(());
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".kitty-tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).map_err(SpecKittyError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(SpecKittyError::io(path))
+    crate::atomic_file::write_atomically(path, text.as_bytes()).map_err(SpecKittyError::io(path))
 }
 
 /// We commit only in the coordination worktree on its branch, with no merge in progress: the

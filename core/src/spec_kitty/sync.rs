@@ -70,10 +70,7 @@ impl MissionMirror {
 
     /// Appends what spec-kitty's log lacks of `wp`'s history.
     pub fn sync_wp(&self, store: &StateStore, feature: &FeatureSlug, wp: &WpId) -> Result<SyncReport, SpecKittyError> {
-        let history = store.history(feature, wp)?;
-        let subtasks = self.subtasks.get(wp.as_str()).map_or(&[][..], Vec::as_slice);
-        let lines = lines_for(&self.mission.identity(), wp.as_str(), subtasks, &history, false);
-        self.log.sync(&lines)
+        self.sync_all(store, feature, std::slice::from_ref(wp))
     }
 
     /// [`MissionMirror::sync_wp`] for every WP at once (one write, one commit).
