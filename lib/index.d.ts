@@ -234,6 +234,10 @@ export interface MergeReport {
   prError: { code: ErrorCode; message: string } | null
   /** Per landed WP, what `cleanup` removed. */
   cleanup: Array<{ wp: string; worktreeRemoved: boolean; backup: string | null; branchDeleted: boolean; keptAs: string | null; note: string | null }>
+  /** WPs whose task box (`tasks.md`, a `PLAN.md`) the landing ticked. */
+  ticked: string[]
+  /** Problems the landing went on after (a task line changed since it was read). */
+  warnings: string[]
 }
 
 export interface PushOptions {
@@ -379,8 +383,12 @@ export interface DetectedAgent {
 }
 
 export declare class Orchestrator {
-  /** `config`: a path to an orchestrator.toml, an object with its keys, or nothing. */
-  constructor(repo: string, config?: string | Record<string, unknown>)
+  /**
+   * `config`: a path to an orchestrator.toml, an object with its keys, or nothing. `options.format`
+   * reads features with that reader instead of by their path's shape; `options.includeOptional`
+   * loads Kiro's optional tasks too (default: the configuration's `include_optional`).
+   */
+  constructor(repo: string, config?: string | Record<string, unknown>, options?: LoadOptions)
   run(feature: string, options?: RunOptions): Promise<RunSummary>
   /** Lands the done WPs on the target branch in dependency order; nothing changes unless all merge. */
   merge(feature: string, options?: MergeOptions): Promise<MergeReport>
@@ -403,6 +411,64 @@ export declare class Orchestrator {
   release(feature: string, wp: string): Promise<WpState>
 }
 
-export declare function loadFeature(path: string): Feature
+/** The readers a feature can be read with. */
+export type FeatureFormat = 'spec-kitty' | 'kiro' | 'task-list'
+
+/** How a feature is read. */
+export interface LoadOptions {
+  format?: FeatureFormat
+  includeOptional?: boolean
+}
+
+export declare function loadFeature(path: string, options?: LoadOptions): Feature
+
+/** A workspace after `cloneWorkspace`. */
+export interface ClonedWorkspace {
+  name: string
+  path: string
+  /** It existed (a clone of the same URL) and was fetched and reused. */
+  reused: boolean
+  branch: string | null
+  /** Problems it went on after (a fetch that failed, a branch that could not fast-forward). */
+  warnings: string[]
+}
+
+/** A feature of a workspace with its progress from the refs. */
+export interface WorkspaceFeature {
+  feature: string
+  /** Its files relative to the workspace (null: only in the refs). */
+  source: string | null
+  wps: number
+  done: number
+  lanes: Record<string, number>
+  /** The last run's status (`running`, `finished`, `aborted`, …). */
+  run: string | null
+  problem: string | null
+}
+
+/** One workspace: origin (credentials masked), branch and features. */
+export interface Workspace {
+  name: string
+  path: string
+  origin: string | null
+  branch: string | null
+  features: WorkspaceFeature[]
+  problem: string | null
+}
+
+/** What `removeWorkspace` did: `backup` is the bundle holding every ref. */
+export interface RemovedWorkspace {
+  path: string
+  backup: string | null
+  unsaved: string[]
+  worktreesRemoved: string[]
+}
+
+/** Clones `url` into `<workspaceDir>/<repo name>` through git, or reuses that clone. */
+export declare function cloneWorkspace(url: string, options?: { workspaceDir?: string; branch?: string }): Promise<ClonedWorkspace>
+/** Every workspace in `workspaceDir` with its features' progress. */
+export declare function listWorkspaces(workspaceDir?: string): Promise<Workspace[]>
+/** Removes a workspace; refused with unsaved work unless `force`; backed up first either way. */
+export declare function removeWorkspace(name: string, options?: { workspaceDir?: string; force?: boolean }): Promise<RemovedWorkspace>
 export declare function detectAgents(config?: Record<string, unknown>): Promise<DetectedAgent[]>
 export declare function version(): string

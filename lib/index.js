@@ -47,11 +47,15 @@ class Orchestrator {
    * @param {string} repo the git repository
    * @param {string|object} [config] a path to an orchestrator.toml, an object with its keys, or
    *   nothing for `<repo>/.kittify/orchestrator.toml`
+   * @param {{format?: string, includeOptional?: boolean}} [options] `format` ('spec-kitty',
+   *   'kiro', 'task-list') reads features with that reader instead of by their path's shape;
+   *   `includeOptional` loads Kiro's optional tasks too
    */
-  constructor(repo, config) {
+  constructor(repo, config, options = {}) {
     const object = config && typeof config === 'object' ? config : undefined
     const path = typeof config === 'string' ? config : undefined
-    this._native = call(() => new native.NativeOrchestrator(repo, object, path))
+    const { format, includeOptional } = options
+    this._native = call(() => new native.NativeOrchestrator(repo, object, path, format, includeOptional))
   }
 
   /**
@@ -220,9 +224,13 @@ class Orchestrator {
   }
 }
 
-/** Loads and validates a feature directory (throws an Error with code "feature_invalid"). */
-function loadFeature(path) {
-  return call(() => native.loadFeature(path))
+/**
+ * Loads and validates a feature: a spec-kitty directory, a Kiro spec or a markdown task list
+ * (throws an Error with code "feature_invalid"). `options.format` names the reader;
+ * `options.includeOptional` loads Kiro's optional tasks too.
+ */
+function loadFeature(path, options = {}) {
+  return call(() => native.loadFeature(path, options.format, options.includeOptional))
 }
 
 /** Every built-in and configured agent, found on PATH or not, with its version (a Promise). */
@@ -230,4 +238,38 @@ function detectAgents(config) {
   return settle((done) => native.detectAgentsAsync(config, done))
 }
 
-module.exports = { Orchestrator, loadFeature, detectAgents, version: native.version }
+/**
+ * Clones `url` through git (your credentials) into `<workspaceDir>/<repo name>`, or reuses a
+ * clone of the same URL there (fetched, fast-forwarded when clean); a clone of another URL is
+ * refused, a failed clone leaves nothing. A Promise of `{ name, path, reused, branch, warnings }`.
+ * @param {string} url
+ * @param {{workspaceDir?: string, branch?: string}} [options]
+ */
+function cloneWorkspace(url, options = {}) {
+  return settle((done) => native.cloneWorkspaceAsync(url, options.workspaceDir, options.branch, done))
+}
+
+/** Every workspace in `workspaceDir` with its origin, branch and features' progress (a Promise). */
+function listWorkspaces(workspaceDir) {
+  return settle((done) => native.listWorkspacesAsync(workspaceDir, done))
+}
+
+/**
+ * Removes workspace `name`: refused (code "worktree_dirty") while it has uncommitted files or
+ * branches on no remote unless `force`; a bundle of every ref is written first either way.
+ * @param {string} name
+ * @param {{workspaceDir?: string, force?: boolean}} [options]
+ */
+function removeWorkspace(name, options = {}) {
+  return settle((done) => native.removeWorkspaceAsync(name, options.workspaceDir, options.force, done))
+}
+
+module.exports = {
+  Orchestrator,
+  loadFeature,
+  detectAgents,
+  cloneWorkspace,
+  listWorkspaces,
+  removeWorkspace,
+  version: native.version,
+}

@@ -15,7 +15,7 @@ export declare class NativeOrchestrator {
    * `config`: an object with the `.kittify/orchestrator.toml` keys, a path to such a file, or
    * nothing for the repository's own file.
    */
-  constructor(repo: string, config?: any | undefined | null, configPath?: string | undefined | null)
+  constructor(repo: string, config?: any | undefined | null, configPath?: string | undefined | null, format?: string | undefined | null, includeOptional?: boolean | undefined | null)
   /**
    * Starts a run. Events go to `on_event`; the end goes to `on_done` as `{ok: true, summary}`
    * or `{ok: false, code, message}`. Both callbacks are released when the run ends, so nothing
@@ -67,6 +67,12 @@ export declare class NativeOrchestrator {
 }
 
 /**
+ * Clones `url` into `<workspace_dir>/<name>` through `git` (or reuses that clone): the
+ * workspace goes to `on_done`.
+ */
+export declare function cloneWorkspaceAsync(url: string, workspaceDir: string | undefined | null, branch: string | undefined | null, onDone: ((arg: any) => void)): void
+
+/**
  * Every known agent (built-in and configured), found on PATH or not: the list goes to `on_done`
  * (each agent answers `--version` within 10 s, all at once, off the JS thread).
  */
@@ -93,11 +99,18 @@ export interface Feature {
 /** Where a work package is in its lifecycle. */
 export type Lane = 'planned' | 'doing' | 'for_review' | 'done' | 'blocked' | 'canceled'
 
+/** Every workspace in `workspace_dir` with its features' progress: the list goes to `on_done`. */
+export declare function listWorkspacesAsync(workspaceDir: string | undefined | null, onDone: ((arg: any) => void)): void
+
 /**
- * Loads and validates a spec-kitty feature directory. Throws an `Error` with
+ * Loads and validates a feature (a spec-kitty directory, a Kiro spec, a markdown task list);
+ * `format` names the reader instead of the path's shape. Throws an `Error` with
  * `code === "feature_invalid"` listing every problem.
  */
-export declare function loadFeature(path: string): Feature
+export declare function loadFeature(path: string, format?: string | undefined | null, includeOptional?: boolean | undefined | null): Feature
+
+/** Removes workspace `name` (backed up first; refused with unsaved work unless `force`). */
+export declare function removeWorkspaceAsync(name: string, workspaceDir: string | undefined | null, force: boolean | undefined | null, onDone: ((arg: any) => void)): void
 
 /** The package version (the same as the Rust crate and the Python package). */
 export declare function version(): string

@@ -836,7 +836,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeOrchestrator = nativeBinding.NativeOrchestrator
+module.exports.cloneWorkspaceAsync = nativeBinding.cloneWorkspaceAsync
 module.exports.detectAgentsAsync = nativeBinding.detectAgentsAsync
 module.exports.Lane = nativeBinding.Lane
+module.exports.listWorkspacesAsync = nativeBinding.listWorkspacesAsync
 module.exports.loadFeature = nativeBinding.loadFeature
+module.exports.removeWorkspaceAsync = nativeBinding.removeWorkspaceAsync
 module.exports.version = nativeBinding.version

@@ -20,7 +20,7 @@ fn runtime() -> Arc<tokio::runtime::Runtime> {
 }
 
 /// A callback receiving a JS value on the JS thread (released after its last call).
-type JsCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>;
+pub(crate) type JsCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>;
 
 fn ok(key: &str, value: &impl serde::Serialize) -> serde_json::Value {
     serde_json::json!({"ok": true, key: to_js_value(value)})
@@ -62,7 +62,7 @@ fn merge_options_from(value: serde_json::Value) -> napi::Result<MergeOptions, Co
 /// Runs `work` (given the event sink) on the runtime in a task of its own and hands
 /// `{ok: true, <key>: value}` (or the error) to `on_done`; a panic becomes an `internal` error,
 /// so the Promise is always settled. Both callbacks are released when it ends.
-fn spawn_settled<T, Fut>(
+pub(crate) fn spawn_settled<T, Fut>(
     on_event: Option<JsCallback>,
     on_done: JsCallback,
     what: &'static str,
@@ -99,7 +99,7 @@ fn spawn_settled<T, Fut>(
 
 /// Runs `work` on the blocking pool and hands `{ok: true, value}` (or the error) to `on_done`;
 /// a panic in `work` becomes an `internal` error.
-fn settle_blocking<T, F>(on_done: JsCallback, work: F)
+pub(crate) fn settle_blocking<T, F>(on_done: JsCallback, work: F)
 where
     T: serde::Serialize,
     F: FnOnce() -> Result<T, kitty_orchestrator::Error> + Send + 'static,
@@ -129,6 +129,8 @@ impl NativeOrchestrator {
         repo: String,
         config: Option<serde_json::Value>,
         config_path: Option<String>,
+        format: Option<String>,
+        include_optional: Option<bool>,
     ) -> napi::Result<Self, Code> {
         guard(|| {
             let config = match (config, config_path) {
@@ -136,9 +138,14 @@ impl NativeOrchestrator {
                 (None, Some(path)) => Some(kitty_orchestrator::Config::from_path(&path).map_err(|e| to_js(e.into()))?),
                 (None, None) => None,
             };
-            kitty_orchestrator::Orchestrator::open(&repo, config)
-                .map(|inner| NativeOrchestrator { inner })
-                .map_err(to_js)
+            let load =
+                kitty_orchestrator::engine::load_options(format.as_deref(), false).map_err(|e| to_js(e.into()))?;
+            let mut inner = kitty_orchestrator::Orchestrator::open(&repo, config).map_err(to_js)?;
+            inner = inner.with_feature_format(load.format);
+            if let Some(include) = include_optional {
+                inner = inner.with_optional_tasks(include);
+            }
+            Ok(NativeOrchestrator { inner })
         })
     }
 

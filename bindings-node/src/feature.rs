@@ -74,15 +74,22 @@ pub struct Feature {
     pub topological_order: Vec<String>,
 }
 
-/// Loads and validates a spec-kitty feature directory. Throws an `Error` with
+/// Loads and validates a feature (a spec-kitty directory, a Kiro spec, a markdown task list);
+/// `format` names the reader instead of the path's shape. Throws an `Error` with
 /// `code === "feature_invalid"` listing every problem.
 #[napi]
-pub fn load_feature(path: String) -> napi::Result<Feature, Code> {
-    guard(|| load(&path))
+pub fn load_feature(
+    path: String,
+    format: Option<String>,
+    include_optional: Option<bool>,
+) -> napi::Result<Feature, Code> {
+    guard(|| load(&path, format.as_deref(), include_optional.unwrap_or(false)))
 }
 
-fn load(path: &str) -> napi::Result<Feature, Code> {
-    let feature = kitty_orchestrator::load_feature(path).map_err(|err| to_js(err.into()))?;
+fn load(path: &str, format: Option<&str>, include_optional: bool) -> napi::Result<Feature, Code> {
+    let options =
+        kitty_orchestrator::engine::load_options(format, include_optional).map_err(|err| to_js(err.into()))?;
+    let feature = kitty_orchestrator::load_feature_with(path, &options).map_err(|err| to_js(err.into()))?;
     let layout =
         serde_json::to_value(feature.layout).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     Ok(Feature {

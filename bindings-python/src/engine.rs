@@ -76,12 +76,23 @@ pub struct NativeOrchestrator {
 #[pymethods]
 impl NativeOrchestrator {
     #[new]
-    #[pyo3(signature = (repo, config=None))]
-    fn new(py: Python<'_>, repo: PathBuf, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (repo, config=None, format=None, include_optional=None))]
+    fn new(
+        py: Python<'_>,
+        repo: PathBuf,
+        config: Option<&Bound<'_, PyAny>>,
+        format: Option<String>,
+        include_optional: Option<bool>,
+    ) -> PyResult<Self> {
         let config = config_from(py, config)?;
-        kitty_orchestrator::Orchestrator::open(&repo, config)
-            .map(|inner| NativeOrchestrator { inner })
-            .map_err(|e| to_py(py, e))
+        let mut inner = kitty_orchestrator::Orchestrator::open(&repo, config).map_err(|e| to_py(py, e))?;
+        let load =
+            kitty_orchestrator::engine::load_options(format.as_deref(), false).map_err(|e| to_py(py, e.into()))?;
+        inner = inner.with_feature_format(load.format);
+        if let Some(include) = include_optional {
+            inner = inner.with_optional_tasks(include);
+        }
+        Ok(NativeOrchestrator { inner })
     }
 
     /// Runs a feature; returns the summary (a dict). `options` is a dict of
@@ -179,7 +190,7 @@ impl NativeOrchestrator {
 /// Runs `work` on the runtime with the GIL released, events delivered to `on_event` (typed by
 /// the wrapper) from a thread of their own, and returns its result as Python data. Ctrl-C (or a
 /// signal the wrapper turned into an exception) cancels the work cleanly, then raises.
-fn drive<T, Fut>(
+pub(crate) fn drive<T, Fut>(
     py: Python<'_>,
     on_event: Option<Py<PyAny>>,
     what: &'static str,

@@ -6,10 +6,19 @@ use pyo3::prelude::*;
 
 use crate::convert::json_to_py;
 
-/// Loads and validates a spec-kitty feature directory.
+/// Loads and validates a feature: a spec-kitty feature directory, a Kiro spec directory or a
+/// markdown task list; `format` names the reader instead of the path's shape.
 #[pyfunction]
-pub fn load_feature(py: Python<'_>, path: PathBuf) -> PyResult<Feature> {
-    let result = py.detach(|| kitty_orchestrator::load_feature(&path));
+#[pyo3(signature = (path, format=None, include_optional=false))]
+pub fn load_feature(
+    py: Python<'_>,
+    path: PathBuf,
+    format: Option<String>,
+    include_optional: bool,
+) -> PyResult<Feature> {
+    let options = kitty_orchestrator::engine::load_options(format.as_deref(), include_optional)
+        .map_err(|e| crate::errors::to_py(py, e.into()))?;
+    let result = py.detach(|| kitty_orchestrator::load_feature_with(&path, &options));
     match result {
         Ok(inner) => Ok(Feature { inner }),
         Err(err) => Err(crate::errors::to_py(py, err.into())),

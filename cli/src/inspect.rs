@@ -58,7 +58,7 @@ pub struct AgentsArgs {
 }
 
 fn open(target: &FeatureArg, json: bool) -> Result<Orchestrator, u8> {
-    Orchestrator::open(&target.repo, None).map_err(|err| fail(&err, json))
+    crate::open(&target.repo, None).map_err(|err| fail(&err, json))
 }
 
 fn age(timestamp: &str) -> String {

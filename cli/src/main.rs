@@ -8,6 +8,7 @@ mod progress;
 mod render;
 mod run;
 mod validate;
+mod workspaces;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,13 @@ struct Cli {
     /// Log more (repeat for more detail); also set by RUST_LOG.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Read the feature as this format instead of by its path's shape: spec-kitty, kiro or
+    /// task-list.
+    #[arg(long, global = true, value_parser = parse_format)]
+    format: Option<kitty_orchestrator::FeatureFormat>,
+    /// Load Kiro's optional tasks (`- [ ]*`) as WPs too (config `include_optional`).
+    #[arg(long, global = true)]
+    include_optional: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,6 +84,9 @@ enum Command {
     Agents(inspect::AgentsArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
     Validate(validate::Args),
+    /// Workspaces cloned by `run --clone`: list them with their features' progress, or remove
+    /// one (its refs backed up first).
+    Workspaces(workspaces::WorkspacesArgs),
     /// Write a commented .kittify/orchestrator.toml for the agents found here.
     Init(init::InitArgs),
     /// Print a shell completion script.
@@ -96,6 +107,7 @@ fn main() -> ExitCode {
         return ExitCode::from(kitty_orchestrator::demo::agent_main() as u8);
     }
     init_logging(cli.verbose);
+    let _ = LOAD.set((cli.format, cli.include_optional));
     let code = match cli.command {
         Command::Run(args) | Command::Resume(args) => run::run(args),
         Command::Status(args) => inspect::status(args),
@@ -112,6 +124,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),
         Command::Init(args) => init::init(args),
+        Command::Workspaces(args) => workspaces::workspaces(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "kitty-orchestrator", &mut std::io::stdout());
@@ -132,6 +145,30 @@ fn init_logging(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// `--format` and `--include-optional`, for every command that reads a feature.
+static LOAD: std::sync::OnceLock<(Option<kitty_orchestrator::FeatureFormat>, bool)> = std::sync::OnceLock::new();
+
+fn parse_format(name: &str) -> Result<kitty_orchestrator::FeatureFormat, String> {
+    name.parse()
+}
+
+/// Opens the repository with `--format` and `--include-optional` applied.
+pub fn open(
+    repo: &std::path::Path,
+    config: Option<kitty_orchestrator::Config>,
+) -> Result<kitty_orchestrator::Orchestrator, kitty_orchestrator::Error> {
+    let orch = kitty_orchestrator::Orchestrator::open(repo, config)?;
+    let (format, include_optional) = LOAD.get().copied().unwrap_or_default();
+    let orch = orch.with_feature_format(format);
+    Ok(if include_optional { orch.with_optional_tasks(true) } else { orch })
+}
+
+/// How `validate` reads a feature: `--format` and `--include-optional`.
+pub fn load_options() -> kitty_orchestrator::LoadOptions {
+    let (format, include_optional) = LOAD.get().copied().unwrap_or_default();
+    kitty_orchestrator::LoadOptions { format, include_optional }
 }
 
 /// The exit code for an error, by the kind of its stable code.

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kitty_orchestrator::Orchestrator;
 use kitty_orchestrator::engine::MergeOutcome;
 use kitty_orchestrator::engine::{Event, MergeOptions};
 use kitty_orchestrator::merge_strategy::MergeStrategy;
@@ -46,7 +45,7 @@ pub struct MergeArgs {
 }
 
 pub fn merge(args: MergeArgs) -> u8 {
-    let orch = match Orchestrator::open(&args.repo, None) {
+    let orch = match crate::open(&args.repo, None) {
         Ok(o) => o,
         Err(err) => return fail(&err, args.json),
     };
@@ -113,7 +112,7 @@ pub struct PushArgs {
 }
 
 pub fn push(args: PushArgs) -> u8 {
-    let orch = match Orchestrator::open(&args.repo, None) {
+    let orch = match crate::open(&args.repo, None) {
         Ok(o) => o,
         Err(err) => return fail(&err, args.json),
     };
@@ -152,7 +151,7 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> u8 {
     let json = args.format == "json";
-    let orch = match Orchestrator::open(&args.repo, None) {
+    let orch = match crate::open(&args.repo, None) {
         Ok(o) => o,
         Err(err) => return fail(&err, json),
     };
@@ -191,7 +190,7 @@ pub struct PrArgs {
 }
 
 pub fn pr(args: PrArgs) -> u8 {
-    let orch = match Orchestrator::open(&args.repo, None) {
+    let orch = match crate::open(&args.repo, None) {
         Ok(o) => o,
         Err(err) => return fail(&err, args.json),
     };

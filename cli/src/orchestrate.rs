@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kitty_orchestrator::Orchestrator;
 use kitty_orchestrator::engine::{RunOptions, RunOutcome};
 
 use crate::render;
@@ -52,7 +51,7 @@ fn find_repo_root() -> PathBuf {
 pub fn orchestrate(args: OrchestrateArgs) -> u8 {
     let _ = (&args.actor, args.no_caffeinate);
     let root = args.repo_root.clone().unwrap_or_else(find_repo_root);
-    let orch = match Orchestrator::open(&root, None) {
+    let orch = match crate::open(&root, None) {
         Ok(o) => o,
         Err(err) => {
             crate::fail(&err, false);

@@ -279,3 +279,35 @@ pub fn push_report(report: &kitty_orchestrator::remote::PushReport) -> String {
     }
     out
 }
+
+/// `workspaces list`: one block per workspace, one line per feature with its progress.
+pub fn workspaces(dir: &std::path::Path, list: &[kitty_orchestrator::workspace::Workspace]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if list.is_empty() {
+        let _ = writeln!(out, "no workspaces in {} (`run --clone URL FEATURE` makes one)", dir.display());
+        return out;
+    }
+    for ws in list {
+        let origin = ws.origin.as_deref().map(clean).unwrap_or_else(|| "(no origin)".into());
+        let branch = ws.branch.as_deref().map(clean).unwrap_or_else(|| "(detached)".into());
+        let _ = writeln!(out, "{}  {}  {}  {}", clean(&ws.name), origin, branch, ws.path.display());
+        if let Some(problem) = &ws.problem {
+            let _ = writeln!(out, "  problem: {}", clean(problem));
+        }
+        if ws.features.is_empty() {
+            let _ = writeln!(out, "  no features");
+        }
+        for f in &ws.features {
+            let run = f.run.as_deref().map(|r| format!(", last run {r}")).unwrap_or_default();
+            let lanes: Vec<String> =
+                f.lanes.iter().filter(|(l, _)| *l != "done").map(|(l, n)| format!("{n} {l}")).collect();
+            let lanes = if lanes.is_empty() { String::new() } else { format!(" ({})", lanes.join(", ")) };
+            let _ = writeln!(out, "  {}: {}/{} done{lanes}{run}", clean(&f.feature), f.done, f.wps);
+            if let Some(problem) = &f.problem {
+                let _ = writeln!(out, "    problem: {}", clean(problem));
+            }
+        }
+    }
+    out
+}

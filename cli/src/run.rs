@@ -13,11 +13,23 @@ use crate::{exit, fail, render};
 
 #[derive(clap::Args, Clone)]
 pub struct RunArgs {
-    /// The feature: a slug under kitty-specs/ or a directory.
+    /// The feature: a slug under kitty-specs/, a Kiro spec name under .kiro/specs/, a directory
+    /// or a markdown task list (PLAN.md).
     feature: String,
     /// The repository (default: the current directory).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
+    /// Clone this repository URL (through git, your credentials) into <workspace-dir>/<name> and
+    /// run there; a clone of the same URL already there is reused (fetched, fast-forwarded).
+    #[arg(long, value_name = "URL")]
+    clone: Option<String>,
+    /// Where --clone puts workspaces (default: KITTY_WORKSPACE_DIR, else the current directory).
+    #[arg(long, requires = "clone")]
+    workspace_dir: Option<PathBuf>,
+    /// With --clone: the branch to run on (default: the clone's target_branch, else the remote's
+    /// default branch).
+    #[arg(long, requires = "clone")]
+    branch: Option<String>,
     /// Implementation agent (repeat for a fallback order); overrides the configuration.
     #[arg(long = "impl-agent")]
     impl_agents: Vec<String>,
@@ -123,7 +135,14 @@ fn outcome_code(outcome: RunOutcome) -> u8 {
 }
 
 pub fn run(args: RunArgs) -> u8 {
-    let orch = match Orchestrator::open(&args.repo, None) {
+    let repo = match &args.clone {
+        Some(url) => match clone_for_run(url, args.workspace_dir.clone(), args.branch.clone(), args.json) {
+            Ok(path) => path,
+            Err(code) => return code,
+        },
+        None => args.repo.clone(),
+    };
+    let orch = match crate::open(&repo, None) {
         Ok(o) => o,
         Err(err) => return fail(&err, args.json),
     };
@@ -178,7 +197,7 @@ pub fn demo(args: DemoArgs) -> u8 {
         return exit::BAD_INPUT;
     }
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kitty-orchestrator"));
-    let orch = match Orchestrator::open(&dir, Some(demo_config(&exe))) {
+    let orch = match crate::open(&dir, Some(demo_config(&exe))) {
         Ok(o) => o,
         Err(err) => return fail(&err, args.json),
     };
@@ -217,4 +236,35 @@ pub fn demo(args: DemoArgs) -> u8 {
 
 fn demo_config(exe: &std::path::Path) -> Config {
     kitty_orchestrator::demo::config(exe)
+}
+
+/// Clones (or reuses) the workspace for `run --clone`; its path, or the exit code of the error.
+pub fn clone_for_run(url: &str, dir: Option<PathBuf>, branch: Option<String>, json: bool) -> Result<PathBuf, u8> {
+    let mut options = kitty_orchestrator::workspace::CloneOptions::new(
+        url,
+        dir.unwrap_or_else(kitty_orchestrator::workspace::default_workspace_dir),
+    );
+    options.branch = branch;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let cancel = CancellationToken::new();
+    let result = rt.block_on(async {
+        cancel_on_signals(cancel.clone(), "interrupted: stopping the clone");
+        kitty_orchestrator::workspace::clone_workspace(&options, &cancel).await
+    });
+    match result {
+        Ok(cloned) => {
+            if json {
+                println!("{}", serde_json::json!({"type": "workspace", "workspace": cloned}));
+            } else {
+                let how = if cloned.reused { "reusing" } else { "cloned into" };
+                let branch = cloned.branch.as_deref().map(|b| format!(" on {b}")).unwrap_or_default();
+                eprintln!("{how} {}{branch}", cloned.path.display());
+                for warning in &cloned.warnings {
+                    eprintln!("warning: {}", render::clean(warning));
+                }
+            }
+            Ok(cloned.path)
+        }
+        Err(err) => Err(fail(&err.into(), json)),
+    }
 }

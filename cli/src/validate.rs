@@ -2,26 +2,30 @@
 
 use std::path::PathBuf;
 
-use kitty_orchestrator::{Error, Feature, load_feature};
+use kitty_orchestrator::{Error, Feature, load_feature_with};
 use serde_json::json;
 
 use crate::exit;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The feature directory (kitty-specs/<NNN-slug>), or a slug under ./kitty-specs/.
+    /// The feature: a directory (kitty-specs/<NNN-slug>, .kiro/specs/<name>), a slug under
+    /// ./kitty-specs/ or a Kiro spec name under ./.kiro/specs/, or a markdown task list.
     feature: PathBuf,
     /// Print one JSON document instead of text.
     #[arg(long)]
     json: bool,
 }
 
-/// A slug names `kitty-specs/<slug>` when no directory of that name exists here.
+/// A slug names `kitty-specs/<slug>` (or the Kiro spec `.kiro/specs/<name>`) when no directory
+/// of that name exists here.
 pub fn resolve_feature_dir(feature: PathBuf) -> PathBuf {
     if !feature.exists() && feature.components().count() == 1 {
-        let under_specs = PathBuf::from("kitty-specs").join(&feature);
-        if under_specs.exists() {
-            return under_specs;
+        for specs in ["kitty-specs", ".kiro/specs"] {
+            let under_specs = PathBuf::from(specs).join(&feature);
+            if under_specs.exists() {
+                return under_specs;
+            }
         }
     }
     feature
@@ -29,7 +33,7 @@ pub fn resolve_feature_dir(feature: PathBuf) -> PathBuf {
 
 pub fn run(args: Args) -> u8 {
     let dir = resolve_feature_dir(args.feature);
-    match load_feature(&dir) {
+    match load_feature_with(&dir, &crate::load_options()) {
         Ok(feature) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&feature_json(&feature)).expect("serializable"));

@@ -42,6 +42,7 @@ pub mod spec_kitty;
 pub mod state;
 pub mod template;
 pub mod ticks;
+pub mod workspace;
 pub mod worktree;
 
 pub use config::{Config, ConfigError};
@@ -49,7 +50,10 @@ pub use engine::{Event, Orchestrator, RunOptions, RunOutcome, RunSummary};
 pub use error::{Error, Result};
 pub use error_code::{ErrorCode, ErrorKind};
 pub use failure::FailureClass;
-pub use feature::{Feature, FeatureError, FeatureMeta, Layout, Problem, ProblemKind, WorkPackage, load_feature};
+pub use feature::{
+    Feature, FeatureError, FeatureFormat, FeatureMeta, Layout, LoadOptions, Problem, ProblemKind, WorkPackage,
+    load_feature, load_feature_with,
+};
 pub use graph::Graph;
 pub use ids::{FeatureSlug, WpId};
 pub use lane::Lane;

@@ -1,9 +1,12 @@
 //! Ticking a task's box in its source file (`tasks.md`, a `PLAN.md`) when its WP is done, as
 //! Kiro itself does: only that line's `[ ]` becomes `[x]`, written atomically (write + rename),
 //! and only while the line still says what was read — a line someone changed since is left
-//! alone, with a warning saying which.
+//! alone, with a warning saying which. A parent task's box is ticked once every sub-task of it
+//! that runs is done (optional sub-tasks not run do not hold it back).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value as Json;
 
@@ -36,30 +39,60 @@ pub enum TickError {
 /// The tasks of a feature whose boxes are ticked as their WPs finish.
 #[derive(Debug, Clone)]
 pub struct Ticks {
-    tasks: Vec<(String, PathBuf, usize, String)>,
+    tasks: Vec<Task>,
+    /// WPs done so far (done when read, or ticked since): a parent is ticked when all its
+    /// sub-tasks are.
+    done: Arc<Mutex<HashSet<String>>>,
+}
+
+/// One tickable task line, with its parent task's line when it is a sub-task.
+#[derive(Debug, Clone)]
+struct Task {
+    wp: String,
+    path: PathBuf,
+    line: usize,
+    text: String,
+    parent: Option<(usize, String)>,
 }
 
 impl Ticks {
     /// The tickable tasks of `feature` (those read from a checkbox line), or `None`.
     pub fn for_feature(feature: &Feature) -> Option<Ticks> {
-        let tasks: Vec<_> = feature.work_packages.iter().filter_map(tickable).collect();
-        (!tasks.is_empty()).then_some(Ticks { tasks })
+        let tasks: Vec<Task> = feature.work_packages.iter().filter_map(tickable).collect();
+        let done = feature.work_packages.iter().filter(|wp| wp.initial_lane == Lane::Done).map(|wp| wp.id.to_string());
+        (!tasks.is_empty()).then(|| Ticks { tasks, done: Arc::new(Mutex::new(done.collect())) })
     }
 
-    /// Ticks `wp`'s box when `lane` is done. `Ok(true)` when the file changed.
+    /// Ticks `wp`'s box when `lane` is done, and its parent's once every sub-task of it here is
+    /// done. `Ok(true)` when the file changed.
     pub fn tick(&self, wp: &str, lane: Lane) -> Result<bool, TickError> {
         if lane != Lane::Done {
             return Ok(false);
         }
-        let Some((_, path, line, expected)) = self.tasks.iter().find(|t| t.0 == wp) else { return Ok(false) };
-        tick_line(path, *line, expected)
+        let Some(task) = self.tasks.iter().find(|t| t.wp == wp) else { return Ok(false) };
+        let all_siblings_done = {
+            let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            done.insert(wp.to_string());
+            let siblings =
+                self.tasks.iter().filter(|t| t.path == task.path && t.parent.is_some() && t.parent == task.parent);
+            task.parent.is_some() && siblings.map(|t| &t.wp).all(|w| done.contains(w))
+        };
+        let mut changed = tick_line(&task.path, task.line, &task.text)?;
+        if all_siblings_done && let Some((line, text)) = &task.parent {
+            changed |= tick_line(&task.path, *line, text)?;
+        }
+        Ok(changed)
     }
 }
 
-fn tickable(wp: &WorkPackage) -> Option<(String, PathBuf, usize, String)> {
+fn tickable(wp: &WorkPackage) -> Option<Task> {
     let line = wp.extra.get("line").and_then(Json::as_u64)? as usize;
     let text = wp.extra.get("source_line").and_then(Json::as_str)?;
-    Some((wp.id.to_string(), wp.source.clone(), line, text.to_string()))
+    let parent = match (wp.extra.get("parent_line").and_then(Json::as_u64), wp.extra.get("parent_source_line")) {
+        (Some(line), Some(Json::String(text))) => Some((line as usize, text.clone())),
+        _ => None,
+    };
+    Some(Task { wp: wp.id.to_string(), path: wp.source.clone(), line, text: text.to_string(), parent })
 }
 
 /// Changes `[ ]` to `[x]` on line `line` of `path` when that line is `expected` (or already

@@ -114,11 +114,15 @@ async fn a_kiro_spec_runs_to_done_by_its_name() {
     for wp in ["WP0202", "WP0301", "WP0402", "WP0500", "WP0600"] {
         assert!(files.contains(&format!("{wp}.txt")), "{files}");
     }
-    // The boxes of the tasks done now are ticked, and nothing else in the file changed: not the
-    // group lines (2, 3, 4), not the optional 2.3, not one other byte.
+    // The boxes of the tasks done now are ticked, and of the groups (2, 3, 4) whose sub-tasks
+    // are all done (2.3 is optional and not run: it does not hold 2 back); nothing else in the
+    // file changed: not the optional 2.3, not one other byte.
     let before = String::from_utf8(before).unwrap();
     let after = std::fs::read_to_string(dir.join(".kiro/specs/user-auth/tasks.md")).unwrap();
     let ticked = [
+        "- [ ] 2. ",
+        "- [ ] 3. ",
+        "- [ ] 4. ",
         "- [ ] 2.2 ",
         "  - [ ] 3.1 ",
         "  - [ ] 3.2 ",
@@ -261,4 +265,73 @@ async fn a_failing_verify_line_fails_the_attempt_and_the_retry_passes_it() {
     assert!(log.contains("not yet"), "{log}");
     // Its box is ticked in PLAN.md.
     assert!(std::fs::read_to_string(dir.join("PLAN.md")).unwrap().starts_with("- [x] Do the thing\n"));
+}
+
+#[test]
+fn optional_tasks_load_when_asked_and_a_format_overrides_the_path_shape() {
+    use kitty_orchestrator::{FeatureFormat, LoadOptions, load_feature_with};
+    let with = LoadOptions { include_optional: true, ..LoadOptions::default() };
+    let feature = load_feature_with(fixture("user-auth"), &with).unwrap();
+    let optional = feature.work_package(&id("WP0203")).expect("2.3 is loaded with include_optional");
+    assert_eq!(optional.extra["optional"], true);
+    // In document order it comes after 2.2 and before 3.1.
+    assert_eq!(optional.dependencies, [id("WP0202")]);
+    assert_eq!(feature.work_package(&id("WP0301")).unwrap().dependencies, [id("WP0203")]);
+    assert!(load_feature(fixture("user-auth")).unwrap().work_package(&id("WP0203")).is_none());
+
+    // A directory with tasks.md and a tasks/ directory reads as spec-kitty by its shape; --format
+    // kiro reads its tasks.md.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = spec(tmp.path(), "- [ ] 1. Only task\n");
+    std::fs::create_dir_all(dir.join("tasks")).unwrap();
+    let err = load_feature(&dir).unwrap_err();
+    assert!(err.to_string().contains("no work packages"), "{err}");
+    let kiro = LoadOptions { format: Some(FeatureFormat::Kiro), ..LoadOptions::default() };
+    let feature = load_feature_with(&dir, &kiro).unwrap();
+    assert_eq!(feature.layout, Layout::Kiro);
+    assert_eq!(feature.work_packages.len(), 1);
+    // A markdown file read as a Kiro spec names the mismatch.
+    let plan = tmp.path().join("PLAN.md");
+    std::fs::write(&plan, "- [ ] One\n").unwrap();
+    let err = load_feature_with(&plan, &kiro).unwrap_err();
+    assert!(err.to_string().contains("format `kiro` reads a directory"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_ticks_again_what_a_checkout_unticked() {
+    use common::{agent, config, fast, git, recorder, repo};
+    let tmp = repo();
+    let dir = tmp.path();
+    let original = "# Plan\n\n- [ ] 1. Parse\n- [ ] 1.1 Lexer\n- [ ] 1.2 Parser\n- [ ] 2. Docs\n";
+    std::fs::write(dir.join("PLAN.md"), original).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "plan"]);
+    let cfg =
+        config("[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]", &[agent("impl", &[]), agent("rev", &[])]);
+    let orch = kitty_orchestrator::Orchestrator::open(dir, Some(cfg)).unwrap();
+    let (sink, _) = recorder();
+    let summary = orch.run("PLAN.md", fast(), sink, tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.done, 3, "{summary:#?}");
+    let all_ticked = "# Plan\n\n- [x] 1. Parse\n- [x] 1.1 Lexer\n- [x] 1.2 Parser\n- [x] 2. Docs\n";
+    assert_eq!(
+        std::fs::read_to_string(dir.join("PLAN.md")).unwrap(),
+        all_ticked,
+        "the parent is ticked with its last sub-task"
+    );
+    // The file is checked out again (the ticks were never committed): the merge ticks them.
+    git(dir, &["checkout", "--", "PLAN.md"]);
+    let (sink, _) = recorder();
+    let report = orch
+        .merge(
+            "PLAN",
+            kitty_orchestrator::engine::MergeOptions::default(),
+            sink,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, kitty_orchestrator::engine::MergeOutcome::Merged, "{report:#?}");
+    assert_eq!(report.ticked, [id("WP0101"), id("WP0102"), id("WP0200")], "{report:#?}");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(std::fs::read_to_string(dir.join("PLAN.md")).unwrap(), all_ticked);
 }

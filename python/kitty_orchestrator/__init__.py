@@ -20,7 +20,7 @@ import functools
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Optional, TypedDict, Union
 
 from . import _native
 from ._native import (
@@ -43,6 +43,10 @@ from ._native import (
     load_feature,
 )
 from ._types import (
+    ClonedWorkspace,
+    RemovedWorkspace,
+    Workspace,
+    WorkspaceFeature,
     AgentFinished,
     AgentOutput,
     AgentStarted,
@@ -143,17 +147,29 @@ def _graceful_termination() -> Iterator[None]:
         for number, old in previous.items():
             signal.signal(number, old)
 ConfigLike = Union[str, "os.PathLike[str]", dict[str, Any], Config, None]
+FeatureFormat = Union[Literal["spec-kitty"], Literal["kiro"], Literal["task-list"]]
+"""The readers a feature can be read with (``format=``)."""
 
 
 class Orchestrator:
     """Runs features of the git repository at ``repo``.
 
     ``config`` is a path to a TOML file, a dict with the same keys, a :class:`Config`, or None
-    for ``<repo>/.kittify/orchestrator.toml`` (defaults when absent).
+    for ``<repo>/.kittify/orchestrator.toml`` (defaults when absent). ``format``
+    (``"spec-kitty"``, ``"kiro"``, ``"task-list"``) reads features with that reader instead of
+    by their path's shape; ``include_optional`` loads Kiro's optional tasks too (default: the
+    configuration's ``include_optional``).
     """
 
-    def __init__(self, repo: Union[str, "os.PathLike[str]"], config: ConfigLike = None) -> None:
-        self._native = _native.Orchestrator(os.fspath(repo), config)
+    def __init__(
+        self,
+        repo: Union[str, "os.PathLike[str]"],
+        config: ConfigLike = None,
+        *,
+        format: Optional[FeatureFormat] = None,
+        include_optional: Optional[bool] = None,
+    ) -> None:
+        self._native = _native.Orchestrator(os.fspath(repo), config, format, include_optional)
 
     def run(self, feature: str, **options: Unpack[RunOptions]) -> RunSummary:
         """Runs (or resumes) ``feature`` until nothing more can start. Blocks with the GIL
@@ -260,7 +276,45 @@ def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:
     return result
 
 
+def clone_workspace(
+    url: str,
+    workspace_dir: Union[str, "os.PathLike[str]", None] = None,
+    branch: Optional[str] = None,
+) -> ClonedWorkspace:
+    """Clones ``url`` through ``git`` (your credentials) into ``<workspace_dir>/<repo name>``
+    and checks out ``branch`` (default: the clone's ``target_branch``, else the remote's default
+    branch); a clone of the same URL already there is fetched and reused, one of another URL is
+    refused. A clone that fails leaves nothing behind. ``workspace_dir`` defaults to
+    ``KITTY_WORKSPACE_DIR``, else the current directory. Run features in it with
+    ``Orchestrator(cloned.path)``."""
+    directory = None if workspace_dir is None else os.fspath(workspace_dir)
+    return build(ClonedWorkspace, _native.clone_workspace(url, directory, branch))
+
+
+def list_workspaces(workspace_dir: Union[str, "os.PathLike[str]", None] = None) -> list[Workspace]:
+    """Every workspace in ``workspace_dir``: origin, branch, features and their progress."""
+    directory = None if workspace_dir is None else os.fspath(workspace_dir)
+    return [build(Workspace, w) for w in _native.list_workspaces(directory)]
+
+
+def remove_workspace(
+    name: str, workspace_dir: Union[str, "os.PathLike[str]", None] = None, force: bool = False
+) -> RemovedWorkspace:
+    """Removes workspace ``name``: refused (``WorktreeError``, code ``worktree_dirty``) while it
+    has uncommitted files or branches on no remote unless ``force``; a bundle of every ref is
+    written to ``<workspace_dir>/.kitty-backups/`` first either way."""
+    directory = None if workspace_dir is None else os.fspath(workspace_dir)
+    return build(RemovedWorkspace, _native.remove_workspace(name, directory, force))
+
+
 __all__ = [
+    "ClonedWorkspace",
+    "RemovedWorkspace",
+    "Workspace",
+    "WorkspaceFeature",
+    "clone_workspace",
+    "list_workspaces",
+    "remove_workspace",
     "ERROR_CODES",
     "AgentError",
     "AgentFinished",
@@ -309,4 +363,5 @@ __all__ = [
     "__version__",
     "detect_agents",
     "load_feature",
+    "FeatureFormat",
 ]

@@ -25,8 +25,11 @@ __all__ = [
     "GitError",
     "WorkPackage",
     "__version__",
+    "clone_workspace",
     "detect_agents",
+    "list_workspaces",
     "load_feature",
+    "remove_workspace",
 ]
 
 class KittyError(Exception):
@@ -138,7 +141,13 @@ class Config:
 class Orchestrator:
     """The native orchestrator; use kitty_orchestrator.Orchestrator."""
 
-    def __new__(cls, repo: str | os.PathLike[str], config: Any = None) -> Orchestrator: ...
+    def __new__(
+        cls,
+        repo: str | os.PathLike[str],
+        config: Any = None,
+        format: Optional[str] = None,
+        include_optional: Optional[bool] = None,
+    ) -> Orchestrator: ...
     def run(self, feature: str, options: dict[str, Any], on_event: Optional[Any] = None) -> dict[str, Any]: ...
     def merge(self, feature: str, options: dict[str, Any], on_event: Optional[Any] = None) -> dict[str, Any]: ...
     def push(self, feature: str, options: dict[str, Any]) -> dict[str, Any]: ...
@@ -153,5 +162,19 @@ class Orchestrator:
 def detect_agents(config: Any = None) -> list[dict[str, Any]]:
     """Every known agent, found on PATH or not."""
 
-def load_feature(path: str | os.PathLike[str]) -> Feature:
-    """Loads and validates a spec-kitty feature directory; raises FeatureError listing every problem."""
+def clone_workspace(
+    url: str, workspace_dir: Optional[str] = None, branch: Optional[str] = None
+) -> dict[str, Any]:
+    """Clones (or reuses) a workspace."""
+
+def list_workspaces(workspace_dir: Optional[str] = None) -> list[dict[str, Any]]:
+    """Every workspace with its features' progress."""
+
+def remove_workspace(name: str, workspace_dir: Optional[str] = None, force: bool = False) -> dict[str, Any]:
+    """Removes a workspace, backed up first."""
+
+def load_feature(
+    path: str | os.PathLike[str], format: Optional[str] = None, include_optional: bool = False
+) -> Feature:
+    """Loads and validates a feature (spec-kitty directory, Kiro spec, markdown task list);
+    raises FeatureError listing every problem."""

@@ -279,6 +279,10 @@ class MergeReport(_Typed):
     """The feature's report after the merge (``Orchestrator.report`` gives it typed)."""
     pull_request: Optional[dict[str, Any]] = None
     pr_error: Optional[dict[str, Any]] = None
+    ticked: list[str] = field(default_factory=list)
+    """WPs whose task box (``tasks.md``, a ``PLAN.md``) the landing ticked."""
+    warnings: list[str] = field(default_factory=list)
+    """Problems the landing went on after (a task line changed since it was read)."""
 
     @property
     def merged(self) -> list[str]:
@@ -520,6 +524,74 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     if cls is RunFinished:
         known["summary"] = RunSummary._from(data["summary"])
     return cls(**known, data=data)
+
+
+@dataclass(frozen=True)
+class ClonedWorkspace(_Typed):
+    """The workspace a feature runs in after :func:`clone_workspace`."""
+
+    name: str
+    path: str
+    reused: bool
+    """It existed (a clone of the same URL) and was fetched and reused."""
+    branch: Optional[str]
+    warnings: list[str]
+    """Problems it went on after (a fetch that failed, a branch that could not fast-forward)."""
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "ClonedWorkspace":
+        return ClonedWorkspace(**_known(ClonedWorkspace, data), data=data)
+
+
+@dataclass(frozen=True)
+class WorkspaceFeature(_Typed):
+    """A feature of a workspace with its progress from the refs."""
+
+    feature: str
+    source: Optional[str]
+    """Its files relative to the workspace (None: only in the refs)."""
+    wps: int
+    done: int
+    lanes: dict[str, int]
+    run: Optional[str]
+    """The last run's status (``running``, ``finished``, ``aborted``…)."""
+    problem: Optional[str]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "WorkspaceFeature":
+        return WorkspaceFeature(**_known(WorkspaceFeature, data), data=data)
+
+
+@dataclass(frozen=True)
+class Workspace(_Typed):
+    """One workspace: its origin (credentials masked), branch and features."""
+
+    name: str
+    path: str
+    origin: Optional[str]
+    branch: Optional[str]
+    features: list[WorkspaceFeature]
+    problem: Optional[str]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "Workspace":
+        known = _known(Workspace, data)
+        known["features"] = [WorkspaceFeature._from(f) for f in data["features"]]
+        return Workspace(**known, data=data)
+
+
+@dataclass(frozen=True)
+class RemovedWorkspace(_Typed):
+    """What :func:`remove_workspace` did: ``backup`` is the bundle every ref is in."""
+
+    path: str
+    backup: Optional[str]
+    unsaved: list[str]
+    worktrees_removed: list[str]
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "RemovedWorkspace":
+        return RemovedWorkspace(**_known(RemovedWorkspace, data), data=data)
 
 
 def build(cls: type[T], data: Any) -> T:

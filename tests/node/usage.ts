@@ -1,5 +1,5 @@
 // Type-checked (not run) by the test command: the package's typings support the documented use.
-import { Orchestrator, loadFeature, detectAgents, type Event, type Lane, type RunSummary, type KittyError } from '../../lib'
+import { Orchestrator, loadFeature, detectAgents, cloneWorkspace, listWorkspaces, removeWorkspace, type Event, type Lane, type RunSummary, type KittyError } from '../../lib'
 
 async function example(): Promise<RunSummary> {
   const orch = new Orchestrator('.', { max_concurrent_wps: 4 })
@@ -36,6 +36,13 @@ async function example(): Promise<RunSummary> {
   console.log(pr.pullRequest.url, pr.created, report.outcome, report.wps[0]?.commits.length, landed.pullRequest?.via)
   console.log(pushed.refs.map((r) => r.status), landed.pushError?.code)
   console.log(merged, landed.verify?.fixRounds, landed.conflicts[0]?.paths, status.wps['WP01']?.merged?.commit)
+  console.log(landed.ticked, landed.warnings)
+  const cloned = await cloneWorkspace('https://example.com/org/app.git', { workspaceDir: '/tmp/ws', branch: 'main' })
+  const kiro = new Orchestrator(cloned.path, undefined, { format: 'kiro', includeOptional: true })
+  const listed = await listWorkspaces('/tmp/ws')
+  console.log(kiro, cloned.reused, listed[0]?.features[0]?.done, loadFeature('PLAN.md', { format: 'task-list' }).slug)
+  const removed = await removeWorkspace('app', { workspaceDir: '/tmp/ws', force: true })
+  console.log(removed.backup, removed.worktreesRemoved)
   return summary
 }
 

@@ -179,6 +179,8 @@ pub struct Config {
     pub auto_merge: bool,
     /// Tick a task's box in its `tasks.md` / `PLAN.md` when its WP is done.
     pub tick_tasks: bool,
+    /// Load Kiro's optional tasks (`- [ ]*`) as WPs too (default false, as Kiro skips them).
+    pub include_optional: bool,
     /// What `merge` removes once WPs landed (default worktrees).
     pub cleanup: Cleanup,
     /// How lane changes reach spec-kitty's files; `None` = by layout: `commit` for 3.x missions
@@ -219,6 +221,7 @@ impl Default for Config {
             auto_pr: false,
             auto_merge: false,
             tick_tasks: true,
+            include_optional: false,
             cleanup: Cleanup::Worktrees,
             mirror: None,
             branch_template: BranchTemplate::default(),

@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     pub(super) auto_pr: Option<bool>,
     pub(super) auto_merge: Option<bool>,
     pub(super) tick_tasks: Option<bool>,
+    pub(super) include_optional: Option<bool>,
     pub(super) cleanup: Option<Spanned<String>>,
     pub(super) mirror: Option<Spanned<String>>,
     pub(super) branch_template: Option<Spanned<String>>,

@@ -291,6 +291,8 @@ impl Orchestrator {
             pull_request: None,
             pr_error: None,
             cleanup: Vec::new(),
+            ticked: Vec::new(),
+            warnings: Vec::new(),
         };
         if !landing.opts.dry_run {
             if !integration.conflicts.is_empty() {
@@ -362,7 +364,27 @@ impl Orchestrator {
             .map(|s| s.wp.clone())
             .collect();
         report.cleanup = self.clean_up(&landing.names, &landing.feature.slug, &landed, tip);
+        self.tick_landed(landing, &landed, &mut report);
         Ok(report)
+    }
+
+    /// Ticks the boxes of landed tasks again (a box ticked when done stays ticked; one that was
+    /// not — the file was checked out again, the run was elsewhere — is ticked now).
+    fn tick_landed(&self, landing: &Landing, landed: &[WpId], report: &mut MergeReport) {
+        if !self.config.tick_tasks {
+            return;
+        }
+        let Some(ticks) = crate::ticks::Ticks::for_feature(&landing.feature) else { return };
+        for wp in landed {
+            match ticks.tick(wp.as_str(), crate::lane::Lane::Done) {
+                Ok(true) => report.ticked.push(wp.clone()),
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(%wp, %err, "a task box was not ticked");
+                    report.warnings.push(err.to_string());
+                }
+            }
+        }
     }
 
     /// The landing on each landed WP's chain and on the run chain.

@@ -168,6 +168,8 @@ impl Orchestrator {
             push_error: None,
             report: None,
             cleanup: Vec::new(),
+            ticked: Vec::new(),
+            warnings: Vec::new(),
             pull_request: None,
             pr_error: None,
         })

@@ -62,6 +62,11 @@ pub struct MergeReport {
     pub pull_request: Option<crate::forge::PrReport>,
     /// Why the pull request afterwards failed (the landing stands).
     pub pr_error: Option<PushError>,
+    /// WPs whose task box (Kiro `tasks.md`, a `PLAN.md`) the landing ticked (`tick_tasks`);
+    /// boxes ticked when the WP was done are not listed again.
+    pub ticked: Vec<WpId>,
+    /// Problems the landing went on after (a task line changed since it was read).
+    pub warnings: Vec<String>,
 }
 
 /// A push after a merge that failed (the merge itself landed).

@@ -29,7 +29,7 @@ pub use events::{Event, EventSink, no_events};
 pub use merge_cleanup::{Cleaned, landed_ref};
 pub use merge_options::MergeOptions;
 pub use merge_report::{MergeOutcome, MergeReport, PushError};
-pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions, RunOptionsSpec};
+pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions, RunOptionsSpec, load_options};
 pub use orchestrator::{FeatureStatus, Orchestrator};
 pub use plan::{Plan, PlannedWp};
 pub use pr::PrOptions;

@@ -143,6 +143,17 @@ impl<'de> serde::Deserialize<'de> for RunOptions {
     }
 }
 
+/// How the bindings and the CLI name a feature's reading: a format name (`spec-kitty`, `kiro`,
+/// `task-list`; `None` picks by path) and whether Kiro's optional tasks are loaded. An unknown
+/// format is an error naming the `format` option and the known ones.
+pub fn load_options(format: Option<&str>, include_optional: bool) -> Result<crate::feature::LoadOptions, ConfigError> {
+    let format = match format {
+        Some(name) => Some(name.parse::<crate::feature::FeatureFormat>().map_err(|why| invalid("format", why))?),
+        None => None,
+    };
+    Ok(crate::feature::LoadOptions { format, include_optional })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
 use crate::config::Config;
-use crate::feature::{Feature, load_feature};
+use crate::feature::{Feature, FeatureFormat, LoadOptions, load_feature_with};
 use crate::ids::{FeatureSlug, WpId};
 use crate::redact::Redactor;
 use crate::state::{
@@ -29,6 +29,7 @@ pub struct Orchestrator {
     pub(super) repo_root: PathBuf,
     pub(super) config: Config,
     pub(super) store: StateStore,
+    pub(super) load: LoadOptions,
 }
 
 /// A feature's state in git, as `status` reads it: the run, every readable WP, and the refs that
@@ -75,7 +76,25 @@ impl Orchestrator {
             None => Config::load(&repo_root)?,
         };
         let store = store.with_redactor(redactor_for(&config));
-        Ok(Orchestrator { repo_root, config, store })
+        let load = LoadOptions { format: None, include_optional: config.include_optional };
+        Ok(Orchestrator { repo_root, config, store, load })
+    }
+
+    /// Reads features with `format` instead of by their path's shape (`--format`).
+    pub fn with_feature_format(mut self, format: Option<FeatureFormat>) -> Orchestrator {
+        self.load.format = format;
+        self
+    }
+
+    /// Loads Kiro's optional tasks as WPs too (`--include-optional`; config `include_optional`).
+    pub fn with_optional_tasks(mut self, include: bool) -> Orchestrator {
+        self.load.include_optional = include;
+        self
+    }
+
+    /// How features are read.
+    pub fn load_options(&self) -> &LoadOptions {
+        &self.load
     }
 
     /// The configuration in use.
@@ -112,10 +131,13 @@ impl Orchestrator {
             specs.join(name)
         } else if self.repo_root.join(".kiro").join("specs").join(name).is_dir() {
             self.repo_root.join(".kiro").join("specs").join(name)
+        } else if !name.contains('/') && self.repo_root.join(format!("{name}.md")).is_file() {
+            // A task list's slug is its file name without `.md`: `merge PLAN` finds PLAN.md.
+            self.repo_root.join(format!("{name}.md"))
         } else {
             return Err(EngineError::FeatureNotFound { name: name.to_string(), specs }.into());
         };
-        let feature = load_feature(dir)?;
+        let feature = load_feature_with(dir, &self.load)?;
         // A spec-kitty 3.x mission runs in its execution lanes, starting from its own status log.
         match crate::spec_kitty::Mission::detect(&feature, &self.primary_checkout())? {
             Some(mission) => Ok(mission.apply_to(feature)?),

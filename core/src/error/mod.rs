@@ -38,6 +38,9 @@ pub enum Error {
     /// A spec-kitty mission's files could not be read or its status log written.
     #[error(transparent)]
     SpecKitty(#[from] crate::spec_kitty::SpecKittyError),
+    /// A workspace could not be cloned, listed or removed.
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
     /// A run could not start (no agents, unknown agent, feature not found).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -71,6 +74,7 @@ impl Error {
             Error::Remote(err) => err.code(),
             Error::Forge(err) => err.code(),
             Error::SpecKitty(err) => err.code(),
+            Error::Workspace(err) => err.code(),
         }
     }
 }

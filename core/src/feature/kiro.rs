@@ -8,7 +8,7 @@
 //! are stable when tasks are added after it. By default each task depends on the one before it
 //! (Kiro runs them in document order); a `_Depends: 1.2, 2_` line (our extension) replaces that
 //! with the tasks named (a top-level number means all its sub-tasks). Optional tasks are not
-//! loaded. The prompt is the task with its details, the requirements it references quoted from
+//! loaded unless asked for (`--include-optional`). The prompt is the task with its details, the requirements it references quoted from
 //! `requirements.md`, and `design.md` as context.
 
 use std::collections::{BTreeMap, HashSet};
@@ -224,19 +224,29 @@ fn requirement_sections(text: &str) -> BTreeMap<String, String> {
     sections
 }
 
-/// Loads the Kiro spec in `dir`.
+/// Loads the Kiro spec in `dir` (optional tasks skipped).
 pub fn load_kiro(dir: &Path) -> Result<Feature, FeatureError> {
-    load_tasks(dir, &dir.join("tasks.md"), false)
+    load_kiro_with(dir, false)
+}
+
+/// Loads the Kiro spec in `dir`; `include_optional` loads its `- [ ]*` tasks as WPs too.
+pub fn load_kiro_with(dir: &Path, include_optional: bool) -> Result<Feature, FeatureError> {
+    load_tasks(dir, &dir.join("tasks.md"), false, include_optional)
 }
 
 /// Loads a markdown task list (a `PLAN.md`): `- [ ]` items (numbered or not, numbered by
 /// position then), with `_Depends:_`, `Files:` and `Verify:` lines. Its slug is the file's name
 /// without `.md`.
 pub fn load_task_list(file: &Path) -> Result<Feature, FeatureError> {
-    load_tasks(file, file, true)
+    load_task_list_with(file, false)
 }
 
-fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool) -> Result<Feature, FeatureError> {
+/// Loads a markdown task list; `include_optional` loads its `- [ ]*` items too.
+pub fn load_task_list_with(file: &Path, include_optional: bool) -> Result<Feature, FeatureError> {
+    load_tasks(file, file, true, include_optional)
+}
+
+fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool, include_optional: bool) -> Result<Feature, FeatureError> {
     let mut problems = Vec::new();
     let fail = |problems: Vec<Problem>| FeatureError { dir: dir.to_path_buf(), problems };
     let tasks_path = tasks_path.to_path_buf();
@@ -293,7 +303,7 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool) -> Result<Feature, Feat
     let leaves: Vec<&Task> = tasks
         .iter()
         .filter(|t| !(t.number.1.is_none() && parents.contains(&t.number.0)))
-        .filter(|t| !t.optional)
+        .filter(|t| include_optional || !t.optional)
         .collect();
     let parent_title = |n: u32| tasks.iter().find(|t| t.number == (n, None)).map(|t| t.title.clone());
     let sections = requirement_sections(&requirements);
@@ -314,7 +324,7 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool) -> Result<Feature, Feat
                         let optional = tasks.iter().any(|t| t.optional && t.label() == *name);
                         let why = if optional {
                             format!(
-                                "task {} depends on `{name}`, an optional task, which is not run; drop the dependency",
+                                "task {} depends on `{name}`, an optional task, which is not run; drop the dependency or include optional tasks (--include-optional)",
                                 task.label()
                             )
                         } else {
@@ -396,6 +406,14 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool) -> Result<Feature, Feat
         // The line as read: a tick changes it only while it still says this.
         extra.insert("source_line".into(), json!(task.text));
         extra.insert("requirements".into(), json!(task.requirements));
+        if task.optional {
+            extra.insert("optional".into(), json!(true));
+        }
+        // A parent's box is ticked once all its sub-tasks run here are done, as Kiro does.
+        if let Some(parent) = task.number.1.and_then(|_| tasks.iter().find(|t| t.number == (task.number.0, None))) {
+            extra.insert("parent_line".into(), json!(parent.line));
+            extra.insert("parent_source_line".into(), json!(parent.text));
+        }
         if !task.files.is_empty() {
             extra.insert("files".into(), json!(task.files));
         }

@@ -14,20 +14,20 @@ use crate::graph::Graph;
 use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
 
-/// Loads and validates the feature in `dir` (`kitty-specs/<slug>/`).
+/// Loads and validates the feature at `path`: a spec-kitty feature directory
+/// (`kitty-specs/<slug>/`), a Kiro spec directory or a markdown task list, picked by its shape
+/// ([`super::load_feature_with`] names the format).
 ///
 /// Returns every problem found, not just the first: a person fixing a feature wants the whole list.
-pub fn load_feature(dir: impl AsRef<Path>) -> Result<Feature, FeatureError> {
-    let dir = dir.as_ref();
+pub fn load_feature(path: impl AsRef<Path>) -> Result<Feature, FeatureError> {
+    super::source::load_feature_with(path, &super::source::LoadOptions::default())
+}
+
+/// Loads the spec-kitty feature directory `dir`.
+pub(super) fn load_spec_kitty(dir: &Path) -> Result<Feature, FeatureError> {
     let mut problems = Vec::new();
     let fail = |problems: Vec<Problem>| FeatureError { dir: dir.to_path_buf(), problems };
 
-    if dir.is_dir() && super::kiro::is_kiro_spec(dir) {
-        return super::kiro::load_kiro(dir);
-    }
-    if dir.is_file() && dir.extension().is_some_and(|e| e.eq_ignore_ascii_case("md")) {
-        return super::kiro::load_task_list(dir);
-    }
     if !dir.is_dir() {
         let what = if dir.exists() { "is not a directory" } else { "does not exist" };
         return Err(fail(vec![Problem::at(

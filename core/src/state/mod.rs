@@ -363,6 +363,22 @@ impl StateStore {
         Ok(refs.next().is_some())
     }
 
+    /// Every feature with state in the refs (a run chain or a WP chain), sorted.
+    pub fn features(&self) -> Result<Vec<FeatureSlug>, StateError> {
+        let repo = self.repo()?;
+        let mut found = std::collections::BTreeSet::new();
+        for (glob, depth) in [("refs/kitty/run/*", 3), ("refs/kitty/wp/*", 3)] {
+            let names = repo.references_glob(glob).map_err(StateError::git(format!("listing {glob}")))?;
+            for reference in names.flatten() {
+                let Ok(name) = reference.name() else { continue };
+                if let Some(slug) = name.split('/').nth(depth).and_then(|s| FeatureSlug::parse(s).ok()) {
+                    found.insert(slug);
+                }
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
     /// Every event of a WP, oldest first, with the state after each.
     pub fn history(&self, feature: &FeatureSlug, wp: &WpId) -> Result<Vec<HistoryEntry>, StateError> {
         let repo = self.repo()?;

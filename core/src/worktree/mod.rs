@@ -19,6 +19,7 @@ mod types;
 mod withhold;
 
 pub use base::BaseSource;
+pub use changes::{dirty_paths, snapshot_tree};
 pub use error::WorktreeError;
 pub use integration::IntegrationTree;
 pub use manager::WorktreeManager;
