@@ -380,6 +380,10 @@ export interface DetectedAgent {
   version: string | null
   enabled: boolean
   checkedVersion: string | null
+  /** It can run here (installed; for `openai-api`: its key variable set, or a loopback endpoint). */
+  available: boolean
+  /** Why it cannot run here, when it cannot. */
+  whyNot: string | null
 }
 
 export declare class Orchestrator {

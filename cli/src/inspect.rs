@@ -224,10 +224,11 @@ pub fn agents(args: AgentsArgs) -> u8 {
     }
     println!("{:<18} {:<8} {:<14} {:<30} argv checked with", "agent", "kind", "program", "installed");
     for a in &found {
-        let installed = match (&a.path, &a.version) {
-            (Some(_), Some(v)) => v.clone(),
-            (Some(p), None) => p.display().to_string(),
-            (None, _) => "not found".into(),
+        let installed = match (&a.path, &a.version, &a.why_not) {
+            (_, _, Some(why)) => format!("no: {why}"),
+            (_, Some(v), None) => v.clone(),
+            (Some(p), None, None) => p.display().to_string(),
+            (None, None, None) => "not found".into(),
         };
         let kind = if a.builtin { "built-in" } else { "custom" };
         let enabled = if a.enabled { "" } else { " (disabled)" };

@@ -32,6 +32,7 @@ fn run_for(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, &s
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             redact: Vec::new(),
             checked_version: None,
+            api: None,
         },
         role: Role::Implementation,
         attempt: 1,

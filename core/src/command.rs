@@ -87,6 +87,68 @@ pub struct AgentCommand {
     pub redact: Vec<(String, String)>,
     /// CLI version the built-in argv was checked against.
     pub checked_version: Option<String>,
+    /// Set for the built-in `openai-api` agent: no process is started, an in-process
+    /// tool-calling loop talks to this endpoint instead.
+    pub api: Option<ApiSettings>,
+}
+
+/// The `openai-api` agent's endpoint and limits (`[agents.openai-api]` keys).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiSettings {
+    /// The chat-completions base URL (`…/v1`; `/chat/completions` is appended).
+    pub base_url: String,
+    /// The model.
+    pub model: String,
+    /// The environment variable holding the API key (`OPENAI_API_KEY`).
+    pub api_key_env: String,
+    /// Most model turns (requests) in one attempt.
+    pub max_turns: u32,
+    /// `max_completion_tokens` of each request.
+    pub max_output_tokens: u32,
+    /// Sampling temperature (`None`: the server's default).
+    pub temperature: Option<f64>,
+    /// Longest one request may take, in seconds.
+    pub request_timeout_seconds: u64,
+    /// USD per million input tokens, for the cost.
+    pub price_in_per_mtok: Option<f64>,
+    /// USD per million output tokens, for the cost.
+    pub price_out_per_mtok: Option<f64>,
+    /// Programs `run_command` may start (besides the `verify_command` program).
+    pub allowed_commands: Vec<String>,
+}
+
+/// The numbers in it are checked finite when configured, so equality is total.
+impl Eq for ApiSettings {}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-5-codex".into(),
+            api_key_env: "OPENAI_API_KEY".into(),
+            max_turns: 60,
+            max_output_tokens: 16_384,
+            temperature: None,
+            request_timeout_seconds: 300,
+            price_in_per_mtok: None,
+            price_out_per_mtok: None,
+            allowed_commands: Vec::new(),
+        }
+    }
+}
+
+impl ApiSettings {
+    /// Whether the endpoint is on this machine (a local model server): no key is needed then.
+    pub fn is_loopback(&self) -> bool {
+        let rest = self.base_url.split_once("://").map_or(self.base_url.as_str(), |(_, r)| r);
+        let host_port = rest.split('/').next().unwrap_or("");
+        let host = if let Some(v6) = host_port.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+        };
+        host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
 }
 
 #[cfg(test)]

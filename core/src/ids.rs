@@ -10,8 +10,22 @@ use serde::{Deserialize, Serialize};
 
 /// Ids of the built-in agent profiles, in default preference order (the profiles themselves are
 /// in [`crate::agents`]; the configuration checks agent ids against this list).
-pub const BUILTIN_AGENT_IDS: [&str; 9] =
-    ["claude-code", "codex", "gemini", "copilot", "qwen", "opencode", "cursor", "kilocode", "augment"];
+pub const BUILTIN_AGENT_IDS: [&str; 11] = [
+    "claude-code",
+    "codex",
+    "gemini",
+    "copilot",
+    "qwen",
+    "opencode",
+    "cursor",
+    "kilocode",
+    "augment",
+    "aider",
+    "openai-api",
+];
+
+/// The built-in agent that talks to an OpenAI-compatible chat-completions endpoint in process.
+pub const OPENAI_API: &str = "openai-api";
 
 /// Whether `id` names a built-in agent profile.
 pub fn is_builtin(id: &str) -> bool {

@@ -33,6 +33,7 @@ pub mod ids;
 pub mod land;
 pub mod lane;
 pub mod limits;
+pub mod llm;
 pub mod merge_strategy;
 pub mod redact;
 pub mod remote;

@@ -28,6 +28,7 @@ fn command(env: &[(&str, &str)], output: OutputKind, delivery: Delivery) -> Agen
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         redact: Vec::new(),
         checked_version: claude.checked_version.map(str::to_string),
+        api: None,
     }
 }
 

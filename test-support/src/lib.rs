@@ -2,6 +2,8 @@
 //! feature files, the fake agent CLIs under `tests/fixtures/agents`, and probes for processes left
 //! behind. Nothing here knows kitty-orchestrator's types, so every test crate can use it.
 
+pub mod chat_server;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

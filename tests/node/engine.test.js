@@ -172,7 +172,11 @@ test('errors carry stable codes, sync and async', async () => {
   assert.equal(board.corrupt[0].reference, 'refs/kitty/wp/063-errors/WP01')
   assert.match(board.corrupt[0].why, /not an event commit/)
   const agents = await ko.detectAgents(config())
-  assert.ok(agents.some((a) => a.id === 'impl' && a.path === FAKE))
+  assert.ok(agents.some((a) => a.id === 'impl' && a.path === FAKE && a.available && a.whyNot === null))
+  const remote = await ko.detectAgents({ agents: { 'openai-api': { base_url: 'https://api.example.com/v1', api_key_env: 'KITTY_NO_SUCH_KEY' } } })
+  const api = remote.find((a) => a.id === 'openai-api')
+  assert.equal(api.available, false)
+  assert.match(api.whyNot, /KITTY_NO_SUCH_KEY is not set/)
 })
 
 test('the module loads in a worker thread', async () => {

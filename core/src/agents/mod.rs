@@ -18,6 +18,7 @@ pub use crate::ids::{BUILTIN_AGENT_IDS, is_builtin};
 use crate::config::Config;
 use crate::role::Role;
 
+pub use crate::ids::OPENAI_API;
 pub use profiles::READ_STDIN;
 
 /// A built-in agent CLI's profile.
@@ -82,6 +83,23 @@ impl AgentSpec {
     pub fn program(&self) -> &str {
         &self.implementation.program
     }
+
+    /// Whether it can run here: its program is on PATH, or — for `openai-api` — its key variable
+    /// is set or its endpoint is a loopback address. `Err` says why not.
+    pub fn availability(&self) -> Result<Option<PathBuf>, String> {
+        if let Some(api) = &self.implementation.api {
+            let key_set = std::env::var_os(&api.api_key_env).is_some_and(|v| !v.is_empty());
+            return if key_set || api.is_loopback() {
+                Ok(None)
+            } else {
+                Err(format!("{} is not set (and base_url {} is not a loopback address)", api.api_key_env, api.base_url))
+            };
+        }
+        match find_program(self.program()) {
+            Some(path) => Ok(Some(path)),
+            None => Err(format!("`{}` not found on PATH", self.program())),
+        }
+    }
 }
 
 /// Wall-clock and idle limits of an agent: its own settings, else the global ones.
@@ -119,6 +137,13 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 env,
                 redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: profile.checked_version.map(str::to_string),
+                api: (profile.id == OPENAI_API).then(|| {
+                    let mut api = settings.api.clone().unwrap_or_default();
+                    if let Some(model) = &settings.model {
+                        api.model = model.clone();
+                    }
+                    api
+                }),
             }
         };
         let (timeout, idle_timeout) = limits(&settings, config);
@@ -147,6 +172,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: None,
+                api: None,
             }
         };
         let (timeout, idle_timeout) = limits(settings, config);
@@ -193,12 +219,16 @@ pub struct DetectedAgent {
     pub enabled: bool,
     /// Version the built-in argv was checked against.
     pub checked_version: Option<String>,
+    /// It can run here (installed; for `openai-api`: a key or a loopback endpoint).
+    pub available: bool,
+    /// Why it cannot run here, when it cannot.
+    pub why_not: Option<String>,
 }
 
 impl DetectedAgent {
-    /// Installed and enabled.
+    /// Available and enabled.
     pub fn usable(&self) -> bool {
-        self.enabled && self.path.is_some()
+        self.enabled && self.available
     }
 }
 
@@ -208,10 +238,12 @@ pub async fn detect(config: &Config) -> Vec<DetectedAgent> {
     let mut probes = tokio::task::JoinSet::new();
     for (index, spec) in agent_specs(config).into_iter().enumerate() {
         probes.spawn(async move {
-            let path = find_program(spec.program());
-            let version = match &path {
-                Some(path) => version_of(path).await,
-                None => None,
+            let availability = spec.availability();
+            let path = availability.clone().ok().flatten();
+            let version = match (&path, &spec.implementation.api) {
+                (Some(path), _) => version_of(path).await,
+                (None, Some(api)) => Some(format!("{} at {}", api.model, api.base_url)),
+                (None, None) => None,
             };
             let detected = DetectedAgent {
                 id: spec.id.clone(),
@@ -221,6 +253,8 @@ pub async fn detect(config: &Config) -> Vec<DetectedAgent> {
                 version,
                 enabled: spec.enabled,
                 checked_version: spec.implementation.checked_version.clone(),
+                available: availability.is_ok(),
+                why_not: availability.err(),
             };
             (index, detected)
         });

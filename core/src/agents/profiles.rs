@@ -169,5 +169,59 @@ pub fn builtin() -> Vec<AgentProfile> {
             review_env: None,
             checked_version: Some("0.36.0"),
         },
+        AgentProfile {
+            id: "aider",
+            binary: "aider",
+            // Non-interactive: one message from a file, every question answered yes; aider's own
+            // commits stay on (the executor still checks what was committed).
+            implementation: s(&AIDER_COMMON
+                .iter()
+                .copied()
+                .chain(["--message-file", "{prompt_file}"])
+                .collect::<Vec<_>>()),
+            // `ask` mode answers without editing files.
+            review: s(&AIDER_COMMON
+                .iter()
+                .copied()
+                .chain(["--chat-mode", "ask", "--message-file", "{prompt_file}"])
+                .collect::<Vec<_>>()),
+            delivery: Delivery::File,
+            output: OutputKind::Text,
+            model_flag: Some("--model"),
+            env: &[],
+            review_env: None,
+            checked_version: Some("aider 0.86.2"),
+        },
+        AgentProfile {
+            id: super::OPENAI_API,
+            // Not a program: an in-process tool-calling loop over the chat-completions protocol.
+            binary: super::OPENAI_API,
+            implementation: Vec::new(),
+            review: Vec::new(),
+            delivery: Delivery::Stdin,
+            output: OutputKind::Text,
+            model_flag: None,
+            env: &[],
+            review_env: None,
+            checked_version: None,
+        },
     ]
 }
+
+/// aider's flags for both roles: no prompts, no colors or streaming on a pipe, no update or model
+/// checks that would wait for an answer.
+const AIDER_COMMON: &[&str] = &[
+    "--yes-always",
+    "--no-pretty",
+    "--no-stream",
+    "--no-check-update",
+    "--no-show-model-warnings",
+    "--no-fancy-input",
+    "--no-analytics",
+    // Not into the user's .gitignore, and its histories not into the worktree.
+    "--no-gitignore",
+    "--input-history-file",
+    "/dev/null",
+    "--chat-history-file",
+    "/dev/null",
+];

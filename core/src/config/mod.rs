@@ -109,10 +109,30 @@ output = "stream-json"
             ("mirror = \"sometimes\"", "mirror"),
             ("max_fix_rounds = 11", "max_fix_rounds"),
             ("push_remote = \"--upload-pack=x\"", "push_remote"),
+            ("[agents.codex]\nbase_url = \"http://x\"", "agents.codex.base_url"),
+            ("[agents.openai-api]\nbase_url = \"ftp://x.example\"", "agents.openai-api.base_url"),
+            ("[agents.openai-api]\napi_key_env = \"A-B\"", "agents.openai-api.api_key_env"),
+            ("[agents.openai-api]\nmax_turns = 0", "agents.openai-api.max_turns"),
+            ("[agents.openai-api]\ntemperature = -1.0", "agents.openai-api.temperature"),
         ] {
             let err = parse(text).unwrap_err();
             assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_api_agent_has_defaults_and_takes_its_keys() {
+        let config = parse("[agents.openai-api]\nbase_url = \"http://127.0.0.1:11434/v1/\"\nmodel = \"qwen\"\nallowed_commands = [\"cargo\"]\n").unwrap();
+        let api = config.agents.settings["openai-api"].api.clone().unwrap();
+        assert_eq!((api.base_url.as_str(), api.model.as_str()), ("http://127.0.0.1:11434/v1", "qwen"));
+        assert_eq!(
+            (api.api_key_env.as_str(), api.allowed_commands.as_slice()),
+            ("OPENAI_API_KEY", &["cargo".to_string()][..])
+        );
+        assert!(api.is_loopback());
+        let spec = crate::agents::agent_specs(&Config::default()).into_iter().find(|s| s.id == "openai-api").unwrap();
+        let default = spec.command(crate::role::Role::Implementation).api.clone().unwrap();
+        assert_eq!((default.model.as_str(), default.is_loopback()), ("gpt-5-codex", false));
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct AgentSettings {
     pub env: BTreeMap<String, String>,
     /// Set when the table defines a custom agent (it has a `command`).
     pub custom: Option<CustomAgent>,
+    /// The `openai-api` agent's endpoint and limits (set for that agent only).
+    pub api: Option<crate::command::ApiSettings>,
 }
 
 impl Default for AgentSettings {
@@ -69,6 +71,7 @@ impl Default for AgentSettings {
             extra_args: Vec::new(),
             env: BTreeMap::new(),
             custom: None,
+            api: None,
         }
     }
 }

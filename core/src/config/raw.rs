@@ -54,4 +54,14 @@ pub(super) struct RawAgent {
     pub(super) review_command: Option<Vec<String>>,
     pub(super) prompt: Option<String>,
     pub(super) output: Option<String>,
+    // The openai-api agent's keys.
+    pub(super) base_url: Option<String>,
+    pub(super) api_key_env: Option<String>,
+    pub(super) max_turns: Option<i64>,
+    pub(super) max_output_tokens: Option<i64>,
+    pub(super) temperature: Option<f64>,
+    pub(super) request_timeout_seconds: Option<i64>,
+    pub(super) price_in_per_mtok: Option<f64>,
+    pub(super) price_out_per_mtok: Option<f64>,
+    pub(super) allowed_commands: Option<Vec<String>>,
 }

@@ -314,7 +314,9 @@ impl Validator<'_> {
             }
             Some(command) => Some(self.custom_agent(id, command, &raw, &span)?),
         };
+        let api = self.api_settings(id, &raw, &span)?;
         Ok(AgentSettings {
+            api,
             enabled: raw.enabled.unwrap_or(true),
             max_concurrent: positive("max_concurrent", raw.max_concurrent, 64)?.map(|n| n as usize),
             timeout_seconds: positive("timeout_seconds", raw.timeout_seconds, week)?.map(|n| n as u64),
@@ -349,6 +351,100 @@ impl Validator<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The `openai-api` agent's keys (defaults filled in); any of them on another agent is an
+    /// error naming it.
+    fn api_settings(
+        &self,
+        id: &str,
+        raw: &RawAgent,
+        span: &std::ops::Range<usize>,
+    ) -> Result<Option<crate::command::ApiSettings>, ConfigError> {
+        let key = |k: &str| format!("agents.{id}.{k}");
+        let given = [
+            ("base_url", raw.base_url.is_some()),
+            ("api_key_env", raw.api_key_env.is_some()),
+            ("max_turns", raw.max_turns.is_some()),
+            ("max_output_tokens", raw.max_output_tokens.is_some()),
+            ("temperature", raw.temperature.is_some()),
+            ("request_timeout_seconds", raw.request_timeout_seconds.is_some()),
+            ("price_in_per_mtok", raw.price_in_per_mtok.is_some()),
+            ("price_out_per_mtok", raw.price_out_per_mtok.is_some()),
+            ("allowed_commands", raw.allowed_commands.is_some()),
+        ];
+        if id != crate::ids::OPENAI_API {
+            return match given.iter().find(|(_, set)| *set) {
+                Some((name, _)) => Err(self.error(
+                    &key(name),
+                    Some(span.clone()),
+                    format!("only the `{}` agent takes this key", crate::ids::OPENAI_API),
+                )),
+                None => Ok(None),
+            };
+        }
+        let mut api = crate::command::ApiSettings::default();
+        if let Some(model) = &raw.model {
+            api.model = model.clone();
+        }
+        if let Some(url) = &raw.base_url {
+            let url = url.trim().trim_end_matches('/');
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+                return Err(self.error(
+                    &key("base_url"),
+                    Some(span.clone()),
+                    format!("`{url}` is not an http(s) URL, e.g. \"https://api.openai.com/v1\" or \"http://127.0.0.1:11434/v1\""),
+                ));
+            }
+            api.base_url = url.to_string();
+        }
+        if let Some(var) = &raw.api_key_env {
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(self.error(
+                    &key("api_key_env"),
+                    Some(span.clone()),
+                    "expected an environment variable name",
+                ));
+            }
+            api.api_key_env = var.clone();
+        }
+        let range = |k: &str, v: Option<i64>, max: i64| -> Result<Option<i64>, ConfigError> {
+            match v {
+                Some(n) if !(1..=max).contains(&n) => {
+                    Err(self.error(&key(k), Some(span.clone()), format!("{n} is out of range: expected 1 to {max}")))
+                }
+                other => Ok(other),
+            }
+        };
+        if let Some(n) = range("max_turns", raw.max_turns, 1000)? {
+            api.max_turns = n as u32;
+        }
+        if let Some(n) = range("max_output_tokens", raw.max_output_tokens, 1_000_000)? {
+            api.max_output_tokens = n as u32;
+        }
+        if let Some(n) = range("request_timeout_seconds", raw.request_timeout_seconds, 24 * 3600)? {
+            api.request_timeout_seconds = n as u64;
+        }
+        for (name, value) in [
+            ("temperature", raw.temperature),
+            ("price_in_per_mtok", raw.price_in_per_mtok),
+            ("price_out_per_mtok", raw.price_out_per_mtok),
+        ] {
+            if let Some(v) = value
+                && !(v.is_finite() && (0.0..=1_000_000.0).contains(&v))
+            {
+                return Err(self.error(
+                    &key(name),
+                    Some(span.clone()),
+                    format!("{v} is out of range: expected 0 or more"),
+                ));
+            }
+        }
+        api.temperature = raw.temperature;
+        api.price_in_per_mtok = raw.price_in_per_mtok;
+        api.price_out_per_mtok = raw.price_out_per_mtok;
+        api.allowed_commands = raw.allowed_commands.clone().unwrap_or_default();
+        Ok(Some(api))
     }
 
     /// A custom agent: its argv, review argv, prompt delivery and output kind.

@@ -24,6 +24,7 @@ pub(super) fn command_run(ctx: &Ctx, name: &str, argv: &[String], wp: &str, cwd:
             env: Vec::new(),
             redact: Vec::new(),
             checked_version: None,
+            api: None,
         },
         role: Role::Implementation,
         attempt: 1,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::EngineError;
-use crate::agents::{AgentSpec, agent_specs, find_program};
+use crate::agents::{AgentSpec, agent_specs};
 use crate::config::Config;
 use crate::role::Role;
 
@@ -42,30 +42,39 @@ impl Roster {
         review: Option<Option<&[String]>>,
     ) -> Result<Roster, EngineError> {
         let all = agent_specs(config);
-        let usable = |spec: &AgentSpec| spec.enabled && find_program(spec.program()).is_some();
+        let usable = |spec: &AgentSpec| spec.enabled && spec.availability().is_ok();
         let specs: HashMap<String, AgentSpec> = all.iter().map(|s| (s.id.clone(), s.clone())).collect();
-        let resolve = |role: Role,
-                       listed: Option<&[String]>,
-                       configured: &[String]|
-         -> Result<Vec<String>, EngineError> {
-            let wanted: Vec<String> = match listed.filter(|l| !l.is_empty()) {
-                Some(list) => list.to_vec(),
-                None if !configured.is_empty() => configured.to_vec(),
-                None => all.iter().map(|s| s.id.clone()).collect(),
-            };
-            for id in &wanted {
-                if !specs.contains_key(id) {
-                    return Err(EngineError::UnknownAgent { id: id.clone() });
+        let resolve =
+            |role: Role, listed: Option<&[String]>, configured: &[String]| -> Result<Vec<String>, EngineError> {
+                let wanted: Vec<String> = match listed.filter(|l| !l.is_empty()) {
+                    Some(list) => list.to_vec(),
+                    None if !configured.is_empty() => configured.to_vec(),
+                    None => {
+                        // Every installed agent; the API agent (it spends money per token) only
+                        // when no CLI agent is installed, unless it is named.
+                        let is_api = |s: &AgentSpec| s.command(Role::Implementation).api.is_some();
+                        let cli_found = all.iter().any(|s| !is_api(s) && usable(s));
+                        all.iter().filter(|s| !(cli_found && is_api(s))).map(|s| s.id.clone()).collect()
+                    }
+                };
+                for id in &wanted {
+                    if !specs.contains_key(id) {
+                        return Err(EngineError::UnknownAgent { id: id.clone() });
+                    }
                 }
-            }
-            let found: Vec<String> = wanted.iter().filter(|id| usable(&specs[*id])).cloned().collect();
-            if found.is_empty() {
-                let tried =
-                    wanted.iter().map(|id| format!("{id} ({})", specs[id].program())).collect::<Vec<_>>().join(", ");
-                return Err(EngineError::NoAgents { role: role.as_str().to_string(), tried });
-            }
-            Ok(found)
-        };
+                let found: Vec<String> = wanted.iter().filter(|id| usable(&specs[*id])).cloned().collect();
+                if found.is_empty() {
+                    let why = |spec: &AgentSpec| match spec.availability() {
+                        Err(why) => why,
+                        Ok(_) if !spec.enabled => "disabled".to_string(),
+                        Ok(_) => spec.program().to_string(),
+                    };
+                    let tried =
+                        wanted.iter().map(|id| format!("{id} ({})", why(&specs[id]))).collect::<Vec<_>>().join(", ");
+                    return Err(EngineError::NoAgents { role: role.as_str().to_string(), tried });
+                }
+                Ok(found)
+            };
         let implementation = resolve(Role::Implementation, impl_override, &config.agents.implementation)?;
         let review = match review {
             Some(listed) => resolve(Role::Review, listed, &config.agents.review)?,

@@ -50,7 +50,7 @@ pub(super) fn write_header(
     Ok(())
 }
 
-pub(super) fn write_footer(log: &mut impl Write, outcome: &Outcome, ended: Ended) -> std::io::Result<()> {
+pub(crate) fn write_footer(log: &mut impl Write, outcome: &Outcome, ended: Ended) -> std::io::Result<()> {
     writeln!(log, "----")?;
     let exit = match (outcome.exit.code, outcome.exit.signal) {
         (Some(code), _) => format!("code {code}"),

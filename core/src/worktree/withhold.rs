@@ -10,7 +10,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use super::error::WorktreeError;
 
 /// The built-in deny list (gitignore syntax, matched anywhere in the tree).
-pub const DENY_LIST: [&str; 23] = [
+pub const DENY_LIST: [&str; 24] = [
     ".env",
     ".env.*",
     // Templates are meant to be committed.
@@ -35,6 +35,8 @@ pub const DENY_LIST: [&str; 23] = [
     "credentials",
     "credentials.json",
     ".aws/credentials",
+    // aider's own state (chat history, repo-map cache) is the agent's, not the work.
+    ".aider*",
 ];
 
 /// Decides which worktree paths are withheld from auto-commit and backups.

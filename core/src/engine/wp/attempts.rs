@@ -165,13 +165,22 @@ pub(super) async fn run_agent(
     let subscriber = ctx.opts.output_lines.then(|| output_subscriber(ctx));
     // The pid is recorded (off the async threads) while the agent runs; if that fails, the
     // attempt is cancelled: an agent nobody knows about must not go on.
-    let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
+    let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<Option<u32>>();
     let token = ctx.cancel.child_token();
-    let execution = execute_with(run, subscriber, token.clone(), move |pid| pid_tx.send(pid).is_ok());
+    let execution: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> = match &run.command.api {
+        // The openai-api agent runs in this process: no pid to record.
+        Some(settings) => {
+            let api = crate::llm::ApiRun {
+                settings: settings.clone(),
+                allowed_commands: allowed_commands(ctx, wp, settings),
+            };
+            Box::pin(crate::llm::execute(run, api, subscriber, token.clone(), move || pid_tx.send(None).is_ok()))
+        }
+        None => Box::pin(execute_with(run, subscriber, token.clone(), move |pid| pid_tx.send(Some(pid)).is_ok())),
+    };
     let recording = async {
         let pid = pid_rx.await.ok()?;
-        let event =
-            WpEvent::AgentStarted { agent: agent.to_string(), role, attempt, pid: Some(pid), log: Some(log.clone()) };
+        let event = WpEvent::AgentStarted { agent: agent.to_string(), role, attempt, pid, log: Some(log.clone()) };
         let recorded = ctx.record(wp, Append::new(event).run(&ctx.owner.run_id).by(Actor::agent(agent))).await;
         if recorded.is_err() {
             token.cancel();
@@ -182,7 +191,7 @@ pub(super) async fn run_agent(
             agent: agent.to_string(),
             role,
             attempt,
-            pid: Some(pid),
+            pid,
             log: log.clone(),
         });
         Some(recorded)
@@ -199,6 +208,20 @@ pub(super) async fn run_agent(
         }
     };
     Ok((outcome, state))
+}
+
+/// What the openai-api agent's `run_command` may start: its `allowed_commands`, the
+/// `verify_command` program and the task's own `Verify:` program.
+fn allowed_commands(ctx: &Ctx, wp: &WorkPackage, settings: &crate::command::ApiSettings) -> Vec<String> {
+    let mut allowed = settings.allowed_commands.clone();
+    let verify = ctx.config.verify_command.as_ref().and_then(|argv| argv.first().cloned());
+    let task = wp.extra.get("verify").and_then(|v| v.get(0)).and_then(|v| v.as_str()).map(str::to_string);
+    for program in verify.into_iter().chain(task) {
+        if !allowed.contains(&program) {
+            allowed.push(program);
+        }
+    }
+    allowed
 }
 
 /// Records the end of an attempt with the failure class judged at the role's level (a review
