@@ -77,10 +77,27 @@ async fn a_wp_is_implemented_through_tools_and_approved_with_a_verdict() {
         Reply::tools(&[("verdict", json!({"decision": "approve", "feedback": "looks right"}))]),
     ]);
     let orch = Orchestrator::open(tmp.path(), Some(api_config(&server, "\"openai-api\"", ""))).unwrap();
-    let summary = orch.run("040-api", fast(), no_events(), CancellationToken::new()).await.unwrap();
+    let (sink, events) = common::recorder();
+    let opts = kitty_orchestrator::engine::RunOptions { output_lines: true, ..fast() };
+    let summary = orch.run("040-api", opts, sink, CancellationToken::new()).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
     assert_eq!(finished(&orch, "040-api"), [("openai-api".into(), None), ("openai-api".into(), None)]);
     assert_eq!(server.remaining(), 0);
+    // Each assistant message and tool call is an output line for subscribers.
+    let lines: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            kitty_orchestrator::engine::Event::AgentOutput { agent, line, .. } if agent == "openai-api" => {
+                Some(line.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(lines.iter().any(|l| l.starts_with("[tool_call write_file]")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.starts_with("[tool_result run_command] exit code 0")), "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.contains(KEY)));
     // The work is committed on the WP's branch.
     assert_eq!(git(tmp.path(), &["show", "040-api-WP01:src/hello.txt"]), "hi from the model\n");
     // Each tool's answer reached the model.
@@ -153,6 +170,22 @@ async fn a_rate_limit_waits_its_retry_after_and_an_auth_failure_falls_back() {
     assert!(gap >= Duration::from_millis(950), "the retry waited {gap:?}, not the 1 s asked for");
     let log = std::fs::read_to_string(tmp.path().join(".kittify/logs/041-limits/WP01-review-3.log")).unwrap();
     assert!(log.contains("rate limited") && log.contains("retrying in 1.0 s"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_key_is_an_error_naming_the_variable_before_anything_starts() {
+    let tmp = common::repo();
+    common::feature(tmp.path(), "044-nokey", &[("WP01", "planned", &[])]);
+    let cfg = config(
+        "[agents]\nimplementation = [\"openai-api\"]\nreview = [\"openai-api\"]\n\
+         [agents.openai-api]\nbase_url = \"https://api.example.com/v1\"\napi_key_env = \"KITTY_NO_SUCH_KEY\"\n",
+        &[],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let err = orch.run("044-nokey", fast(), no_events(), CancellationToken::new()).await.unwrap_err();
+    assert_eq!(err.code(), kitty_orchestrator::ErrorCode::NoAgents);
+    assert!(err.to_string().contains("openai-api (KITTY_NO_SUCH_KEY is not set"), "{err}");
+    assert!(orch.history("044-nokey", Some("WP01")).map_or(true, |h| h.is_empty()), "nothing started");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
