@@ -222,6 +222,14 @@ pub fn agents(args: AgentsArgs) -> u8 {
         println!("{}", serde_json::to_string_pretty(&found).expect("serializable"));
         return exit::OK;
     }
+    let sandbox = kitty_orchestrator::sandbox::support();
+    match (&sandbox.why_not, config.sandbox) {
+        (_, kitty_orchestrator::sandbox::SandboxMode::Off) => println!("sandbox: off (agents run unconfined)"),
+        (None, _) => println!("sandbox: landlock ({})", sandbox.status),
+        (Some(why), mode) => {
+            println!("sandbox: unavailable ({why}); sandbox = {mode:?}: agents run unconfined or are refused")
+        }
+    }
     println!("{:<18} {:<8} {:<14} {:<30} argv checked with", "agent", "kind", "program", "installed");
     for a in &found {
         let installed = match (&a.path, &a.version, &a.why_not) {

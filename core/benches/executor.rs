@@ -44,6 +44,7 @@ fn run_for(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, &s
         timeout: Duration::from_secs(600),
         idle_timeout: Duration::from_secs(600),
         grace: Duration::from_millis(500),
+        confinement: None,
     }
 }
 
@@ -112,5 +113,37 @@ fn main() {
         "spawn + stream + reap of `true` (log file, group cleanup): median {:.2} ms, p90 {:.2} ms over 100 runs",
         times[50].as_secs_f64() * 1e3,
         times[90].as_secs_f64() * 1e3
+    );
+
+    // The same, confined by Landlock (ruleset built per run, applied between fork and exec),
+    // interleaved with unconfined runs so both see the same machine.
+    if !kitty_orchestrator::sandbox::support().available {
+        println!("Landlock is unavailable here: no confined spawn figure");
+        return;
+    }
+    let confinement = kitty_orchestrator::sandbox::Confinement {
+        mode: kitty_orchestrator::sandbox::SandboxMode::Required,
+        writable: vec![dir.to_path_buf(), PathBuf::from("/dev/null")],
+    };
+    let (mut plain, mut boxed) = (Vec::new(), Vec::new());
+    for i in 0..100 {
+        for confined in [false, true] {
+            let mut run = run_for(dir, "true", &[], &[], &format!("spawn-{i}-{confined}"));
+            if confined {
+                run.confinement = Some(confinement.clone());
+            }
+            let start = Instant::now();
+            let outcome = runtime.block_on(execute(run, None, CancellationToken::new())).unwrap();
+            assert!(outcome.success(), "{}", outcome.describe());
+            if confined { boxed.push(start.elapsed()) } else { plain.push(start.elapsed()) }
+        }
+    }
+    plain.sort();
+    boxed.sort();
+    println!(
+        "spawn of `true`, confined vs unconfined (interleaved, 100 each): median {:.2} ms vs {:.2} ms: ratio {:.2}x",
+        boxed[50].as_secs_f64() * 1e3,
+        plain[50].as_secs_f64() * 1e3,
+        boxed[50].as_secs_f64() / plain[50].as_secs_f64()
     );
 }

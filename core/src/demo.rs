@@ -212,18 +212,14 @@ fn implement(cwd: &Path, wp: &str, agent: &str, prompt: &str) -> Result<String, 
 }
 
 fn review(cwd: &Path, wp: &str) -> String {
-    // WP03's first review asks for a test of empty input, once: the marker lives in the
-    // repository's git directory, shared by all worktrees.
-    let marker = Command::new("git")
-        .args(["rev-parse", "--git-common-dir"])
+    // WP03's first review asks for a test of empty input, once: until its branch has the commit
+    // that addresses it (a reviewer only reads, so it keeps no marker of its own).
+    let addressed = Command::new("git")
+        .args(["log", "--format=%s", "-n", "20"])
         .current_dir(cwd)
         .output()
-        .ok()
-        .map(|o| cwd.join(String::from_utf8_lossy(&o.stdout).trim()).join("kitty-demo-rejected-WP03"));
-    if wp == "WP03"
-        && let Some(marker) = marker.filter(|m| !m.exists())
-    {
-        let _ = std::fs::write(&marker, "rejected once\n");
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("address review feedback"));
+    if wp == "WP03" && !addressed {
         return "The tests miss the empty-input case: add a test that count(\"\") is all zeros.\nKITTY-VERDICT: reject"
             .into();
     }

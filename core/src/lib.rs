@@ -39,6 +39,7 @@ pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod role;
+pub mod sandbox;
 pub mod spec_kitty;
 pub mod state;
 pub mod template;

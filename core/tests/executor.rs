@@ -45,6 +45,7 @@ fn agent_run(dir: &Path, command: AgentCommand, role: Role, prompt: &str) -> Age
         timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(30),
         grace: Duration::from_millis(200),
+        confinement: None,
     }
 }
 

@@ -234,14 +234,18 @@ async fn a_failing_verify_line_fails_the_attempt_and_the_retry_passes_it() {
     use common::{agent, config, fast, git, recorder, repo};
     let tmp = repo();
     let dir = tmp.path();
-    let marker = dir.join(".git/verify-ran-once");
+    let marks = tempfile::tempdir().unwrap();
+    let marker = marks.path().join("verify-ran-once");
     let check = format!("if [ -f {0} ]; then exit 0; else touch {0}; echo not yet; exit 1; fi", marker.display());
     let verify = serde_json::to_string(&["sh".to_string(), "-c".to_string(), check]).unwrap();
     std::fs::write(dir.join("PLAN.md"), format!("- [ ] Do the thing\n  - Verify: {verify}\n")).unwrap();
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "plan"]);
     let cfg = config(
-        "max_retries = 1\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &format!(
+            "max_retries = 1\nwritable = [{}]\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+            serde_json::to_string(&marks.path().display().to_string()).unwrap()
+        ),
         &[agent("impl", &[]), agent("rev", &[])],
     );
     let orch = kitty_orchestrator::Orchestrator::open(dir, Some(cfg)).unwrap();

@@ -77,6 +77,7 @@ async fn builtin_profiles_match_the_installed_clis() {
                 timeout: Duration::from_secs(25),
                 idle_timeout: Duration::from_secs(25),
                 grace: Duration::from_millis(500),
+                confinement: None,
             };
             let outcome = execute(run, None, CancellationToken::new()).await.unwrap();
             let log = std::fs::read_to_string(&outcome.log_path).unwrap().to_ascii_lowercase();

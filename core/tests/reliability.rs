@@ -282,7 +282,11 @@ async fn setup_runs_through_the_executor_with_timeouts_and_outside_the_lock() {
     let marks = tempfile::tempdir().unwrap();
     let m = marks.path().display().to_string();
     let script = format!("date +%s%N > {m}/$KITTY_WP.start; sleep 1; date +%s%N > {m}/$KITTY_WP.end");
-    let head = format!("setup_command = [\"sh\", \"-c\", {}]", serde_json::to_string(&script).unwrap());
+    let head = format!(
+        "setup_command = [\"sh\", \"-c\", {}]\nwritable = [{}]",
+        serde_json::to_string(&script).unwrap(),
+        serde_json::to_string(&m).unwrap()
+    );
     let cfg = config(&roles(&head), &[agent("impl", &[]), agent("rev", &[])]);
     let summary = run(dir, "111-setup", cfg).await;
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
@@ -508,10 +512,9 @@ async fn a_review_that_changes_the_work_is_a_failed_attempt_and_is_undone() {
     let dir = tmp.path();
     let state = tempfile::tempdir().unwrap();
     let s = state.path().display().to_string();
-    let cfg = config(
-        &roles(""),
-        &[agent("impl", &[]), agent("rev", &[("FAKE_STATE_DIR", &s), ("FAKE_FIRST_MODE", "vandal")])],
-    );
+    // An unconfined reviewer (`sandbox = "off"`: confined, its writes would simply be denied).
+    let rev = agent("rev", &[("FAKE_STATE_DIR", &s), ("FAKE_FIRST_MODE", "vandal")]) + "sandbox = \"off\"\n";
+    let cfg = config(&roles(""), &[agent("impl", &[]), rev]);
     let summary = run(dir, "122-vandal", cfg).await;
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
     let branch = "122-vandal-WP01";

@@ -84,11 +84,15 @@ pub fn toml_string(text: &str) -> String {
 
 /// A custom agent table `[agents.<id>]` running the fake agent with `env`.
 pub fn agent_table(id: &str, env: &[(&str, &str)]) -> String {
+    // FAKE_STATE_DIR is the fake agent's own state directory: writable under confinement, as a
+    // real CLI's ~/.claude is.
+    let state: Vec<String> = env.iter().filter(|(k, _)| *k == "FAKE_STATE_DIR").map(|(_, v)| toml_string(v)).collect();
     let env: Vec<String> = env.iter().map(|(k, v)| format!("{k} = {}", toml_string(v))).collect();
     format!(
-        "[agents.{id}]\ncommand = [{}]\noutput = \"stream-json\"\nenv = {{ {} }}\n",
+        "[agents.{id}]\ncommand = [{}]\noutput = \"stream-json\"\nenv = {{ {} }}\nwritable = [{}]\n",
         toml_string(&fake_agent()),
-        env.join(", ")
+        env.join(", "),
+        state.join(", ")
     )
 }
 

@@ -72,8 +72,11 @@ def test_a_rejection_shows_as_in_review_to_in_progress_with_the_feedback(tmp_pat
     cfg["agents"]["rev"]["env"] = {
         "FAKE_VERDICT": "reject_once",
         "FAKE_FEEDBACK_FILE": str(feedback),
-        "FAKE_STATE_DIR": str(tmp_path),
+        "FAKE_STATE_DIR": str(tmp_path / "state"),
     }
+    # The fake reviewer's own state directory (its marker), writable as a real CLI's ~/.claude.
+    (tmp_path / "state").mkdir()
+    cfg["agents"]["rev"]["writable"] = [str(tmp_path / "state")]
     assert ko.Orchestrator(repo, cfg).run(slug).outcome == "completed"
     events = [e for e in coord_log(repo, slug) if e.get("wp_id") == "WP01" and "to_lane" in e]
     events.sort(key=lambda e: (e["at"], e["event_id"]))

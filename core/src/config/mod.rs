@@ -114,6 +114,9 @@ output = "stream-json"
             ("[agents.openai-api]\napi_key_env = \"A-B\"", "agents.openai-api.api_key_env"),
             ("[agents.openai-api]\nmax_turns = 0", "agents.openai-api.max_turns"),
             ("[agents.openai-api]\ntemperature = -1.0", "agents.openai-api.temperature"),
+            ("sandbox = \"maybe\"", "sandbox"),
+            ("[agents.codex]\nsandbox = \"strict\"", "agents.codex.sandbox"),
+            ("[agents.codex]\nwritable = [\"relative/dir\"]", "agents.codex.writable"),
         ] {
             let err = parse(text).unwrap_err();
             assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
@@ -130,9 +133,6 @@ output = "stream-json"
             ("OPENAI_API_KEY", &["cargo".to_string()][..])
         );
         assert!(api.is_loopback());
-        let spec = crate::agents::agent_specs(&Config::default()).into_iter().find(|s| s.id == "openai-api").unwrap();
-        let default = spec.command(crate::role::Role::Implementation).api.clone().unwrap();
-        assert_eq!((default.model.as_str(), default.is_loopback()), ("gpt-5-codex", false));
     }
 
     #[test]

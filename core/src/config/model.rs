@@ -58,6 +58,10 @@ pub struct AgentSettings {
     pub custom: Option<CustomAgent>,
     /// The `openai-api` agent's endpoint and limits (set for that agent only).
     pub api: Option<crate::command::ApiSettings>,
+    /// This agent's confinement, overriding the global `sandbox`.
+    pub sandbox: Option<crate::sandbox::SandboxMode>,
+    /// More paths this agent may write (`~/` expanded).
+    pub writable: Vec<std::path::PathBuf>,
 }
 
 impl Default for AgentSettings {
@@ -72,6 +76,8 @@ impl Default for AgentSettings {
             env: BTreeMap::new(),
             custom: None,
             api: None,
+            sandbox: None,
+            writable: Vec::new(),
         }
     }
 }
@@ -184,6 +190,10 @@ pub struct Config {
     pub tick_tasks: bool,
     /// Load Kiro's optional tasks (`- [ ]*`) as WPs too (default false, as Kiro skips them).
     pub include_optional: bool,
+    /// How agents are confined (`best_effort`: Landlock where the kernel has it).
+    pub sandbox: crate::sandbox::SandboxMode,
+    /// More paths every confined process may write (`~/` expanded).
+    pub writable: Vec<std::path::PathBuf>,
     /// What `merge` removes once WPs landed (default worktrees).
     pub cleanup: Cleanup,
     /// How lane changes reach spec-kitty's files; `None` = by layout: `commit` for 3.x missions
@@ -225,6 +235,8 @@ impl Default for Config {
             auto_merge: false,
             tick_tasks: true,
             include_optional: false,
+            sandbox: crate::sandbox::SandboxMode::default(),
+            writable: Vec::new(),
             cleanup: Cleanup::Worktrees,
             mirror: None,
             branch_template: BranchTemplate::default(),

@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     pub(super) auto_merge: Option<bool>,
     pub(super) tick_tasks: Option<bool>,
     pub(super) include_optional: Option<bool>,
+    pub(super) sandbox: Option<Spanned<String>>,
+    pub(super) writable: Option<Spanned<Vec<String>>>,
     pub(super) cleanup: Option<Spanned<String>>,
     pub(super) mirror: Option<Spanned<String>>,
     pub(super) branch_template: Option<Spanned<String>>,
@@ -64,4 +66,6 @@ pub(super) struct RawAgent {
     pub(super) price_in_per_mtok: Option<f64>,
     pub(super) price_out_per_mtok: Option<f64>,
     pub(super) allowed_commands: Option<Vec<String>>,
+    pub(super) sandbox: Option<String>,
+    pub(super) writable: Option<Vec<String>>,
 }

@@ -142,6 +142,36 @@ impl Validator<'_> {
                     })?,
             ),
         };
+        let sandbox = match raw.sandbox {
+            None => defaults.sandbox,
+            Some(v) => sandbox_mode(v.get_ref()).ok_or_else(|| {
+                self.error(
+                    "sandbox",
+                    Some(v.span()),
+                    format!("unknown value `{}`: expected {}", v.get_ref(), SANDBOX_NAMES),
+                )
+            })?,
+        };
+        let writable = match raw.writable {
+            None => Vec::new(),
+            Some(v) => {
+                let span = v.span();
+                let mut paths = Vec::new();
+                for path in v.into_inner() {
+                    match expand_writable(&path) {
+                        Some(p) => paths.push(p),
+                        None => {
+                            return Err(self.error(
+                                "writable",
+                                Some(span),
+                                format!("`{path}` is not an absolute path (or ~/…)"),
+                            ));
+                        }
+                    }
+                }
+                paths
+            }
+        };
         let cleanup = match raw.cleanup {
             None => defaults.cleanup,
             Some(v) => [Cleanup::Nothing, Cleanup::Worktrees, Cleanup::WorktreesAndBranches]
@@ -231,6 +261,8 @@ impl Validator<'_> {
             include_optional: raw.include_optional.unwrap_or(defaults.include_optional),
             cleanup,
             mirror,
+            sandbox,
+            writable,
             branch_template,
             commit_template,
             agents,
@@ -315,8 +347,33 @@ impl Validator<'_> {
             Some(command) => Some(self.custom_agent(id, command, &raw, &span)?),
         };
         let api = self.api_settings(id, &raw, &span)?;
+        let sandbox = match &raw.sandbox {
+            None => None,
+            Some(name) => Some(sandbox_mode(name).ok_or_else(|| {
+                self.error(
+                    &key("sandbox"),
+                    Some(span.clone()),
+                    format!("unknown value `{name}`: expected {SANDBOX_NAMES}"),
+                )
+            })?),
+        };
+        let mut writable = Vec::new();
+        for path in raw.writable.clone().unwrap_or_default() {
+            match expand_writable(&path) {
+                Some(p) => writable.push(p),
+                None => {
+                    return Err(self.error(
+                        &key("writable"),
+                        Some(span.clone()),
+                        format!("`{path}` is not an absolute path (or ~/…)"),
+                    ));
+                }
+            }
+        }
         Ok(AgentSettings {
             api,
+            sandbox,
+            writable,
             enabled: raw.enabled.unwrap_or(true),
             max_concurrent: positive("max_concurrent", raw.max_concurrent, 64)?.map(|n| n as usize),
             timeout_seconds: positive("timeout_seconds", raw.timeout_seconds, week)?.map(|n| n as u64),
@@ -488,4 +545,19 @@ impl Validator<'_> {
             self.error(key, Some(span.clone()), format!("unknown value `{name}`: expected one of {expected}"))
         })
     }
+}
+
+const SANDBOX_NAMES: &str = "\"best_effort\", \"required\" or \"off\"";
+
+fn sandbox_mode(name: &str) -> Option<crate::sandbox::SandboxMode> {
+    crate::sandbox::SandboxMode::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+}
+
+/// A `writable` entry: absolute, or `~/…` under `$HOME`.
+fn expand_writable(path: &str) -> Option<std::path::PathBuf> {
+    let expanded = match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(rest)),
+        None => Some(std::path::PathBuf::from(path)),
+    };
+    expanded.filter(|p| p.is_absolute())
 }

@@ -12,16 +12,25 @@ use crate::executor::{AgentRun, execute};
 use crate::feature::WorkPackage;
 use crate::role::Role;
 
-/// A configured command as an executor run.
-pub(super) fn command_run(ctx: &Ctx, name: &str, argv: &[String], wp: &str, cwd: &Path, log_path: PathBuf) -> AgentRun {
-    AgentRun {
+/// A configured command as an executor run, confined like an implementation attempt in `cwd`
+/// (the returned guard holds its temporary directory).
+pub(super) fn command_run(
+    ctx: &Ctx,
+    name: &str,
+    argv: &[String],
+    wp: &str,
+    cwd: &Path,
+    log_path: PathBuf,
+) -> (AgentRun, super::confine::AttemptSandbox) {
+    let sandbox = super::confine::for_attempt(ctx, Role::Implementation, name, cwd);
+    let run = AgentRun {
         command: AgentCommand {
             agent: name.to_string(),
             program: argv[0].clone(),
             args: argv[1..].to_vec(),
             delivery: Delivery::Stdin,
             output: OutputKind::Text,
-            env: Vec::new(),
+            env: sandbox.env.clone(),
             redact: Vec::new(),
             checked_version: None,
             api: None,
@@ -36,7 +45,9 @@ pub(super) fn command_run(ctx: &Ctx, name: &str, argv: &[String], wp: &str, cwd:
         timeout: Duration::from_secs(ctx.config.timeout_seconds),
         idle_timeout: Duration::from_secs(ctx.config.idle_timeout_seconds),
         grace: ctx.opts.grace,
-    }
+        confinement: Some(sandbox.confinement.clone()),
+    };
+    (run, sandbox)
 }
 
 /// How a setup run ended.
@@ -54,7 +65,7 @@ pub enum Setup {
 pub async fn setup(ctx: &Ctx, wp: &WorkPackage, worktree: &Path) -> Setup {
     let Some(argv) = ctx.worktrees.setup_command().map(<[String]>::to_vec) else { return Setup::Ready };
     let log = ctx.worktrees.setup_log_path(&wp.id);
-    let run = command_run(ctx, "setup", &argv, wp.id.as_str(), worktree, log.clone());
+    let (run, _sandbox) = command_run(ctx, "setup", &argv, wp.id.as_str(), worktree, log.clone());
     let shown = argv.join(" ");
     match execute(run, None, ctx.cancel.child_token()).await {
         Ok(outcome) if outcome.cancelled => Setup::Cancelled,
@@ -87,7 +98,7 @@ pub async fn verify(ctx: &Ctx, command: Vec<String>) -> VerifyResult {
     if let Err(err) = ctx.worktrees.checkout_merged(&ids, scratch.path()) {
         return failed(format!("cannot merge the WP branches: {err}"));
     }
-    let run = command_run(ctx, "verify", &command, "verify", scratch.path(), log_path.clone());
+    let (run, _sandbox) = command_run(ctx, "verify", &command, "verify", scratch.path(), log_path.clone());
     match execute(run, None, ctx.cancel.child_token()).await {
         Ok(outcome) => VerifyResult {
             command,
@@ -108,7 +119,7 @@ pub async fn verify_task(ctx: &Ctx, wp: &WorkPackage, worktree: &Path, attempt: 
         .join(".kittify/logs")
         .join(ctx.feature.slug.as_str())
         .join(format!("{}-verify-{attempt}.log", wp.id));
-    let run = command_run(ctx, "verify", &argv, wp.id.as_str(), worktree, log.clone());
+    let (run, _sandbox) = command_run(ctx, "verify", &argv, wp.id.as_str(), worktree, log.clone());
     let shown = argv.join(" ");
     match execute(run, None, ctx.cancel.child_token()).await {
         Ok(outcome) if outcome.success() => Ok(()),

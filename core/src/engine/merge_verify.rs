@@ -62,7 +62,7 @@ pub(super) async fn verify_and_fix(
             }
         }
         let log = logs_dir(ctx).join(format!("merge-verify-{round}.log"));
-        let run = command_run(ctx, "verify", &command, "merge", &tree.path, log.clone());
+        let (run, _sandbox) = command_run(ctx, "verify", &command, "merge", &tree.path, log.clone());
         let outcome = execute(run, None, ctx.cancel.child_token()).await;
         let (passed, exit_code) = match &outcome {
             Ok(o) => (o.success(), o.exit.code),
@@ -198,8 +198,11 @@ pub(super) async fn run_merge_agent(
     log_path: PathBuf,
 ) -> Result<Outcome, crate::Error> {
     let spec = ctx.roster.spec(agent).expect("roster agents have specs");
+    let sandbox = super::confine::for_attempt(ctx, Role::Implementation, agent, cwd);
+    let mut command = spec.command(Role::Implementation).clone();
+    command.env.extend(sandbox.env.iter().cloned());
     let run = AgentRun {
-        command: spec.command(Role::Implementation).clone(),
+        command,
         role: Role::Implementation,
         attempt: round,
         feature: ctx.feature.slug.to_string(),
@@ -210,6 +213,7 @@ pub(super) async fn run_merge_agent(
         timeout: spec.timeout,
         idle_timeout: spec.idle_timeout,
         grace: ctx.opts.grace,
+        confinement: Some(sandbox.confinement.clone()),
     };
     ctx.emit(Event::AgentStarted {
         feature: ctx.feature.slug.to_string(),
@@ -220,5 +224,14 @@ pub(super) async fn run_merge_agent(
         pid: None,
         log: run.log_path.display().to_string(),
     });
-    execute(run, None, ctx.cancel.child_token()).await.map_err(|e| crate::Error::Io { path: e.path, source: e.source })
+    let outcome = match run.command.api.clone() {
+        // The openai-api agent runs in this process.
+        Some(settings) => {
+            let api = crate::llm::ApiRun { allowed_commands: settings.allowed_commands.clone(), settings };
+            crate::llm::execute(run, api, None, ctx.cancel.child_token(), || true).await
+        }
+        None => execute(run, None, ctx.cancel.child_token()).await,
+    };
+    drop(sandbox);
+    outcome.map_err(|e| crate::Error::Io { path: e.path, source: e.source })
 }

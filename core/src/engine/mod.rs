@@ -3,6 +3,7 @@
 //! done — completions wake the scheduler, there is no polling loop.
 
 mod commands;
+mod confine;
 mod ctx;
 mod events;
 mod merge;

@@ -133,6 +133,28 @@ fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
         prepare_prompt(run).map_err(|source| ExecError { path: prompt_file_path(&run.log_path), source })?;
     let env = kitty_env(run, prompt_file.as_deref());
     write_header(&mut log, run, &args, &env, redactor, prompt_file.as_deref()).map_err(log_err)?;
+    let ruleset = match run.confinement.as_ref().map(crate::sandbox::prepare) {
+        None => None,
+        Some(Ok(crate::sandbox::Prepared::Confine(ruleset))) => {
+            let writable: Vec<String> =
+                run.confinement.iter().flat_map(|c| c.writable.iter()).map(|p| p.display().to_string()).collect();
+            writeln!(log, "# sandbox: landlock, writable: {}", writable.join(" ")).map_err(log_err)?;
+            Some(ruleset)
+        }
+        Some(Ok(crate::sandbox::Prepared::Unconfined(why))) => {
+            let why = why.unwrap_or_else(|| "sandbox = \"off\"".into());
+            writeln!(log, "# sandbox: unconfined ({why})").map_err(log_err)?;
+            None
+        }
+        Some(Err(why)) => {
+            writeln!(log, "----\n# not started: {why}").map_err(log_err)?;
+            log.flush().map_err(log_err)?;
+            let mut outcome = base_outcome(run);
+            outcome.failure = Some(FailureClass::Spawn);
+            outcome.result.error = Some(why);
+            return Ok(Started::Failed(outcome));
+        }
+    };
 
     let mut cmd = tokio::process::Command::new(&run.command.program);
     cmd.args(&args)
@@ -145,6 +167,9 @@ fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
         .process_group(0)
         .kill_on_drop(true);
     process::die_with_parent(&mut cmd);
+    if let Some(ruleset) = ruleset {
+        crate::sandbox::confine_child(&mut cmd, ruleset);
+    }
     match cmd.spawn() {
         Ok(child) => Ok(Started::Running { log, child, stdin_prompt }),
         Err(err) => {

@@ -41,6 +41,8 @@ pub struct AgentRun {
     pub idle_timeout: Duration,
     /// Time between SIGTERM and SIGKILL.
     pub grace: Duration,
+    /// Where it may write (Landlock, applied before exec); `None`: unconfined.
+    pub confinement: Option<crate::sandbox::Confinement>,
 }
 
 impl AgentRun {

@@ -43,11 +43,14 @@ pub enum Swap {
 }
 
 /// Points `name` at `new` if it still points at `expected` (`None` = create only if absent).
+///
+/// Creation also goes through the compare under the ref's lock, with the zero id as "must not
+/// exist": libgit2's create-if-absent (`force = false`) checks for the ref *before* taking the
+/// lock, so two writers creating the same ref at once could both succeed, the second silently
+/// replacing the first (seen as a lost note when two processes wrote the first notes together).
 pub fn swap(repo: &Repository, name: &str, new: Oid, expected: Option<Oid>, log: &str) -> Result<Swap, git2::Error> {
-    let result = match expected {
-        Some(old) => repo.reference_matching(name, new, true, old, log).map(|_| ()),
-        None => repo.reference(name, new, false, log).map(|_| ()),
-    };
+    let old = expected.unwrap_or(Oid::ZERO_SHA1);
+    let result = repo.reference_matching(name, new, true, old, log).map(|_| ());
     match result {
         Ok(()) => Ok(Swap::Done),
         Err(err) if matches!(err.code(), ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists) => {
@@ -103,5 +106,48 @@ fn remove_stale_lock(git_dir: &Path, name: &str, older_than: Duration) {
     let age = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).unwrap_or_default();
     if age > older_than && std::fs::remove_file(&lock).is_ok() {
         tracing::warn!(lock = %lock.display(), age_ms = age.as_millis() as u64, "removed a stale ref lock left by a killed writer");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two writers creating the same ref at the same moment: exactly one wins, every time.
+    #[test]
+    fn a_ref_is_created_by_one_writer_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let tree = repo.find_tree(repo.treebuilder(None).unwrap().write().unwrap()).unwrap();
+        let a = repo.commit(None, &sig, &sig, "a", &tree, &[]).unwrap();
+        let b = repo.commit(None, &sig, &sig, "b", &tree, &[]).unwrap();
+        for round in 0..300 {
+            let name = format!("refs/test/race-{round}");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let winners: Vec<bool> = [a, b]
+                .into_iter()
+                .map(|commit| {
+                    let (path, name, barrier) = (tmp.path().to_path_buf(), name.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        let repo = Repository::open(&path).unwrap();
+                        barrier.wait();
+                        loop {
+                            match swap(&repo, &name, commit, None, "test") {
+                                Ok(Swap::Done) => return true,
+                                // Locked by the other writer: look again (it may exist now).
+                                Ok(Swap::Retry) if repo.find_reference(&name).is_err() => continue,
+                                Ok(Swap::Retry) => return false,
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect();
+            assert_eq!(winners.iter().filter(|w| **w).count(), 1, "round {round}: {winners:?}");
+        }
     }
 }

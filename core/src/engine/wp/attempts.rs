@@ -2,6 +2,7 @@
 //! reviewer other than the implementer), retries with backoff, one agent process with its start
 //! and end recorded, and notes added to an attempt's log afterwards.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -143,8 +144,12 @@ pub(super) async fn run_agent(
     let spec = ctx.roster.spec(agent).expect("roster agents have specs");
     let attempt = state.attempts_total + 1;
     let log_path = AgentRun::log_path_for(&ctx.repo_root, ctx.feature.slug.as_str(), wp.id.as_str(), role, attempt);
+    // Lives until the attempt is over: its temporary directory with it.
+    let sandbox = crate::engine::confine::for_attempt(ctx, role, agent, Path::new(cwd));
+    let mut command = spec.command(role).clone();
+    command.env.extend(sandbox.env.iter().cloned());
     let run = AgentRun {
-        command: spec.command(role).clone(),
+        command,
         role,
         attempt,
         feature: ctx.feature.slug.to_string(),
@@ -155,6 +160,7 @@ pub(super) async fn run_agent(
         timeout: spec.timeout,
         idle_timeout: spec.idle_timeout,
         grace: ctx.opts.grace,
+        confinement: Some(sandbox.confinement.clone()),
     };
     let _permit = tokio::select! {
         permit = ctx.roster.acquire(agent) => permit,

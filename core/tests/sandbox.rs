@@ -1,0 +1,137 @@
+//! Landlock confinement of agents, with real processes: an implementation agent writes its own
+//! worktree and commits, and is denied `$HOME`, another WP's worktree, the main checkout and
+//! `refs/kitty/`; a reviewer that edits the work is denied and its review fails. Skipped (said
+//! so) on a kernel without Landlock.
+
+mod common;
+
+use kitty_orchestrator::engine::{RunOutcome, no_events};
+use kitty_orchestrator::state::WpEvent;
+use kitty_orchestrator::{FailureClass, Orchestrator};
+use tokio_util::sync::CancellationToken;
+
+use common::{config, fast, git};
+
+fn escape_agent(id: &str, env: &[(&str, &str)]) -> String {
+    let program = kitty_test_support::fixture("agents/escape-agent").display().to_string();
+    let env: Vec<String> = env.iter().map(|(k, v)| format!("{k} = {}", kitty_test_support::toml_string(v))).collect();
+    format!(
+        "[agents.{id}]\ncommand = [{}]\nenv = {{ {} }}\n",
+        kitty_test_support::toml_string(&program),
+        env.join(", ")
+    )
+}
+
+fn landlock_here() -> bool {
+    let support = kitty_orchestrator::sandbox::support();
+    if !support.available {
+        eprintln!("skipped: {}", support.why_not.unwrap_or_default());
+    }
+    support.available
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_writes_its_worktree_and_nothing_else() {
+    if !landlock_here() {
+        return;
+    }
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "050-box", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    std::fs::write(dir.join("main-file.txt"), "main\n").unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "main file"]);
+    let home = std::env::var("HOME").unwrap();
+    let outside = format!("{home}/kitty-sandbox-outside-{}.txt", std::process::id());
+    let other_wt = dir.join(".worktrees/050-box-WP01/from-wp02.txt");
+    let targets = [outside.clone(), other_wt.display().to_string(), dir.join("main-file.txt").display().to_string()];
+    let cfg = config(
+        "max_concurrent_wps = 1\n[agents]\nimplementation = [\"boxed\"]\nreview = [\"rev\"]",
+        &[
+            escape_agent(
+                "boxed",
+                &[
+                    ("ESCAPE_WP", "WP02"),
+                    ("ESCAPE_WRITE", &targets.join(",")),
+                    ("ESCAPE_REF", "refs/kitty/wp/050-box/WP01"),
+                ],
+            ),
+            common::agent("rev", &[]),
+        ],
+    );
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    let summary = orch.run("050-box", fast(), no_events(), CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    // Its own work, committed in its worktree, is on its branch.
+    assert_eq!(git(dir, &["show", "050-box-WP02:WP02.txt"]), "work of WP02\n");
+    // Nothing else was written.
+    assert!(!std::path::Path::new(&outside).exists(), "$HOME was written");
+    assert!(!other_wt.exists(), "another WP's worktree was written");
+    assert_eq!(std::fs::read_to_string(dir.join("main-file.txt")).unwrap(), "main\n");
+    let wp01_state = git(dir, &["log", "-1", "--format=%s", "refs/kitty/wp/050-box/WP01"]);
+    assert!(!wp01_state.contains("work"), "refs/kitty was moved to a work commit: {wp01_state}");
+    // The attempt's log says what was denied.
+    let log = std::fs::read_to_string(dir.join(".kittify/logs/050-box/WP02-implementation-1.log")).unwrap();
+    assert!(log.contains("# sandbox: landlock"), "{log}");
+    // (The paths are configured env values, so the log masks them.)
+    let denied = log.lines().filter(|l| l.starts_with("[stderr] denied:") && l.ends_with("Permission denied")).count();
+    assert_eq!(denied, targets.len(), "{log}");
+    assert!(log.lines().any(|l| l.starts_with("[stderr] update-ref") && l.contains(": exit 128")), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_that_edits_the_work_is_denied_and_its_review_fails() {
+    if !landlock_here() {
+        return;
+    }
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "051-review", &[("WP01", "planned", &[])]);
+    let cfg = config(
+        "max_retries = 1\n[agents]\nimplementation = [\"impl\"]\nreview = [\"editor\", \"rev\"]",
+        &[
+            common::agent("impl", &[]),
+            escape_agent("editor", &[("ESCAPE_ROLE_WRITE", "WP01.txt")]),
+            common::agent("rev", &[]),
+        ],
+    );
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    let summary = orch.run("051-review", fast(), no_events(), CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    let reviews: Vec<(String, Option<FailureClass>)> = orch
+        .history("051-review", Some("WP01"))
+        .unwrap()
+        .iter()
+        .filter_map(|h| match &h.state.last_event {
+            WpEvent::AgentFinished { agent, failure, role: kitty_orchestrator::state::Role::Review, .. } => {
+                Some((agent.clone(), *failure))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reviews[0], ("editor".to_string(), Some(FailureClass::NonzeroExit)), "{reviews:?}");
+    assert_eq!(reviews.last().unwrap(), &("rev".to_string(), None));
+    let log = std::fs::read_to_string(dir.join(".kittify/logs/051-review/WP01-review-2.log")).unwrap();
+    // (The path is a configured env value, so the log masks it.)
+    assert!(log.contains("error: cannot edit") && log.contains("Permission denied"), "{log}");
+    assert!(!git(dir, &["show", "051-review-WP01:WP01.txt"]).contains("reviewer was here"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_off_leaves_the_agent_unconfined_and_says_so() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "052-off", &[("WP01", "planned", &[])]);
+    let outside = tmp.path().parent().unwrap().join(format!("kitty-off-{}.txt", std::process::id()));
+    let cfg = config(
+        "sandbox = \"off\"\n[agents]\nimplementation = [\"free\"]\nreview = [\"rev\"]",
+        &[escape_agent("free", &[("ESCAPE_WRITE", &outside.display().to_string())]), common::agent("rev", &[])],
+    );
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    let summary = orch.run("052-off", fast(), no_events(), CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    assert!(outside.exists(), "unconfined, the write went through");
+    std::fs::remove_file(&outside).unwrap();
+    let log = std::fs::read_to_string(dir.join(".kittify/logs/052-off/WP01-implementation-1.log")).unwrap();
+    assert!(log.contains("# sandbox: unconfined (sandbox = \"off\")"), "{log}");
+}
