@@ -287,3 +287,29 @@ async fn real_local_model() {
     assert_eq!(summary.outcome, RunOutcome::Completed);
     assert!(git(tmp.path(), &["show", "049-local-WP01:hello.txt"]).contains("hello"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_ends_an_attempt_waiting_on_the_model_and_the_wp_stays_resumable() {
+    let tmp = common::repo();
+    common::feature(tmp.path(), "045-abort", &[("WP01", "planned", &[])]);
+    let server = ChatServer::start(vec![Reply::Hang]);
+    let orch = Orchestrator::open(tmp.path(), Some(api_config(&server, "\"openai-api\"", ""))).unwrap();
+    let running = {
+        let orch = orch.clone();
+        tokio::spawn(async move { orch.run("045-abort", fast(), no_events(), CancellationToken::new()).await })
+    };
+    // Abort once the request is out (the model is "thinking").
+    for _ in 0..200 {
+        if !server.received().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.received().len(), 1);
+    let started = std::time::Instant::now();
+    assert!(orch.abort("045-abort").unwrap());
+    let summary = running.await.unwrap().unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Aborted, "{summary:#?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "the abort took {:?}", started.elapsed());
+    assert_ne!(summary.wps[0].lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
+}
