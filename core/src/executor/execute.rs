@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::classify::{self, Ended, ExitInfo};
 use super::log::{write_footer, write_header};
-use super::output::{AgentResult, OutputParser};
+use super::output::OutputParser;
 use super::prompt::{kitty_env, prepare_prompt, prompt_file_path};
 use super::protocol::{self, KittyStatus, PromptLines};
 use super::sink::{LineSink, TAIL_LINES};
@@ -89,7 +89,7 @@ pub async fn execute_with(
     guard.armed = false;
     drop(guard);
 
-    let mut outcome = base_outcome(&run);
+    let mut outcome = Outcome::empty(&run);
     outcome.pid = Some(pid);
     outcome.exit = match &status {
         Ok(status) => {
@@ -149,7 +149,7 @@ fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
         Some(Err(why)) => {
             writeln!(log, "----\n# not started: {why}").map_err(log_err)?;
             log.flush().map_err(log_err)?;
-            let mut outcome = base_outcome(run);
+            let mut outcome = Outcome::empty(run);
             outcome.failure = Some(FailureClass::Spawn);
             outcome.result.error = Some(why);
             return Ok(Started::Failed(outcome));
@@ -176,7 +176,7 @@ fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
             let message = format!("cannot start `{}`: {err}", run.command.program);
             writeln!(log, "----\n# spawn failed: {message}").map_err(log_err)?;
             log.flush().map_err(log_err)?;
-            let mut outcome = base_outcome(run);
+            let mut outcome = Outcome::empty(run);
             outcome.failure = Some(FailureClass::Spawn);
             outcome.result.error = Some(message);
             Ok(Started::Failed(outcome))
@@ -320,28 +320,6 @@ fn conclude(run: &AgentRun, redactor: &Redactor, parser: OutputParser, ended: En
         &outcome.tail.join("\n"),
     );
     outcome.result = result;
-}
-
-/// An outcome with nothing known yet.
-fn base_outcome(run: &AgentRun) -> Outcome {
-    Outcome {
-        agent: run.command.agent.clone(),
-        role: run.role,
-        attempt: run.attempt,
-        pid: None,
-        exit: ExitInfo { code: None, signal: None },
-        duration_ms: 0,
-        result: AgentResult::default(),
-        status: None,
-        verdict: None,
-        failure: None,
-        cancelled: false,
-        killed: false,
-        lines: 0,
-        dropped_lines: 0,
-        log_path: run.log_path.clone(),
-        tail: Vec::new(),
-    }
 }
 
 /// Kills the process group if the run is dropped before it finished.

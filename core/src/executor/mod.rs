@@ -25,4 +25,5 @@ pub(crate) use process::die_with_parent;
 pub use process::group_members;
 pub use protocol::{KittyStatus, PromptLines, Verdict, status_excluding, verdict_excluding};
 pub use stream::{MAX_LINE, Piece};
+pub(crate) use types::clip;
 pub use types::{ARG_PROMPT_LIMIT, AgentRun, ExecError, Outcome, OutputLine, Stream};

@@ -113,6 +113,28 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An outcome of `run` with nothing known yet (every way of running an attempt starts here).
+    pub(crate) fn empty(run: &AgentRun) -> Outcome {
+        Outcome {
+            agent: run.command.agent.clone(),
+            role: run.role,
+            attempt: run.attempt,
+            pid: None,
+            exit: ExitInfo { code: None, signal: None },
+            duration_ms: 0,
+            result: AgentResult::default(),
+            status: None,
+            verdict: None,
+            failure: None,
+            cancelled: false,
+            killed: false,
+            lines: 0,
+            dropped_lines: 0,
+            log_path: run.log_path.clone(),
+            tail: Vec::new(),
+        }
+    }
+
     /// Succeeded: not failed, not cancelled.
     pub fn success(&self) -> bool {
         self.failure.is_none() && !self.cancelled
@@ -144,7 +166,8 @@ impl Outcome {
     }
 }
 
-pub(super) fn clip(text: &str, max: usize) -> String {
+/// `text` cut to `max` characters, with `…` when cut.
+pub(crate) fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
     } else {

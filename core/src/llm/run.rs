@@ -74,7 +74,7 @@ pub async fn execute(
         tail: VecDeque::new(),
     };
     header(&mut transcript, &run, &api).map_err(log_err)?;
-    let mut outcome = base_outcome(&run);
+    let mut outcome = Outcome::empty(&run);
     if !on_start() {
         cancel.cancel();
     }
@@ -376,27 +376,6 @@ fn trim(messages: &mut [Json]) {
         let before = content.len();
         message["content"] = json!(format!("[trimmed: {before} characters no longer shown]"));
         total = total.saturating_sub(before.saturating_sub(50));
-    }
-}
-
-fn base_outcome(run: &AgentRun) -> Outcome {
-    Outcome {
-        agent: run.command.agent.clone(),
-        role: run.role,
-        attempt: run.attempt,
-        pid: None,
-        exit: ExitInfo { code: None, signal: None },
-        duration_ms: 0,
-        result: Default::default(),
-        status: None,
-        verdict: None,
-        failure: None,
-        cancelled: false,
-        killed: false,
-        lines: 0,
-        dropped_lines: 0,
-        log_path: run.log_path.clone(),
-        tail: Vec::new(),
     }
 }
 

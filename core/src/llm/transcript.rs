@@ -14,14 +14,7 @@ const MAX_LOG_LINE: usize = 4000;
 /// Lines kept for the outcome's tail.
 const TAIL: usize = 40;
 
-/// `text` cut to `max` characters, with `…` when cut.
-pub(super) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
-    }
-}
+pub(super) use crate::executor::clip;
 
 /// Where the transcript goes.
 pub(super) struct Transcript {
