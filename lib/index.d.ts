@@ -20,6 +20,7 @@ export type FailureClass =
   | 'invalid_output'
   | 'nonzero_exit'
   | 'read_only_violation'
+  | 'ref_tampering'
 
 /** Stable error codes, the same in the CLI (`--json`) and Python (`KittyError.code`). */
 export type ErrorCode =
@@ -28,6 +29,7 @@ export type ErrorCode =
   | 'config_invalid'
   | 'no_agents'
   | 'unknown_agent'
+  | 'sandbox_unavailable'
   | 'io'
   | 'git'
   | 'illegal_transition'
@@ -384,6 +386,19 @@ export interface DetectedAgent {
   available: boolean
   /** Why it cannot run here, when it cannot. */
   whyNot: string | null
+  /** How it is confined on this machine, and what each role may write. */
+  sandbox: AgentSandbox
+}
+
+/** An agent's confinement here (Landlock); `<worktree>`, `<git-common-dir>`, `<attempt-tmp>` stand for what each attempt fills in. */
+export interface AgentSandbox {
+  mode: 'best_effort' | 'required' | 'off'
+  /** Its processes are confined on this machine (the mode is not `off` and Landlock holds). */
+  confined: boolean
+  /** Why not, when not (under `required`, runs are refused). */
+  whyNot: string | null
+  implementationWritable: string[]
+  reviewWritable: string[]
 }
 
 export declare class Orchestrator {

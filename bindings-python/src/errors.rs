@@ -60,7 +60,7 @@ fn class_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
     match code {
         FeatureInvalid | FeatureNotFound | WpIdInvalid | WpNotFound => py.get_type::<FeatureError>(),
         ConfigInvalid => py.get_type::<ConfigError>(),
-        NoAgents | UnknownAgent => py.get_type::<AgentError>(),
+        NoAgents | UnknownAgent | SandboxUnavailable => py.get_type::<AgentError>(),
         Io => py.get_type::<IoError>(),
         Git | NotARepository | StateCorrupt | StateMissing => py.get_type::<GitError>(),
         IllegalTransition | StateConflict | RunLocked => py.get_type::<StateConflictError>(),

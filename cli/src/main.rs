@@ -1,5 +1,6 @@
 //! `kitty-orchestrator`: the command line. Parses arguments and renders; all logic is in core.
 
+mod doctor;
 mod init;
 mod inspect;
 mod merge;
@@ -82,6 +83,9 @@ enum Command {
     Orchestrate(orchestrate::OrchestrateArgs),
     /// List the built-in and configured agents, found or not, with versions.
     Agents(inspect::AgentsArgs),
+    /// What this machine can do for a run: whether agents are confined here (Landlock), what
+    /// each agent may write by role, and which agents are installed.
+    Doctor(doctor::DoctorArgs),
     /// Check a feature directory: list its work packages in order, or every problem found.
     Validate(validate::Args),
     /// Workspaces cloned by `run --clone`: list them with their features' progress, or remove
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
         Command::Pr(args) => merge::pr(args),
         Command::Orchestrate(args) => orchestrate::orchestrate(args),
         Command::Agents(args) => inspect::agents(args),
+        Command::Doctor(args) => doctor::doctor(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => run::demo(args),
         Command::Init(args) => init::init(args),

@@ -1,6 +1,6 @@
 //! The sandbox modes as real processes, on a kernel without Landlock (simulated with
-//! `KITTY_SANDBOX_UNSUPPORTED=1`): `required` refuses to start the agent and says why;
-//! `best_effort` runs unconfined and says so; `agents` reports the sandbox.
+//! `KITTY_SANDBOX_UNSUPPORTED=1`): `required` refuses the run before anything starts and says
+//! why; `best_effort` runs unconfined and says so; `agents` and `doctor` report the sandbox.
 
 mod common;
 
@@ -22,10 +22,12 @@ fn required_refuses_without_landlock_and_best_effort_says_it_runs_unconfined() {
     let dir = tmp.path();
     write_config_full(dir, "sandbox = \"required\"\nmax_retries = 0", "", "");
     let (code, text) = run(dir);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("sandbox = \"required\" but Landlock is unavailable"), "{text}");
-    let log = std::fs::read_to_string(dir.join(".kittify/logs/070-box/WP01-implementation-1.log")).unwrap();
-    assert!(log.contains("# not started: sandbox = \"required\""), "{log}");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("sandbox = \"required\" for "), "{text}");
+    assert!(text.contains("Landlock is unavailable") && text.contains("nothing was started"), "{text}");
+    // Refused before anything: no state, no worktree, no attempt.
+    assert_eq!(common::git(dir, &["for-each-ref", "refs/kitty/"]), "");
+    assert!(!dir.join(".kittify/logs/070-box").exists());
 
     let tmp = repo("070-box", 1, "");
     let dir = tmp.path();
@@ -45,4 +47,36 @@ fn required_refuses_without_landlock_and_best_effort_says_it_runs_unconfined() {
     let here = bin().args(["agents"]).current_dir(dir).output().unwrap();
     let first = String::from_utf8_lossy(&here.stdout).lines().next().unwrap_or_default().to_string();
     assert!(first.starts_with("sandbox: landlock") || first.starts_with("sandbox: unavailable"), "{first}");
+}
+
+#[test]
+fn doctor_reports_the_sandbox_and_each_agents_writable_set() {
+    let tmp = repo("071-doc", 1, "");
+    let dir = tmp.path();
+    write_config_full(dir, "sandbox = \"required\"\nwritable = [\"/srv/shared\"]", "", "");
+    let out = bin().args(["doctor", "--json"]).env("KITTY_SANDBOX_UNSUPPORTED", "1").current_dir(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sandbox"]["available"], false, "{report:#}");
+    assert_eq!(report["sandbox"]["mode"], "required");
+    let codex = report["agents"].as_array().unwrap().iter().find(|a| a["id"] == "codex").unwrap();
+    assert_eq!(codex["sandbox"]["confined"], false);
+    let writes = |role: &str| -> Vec<String> {
+        codex["sandbox"][role].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    };
+    let implementation = writes("implementation_writable");
+    for expected in
+        ["<worktree>", "<git-common-dir>/objects", "<git-common-dir>/refs/heads", "<attempt-tmp>", "/srv/shared"]
+    {
+        assert!(implementation.iter().any(|p| p == expected), "{expected} in {implementation:?}");
+    }
+    assert!(implementation.iter().any(|p| p.ends_with("/.codex")), "{implementation:?}");
+    assert!(!implementation.iter().any(|p| p.contains("refs/kitty")), "{implementation:?}");
+    let review = writes("review_writable");
+    assert!(!review.iter().any(|p| p.contains("<worktree>") || p.contains("<git-common-dir>")), "{review:?}");
+
+    let text = bin().args(["doctor"]).env("KITTY_SANDBOX_UNSUPPORTED", "1").current_dir(dir).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.starts_with("sandbox: unavailable") && text.contains("runs are refused"), "{text}");
+    assert!(text.contains("codex") && text.contains("refused: Landlock is unavailable"), "{text}");
 }

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     NoAgents,
     /// An agent id that is neither built in nor configured.
     UnknownAgent,
+    /// `sandbox = "required"` on a machine that cannot confine agents (nothing was started).
+    SandboxUnavailable,
     /// The path given as the repository is not inside a git repository.
     NotARepository,
     /// A file could not be read or written.
@@ -91,7 +93,7 @@ pub enum ErrorKind {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::FeatureInvalid,
         ErrorCode::FeatureNotFound,
         ErrorCode::WpIdInvalid,
@@ -99,6 +101,7 @@ impl ErrorCode {
         ErrorCode::ConfigInvalid,
         ErrorCode::NoAgents,
         ErrorCode::UnknownAgent,
+        ErrorCode::SandboxUnavailable,
         ErrorCode::NotARepository,
         ErrorCode::Io,
         ErrorCode::Git,
@@ -136,6 +139,7 @@ impl ErrorCode {
             ErrorCode::ConfigInvalid => "config_invalid",
             ErrorCode::NoAgents => "no_agents",
             ErrorCode::UnknownAgent => "unknown_agent",
+            ErrorCode::SandboxUnavailable => "sandbox_unavailable",
             ErrorCode::NotARepository => "not_a_repository",
             ErrorCode::Io => "io",
             ErrorCode::Git => "git",
@@ -174,8 +178,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             FeatureInvalid | FeatureNotFound | WpIdInvalid | WpNotFound | ConfigInvalid | NoAgents | UnknownAgent
-            | NotARepository | IllegalTransition | StateMissing | MergeNotReady | MergeConflict | TargetDirty
-            | PrAuthMissing => ErrorKind::BadInput,
+            | SandboxUnavailable | NotARepository | IllegalTransition | StateMissing | MergeNotReady
+            | MergeConflict | TargetDirty | PrAuthMissing => ErrorKind::BadInput,
             StateConflict | RunLocked | TargetMoved | PushRejected => ErrorKind::Busy,
             Aborted => ErrorKind::Aborted,
             Io | Git | StateCorrupt | WorktreeConflict | WorktreeMissingBase | WorktreePathTaken

@@ -32,6 +32,9 @@ pub enum FailureClass {
     /// A read-only attempt (a review) changed the branch or the worktree; its changes were
     /// undone after a backup.
     ReadOnlyViolation,
+    /// The attempt changed a ref outside its reach (a state ref under `refs/kitty/`, another
+    /// WP's branch): put back, and the WP blocked as a security event.
+    RefTampering,
 }
 
 impl FailureClass {
@@ -49,6 +52,7 @@ impl FailureClass {
             FailureClass::InvalidOutput => "invalid_output",
             FailureClass::NonzeroExit => "nonzero_exit",
             FailureClass::ReadOnlyViolation => "read_only_violation",
+            FailureClass::RefTampering => "ref_tampering",
         }
     }
 }

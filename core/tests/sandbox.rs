@@ -135,3 +135,70 @@ async fn sandbox_off_leaves_the_agent_unconfined_and_says_so() {
     let log = std::fs::read_to_string(dir.join(".kittify/logs/052-off/WP01-implementation-1.log")).unwrap();
     assert!(log.contains("# sandbox: unconfined (sandbox = \"off\")"), "{log}");
 }
+
+/// A run where WP02's agent moves `reference` to its own commit (WP01 is done by then, one WP at
+/// a time, so nobody works on it): WP02
+/// ends blocked as a security event naming the ref, the ref is put back, and the tip the agent
+/// set is kept in a quarantine ref.
+async fn tampering_is_found_and_put_back(slug: &str, reference: &str, sandbox: &str) {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, slug, &[("WP01", "planned", &[]), ("WP02", "planned", &[])]);
+    let ref_file = tmp.path().parent().unwrap().join(format!("{slug}-ref-{}", std::process::id()));
+    std::fs::write(&ref_file, reference).unwrap();
+    let cfg = config(
+        &format!(
+            "sandbox = \"{sandbox}\"\nmax_concurrent_wps = 1\n[agents]\nimplementation = [\"sly\"]\nreview = [\"rev\"]"
+        ),
+        &[
+            escape_agent("sly", &[("ESCAPE_WP", "WP02"), ("ESCAPE_REF_FILE", &ref_file.display().to_string())]),
+            common::agent("rev", &[]),
+        ],
+    );
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    let summary = orch.run(slug, fast(), no_events(), CancellationToken::new()).await.unwrap();
+    std::fs::remove_file(&ref_file).unwrap();
+    let wp02 = summary.wps.iter().find(|w| w.id == "WP02").unwrap();
+    assert_eq!(wp02.lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
+    let reason = wp02.reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("security: refs changed outside the orchestrator"), "{reason}");
+    assert!(reason.contains(reference), "the reason names the ref: {reason}");
+    assert!(reason.contains("is kept at refs/kitty/quarantine/"), "{reason}");
+    // WP01 is untouched: done (its chain readable again), its branch where its agent left it.
+    assert_eq!(summary.wps.iter().find(|w| w.id == "WP01").unwrap().lane, kitty_orchestrator::Lane::Done);
+    assert!(summary.corrupt.is_empty(), "{:?}", summary.corrupt);
+    let tip = git(dir, &["rev-parse", reference]);
+    let kept =
+        git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", &format!("refs/kitty/quarantine/{slug}/")]);
+    let wp02_head = git(dir, &["rev-parse", &format!("{slug}-WP02")]);
+    assert!(kept.contains(wp02_head.trim()), "the agent's tip is kept: {kept}");
+    assert_ne!(tip.trim(), wp02_head.trim(), "{reference} was put back");
+    if !reference.starts_with("refs/kitty/") {
+        assert_eq!(git(dir, &["show", &format!("{reference}:WP01.txt")]), "work of WP01\n");
+    }
+    let history = orch.history(slug, Some("WP02")).unwrap();
+    assert!(history.iter().any(|h| matches!(
+        h.state.last_event,
+        WpEvent::AgentFinished { failure: Some(FailureClass::RefTampering), .. }
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfined_agent_that_rewrites_a_state_ref_blocks_its_wp() {
+    tampering_is_found_and_put_back("053-state", "refs/kitty/wp/053-state/WP01", "off").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfined_agent_that_moves_another_wps_branch_blocks_its_wp() {
+    tampering_is_found_and_put_back("054-branch", "refs/heads/054-branch-WP01", "off").await;
+}
+
+/// Branches share `refs/heads/`, which a confined implementer must be able to write (its own
+/// branch): the after-attempt check is what catches it moving another WP's branch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confined_agent_that_moves_another_wps_branch_blocks_its_wp() {
+    if !landlock_here() {
+        return;
+    }
+    tampering_is_found_and_put_back("055-boxed", "refs/heads/055-boxed-WP01", "required").await;
+}

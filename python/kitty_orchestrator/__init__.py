@@ -271,7 +271,9 @@ class Orchestrator:
 
 
 def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:
-    """Every built-in and configured agent, found on PATH or not, with its version."""
+    """Every built-in and configured agent, found on PATH or not, with its version and its
+    ``sandbox``: ``mode``, whether it is ``confined`` here (``why_not`` if not), and the paths
+    each role may write (``implementation_writable``, ``review_writable``)."""
     result: list[dict[str, Any]] = _native.detect_agents(config)
     return result
 

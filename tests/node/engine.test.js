@@ -173,6 +173,11 @@ test('errors carry stable codes, sync and async', async () => {
   assert.match(board.corrupt[0].why, /not an event commit/)
   const agents = await ko.detectAgents(config())
   assert.ok(agents.some((a) => a.id === 'impl' && a.path === FAKE && a.available && a.whyNot === null))
+  const codex = agents.find((a) => a.id === 'codex').sandbox
+  assert.equal(codex.mode, 'best_effort')
+  assert.equal(typeof codex.confined, 'boolean')
+  assert.ok(codex.implementationWritable.includes('<worktree>'))
+  assert.ok(!codex.reviewWritable.includes('<worktree>'))
   const remote = await ko.detectAgents({ agents: { 'openai-api': { base_url: 'https://api.example.com/v1', api_key_env: 'KITTY_NO_SUCH_KEY' } } })
   const api = remote.find((a) => a.id === 'openai-api')
   assert.equal(api.available, false)

@@ -18,7 +18,7 @@ async function example(): Promise<RunSummary> {
   const quick = orch.statusSync('020')
   const agents = await detectAgents()
   const history = await orch.history('020', 'WP01')
-  console.log(lanes, done, status.wps['WP01']?.lane, status.run?.runs, quick.corrupt.length, agents[0]?.checkedVersion)
+  console.log(lanes, done, status.wps['WP01']?.lane, status.run?.runs, quick.corrupt.length, agents[0]?.checkedVersion, agents[0]?.sandbox.implementationWritable.length)
   console.log(history[0]?.subject, history[0]?.state.attemptsTotal, summary.runId, summary.wps[0]?.reviewCycles)
   try {
     await orch.retry('020', 'WP01')

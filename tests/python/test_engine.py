@@ -228,6 +228,12 @@ def test_detect_agents_lists_builtins_and_custom(tmp_path: Path) -> None:
     agents = {a["id"]: a for a in ko.detect_agents(config())}
     assert {"claude-code", "codex", "gemini", "impl", "rev"} <= set(agents)
     assert agents["impl"]["path"] == FAKE and agents["impl"]["builtin"] is False
+    # How each agent is confined here, and what each role may write.
+    codex = agents["codex"]["sandbox"]
+    assert codex["mode"] == "best_effort" and isinstance(codex["confined"], bool)
+    assert "<worktree>" in codex["implementation_writable"]
+    assert any(p.endswith("/.codex") for p in codex["review_writable"])
+    assert "<worktree>" not in codex["review_writable"]
 
 
 def test_a_second_run_of_the_same_feature_is_refused(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@
 //! ["claude-code", "codex"]`) and in state. Any other id must be defined in the configuration as
 //! a custom agent with a `command`.
 
+mod confinement;
 mod profiles;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::config::Config;
 use crate::role::Role;
 
 pub use crate::ids::OPENAI_API;
+pub use confinement::{AgentSandbox, agent_sandbox};
 pub use profiles::READ_STDIN;
 
 /// A built-in agent CLI's profile.
@@ -223,6 +225,8 @@ pub struct DetectedAgent {
     pub available: bool,
     /// Why it cannot run here, when it cannot.
     pub why_not: Option<String>,
+    /// How it is confined here, and what it may write.
+    pub sandbox: AgentSandbox,
 }
 
 impl DetectedAgent {
@@ -237,6 +241,7 @@ impl DetectedAgent {
 pub async fn detect(config: &Config) -> Vec<DetectedAgent> {
     let mut probes = tokio::task::JoinSet::new();
     for (index, spec) in agent_specs(config).into_iter().enumerate() {
+        let sandbox = agent_sandbox(config, &spec.id);
         probes.spawn(async move {
             let availability = spec.availability();
             let path = availability.clone().ok().flatten();
@@ -255,6 +260,7 @@ pub async fn detect(config: &Config) -> Vec<DetectedAgent> {
                 checked_version: spec.implementation.checked_version.clone(),
                 available: availability.is_ok(),
                 why_not: availability.err(),
+                sandbox,
             };
             (index, detected)
         });

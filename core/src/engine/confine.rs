@@ -5,6 +5,9 @@
 use std::path::Path;
 
 use super::ctx::Ctx;
+use super::roster::Roster;
+use crate::config::Config;
+use crate::error::EngineError;
 use crate::role::Role;
 use crate::sandbox::{Confinement, GitAreas, SandboxMode, writable_paths};
 
@@ -40,4 +43,30 @@ pub(super) fn for_attempt(ctx: &Ctx, role: Role, agent: &str, cwd: &Path) -> Att
     let dir = temp_path.display().to_string();
     let env = ["TMPDIR", "TMP", "TEMP"].iter().map(|k| (k.to_string(), dir.clone())).collect();
     AttemptSandbox { confinement: Confinement { mode, writable }, env, _temp: temp }
+}
+
+/// Refuses a run before anything starts when an agent of the roster (or the setup or verify
+/// command) has `sandbox = "required"` and this machine cannot confine: better no run than one
+/// whose every attempt fails to spawn.
+pub(super) fn preflight(config: &Config, roster: &Roster) -> Result<(), EngineError> {
+    let mode_of = |id: &str| config.agents.settings.get(id).and_then(|s| s.sandbox).unwrap_or(config.sandbox);
+    let mut required: Vec<String> = Vec::new();
+    for role in [Role::Implementation, Role::Review] {
+        for id in roster.candidates(role) {
+            if mode_of(id) == SandboxMode::Required && !required.contains(id) {
+                required.push(id.clone());
+            }
+        }
+    }
+    for (name, configured) in [("setup", config.setup_command.is_some()), ("verify", config.verify_command.is_some())] {
+        if configured && mode_of(name) == SandboxMode::Required {
+            required.push(format!("the {name} command"));
+        }
+    }
+    let support = crate::sandbox::support();
+    if required.is_empty() || support.available {
+        return Ok(());
+    }
+    let why = support.why_not.unwrap_or_else(|| "Landlock is unavailable".into());
+    Err(EngineError::SandboxUnavailable { agents: required.join(", "), why })
 }

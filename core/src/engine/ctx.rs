@@ -36,6 +36,8 @@ pub(crate) struct Ctx {
     pub(super) warnings: Mutex<Vec<String>>,
     /// Task boxes to tick as WPs finish (`tick_tasks`, Kiro specs and task lists).
     pub(super) ticks: Option<crate::ticks::Ticks>,
+    /// Which branches WP tasks are working on (for the after-attempt ref check).
+    pub(super) activity: super::ref_guard::Activity,
 }
 
 impl Ctx {

@@ -241,6 +241,7 @@ impl Orchestrator {
             mirror: None,
             warnings: Mutex::new(Vec::new()),
             ticks: None,
+            activity: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ mod plan;
 mod pr;
 mod prompt;
 mod push;
+mod ref_guard;
 mod roster;
 mod run;
 mod summary;

@@ -14,6 +14,9 @@ pub fn implementation(
     let mut prompt = format!(
         "You are implementing work package {id} (\"{title}\") of the feature {slug}.\n\
          You are in the git worktree {worktree}, on branch {branch}. Work only inside it.\n\
+         You may write only inside this worktree, in $TMPDIR and in your own settings directories: \
+         other writes are refused. Never move another branch or anything under refs/kitty/ \
+         (doing so blocks the work package).\n\
          Do everything the work package below asks. Commit your work with git when you are done \
          (anything left uncommitted is committed for you).\n\
          End your final message with one of these lines, on a line of its own:\n\
@@ -40,6 +43,8 @@ pub fn review(feature: &Feature, wp: &WorkPackage, worktree: &str, base: &str, h
         "You are reviewing work package {id} (\"{title}\") of the feature {slug}.\n\
          The implementation is in the git worktree {worktree}: the commits {base}..{head}.\n\
          Inspect them with `git log {base}..{head}` and `git diff {base}..{head}`. Do not change any file.\n\
+         You may write only in $TMPDIR and in your own settings directories: other writes are refused, \
+         and a review that changes the work fails.\n\
          Check the work against the work package below: complete, correct, tested where it should be.\n\
          End your final message with exactly one verdict line, on a line of its own:\n\
          KITTY-VERDICT: approve                  when the work is complete and correct\n\

@@ -65,6 +65,7 @@ impl Orchestrator {
         let started = Instant::now();
         let feature = Arc::new(self.feature(feature)?);
         let roster = Roster::new(&self.config, opts.impl_agents.as_deref(), opts.review_agents.as_deref())?;
+        super::confine::preflight(&self.config, &roster)?;
         let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: this_host() };
         let _lock = self.store.lock_run(&feature.slug, &owner)?;
         let abort_file = self.abort_file(&feature.slug);
@@ -105,6 +106,7 @@ impl Orchestrator {
             mirror,
             warnings: Mutex::new(warnings),
             ticks: self.config.tick_tasks.then(|| crate::ticks::Ticks::for_feature(&feature)).flatten(),
+            activity: Default::default(),
         });
         // Boxes of WPs done before (a crash between done and tick) are ticked now.
         for (id, state) in &states {

@@ -56,6 +56,16 @@ pub enum EngineError {
         /// What git said.
         why: String,
     },
+    /// `sandbox = "required"` for agents this machine cannot confine: the run did not start.
+    #[error(
+        "sandbox = \"required\" for {agents}, but {why}; nothing was started. Run on a kernel with Landlock, or set sandbox = \"best_effort\" (runs unconfined and says so) or \"off\" in .kittify/orchestrator.toml (globally, or [agents.<id>] sandbox for one agent)"
+    )]
+    SandboxUnavailable {
+        /// The agents (and `setup`/`verify` commands) that require confinement.
+        agents: String,
+        /// Why this machine cannot confine.
+        why: String,
+    },
     /// The request was cancelled before it began.
     #[error("{0}")]
     Aborted(String),
@@ -75,6 +85,7 @@ impl EngineError {
             EngineError::WpIdInvalid { .. } => ErrorCode::WpIdInvalid,
             EngineError::WpNotFound { .. } => ErrorCode::WpNotFound,
             EngineError::NotARepository { .. } => ErrorCode::NotARepository,
+            EngineError::SandboxUnavailable { .. } => ErrorCode::SandboxUnavailable,
             EngineError::Aborted(_) => ErrorCode::Aborted,
             EngineError::Internal(_) => ErrorCode::Internal,
         }

@@ -4,6 +4,7 @@
 //! refs/kitty/wp/<feature>/<WP>          one commit chain per WP: every event is one commit
 //! refs/kitty/run/<feature>              run-level chain: started, aborted, finished
 //! refs/kitty/backup/<feature>/<WP>/<n>  worktree snapshots taken before anything destructive
+//! refs/kitty/quarantine/<feature>/<n>   a tip found where only we write, kept when put back
 //! refs/notes/kitty                      provenance notes on the code commits agents made
 //! ```
 //!
@@ -11,6 +12,8 @@
 //! ends with `Kitty-*` trailers restating it: the current state is one read of the tip. Every
 //! write is a compare-and-swap of one ref against the tip it read, so two orchestrators can never
 //! both claim a WP, and a crash at any instant leaves the old or the new state, never a torn one.
+//! The store remembers the tips it set (`own_tips`), so a change made by anyone else — an agent
+//! running `git update-ref` — is found after the attempt and put back.
 
 mod cas;
 mod error;
@@ -18,6 +21,7 @@ mod lock;
 pub(crate) mod message;
 mod model;
 mod notes;
+mod own_tips;
 mod read;
 mod transition;
 
@@ -35,6 +39,7 @@ pub use model::{
     Actor, MergeRecord, MergeStrategy, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState,
 };
 pub use notes::NOTES_REF;
+pub use own_tips::RefChange;
 pub use read::STATE_FILE;
 
 use crate::feature::Feature;
@@ -42,7 +47,7 @@ use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
 pub use crate::limits::{MAX_ATTEMPT_COST_USD, MAX_TEXT, valid_cost};
 use crate::redact::Redactor;
-use cas::{Backoff, Swap, swap};
+use cas::{Backoff, Swap};
 use transition::Refusal;
 
 /// Most events one WP chain holds. A WP that reaches it is refused further events
@@ -147,6 +152,8 @@ pub struct StateStore {
     common_dir: PathBuf,
     policy: CasPolicy,
     redactor: Arc<Redactor>,
+    /// The tips this store set (shared by its clones), to tell its writes from anyone else's.
+    own: Arc<own_tips::OwnTips>,
 }
 
 /// The states of a feature's WPs that could be read, and the refs that could not (each with
@@ -179,6 +186,7 @@ impl StateStore {
             common_dir: repo.commondir().to_path_buf(),
             policy: CasPolicy::default(),
             redactor: Arc::new(Redactor::from_env(&[])),
+            own: Arc::default(),
         })
     }
 
@@ -275,7 +283,11 @@ impl StateStore {
             let json = serde_json::to_vec_pretty(&state).expect("state serializes");
             let oid = Self::write_commit(&repo, &json, &message, &Actor::orchestrator(), None)
                 .map_err(StateError::git(format!("writing the first event of {name}")))?;
-            match swap(&repo, &name, oid, None, "kitty: import").map_err(StateError::git(format!("creating {name}")))? {
+            match self
+                .own
+                .swap(&repo, &name, oid, None, "kitty: import")
+                .map_err(StateError::git(format!("creating {name}")))?
+            {
                 Swap::Done => report.created.push(wp.id.to_string()),
                 // Someone else created it between our read and our write: theirs stands.
                 Swap::Retry => report.existing.push(wp.id.to_string()),
@@ -473,7 +485,9 @@ impl StateStore {
             let json = serde_json::to_vec_pretty(&next).expect("state serializes");
             let oid = Self::write_commit(&repo, &json, &message, &append.actor, Some(tip))
                 .map_err(StateError::git(format!("writing an event for {name}")))?;
-            match swap(&repo, &name, oid, Some(tip), "kitty: event")
+            match self
+                .own
+                .swap(&repo, &name, oid, Some(tip), "kitty: event")
                 .map_err(StateError::git(format!("updating {name}")))?
             {
                 Swap::Done => return Ok((current.lane, next)),
@@ -559,7 +573,9 @@ impl StateStore {
             let json = serde_json::to_vec_pretty(&next).expect("state serializes");
             let oid = Self::write_commit(&repo, &json, &message, &Actor::orchestrator(), tip)
                 .map_err(StateError::git(format!("writing an event for {name}")))?;
-            match swap(&repo, &name, oid, tip, "kitty: run event")
+            match self
+                .own
+                .swap(&repo, &name, oid, tip, "kitty: run event")
                 .map_err(StateError::git(format!("updating {name}")))?
             {
                 Swap::Done => return Ok(next),

@@ -131,7 +131,15 @@ pub(super) fn backoff(ctx: &Ctx, class: FailureClass, retry: u32) -> Duration {
     Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2 + 1))
 }
 
-/// Runs one agent process for `wp` and records its start and end.
+/// One agent process's run: what it did, the state after its start was recorded, and — when it
+/// changed refs outside its reach — the reason to block the WP with.
+pub(super) struct Ran {
+    pub(super) outcome: Outcome,
+    pub(super) state: WpState,
+    pub(super) tampered: Option<String>,
+}
+
+/// Runs one agent process for `wp` and records its start; checks the refs after it.
 pub(super) async fn run_agent(
     ctx: &Ctx,
     wp: &WorkPackage,
@@ -140,7 +148,7 @@ pub(super) async fn run_agent(
     cwd: &str,
     prompt: String,
     state: WpState,
-) -> Result<(Outcome, WpState), crate::Error> {
+) -> Result<Ran, crate::Error> {
     let spec = ctx.roster.spec(agent).expect("roster agents have specs");
     let attempt = state.attempts_total + 1;
     let log_path = AgentRun::log_path_for(&ctx.repo_root, ctx.feature.slug.as_str(), wp.id.as_str(), role, attempt);
@@ -164,8 +172,11 @@ pub(super) async fn run_agent(
     };
     let _permit = tokio::select! {
         permit = ctx.roster.acquire(agent) => permit,
-        _ = ctx.cancel.cancelled() => return Ok((cancelled_outcome(agent, role, attempt, &log_path), state)),
+        _ = ctx.cancel.cancelled() => {
+            return Ok(Ran { outcome: cancelled_outcome(agent, role, attempt, &log_path), state, tampered: None });
+        }
     };
+    let refs_before = crate::engine::ref_guard::baseline(ctx, wp);
     let log = log_path.display().to_string();
     ctx.add_log(wp, &log);
     let subscriber = ctx.opts.output_lines.then(|| output_subscriber(ctx));
@@ -204,6 +215,8 @@ pub(super) async fn run_agent(
     };
     let (outcome, started) = tokio::join!(execution, recording);
     let outcome = outcome.map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
+    let what = format!("{agent}'s {} attempt {attempt} on {}", role.as_str(), wp.id);
+    let tampered = crate::engine::ref_guard::verify(ctx, wp, &refs_before, &what);
     let state = match started {
         Some(result) => result?,
         // Never spawned: record the attempt so its number is used once.
@@ -213,7 +226,22 @@ pub(super) async fn run_agent(
             ctx.record(wp, Append::new(event)).await?
         }
     };
-    Ok((outcome, state))
+    Ok(Ran { outcome, state, tampered })
+}
+
+/// After an attempt that changed refs outside its reach (already put back): the attempt ends as
+/// `ref_tampering` and the WP is blocked with the reason — a security event, never retried.
+pub(super) async fn blocked_for_tampering(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    outcome: &Outcome,
+    reason: String,
+) -> Result<(Attempt, WpState), crate::Error> {
+    note_in_log(&outcome.log_path, &reason);
+    let judged = (Some(FailureClass::RefTampering), Some(reason.clone()));
+    finish(ctx, wp, outcome, judged, None, Vec::new()).await?;
+    let blocked = block(ctx, wp, reason, Some(outcome.log_path.display().to_string())).await?;
+    Ok((Attempt::Finished(blocked.clone()), blocked))
 }
 
 /// What the openai-api agent's `run_command` may start: its `allowed_commands`, the

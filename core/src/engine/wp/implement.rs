@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::attempts::{Attempt, attempts, finish, note_in_log, run_agent};
+use super::attempts::{Attempt, Ran, attempts, blocked_for_tampering, finish, note_in_log, run_agent};
 use super::{block, ready_worktree};
 use crate::engine::EngineError;
 use crate::engine::ctx::Ctx;
@@ -65,11 +65,15 @@ async fn one_attempt(
 ) -> Result<(Attempt, WpState), crate::Error> {
     // The attempt is judged by what it adds to the branch as it is now.
     let head_before = ctx.worktrees.head(&wp.id).ok().or_else(|| state.head.clone()).unwrap_or(job.base.clone());
-    let (outcome, state) =
+    let Ran { outcome, state, tampered } =
         run_agent(ctx, wp, Role::Implementation, &agent, &job.path, job.prompt.clone(), state).await?;
     // The agent's process group and every escaped descendant are gone: any git lock left in its
     // worktree is stale and would refuse the next attempt.
     ctx.worktrees.clear_stale_locks(&wp.id);
+    if let Some(reason) = tampered {
+        set_leftovers_aside(ctx, wp, "an attempt that changed refs outside its reach", Some(&outcome.log_path));
+        return blocked_for_tampering(ctx, wp, &outcome, reason).await;
+    }
     if outcome.cancelled {
         set_leftovers_aside(ctx, wp, "an attempt cancelled by abort", Some(&outcome.log_path));
         return Ok((Attempt::Cancelled(state.clone()), state));

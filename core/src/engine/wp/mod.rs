@@ -21,6 +21,8 @@ use crate::worktree::Prepared;
 
 /// Drives `wp` as far as it can go in this run; returns its final state.
 pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Error> {
+    // Until this task ends, moves of this WP's branch are ours (see `ref_guard`).
+    let _on_branch = ctx.activity.enter(ctx.worktrees.branch(&wp.id));
     let mut state = ctx.state_of(&wp)?;
     // An agent was running when its orchestrator died: what it left in the worktree is not work.
     let mut interrupted = state.pid.is_some() || matches!(state.last_event, WpEvent::AgentStarted { .. });

@@ -2,7 +2,7 @@
 //! attempt that changed the branch or the worktree is undone (after a backup) and fails as
 //! `read_only_violation`; a review without a verdict is a failed attempt, never an approval.
 
-use super::attempts::{Attempt, attempts, finish, note_in_log, run_agent};
+use super::attempts::{Attempt, Ran, attempts, blocked_for_tampering, finish, note_in_log, run_agent};
 use super::{block, ready_worktree};
 use crate::engine::ctx::Ctx;
 use crate::engine::prompt;
@@ -46,9 +46,13 @@ async fn one_attempt(
     job: &Job,
 ) -> Result<(Attempt, WpState), crate::Error> {
     let before = ctx.worktrees.snapshot(&wp.id).ok();
-    let (outcome, state) = run_agent(ctx, wp, Role::Review, &agent, &job.path, job.prompt.clone(), state).await?;
+    let Ran { outcome, state, tampered } =
+        run_agent(ctx, wp, Role::Review, &agent, &job.path, job.prompt.clone(), state).await?;
     ctx.worktrees.clear_stale_locks(&wp.id);
     let changed = before.and_then(|before| undo_changes(ctx, wp, &agent, &outcome, &before));
+    if let Some(reason) = tampered {
+        return blocked_for_tampering(ctx, wp, &outcome, reason).await;
+    }
     if outcome.cancelled {
         return Ok((Attempt::Cancelled(state.clone()), state));
     }
