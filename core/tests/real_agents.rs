@@ -103,3 +103,50 @@ async fn builtin_profiles_match_the_installed_clis() {
     eprintln!("real agent CLIs:\n{}", report.join("\n"));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Opt-in: real Claude Code and real Codex (installed and logged in, their state directories in
+/// the real `$HOME`) each complete a one-WP feature under `sandbox = "required"`: implementation
+/// and review by the same agent, confined by Landlock, the WP done with its file on its branch.
+/// An agent not installed is reported and skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "opt-in: KITTY_REAL_AGENTS=1 cargo test -p kitty-orchestrator --test real_agents -- --ignored --nocapture"]
+async fn real_claude_and_codex_complete_a_wp_confined() {
+    use kitty_orchestrator::Orchestrator;
+    use kitty_orchestrator::engine::{RunOutcome, no_events};
+    assert_eq!(std::env::var("KITTY_REAL_AGENTS").as_deref(), Ok("1"), "set KITTY_REAL_AGENTS=1");
+    assert!(kitty_orchestrator::sandbox::support().available, "this kernel cannot confine: nothing to check");
+    let mut ran = Vec::new();
+    for agent in ["claude-code", "codex"] {
+        let binary = builtin_profiles().into_iter().find(|p| p.id == agent).unwrap().binary;
+        if find_program(binary).is_none() {
+            eprintln!("{agent}: not installed, skipped");
+            continue;
+        }
+        let tmp = common::repo();
+        let dir = tmp.path();
+        let slug = format!("090-{agent}");
+        common::feature(dir, &slug, &[("WP01", "planned", &[])]);
+        let wp_file = dir.join(format!("kitty-specs/{slug}/tasks/WP01-work.md"));
+        let text = std::fs::read_to_string(&wp_file).unwrap().replace(
+            "Create WP01.txt.",
+            &format!("Create a file hello.txt containing the single line `hello from {agent}` and commit it."),
+        );
+        std::fs::write(&wp_file, text).unwrap();
+        common::git(dir, &["add", "-A"]);
+        common::git(dir, &["commit", "-qm", "the WP asks for hello.txt"]);
+        let config = common::config(
+            &format!(
+                "sandbox = \"required\"\nsingle_agent_mode = true\nmax_retries = 0\n[agents]\nimplementation = [\"{agent}\"]\nreview = [\"{agent}\"]"
+            ),
+            &[],
+        );
+        let orch = Orchestrator::open(dir, Some(config)).unwrap();
+        let summary = orch.run(&slug, common::fast(), no_events(), CancellationToken::new()).await.unwrap();
+        eprintln!("{agent}: {:?}; {:?}", summary.outcome, summary.wps[0].reason);
+        assert_eq!(summary.outcome, RunOutcome::Completed, "{agent}: {summary:#?}");
+        let hello = common::git(dir, &["show", &format!("{slug}-WP01:hello.txt")]);
+        assert!(hello.contains("hello from"), "{agent}: {hello}");
+        ran.push(agent);
+    }
+    assert!(!ran.is_empty(), "neither claude nor codex is installed");
+}

@@ -30,6 +30,15 @@ pub(super) fn for_attempt(ctx: &Ctx, role: Role, agent: &str, cwd: &Path) -> Att
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let mut extra = ctx.config.writable.clone();
     extra.extend(settings.map(|s| s.writable.clone()).unwrap_or_default());
+    if mode != SandboxMode::Off
+        && let Some(home) = &home
+    {
+        for dir in crate::sandbox::home_dirs(agent, home) {
+            if let Err(err) = std::fs::create_dir_all(&dir) {
+                tracing::debug!(dir = %dir.display(), %err, "an agent state directory could not be made");
+            }
+        }
+    }
     let git = GitAreas::of(cwd);
     let writable = writable_paths(role, agent, cwd, git.as_ref(), &temp_path, home.as_deref(), &extra);
     if mode == SandboxMode::BestEffort {

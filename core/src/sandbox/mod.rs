@@ -12,7 +12,7 @@ mod landlock_rules;
 mod writable;
 
 pub use landlock_rules::{Prepared, Support, confine_child, prepare, support};
-pub use writable::{GitAreas, writable_paths};
+pub use writable::{GitAreas, home_dirs, writable_paths};
 
 use std::path::PathBuf;
 

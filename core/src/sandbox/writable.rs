@@ -56,6 +56,13 @@ fn state_dirs(agent: &str) -> &'static [&'static str] {
     }
 }
 
+/// `agent`'s own state directories under `home`, and `~/.cache`: made before an attempt when
+/// missing (a rule can only name a path that exists, and an agent that has never run here must
+/// still be able to create its settings).
+pub fn home_dirs(agent: &str, home: &Path) -> Vec<PathBuf> {
+    std::iter::once(home.join(".cache")).chain(state_dirs(agent).iter().map(|d| home.join(d))).collect()
+}
+
 /// What an attempt of `agent` in `role` may write: for implementation its worktree and `git`
 /// areas; for every role `temp`, the agent's state directories under `home` and `~/.cache`,
 /// the device files, and `extra`.
@@ -78,8 +85,7 @@ pub fn writable_paths(
         }
     }
     if let Some(home) = home {
-        paths.push(home.join(".cache"));
-        paths.extend(state_dirs(agent).iter().map(|d| home.join(d)));
+        paths.extend(home_dirs(agent, home));
     }
     paths.extend(DEVICES.iter().map(PathBuf::from));
     paths.extend(extra.iter().cloned());
