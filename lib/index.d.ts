@@ -111,6 +111,8 @@ export interface WpSummary {
   owner: string | null
   /** Paths auto-commit left out (secret-looking files, `.worktreeinclude` copies). */
   withheld: string[]
+  /** Writes the sandbox refused, as the agents' own output reported them ("Permission denied" lines, clipped). */
+  refused: string[]
 }
 
 export interface CorruptState {
@@ -337,6 +339,8 @@ export interface WpState {
   costUsd: number
   agentMs: number
   withheld?: string[]
+  /** Writes the sandbox refused, as the agents' own output reported them. */
+  refused?: string[]
   /** Where the work landed, once merged. */
   merged?: MergeRecord
   createdAt: string

@@ -81,6 +81,9 @@ pub fn summary_table(summary: &RunSummary) -> String {
         if !wp.withheld.is_empty() {
             detail.push_str(&format!(" [not committed: {}]", wp.withheld.join(", ")));
         }
+        if let Some(first) = wp.refused.first() {
+            detail.push_str(&format!(" [sandbox refused {} write(s), first: {first}]", wp.refused.len()));
+        }
         let detail = clean(&detail);
         out.push_str(&format!(
             "{:<6} {:<10} {:>8} {:>5} {:>6.1}s {:>9}  {}\n",

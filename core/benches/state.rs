@@ -60,6 +60,7 @@ fn main() {
             duration_ms: 1,
             head: None,
             withheld: Vec::new(),
+            refused: Vec::new(),
         };
         store.append(&feature.slug, &wp, &Append::new(finished).run("bench")).unwrap();
     }

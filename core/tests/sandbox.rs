@@ -77,6 +77,11 @@ async fn an_agent_writes_its_worktree_and_nothing_else() {
     let denied = log.lines().filter(|l| l.starts_with("[stderr] denied:") && l.ends_with("Permission denied")).count();
     assert_eq!(denied, targets.len(), "{log}");
     assert!(log.lines().any(|l| l.starts_with("[stderr] update-ref") && l.contains(": exit 128")), "{log}");
+    // The WP's outcome says what was refused, as the agent reported it.
+    let wp02 = summary.wps.iter().find(|w| w.id == "WP02").unwrap();
+    assert!(wp02.refused.iter().filter(|l| l.contains("Permission denied")).count() >= targets.len(), "{wp02:#?}");
+    let wp01 = summary.wps.iter().find(|w| w.id == "WP01").unwrap();
+    assert!(wp01.refused.is_empty(), "{wp01:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

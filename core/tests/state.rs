@@ -45,6 +45,7 @@ fn lifecycle_is_one_commit_per_event_readable_with_git() {
             duration_ms: 1000,
             head: None,
             withheld: Vec::new(),
+            refused: Vec::new(),
         },
         WpEvent::RetryScheduled { agent: "codex".into(), attempt: 2, delay_ms: 10, failure: FailureClass::Timeout },
         WpEvent::AgentStarted {
@@ -63,6 +64,7 @@ fn lifecycle_is_one_commit_per_event_readable_with_git() {
             duration_ms: 2000,
             head: Some("def".into()),
             withheld: Vec::new(),
+            refused: Vec::new(),
         },
         WpEvent::Submitted { head: "def".into() },
         WpEvent::AgentStarted { agent: "claude-code".into(), role: Role::Review, attempt: 1, pid: None, log: None },

@@ -92,6 +92,7 @@ fn child() {
                     duration_ms: 1,
                     head: None,
                     withheld: Vec::new(),
+                    refused: Vec::new(),
                 };
                 store.append(&slug, &id, &Append::new(finish).run("parent")).unwrap();
             }

@@ -91,6 +91,8 @@ class WpState(_Typed):
     created_at: str
     updated_at: str
     withheld: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    """Writes the sandbox refused, as the agents' own output reported them."""
     merged: Optional[dict[str, Any]] = None
     """Where the work landed (``into``, ``commit``, ``strategy``, ``head``), once merged."""
 
@@ -196,6 +198,8 @@ class WpSummary(_Typed):
     logs: list[str]
     owner: Optional[str]
     withheld: list[str]
+    refused: list[str] = field(default_factory=list)
+    """Writes the sandbox refused, as the agents' own output reported them."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "WpSummary":

@@ -132,7 +132,7 @@ def test_release_frees_a_wp_held_on_another_host(tmp_path: Path) -> None:
     summary = orch.run("304-release", grace_ms=200)
     wp01 = next(w for w in summary.wps if w.id == "WP01")
     assert wp01.lane == ko.Lane.DOING and wp01.owner == "run 01ELSEWHERE0000000000000000 (pid 7 on old-laptop)"
-    assert summary.corrupt == [] and wp01.withheld == []
+    assert summary.corrupt == [] and wp01.withheld == [] and wp01.refused == []
     released = orch.release("304-release", "WP01")
     assert released.owner is None and released.lane is ko.Lane.DOING
     assert released.last_event["type"] == "force_released"

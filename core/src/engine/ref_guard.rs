@@ -11,14 +11,14 @@
 //! after (`Activity` counts them): concurrent WPs' own branches move legitimately. The target
 //! branch is not checked (the spec-kitty mirror commits there, and so may people).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use git2::{Oid, Repository};
 
 use super::ctx::Ctx;
 use crate::feature::WorkPackage;
-use crate::state::RefChange;
+use crate::state::{RefChange, WatchedRefs};
 
 /// Which branches WP tasks of this run are working on: per branch, how many tasks are on it and
 /// how many times a task came or went (so a check can tell "nobody worked on it meanwhile").
@@ -60,7 +60,8 @@ impl Drop for OnBranch<'_> {
 
 /// What the refs were when an attempt began.
 pub(super) struct Baseline {
-    state: BTreeMap<String, Oid>,
+    /// `None` when they could not be read (then they are not checked).
+    state: Option<WatchedRefs>,
     /// Other WPs' branches nobody worked on: name, tip, activity generation.
     branches: Vec<(String, Option<Oid>, u64)>,
     /// Other WPs whose tasks were running (named in a report: they may be the ones at fault).
@@ -69,10 +70,13 @@ pub(super) struct Baseline {
 
 /// Reads the refs before `wp`'s attempt. A ref that cannot be read is left out (and said).
 pub(super) fn baseline(ctx: &Ctx, wp: &WorkPackage) -> Baseline {
-    let state = ctx.store.watched_refs(&ctx.feature.slug).unwrap_or_else(|err| {
-        tracing::warn!(wp = %wp.id, %err, "the state refs could not be read before an attempt: not checked after it");
-        BTreeMap::new()
-    });
+    let state = ctx
+        .store
+        .watched_refs(&ctx.feature.slug)
+        .inspect_err(|err| {
+            tracing::warn!(wp = %wp.id, %err, "the state refs could not be read before an attempt: not checked after it")
+        })
+        .ok();
     let own = ctx.worktrees.branch(&wp.id);
     let activity = ctx.activity.now();
     let repo = ctx.store.repo().ok();
@@ -98,7 +102,8 @@ pub(super) fn baseline(ctx: &Ctx, wp: &WorkPackage) -> Baseline {
 /// returns the reason to block the WP with (`None`: all as expected). `what` names the attempt.
 pub(super) fn verify(ctx: &Ctx, wp: &WorkPackage, before: &Baseline, what: &str) -> Option<String> {
     let slug = &ctx.feature.slug;
-    let mut changes = match ctx.store.foreign_changes(slug, &before.state) {
+    let checked = before.state.as_ref().map(|state| ctx.store.foreign_changes(slug, state));
+    let mut changes = match checked.unwrap_or(Ok(Vec::new())) {
         Ok(changes) => changes,
         Err(err) => {
             tracing::warn!(wp = %wp.id, %err, "the state refs could not be checked after an attempt");

@@ -51,6 +51,9 @@ pub struct WpSummary {
     /// Paths auto-commit left out of its commits (secret-looking files, `.worktreeinclude`
     /// copies): they are in the worktree, not on the branch.
     pub withheld: Vec<String>,
+    /// Writes the sandbox refused, as the agents' own output reported them ("Permission
+    /// denied" lines, clipped): what a confined agent tried to write outside its reach.
+    pub refused: Vec<String>,
 }
 
 pub use crate::state::CorruptState;
@@ -157,6 +160,7 @@ impl RunSummary {
                     logs: logs.get(wp.id.as_str()).cloned().unwrap_or_default(),
                     owner: state.and_then(|s| s.owner.as_ref()).filter(|o| o.run_id != run_id).map(ToString::to_string),
                     withheld: state.map(|s| s.withheld.clone()).unwrap_or_default(),
+                    refused: state.map(|s| s.refused.clone()).unwrap_or_default(),
                 }
             })
             .collect();

@@ -52,8 +52,8 @@ pub async fn execute_with(
     let redactor = Redactor::from_env(&run.command.env)
         .with_values(run.command.redact.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let log_err = |source| ExecError { path: run.log_path.clone(), source };
-    let (mut log, mut child, stdin_prompt) = match start(&run, &redactor)? {
-        Started::Running { log, child, stdin_prompt } => (log, child, stdin_prompt),
+    let (mut log, mut child, stdin_prompt, confined) = match start(&run, &redactor)? {
+        Started::Running { log, child, stdin_prompt, confined } => (log, child, stdin_prompt, confined),
         Started::Failed(mut outcome) => {
             outcome.duration_ms = started.elapsed().as_millis() as u64;
             return Ok(outcome);
@@ -81,11 +81,13 @@ pub async fn execute_with(
         redactor: &redactor,
         lines: 0,
         dropped: 0,
+        refused: confined.then(Vec::new),
     };
     let (ended, exit_status) = supervise(&run, &mut child, &mut line_rx, &mut sink, &cancel).await.map_err(log_err)?;
     let (killed, status) =
         wind_down(&run, &mut child, pgid, exit_status, &mut line_rx, &mut sink).await.map_err(log_err)?;
     let (lines, dropped) = (sink.lines, sink.dropped);
+    let refused = sink.refused.take().unwrap_or_default();
     guard.armed = false;
     drop(guard);
 
@@ -104,6 +106,7 @@ pub async fn execute_with(
     outcome.lines = lines;
     outcome.dropped_lines = dropped;
     outcome.tail = tail.into_iter().collect();
+    outcome.refused = refused;
     conclude(&run, &redactor, parser, ended, &mut outcome);
     write_footer(&mut log, &outcome, ended).map_err(log_err)?;
     log.flush().map_err(log_err)?;
@@ -115,6 +118,8 @@ enum Started {
         log: Log,
         child: Child,
         stdin_prompt: Option<String>,
+        /// Under Landlock.
+        confined: bool,
     },
     /// The program could not be started: a `spawn` failure, already in the log.
     Failed(Outcome),
@@ -167,11 +172,12 @@ fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
         .process_group(0)
         .kill_on_drop(true);
     process::die_with_parent(&mut cmd);
+    let confined = ruleset.is_some();
     if let Some(ruleset) = ruleset {
         crate::sandbox::confine_child(&mut cmd, ruleset);
     }
     match cmd.spawn() {
-        Ok(child) => Ok(Started::Running { log, child, stdin_prompt }),
+        Ok(child) => Ok(Started::Running { log, child, stdin_prompt, confined }),
         Err(err) => {
             let message = format!("cannot start `{}`: {err}", run.command.program);
             writeln!(log, "----\n# spawn failed: {message}").map_err(log_err)?;

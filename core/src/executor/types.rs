@@ -110,7 +110,14 @@ pub struct Outcome {
     pub log_path: PathBuf,
     /// Last lines of output (redacted), for error messages.
     pub tail: Vec<String>,
+    /// While confined: the agent's own lines reporting a refused write ("Permission denied",
+    /// "Operation not permitted", "Read-only file system"), clipped around the phrase, distinct,
+    /// at most [`MAX_REFUSED_LINES`].
+    pub refused: Vec<String>,
 }
+
+/// Most refused-write lines one attempt's outcome keeps.
+pub const MAX_REFUSED_LINES: usize = 10;
 
 impl Outcome {
     /// An outcome of `run` with nothing known yet (every way of running an attempt starts here).
@@ -132,6 +139,7 @@ impl Outcome {
             dropped_lines: 0,
             log_path: run.log_path.clone(),
             tail: Vec::new(),
+            refused: Vec::new(),
         }
     }
 

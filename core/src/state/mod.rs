@@ -39,7 +39,7 @@ pub use model::{
     Actor, MergeRecord, MergeStrategy, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState,
 };
 pub use notes::NOTES_REF;
-pub use own_tips::RefChange;
+pub use own_tips::{RefChange, WatchedRefs};
 pub use read::STATE_FILE;
 
 use crate::feature::Feature;

@@ -15,6 +15,9 @@ pub use crate::role::Role;
 /// rather than guess.
 pub const STATE_FORMAT: u32 = 1;
 
+/// Most refused-write lines a WP's state keeps.
+pub const MAX_REFUSED: usize = 20;
+
 /// The orchestrator run that holds a WP: only its owner may move it along.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
@@ -129,6 +132,10 @@ pub enum WpEvent {
         /// Paths auto-commit left out (secrets by the deny list or `.worktreeinclude`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         withheld: Vec<String>,
+        /// What the agent's own output reported refused while it was confined (its
+        /// "Permission denied" lines, clipped): the writes the sandbox stopped.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refused: Vec<String>,
     },
     /// A failed attempt will be retried after a delay.
     RetryScheduled {
@@ -230,6 +237,7 @@ pub fn redacted(event: &WpEvent, redactor: &Redactor) -> WpEvent {
         | WpEvent::Blocked { reason }
         | WpEvent::Canceled { reason } => *reason = redactor.apply(reason),
         WpEvent::Rejected { feedback, .. } => *feedback = redactor.apply(feedback),
+        WpEvent::AgentFinished { refused, .. } => refused.iter_mut().for_each(|r| *r = redactor.apply(r)),
         _ => {}
     }
     event
@@ -302,6 +310,10 @@ pub struct WpState {
     /// Paths auto-commit never committed (secret-looking files, `.worktreeinclude` copies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
+    /// What the sandbox refused, as the agents' own output reported it (distinct lines, the
+    /// first [`MAX_REFUSED`] kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     /// Where the work landed, once merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<MergeRecord>,

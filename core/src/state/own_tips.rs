@@ -1,30 +1,48 @@
-//! Which tips of the state refs are ours. Every swap this store makes records the tip it set, so
-//! a check after an agent's attempt can tell our own writes from anyone else's: an agent that is
-//! not confined (or a hole in the confinement) could rewrite `refs/kitty/…` with `git
-//! update-ref`, and the engine would build on a forged state without noticing.
+//! Which moves of the state refs are ours. Every swap this store makes is recorded (old tip →
+//! new tip), so a check after an agent's attempt can tell our own writes from anyone else's: an
+//! agent that is not confined (or a hole in the confinement) could rewrite `refs/kitty/…` with
+//! `git update-ref`, and the engine would build on a forged state without noticing.
+//!
+//! A chain that moved is explained when, walking back from where it is to where it was before
+//! the attempt, every commit is either one of our swaps or a well-formed event that another
+//! kitty-orchestrator command wrote (`retry` or `release` from another terminal, a merge): it
+//! reads as this WP's state and its author is not an agent. Anything else — a chain pointed at a
+//! code commit, reset to an older event, deleted, created for a WP nobody imported, or extended
+//! by a commit authored as an agent — is a foreign change.
 //!
 //! A check must never see a ref we already moved but have not yet recorded as moved, or it would
 //! report our own write: swaps hold a shared gate around "swap, record", a check holds it
 //! exclusively while it reads the refs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, RwLock};
 
 use git2::{ErrorCode, Oid, Repository};
 
 use super::cas::{self, Swap};
-use super::{StateError, StateStore};
+use super::{StateError, StateStore, read};
 use crate::ids::FeatureSlug;
 
-/// The tips this store (and its clones) set, per ref.
+/// Swaps remembered per ref: far more than one attempt's worth of events on one chain.
+const SWAPS_KEPT: usize = 256;
+
+/// The swaps this store (and its clones) made.
 #[derive(Debug, Default)]
 pub(super) struct OwnTips {
     gate: RwLock<()>,
-    tips: Mutex<HashMap<String, Oid>>,
+    made: Mutex<Made>,
+}
+
+/// Per ref, oldest first: (number of the swap, old tip, new tip). Swaps are numbered in order
+/// across refs, so a check knows which ones came after the refs were read.
+#[derive(Debug, Default)]
+struct Made {
+    count: u64,
+    swaps: HashMap<String, VecDeque<(u64, Option<Oid>, Oid)>>,
 }
 
 impl OwnTips {
-    /// [`cas::swap`], recording the new tip when it took.
+    /// [`cas::swap`], recording the move when it took.
     pub(super) fn swap(
         &self,
         repo: &Repository,
@@ -36,14 +54,44 @@ impl OwnTips {
         let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
         let result = cas::swap(repo, name, new, expected, log)?;
         if let Swap::Done = result {
-            self.tips.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), new);
+            self.record(name, expected, new);
         }
         Ok(result)
     }
 
-    fn last(&self, name: &str) -> Option<Oid> {
-        self.tips.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied()
+    fn made(&self) -> std::sync::MutexGuard<'_, Made> {
+        self.made.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn record(&self, name: &str, old: Option<Oid>, new: Oid) {
+        let mut made = self.made();
+        made.count += 1;
+        let number = made.count;
+        let moves = made.swaps.entry(name.to_string()).or_default();
+        if moves.len() == SWAPS_KEPT {
+            moves.pop_front();
+        }
+        moves.push_back((number, old, new));
+    }
+
+    /// The tip `name` had before we moved it to `new`, if we did.
+    fn before_ours(&self, name: &str, new: Oid) -> Option<Option<Oid>> {
+        let made = self.made();
+        made.swaps.get(name)?.iter().rev().find(|(_, _, n)| *n == new).map(|(_, old, _)| *old)
+    }
+
+    /// The last tip we set on `name` after swap number `mark`.
+    fn last_since(&self, name: &str, mark: u64) -> Option<Oid> {
+        let made = self.made();
+        made.swaps.get(name)?.back().filter(|(number, _, _)| *number > mark).map(|(_, _, new)| *new)
+    }
+}
+
+/// A feature's watched refs at one moment, and how many swaps this store had made by then.
+#[derive(Debug, Clone, Default)]
+pub struct WatchedRefs {
+    tips: BTreeMap<String, Oid>,
+    mark: u64,
 }
 
 /// A ref found other than the orchestrator left it.
@@ -72,9 +120,11 @@ fn prefixes(feature: &FeatureSlug) -> [String; 2] {
 impl StateStore {
     /// The feature's watched refs and their tips now: its WP chains, its run chain and its backup
     /// refs. Taken before an attempt; [`StateStore::foreign_changes`] compares with it after.
-    pub fn watched_refs(&self, feature: &FeatureSlug) -> Result<BTreeMap<String, Oid>, StateError> {
+    pub fn watched_refs(&self, feature: &FeatureSlug) -> Result<WatchedRefs, StateError> {
         let repo = self.repo()?;
-        Self::read_watched(&repo, feature)
+        let _exclusive = self.own.gate.write().unwrap_or_else(|e| e.into_inner());
+        let mark = self.own.made().count;
+        Ok(WatchedRefs { tips: Self::read_watched(&repo, feature)?, mark })
     }
 
     fn read_watched(repo: &Repository, feature: &FeatureSlug) -> Result<BTreeMap<String, Oid>, StateError> {
@@ -96,36 +146,64 @@ impl StateStore {
         Ok(refs)
     }
 
-    /// What changed among the feature's watched refs since `before`, other than by this store: a
-    /// WP or run chain not at the last tip this store set (or, if it set none, not where it was),
-    /// a chain that appeared or vanished, a backup ref that moved or vanished (new backups are
-    /// the engine's own, made outside this store).
-    pub fn foreign_changes(
-        &self,
-        feature: &FeatureSlug,
-        before: &BTreeMap<String, Oid>,
-    ) -> Result<Vec<RefChange>, StateError> {
+    /// What changed among the feature's watched refs since `before` that neither this store nor
+    /// another kitty-orchestrator command explains (see the module docs): a chain must follow
+    /// from our last write since `before` (or, without one, from where it was then). A backup ref
+    /// must not move or vanish (new backups are the engine's own, made outside this store).
+    pub fn foreign_changes(&self, feature: &FeatureSlug, before: &WatchedRefs) -> Result<Vec<RefChange>, StateError> {
         let repo = self.repo()?;
         let _exclusive = self.own.gate.write().unwrap_or_else(|e| e.into_inner());
         let now = Self::read_watched(&repo, feature)?;
         let backups = &prefixes(feature)[1];
         let mut changes = Vec::new();
-        let names: std::collections::BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+        let names: std::collections::BTreeSet<&String> = before.tips.keys().chain(now.keys()).collect();
         for name in names {
-            let found = now.get(name).copied();
-            let expected = if name.starts_with(backups.as_str()) {
-                match before.get(name) {
-                    Some(oid) => Some(*oid),
-                    None => continue,
+            let (was, found) = (before.tips.get(name).copied(), now.get(name).copied());
+            if name.starts_with(backups.as_str()) {
+                if was.is_some() && found != was {
+                    changes.push(RefChange { reference: name.clone(), expected: was, found });
                 }
-            } else {
-                self.own.last(name).or_else(|| before.get(name).copied())
-            };
-            if found != expected {
-                changes.push(RefChange { reference: name.clone(), expected, found });
+                continue;
+            }
+            let anchor = self.own.last_since(name, before.mark).or(was);
+            if !self.explained(&repo, name, anchor, found) {
+                changes.push(RefChange { reference: name.clone(), expected: anchor, found });
             }
         }
         Ok(changes)
+    }
+
+    /// Whether every step from `was` back from `found` is one of our swaps or another kitty command's
+    /// well-formed event.
+    fn explained(&self, repo: &Repository, name: &str, was: Option<Oid>, found: Option<Oid>) -> bool {
+        let mut at = found;
+        for _ in 0..SWAPS_KEPT {
+            if at == was {
+                return true;
+            }
+            let Some(oid) = at else { return false };
+            at = match self.own.before_ours(name, oid) {
+                Some(old) => old,
+                None if Self::kitty_event(repo, name, oid) => {
+                    repo.find_commit(oid).ok().and_then(|c| c.parent_id(0).ok())
+                }
+                None => return false,
+            };
+        }
+        false
+    }
+
+    /// A commit that reads as an event of the chain `name`, authored by a kitty command (not an
+    /// agent).
+    fn kitty_event(repo: &Repository, name: &str, oid: Oid) -> bool {
+        let Ok(commit) = repo.find_commit(oid) else { return false };
+        if commit.author().email().map_or(true, |e| e.ends_with("@agents.kitty")) {
+            return false;
+        }
+        match name.strip_prefix("refs/kitty/wp/").and_then(|rest| rest.rsplit_once('/')) {
+            Some((feature, wp)) => read::wp_snapshot(repo, name, oid, feature, wp).is_ok(),
+            None => read::run_snapshot(repo, name, oid).is_ok(),
+        }
     }
 
     /// Puts `change.reference` back where we left it (deleting it if it did not exist), keeping
@@ -145,7 +223,7 @@ impl StateStore {
             (Some(expected), found) => {
                 repo.reference_matching(name, expected, true, found.unwrap_or(Oid::ZERO_SHA1), log)
                     .map_err(git("restoring"))?;
-                self.own.tips.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone(), expected);
+                self.own.record(name, found, expected);
             }
             (None, Some(_)) => match repo.find_reference(name) {
                 Ok(mut reference) => reference.delete().map_err(git("removing"))?,
@@ -173,11 +251,14 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Append, WpEvent, wp_ref};
+    use crate::state::{Actor, Append, Owner, WpEvent, wp_ref};
 
     fn store_with_wp() -> (tempfile::TempDir, StateStore, FeatureSlug, crate::ids::WpId) {
         let tmp = tempfile::tempdir().unwrap();
-        Repository::init(tmp.path()).unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let tree = repo.find_tree(repo.treebuilder(None).unwrap().write().unwrap()).unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, "code", &tree, &[]).unwrap();
         let store = StateStore::open(tmp.path()).unwrap();
         let dir = tmp.path().join("kitty-specs/001-f/tasks");
         std::fs::create_dir_all(&dir).unwrap();
@@ -188,33 +269,80 @@ mod tests {
         (tmp, store, feature.slug.clone(), id)
     }
 
-    /// Our own writes are not foreign; an outside `update-ref` is, and putting it back keeps it.
+    fn claim(store: &StateStore, slug: &FeatureSlug, wp: &crate::ids::WpId, actor: Actor) {
+        let owner = Owner { run_id: "run-1".into(), pid: std::process::id(), host: "here".into() };
+        store.append(slug, wp, &Append::new(WpEvent::Claimed { owner }).run("run-1").by(actor)).unwrap();
+    }
+
+    /// Our own writes are not foreign; a chain pointed at a code commit is, and putting it back
+    /// keeps what was found.
     #[test]
-    fn tells_our_writes_from_anyone_elses() {
+    fn tells_our_writes_from_a_forged_tip() {
         let (tmp, store, slug, wp) = store_with_wp();
         let before = store.watched_refs(&slug).unwrap();
-        let owner = crate::state::Owner { run_id: "run-1".into(), pid: std::process::id(), host: "here".into() };
-        store.append(&slug, &wp, &Append::new(WpEvent::Claimed { owner })).unwrap();
+        claim(&store, &slug, &wp, Actor::agent("codex"));
         assert_eq!(store.foreign_changes(&slug, &before).unwrap(), Vec::new());
 
         let repo = Repository::open(tmp.path()).unwrap();
         let name = wp_ref(&slug, &wp);
         let ours = repo.refname_to_id(&name).unwrap();
-        let rogue = repo.find_commit(ours).unwrap().parent_id(0).unwrap();
-        repo.reference(&name, rogue, true, "rogue").unwrap();
+        let code = repo.refname_to_id("HEAD").unwrap();
+        repo.reference(&name, code, true, "rogue").unwrap();
         let changes = store.foreign_changes(&slug, &before).unwrap();
-        assert_eq!(changes, vec![RefChange { reference: name.clone(), expected: Some(ours), found: Some(rogue) }]);
-
+        assert_eq!(changes, vec![RefChange { reference: name.clone(), expected: Some(ours), found: Some(code) }]);
         let kept = store.put_back(&slug, &changes[0]).unwrap().unwrap();
         assert_eq!(repo.refname_to_id(&name).unwrap(), ours);
-        assert_eq!(repo.refname_to_id(&kept).unwrap(), rogue);
+        assert_eq!(repo.refname_to_id(&kept).unwrap(), code);
         assert_eq!(store.foreign_changes(&slug, &before).unwrap(), Vec::new());
+    }
 
-        // A chain that appears from nowhere is foreign too, and is removed.
-        repo.reference(&format!("refs/kitty/wp/{slug}/WP99"), ours, false, "rogue").unwrap();
+    /// Reset to where it was before we wrote: our event is gone, so it is foreign.
+    #[test]
+    fn a_chain_reset_behind_our_write_is_foreign() {
+        let (tmp, store, slug, wp) = store_with_wp();
+        let before = store.watched_refs(&slug).unwrap();
+        let repo = Repository::open(tmp.path()).unwrap();
+        let name = wp_ref(&slug, &wp);
+        let imported = repo.refname_to_id(&name).unwrap();
+        claim(&store, &slug, &wp, Actor::orchestrator());
+        repo.reference(&name, imported, true, "rogue reset").unwrap();
         let changes = store.foreign_changes(&slug, &before).unwrap();
         assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].found, Some(imported));
+        assert_ne!(changes[0].expected, Some(imported));
+    }
+
+    /// Another kitty command's well-formed event (`retry` from another terminal) is not foreign;
+    /// the same event authored as an agent is.
+    #[test]
+    fn another_commands_events_are_explained_an_agents_are_not() {
+        let (tmp, store, slug, wp) = store_with_wp();
+        let other_process = StateStore::open(tmp.path()).unwrap();
+        let before = store.watched_refs(&slug).unwrap();
+        let retry = Actor { name: "kitty-orchestrator retry".into(), email: "retry@kitty.local".into() };
+        claim(&other_process, &slug, &wp, retry);
+        assert_eq!(store.foreign_changes(&slug, &before).unwrap(), Vec::new());
+        // And our own write on top of it is still ours.
+        store.append(&slug, &wp, &Append::new(WpEvent::Released { reason: "x".into() }).run("run-1")).unwrap();
+        assert_eq!(store.foreign_changes(&slug, &before).unwrap(), Vec::new());
+
+        let before = store.watched_refs(&slug).unwrap();
+        claim(&other_process, &slug, &wp, Actor::agent("codex"));
+        assert_eq!(store.foreign_changes(&slug, &before).unwrap().len(), 1);
+    }
+
+    /// A chain that appears from nowhere is foreign too, and putting it back removes it.
+    #[test]
+    fn a_new_chain_is_foreign_and_removed() {
+        let (tmp, store, slug, wp) = store_with_wp();
+        let before = store.watched_refs(&slug).unwrap();
+        let repo = Repository::open(tmp.path()).unwrap();
+        let tip = repo.refname_to_id(&wp_ref(&slug, &wp)).unwrap();
+        let forged = format!("refs/kitty/wp/{slug}/WP99");
+        repo.reference(&forged, tip, false, "rogue").unwrap();
+        let changes = store.foreign_changes(&slug, &before).unwrap();
+        assert_eq!(changes, vec![RefChange { reference: forged.clone(), expected: None, found: Some(tip) }]);
         store.put_back(&slug, &changes[0]).unwrap();
-        assert!(repo.find_reference(&format!("refs/kitty/wp/{slug}/WP99")).is_err());
+        assert!(repo.find_reference(&forged).is_err());
     }
 }

@@ -46,6 +46,7 @@ pub fn imported(feature: &str, wp: &str, lane: Lane, event_id: &str, run_id: Opt
         cost_usd: 0.0,
         agent_ms: 0,
         withheld: Vec::new(),
+        refused: Vec::new(),
         merged: None,
         created_at: now.to_string(),
         updated_at: now.to_string(),
@@ -174,7 +175,7 @@ pub fn apply(
                 next.agents_used.push(agent.clone());
             }
         }
-        WpEvent::AgentFinished { failure, cost_usd, duration_ms, head, withheld, .. } => {
+        WpEvent::AgentFinished { failure, cost_usd, duration_ms, head, withheld, refused, .. } => {
             require_in_flight(lane)?;
             require_owner(current, run_id, event)?;
             next.pid = None;
@@ -189,6 +190,11 @@ pub fn apply(
             for path in withheld {
                 if !next.withheld.contains(path) && next.withheld.len() < 1000 {
                     next.withheld.push(path.clone());
+                }
+            }
+            for line in refused {
+                if !next.refused.contains(line) && next.refused.len() < super::model::MAX_REFUSED {
+                    next.refused.push(line.clone());
                 }
             }
         }
@@ -462,6 +468,7 @@ mod tests {
             duration_ms: u64::MAX,
             head: None,
             withheld: Vec::new(),
+            refused: Vec::new(),
         };
         let mut state = s;
         for cost in [1.7e308, 1.7e308, f64::INFINITY, f64::NAN, -5.0, 0.5] {

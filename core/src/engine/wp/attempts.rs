@@ -284,13 +284,18 @@ pub(super) async fn finish(
         duration_ms: outcome.duration_ms,
         head,
         withheld,
+        refused: outcome.refused.clone(),
     };
     let summary = match (failure, outcome.failure, detail) {
         (Some(judged), None, Some(detail)) => format!("{judged}: {detail}"),
         (Some(judged), None, None) => format!("{judged}"),
         _ => outcome.describe(),
     };
-    let body = format!("{summary}\n\nLog: {}", outcome.log_path.display());
+    let refused = match outcome.refused.as_slice() {
+        [] => String::new(),
+        lines => format!("\n\nRefused by the sandbox (as the agent reported it):\n{}", lines.join("\n")),
+    };
+    let body = format!("{summary}{refused}\n\nLog: {}", outcome.log_path.display());
     let state = ctx.record(wp, Append::new(finished).body(body).by(Actor::agent(&outcome.agent))).await?;
     ctx.emit(Event::AgentFinished {
         feature: ctx.feature.slug.to_string(),
@@ -333,6 +338,7 @@ fn cancelled_outcome(agent: &str, role: Role, attempt: u32, log: &std::path::Pat
         dropped_lines: 0,
         log_path: log.to_path_buf(),
         tail: Vec::new(),
+        refused: Vec::new(),
     }
 }
 
