@@ -42,6 +42,7 @@ pub mod role;
 pub mod sandbox;
 pub mod spec_kitty;
 pub mod state;
+pub mod sync;
 pub mod template;
 pub mod ticks;
 pub mod workspace;

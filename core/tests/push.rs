@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::{agent, config, fast, git};
 use kitty_orchestrator::engine::MergeOutcome;
@@ -107,43 +107,11 @@ async fn a_remote_that_moved_under_us_is_refused_naming_the_ref_and_nothing_is_p
     assert_eq!(remote_ref(&remote, &format!("refs/kitty/run/{F}")), run_before, "nothing was pushed");
 }
 
-/// `git daemon` serving `base` on a free loopback port; killed on drop.
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn daemon(base: &Path) -> Daemon {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("git")
-        .args(["daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--listen=127.0.0.1"])
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", base.display()))
-        .arg(base)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("git daemon");
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "git daemon did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Daemon { child, port }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_goes_through_git_daemon_on_loopback() {
     let place = tempfile::tempdir().unwrap();
     let remote = bare(place.path());
-    let served = daemon(place.path());
+    let served = kitty_test_support::GitDaemon::start(place.path());
     let url = format!("git://127.0.0.1:{}/remote.git", served.port);
     let (_tmp, orch) = landed_repo(&url).await;
     orch.merge(F, MergeOptions::default(), no_events(), CancellationToken::new()).await.unwrap();

@@ -147,3 +147,50 @@ pub fn assert_fsck_clean(dir: &Path) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("error") && !stderr.contains("missing"), "git fsck: {stderr}");
 }
+
+/// `git daemon --enable=receive-pack` serving `base` on a free loopback port. It runs in its own
+/// process group, ended as a whole when dropped: `git daemon` forks the real daemon, and killing
+/// the first process alone would leave it serving after the test.
+pub struct GitDaemon {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl GitDaemon {
+    /// Starts it and waits until it accepts connections.
+    pub fn start(base: &Path) -> GitDaemon {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("git")
+            .args(["daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("git daemon starts");
+        let daemon = GitDaemon { child, port };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "git daemon did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    /// `git://127.0.0.1:<port>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("git://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        // The whole group: the daemon git forked and any connection it is serving.
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}

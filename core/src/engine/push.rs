@@ -3,8 +3,6 @@
 //! value as its expected old value, refused (nothing pushed) when the remote has commits we do
 //! not.
 
-use std::time::Duration;
-
 use git2::Oid;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -15,8 +13,7 @@ use crate::config::ConfigError;
 use crate::ids::{FeatureSlug, check_ref_component};
 use crate::remote::{self, PushReport, RemoteError, Update};
 
-/// Longest a network git command may take before it is stopped.
-pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(600);
+pub use crate::remote::NETWORK_TIMEOUT;
 
 /// Per-push choices. As data: these snake_case keys, every one optional, unknown keys refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

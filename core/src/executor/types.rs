@@ -112,7 +112,7 @@ pub struct Outcome {
     pub tail: Vec<String>,
     /// While confined: the agent's own lines reporting a refused write ("Permission denied",
     /// "Operation not permitted", "Read-only file system"), clipped around the phrase, distinct,
-    /// at most [`MAX_REFUSED_LINES`].
+    /// at most `MAX_REFUSED_LINES` (10).
     pub refused: Vec<String>,
 }
 

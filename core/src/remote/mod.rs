@@ -7,5 +7,8 @@ mod git;
 mod push;
 
 pub use error::RemoteError;
+
+/// Longest a network git command may take before it is stopped.
+pub const NETWORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 pub use git::{GitOutput, run_git, run_program};
 pub use push::{PushReport, PushStatus, PushedRef, Update, push, remote_refs};

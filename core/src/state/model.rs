@@ -311,7 +311,7 @@ pub struct WpState {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
     /// What the sandbox refused, as the agents' own output reported it (distinct lines, the
-    /// first [`MAX_REFUSED`] kept).
+    /// first `MAX_REFUSED` (20) kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
     /// Where the work landed, once merged.

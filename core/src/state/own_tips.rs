@@ -206,6 +206,29 @@ impl StateStore {
         }
     }
 
+    /// The tip of a state ref now (`None`: it does not exist).
+    pub fn tip_of(&self, name: &str) -> Result<Option<Oid>, StateError> {
+        Self::tip(&self.repo()?, name)
+    }
+
+    /// Moves the state ref `name` from `from` (`None`: must not exist) to `to` by compare-and-swap,
+    /// as one of this store's own writes: how a chain fetched from a shared remote is adopted,
+    /// and how an event the remote refused is taken back. `false`: the ref was not at `from`.
+    pub fn move_chain(&self, name: &str, from: Option<Oid>, to: Oid) -> Result<bool, StateError> {
+        if !name.starts_with("refs/kitty/") {
+            return Err(StateError::Corrupt { reference: name.to_string(), why: "is not a state ref".into() });
+        }
+        let repo = self.repo()?;
+        match self
+            .own
+            .swap(&repo, name, to, from, "kitty: shared")
+            .map_err(StateError::git(format!("moving {name}")))?
+        {
+            Swap::Done => Ok(true),
+            Swap::Retry => Ok(false),
+        }
+    }
+
     /// Puts `change.reference` back where we left it (deleting it if it did not exist), keeping
     /// what was found at `refs/kitty/quarantine/<feature>/<n>` so nothing is lost; returns that
     /// ref. Only moves the ref if it is still at what was found.

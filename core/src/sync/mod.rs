@@ -1,0 +1,20 @@
+//! Several machines, one feature (DESIGN.md §5): the feature's state chains shared through an
+//! ordinary git remote, which already is a distributed compare-and-swap store — `receive-pack`
+//! updates a ref only if it still has the old value the client sends (`--force-with-lease`).
+//!
+//! ```text
+//! refs/kitty/wp/<feature>/<WP>                       the chain, local and on the remote
+//! refs/kitty-remote/<remote>/wp/<feature>/<WP>       the remote's tip as last fetched
+//! ```
+//!
+//! A shared write (a claim, a lane change) fetches the chain, brings the local chain to the
+//! remote's tip, appends the event locally (validated against that state, as every append is),
+//! and pushes it with the fetched tip as the expected old value, atomically with the refs that
+//! must move with it (the WP's branch). Refused because someone else moved the chain: the local
+//! event is taken back, and the loop fetches and re-validates — so a claim lost to another
+//! machine becomes a conflict naming the winner, never an overwrite. All network work goes
+//! through the `git` binary ([`crate::remote`]).
+
+mod shared;
+
+pub use shared::{Shared, SharedState, tracking_ref};

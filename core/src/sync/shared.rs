@@ -1,0 +1,211 @@
+//! Fetching a feature's chains from the shared remote, adopting them locally, and appending an
+//! event as a compare-and-swap on the remote.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use git2::Oid;
+use tokio_util::sync::CancellationToken;
+
+use crate::ids::{FeatureSlug, WpId};
+use crate::redact::Redactor;
+use crate::remote::{self, RemoteError, Update};
+use crate::state::{Append, StateError, StateStore, WpState, wp_ref};
+
+/// Give up a shared write that keeps losing races after this long.
+const RACE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `refs/kitty/…` → `refs/kitty-remote/<remote>/…`: where the remote's tip of a state ref is kept
+/// as last fetched (never pushed).
+pub fn tracking_ref(remote: &str, name: &str) -> String {
+    let rest = name.strip_prefix("refs/kitty/").unwrap_or(name);
+    format!("refs/kitty-remote/{remote}/{rest}")
+}
+
+/// One repository's view of a shared remote.
+#[derive(Clone)]
+pub struct SharedState {
+    store: StateStore,
+    repo: PathBuf,
+    remote: String,
+    redactor: Arc<Redactor>,
+    timeout: Duration,
+    cancel: CancellationToken,
+}
+
+/// A shared write that took: the state, and how long it took (fetch to accepted push).
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The WP's state after the event.
+    pub state: WpState,
+    /// Pushes refused because another machine moved the chain first.
+    pub lost_races: u32,
+    /// From the first fetch to the accepted push.
+    pub latency: Duration,
+}
+
+impl SharedState {
+    /// The remote `remote` (a name or a URL) of the repository at `repo`, whose state is `store`.
+    pub fn new(store: StateStore, repo: &Path, remote: &str, redactor: Arc<Redactor>) -> SharedState {
+        SharedState {
+            store,
+            repo: repo.to_path_buf(),
+            remote: remote.to_string(),
+            redactor,
+            timeout: remote::NETWORK_TIMEOUT,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Ends every network command in flight (and refuses new ones) when `cancel` is.
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> SharedState {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The remote's name (or URL), redacted.
+    pub fn remote(&self) -> String {
+        self.redactor.apply(&self.remote)
+    }
+
+    /// Fetches the given state refs (a glob like `refs/kitty/wp/<feature>/*` works) into their
+    /// tracking refs, pruning those gone from the remote; returns the remote's tips by state ref.
+    pub async fn fetch(&self, names: &[String]) -> Result<BTreeMap<String, Oid>, crate::Error> {
+        let mut args = vec!["fetch".into(), "--quiet".into(), "--no-tags".into(), "--no-write-fetch-head".into()];
+        args.push("--prune".into());
+        args.push("--".into());
+        args.push(self.remote.clone());
+        args.extend(names.iter().map(|n| format!("+{n}:{}", tracking_ref(&self.remote, n))));
+        let out = remote::run_git(&self.repo, &args, self.timeout, &self.cancel, &self.redactor).await?;
+        if !out.success() {
+            return Err(RemoteError::Failed {
+                remote: self.remote(),
+                command: format!("git fetch {}", self.remote()),
+                why: out.why(),
+            }
+            .into());
+        }
+        let repo = self.store.repo()?;
+        let mut tips = BTreeMap::new();
+        for name in names {
+            let glob = tracking_ref(&self.remote, name);
+            let listed = repo.references_glob(&glob).map_err(StateError::git(format!("listing {glob}")))?;
+            for reference in listed.flatten() {
+                if let (Ok(tracked), Some(oid)) = (reference.name(), reference.target()) {
+                    let prefix = format!("refs/kitty-remote/{}/", self.remote);
+                    let state = format!("refs/kitty/{}", tracked.strip_prefix(&prefix).unwrap_or(tracked));
+                    tips.insert(state, oid);
+                }
+            }
+        }
+        Ok(tips)
+    }
+
+    /// Brings the local chain `name` to the remote's tip `theirs`: adopted when the remote is
+    /// ahead (or the local chain is not on the remote at all, as after a local import), kept when
+    /// the local chain is the remote's plus events not pushed yet. Returns the local tip.
+    pub fn adopt(&self, name: &str, theirs: Option<Oid>) -> Result<Option<Oid>, crate::Error> {
+        let ours = self.store.tip_of(name)?;
+        let Some(theirs) = theirs else { return Ok(ours) };
+        let repo = self.store.repo()?;
+        let keep = match ours {
+            Some(ours) if ours == theirs => true,
+            Some(ours) => {
+                repo.graph_descendant_of(ours, theirs).map_err(StateError::git(format!("comparing {name}")))?
+            }
+            None => false,
+        };
+        if keep {
+            return Ok(ours);
+        }
+        if !self.store.move_chain(name, ours, theirs)? {
+            return Err(
+                StateError::Conflict { reference: name.to_string(), why: "moved while it was adopted".into() }.into()
+            );
+        }
+        Ok(Some(theirs))
+    }
+
+    /// Appends `append` to `wp`'s chain as a shared write: fetch, adopt, append locally, push with
+    /// the fetched tip as lease (with `also`, atomically). Refused because the remote moved: the
+    /// local event is taken back and the loop starts over (backoff with jitter), so the event is
+    /// re-validated against the new state — an event that no longer applies (the WP was claimed
+    /// elsewhere) ends as that error. A remote that cannot be reached is an error too: the local
+    /// event is taken back.
+    pub async fn append(
+        &self,
+        feature: &FeatureSlug,
+        wp: &WpId,
+        append: &Append,
+        also: &[Update],
+    ) -> Result<Shared, crate::Error> {
+        let name = wp_ref(feature, wp);
+        let started = Instant::now();
+        let mut lost_races = 0;
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let theirs = self.fetch(std::slice::from_ref(&name)).await?.get(&name).copied();
+            let before = self.adopt(&name, theirs)?;
+            let (store, f, w, a) = (self.store.clone(), feature.clone(), wp.clone(), append.clone());
+            let state = tokio::task::spawn_blocking(move || store.append(&f, &w, &a))
+                .await
+                .map_err(|e| crate::error::EngineError::Internal(format!("a shared write did not finish: {e}")))??;
+            let after = self.store.tip_of(&name)?.ok_or_else(|| StateError::Missing { reference: name.clone() })?;
+            let mut updates = vec![Update { reference: name.clone(), new: after, old: theirs }];
+            updates.extend(also.iter().cloned());
+            match remote::push(&self.repo, &self.remote, &updates, self.timeout, &self.cancel, &self.redactor).await {
+                Ok(_) => {
+                    self.track(&name, after);
+                    return Ok(Shared { state, lost_races, latency: started.elapsed() });
+                }
+                Err(err) => {
+                    // Taken back: the next round re-validates against what the remote has.
+                    if let Some(before) = before.filter(|b| *b != after) {
+                        self.store.move_chain(&name, Some(after), before)?;
+                    }
+                    let raced = matches!(&err, RemoteError::Rejected { rejected, .. }
+                        if rejected.iter().all(|(_, why)| lost_a_race(why)));
+                    if !raced {
+                        return Err(err.into());
+                    }
+                    lost_races += 1;
+                    if started.elapsed() > RACE_DEADLINE {
+                        return Err(StateError::Conflict {
+                            reference: name,
+                            why: format!("gave up after losing {lost_races} races on remote {}", self.remote()),
+                        }
+                        .into());
+                    }
+                    let jitter = Duration::from_micros(fastrand::u64(0..=backoff.as_micros() as u64));
+                    tokio::time::sleep(backoff / 2 + jitter / 2).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    /// Records that the remote now has `tip` for `name` (after our own accepted push).
+    fn track(&self, name: &str, tip: Oid) {
+        if let Ok(repo) = self.store.repo() {
+            let _ = repo.reference(&tracking_ref(&self.remote, name), tip, true, "kitty: pushed");
+        }
+    }
+}
+
+/// Whether git's reason for refusing a ref says another writer got there first (the lease no
+/// longer held, checked by us or under the server's ref lock), rather than a refusal that will
+/// not go away (a hook, a protected ref, permissions).
+fn lost_a_race(why: &str) -> bool {
+    const RACES: [&str; 7] = [
+        "stale info",
+        "fetch first",
+        "non-fast-forward",
+        "atomic transaction failed",
+        "cannot lock ref",
+        "failed to update ref",
+        "incorrect old value",
+    ];
+    RACES.iter().any(|r| why.contains(r))
+}
