@@ -39,6 +39,10 @@ pub struct RunArgs {
     /// WPs in flight at once.
     #[arg(long)]
     max_concurrent: Option<usize>,
+    /// Share the feature with other machines through this git remote (name or URL; overrides
+    /// `sync_remote`): claims and lane changes are pushed with a lease, WPs owned elsewhere wait.
+    #[arg(long)]
+    remote: Option<String>,
     /// Seconds between SIGTERM and SIGKILL when stopping an agent.
     #[arg(long, default_value_t = 5)]
     grace: u64,
@@ -152,6 +156,7 @@ pub fn run(args: RunArgs) -> u8 {
         max_concurrent: args.max_concurrent,
         grace: Duration::from_secs(args.grace),
         output_lines: args.output,
+        remote: args.remote.clone(),
         ..RunOptions::default()
     };
     if args.dry_run {

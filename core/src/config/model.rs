@@ -190,6 +190,19 @@ pub struct Config {
     pub tick_tasks: bool,
     /// Load Kiro's optional tasks (`- [ ]*`) as WPs too (default false, as Kiro skips them).
     pub include_optional: bool,
+    /// The remote several machines share the feature's state through (`run --remote`); `None`:
+    /// this machine works alone.
+    pub sync_remote: Option<String>,
+    /// This machine's name in owners and heartbeats (`KITTY_HOST_ID` overrides it; default the
+    /// host name).
+    pub host_id: Option<String>,
+    /// A shared run reclaims another machine's WP after observing no heartbeat from it for this
+    /// long, on its own clock (5–86400; default 120).
+    pub lease_seconds: u64,
+    /// How often a shared run renews its heartbeat (1–3600, below `lease_seconds`; default 20).
+    pub lease_renew_seconds: u64,
+    /// How often a shared run waiting on other machines checks the remote (1–3600; default 10).
+    pub sync_interval_seconds: u64,
     /// How agents are confined (`best_effort`: Landlock where the kernel has it).
     pub sandbox: crate::sandbox::SandboxMode,
     /// More paths every confined process may write (`~/` expanded).
@@ -235,6 +248,11 @@ impl Default for Config {
             auto_merge: false,
             tick_tasks: true,
             include_optional: false,
+            sync_remote: None,
+            host_id: None,
+            lease_seconds: 120,
+            lease_renew_seconds: 20,
+            sync_interval_seconds: 10,
             sandbox: crate::sandbox::SandboxMode::default(),
             writable: Vec::new(),
             cleanup: Cleanup::Worktrees,

@@ -202,11 +202,7 @@ impl Validator<'_> {
         };
         let push_remote = match raw.push_remote {
             None => defaults.push_remote.clone(),
-            Some(v)
-                if v.get_ref().is_empty()
-                    || v.get_ref().starts_with('-')
-                    || v.get_ref().chars().any(char::is_control) =>
-            {
+            Some(v) if !is_remote_name(v.get_ref()) => {
                 return Err(self.error(
                     "push_remote",
                     Some(v.span()),
@@ -215,7 +211,57 @@ impl Validator<'_> {
             }
             Some(v) => v.into_inner(),
         };
+        let sync_remote = match raw.sync_remote {
+            None => None,
+            Some(v) if !is_remote_name(v.get_ref()) => {
+                return Err(self.error(
+                    "sync_remote",
+                    Some(v.span()),
+                    format!("`{}` is not a remote name or URL", v.get_ref()),
+                ));
+            }
+            Some(v) => Some(v.into_inner()),
+        };
+        let host_id = match raw.host_id {
+            None => None,
+            Some(v) => match crate::ids::check_ref_component(v.get_ref()) {
+                Ok(()) => Some(v.into_inner()),
+                Err(why) => {
+                    return Err(self.error(
+                        "host_id",
+                        Some(v.span()),
+                        format!("`{}` is not usable: {why}", v.get_ref()),
+                    ));
+                }
+            },
+        };
+        let lease_span = raw.lease_renew_seconds.as_ref().map(Spanned::span);
+        let lease_seconds =
+            self.int("lease_seconds", raw.lease_seconds, 5..=86_400, defaults.lease_seconds as i64)? as u64;
+        let lease_renew_seconds =
+            self.int("lease_renew_seconds", raw.lease_renew_seconds, 1..=3600, defaults.lease_renew_seconds as i64)?
+                as u64;
+        if lease_renew_seconds >= lease_seconds {
+            return Err(self.error(
+                "lease_renew_seconds",
+                lease_span,
+                format!(
+                    "{lease_renew_seconds} s is not below lease_seconds ({lease_seconds} s): a lease would lapse between renewals"
+                ),
+            ));
+        }
+        let sync_interval_seconds = self.int(
+            "sync_interval_seconds",
+            raw.sync_interval_seconds,
+            1..=3600,
+            defaults.sync_interval_seconds as i64,
+        )? as u64;
         Ok(Config {
+            sync_remote,
+            host_id,
+            lease_seconds,
+            lease_renew_seconds,
+            sync_interval_seconds,
             max_concurrent_wps: self.int(
                 "max_concurrent_wps",
                 raw.max_concurrent_wps,
@@ -548,6 +594,11 @@ impl Validator<'_> {
 }
 
 const SANDBOX_NAMES: &str = "\"best_effort\", \"required\" or \"off\"";
+
+/// A remote name or URL we can pass to git as one argument (never an option).
+fn is_remote_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('-') && !name.chars().any(char::is_control)
+}
 
 fn sandbox_mode(name: &str) -> Option<crate::sandbox::SandboxMode> {
     crate::sandbox::SandboxMode::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)

@@ -38,6 +38,10 @@ pub(crate) struct Ctx {
     pub(super) ticks: Option<crate::ticks::Ticks>,
     /// Which branches WP tasks are working on (for the after-attempt ref check).
     pub(super) activity: super::ref_guard::Activity,
+    /// This machine's name in owners (`host_id`).
+    pub(super) host: String,
+    /// The remote this run shares the feature through, if any (`run --remote`, `sync_remote`).
+    pub(super) sync: Option<Arc<super::shared_run::SharedRun>>,
 }
 
 impl Ctx {
@@ -52,8 +56,17 @@ impl Ctx {
     /// the runtime's worker threads.
     pub(super) async fn record(&self, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
         let append = append.run(&self.owner.run_id);
-        let (store, slug, id) = (self.store.clone(), self.feature.slug.clone(), wp.id.clone());
-        let (from, after) = off_thread(move || store.append_tracked(&slug, &id, &append)).await??;
+        let (from, after) = match &self.sync {
+            Some(sync) => {
+                let from = self.store.wp_state(&self.feature.slug, &wp.id)?.map(|s| s.lane);
+                let after = sync.record(self, wp, append).await?;
+                (from.unwrap_or(after.lane), after)
+            }
+            None => {
+                let (store, slug, id) = (self.store.clone(), self.feature.slug.clone(), wp.id.clone());
+                off_thread(move || store.append_tracked(&slug, &id, &append)).await??
+            }
+        };
         self.mirror_wp(wp).await;
         if from != after.lane {
             self.tick(wp, after.lane);

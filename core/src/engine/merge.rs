@@ -23,7 +23,7 @@ use crate::feature::Feature;
 use crate::ids::WpId;
 use crate::land::{self, Authors, Integration, LandError, Plan, PlanInput};
 use crate::merge_strategy::MergeStrategy;
-use crate::state::{Append, Owner, RunEvent, StateStore, WpEvent, this_host};
+use crate::state::{Append, Owner, RunEvent, StateStore, WpEvent};
 use crate::worktree::{IntegrationTree, WorktreeManager};
 
 /// Where and how one merge lands.
@@ -54,7 +54,7 @@ impl Orchestrator {
         let feature = Arc::new(self.feature(feature)?);
         let names = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
         let base = names.target_branch().to_string();
-        let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: this_host() };
+        let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: self.host_id() };
         // A dry run only reads: it may look while a run goes on.
         let _lock = if opts.dry_run { None } else { Some(self.store.lock_run(&feature.slug, &owner)?) };
         if cancel.is_cancelled() {
@@ -242,6 +242,8 @@ impl Orchestrator {
             warnings: Mutex::new(Vec::new()),
             ticks: None,
             activity: Default::default(),
+            host: landing.owner.host.clone(),
+            sync: None,
         }
     }
 

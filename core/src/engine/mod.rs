@@ -22,6 +22,7 @@ mod push;
 mod ref_guard;
 mod roster;
 mod run;
+mod shared_run;
 mod summary;
 mod wp;
 

@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub retry_base: Duration,
     /// Deliver every agent output line as an [`super::Event::AgentOutput`].
     pub output_lines: bool,
+    /// Share the feature with other machines through this git remote (a name or URL),
+    /// overriding `sync_remote`.
+    pub remote: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +45,7 @@ impl Default for RunOptions {
             grace: Duration::from_secs(5),
             retry_base: Duration::from_secs(2),
             output_lines: false,
+            remote: None,
         }
     }
 }
@@ -73,6 +77,11 @@ impl RunOptions {
                     MAX_RETRY_BASE.as_millis()
                 ),
             ));
+        }
+        if let Some(remote) = &self.remote
+            && (remote.is_empty() || remote.starts_with('-') || remote.chars().any(char::is_control))
+        {
+            return Err(invalid("remote", format!("`{remote}` is not a remote name or URL")));
         }
         for (key, list) in [("impl_agents", &self.impl_agents), ("review_agents", &self.review_agents)] {
             if let Some(ids) = list
@@ -116,6 +125,8 @@ pub struct RunOptionsSpec {
     pub grace_ms: Option<u64>,
     /// First retry delay, ms.
     pub retry_base_ms: Option<u64>,
+    /// Share the feature with other machines through this git remote (overrides `sync_remote`).
+    pub remote: Option<String>,
 }
 
 impl TryFrom<RunOptionsSpec> for RunOptions {
@@ -130,6 +141,7 @@ impl TryFrom<RunOptionsSpec> for RunOptions {
             output_lines: spec.output_lines.unwrap_or(defaults.output_lines),
             grace: spec.grace_ms.map_or(defaults.grace, Duration::from_millis),
             retry_base: spec.retry_base_ms.map_or(defaults.retry_base, Duration::from_millis),
+            remote: spec.remote.filter(|r| !r.is_empty()),
         };
         opts.validate()?;
         Ok(opts)

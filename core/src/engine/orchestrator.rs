@@ -15,8 +15,8 @@ use crate::feature::{Feature, FeatureFormat, LoadOptions, load_feature_with};
 use crate::ids::{FeatureSlug, WpId};
 use crate::redact::Redactor;
 use crate::state::{
-    Append, HistoryEntry, Liveness, RunEvent, RunState, RunStatus, StateError, StateStore, WpEvent, WpState, liveness,
-    this_host,
+    Append, HistoryEntry, Liveness, RunEvent, RunState, RunStatus, StateError, StateStore, WpEvent, WpState,
+    liveness_on, this_host,
 };
 use crate::worktree::WorktreeManager;
 
@@ -105,6 +105,15 @@ impl Orchestrator {
     /// The repository's main working directory.
     pub fn repo_root(&self) -> &Path {
         &self.repo_root
+    }
+
+    /// This machine's name in owners and heartbeats: `KITTY_HOST_ID`, else the configuration's
+    /// `host_id`, else the host name.
+    pub fn host_id(&self) -> String {
+        match std::env::var("KITTY_HOST_ID") {
+            Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
+            _ => self.config.host_id.clone().unwrap_or_else(this_host),
+        }
     }
 
     /// The state store.
@@ -302,7 +311,8 @@ impl Orchestrator {
             }
             .into());
         };
-        if liveness(&owner) == Liveness::Alive || (owner.host == this_host() && self.store.run_is_locked(&slug)) {
+        let host = self.host_id();
+        if liveness_on(&owner, &host) == Liveness::Alive || (owner.host == host && self.store.run_is_locked(&slug)) {
             return Err(StateError::Conflict {
                 reference,
                 why: format!(
@@ -360,7 +370,7 @@ impl Orchestrator {
 
     /// Ends every agent process group a dead run left for the feature's WPs (found by their
     /// `KITTY_*` environment; see [`crate::executor::find_agent_groups`]).
-    fn end_orphans(&self, slug: &FeatureSlug) {
+    pub(super) fn end_orphans(&self, slug: &FeatureSlug) {
         let Ok(feature) = self.feature(slug.as_str()) else { return };
         let Ok(worktrees) = WorktreeManager::new(&self.repo_root, &feature, &self.config) else { return };
         for wp in &feature.work_packages {

@@ -14,12 +14,14 @@ use super::events::{Event, EventSink};
 use super::options::RunOptions;
 use super::orchestrator::{LIVE_RUNS, Orchestrator, redactor_for};
 use super::roster::Roster;
+use super::shared_run::SharedRun;
 use super::summary::{RunOutcome, RunSummary};
 use super::{EngineError, commands, wp};
 use crate::ids::WpId;
 use crate::lane::Lane;
 use crate::redact::Redactor;
-use crate::state::{Owner, RunEvent, WpState, this_host};
+use crate::state::{Owner, RunEvent, WpState};
+use crate::sync::SharedState;
 use crate::worktree::WorktreeManager;
 
 impl Orchestrator {
@@ -66,12 +68,21 @@ impl Orchestrator {
         let feature = Arc::new(self.feature(feature)?);
         let roster = Roster::new(&self.config, opts.impl_agents.as_deref(), opts.review_agents.as_deref())?;
         super::confine::preflight(&self.config, &roster)?;
-        let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: this_host() };
+        let host = self.host_id();
+        let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: host.clone() };
         let _lock = self.store.lock_run(&feature.slug, &owner)?;
         let abort_file = self.abort_file(&feature.slug);
         let _ = std::fs::remove_file(&abort_file);
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
         let redactor = Arc::new(redactor_for(&self.config));
+        let sync = self.shared_run(&feature, &worktrees, &opts, &host, &redactor, &cancel)?;
+        if let Some(sync) = &sync {
+            // We hold this machine's lock: agents of this feature still running here belong to a
+            // dead run — also those of WPs another machine has since reclaimed.
+            let (me, slug) = (self.clone(), feature.slug.clone());
+            off_thread(move || me.end_orphans(&slug)).await?;
+            sync.bootstrap(&self.store, &feature, &owner.run_id).await?;
+        }
         let mut states = self.begin(&feature, &owner, &events, &redactor).await?;
         let mirror = self.mirror_for(&feature, &worktrees);
         let mut warnings = Vec::new();
@@ -107,6 +118,8 @@ impl Orchestrator {
             warnings: Mutex::new(warnings),
             ticks: self.config.tick_tasks.then(|| crate::ticks::Ticks::for_feature(&feature)).flatten(),
             activity: Default::default(),
+            host,
+            sync: sync.clone(),
         });
         // Boxes of WPs done before (a crash between done and tick) are ticked now.
         for (id, state) in &states {
@@ -117,12 +130,56 @@ impl Orchestrator {
         let live = (self.store.common_dir().to_path_buf(), feature.slug.to_string());
         LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((live.0.clone(), live.1.clone(), cancel.clone()));
         let slots = opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps);
+        let beating = CancellationToken::new();
+        let heartbeats = sync.clone().map(|s| tokio::spawn(s.heartbeats(ctx.clone(), beating.clone())));
         let result = self.schedule(&ctx, &mut states, slots, &abort_file).await;
+        beating.cancel();
+        if let Some(heartbeats) = heartbeats {
+            let _ = heartbeats.await;
+        }
         LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).retain(|(d, f, _)| !(*d == live.0 && *f == live.1));
         result?;
         let summary = self.end(&ctx, started).await?;
         let _ = std::fs::remove_file(&abort_file);
         Ok((summary, owner.run_id.clone()))
+    }
+
+    /// The shared side of the run when it has a remote (`--remote`, `sync_remote`).
+    fn shared_run(
+        &self,
+        feature: &crate::feature::Feature,
+        worktrees: &WorktreeManager,
+        opts: &RunOptions,
+        host: &str,
+        redactor: &Arc<Redactor>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Arc<SharedRun>>, crate::Error> {
+        let Some(remote) = opts.remote.clone().or_else(|| self.config.sync_remote.clone()) else { return Ok(None) };
+        let refuse = |key: &str, message: String| crate::config::ConfigError {
+            path: "<run options>".into(),
+            key: Some(key.to_string()),
+            line: None,
+            message,
+        };
+        if let Err(why) = crate::ids::check_ref_component(host) {
+            return Err(refuse(
+                "host_id",
+                format!("this machine's id `{host}` is not usable in a ref: {why}; set KITTY_HOST_ID or host_id"),
+            )
+            .into());
+        }
+        if worktrees.mission().is_some() {
+            return Err(refuse(
+                "remote",
+                format!(
+                    "{} is a spec-kitty mission (its lanes share worktrees): it cannot be shared across machines yet",
+                    feature.slug
+                ),
+            )
+            .into());
+        }
+        let shared = SharedState::new(self.store.clone(), &self.repo_root, &remote, redactor.clone());
+        Ok(Some(Arc::new(SharedRun::new(&self.config, shared, host, &feature.slug, cancel.clone()))))
     }
 
     /// Imports the feature (chains for WPs that have none), records the run's start, says which
@@ -219,12 +276,24 @@ impl Orchestrator {
         let feature = ctx.feature.clone();
         let mut running: HashMap<tokio::task::Id, WpId> = HashMap::new();
         let mut skipped: HashSet<WpId> = HashSet::new();
+        // Shared runs: WPs this machine could not take now (claimed elsewhere, remote away),
+        // looked at again after the next look at the remote.
+        let mut deferred: HashSet<WpId> = HashSet::new();
         let mut tasks = tokio::task::JoinSet::new();
         let mut abort_check = tokio::time::interval(Duration::from_millis(200));
+        let sync = ctx.sync.clone();
+        let mut sync_check = tokio::time::interval(sync.as_ref().map_or(Duration::from_secs(3600), |s| s.interval()));
+        sync_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        sync_check.reset();
         loop {
             if !ctx.cancel.is_cancelled() {
-                let done: HashSet<WpId> =
-                    states.iter().filter(|(_, s)| s.lane == Lane::Done).map(|(id, _)| id.clone()).collect();
+                // A dependent builds only on what the remote has: a WP done here but not sent yet
+                // does not count.
+                let done: HashSet<WpId> = states
+                    .iter()
+                    .filter(|(id, s)| s.lane == Lane::Done && !sync.as_ref().is_some_and(|s| s.is_pending(id)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 for id in feature.graph().ready(&done) {
                     if running.len() >= slots {
                         break;
@@ -232,6 +301,8 @@ impl Orchestrator {
                     let Some(state) = states.get(&id) else { continue };
                     if running.values().any(|r| *r == id)
                         || skipped.contains(&id)
+                        || deferred.contains(&id)
+                        || sync.as_ref().is_some_and(|s| s.owned_elsewhere(state))
                         || !matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
                     {
                         continue;
@@ -243,10 +314,13 @@ impl Orchestrator {
                 }
             }
             if tasks.is_empty() {
-                return Ok(());
+                let wait = !ctx.cancel.is_cancelled() && sync.as_ref().is_some_and(|s| s.must_wait(states, &deferred));
+                if !wait {
+                    return Ok(());
+                }
             }
             tokio::select! {
-                joined = tasks.join_next_with_id() => {
+                joined = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     let Some(joined) = joined else { continue };
                     let (task, result) = match joined {
                         Ok((task, result)) => (task, result),
@@ -258,7 +332,21 @@ impl Orchestrator {
                     };
                     let Some(id) = running.remove(&task) else { continue };
                     match result {
-                        Ok(state) => { states.insert(id, state); }
+                        Ok(state) => {
+                            if sync.is_some() && state.owner.as_ref().is_none_or(|o| o.run_id != ctx.owner.run_id)
+                                && matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
+                            {
+                                deferred.insert(id.clone());
+                            }
+                            states.insert(id, state);
+                        }
+                        Err(err) if sync.is_some() && lost_to_another_machine(ctx, &id, &err) => {
+                            tracing::warn!(wp = %id, %err, "another machine holds this WP now; leaving it to them");
+                            deferred.insert(id.clone());
+                            if let Ok(Some(state)) = ctx.store.wp_state(&feature.slug, &id) {
+                                states.insert(id, state);
+                            }
+                        }
                         Err(err) => {
                             tracing::error!(wp = %id, %err, "work package stopped");
                             skipped.insert(id.clone());
@@ -285,9 +373,35 @@ impl Orchestrator {
                         ctx.cancel.cancel();
                     }
                 }
+                _ = sync_check.tick(), if sync.is_some() => {
+                    let Some(sync) = &sync else { continue };
+                    let busy: HashSet<WpId> = running.values().cloned().collect();
+                    if let Some(fresh) = sync.refresh(ctx, &busy).await? {
+                        for (id, state) in fresh {
+                            if !busy.contains(&id) {
+                                states.insert(id, state);
+                            }
+                        }
+                        deferred.clear();
+                    }
+                }
             }
         }
     }
+}
+
+/// A shared run's WP task ended because another machine holds the WP now (it claimed it first,
+/// or reclaimed it while we were away): not a failure of the WP.
+fn lost_to_another_machine(ctx: &Ctx, id: &WpId, err: &crate::Error) -> bool {
+    let conflict = matches!(err, crate::Error::State(crate::state::StateError::Conflict { .. }));
+    let elsewhere = ctx
+        .store
+        .wp_state(&ctx.feature.slug, id)
+        .ok()
+        .flatten()
+        .and_then(|s| s.owner)
+        .is_some_and(|o| o.run_id != ctx.owner.run_id);
+    conflict && elsewhere
 }
 
 /// The message of a panicked (or cancelled) task.

@@ -81,14 +81,24 @@ pub enum Liveness {
     Unknown,
 }
 
-/// This machine's host name, as recorded in owners.
+/// This machine's name as recorded in owners: `KITTY_HOST_ID` when set (several clones on one
+/// machine acting as several machines, or a name steadier than a container's host name), else
+/// the host name. The configuration's `host_id` comes between the two (see the engine).
 pub fn this_host() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
+    match std::env::var("KITTY_HOST_ID") {
+        Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
+        _ => gethostname::gethostname().to_string_lossy().into_owned(),
+    }
 }
 
-/// Whether `owner`'s process is alive (see [`Liveness`]).
+/// Whether `owner`'s process is alive (see [`Liveness`]), judged from this machine.
 pub fn liveness(owner: &Owner) -> Liveness {
-    if owner.host != this_host() {
+    liveness_on(owner, &this_host())
+}
+
+/// Whether `owner`'s process is alive, judged from the machine called `host`.
+pub fn liveness_on(owner: &Owner, host: &str) -> Liveness {
+    if owner.host != host {
         return Liveness::Unknown;
     }
     if pid_alive(owner.pid) { Liveness::Alive } else { Liveness::Dead }

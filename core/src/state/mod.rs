@@ -33,7 +33,7 @@ use git2::{Oid, Repository, Signature};
 
 pub use cas::CasPolicy;
 pub use error::StateError;
-pub use lock::{Liveness, RunLock, liveness, pid_alive, this_host};
+pub use lock::{Liveness, RunLock, liveness, liveness_on, pid_alive, this_host};
 pub(crate) use message::trailer_value;
 pub use model::{
     Actor, MergeRecord, MergeStrategy, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState,

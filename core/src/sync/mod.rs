@@ -14,7 +14,21 @@
 //! event is taken back, and the loop fetches and re-validates — so a claim lost to another
 //! machine becomes a conflict naming the winner, never an overwrite. All network work goes
 //! through the `git` binary ([`crate::remote`]).
+//!
+//! ```text
+//! refs/kitty/hosts/<feature>/<host>                  a machine's heartbeat (its lease)
+//! refs/kitty-remote/<remote>/heads/<branch>          a WP branch as the remote has it
+//! ```
+//!
+//! Machines prove they are alive by pushing a new heartbeat every `lease_renew_seconds`; another
+//! machine reclaims a WP only after it has itself seen no new heartbeat for `lease_seconds`
+//! ([`Leases`]). WP branches move with their chains (pushed at submit and at done), and a
+//! dependent's base is made from the branches as the remote has them ([`SharedState::sync_branches`]).
 
+mod branches;
+mod leases;
+mod peers;
 mod shared;
 
-pub use shared::{Shared, SharedState, tracking_ref};
+pub use leases::{Leases, heartbeat_ref};
+pub use shared::{Shared, SharedState, lost_a_race, tracking_ref};

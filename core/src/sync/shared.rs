@@ -65,9 +65,42 @@ impl SharedState {
         self
     }
 
+    /// Stops each network command after `timeout` (default [`remote::NETWORK_TIMEOUT`]): a run
+    /// sharing its state uses a short one, so an unreachable remote is found quickly.
+    pub fn with_timeout(mut self, timeout: Duration) -> SharedState {
+        self.timeout = timeout;
+        self
+    }
+
     /// The remote's name (or URL), redacted.
     pub fn remote(&self) -> String {
         self.redactor.apply(&self.remote)
+    }
+
+    /// The remote's name (or URL) as given: what git is called with.
+    pub(super) fn remote_name(&self) -> &str {
+        &self.remote
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &StateStore {
+        &self.store
+    }
+
+    pub(super) fn repo_path(&self) -> &Path {
+        &self.repo
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(super) fn cancel(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    pub(super) fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Fetches the given state refs (a glob like `refs/kitty/wp/<feature>/*` works) into their
@@ -120,12 +153,33 @@ impl SharedState {
         if keep {
             return Ok(ours);
         }
+        if let Some(ours) = ours {
+            self.keep_superseded(&repo, name, ours, theirs)?;
+        }
         if !self.store.move_chain(name, ours, theirs)? {
             return Err(
                 StateError::Conflict { reference: name.to_string(), why: "moved while it was adopted".into() }.into()
             );
         }
         Ok(Some(theirs))
+    }
+
+    /// Local events the remote's chain does not contain (another machine wrote the chain while
+    /// ours was not pushed: it reclaimed the WP, or we were offline) are kept at
+    /// `refs/kitty/superseded/<chain>/<commit>` before the chain is adopted — never dropped. A
+    /// chain that is only our own import (no parent) is not worth keeping.
+    fn keep_superseded(&self, repo: &git2::Repository, name: &str, ours: Oid, theirs: Oid) -> Result<(), crate::Error> {
+        let contained = repo.graph_descendant_of(theirs, ours).map_err(StateError::git(format!("comparing {name}")))?;
+        let commit = repo.find_commit(ours).map_err(StateError::git(format!("reading {name}")))?;
+        if contained || commit.parent_count() == 0 {
+            return Ok(());
+        }
+        let rest = name.strip_prefix("refs/kitty/").unwrap_or(name);
+        let kept = format!("refs/kitty/superseded/{rest}/{ours}");
+        repo.reference(&kept, ours, true, "kitty: local events the shared chain superseded")
+            .map_err(StateError::git(format!("keeping {kept}")))?;
+        tracing::warn!(chain = name, kept = %kept, "the remote's chain superseded local events; they are kept");
+        Ok(())
     }
 
     /// Appends `append` to `wp`'s chain as a shared write: fetch, adopt, append locally, push with
@@ -187,7 +241,7 @@ impl SharedState {
     }
 
     /// Records that the remote now has `tip` for `name` (after our own accepted push).
-    fn track(&self, name: &str, tip: Oid) {
+    pub(super) fn track(&self, name: &str, tip: Oid) {
         if let Ok(repo) = self.store.repo() {
             let _ = repo.reference(&tracking_ref(&self.remote, name), tip, true, "kitty: pushed");
         }
@@ -197,7 +251,7 @@ impl SharedState {
 /// Whether git's reason for refusing a ref says another writer got there first (the lease no
 /// longer held, checked by us or under the server's ref lock), rather than a refusal that will
 /// not go away (a hook, a protected ref, permissions).
-fn lost_a_race(why: &str) -> bool {
+pub fn lost_a_race(why: &str) -> bool {
     const RACES: [&str; 7] = [
         "stale info",
         "fetch first",

@@ -16,7 +16,7 @@ use super::events::Event;
 use crate::feature::WorkPackage;
 use crate::ids::WpId;
 use crate::lane::Lane;
-use crate::state::{Append, Liveness, StateError, WpEvent, WpState, liveness};
+use crate::state::{Append, Liveness, StateError, WpEvent, WpState, liveness_on};
 use crate::worktree::Prepared;
 
 /// Drives `wp` as far as it can go in this run; returns its final state.
@@ -27,6 +27,10 @@ pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Err
     // An agent was running when its orchestrator died: what it left in the worktree is not work.
     let mut interrupted = state.pid.is_some() || matches!(state.last_event, WpEvent::AgentStarted { .. });
     state = claim(&ctx, &wp, state).await?;
+    if state.owner.as_ref().is_none_or(|o| o.run_id != ctx.owner.run_id) {
+        // A shared run: another machine holds it, or the remote could not be reached to claim it.
+        return Ok(state);
+    }
     #[cfg(debug_assertions)]
     injected_panic(&wp);
     loop {
@@ -77,8 +81,20 @@ async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, c
         Some(owner) if owner.run_id == ctx.owner.run_id => Ok(state),
         Some(owner) => {
             // We hold this machine's run lock for the feature, so another owner on this machine is
-            // a dead run. On another machine we cannot tell: leave the WP alone.
-            if liveness(owner) == Liveness::Unknown {
+            // a dead run. On another machine we cannot tell — unless we share the feature with it
+            // and have seen its heartbeat stop for a whole lease.
+            if liveness_on(owner, &ctx.host) == Liveness::Unknown {
+                if let Some(sync) = &ctx.sync {
+                    let Some(silent) = sync.lapsed(owner) else { return Ok(state) };
+                    let event = WpEvent::Reclaimed { owner: ctx.owner.clone(), previous: owner.clone() };
+                    let body = format!(
+                        "No heartbeat from {} for {} s (seen from {}): its lease lapsed.",
+                        owner.host,
+                        silent.as_secs(),
+                        ctx.host
+                    );
+                    return shared_claim(ctx, wp, state, Append::new(event).body(body)).await;
+                }
                 return Err(StateError::Conflict {
                     reference: crate::state::wp_ref(&ctx.feature.slug, &wp.id),
                     why: format!(
@@ -99,15 +115,35 @@ async fn claim(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, c
             let event = WpEvent::Reclaimed { owner: ctx.owner.clone(), previous: owner.clone() };
             ctx.record(wp, Append::new(event).body(format!("The previous owner, {owner}, is no longer running."))).await
         }
+        None if ctx.sync.is_some() => {
+            shared_claim(ctx, wp, state, Append::new(WpEvent::Claimed { owner: ctx.owner.clone() })).await
+        }
         None => ctx.record(wp, Append::new(WpEvent::Claimed { owner: ctx.owner.clone() })).await,
     }
 }
 
+/// A claim through the shared remote: lost to another machine (or not made, the remote being
+/// away) is not an error — the WP's state as this machine now knows it is returned.
+async fn shared_claim(ctx: &Ctx, wp: &WorkPackage, state: WpState, claim: Append) -> Result<WpState, crate::Error> {
+    match ctx.record(wp, claim).await {
+        Ok(state) => Ok(state),
+        Err(err @ (crate::Error::State(StateError::Conflict { .. }) | crate::Error::Remote(_))) => {
+            tracing::info!(wp = %wp.id, %err, "not claimed");
+            Ok(ctx.store.wp_state(&ctx.feature.slug, &wp.id)?.unwrap_or(state))
+        }
+        Err(err) => Err(err),
+    }
+}
+
 async fn release(ctx: &Ctx, wp: &WorkPackage, state: WpState) -> Result<WpState, crate::Error> {
+    release_because(ctx, wp, state, "interrupted: the run was aborted".into()).await
+}
+
+async fn release_because(ctx: &Ctx, wp: &WorkPackage, state: WpState, reason: String) -> Result<WpState, crate::Error> {
     if state.owner.is_none() || state.lane.is_terminal() || state.lane == Lane::Blocked {
         return Ok(state);
     }
-    ctx.record(wp, Append::new(WpEvent::Released { reason: "interrupted: the run was aborted".into() })).await
+    ctx.record(wp, Append::new(WpEvent::Released { reason })).await
 }
 
 async fn block(ctx: &Ctx, wp: &WorkPackage, reason: String, log: Option<String>) -> Result<WpState, crate::Error> {
@@ -128,6 +164,15 @@ async fn ready_worktree(
     state: WpState,
     what: &str,
 ) -> Result<Result<(Prepared, WpState), WpState>, crate::Error> {
+    if let Some(sync) = &ctx.sync
+        && !ctx.worktrees.path_for(&wp.id).exists()
+        && let Err(err) = sync.sync_bases(ctx, wp).await
+    {
+        // A base is made only from what the remote has: the WP waits for the remote instead.
+        tracing::warn!(wp = %wp.id, %err, "the dependencies' branches could not be fetched; the WP waits");
+        let reason = format!("waiting for remote {}: {err}", sync.remote());
+        return Ok(Err(release_because(ctx, wp, state, reason).await?));
+    }
     let manager = ctx.worktrees.clone();
     let wp_owned = wp.clone();
     let prepared = tokio::task::spawn_blocking(move || manager.ensure(&wp_owned))

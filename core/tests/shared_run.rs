@@ -1,0 +1,169 @@
+//! Several machines running one feature together (`sync_remote`): clones of one bare remote,
+//! each with its own `host_id`, over `file://` and over a loopback `git daemon`. Every WP is done
+//! exactly once, by one machine; every dependent's branch holds its dependencies' commits; the
+//! remote stays a sound repository.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{agent, assert_fsck_clean, config, fast, git, recorder};
+use kitty_orchestrator::engine::RunOutcome;
+use kitty_orchestrator::state::{StateStore, WpEvent};
+use kitty_orchestrator::{FeatureSlug, Orchestrator, WpId};
+use tokio_util::sync::CancellationToken;
+
+const SLUG: &str = "200-shared-run";
+
+/// A bare remote with the feature on `main`, and `n` clones of it.
+struct Fleet {
+    tmp: tempfile::TempDir,
+    bare: PathBuf,
+    clones: Vec<PathBuf>,
+    feature: Vec<(String, Vec<String>)>,
+}
+
+/// 20 WPs in five layers of four; each WP past the first layer depends on two of the layer
+/// before (fan-ins, so bases are merges of two machines' work).
+fn layered() -> Vec<(String, Vec<String>)> {
+    (1..=20usize)
+        .map(|i| {
+            let layer = (i - 1) / 4;
+            let deps = if layer == 0 {
+                Vec::new()
+            } else {
+                let prev = (layer - 1) * 4;
+                vec![format!("WP{:02}", prev + (i % 4) + 1), format!("WP{:02}", prev + ((i + 1) % 4) + 1)]
+            };
+            (format!("WP{i:02}"), deps)
+        })
+        .collect()
+}
+
+fn fleet(n: usize, feature: Vec<(String, Vec<String>)>, url: impl Fn(&Path) -> String) -> Fleet {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = tmp.path().join("remote.git");
+    git(tmp.path(), &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    let seed = common::repo();
+    let wps: Vec<(&str, &str, Vec<&str>)> =
+        feature.iter().map(|(id, deps)| (id.as_str(), "planned", deps.iter().map(String::as_str).collect())).collect();
+    let wps: Vec<(&str, &str, &[&str])> = wps.iter().map(|(i, l, d)| (*i, *l, d.as_slice())).collect();
+    common::feature(seed.path(), SLUG, &wps);
+    git(seed.path(), &["add", "-A"]);
+    git(seed.path(), &["commit", "-qm", "feature"]);
+    git(seed.path(), &["push", "-q", bare.to_str().unwrap(), "main"]);
+    let remote = url(&bare);
+    let clones = (0..n)
+        .map(|i| {
+            let dir = tmp.path().join(format!("machine-{i}"));
+            git(tmp.path(), &["clone", "-q", &remote, dir.to_str().unwrap()]);
+            git(&dir, &["config", "user.name", &format!("Machine {i}")]);
+            git(&dir, &["config", "user.email", &format!("machine-{i}@example.com")]);
+            dir
+        })
+        .collect();
+    Fleet { tmp, bare, clones, feature }
+}
+
+fn machine(fleet: &Fleet, i: usize, sleep_ms: u64) -> Orchestrator {
+    let state = fleet.tmp.path().join(format!("agent-state-{i}"));
+    std::fs::create_dir_all(&state).unwrap();
+    let s = state.display().to_string();
+    let sleep = sleep_ms.to_string();
+    let head = format!(
+        "max_concurrent_wps = 2\nsync_remote = \"origin\"\nhost_id = \"host-{i}\"\nlease_seconds = 5\n\
+         lease_renew_seconds = 1\nsync_interval_seconds = 1\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]"
+    );
+    let env = [("FAKE_STATE_DIR", s.as_str()), ("FAKE_SLEEP_MS", sleep.as_str())];
+    let cfg = config(&head, &[agent("impl", &env), agent("rev", &env)]);
+    Orchestrator::open(&fleet.clones[i], Some(cfg)).unwrap()
+}
+
+/// Runs every machine at once; each must end with the whole feature done (as it sees the board).
+async fn run_all(fleet: &Fleet, sleep_ms: u64) -> BTreeMap<usize, usize> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..fleet.clones.len() {
+        let orch = machine(fleet, i, sleep_ms);
+        tasks.spawn(async move {
+            let (sink, _) = recorder();
+            (i, orch.run(SLUG, fast(), sink, CancellationToken::new()).await)
+        });
+    }
+    let mut done = BTreeMap::new();
+    for (i, result) in tasks.join_all().await {
+        let summary = result.unwrap_or_else(|e| panic!("machine {i}: {e}"));
+        assert_eq!(summary.outcome, RunOutcome::Completed, "machine {i}: {summary:#?}");
+        assert_eq!(summary.done, fleet.feature.len(), "machine {i} sees every WP done: {summary:#?}");
+        done.insert(i, summary.done);
+    }
+    done
+}
+
+/// On the remote: every WP done, claimed once, every attempt by the claiming host; every branch
+/// holds its dependencies' branches; `git fsck` clean. Returns WPs done per host.
+fn check_remote(fleet: &Fleet) -> BTreeMap<String, usize> {
+    let store = StateStore::open(&fleet.bare).unwrap();
+    let slug = FeatureSlug::parse(SLUG).unwrap();
+    let mut per_host = BTreeMap::new();
+    for (id, deps) in &fleet.feature {
+        let wp = WpId::parse(id).unwrap();
+        let history = store.history(&slug, &wp).unwrap();
+        let last = &history.last().unwrap().state;
+        assert_eq!(last.lane, kitty_orchestrator::Lane::Done, "{id} on the remote: {last:?}");
+        let claims: Vec<_> = history.iter().filter(|e| matches!(e.event, WpEvent::Claimed { .. })).collect();
+        assert_eq!(claims.len(), 1, "{id} claimed once: {:?}", history.iter().map(|e| &e.subject).collect::<Vec<_>>());
+        assert!(!history.iter().any(|e| matches!(e.event, WpEvent::Reclaimed { .. })), "{id} never reclaimed");
+        let host = claims[0].state.owner.as_ref().unwrap().host.clone();
+        for entry in &history {
+            if matches!(entry.event, WpEvent::AgentStarted { .. }) {
+                assert_eq!(entry.state.owner.as_ref().unwrap().host, host, "{id}: an attempt by another host");
+            }
+        }
+        *per_host.entry(host).or_insert(0) += 1;
+        let branch = format!("{SLUG}-{id}");
+        let files = git(&fleet.bare, &["ls-tree", "-r", "--name-only", &branch]);
+        assert!(files.contains(&format!("{id}.txt")), "{branch} on the remote holds its work: {files}");
+        for dep in deps {
+            let dep_branch = format!("{SLUG}-{dep}");
+            let ok = std::process::Command::new("git")
+                .args(["merge-base", "--is-ancestor", &dep_branch, &branch])
+                .current_dir(&fleet.bare)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "{branch} on the remote lacks {dep_branch}");
+        }
+    }
+    assert_fsck_clean(&fleet.bare);
+    per_host
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_machines_over_file_run_a_20_wp_feature_once() {
+    let fleet = fleet(2, layered(), |bare| format!("file://{}", bare.display()));
+    run_all(&fleet, 200).await;
+    let per_host = check_remote(&fleet);
+    eprintln!("WPs done per host: {per_host:?}");
+    assert_eq!(per_host.values().sum::<usize>(), 20);
+    assert_eq!(per_host.len(), 2, "both machines did some of the work: {per_host:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_machines_over_a_git_daemon_run_a_20_wp_feature_once() {
+    let base = tempfile::tempdir().unwrap();
+    let daemon = kitty_test_support::GitDaemon::start(base.path());
+    let fleet = fleet(4, layered(), |bare| {
+        // Served from the daemon's base path: move the bare remote there, keep the path.
+        let served = base.path().join("remote.git");
+        if !served.exists() {
+            std::fs::rename(bare, &served).unwrap();
+            std::os::unix::fs::symlink(&served, bare).unwrap();
+        }
+        daemon.url("remote.git")
+    });
+    run_all(&fleet, 200).await;
+    let per_host = check_remote(&fleet);
+    eprintln!("WPs done per host: {per_host:?}");
+    assert_eq!(per_host.values().sum::<usize>(), 20);
+    assert!(per_host.len() >= 2, "the machines shared the work: {per_host:?}");
+}
