@@ -44,6 +44,9 @@ pub fn wp_subject(before: Option<&WpState>, after: &WpState) -> String {
         (WpEvent::Imported { lane }, _) => format!("imported as {lane}"),
         (_, Some(before)) if before.lane != after.lane => format!("{} -> {}{who}", before.lane, after.lane),
         (WpEvent::Claimed { owner }, _) => format!("claimed by run {} ({} stays)", short(&owner.run_id), after.lane),
+        (WpEvent::Reclaimed { owner, previous }, _) if owner.host != previous.host => {
+            format!("reclaimed from run {} on {} (its lease lapsed)", short(&previous.run_id), previous.host)
+        }
         (WpEvent::Reclaimed { previous, .. }, _) => format!("reclaimed from dead run {}", short(&previous.run_id)),
         (WpEvent::Released { reason }, _) => format!("released ({})", trailer_value(reason)),
         (WpEvent::ForceReleased { previous, .. }, _) => {
