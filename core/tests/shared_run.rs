@@ -81,7 +81,7 @@ fn machine(fleet: &Fleet, i: usize, sleep_ms: u64) -> Orchestrator {
 }
 
 /// Runs every machine at once; each must end with the whole feature done (as it sees the board).
-async fn run_all(fleet: &Fleet, sleep_ms: u64) -> BTreeMap<usize, usize> {
+async fn run_all(fleet: &Fleet, sleep_ms: u64) -> BTreeMap<usize, kitty_orchestrator::engine::RunSummary> {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..fleet.clones.len() {
         let orch = machine(fleet, i, sleep_ms);
@@ -95,7 +95,7 @@ async fn run_all(fleet: &Fleet, sleep_ms: u64) -> BTreeMap<usize, usize> {
         let summary = result.unwrap_or_else(|e| panic!("machine {i}: {e}"));
         assert_eq!(summary.outcome, RunOutcome::Completed, "machine {i}: {summary:#?}");
         assert_eq!(summary.done, fleet.feature.len(), "machine {i} sees every WP done: {summary:#?}");
-        done.insert(i, summary.done);
+        done.insert(i, summary);
     }
     done
 }
@@ -112,7 +112,13 @@ fn check_remote(fleet: &Fleet) -> BTreeMap<String, usize> {
         let last = &history.last().unwrap().state;
         assert_eq!(last.lane, kitty_orchestrator::Lane::Done, "{id} on the remote: {last:?}");
         let claims: Vec<_> = history.iter().filter(|e| matches!(e.event, WpEvent::Claimed { .. })).collect();
-        assert_eq!(claims.len(), 1, "{id} claimed once: {:?}", history.iter().map(|e| &e.subject).collect::<Vec<_>>());
+        // Claimed again only by the same host, after it let the WP go (e.g. to wait for the remote).
+        let hosts: std::collections::BTreeSet<_> =
+            claims.iter().map(|c| c.state.owner.as_ref().unwrap().host.clone()).collect();
+        let subjects: Vec<_> = history.iter().map(|e| &e.subject).collect();
+        assert_eq!(hosts.len(), 1, "{id} claimed by one host: {subjects:?}");
+        let released = history.iter().filter(|e| matches!(e.event, WpEvent::Released { .. })).count();
+        assert_eq!(claims.len(), released + 1, "{id}: a claim follows each release: {subjects:?}");
         assert!(!history.iter().any(|e| matches!(e.event, WpEvent::Reclaimed { .. })), "{id} never reclaimed");
         let host = claims[0].state.owner.as_ref().unwrap().host.clone();
         for entry in &history {
@@ -166,4 +172,57 @@ async fn four_machines_over_a_git_daemon_run_a_20_wp_feature_once() {
     eprintln!("WPs done per host: {per_host:?}");
     assert_eq!(per_host.values().sum::<usize>(), 20);
     assert!(per_host.len() >= 2, "the machines shared the work: {per_host:?}");
+}
+
+/// WPs done on the remote as of now.
+fn done_on_remote(bare: &Path) -> usize {
+    let out = git(bare, &["for-each-ref", "--format=%(refname)", &format!("refs/kitty/wp/{SLUG}/")]);
+    out.lines()
+        .filter(|name| git(bare, &["show", &format!("{name}:state.json")]).contains("\"lane\": \"done\""))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_remote_away_for_10_s_mid_run_loses_and_repeats_nothing() {
+    let base = tempfile::tempdir().unwrap();
+    let daemon = kitty_test_support::GitDaemon::start(base.path());
+    let port = daemon.port;
+    let fleet = fleet(2, layered(), |bare| {
+        let served = base.path().join("remote.git");
+        if !served.exists() {
+            std::fs::rename(bare, &served).unwrap();
+            std::os::unix::fs::symlink(&served, bare).unwrap();
+        }
+        daemon.url("remote.git")
+    });
+    let (bare, served) = (fleet.bare.clone(), base.path().to_path_buf());
+    let outage = async move {
+        let started = std::time::Instant::now();
+        loop {
+            let b = bare.clone();
+            if tokio::task::spawn_blocking(move || done_on_remote(&b)).await.unwrap() >= 4 {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(120), "no progress before the outage");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        drop(daemon);
+        let b = bare.clone();
+        let before = tokio::task::spawn_blocking(move || done_on_remote(&b)).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        let _back = kitty_test_support::GitDaemon::start_on(&served, port);
+        eprintln!("the remote was away for 10 s with {before} WPs done");
+        // Serve until the machines are done (the test's end drops it).
+        std::future::pending::<()>().await;
+    };
+    let summaries = tokio::select! {
+        summaries = run_all(&fleet, 300) => summaries,
+        _ = outage => unreachable!("the outage never ends on its own"),
+    };
+    let noticed: Vec<_> =
+        summaries.values().flat_map(|s| &s.warnings).filter(|w| w.contains("could not be reached")).collect();
+    assert!(!noticed.is_empty(), "the machines noticed the outage: {summaries:#?}");
+    let per_host = check_remote(&fleet);
+    eprintln!("WPs done per host: {per_host:?}");
+    assert_eq!(per_host.values().sum::<usize>(), 20);
 }

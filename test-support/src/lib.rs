@@ -160,8 +160,13 @@ pub struct GitDaemon {
 impl GitDaemon {
     /// Starts it and waits until it accepts connections.
     pub fn start(base: &Path) -> GitDaemon {
-        use std::os::unix::process::CommandExt;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        GitDaemon::start_on(base, port)
+    }
+
+    /// Starts it on `port` (a daemon stopped earlier, started again where clones expect it).
+    pub fn start_on(base: &Path, port: u16) -> GitDaemon {
+        use std::os::unix::process::CommandExt;
         let child = Command::new("git")
             .args(["daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--listen=127.0.0.1"])
             .arg(format!("--port={port}"))

@@ -34,6 +34,8 @@ pub(super) struct SharedRun {
     interval: Duration,
     renew: Duration,
     inner: Mutex<Inner>,
+    /// One branch sync at a time: two dependents of one WP would both move its branch.
+    syncing_branches: tokio::sync::Mutex<()>,
 }
 
 struct Inner {
@@ -93,6 +95,7 @@ impl SharedRun {
                 pending: BTreeSet::new(),
                 stopped: None,
             }),
+            syncing_branches: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -140,6 +143,8 @@ impl SharedRun {
     fn back_online(&self) {
         let mut inner = self.inner();
         if let Some(since) = inner.offline_since.take() {
+            // Silence we could not observe does not count against anyone's lease.
+            inner.leases.restart_all(Instant::now());
             tracing::info!(remote = %self.remote(), %since, "the shared remote is reachable again");
         }
     }
@@ -296,6 +301,7 @@ impl SharedRun {
         if branches.is_empty() {
             return Ok(());
         }
+        let _one_at_a_time = self.syncing_branches.lock().await;
         // Moving other WPs' branches is ours, not an agent's (see `ref_guard`).
         let _working: Vec<_> = deps.iter().map(|b| ctx.activity.enter(b.clone())).collect();
         match self.shared.sync_branches(&branches).await {

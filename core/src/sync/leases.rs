@@ -31,9 +31,7 @@ impl Leases {
     /// Records `host`'s heartbeat as seen `now`; a change (or a first sight) restarts its lease.
     pub fn observe(&mut self, host: &str, tip: Option<Oid>, now: Instant) {
         match self.heard.get_mut(host) {
-            Some((seen, since)) if *seen == tip => {
-                let _ = since;
-            }
+            Some((seen, _)) if *seen == tip => {}
             Some(entry) => *entry = (tip, now),
             None => {
                 self.heard.insert(host.to_string(), (tip, now));
@@ -51,6 +49,14 @@ impl Leases {
     /// Whether `host` has been silent for a whole lease.
     pub fn expired(&mut self, host: &str, now: Instant) -> bool {
         self.silent_for(host, now) >= self.lease
+    }
+
+    /// After a time this machine could not see the remote: every host's silence starts again
+    /// `now` (a heartbeat we could not fetch is no evidence that its host stopped).
+    pub fn restart_all(&mut self, now: Instant) {
+        for (_, since) in self.heard.values_mut() {
+            *since = now;
+        }
     }
 
     /// The lease length.
@@ -78,6 +84,18 @@ mod tests {
         leases.observe("laptop", Some(b), start + Duration::from_secs(11));
         assert!(!leases.expired("laptop", start + Duration::from_secs(20)));
         assert!(leases.expired("laptop", start + Duration::from_secs(21)));
+    }
+
+    #[test]
+    fn time_we_could_not_look_does_not_count() {
+        let start = Instant::now();
+        let mut leases = Leases::new(Duration::from_secs(10));
+        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        leases.observe("laptop", Some(a), start);
+        // Back after 30 s away from the remote: the laptop gets a whole lease from now.
+        leases.restart_all(start + Duration::from_secs(30));
+        assert!(!leases.expired("laptop", start + Duration::from_secs(39)));
+        assert!(leases.expired("laptop", start + Duration::from_secs(40)));
     }
 
     #[test]
