@@ -10,10 +10,20 @@ use crate::{exit, fail};
 #[derive(clap::Args)]
 pub struct FeatureArg {
     /// The feature: a slug under kitty-specs/ or a directory.
-    feature: String,
+    pub(crate) feature: String,
     /// The repository (default: the current directory).
     #[arg(long, default_value = ".")]
-    repo: PathBuf,
+    pub(crate) repo: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    pub(crate) target: FeatureArg,
+    /// Abort the feature's run on every machine sharing it through this git remote (recorded on
+    /// the remote; each machine stops its agents at its next look at it).
+    #[arg(long)]
+    pub(crate) remote: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -26,6 +36,9 @@ pub struct StatusArgs {
     /// Refresh every 2 seconds until interrupted.
     #[arg(long)]
     watch: bool,
+    /// The board as this git remote has it (a shared run), with each machine's heartbeat age.
+    #[arg(long)]
+    remote: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -61,7 +74,7 @@ fn open(target: &FeatureArg, json: bool) -> Result<Orchestrator, u8> {
     crate::open(&target.repo, None).map_err(|err| fail(&err, json))
 }
 
-fn age(timestamp: &str) -> String {
+pub(crate) fn age(timestamp: &str) -> String {
     let Ok(then) = timestamp.parse::<jiff::Timestamp>() else { return "?".into() };
     let secs = jiff::Timestamp::now().duration_since(then).as_secs().max(0);
     match secs {
@@ -77,6 +90,9 @@ pub fn status(args: StatusArgs) -> u8 {
         Ok(o) => o,
         Err(code) => return code,
     };
+    if let Some(remote) = &args.remote {
+        return crate::remote::status(&orch, &args.target.feature, remote, args.json, args.watch);
+    }
     let here = kitty_orchestrator::state::this_host();
     loop {
         let status = match orch.status(&args.target.feature) {
@@ -159,18 +175,21 @@ pub fn log(args: LogArgs) -> u8 {
     exit::OK
 }
 
-pub fn abort(args: FeatureArg) -> u8 {
-    let orch = match open(&args, false) {
+pub fn abort(args: AbortArgs) -> u8 {
+    let orch = match open(&args.target, false) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    match orch.abort(&args.feature) {
+    if let Some(remote) = &args.remote {
+        return crate::remote::abort(&orch, &args.target.feature, remote);
+    }
+    match orch.abort(&args.target.feature) {
         Ok(true) => {
             println!("abort requested: the running orchestrator stops its agents within moments");
             exit::OK
         }
         Ok(false) => {
-            println!("no run of {} is in progress on this machine", args.feature);
+            println!("no run of {} is in progress on this machine", args.target.feature);
             exit::OK
         }
         Err(err) => fail(&err, false),

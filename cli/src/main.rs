@@ -6,6 +6,7 @@ mod inspect;
 mod merge;
 mod orchestrate;
 mod progress;
+mod remote;
 mod render;
 mod run;
 mod validate;
@@ -60,7 +61,7 @@ enum Command {
     /// Show the event history of a feature or one WP, from the refs.
     Log(inspect::LogArgs),
     /// Abort the feature's run (from any terminal): agents are stopped, WPs stay resumable.
-    Abort(inspect::FeatureArg),
+    Abort(inspect::AbortArgs),
     /// Move a blocked WP back to planned.
     Retry(inspect::RetryArgs),
     /// Release a WP held by a run that cannot release it (another host, a crashed container);

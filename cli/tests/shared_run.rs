@@ -45,6 +45,12 @@ fn two_machines(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (bare.clone(), clone("laptop"), clone("ci-box"))
 }
 
+fn remote_status(dir: &Path) -> serde_json::Value {
+    let out = bin().args(["status", SLUG, "--remote", "origin", "--json", "--repo"]).arg(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn configure(dir: &Path, host: &str, env: &str) {
     let head = format!(
         "max_concurrent_wps = 2\nmax_retries = 0\nhost_id = \"{host}\"\nlease_seconds = {LEASE}\n\
@@ -195,4 +201,65 @@ fn a_killed_machines_wps_are_reclaimed_after_its_lease_and_its_agents_ended_by_i
     assert!(local.contains("\"lane\": \"done\""), "the laptop adopted the remote's chain: {local}");
     let kept = git(&laptop, &["for-each-ref", "--format=%(refname)", "refs/kitty/superseded/"]);
     assert!(kept.contains(&theirs[0]), "the laptop's own events are kept aside: {kept}");
+}
+
+#[test]
+fn abort_remote_stops_every_machine_and_status_remote_shows_who_holds_what() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bare, laptop, ci_box) = two_machines(tmp.path());
+    let _cleanup = EndAgents(tmp.path().to_path_buf());
+    let phone = tmp.path().join("phone");
+    git(tmp.path(), &["clone", "-q", bare.to_str().unwrap(), phone.to_str().unwrap()]);
+    for (dir, host) in [(&laptop, "laptop"), (&ci_box, "ci-box"), (&phone, "phone")] {
+        configure(dir, host, "FAKE_SLEEP_MS = \"120000\"");
+    }
+    let spawn = |dir: &Path| {
+        bin().args(["run", SLUG, "--remote", "origin", "--repo"]).arg(dir).stdout(Stdio::piped()).spawn().unwrap()
+    };
+    let mut runs = vec![spawn(&laptop), spawn(&ci_box)];
+    wait_for("both machines' claims", Duration::from_secs(60), || {
+        let board = remote_board(&bare);
+        ["laptop", "ci-box"].iter().all(|h| board.iter().filter(|(_, o)| o.as_deref() == Some(*h)).count() == 2)
+    });
+
+    // The board as the remote has it: every WP held, each by a machine whose heartbeat is fresh.
+    let status = remote_status(&phone);
+    let hosts: Vec<&str> = status["hosts"].as_array().unwrap().iter().map(|h| h["host"].as_str().unwrap()).collect();
+    assert!(hosts.contains(&"laptop") && hosts.contains(&"ci-box"), "{status}");
+    for wp in status["wps"].as_array().unwrap() {
+        assert_eq!(wp["lane"], "doing", "{wp}");
+        assert!(["laptop", "ci-box"].contains(&wp["owner"]["host"].as_str().unwrap()), "{wp}");
+    }
+    for host in status["hosts"].as_array().unwrap() {
+        assert!(host["age_seconds"].as_i64().unwrap() < 30, "{host}");
+    }
+    let text = bin().args(["status", SLUG, "--remote", "origin", "--repo"]).arg(&phone).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("machine laptop: heartbeat") && text.contains("machine ci-box: heartbeat"), "{text}");
+
+    // Aborted from a third machine: both runs stop at their next look at the remote.
+    let asked = std::time::Instant::now();
+    let out = bin().args(["abort", SLUG, "--remote", "origin", "--repo"]).arg(&phone).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("abort recorded on remote origin"));
+    for run in &mut runs {
+        wait_for("the run to stop", Duration::from_secs(30), || run.try_wait().unwrap().is_some());
+        assert_eq!(run.wait().unwrap().code(), Some(3), "aborted");
+    }
+    assert!(asked.elapsed() < Duration::from_secs(25), "stopped at the next sync: {:?}", asked.elapsed());
+    assert_eq!(agents_under(tmp.path()), Vec::<i32>::new(), "every agent stopped");
+    // Released on the remote (not left to a lease), the abort named there; a new run goes on.
+    for (wp, (lane, host)) in ["WP01", "WP02", "WP03", "WP04"].iter().zip(remote_board(&bare)) {
+        assert_eq!((lane.as_str(), host), ("doing", None), "{wp} released on the remote");
+    }
+    let status = remote_status(&phone);
+    assert!(status["abort_requested"].as_str().unwrap().contains("requested on phone"), "{status}");
+    configure(&laptop, "laptop", "");
+    let out = bin().args(["run", SLUG, "--remote", "origin", "--repo"]).arg(&laptop).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an old abort does not stop a new run: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

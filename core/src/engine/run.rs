@@ -75,7 +75,7 @@ impl Orchestrator {
         let _ = std::fs::remove_file(&abort_file);
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
         let redactor = Arc::new(redactor_for(&self.config));
-        let sync = self.shared_run(&feature, &worktrees, &opts, &host, &redactor, &cancel)?;
+        let sync = self.shared_run(&feature, &worktrees, &opts, &host, &redactor)?;
         if let Some(sync) = &sync {
             // We hold this machine's lock: agents of this feature still running here belong to a
             // dead run — also those of WPs another machine has since reclaimed.
@@ -152,7 +152,6 @@ impl Orchestrator {
         opts: &RunOptions,
         host: &str,
         redactor: &Arc<Redactor>,
-        cancel: &CancellationToken,
     ) -> Result<Option<Arc<SharedRun>>, crate::Error> {
         let Some(remote) = opts.remote.clone().or_else(|| self.config.sync_remote.clone()) else { return Ok(None) };
         let refuse = |key: &str, message: String| crate::config::ConfigError {
@@ -179,7 +178,10 @@ impl Orchestrator {
             .into());
         }
         let shared = SharedState::new(self.store.clone(), &self.repo_root, &remote, redactor.clone());
-        Ok(Some(Arc::new(SharedRun::new(&self.config, shared, host, &feature.slug, cancel.clone()))))
+        // Not the run's token: an aborted run still sends its releases (each command is bounded by
+        // its timeout instead).
+        let network = CancellationToken::new();
+        Ok(Some(Arc::new(SharedRun::new(&self.config, shared, host, &feature.slug, network))))
     }
 
     /// Imports the feature (chains for WPs that have none), records the run's start, says which
@@ -376,7 +378,12 @@ impl Orchestrator {
                 _ = sync_check.tick(), if sync.is_some() => {
                     let Some(sync) = &sync else { continue };
                     let busy: HashSet<WpId> = running.values().cloned().collect();
-                    if let Some(fresh) = sync.refresh(ctx, &busy).await? {
+                    let fresh = sync.refresh(ctx, &busy).await?;
+                    if let Some(why) = sync.abort_requested() && !ctx.cancel.is_cancelled() {
+                        ctx.warn(format!("aborted: {why}"));
+                        ctx.cancel.cancel();
+                    }
+                    if let Some(fresh) = fresh {
                         for (id, state) in fresh {
                             if !busy.contains(&id) {
                                 states.insert(id, state);

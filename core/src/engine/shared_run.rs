@@ -20,7 +20,7 @@ use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
 use crate::remote::{RemoteError, Update};
 use crate::state::{Append, Owner, StateError, StateStore, WpEvent, WpState, wp_ref};
-use crate::sync::{Leases, SharedState, heartbeat_ref, lost_a_race};
+use crate::sync::{Leases, SharedState, heartbeat_ref, lost_a_race, shared_run_glob, shared_run_ref};
 
 /// Each network command of a shared run gives up after this long (then the remote counts as
 /// unreachable until a later command gets through).
@@ -46,6 +46,10 @@ struct Inner {
     pending: BTreeSet<WpId>,
     /// A push refused for a reason that will not go away: no more claims.
     stopped: Option<String>,
+    /// The shared run chain's tip when this run started (a later one is an abort for it).
+    requests_seen: Option<Oid>,
+    /// An abort asked for on the remote (its summary).
+    abort: Option<String>,
 }
 
 /// Whether an event goes to the remote at once (it moves the WP between lanes or owners), or may
@@ -94,6 +98,8 @@ impl SharedRun {
                 offline_since: None,
                 pending: BTreeSet::new(),
                 stopped: None,
+                requests_seen: None,
+                abort: None,
             }),
             syncing_branches: tokio::sync::Mutex::new(()),
         }
@@ -170,8 +176,9 @@ impl SharedRun {
         run_id: &str,
     ) -> Result<(), crate::Error> {
         for round in 0.. {
-            let tips = self.shared.fetch(&[self.wp_glob(), self.hosts_glob()]).await?;
+            let tips = self.shared.fetch(&[self.wp_glob(), self.hosts_glob(), shared_run_glob(&self.slug)]).await?;
             self.observe_hosts(&tips);
+            self.inner().requests_seen = tips.get(&shared_run_ref(&self.slug)).copied();
             for wp in &feature.work_packages {
                 let name = wp_ref(&feature.slug, &wp.id);
                 self.shared.adopt(&name, tips.get(&name).copied())?;
@@ -365,7 +372,8 @@ impl SharedRun {
         ctx: &Ctx,
         running: &HashSet<WpId>,
     ) -> Result<Option<BTreeMap<WpId, WpState>>, crate::Error> {
-        let listed = match self.shared.ls_remote(&[self.wp_glob(), self.hosts_glob()]).await {
+        let globs = [self.wp_glob(), self.hosts_glob(), shared_run_glob(&self.slug)];
+        let listed = match self.shared.ls_remote(&globs).await {
             Ok(listed) => listed,
             Err(err) if unreachable(&err) => {
                 self.went_offline(ctx, &err);
@@ -376,6 +384,7 @@ impl SharedRun {
         self.back_online();
         let listed: BTreeMap<String, Oid> = listed.into_iter().collect();
         self.observe_hosts(&listed);
+        self.look_for_abort(listed.get(&shared_run_ref(&self.slug)).copied()).await;
         let prefix = format!("refs/kitty/wp/{}/", self.slug);
         let remote: BTreeMap<String, Oid> = listed.into_iter().filter(|(n, _)| n.starts_with(&prefix)).collect();
         if self.shared.tracked(&prefix)? != remote {
@@ -401,6 +410,24 @@ impl SharedRun {
             }
         }
         Ok(Some(ctx.store.board(&self.slug)?.states))
+    }
+
+    /// The shared run chain moved since this run started: someone asked every machine to abort.
+    async fn look_for_abort(&self, tip: Option<Oid>) {
+        let Some(tip) = tip else { return };
+        if self.inner().requests_seen == Some(tip) || self.inner().abort.is_some() {
+            return;
+        }
+        // The request's text, for the message (an abort with no text is still an abort).
+        let _ = self.shared.fetch(&[shared_run_glob(&self.slug)]).await;
+        let why = format!("{} on remote {}", self.shared.request_summary(tip), self.remote());
+        tracing::warn!(%why, "an abort was requested on the remote");
+        self.inner().abort = Some(why);
+    }
+
+    /// An abort asked for on the remote since this run started, if any.
+    pub(super) fn abort_requested(&self) -> Option<String> {
+        self.inner().abort.clone()
     }
 
     /// Pushes a chain holding events the remote has not had (leased on the remote's tip). The

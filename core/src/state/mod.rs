@@ -330,8 +330,14 @@ impl StateStore {
     /// Like [`StateStore::feature_states`], but a ref that cannot be read is listed in
     /// [`Board::corrupt`] (with why) instead of failing the whole read.
     pub fn board(&self, feature: &FeatureSlug) -> Result<Board, StateError> {
+        self.board_under(feature, &format!("refs/kitty/wp/{feature}/"))
+    }
+
+    /// [`StateStore::board`] read from the chains under another prefix — a remote's tips as
+    /// fetched (`refs/kitty-remote/<remote>/wp/<feature>/`).
+    pub fn board_under(&self, feature: &FeatureSlug, prefix: &str) -> Result<Board, StateError> {
         let repo = self.repo()?;
-        let prefix = format!("refs/kitty/wp/{feature}/");
+        let prefix = prefix.to_string();
         let mut board = Board::default();
         let refs = repo.references_glob(&format!("{prefix}*")).map_err(StateError::git(format!("listing {prefix}")))?;
         for r in refs {

@@ -13,7 +13,7 @@ use crate::state::StateError;
 impl SharedState {
     /// `refs/kitty-remote/<remote>/heads/<branch>`: the remote's tip of a WP branch, as last seen.
     pub fn branch_tracking_ref(&self, branch: &str) -> String {
-        format!("refs/kitty-remote/{}/heads/{branch}", self.remote_name())
+        format!("refs/kitty-remote/{}/heads/{branch}", self.tracking_key())
     }
 
     /// The remote's tip of `branch` as last fetched or pushed by us (`None`: not on the remote).

@@ -24,11 +24,20 @@
 //! machine reclaims a WP only after it has itself seen no new heartbeat for `lease_seconds`
 //! ([`Leases`]). WP branches move with their chains (pushed at submit and at done), and a
 //! dependent's base is made from the branches as the remote has them ([`SharedState::sync_branches`]).
+//!
+//! ```text
+//! refs/kitty/shared-run/<feature>/requests           aborts asked for on any machine
+//! ```
+//!
+//! `abort --remote` appends to that chain ([`SharedState::request_abort`]); every machine's run
+//! stops its agents at its next look at the remote.
 
+mod aborts;
 mod branches;
 mod leases;
 mod peers;
 mod shared;
 
+pub use aborts::{shared_run_glob, shared_run_ref};
 pub use leases::{Leases, heartbeat_ref};
-pub use shared::{Shared, SharedState, lost_a_race, tracking_ref};
+pub use shared::{Shared, SharedState, lost_a_race, tracking_key, tracking_ref};

@@ -37,9 +37,9 @@ impl SharedState {
     /// ref name.
     pub fn tracked(&self, prefix: &str) -> Result<BTreeMap<String, Oid>, crate::Error> {
         let repo = self.store().repo()?;
-        let glob = format!("{}*", super::tracking_ref(self.remote_name(), prefix));
+        let glob = format!("{}*", super::tracking_ref(self.tracking_key(), prefix));
         let listed = repo.references_glob(&glob).map_err(StateError::git(format!("listing {glob}")))?;
-        let strip = format!("refs/kitty-remote/{}/", self.remote_name());
+        let strip = format!("refs/kitty-remote/{}/", self.tracking_key());
         let mut tips = BTreeMap::new();
         for reference in listed.flatten() {
             if let (Ok(name), Some(oid)) = (reference.name(), reference.target()) {

@@ -24,10 +24,23 @@ pub fn tracking_ref(remote: &str, name: &str) -> String {
     format!("refs/kitty-remote/{remote}/{rest}")
 }
 
+/// How `remote` is named in tracking refs: a remote's name as it is, a URL (not a valid ref
+/// component) as `url-<hash of it>` — so `--remote https://…` works and never puts a URL, or
+/// the credentials in one, in a ref name.
+pub fn tracking_key(remote: &str) -> String {
+    if crate::ids::check_ref_component(remote).is_ok() && !remote.contains(':') {
+        return remote.to_string();
+    }
+    let hash = Oid::hash_object(git2::ObjectType::Blob, remote.as_bytes()).map(|o| o.to_string()).unwrap_or_default();
+    format!("url-{}", &hash[..hash.len().min(12)])
+}
+
 /// One repository's view of a shared remote.
 #[derive(Clone)]
 pub struct SharedState {
     store: StateStore,
+    /// The remote's name in tracking refs (see [`tracking_key`]).
+    key: String,
     repo: PathBuf,
     remote: String,
     redactor: Arc<Redactor>,
@@ -50,6 +63,7 @@ impl SharedState {
     /// The remote `remote` (a name or a URL) of the repository at `repo`, whose state is `store`.
     pub fn new(store: StateStore, repo: &Path, remote: &str, redactor: Arc<Redactor>) -> SharedState {
         SharedState {
+            key: tracking_key(remote),
             store,
             repo: repo.to_path_buf(),
             remote: remote.to_string(),
@@ -82,6 +96,11 @@ impl SharedState {
         &self.remote
     }
 
+    /// The remote's name in tracking refs (`refs/kitty-remote/<key>/…`).
+    pub fn tracking_key(&self) -> &str {
+        &self.key
+    }
+
     /// The state store.
     pub fn store(&self) -> &StateStore {
         &self.store
@@ -110,7 +129,7 @@ impl SharedState {
         args.push("--prune".into());
         args.push("--".into());
         args.push(self.remote.clone());
-        args.extend(names.iter().map(|n| format!("+{n}:{}", tracking_ref(&self.remote, n))));
+        args.extend(names.iter().map(|n| format!("+{n}:{}", tracking_ref(&self.key, n))));
         let out = remote::run_git(&self.repo, &args, self.timeout, &self.cancel, &self.redactor).await?;
         if !out.success() {
             return Err(RemoteError::Failed {
@@ -123,11 +142,11 @@ impl SharedState {
         let repo = self.store.repo()?;
         let mut tips = BTreeMap::new();
         for name in names {
-            let glob = tracking_ref(&self.remote, name);
+            let glob = tracking_ref(&self.key, name);
             let listed = repo.references_glob(&glob).map_err(StateError::git(format!("listing {glob}")))?;
             for reference in listed.flatten() {
                 if let (Ok(tracked), Some(oid)) = (reference.name(), reference.target()) {
-                    let prefix = format!("refs/kitty-remote/{}/", self.remote);
+                    let prefix = format!("refs/kitty-remote/{}/", self.key);
                     let state = format!("refs/kitty/{}", tracked.strip_prefix(&prefix).unwrap_or(tracked));
                     tips.insert(state, oid);
                 }
@@ -243,7 +262,7 @@ impl SharedState {
     /// Records that the remote now has `tip` for `name` (after our own accepted push).
     pub(super) fn track(&self, name: &str, tip: Oid) {
         if let Ok(repo) = self.store.repo() {
-            let _ = repo.reference(&tracking_ref(&self.remote, name), tip, true, "kitty: pushed");
+            let _ = repo.reference(&tracking_ref(&self.key, name), tip, true, "kitty: pushed");
         }
     }
 }
