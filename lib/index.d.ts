@@ -156,6 +156,8 @@ export interface RunOptions {
   graceMs?: number
   /** First retry delay (at most one hour). */
   retryBaseMs?: number
+  /** Share the feature with other machines through this git remote (overrides `sync_remote`). */
+  remote?: string
 }
 
 export type MergeStrategy = 'merge' | 'squash'
@@ -369,6 +371,37 @@ export interface Status {
   wps: Record<string, WpState>
   /** Refs that could not be read, each with why; the other WPs are still in `wps`. */
   corrupt: CorruptState[]
+  /** A shared run here that cannot reach its remote (results held locally until it is back). */
+  offline?: { remote: string; since: string }
+}
+
+/** A machine's heartbeat on a shared remote. */
+export interface RemoteHost {
+  host: string
+  heartbeatAt: string
+  /** By this machine's clock: a hint (runs judge leases by when they saw a heartbeat change). */
+  ageSeconds: number
+  runId: string | null
+}
+
+/** A shared feature's board as its remote has it. */
+export interface RemoteStatus {
+  remote: string
+  feature: string
+  wps: Record<string, WpState>
+  corrupt: CorruptState[]
+  hosts: RemoteHost[]
+  /** The last abort requested there (`abortRemote`), if any. */
+  abortRequested: string | null
+}
+
+/** What `abortRemote` did. */
+export interface RemoteAbort {
+  remote: string
+  /** The request's commit on `refs/kitty/shared-run/<feature>/requests`. */
+  request: string
+  /** A run of the feature in this clone was signalled too. */
+  localRun: boolean
 }
 
 export interface HistoryEntry {
@@ -429,6 +462,10 @@ export declare class Orchestrator {
   historySync(feature: string, wp?: string): HistoryEntry[]
   /** Resolves with whether a live run was signalled. */
   abort(feature: string): Promise<boolean>
+  /** The board as the shared remote (default: `sync_remote`) has it, with each machine's heartbeat. */
+  statusRemote(feature: string, remote?: string): Promise<RemoteStatus>
+  /** Records an abort on the shared remote: every machine's run stops at its next look at it. */
+  abortRemote(feature: string, remote?: string): Promise<RemoteAbort>
   retry(feature: string, wp: string): Promise<WpState>
   /** Frees a WP held by a run that cannot release it (another host, a crashed container). */
   release(feature: string, wp: string): Promise<WpState>

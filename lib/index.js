@@ -177,6 +177,38 @@ class Orchestrator {
     })
   }
 
+  /**
+   * The board of a shared feature as `remote` (default: `sync_remote`) has it, with each
+   * machine's heartbeat (`hosts`) and the last abort requested there.
+   * @returns {Promise<object>} `{ remote, feature, wps, corrupt, hosts, abortRequested }`
+   */
+  statusRemote(feature, remote) {
+    return this._settledReport((done) => this._native.statusRemote(feature, remote ?? null, done))
+  }
+
+  /**
+   * Records on `remote` (default: `sync_remote`) an abort of every machine's run of `feature`;
+   * each stops its agents at its next look at the remote. A run here is aborted at once too.
+   * @returns {Promise<object>} `{ remote, request, localRun }`
+   */
+  abortRemote(feature, remote) {
+    return this._settledReport((done) => this._native.abortRemote(feature, remote ?? null, done))
+  }
+
+  _settledReport(start) {
+    return new Promise((resolve, reject) => {
+      const done = (result) => {
+        if (result.ok) resolve(result.report)
+        else reject(kittyError(result.code, result.message))
+      }
+      try {
+        start(done)
+      } catch (err) {
+        reject(err && typeof err.code === 'string' ? kittyError(err.code, err.message) : err)
+      }
+    })
+  }
+
   /** The feature's report, read back from git. */
   report(feature) {
     return settle((done) => this._native.reportAsync(feature, done))

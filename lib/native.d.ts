@@ -33,6 +33,17 @@ export declare class NativeOrchestrator {
    */
   push(feature: string, options: any, onDone: ((arg: any) => void)): void
   /**
+   * Starts a read of the board as the shared remote has it (`remote` defaults to
+   * `sync_remote`); the end goes to `on_done` as `{ok: true, report}` or `{ok: false, code,
+   * message}`.
+   */
+  statusRemote(feature: string, remote: string | undefined | null, onDone: ((arg: any) => void)): void
+  /**
+   * Starts recording an abort on the shared remote for every machine's run; the end goes to
+   * `on_done` as `{ok: true, report}` or `{ok: false, code, message}`.
+   */
+  abortRemote(feature: string, remote: string | undefined | null, onDone: ((arg: any) => void)): void
+  /**
    * Starts a pull request (push, then open or update); the end goes to `on_done` as
    * `{ok: true, report}` or `{ok: false, code, message}`.
    */

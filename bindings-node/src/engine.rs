@@ -209,6 +209,43 @@ impl NativeOrchestrator {
         })
     }
 
+    /// Starts a read of the board as the shared remote has it (`remote` defaults to
+    /// `sync_remote`); the end goes to `on_done` as `{ok: true, report}` or `{ok: false, code,
+    /// message}`.
+    #[napi]
+    pub fn status_remote(
+        &self,
+        feature: String,
+        remote: Option<String>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        guard(|| {
+            let orch = self.inner.clone();
+            spawn_settled(None, on_done, "status_remote", "report", move |_sink| async move {
+                orch.status_remote(&feature, remote.as_deref()).await
+            });
+            Ok(())
+        })
+    }
+
+    /// Starts recording an abort on the shared remote for every machine's run; the end goes to
+    /// `on_done` as `{ok: true, report}` or `{ok: false, code, message}`.
+    #[napi]
+    pub fn abort_remote(
+        &self,
+        feature: String,
+        remote: Option<String>,
+        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    ) -> napi::Result<(), Code> {
+        guard(|| {
+            let orch = self.inner.clone();
+            spawn_settled(None, on_done, "abort_remote", "report", move |_sink| async move {
+                orch.abort_remote(&feature, remote.as_deref()).await
+            });
+            Ok(())
+        })
+    }
+
     /// Starts a pull request (push, then open or update); the end goes to `on_done` as
     /// `{ok: true, report}` or `{ok: false, code, message}`.
     #[napi]

@@ -174,6 +174,26 @@ impl NativeOrchestrator {
         py.detach(|| self.inner.abort(feature)).map_err(|e| to_py(py, e))
     }
 
+    /// The board as the shared remote has it (a dict: `remote`, `feature`, `wps`, `corrupt`,
+    /// `hosts`, `abort_requested`); `remote` defaults to `sync_remote`.
+    #[pyo3(signature = (feature, remote=None))]
+    fn status_remote(&self, py: Python<'_>, feature: String, remote: Option<String>) -> PyResult<Py<PyAny>> {
+        let orch = self.inner.clone();
+        drive(py, None, "status_remote", move |_sink, _token| async move {
+            orch.status_remote(&feature, remote.as_deref()).await
+        })
+    }
+
+    /// Records an abort on the shared remote for every machine's run (a dict: `remote`,
+    /// `request`, `local_run`); `remote` defaults to `sync_remote`.
+    #[pyo3(signature = (feature, remote=None))]
+    fn abort_remote(&self, py: Python<'_>, feature: String, remote: Option<String>) -> PyResult<Py<PyAny>> {
+        let orch = self.inner.clone();
+        drive(py, None, "abort_remote", move |_sink, _token| async move {
+            orch.abort_remote(&feature, remote.as_deref()).await
+        })
+    }
+
     /// Moves a blocked WP back to planned; its new state (a dict).
     fn retry(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<Py<PyAny>> {
         let state = py.detach(|| self.inner.retry(feature, wp)).map_err(|e| to_py(py, e))?;

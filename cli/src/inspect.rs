@@ -102,7 +102,10 @@ pub fn status(args: StatusArgs) -> u8 {
         if args.json {
             // The wire shape: snake_case, `wps` as a list in id order.
             let wps: Vec<_> = status.wps.values().collect();
-            let doc = serde_json::json!({"feature": status.feature, "run": status.run, "wps": wps, "corrupt": status.corrupt});
+            let mut doc = serde_json::json!({"feature": status.feature, "run": status.run, "wps": wps, "corrupt": status.corrupt});
+            if let Some(offline) = &status.offline {
+                doc["offline"] = serde_json::json!(offline);
+            }
             println!("{doc}");
         } else {
             let run = &status.run;
@@ -118,6 +121,13 @@ pub fn status(args: StatusArgs) -> u8 {
                     age(&run.updated_at)
                 ),
                 None => println!("never run"),
+            }
+            if let Some(offline) = &status.offline {
+                println!(
+                    "remote {} offline since {} (results are held here and pushed when it is back)",
+                    clean(&offline.remote),
+                    clean(&offline.since)
+                );
             }
             println!("{:<6} {:<10} {:<16} {:>8} {:>6}  reason / owner", "WP", "lane", "agent", "attempts", "age");
             for state in status.wps.values() {

@@ -64,6 +64,9 @@ from ._types import (
     Owner,
     PullRequestReport,
     PushReport,
+    RemoteAbort,
+    RemoteHost,
+    RemoteStatus,
     FeatureReport,
     RetryScheduled,
     RunFinished,
@@ -95,6 +98,7 @@ class RunOptions(TypedDict, total=False):
     output_lines: bool
     grace_ms: Optional[int]
     retry_base_ms: Optional[int]
+    remote: Optional[str]
 
 
 class MergeOptions(TypedDict, total=False):
@@ -259,6 +263,18 @@ class Orchestrator:
         none alive, a crashed run's leftover agents are ended."""
         return self._native.abort(feature)
 
+    def status_remote(self, feature: str, remote: Optional[str] = None) -> RemoteStatus:
+        """The board of a shared feature as ``remote`` (default: ``sync_remote``) has it, with
+        each machine's heartbeat (``hosts``) and the last abort requested there. Fetches
+        through ``git`` (your credentials)."""
+        return build(RemoteStatus, self._native.status_remote(feature, remote))
+
+    def abort_remote(self, feature: str, remote: Optional[str] = None) -> RemoteAbort:
+        """Records on ``remote`` (default: ``sync_remote``) an abort of every machine's run of
+        ``feature``; each stops its agents at its next look at the remote. A run here is
+        aborted at once too."""
+        return build(RemoteAbort, self._native.abort_remote(feature, remote))
+
     def retry(self, feature: str, wp: str) -> WpState:
         """Moves a blocked WP back to planned; returns its new state."""
         return build(WpState, self._native.retry(feature, wp))
@@ -348,6 +364,9 @@ __all__ = [
     "MergeStep",
     "MergeVerified",
     "PushReport",
+    "RemoteAbort",
+    "RemoteHost",
+    "RemoteStatus",
     "PullRequestReport",
     "FeatureReport",
     "RunOptions",

@@ -149,6 +149,8 @@ class FeatureStatus(_Typed):
     run: Optional[RunState]
     wps: dict[str, WpState]
     corrupt: list[CorruptState]
+    #: A shared run here that cannot reach its remote: ``{"remote": …, "since": …}``.
+    offline: Optional[dict[str, str]] = None
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "FeatureStatus":
@@ -157,6 +159,7 @@ class FeatureStatus(_Typed):
             run=RunState._from(data.get("run")),
             wps={wp: WpState._from(state) for wp, state in data["wps"].items()},
             corrupt=[CorruptState._from(c) for c in data.get("corrupt", [])],
+            offline=data.get("offline"),
             data=data,
         )
 
@@ -300,6 +303,63 @@ class MergeReport(_Typed):
         if data.get("pushed") is not None:
             known["pushed"] = PushReport._from(data["pushed"])
         return MergeReport(**known, data=data)
+
+
+@dataclass(frozen=True)
+class RemoteHost(_Typed):
+    """A machine's heartbeat on a shared remote: ``age_seconds`` is by this machine's clock
+    (a hint; runs judge leases by when they themselves saw a heartbeat change)."""
+
+    host: str
+    heartbeat_at: str
+    age_seconds: int
+    run_id: Optional[str] = None
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "RemoteHost":
+        return RemoteHost(**_known(RemoteHost, data), data=data)
+
+
+@dataclass(frozen=True)
+class RemoteStatus(_Typed):
+    """A shared feature's board as its remote has it, with each machine's heartbeat."""
+
+    remote: str
+    feature: str
+    wps: dict[str, WpState]
+    corrupt: list[CorruptState]
+    hosts: list[RemoteHost]
+    abort_requested: Optional[str] = None
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "RemoteStatus":
+        return RemoteStatus(
+            remote=data["remote"],
+            feature=data["feature"],
+            wps={wp: WpState._from(state) for wp, state in data["wps"].items()},
+            corrupt=[CorruptState._from(c) for c in data.get("corrupt", [])],
+            hosts=[RemoteHost._from(h) for h in data.get("hosts", [])],
+            abort_requested=data.get("abort_requested"),
+            data=data,
+        )
+
+    def host(self, host: str) -> Optional[RemoteHost]:
+        """The heartbeat of ``host``, if it has one."""
+        return next((h for h in self.hosts if h.host == host), None)
+
+
+@dataclass(frozen=True)
+class RemoteAbort(_Typed):
+    """What ``abort_remote`` did: the ``request`` commit on the remote, and whether a run of
+    the feature in this clone was signalled too (``local_run``)."""
+
+    remote: str
+    request: str
+    local_run: bool
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "RemoteAbort":
+        return RemoteAbort(**_known(RemoteAbort, data), data=data)
 
 
 @dataclass(frozen=True)

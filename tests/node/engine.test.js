@@ -349,3 +349,32 @@ test('pullRequest opens one pull request with the report, then updates it', asyn
     server.close()
   }
 })
+
+test('two clones share a feature through a remote; statusRemote and abortRemote are camelCase', async () => {
+  const seed = makeRepo('070-shared', { WP01: [], WP02: ['WP01'], WP03: ['WP01'], WP04: ['WP02', 'WP03'] })
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-node-shared-'))
+  const bare = path.join(tmp, 'remote.git')
+  git(tmp, 'clone', '-q', '--bare', seed, bare)
+  const machines = ['laptop', 'ci-box'].map((host) => {
+    const dir = path.join(tmp, host)
+    git(tmp, 'clone', '-q', bare, dir)
+    git(dir, 'config', 'user.name', host)
+    git(dir, 'config', 'user.email', `${host}@example.com`)
+    const cfg = { ...config(), host_id: host, lease_seconds: 5, lease_renew_seconds: 1, sync_interval_seconds: 1 }
+    return new ko.Orchestrator(dir, cfg)
+  })
+  const summaries = await Promise.all(machines.map((m) => m.run('070-shared', { remote: 'origin' })))
+  for (const summary of summaries) assert.equal(summary.done, 4)
+  const status = await machines[0].statusRemote('070-shared', 'origin')
+  assert.equal(status.remote, 'origin')
+  assert.deepEqual(Object.keys(status.wps).sort(), ['WP01', 'WP02', 'WP03', 'WP04'])
+  for (const state of Object.values(status.wps)) assert.equal(state.lane, 'done')
+  assert.deepEqual(status.hosts.map((h) => h.host).sort(), ['ci-box', 'laptop'])
+  assert.ok(status.hosts.every((h) => typeof h.ageSeconds === 'number' && typeof h.heartbeatAt === 'string'))
+  assert.equal(status.abortRequested, null)
+  const request = await machines[1].abortRemote('070-shared', 'origin')
+  assert.equal(request.remote, 'origin')
+  assert.equal(request.localRun, false)
+  assert.match((await machines[0].statusRemote('070-shared', 'origin')).abortRequested, /requested on ci-box/)
+  await assert.rejects(machines[0].statusRemote('070-shared'), (err) => err.code === 'config_invalid' && /sync_remote/.test(err.message))
+})

@@ -34,7 +34,7 @@ pub use merge_cleanup::{Cleaned, landed_ref};
 pub use merge_options::MergeOptions;
 pub use merge_report::{MergeOutcome, MergeReport, PushError};
 pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions, RunOptionsSpec, load_options};
-pub use orchestrator::{FeatureStatus, Orchestrator};
+pub use orchestrator::{FeatureStatus, Offline, Orchestrator};
 pub use plan::{Plan, PlannedWp};
 pub use pr::PrOptions;
 pub use push::{NETWORK_TIMEOUT, PushOptions};

@@ -44,6 +44,25 @@ pub struct FeatureStatus {
     pub wps: BTreeMap<WpId, WpState>,
     /// Refs under the feature's prefix that could not be read, each with why.
     pub corrupt: Vec<crate::state::CorruptState>,
+    /// A shared run here that cannot reach its remote: which, and since when (its results
+    /// are held locally and pushed when the remote is back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<Offline>,
+}
+
+/// A shared run that cannot reach its remote (see [`FeatureStatus::offline`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Offline {
+    /// The remote (credentials hidden).
+    pub remote: String,
+    /// When it was found unreachable (RFC 3339).
+    pub since: String,
+}
+
+/// Where a shared run of `feature` says it is offline (transient, this machine's; like the abort
+/// request file).
+pub(super) fn offline_file(common_dir: &Path, feature: &FeatureSlug) -> PathBuf {
+    common_dir.join("kitty").join("offline").join(format!("{feature}.json"))
 }
 
 /// The redactor for everything a run writes: this process's secret-named environment, URL
@@ -259,6 +278,14 @@ impl Orchestrator {
             run: self.store.run_state(&slug)?,
             wps: board.states,
             corrupt: board.corrupt,
+            // Only while a run holds the feature: a file a crashed run left says nothing.
+            offline: if self.store.run_is_locked(&slug) {
+                std::fs::read(offline_file(self.store.common_dir(), &slug))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            } else {
+                None
+            },
         })
     }
 

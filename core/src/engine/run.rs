@@ -137,6 +137,9 @@ impl Orchestrator {
         if let Some(heartbeats) = heartbeats {
             let _ = heartbeats.await;
         }
+        if let Some(sync) = &sync {
+            sync.finished();
+        }
         LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).retain(|(d, f, _)| !(*d == live.0 && *f == live.1));
         result?;
         let summary = self.end(&ctx, started).await?;

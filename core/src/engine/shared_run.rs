@@ -132,13 +132,28 @@ impl SharedRun {
         format!("refs/kitty/hosts/{}/*", self.slug)
     }
 
+    fn offline_file(&self) -> std::path::PathBuf {
+        super::orchestrator::offline_file(self.shared.store().common_dir(), &self.slug)
+    }
+
+    /// The run is over: whatever it noted about the remote goes.
+    pub(super) fn finished(&self) {
+        let _ = std::fs::remove_file(self.offline_file());
+    }
+
     fn went_offline(&self, ctx: &Ctx, err: &crate::Error) {
         let mut inner = self.inner();
         if inner.offline_since.is_none() {
             let since = jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
             tracing::warn!(remote = %self.remote(), %err, "the shared remote cannot be reached; holding results locally");
-            inner.offline_since = Some(since);
+            inner.offline_since = Some(since.clone());
             drop(inner);
+            let offline = super::orchestrator::Offline { remote: self.remote(), since };
+            let path = self.offline_file();
+            let _ = std::fs::create_dir_all(path.parent().expect("has a parent"));
+            if let Err(err) = std::fs::write(&path, serde_json::to_vec(&offline).unwrap_or_default()) {
+                tracing::warn!(path = %path.display(), %err, "cannot note that the remote is away");
+            }
             ctx.warn(format!(
                 "remote {} could not be reached for a while ({err}); results were held locally and pushed when it was back",
                 self.remote()
@@ -151,6 +166,7 @@ impl SharedRun {
         if let Some(since) = inner.offline_since.take() {
             // Silence we could not observe does not count against anyone's lease.
             inner.leases.restart_all(Instant::now());
+            let _ = std::fs::remove_file(self.offline_file());
             tracing::info!(remote = %self.remote(), %since, "the shared remote is reachable again");
         }
     }
