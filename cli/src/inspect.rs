@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use kitty_orchestrator::Orchestrator;
 
-use crate::render::clean;
+use crate::render::{age, clean};
 use crate::{exit, fail};
 
 #[derive(clap::Args)]
@@ -72,17 +72,6 @@ pub struct AgentsArgs {
 
 fn open(target: &FeatureArg, json: bool) -> Result<Orchestrator, u8> {
     crate::open(&target.repo, None).map_err(|err| fail(&err, json))
-}
-
-pub(crate) fn age(timestamp: &str) -> String {
-    let Ok(then) = timestamp.parse::<jiff::Timestamp>() else { return "?".into() };
-    let secs = jiff::Timestamp::now().duration_since(then).as_secs().max(0);
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        3600..=86399 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
 }
 
 pub fn status(args: StatusArgs) -> u8 {

@@ -2,8 +2,7 @@
 
 use kitty_orchestrator::Orchestrator;
 
-use crate::inspect::age;
-use crate::render::clean;
+use crate::render::{age, clean};
 use crate::{exit, fail};
 
 fn runtime() -> tokio::runtime::Runtime {

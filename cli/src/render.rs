@@ -314,3 +314,15 @@ pub fn workspaces(dir: &std::path::Path, list: &[kitty_orchestrator::workspace::
     }
     out
 }
+
+/// How long ago `timestamp` (RFC 3339) was, shortly: `42s`, `3m`, `2h`, `5d` (`?` unreadable).
+pub fn age(timestamp: &str) -> String {
+    let Ok(then) = timestamp.parse::<jiff::Timestamp>() else { return "?".into() };
+    let secs = jiff::Timestamp::now().duration_since(then).as_secs().max(0);
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}
