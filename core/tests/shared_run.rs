@@ -240,3 +240,48 @@ async fn the_remote_away_for_10_s_mid_run_loses_and_repeats_nothing() {
     eprintln!("WPs done per host: {per_host:?}");
     assert_eq!(per_host.values().sum::<usize>(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_machines_over_file_run_a_20_wp_feature_once() {
+    let fleet = fleet(4, layered(), |bare| format!("file://{}", bare.display()));
+    run_all(&fleet, 200).await;
+    let per_host = check_remote(&fleet);
+    eprintln!("WPs done per host: {per_host:?}");
+    assert_eq!(per_host.values().sum::<usize>(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_the_remote_refuses_for_good_stops_claims_and_names_the_ref() {
+    let flat: Vec<(String, Vec<String>)> = (1..=3).map(|i| (format!("WP{i:02}"), Vec::new())).collect();
+    let fleet = fleet(1, flat, |bare| format!("file://{}", bare.display()));
+    // A protected branch: the server refuses WP01's branch, whatever its old value.
+    let hook = fleet.bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nwhile read old new ref; do\n  case \"$ref\" in *-WP01) echo \"protected branch: $ref\" >&2; exit 1;; esac\ndone\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let orch = machine(&fleet, 0, 0);
+    let (sink, _) = recorder();
+    let opts = kitty_orchestrator::engine::RunOptions { max_concurrent: Some(1), ..fast() };
+    let run = orch.run(SLUG, opts, sink, CancellationToken::new());
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("the run ends").unwrap();
+    let said = summary.warnings.join("\n");
+    assert!(said.contains("refs/heads/200-shared-run-WP01") && said.contains("protected branch"), "{summary:#?}");
+    assert!(said.contains("claims nothing more"), "{said}");
+    // Nothing claimed after the refusal: the remote has WP01 held, the others untouched.
+    let store = StateStore::open(&fleet.bare).unwrap();
+    let slug = FeatureSlug::parse(SLUG).unwrap();
+    let board = store.board(&slug).unwrap().states;
+    assert_eq!(board[&WpId::parse("WP01").unwrap()].lane, kitty_orchestrator::Lane::Doing, "{board:#?}");
+    for wp in ["WP02", "WP03"] {
+        assert_eq!(board[&WpId::parse(wp).unwrap()].lane, kitty_orchestrator::Lane::Planned, "{wp}: {board:#?}");
+    }
+    // Locally, the work is kept: WP01 went on here (its results held), its branch has its commit.
+    let local = Orchestrator::open(&fleet.clones[0], None).unwrap().status(SLUG).unwrap();
+    assert_eq!(local.wps[&WpId::parse("WP01").unwrap()].lane, kitty_orchestrator::Lane::Done, "{local:#?}");
+    let files = git(&fleet.clones[0], &["ls-tree", "-r", "--name-only", &format!("{SLUG}-WP01")]);
+    assert!(files.contains("WP01.txt"), "{files}");
+    assert_fsck_clean(&fleet.bare);
+}

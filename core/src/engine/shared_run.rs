@@ -368,11 +368,12 @@ impl SharedRun {
     /// WPs this machine could not claim yet.
     pub(super) fn must_wait(&self, states: &BTreeMap<WpId, WpState>, deferred: &HashSet<WpId>) -> bool {
         let inner = self.inner();
-        if !inner.pending.is_empty() {
-            return true;
-        }
+        // Refused for good: what is held here cannot be sent either; the run ends and says why.
         if inner.stopped.is_some() {
             return false;
+        }
+        if !inner.pending.is_empty() {
+            return true;
         }
         let elsewhere = states.values().any(|s| {
             matches!(s.lane, Lane::Doing | Lane::ForReview) && s.owner.as_ref().is_some_and(|o| o.host != self.host)

@@ -121,6 +121,26 @@ pub async fn push(
                 Some((spec.rsplit(':').next()?.to_string(), summary.trim().to_string()))
             })
             .collect();
+        // A hook that declined says why on stderr (`remote: …`): the server's own words go with it.
+        let said: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("remote: "))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(5)
+            .collect();
+        let rejected: Vec<(String, String)> = rejected
+            .into_iter()
+            .map(|(r, why)| {
+                if why.contains("hook declined") && !said.is_empty() {
+                    let words: String = said.join("; ").chars().take(300).collect();
+                    (r, format!("{why}: {words}"))
+                } else {
+                    (r, why)
+                }
+            })
+            .collect();
         if !rejected.is_empty() {
             return Err(RemoteError::Rejected { remote: shown, rejected });
         }
