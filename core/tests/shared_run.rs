@@ -285,3 +285,140 @@ async fn a_push_the_remote_refuses_for_good_stops_claims_and_names_the_ref() {
     assert!(files.contains("WP01.txt"), "{files}");
     assert_fsck_clean(&fleet.bare);
 }
+
+/// Machine 0 (through a loopback daemon) claims the one WP with `mode`; once `cut_when` holds,
+/// its remote goes away, and machine 1 (by path) reclaims the WP after a lease and finishes it.
+/// Returns machine 0's run, still going, and the daemon's base path and port to bring it back.
+struct CutOff {
+    fleet: Fleet,
+    served: PathBuf,
+    base: tempfile::TempDir,
+    port: u16,
+    first: tokio::task::JoinHandle<Result<kitty_orchestrator::engine::RunSummary, kitty_orchestrator::Error>>,
+}
+
+async fn cut_off_then_reclaimed(impl_env: &[(&str, &str)], cut_when: impl Fn(&Path) -> bool) -> CutOff {
+    let base = tempfile::tempdir().unwrap();
+    let daemon = kitty_test_support::GitDaemon::start(base.path());
+    let port = daemon.port;
+    let flat = vec![("WP01".to_string(), Vec::new())];
+    let served = base.path().join("remote.git");
+    let fleet = fleet(2, flat, |bare| {
+        if !served.exists() {
+            std::fs::rename(bare, &served).unwrap();
+            std::os::unix::fs::symlink(&served, bare).unwrap();
+        }
+        daemon.url("remote.git")
+    });
+    // Machine 1 reaches the remote by path: only machine 0 is cut off when the daemon stops.
+    git(&fleet.clones[1], &["remote", "set-url", "origin", &format!("file://{}", served.display())]);
+    let head = "max_concurrent_wps = 1\nmax_retries = 0\nsync_remote = \"origin\"\nhost_id = \"host-0\"\n\
+                lease_seconds = 5\nlease_renew_seconds = 1\nsync_interval_seconds = 1\n[agents]\n\
+                implementation = [\"impl\"]\nreview = [\"rev\"]";
+    let cut_off =
+        Orchestrator::open(&fleet.clones[0], Some(config(head, &[agent("impl", impl_env), agent("rev", &[])])))
+            .unwrap();
+    let (sink, _) = recorder();
+    let first = tokio::spawn(async move { cut_off.run(SLUG, fast(), sink, CancellationToken::new()).await });
+    let started = std::time::Instant::now();
+    while !cut_when(&fleet.clones[0]) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "machine 0 never got going");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(daemon);
+
+    // Machine 1 sees machine 0's heartbeat stop, reclaims WP01 after a lease and finishes it.
+    let other = machine(&fleet, 1, 0);
+    let (sink, _) = recorder();
+    let summary = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        other.run(SLUG, fast(), sink, CancellationToken::new()),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        let log = |dir: &Path| git(dir, &["log", "--format=%s", &format!("refs/kitty/wp/{SLUG}/WP01")]);
+        panic!("machine 1 did not finish.\nmachine 1:\n{}\nremote:\n{}", log(&fleet.clones[1]), log(&served))
+    })
+    .unwrap();
+    assert_eq!((summary.outcome, summary.done), (RunOutcome::Completed, 1), "{summary:#?}");
+    CutOff { fleet, served, base, port, first }
+}
+
+/// On the remote: WP01 reclaimed once, by machine 1, and done by it.
+fn reclaimed_once_by_machine_1(bare: &Path) {
+    let store = StateStore::open(bare).unwrap();
+    let history = store.history(&FeatureSlug::parse(SLUG).unwrap(), &WpId::parse("WP01").unwrap()).unwrap();
+    let subjects: Vec<_> = history.iter().map(|e| &e.subject).collect();
+    let reclaims: Vec<_> = history.iter().filter(|e| matches!(e.event, WpEvent::Reclaimed { .. })).collect();
+    assert_eq!(reclaims.len(), 1, "{subjects:?}");
+    assert_eq!(reclaims[0].state.owner.as_ref().unwrap().host, "host-1");
+    let after: Vec<_> = history.iter().skip_while(|e| !matches!(e.event, WpEvent::Reclaimed { .. })).collect();
+    assert!(after.iter().all(|e| e.state.owner.as_ref().is_none_or(|o| o.host == "host-1")), "{subjects:?}");
+    assert_eq!(history.last().unwrap().state.lane, kitty_orchestrator::Lane::Done, "{subjects:?}");
+    assert_fsck_clean(bare);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_machine_cut_off_loses_its_wp_stops_its_agent_and_keeps_its_work() {
+    let half = |clone: &Path| clone.join(format!(".worktrees/{SLUG}-WP01/half-done.txt")).exists();
+    let cut = cut_off_then_reclaimed(&[("FAKE_MODE", "leftovers_hang")], half).await;
+
+    // Machine 0 is back: it finds WP01 taken, stops its agent, keeps the half-done work.
+    let _back = kitty_test_support::GitDaemon::start_on(cut.base.path(), cut.port);
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(60), cut.first)
+        .await
+        .expect("machine 0's run ends once it sees the WP taken")
+        .unwrap()
+        .unwrap();
+    let said = summary.warnings.join("\n");
+    assert!(said.contains("WP01 was taken over by") && said.contains("host-1"), "{summary:#?}");
+    assert_eq!(summary.done, 1, "machine 0 adopts the remote's board: {summary:#?}");
+    let machine_0 = &cut.fleet.clones[0];
+    let backups = git(machine_0, &["for-each-ref", "--format=%(refname)", &format!("refs/kitty/backup/{SLUG}/WP01/")]);
+    let backup = backups.lines().next().unwrap_or_else(|| panic!("no backup ref: {said}"));
+    let kept = git(machine_0, &["show", &format!("{backup}:half-done.txt")]);
+    assert_eq!(kept, "half of the work\n");
+    let wt = machine_0.join(format!(".worktrees/{SLUG}-WP01"));
+    let want = format!("KITTY_WORKTREE={}", wt.display());
+    let left: Vec<i32> = kitty_test_support::agents_of(SLUG)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == want.as_bytes()))
+        })
+        .collect();
+    assert_eq!(left, Vec::<i32>::new(), "machine 0's agent was stopped");
+    reclaimed_once_by_machine_1(&cut.served);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_machine_that_finished_offline_does_not_overwrite_the_reclaimers_chain() {
+    // Machine 0's agent is slow: it finishes, offline, after machine 1 reclaimed and finished.
+    let cut = cut_off_then_reclaimed(&[("FAKE_SLEEP_MS", "9000")], |clone| {
+        clone.join(format!(".worktrees/{SLUG}-WP01")).exists()
+    })
+    .await;
+    let machine_0 = cut.fleet.clones[0].clone();
+    let done_here = || {
+        let store = StateStore::open(&machine_0).unwrap();
+        let state = store.wp_state(&FeatureSlug::parse(SLUG).unwrap(), &WpId::parse("WP01").unwrap()).unwrap();
+        state.is_some_and(|s| s.lane == kitty_orchestrator::Lane::Done)
+    };
+    let started = std::time::Instant::now();
+    while !done_here() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "machine 0 never finished offline");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _back = kitty_test_support::GitDaemon::start_on(cut.base.path(), cut.port);
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(60), cut.first)
+        .await
+        .expect("machine 0's run ends once it has sent what it held")
+        .unwrap()
+        .unwrap();
+    let said = summary.warnings.join("\n");
+    assert!(said.contains("WP01 was written by another machine"), "{summary:#?}");
+    // Machine 0's own events are kept, not dropped: under refs/kitty/superseded/.
+    let kept = git(&machine_0, &["for-each-ref", "--format=%(refname)", "refs/kitty/superseded/"]);
+    assert!(kept.contains(&format!("wp/{SLUG}/WP01/")), "{kept}");
+    reclaimed_once_by_machine_1(&cut.served);
+}

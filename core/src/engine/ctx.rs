@@ -42,9 +42,28 @@ pub(crate) struct Ctx {
     pub(super) host: String,
     /// The remote this run shares the feature through, if any (`run --remote`, `sync_remote`).
     pub(super) sync: Option<Arc<super::shared_run::SharedRun>>,
+    /// Per WP, a child of `cancel`: stops that WP alone (a shared run's WP another machine
+    /// took over).
+    pub(super) wp_cancel: Mutex<BTreeMap<crate::ids::WpId, CancellationToken>>,
 }
 
 impl Ctx {
+    /// What stops `wp`'s work: the run's abort, or that WP's own stop ([`Ctx::stop_wp`]).
+    pub(super) fn wp_token(&self, wp: &crate::ids::WpId) -> CancellationToken {
+        let mut tokens = self.wp_cancel.lock().unwrap_or_else(|e| e.into_inner());
+        tokens.entry(wp.clone()).or_insert_with(|| self.cancel.child_token()).clone()
+    }
+
+    /// The WP's task ended: a later task of it starts with a fresh stop token.
+    pub(super) fn forget_wp_token(&self, wp: &crate::ids::WpId) {
+        self.wp_cancel.lock().unwrap_or_else(|e| e.into_inner()).remove(wp);
+    }
+
+    /// Stops `wp`'s agent (its attempt ends as cancelled: leftovers kept in a backup ref).
+    pub(super) fn stop_wp(&self, wp: &crate::ids::WpId) {
+        self.wp_token(wp).cancel();
+    }
+
     pub(super) fn state_of(&self, wp: &WorkPackage) -> Result<WpState, crate::Error> {
         self.store.wp_state(&self.feature.slug, &wp.id)?.ok_or_else(|| {
             crate::state::StateError::Missing { reference: crate::state::wp_ref(&self.feature.slug, &wp.id) }.into()

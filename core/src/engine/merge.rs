@@ -242,6 +242,7 @@ impl Orchestrator {
             warnings: Mutex::new(Vec::new()),
             ticks: None,
             activity: Default::default(),
+            wp_cancel: Default::default(),
             host: landing.owner.host.clone(),
             sync: None,
         }

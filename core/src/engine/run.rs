@@ -118,6 +118,7 @@ impl Orchestrator {
             warnings: Mutex::new(warnings),
             ticks: self.config.tick_tasks.then(|| crate::ticks::Ticks::for_feature(&feature)).flatten(),
             activity: Default::default(),
+            wp_cancel: Default::default(),
             host,
             sync: sync.clone(),
         });
@@ -336,6 +337,7 @@ impl Orchestrator {
                         }
                     };
                     let Some(id) = running.remove(&task) else { continue };
+                    ctx.forget_wp_token(&id);
                     match result {
                         Ok(state) => {
                             if sync.is_some() && state.owner.as_ref().is_none_or(|o| o.run_id != ctx.owner.run_id)
@@ -382,6 +384,12 @@ impl Orchestrator {
                     let Some(sync) = &sync else { continue };
                     let busy: HashSet<WpId> = running.values().cloned().collect();
                     let fresh = sync.refresh(ctx, &busy).await?;
+                    for (id, owner) in sync.take_lost() {
+                        ctx.warn(format!(
+                            "{id} was taken over by {owner} while this machine could not renew its lease; its attempt here was stopped and its uncommitted work kept under refs/kitty/backup/"
+                        ));
+                        ctx.stop_wp(&id);
+                    }
                     if let Some(why) = sync.abort_requested() && !ctx.cancel.is_cancelled() {
                         ctx.warn(format!("aborted: {why}"));
                         ctx.cancel.cancel();
@@ -403,7 +411,13 @@ impl Orchestrator {
 /// A shared run's WP task ended because another machine holds the WP now (it claimed it first,
 /// or reclaimed it while we were away): not a failure of the WP.
 fn lost_to_another_machine(ctx: &Ctx, id: &WpId, err: &crate::Error) -> bool {
-    let conflict = matches!(err, crate::Error::State(crate::state::StateError::Conflict { .. }));
+    // Refused as a conflict, or as a transition the remote's chain (now adopted) does not allow.
+    let conflict = matches!(
+        err,
+        crate::Error::State(
+            crate::state::StateError::Conflict { .. } | crate::state::StateError::IllegalTransition { .. }
+        )
+    );
     let elsewhere = ctx
         .store
         .wp_state(&ctx.feature.slug, id)

@@ -50,6 +50,9 @@ struct Inner {
     requests_seen: Option<Oid>,
     /// An abort asked for on the remote (its summary).
     abort: Option<String>,
+    /// WPs running here that the remote shows held by another run (taken over while this
+    /// machine was silent): to be stopped.
+    lost: Vec<(WpId, Owner)>,
 }
 
 /// Whether an event goes to the remote at once (it moves the WP between lanes or owners), or may
@@ -100,6 +103,7 @@ impl SharedRun {
                 stopped: None,
                 requests_seen: None,
                 abort: None,
+                lost: Vec::new(),
             }),
             syncing_branches: tokio::sync::Mutex::new(()),
         }
@@ -414,6 +418,7 @@ impl SharedRun {
                 Err(err) => return Err(err),
             }
         }
+        self.look_for_lost(ctx, running, &prefix)?;
         for wp in &ctx.feature.work_packages {
             if running.contains(&wp.id) {
                 continue;
@@ -442,6 +447,47 @@ impl SharedRun {
         self.inner().abort = Some(why);
     }
 
+    /// WPs running here whose chain on the remote (as last fetched) moved past ours, written by
+    /// another run: that machine reclaimed them while this one could not renew its lease (and
+    /// may have finished them since, so the remote's state need not name an owner any more).
+    fn look_for_lost(&self, ctx: &Ctx, running: &HashSet<WpId>, prefix: &str) -> Result<(), crate::Error> {
+        if running.is_empty() {
+            return Ok(());
+        }
+        let tracked = self.shared.tracked(prefix)?;
+        let repo = ctx.store.repo()?;
+        let mut lost = Vec::new();
+        for id in running {
+            let name = wp_ref(&self.slug, id);
+            let (Some(theirs), Some(ours)) = (tracked.get(&name).copied(), ctx.store.tip_of(&name)?) else {
+                continue;
+            };
+            // A tip we already built on is old news: only a chain that moved past ours counts.
+            let past_ours = theirs != ours
+                && !repo.graph_descendant_of(ours, theirs).map_err(StateError::git(format!("comparing {name}")))?;
+            if !past_ours {
+                continue;
+            }
+            let under = crate::sync::tracking_ref(self.shared.tracking_key(), &name);
+            let taker = ctx.store.last_owner_other_than(&self.slug, id, &under, theirs, &ctx.owner.run_id, 64)?;
+            if let Some(owner) = taker {
+                lost.push((id.clone(), owner));
+            }
+        }
+        let mut inner = self.inner();
+        for (id, owner) in lost {
+            if !inner.lost.iter().any(|(l, _)| *l == id) {
+                inner.lost.push((id, owner));
+            }
+        }
+        Ok(())
+    }
+
+    /// The WPs found lost since the last call (see `look_for_lost`).
+    pub(super) fn take_lost(&self) -> Vec<(WpId, Owner)> {
+        std::mem::take(&mut self.inner().lost)
+    }
+
     /// An abort asked for on the remote since this run started, if any.
     pub(super) fn abort_requested(&self) -> Option<String> {
         self.inner().abort.clone()
@@ -458,6 +504,18 @@ impl SharedRun {
         theirs: Option<Oid>,
     ) -> Result<(), crate::Error> {
         let Some(ours) = ctx.store.tip_of(name)? else { return Ok(()) };
+        // A lease only says the remote did not move since we looked; held events are sent only
+        // on top of what the remote has (another machine may have reclaimed the WP meanwhile).
+        if let Some(theirs) = theirs
+            && theirs != ours
+            && !ctx
+                .store
+                .repo()?
+                .graph_descendant_of(ours, theirs)
+                .map_err(StateError::git(format!("comparing {name}")))?
+        {
+            return self.superseded(ctx, wp, name, Some(theirs));
+        }
         let mut updates = vec![Update { reference: name.to_string(), new: ours, old: theirs }];
         let state = ctx.store.wp_state(&self.slug, &wp.id)?;
         if state.is_some_and(|s| matches!(s.lane, Lane::ForReview | Lane::Done)) {
@@ -476,17 +534,23 @@ impl SharedRun {
                 if rejected.iter().all(|(_, why)| lost_a_race(why)) =>
             {
                 let fetched = self.shared.fetch(&[name.to_string()]).await?;
-                self.shared.adopt(name, fetched.get(name).copied())?;
-                self.inner().pending.remove(&wp.id);
-                ctx.warn(format!(
-                    "{} was written by another machine while this one could not reach {}; its chain was adopted and ours kept under refs/kitty/superseded/",
-                    wp.id,
-                    self.remote()
-                ));
-                Ok(())
+                self.superseded(ctx, wp, name, fetched.get(name).copied())
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Another machine wrote `wp`'s chain while ours held events: theirs is adopted, ours kept
+    /// under `refs/kitty/superseded/`, and the user told.
+    fn superseded(&self, ctx: &Ctx, wp: &WorkPackage, name: &str, theirs: Option<Oid>) -> Result<(), crate::Error> {
+        self.shared.adopt(name, theirs)?;
+        self.inner().pending.remove(&wp.id);
+        ctx.warn(format!(
+            "{} was written by another machine while this one could not reach {}; its chain was adopted and ours kept under refs/kitty/superseded/",
+            wp.id,
+            self.remote()
+        ));
+        Ok(())
     }
 
     /// Renews this machine's lease until `stop`: a new heartbeat every `lease_renew_seconds`.

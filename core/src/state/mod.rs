@@ -434,6 +434,32 @@ impl StateStore {
         Ok(entries)
     }
 
+    /// The most recent owner in the chain ending at `tip` (read under `reference`, e.g. a
+    /// remote's tracking ref) that is not `except_run`: who took a WP over. Looks back at most
+    /// `limit` events.
+    pub fn last_owner_other_than(
+        &self,
+        feature: &FeatureSlug,
+        wp: &WpId,
+        reference: &str,
+        tip: Oid,
+        except_run: &str,
+        limit: usize,
+    ) -> Result<Option<Owner>, StateError> {
+        let repo = self.repo()?;
+        let mut next = Some(tip);
+        for _ in 0..limit {
+            let Some(oid) = next else { break };
+            let state = read::wp_snapshot(&repo, reference, oid, feature.as_str(), wp.as_str())?;
+            if let Some(owner) = state.owner.filter(|o| o.run_id != except_run) {
+                return Ok(Some(owner));
+            }
+            let commit = repo.find_commit(oid).map_err(StateError::git(format!("walking {reference}")))?;
+            next = commit.parent_id(0).ok();
+        }
+        Ok(None)
+    }
+
     /// Appends an event to a WP chain by compare-and-swap, re-validating it against the tip on
     /// every try. Returns the state after the event (or, when this event id is already in the
     /// chain, the state it produced then).

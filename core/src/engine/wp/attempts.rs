@@ -107,9 +107,10 @@ where
                             delay_ms: delay.as_millis() as u64,
                             failure: class,
                         });
+                        let stop = ctx.wp_token(&wp.id);
                         tokio::select! {
                             _ = tokio::time::sleep(delay) => {}
-                            _ = ctx.cancel.cancelled() => return release(ctx, wp, state).await,
+                            _ = stop.cancelled() => return release(ctx, wp, state).await,
                         }
                     }
                 }
@@ -170,9 +171,10 @@ pub(super) async fn run_agent(
         grace: ctx.opts.grace,
         confinement: Some(sandbox.confinement.clone()),
     };
+    let stop = ctx.wp_token(&wp.id);
     let _permit = tokio::select! {
         permit = ctx.roster.acquire(agent) => permit,
-        _ = ctx.cancel.cancelled() => {
+        _ = stop.cancelled() => {
             return Ok(Ran { outcome: cancelled_outcome(agent, role, attempt, &log_path), state, tampered: None });
         }
     };
@@ -183,7 +185,7 @@ pub(super) async fn run_agent(
     // The pid is recorded (off the async threads) while the agent runs; if that fails, the
     // attempt is cancelled: an agent nobody knows about must not go on.
     let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<Option<u32>>();
-    let token = ctx.cancel.child_token();
+    let token = ctx.wp_token(&wp.id).child_token();
     let execution: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> = match &run.command.api {
         // The openai-api agent runs in this process: no pid to record.
         Some(settings) => {

@@ -75,7 +75,12 @@ async fn one_attempt(
         return blocked_for_tampering(ctx, wp, &outcome, reason).await;
     }
     if outcome.cancelled {
-        set_leftovers_aside(ctx, wp, "an attempt cancelled by abort", Some(&outcome.log_path));
+        set_leftovers_aside(
+            ctx,
+            wp,
+            "an attempt cancelled (abort, or the WP taken over elsewhere)",
+            Some(&outcome.log_path),
+        );
         return Ok((Attempt::Cancelled(state.clone()), state));
     }
     if let Some(class) = outcome.failure {

@@ -34,7 +34,7 @@ pub async fn drive(ctx: Arc<Ctx>, wp: WorkPackage) -> Result<WpState, crate::Err
     #[cfg(debug_assertions)]
     injected_panic(&wp);
     loop {
-        if ctx.cancel.is_cancelled() {
+        if ctx.wp_token(&wp.id).is_cancelled() {
             return release(&ctx, &wp, state).await;
         }
         state = match state.lane {
