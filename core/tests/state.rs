@@ -289,6 +289,38 @@ fn notes_are_readable_with_git_and_packed_refs_still_read() {
 }
 
 #[test]
+fn two_notes_histories_merge_record_by_record() {
+    let tmp = repo();
+    let dir = tmp.path();
+    let store = StateStore::open(dir).unwrap();
+    let first = git(dir, &["rev-parse", "HEAD"]).trim().to_string();
+    git(dir, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    let second = git(dir, &["rev-parse", "HEAD"]).trim().to_string();
+    store.add_note(&first, &serde_json::json!({"machine": "a", "n": 1})).unwrap();
+    let base = store.notes_tip().unwrap().unwrap();
+    // Machine a notes the second commit; machine b (from the same base) notes the first again.
+    store.add_note(&second, &serde_json::json!({"machine": "a", "n": 2})).unwrap();
+    let theirs = store.notes_tip().unwrap().unwrap();
+    git(dir, &["update-ref", "refs/notes/kitty", &base.to_string()]);
+    store.add_note(&first, &serde_json::json!({"machine": "b", "n": 3})).unwrap();
+    let ours = store.notes_tip().unwrap().unwrap();
+
+    let merged = store.absorb_notes(theirs).unwrap();
+    assert_eq!(store.notes_tip().unwrap(), Some(merged));
+    let parents = git(dir, &["log", "-1", "--format=%P", &merged.to_string()]);
+    assert_eq!(parents.trim(), format!("{ours} {theirs}"));
+    let on_first: Vec<_> = store.notes(&first).unwrap().iter().map(|r| r["n"].as_u64().unwrap()).collect();
+    assert_eq!(on_first, [1, 3]);
+    assert_eq!(store.notes(&second).unwrap()[0]["machine"], "a");
+    assert!(git(dir, &["notes", "--ref=kitty", "show", &first]).contains("\"machine\":\"b\""));
+    // Taking in what is already held changes nothing; a history ahead of ours is fast-forwarded.
+    assert_eq!(store.absorb_notes(theirs).unwrap(), merged);
+    git(dir, &["update-ref", "refs/notes/kitty", &base.to_string()]);
+    assert_eq!(store.absorb_notes(merged).unwrap(), merged);
+    assert_fsck_clean(dir);
+}
+
+#[test]
 fn liveness_of_owners() {
     use kitty_orchestrator::state::{Liveness, liveness};
     assert_eq!(liveness(&owner("me")), Liveness::Alive);

@@ -134,6 +134,9 @@ impl Orchestrator {
         let beating = CancellationToken::new();
         let heartbeats = sync.clone().map(|s| tokio::spawn(s.heartbeats(ctx.clone(), beating.clone())));
         let result = self.schedule(&ctx, &mut states, slots, &abort_file).await;
+        if let Some(sync) = &sync {
+            sync.send_last_notes(&ctx).await;
+        }
         beating.cancel();
         if let Some(heartbeats) = heartbeats {
             let _ = heartbeats.await;

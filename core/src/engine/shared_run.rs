@@ -19,7 +19,7 @@ use crate::feature::{Feature, WorkPackage};
 use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
 use crate::remote::{RemoteError, Update};
-use crate::state::{Append, Owner, StateError, StateStore, WpEvent, WpState, wp_ref};
+use crate::state::{Append, NOTES_REF, Owner, StateError, StateStore, WpEvent, WpState, wp_ref};
 use crate::sync::{Leases, SharedState, heartbeat_ref, lost_a_race, shared_run_glob, shared_run_ref};
 
 /// Each network command of a shared run gives up after this long (then the remote counts as
@@ -393,7 +393,7 @@ impl SharedRun {
         ctx: &Ctx,
         running: &HashSet<WpId>,
     ) -> Result<Option<BTreeMap<WpId, WpState>>, crate::Error> {
-        let globs = [self.wp_glob(), self.hosts_glob(), shared_run_glob(&self.slug)];
+        let globs = [self.wp_glob(), self.hosts_glob(), shared_run_glob(&self.slug), NOTES_REF.to_string()];
         let listed = match self.shared.ls_remote(&globs).await {
             Ok(listed) => listed,
             Err(err) if unreachable(&err) => {
@@ -406,6 +406,7 @@ impl SharedRun {
         let listed: BTreeMap<String, Oid> = listed.into_iter().collect();
         self.observe_hosts(&listed);
         self.look_for_abort(listed.get(&shared_run_ref(&self.slug)).copied()).await;
+        let notes = listed.get(NOTES_REF).copied();
         let prefix = format!("refs/kitty/wp/{}/", self.slug);
         let remote: BTreeMap<String, Oid> = listed.into_iter().filter(|(n, _)| n.starts_with(&prefix)).collect();
         if self.shared.tracked(&prefix)? != remote {
@@ -431,7 +432,37 @@ impl SharedRun {
                 self.shared.adopt(&name, theirs)?;
             }
         }
+        self.share_notes(ctx, notes).await;
         Ok(Some(ctx.store.board(&self.slug)?.states))
+    }
+
+    /// Notes written here or on the remote since the last look are merged both ways
+    /// (`remote_tip`: the remote's notes as just listed). A failure costs only provenance on the
+    /// remote, never the run: it is said, and the next look tries again.
+    async fn share_notes(&self, ctx: &Ctx, remote_tip: Option<Oid>) {
+        if ctx.store.notes_tip().ok().flatten() == remote_tip {
+            return;
+        }
+        match self.shared.share_notes(remote_tip).await {
+            Ok(_) => {}
+            Err(err) if unreachable(&err) => self.went_offline(ctx, &err),
+            Err(err) => {
+                tracing::warn!(%err, "the provenance notes could not be shared");
+                ctx.warn(format!(
+                    "the provenance notes ({NOTES_REF}) could not be shared with remote {}: {err}; they stay here and are tried again",
+                    self.remote()
+                ));
+            }
+        }
+    }
+
+    /// At the end of the run: this machine's last notes go to the remote.
+    pub(super) async fn send_last_notes(&self, ctx: &Ctx) {
+        match self.shared.ls_remote(&[NOTES_REF.to_string()]).await {
+            Ok(listed) => self.share_notes(ctx, listed.get(NOTES_REF).copied()).await,
+            Err(err) if unreachable(&err) => self.went_offline(ctx, &err),
+            Err(err) => tracing::warn!(%err, "the remote's notes could not be listed"),
+        }
     }
 
     /// The shared run chain moved since this run started: someone asked every machine to abort.

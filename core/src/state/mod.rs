@@ -629,6 +629,18 @@ impl StateStore {
         notes::append(&repo, self.policy, &Self::committer(&repo), target, &line)
     }
 
+    /// Takes another notes history (`refs/notes/kitty` as another machine wrote it, fetched as
+    /// `theirs`) into the local one: every record of both kept. Returns the local notes tip.
+    pub fn absorb_notes(&self, theirs: Oid) -> Result<Oid, StateError> {
+        let repo = self.repo()?;
+        notes::absorb(&repo, self.policy, &Self::committer(&repo), theirs)
+    }
+
+    /// The local notes tip (`refs/notes/kitty`), if any note was written.
+    pub fn notes_tip(&self) -> Result<Option<Oid>, StateError> {
+        Self::tip(&self.repo()?, notes::NOTES_REF)
+    }
+
     /// The provenance records of a code commit.
     pub fn notes(&self, commit: &str) -> Result<Vec<serde_json::Value>, StateError> {
         let repo = self.repo()?;

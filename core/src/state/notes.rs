@@ -96,3 +96,101 @@ pub fn read(repo: &Repository, target: Oid) -> Result<Vec<serde_json::Value>, St
         Err(e) => Err(StateError::git(format!("reading the note of {target}"))(e)),
     }
 }
+
+/// Every note of the notes tree `tree`, by the annotated commit's hex id (flat `<40 hex>` and
+/// fanned-out `<2>/<38>` entries alike).
+fn entries(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, git2::Error> {
+    let mut notes = std::collections::BTreeMap::new();
+    for entry in tree.iter() {
+        let Ok(name) = entry.name() else { continue };
+        match entry.kind() {
+            Some(git2::ObjectType::Blob) => {
+                notes.insert(name.to_string(), repo.find_blob(entry.id())?.content().to_vec());
+            }
+            Some(git2::ObjectType::Tree) => {
+                let sub = repo.find_tree(entry.id())?;
+                for (rest, content) in entries(repo, &sub)? {
+                    notes.insert(format!("{name}{rest}"), content);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(notes)
+}
+
+/// `ours` with every line of `theirs` it lacks, in order (a note is a set of JSON lines).
+fn union(ours: &[u8], theirs: &[u8]) -> Vec<u8> {
+    let mut merged = ours.to_vec();
+    if !merged.is_empty() && !merged.ends_with(b"\n") {
+        merged.push(b'\n');
+    }
+    for line in theirs.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if !ours.split(|&b| b == b'\n').any(|l| l == line) {
+            merged.extend_from_slice(line);
+            merged.push(b'\n');
+        }
+    }
+    merged
+}
+
+/// A notes commit holding every record of both `ours` and `theirs` (two notes histories that
+/// diverged: two machines annotating commits at once), with both as parents.
+fn merged_commit(repo: &Repository, signature: &Signature<'_>, ours: Oid, theirs: Oid) -> Result<Oid, git2::Error> {
+    let (ours_commit, theirs_commit) = (repo.find_commit(ours)?, repo.find_commit(theirs)?);
+    let mut notes = entries(repo, &ours_commit.tree()?)?;
+    for (target, content) in entries(repo, &theirs_commit.tree()?)? {
+        let merged = match notes.get(&target) {
+            Some(mine) => union(mine, &content),
+            None => content,
+        };
+        notes.insert(target, merged);
+    }
+    let mut builder = repo.treebuilder(None)?;
+    for (target, content) in notes {
+        builder.insert(&target, repo.blob(&content)?, 0o100644)?;
+    }
+    let tree = repo.find_tree(builder.write()?)?;
+    repo.commit(
+        None,
+        signature,
+        signature,
+        "Notes merged by kitty-orchestrator",
+        &tree,
+        &[&ours_commit, &theirs_commit],
+    )
+}
+
+/// Brings the local notes to hold `theirs` too (another machine's notes history, fetched):
+/// fast-forwarded when ours has nothing of its own, merged record by record when both moved.
+/// Returns the local notes tip after.
+pub fn absorb(repo: &Repository, policy: CasPolicy, signature: &Signature<'_>, theirs: Oid) -> Result<Oid, StateError> {
+    let git = |what: &str| StateError::git(format!("{what} {NOTES_REF}"));
+    let mut backoff = Backoff::new(policy);
+    loop {
+        let ours = match repo.find_reference(NOTES_REF) {
+            Ok(r) => r.target(),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(git("reading")(e)),
+        };
+        let next = match ours {
+            Some(ours) if ours == theirs || repo.graph_descendant_of(ours, theirs).map_err(git("comparing"))? => {
+                return Ok(ours);
+            }
+            Some(ours) if repo.graph_descendant_of(theirs, ours).map_err(git("comparing"))? => theirs,
+            Some(ours) => merged_commit(repo, signature, ours, theirs).map_err(git("merging"))?,
+            None => theirs,
+        };
+        match swap(repo, NOTES_REF, next, ours, "kitty: notes from the shared remote").map_err(git("updating"))? {
+            Swap::Done => return Ok(next),
+            Swap::Retry => {
+                if !backoff.wait(repo.commondir(), NOTES_REF) {
+                    return Err(backoff.gave_up(NOTES_REF));
+                }
+            }
+        }
+    }
+}

@@ -31,10 +31,20 @@
 //!
 //! `abort --remote` appends to that chain ([`SharedState::request_abort`]); every machine's run
 //! stops its agents at its next look at the remote.
+//!
+//! ```text
+//! refs/notes/kitty                                   provenance notes, local and on the remote
+//! refs/kitty-remote/<remote>/notes/kitty             the remote's notes as last fetched
+//! ```
+//!
+//! Notes are merged record by record (a note is a set of JSON lines) and pushed with the
+//! fetched tip as the lease ([`SharedState::share_notes`]): two machines annotating at once both
+//! keep their records.
 
 mod aborts;
 mod branches;
 mod leases;
+mod notes;
 mod peers;
 mod shared;
 
