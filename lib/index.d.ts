@@ -113,6 +113,10 @@ export interface WpSummary {
   withheld: string[]
   /** Writes the sandbox refused, as the agents' own output reported them ("Permission denied" lines, clipped). */
   refused: string[]
+  /** Its worktree directory, while it has one. */
+  worktree: string | null
+  /** The WP its worktree went to when the run recycled it (`recycle_worktrees`). */
+  worktreeRecycledTo?: string
 }
 
 export interface CorruptState {

@@ -89,6 +89,8 @@ auto_pr = {auto_pr}
 auto_merge = {auto_merge}
 # Kiro specs and task lists: tick a task's box in its file when its WP is done.
 tick_tasks = {tick_tasks}
+# A WP finished in this run hands its worktree to the next WP (only what differs is checked out).
+recycle_worktrees = {recycle_worktrees}
 # After landing: remove the landed WPs' "worktrees" (uncommitted work saved to a backup ref
 # first), "worktrees+branches", or "none".
 cleanup = "{cleanup}"
@@ -139,6 +141,7 @@ review = {review}
         auto_pr = defaults.auto_pr,
         auto_merge = defaults.auto_merge,
         tick_tasks = defaults.tick_tasks,
+        recycle_worktrees = defaults.recycle_worktrees,
         cleanup = defaults.cleanup.as_str(),
         branch_template = defaults.branch_template.as_str(),
     );

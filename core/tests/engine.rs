@@ -363,3 +363,48 @@ async fn per_agent_max_concurrent_is_respected() {
     let most = if spans.windows(2).all(|w| w[0].1 <= w[1].0) { 1 } else { 2 };
     assert_eq!(most, 1, "at most one `impl` agent at a time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_wps_hand_their_worktrees_on_and_the_summary_says_where_each_is() {
+    let wps: &[(&str, &str, &[&str])] =
+        &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"]), ("WP03", "planned", &["WP02"])];
+    for recycle in [true, false] {
+        let tmp = common::repo();
+        common::feature(tmp.path(), "033-chain", wps);
+        let head = format!(
+            "recycle_worktrees = {recycle}\nmax_concurrent_wps = 1\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]"
+        );
+        let cfg = config(&head, &[agent("impl", &[]), agent("rev", &[])]);
+        let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+        let summary = orch
+            .run("033-chain", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+        let dirs: Vec<String> = std::fs::read_dir(tmp.path().join(".worktrees"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let places: Vec<(Option<String>, Option<String>)> =
+            summary.wps.iter().map(|w| (w.worktree.clone(), w.worktree_recycled_to.clone())).collect();
+        let wt = |wp: &str| Some(tmp.path().join(format!(".worktrees/033-chain-{wp}")).display().to_string());
+        if recycle {
+            assert_eq!(dirs, ["033-chain-WP03"], "one worktree went from WP to WP");
+            assert_eq!(places, [(None, Some("WP02".into())), (None, Some("WP03".into())), (wt("WP03"), None)]);
+        } else {
+            assert_eq!(dirs.len(), 3, "{dirs:?}");
+            assert_eq!(places, [(wt("WP01"), None), (wt("WP02"), None), (wt("WP03"), None)]);
+        }
+        // Every branch holds its own work and its dependency's, whatever worktree it was made in.
+        for (wp, files) in
+            [("WP01", &["WP01.txt"][..]), ("WP02", &["WP01.txt", "WP02.txt"]), ("WP03", &["WP02.txt", "WP03.txt"])]
+        {
+            let listed = git(tmp.path(), &["ls-tree", "-r", "--name-only", &format!("033-chain-{wp}")]);
+            for file in files {
+                assert!(listed.lines().any(|l| l.ends_with(file)), "{wp}'s branch lacks {file}: {listed}");
+            }
+        }
+        assert_eq!(git(&tmp.path().join(".worktrees/033-chain-WP03"), &["status", "--porcelain"]), "");
+        assert_fsck_clean(tmp.path());
+    }
+}

@@ -431,7 +431,8 @@ async fn landing_removes_worktrees_saving_uncommitted_work_and_can_delete_branch
     let tmp = common::repo();
     let dir = tmp.path();
     common::feature(dir, "120-clean", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
-    let head = "cleanup = \"worktrees+branches\"\nmerge_strategy = \"squash\"\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]";
+    // Both worktrees kept after the run (not recycled), to be removed by the landing.
+    let head = "recycle_worktrees = false\ncleanup = \"worktrees+branches\"\nmerge_strategy = \"squash\"\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]";
     let orch = Orchestrator::open(dir, Some(config(head, &[agent("impl", &[]), agent("rev", &[])]))).unwrap();
     run_to_done(&orch, "120-clean").await;
     let wp1 = dir.join(".worktrees/120-clean-WP01");

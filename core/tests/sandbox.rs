@@ -46,7 +46,8 @@ async fn an_agent_writes_its_worktree_and_nothing_else() {
     let other_wt = dir.join(".worktrees/050-box-WP01/from-wp02.txt");
     let targets = [outside.clone(), other_wt.display().to_string(), dir.join("main-file.txt").display().to_string()];
     let cfg = config(
-        "max_concurrent_wps = 1\n[agents]\nimplementation = [\"boxed\"]\nreview = [\"rev\"]",
+        // WP01's worktree stays (not recycled into WP02's): a neighbour to try to write into.
+        "max_concurrent_wps = 1\nrecycle_worktrees = false\n[agents]\nimplementation = [\"boxed\"]\nreview = [\"rev\"]",
         &[
             escape_agent(
                 "boxed",

@@ -401,3 +401,124 @@ fn an_interrupted_creation_is_discarded_and_made_again() {
     assert!(!dir.join(".git/kitty/creating/016-interrupted-WP01").exists());
     assert_fsck_clean(dir);
 }
+
+/// Files under `dir` (relative, sorted), `.git` left out.
+fn files_on_disk(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if entry.file_type().unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_recycled_worktree_holds_exactly_what_a_fresh_one_would_and_the_old_work_is_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = diamond(dir);
+    let m = manager(dir, &f);
+    let wp = |s: &str| f.work_package(&id(s)).unwrap();
+    let p1 = m.ensure(wp("WP01")).unwrap();
+    std::fs::write(p1.path.join(".gitignore"), "build/\n").unwrap();
+    git(&p1.path, &["add", ".gitignore"]);
+    work(&p1.path, "wp01.txt", "one\n");
+    // WP02 finishes with committed work, an ignored build product and an untracked leftover.
+    let p2 = m.ensure(wp("WP02")).unwrap();
+    let tip2 = work(&p2.path, "wp02.txt", "two\n");
+    std::fs::create_dir_all(p2.path.join("build")).unwrap();
+    std::fs::write(p2.path.join("build/out.bin"), "stale\n").unwrap();
+    std::fs::write(p2.path.join("notes.txt"), "unfinished thought\n").unwrap();
+    std::fs::write(p2.path.join("wp01.txt"), "edited, not committed\n").unwrap();
+    let readme_inode = std::fs::metadata(p2.path.join("README.md")).unwrap().ino();
+
+    // WP03 (also on WP01, not on WP02) takes WP02's worktree.
+    let p3 = m.recycle(&id("WP02"), wp("WP03")).unwrap().expect("recycled");
+    assert_eq!(p3.recycled_from, Some(id("WP02")));
+    assert_eq!(p3.path, m.path_for(&id("WP03")));
+    assert!(!p2.path.exists(), "the old directory was moved");
+    assert_eq!(git(&p3.path, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/010-diamond-WP03");
+    // Exactly the new branch's tree: nothing stale, nothing modified, nothing ignored left.
+    let tracked: Vec<String> =
+        git(&p3.path, &["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
+    assert_eq!(files_on_disk(&p3.path), tracked);
+    assert_eq!(git(&p3.path, &["status", "--porcelain", "--ignored"]), "");
+    assert_eq!(std::fs::read_to_string(p3.path.join("wp01.txt")).unwrap(), "one\n");
+    assert_eq!(git(&p3.path, &["rev-parse", "HEAD"]), git(dir, &["rev-parse", "010-diamond-WP01"]));
+    // Only what differs was written: a file both trees share is the same file.
+    assert_eq!(std::fs::metadata(p3.path.join("README.md")).unwrap().ino(), readme_inode);
+    // The same as a fresh checkout of that branch by git itself.
+    let fresh = dir.join("fresh");
+    git(dir, &["worktree", "add", "-q", "--detach", fresh.to_str().unwrap(), "010-diamond-WP03"]);
+    assert_eq!(files_on_disk(&fresh), files_on_disk(&p3.path));
+    for file in files_on_disk(&fresh) {
+        assert_eq!(std::fs::read(fresh.join(&file)).unwrap(), std::fs::read(p3.path.join(&file)).unwrap(), "{file}");
+    }
+    git(dir, &["worktree", "remove", fresh.to_str().unwrap()]);
+    // git sees the move: the new path registered, the old one gone, nothing to prune.
+    let listed = git(dir, &["worktree", "list", "--porcelain"]);
+    assert!(
+        listed.contains(&format!("worktree {}", p3.path.display())) && !listed.contains("010-diamond-WP02"),
+        "{listed}"
+    );
+    assert_eq!(git(dir, &["worktree", "prune", "--dry-run", "--verbose"]), "");
+    // WP02 keeps its branch, and its uncommitted work is in a backup ref.
+    assert_eq!(git(dir, &["rev-parse", "010-diamond-WP02"]).trim(), tip2);
+    let backups = m.backups(&id("WP02")).unwrap();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let saved = &backups[0].reference;
+    assert_eq!(git(dir, &["show", &format!("{saved}:notes.txt")]), "unfinished thought\n");
+    assert_eq!(git(dir, &["show", &format!("{saved}:wp01.txt")]), "edited, not committed\n");
+    // The recycled worktree works like any other, and WP04 builds on both.
+    let tip3 = work(&p3.path, "wp03.txt", "three\n");
+    assert_eq!(git(dir, &["rev-parse", "010-diamond-WP03"]).trim(), tip3);
+    let p4 = m.ensure(wp("WP04")).unwrap();
+    for file in ["wp01.txt", "wp02.txt", "wp03.txt"] {
+        assert!(p4.path.join(file).exists(), "{file} missing from WP04's worktree");
+    }
+    // Made again for WP02 (a retry), its worktree comes back from its branch.
+    let again = m.ensure(wp("WP02")).unwrap();
+    assert!(again.created && again.reused_branch);
+    assert_eq!(std::fs::read_to_string(again.path.join("wp02.txt")).unwrap(), "two\n");
+    assert_fsck_clean(dir);
+}
+
+#[test]
+fn a_worktree_that_cannot_be_recycled_is_simply_not_recycled() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let f = diamond(dir);
+    let m = manager(dir, &f);
+    let wp = |s: &str| f.work_package(&id(s)).unwrap();
+    let p1 = m.ensure(wp("WP01")).unwrap();
+    work(&p1.path, "wp01.txt", "one\n");
+    let p2 = m.ensure(wp("WP02")).unwrap();
+    // Locked by someone: left alone.
+    git(dir, &["worktree", "lock", "--reason", "mine", p2.path.to_str().unwrap()]);
+    assert!(m.recycle(&id("WP02"), wp("WP03")).unwrap().is_none());
+    assert!(p2.path.exists() && !m.path_for(&id("WP03")).exists());
+    git(dir, &["worktree", "unlock", p2.path.to_str().unwrap()]);
+    // Not on its WP's branch (someone checked out something else there): left alone.
+    git(&p2.path, &["checkout", "-q", "--detach"]);
+    assert!(m.recycle(&id("WP02"), wp("WP03")).unwrap().is_none());
+    git(&p2.path, &["checkout", "-q", "010-diamond-WP02"]);
+    // The new WP already has a worktree, or the old one is gone: nothing to do.
+    let p3 = m.ensure(wp("WP03")).unwrap();
+    assert!(m.recycle(&id("WP02"), wp("WP03")).unwrap().is_none());
+    assert!(m.recycle(&id("WP04"), wp("WP03")).unwrap().is_none());
+    assert!(p2.path.exists() && p3.path.exists());
+    assert_eq!(git(&p2.path, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/010-diamond-WP02");
+    assert_fsck_clean(dir);
+}

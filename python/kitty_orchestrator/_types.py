@@ -203,6 +203,10 @@ class WpSummary(_Typed):
     withheld: list[str]
     refused: list[str] = field(default_factory=list)
     """Writes the sandbox refused, as the agents' own output reported them."""
+    worktree: Optional[str] = None
+    """Its worktree directory, while it has one."""
+    worktree_recycled_to: Optional[str] = None
+    """The WP its worktree went to when the run recycled it (``recycle_worktrees``)."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "WpSummary":

@@ -86,6 +86,9 @@ test('a run resolves with the summary; events arrive in order and match history(
     assert.deepEqual(seen, changes)
     assert.deepEqual(changes, ['doing', 'for_review', 'done'])
   }
+  // Finished WPs handed their worktrees on (recycle_worktrees): the summary says where each is.
+  for (const wp of summary.wps) assert.equal(wp.worktree === null, wp.worktreeRecycledTo !== undefined, JSON.stringify(wp))
+  assert.ok(summary.wps.some((w) => w.worktreeRecycledTo), JSON.stringify(summary.wps))
   // Every object Node sees has camelCase keys, at every depth.
   const history = await orch.history('060-node')
   const everything = [summary, events, history, await orch.status('060-node'), await ko.detectAgents(config())]

@@ -188,6 +188,9 @@ pub struct Config {
     pub auto_merge: bool,
     /// Tick a task's box in its `tasks.md` / `PLAN.md` when its WP is done.
     pub tick_tasks: bool,
+    /// A WP that finished in this run (done, or blocked with its work saved) hands its worktree
+    /// to the next WP that needs one: only what differs is checked out (default true).
+    pub recycle_worktrees: bool,
     /// Load Kiro's optional tasks (`- [ ]*`) as WPs too (default false, as Kiro skips them).
     pub include_optional: bool,
     /// The remote several machines share the feature's state through (`run --remote`); `None`:
@@ -247,6 +250,7 @@ impl Default for Config {
             auto_pr: false,
             auto_merge: false,
             tick_tasks: true,
+            recycle_worktrees: true,
             include_optional: false,
             sync_remote: None,
             host_id: None,

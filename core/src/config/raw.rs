@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     pub(super) auto_pr: Option<bool>,
     pub(super) auto_merge: Option<bool>,
     pub(super) tick_tasks: Option<bool>,
+    pub(super) recycle_worktrees: Option<bool>,
     pub(super) include_optional: Option<bool>,
     pub(super) sync_remote: Option<Spanned<String>>,
     pub(super) host_id: Option<Spanned<String>>,

@@ -304,6 +304,7 @@ impl Validator<'_> {
             auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
             auto_merge: raw.auto_merge.unwrap_or(defaults.auto_merge),
             tick_tasks: raw.tick_tasks.unwrap_or(defaults.tick_tasks),
+            recycle_worktrees: raw.recycle_worktrees.unwrap_or(defaults.recycle_worktrees),
             include_optional: raw.include_optional.unwrap_or(defaults.include_optional),
             cleanup,
             mirror,

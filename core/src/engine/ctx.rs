@@ -45,9 +45,31 @@ pub(crate) struct Ctx {
     /// Per WP, a child of `cancel`: stops that WP alone (a shared run's WP another machine
     /// took over).
     pub(super) wp_cancel: Mutex<BTreeMap<crate::ids::WpId, CancellationToken>>,
+    /// Worktrees of WPs that finished in this run, free for the next WP (`recycle_worktrees`).
+    pub(super) idle_worktrees: Mutex<Vec<crate::ids::WpId>>,
+    /// Whose worktree each recycled one became (finished WP → the WP now in it).
+    pub(super) recycled: Mutex<BTreeMap<crate::ids::WpId, crate::ids::WpId>>,
 }
 
 impl Ctx {
+    /// `wp` finished with a worktree: the next WP that needs one may take it.
+    pub(super) fn offer_worktree(&self, wp: &crate::ids::WpId) {
+        if self.config.recycle_worktrees && self.worktrees.mission().is_none() && self.worktrees.path_for(wp).exists() {
+            self.idle_worktrees.lock().unwrap_or_else(|e| e.into_inner()).push(wp.clone());
+        }
+    }
+
+    /// A finished WP's worktree to recycle, most recent first (its files are likeliest to be
+    /// close to the next WP's base).
+    pub(super) fn take_idle_worktree(&self) -> Option<crate::ids::WpId> {
+        self.idle_worktrees.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// `from`'s worktree is `to`'s now.
+    pub(super) fn note_recycled(&self, from: &crate::ids::WpId, to: &crate::ids::WpId) {
+        self.recycled.lock().unwrap_or_else(|e| e.into_inner()).insert(from.clone(), to.clone());
+    }
+
     /// What stops `wp`'s work: the run's abort, or that WP's own stop ([`Ctx::stop_wp`]).
     pub(super) fn wp_token(&self, wp: &crate::ids::WpId) -> CancellationToken {
         let mut tokens = self.wp_cancel.lock().unwrap_or_else(|e| e.into_inner());

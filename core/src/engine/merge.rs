@@ -243,6 +243,8 @@ impl Orchestrator {
             ticks: None,
             activity: Default::default(),
             wp_cancel: Default::default(),
+            idle_worktrees: Default::default(),
+            recycled: Default::default(),
             host: landing.owner.host.clone(),
             sync: None,
         }

@@ -119,6 +119,8 @@ impl Orchestrator {
             ticks: self.config.tick_tasks.then(|| crate::ticks::Ticks::for_feature(&feature)).flatten(),
             activity: Default::default(),
             wp_cancel: Default::default(),
+            idle_worktrees: Default::default(),
+            recycled: Default::default(),
             host,
             sync: sync.clone(),
         });
@@ -239,6 +241,11 @@ impl Orchestrator {
         let elapsed = started.elapsed().as_millis() as u64;
         let mut summary = RunSummary::from_board(feature, &ctx.owner.run_id, &board, &logs, aborted, elapsed);
         summary.warnings = ctx.warnings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let recycled = ctx.recycled.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for wp in &mut summary.wps {
+            wp.worktree_recycled_to =
+                recycled.iter().find(|(from, _)| from.as_str() == wp.id).map(|(_, to)| to.to_string());
+        }
         // With auto_merge, the merge verifies (and fixes) before anything lands.
         if summary.outcome == RunOutcome::Completed
             && !self.config.auto_merge
@@ -343,6 +350,9 @@ impl Orchestrator {
                     ctx.forget_wp_token(&id);
                     match result {
                         Ok(state) => {
+                            if matches!(state.lane, Lane::Done | Lane::Blocked) {
+                                ctx.offer_worktree(&id);
+                            }
                             if sync.is_some() && state.owner.as_ref().is_none_or(|o| o.run_id != ctx.owner.run_id)
                                 && matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
                             {

@@ -54,6 +54,12 @@ pub struct WpSummary {
     /// Writes the sandbox refused, as the agents' own output reported them ("Permission
     /// denied" lines, clipped): what a confined agent tried to write outside its reach.
     pub refused: Vec<String>,
+    /// Its worktree directory, while it has one.
+    pub worktree: Option<String>,
+    /// The WP its worktree went to when this run recycled it (`recycle_worktrees`); its work is
+    /// on its branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_recycled_to: Option<String>,
 }
 
 pub use crate::state::CorruptState;
@@ -161,6 +167,10 @@ impl RunSummary {
                     owner: state.and_then(|s| s.owner.as_ref()).filter(|o| o.run_id != run_id).map(ToString::to_string),
                     withheld: state.map(|s| s.withheld.clone()).unwrap_or_default(),
                     refused: state.map(|s| s.refused.clone()).unwrap_or_default(),
+                    worktree: state
+                        .and_then(|s| s.worktree.clone())
+                        .filter(|w| std::path::Path::new(w).join(".git").exists()),
+                    worktree_recycled_to: None,
                 }
             })
             .collect();

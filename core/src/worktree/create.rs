@@ -33,7 +33,7 @@ impl WorktreeManager {
     /// A creation marker left behind means a process died while making this worktree, or its
     /// setup never succeeded: it is discarded and made again rather than reported as a
     /// directory in the way — after saving whatever someone did in it since.
-    fn discard_interrupted(&self, repo: &Repository, wp: &WpId) -> Result<(), WorktreeError> {
+    pub(super) fn discard_interrupted(&self, repo: &Repository, wp: &WpId) -> Result<(), WorktreeError> {
         let marker = self.marker(wp);
         if !marker.exists() {
             return Ok(());
@@ -53,6 +53,23 @@ impl WorktreeManager {
         let admin = self.common_dir.join("worktrees").join(&name);
         if admin.exists() {
             std::fs::remove_dir_all(&admin).map_err(WorktreeError::io(&admin))?;
+        }
+        // An interrupted recycling may have left the worktree it took half moved.
+        let note = std::fs::read_to_string(&marker).unwrap_or_default();
+        if let Some(donor) = note.lines().find_map(|l| l.strip_prefix(super::recycle::RECYCLING)) {
+            let (donor_path, donor_admin) =
+                (self.worktree_dir.join(donor), self.common_dir.join("worktrees").join(donor));
+            let registered = repo.find_worktree(donor).is_ok_and(|w| w.validate().is_ok());
+            if !registered {
+                if donor_path.exists() {
+                    let why = "discarding a worktree whose recycling was interrupted";
+                    self.save_before_discarding(repo, wp, &donor_path, why)?;
+                    std::fs::remove_dir_all(&donor_path).map_err(WorktreeError::io(&donor_path))?;
+                }
+                if donor_admin.exists() {
+                    std::fs::remove_dir_all(&donor_admin).map_err(WorktreeError::io(&donor_admin))?;
+                }
+            }
         }
         std::fs::remove_file(&marker).map_err(WorktreeError::io(&marker))
     }
@@ -89,6 +106,7 @@ impl WorktreeManager {
                 reused_branch: true,
                 setup_pending: false,
                 included: Vec::new(),
+                recycled_from: None,
             }));
         }
         if let Ok(WorktreeLockStatus::Locked(reason)) = existing.is_locked() {
@@ -138,7 +156,7 @@ impl WorktreeManager {
 
     /// Where a branch that already has commits started: the wanted base when the branch contains
     /// it, else where the two meet.
-    fn base_of_branch(
+    pub(super) fn base_of_branch(
         &self,
         repo: &Repository,
         wp: &WorkPackage,
@@ -206,6 +224,7 @@ impl WorktreeManager {
             reused_branch,
             setup_pending,
             included,
+            recycled_from: None,
         })
     }
 

@@ -4,7 +4,8 @@
 //! libgit2's worktree add is not atomic and its prune can delete uncommitted work, so this
 //! module serializes creation per repository, cleans up after a failed creation, refuses to
 //! clobber directories or branches it did not make, and snapshots uncommitted work to
-//! `refs/kitty/backup/<feature>/<WP>/<n>` before anything destructive.
+//! `refs/kitty/backup/<feature>/<WP>/<n>` before anything destructive. A finished WP's worktree
+//! can become the next WP's ([`WorktreeManager::recycle`]): only what differs is checked out.
 
 mod attempt;
 mod backup;
@@ -14,6 +15,7 @@ mod create;
 mod error;
 mod integration;
 mod manager;
+mod recycle;
 mod setup;
 mod types;
 mod withhold;

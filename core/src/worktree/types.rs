@@ -29,6 +29,8 @@ pub struct Prepared {
     pub setup_pending: bool,
     /// Files copied in from `.worktreeinclude`.
     pub included: Vec<PathBuf>,
+    /// The finished WP whose worktree this was (`recycle_worktrees`), if it was recycled.
+    pub recycled_from: Option<crate::ids::WpId>,
 }
 
 /// What an agent attempt left behind.

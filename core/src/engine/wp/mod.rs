@@ -175,13 +175,33 @@ async fn ready_worktree(
     }
     let manager = ctx.worktrees.clone();
     let wp_owned = wp.clone();
-    let prepared = tokio::task::spawn_blocking(move || manager.ensure(&wp_owned))
-        .await
-        .map_err(|e| EngineError::Internal(format!("preparing the worktree of {}: {e}", wp.id)))?;
+    // A finished WP's worktree, when there is one to recycle and this WP has none yet.
+    let donors: Vec<_> = if manager.path_for(&wp.id).exists() {
+        Vec::new()
+    } else {
+        std::iter::from_fn(|| ctx.take_idle_worktree()).take(1).collect()
+    };
+    let prepared = tokio::task::spawn_blocking(move || {
+        for donor in &donors {
+            match manager.recycle(donor, &wp_owned) {
+                Ok(Some(prepared)) => return Ok(prepared),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(%donor, wp = %wp_owned.id, %err, "could not recycle a worktree; making a fresh one")
+                }
+            }
+        }
+        manager.ensure(&wp_owned)
+    })
+    .await
+    .map_err(|e| EngineError::Internal(format!("preparing the worktree of {}: {e}", wp.id)))?;
     let prepared = match prepared {
         Ok(p) => p,
         Err(err) => return Ok(Err(block(ctx, wp, format!("cannot prepare the worktree{what}: {err}"), None).await?)),
     };
+    if let Some(donor) = &prepared.recycled_from {
+        ctx.note_recycled(donor, &wp.id);
+    }
     if prepared.setup_pending {
         match commands::setup(ctx, wp, &prepared.path).await {
             Setup::Ready => {}
