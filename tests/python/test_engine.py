@@ -84,8 +84,8 @@ def test_sync_run_events_agree_with_history_and_status(tmp_path: Path) -> None:
     assert summary.outcome == "completed" and summary.done == 4
     assert all(wp.lane is ko.Lane.DONE for wp in summary.wps)
     # Finished WPs handed their worktrees on (recycle_worktrees): the summary says where each is.
-    for wp in summary.wps:
-        assert (wp.worktree is None) == (wp.worktree_recycled_to is not None), wp
+    for entry in summary.wps:
+        assert (entry.worktree is None) == (entry.worktree_recycled_to is not None), entry
     assert summary.wps[0].worktree_recycled_to in ("WP02", "WP03")
     last = summary.wps[3].worktree
     assert last is not None and Path(last, "WP04.txt").is_file()
