@@ -80,6 +80,7 @@ pub(super) fn baseline(ctx: &Ctx, wp: &WorkPackage) -> Baseline {
     let own = ctx.worktrees.branch(&wp.id);
     let activity = ctx.activity.now();
     let repo = ctx.store.repo().ok();
+    let tips = repo.as_ref().map(branch_tips).unwrap_or_default();
     let mut branches = Vec::new();
     let mut alongside = Vec::new();
     for other in ctx.feature.work_packages.iter().filter(|o| o.id != wp.id) {
@@ -92,7 +93,7 @@ pub(super) fn baseline(ctx: &Ctx, wp: &WorkPackage) -> Baseline {
             continue;
         }
         if let Some(repo) = &repo {
-            branches.push((branch.clone(), tip(repo, &branch), generation));
+            branches.push((branch.clone(), tip_in(&tips, repo, &branch), generation));
         }
     }
     Baseline { state, branches, alongside }
@@ -112,12 +113,13 @@ pub(super) fn verify(ctx: &Ctx, wp: &WorkPackage, before: &Baseline, what: &str)
     };
     let activity = ctx.activity.now();
     if let Ok(repo) = ctx.store.repo() {
+        let tips = branch_tips(&repo);
         for (branch, was, generation) in &before.branches {
             // Someone of ours came (or went) meanwhile: its moves are legitimate.
             if activity.get(branch).copied().unwrap_or_default() != (0, *generation) {
                 continue;
             }
-            let found = tip(&repo, branch);
+            let found = tip_in(&tips, &repo, branch);
             if found != *was {
                 changes.push(RefChange { reference: format!("refs/heads/{branch}"), expected: *was, found });
             }
@@ -141,6 +143,27 @@ pub(super) fn verify(ctx: &Ctx, wp: &WorkPackage, before: &Baseline, what: &str)
         others => format!(" (other agents were running at the same time, on {})", others.join(", ")),
     };
     Some(format!("security: refs changed outside the orchestrator while {what} ran{alongside}: {}", each.join("; ")))
+}
+
+/// Every top-level branch's tip, read in one pass: a lookup per WP would cost a ref read per WP
+/// of the feature at every attempt (a 1000-WP feature: a million reads over the run).
+fn branch_tips(repo: &Repository) -> std::collections::HashMap<String, Oid> {
+    let mut tips = std::collections::HashMap::new();
+    let Ok(listed) = repo.references_glob("refs/heads/*") else { return tips };
+    for reference in listed.flatten() {
+        if let (Ok(name), Some(oid)) = (reference.name(), reference.target())
+            && let Some(branch) = name.strip_prefix("refs/heads/")
+        {
+            tips.insert(branch.to_string(), oid);
+        }
+    }
+    tips
+}
+
+/// `branch`'s tip from `tips` (names with a `/` are read on their own: the glob's reach into
+/// nested names is not relied on).
+fn tip_in(tips: &std::collections::HashMap<String, Oid>, repo: &Repository, branch: &str) -> Option<Oid> {
+    if branch.contains('/') { tip(repo, branch) } else { tips.get(branch).copied() }
 }
 
 fn tip(repo: &Repository, branch: &str) -> Option<Oid> {
