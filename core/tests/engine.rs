@@ -406,5 +406,13 @@ async fn finished_wps_hand_their_worktrees_on_and_the_summary_says_where_each_is
         }
         assert_eq!(git(&tmp.path().join(".worktrees/033-chain-WP03"), &["status", "--porcelain"]), "");
         assert_fsck_clean(tmp.path());
+        // The end of the run packed its state objects: no event commit is left loose.
+        for wp in ["WP01", "WP02", "WP03"] {
+            let events = git(tmp.path(), &["rev-list", &format!("refs/kitty/wp/033-chain/{wp}")]);
+            for commit in events.lines() {
+                let loose = tmp.path().join(".git/objects").join(&commit[..2]).join(&commit[2..]);
+                assert!(!loose.exists(), "{wp}'s event {commit} is still a loose object");
+            }
+        }
     }
 }

@@ -366,3 +366,75 @@ fn the_readme_inspection_commands_work() {
     );
     assert_eq!(run.trim(), "run 008-readme: started running");
 }
+
+/// Loose object files under `.git/objects/xx/`.
+fn loose_objects(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join(".git/objects"))
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name().len() == 2)
+        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
+        .sum()
+}
+
+#[test]
+fn a_runs_state_objects_are_packed_and_read_the_same() {
+    let tmp = repo();
+    let dir = tmp.path();
+    let f = feature(dir, "007-pack", &[("WP01", "planned", &[]), ("WP02", "planned", &[]), ("WP03", "planned", &[])]);
+    let store = StateStore::open(dir).unwrap();
+    store.import_feature(&f, None).unwrap();
+    for wp in ["WP01", "WP02"] {
+        store.append(&f.slug, &id(wp), &Append::new(WpEvent::Claimed { owner: owner("r1") }).run("r1")).unwrap();
+    }
+    store.append_run(&f.slug, &RunEvent::Started { owner: owner("r1") }, "").unwrap();
+    let loose_before = loose_objects(dir);
+    let board_before = StateStore::open(dir).unwrap().board(&f.slug).unwrap().states;
+    let history_before = store.history(&f.slug, &id("WP01")).unwrap();
+
+    // 3 imports + 2 claims + 1 run event, three objects each.
+    assert_eq!(store.pack_objects(&f.slug).unwrap(), 18);
+    assert_eq!(loose_objects(dir), loose_before - 18, "the packed objects' loose copies are gone");
+    assert_eq!(store.pack_objects(&f.slug).unwrap(), 0, "nothing left to pack");
+    assert_fsck_clean(dir);
+    // Read back from the pack, by a fresh store (nothing cached) and by git.
+    let fresh = StateStore::open(dir).unwrap();
+    assert_eq!(fresh.board(&f.slug).unwrap().states, board_before);
+    let history: Vec<_> = fresh.history(&f.slug, &id("WP01")).unwrap().into_iter().map(|e| e.state).collect();
+    assert_eq!(history, history_before.into_iter().map(|e| e.state).collect::<Vec<_>>());
+    let shown = git(dir, &["show", &format!("{}:state.json", wp_ref(&f.slug, &id("WP02")))]);
+    assert!(shown.contains("\"lane\": \"doing\""), "{shown}");
+    let verify = git(dir, &["count-objects", "-v"]);
+    assert!(verify.contains("packs: 1"), "{verify}");
+
+    // Events after the pack are packed by the next call, and only they are.
+    let after = Append::new(WpEvent::Released { reason: "stop".into() }).run("r1");
+    store.append(&f.slug, &id("WP01"), &after).unwrap();
+    assert_eq!(store.pack_objects(&f.slug).unwrap(), 3);
+    assert_fsck_clean(dir);
+    assert_eq!(StateStore::open(dir).unwrap().wp_state(&f.slug, &id("WP01")).unwrap().unwrap().lane, Lane::Doing);
+}
+
+#[test]
+fn a_cached_snapshot_reached_through_the_wrong_ref_is_still_corrupt() {
+    let tmp = repo();
+    let dir = tmp.path();
+    let f = feature(dir, "008-cache", &[("WP01", "planned", &[]), ("WP02", "planned", &[])]);
+    let store = StateStore::open(dir).unwrap();
+    store.import_feature(&f, None).unwrap();
+    // The store has read (and cached) WP01's tip; WP02's ref is then pointed at it.
+    store.wp_state(&f.slug, &id("WP01")).unwrap().unwrap();
+    let tip = git(dir, &["rev-parse", &wp_ref(&f.slug, &id("WP01"))]);
+    git(dir, &["update-ref", &wp_ref(&f.slug, &id("WP02")), tip.trim()]);
+    let err = store.wp_state(&f.slug, &id("WP02")).unwrap_err();
+    assert_eq!(err.code(), "state_corrupt");
+    assert!(err.to_string().contains("holds the state of 008-cache/WP01"), "{err}");
+    let board = store.board(&f.slug).unwrap();
+    assert_eq!(board.corrupt.len(), 1, "{:?}", board.corrupt);
+    assert!(board.corrupt[0].reference.ends_with("/WP02"));
+    // A write by someone else moves the tip: the store reads the new tip, not its memory.
+    git(dir, &["update-ref", &wp_ref(&f.slug, &id("WP02")), tip.trim()]);
+    let other = StateStore::open(dir).unwrap();
+    other.append(&f.slug, &id("WP01"), &Append::new(WpEvent::Claimed { owner: owner("r2") }).run("r2")).unwrap();
+    assert_eq!(store.wp_state(&f.slug, &id("WP01")).unwrap().unwrap().lane, Lane::Doing);
+}

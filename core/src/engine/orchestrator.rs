@@ -235,6 +235,18 @@ impl Orchestrator {
         }
     }
 
+    /// [`Orchestrator::slug`] without reading the feature's files when `feature` is itself the
+    /// slug of a feature with state: reading the board needs only the refs (loading 1000 WP
+    /// files would cost more than reading their states).
+    pub(super) fn state_slug(&self, feature: &str) -> Result<FeatureSlug, crate::Error> {
+        if let Ok(slug) = FeatureSlug::parse(feature)
+            && self.store.has_feature(&slug)?
+        {
+            return Ok(slug);
+        }
+        self.slug(feature)
+    }
+
     fn wp_id(wp: &str) -> Result<WpId, crate::Error> {
         WpId::parse(wp).map_err(|why| EngineError::WpIdInvalid { id: wp.to_string(), why }.into())
     }
@@ -271,7 +283,7 @@ impl Orchestrator {
     /// The board: every readable WP state, the refs that could not be read (each with why), and
     /// the run.
     pub fn status(&self, feature: &str) -> Result<FeatureStatus, crate::Error> {
-        let slug = self.slug(feature)?;
+        let slug = self.state_slug(feature)?;
         let board = self.store.board(&slug)?;
         Ok(FeatureStatus {
             feature: slug.to_string(),

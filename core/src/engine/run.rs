@@ -269,6 +269,9 @@ impl Orchestrator {
         let (store, slug) = (self.store.clone(), feature.slug.clone());
         off_thread(move || -> Result<(), crate::Error> {
             store.append_run(&slug, &event, &body)?;
+            if let Err(err) = store.pack_objects(&slug) {
+                tracing::warn!(%err, "could not pack the state objects at the end of the run");
+            }
             if let Err(err) = store.pack_refs() {
                 tracing::warn!(%err, "could not pack refs at the end of the run");
             }

@@ -214,22 +214,32 @@ pub fn compose(subject: &str, body: &str, trailers: &[(&'static str, String)]) -
 /// divider), which bodies written before the body was indented may contain. The last paragraph
 /// of every event message is the trailer paragraph, so reading it directly reads those commits
 /// too.
+#[cfg(test)]
 pub fn parse_trailers(message: &str) -> Vec<(String, String)> {
-    let lines: Vec<&str> = message.lines().collect();
-    let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
-    let start = lines[..end].iter().rposition(|l| l.trim().is_empty()).map_or(0, |i| i + 1);
-    // The first paragraph is the subject, never trailers.
-    if start == 0 {
-        return Vec::new();
+    trailers(message).map(|(key, value)| (key.to_string(), value.to_string())).collect()
+}
+
+/// The trailer lines of a message without copying: `(key, value)` pairs borrowed from the message.
+pub fn trailers(message: &str) -> impl Iterator<Item = (&str, &str)> {
+    // Only the last paragraph can hold trailers: find it from the end, without splitting a body
+    // that may be long (an agent's output tail) into lines.
+    let text = message.trim_end_matches(|c: char| c.is_whitespace());
+    let mut start = text.len();
+    let mut paragraph_start = None;
+    while let Some(newline) = text[..start].rfind('\n') {
+        if text[newline + 1..start].trim().is_empty() {
+            paragraph_start = Some(start);
+            break;
+        }
+        start = newline;
     }
-    lines[start..end]
-        .iter()
-        .filter_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            key_ok.then(|| (key.to_string(), value.trim().to_string()))
-        })
-        .collect()
+    // The first paragraph is the subject, never trailers.
+    let paragraph = paragraph_start.map_or("", |begin| &text[begin..]);
+    paragraph.lines().filter_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        key_ok.then(|| (key, value.trim()))
+    })
 }
 
 #[cfg(test)]

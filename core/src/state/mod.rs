@@ -15,6 +15,7 @@
 //! The store remembers the tips it set (`own_tips`), so a change made by anyone else — an agent
 //! running `git update-ref` — is found after the attempt and put back.
 
+mod cache;
 mod cas;
 mod error;
 mod lock;
@@ -22,6 +23,7 @@ pub(crate) mod message;
 mod model;
 mod notes;
 mod own_tips;
+mod pack;
 mod read;
 mod transition;
 
@@ -154,6 +156,10 @@ pub struct StateStore {
     redactor: Arc<Redactor>,
     /// The tips this store set (shared by its clones), to tell its writes from anyone else's.
     own: Arc<own_tips::OwnTips>,
+    /// Snapshots of event commits already read or written (shared by its clones).
+    snapshots: Arc<cache::SnapshotCache>,
+    /// Repositories opened by earlier operations (shared by its clones).
+    pool: Arc<cache::RepoPool>,
 }
 
 /// The states of a feature's WPs that could be read, and the refs that could not (each with
@@ -179,6 +185,11 @@ impl StateStore {
     /// Opens the repository containing `path` (a work tree, a subdirectory or a `.git` dir).
     pub fn open(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
         let path = path.as_ref();
+        static READ_LIKE_GIT: std::sync::Once = std::sync::Once::new();
+        // libgit2 re-hashes every object it reads (SHA-1 with collision detection: a third of
+        // reading a board); git itself does not, leaving that to fsck. Event snapshots are checked
+        // anyway (JSON, format, ref name, trailers), so reads here skip it as git does.
+        READ_LIKE_GIT.call_once(|| git2::opts::strict_hash_verification(false));
         let repo = Repository::discover(path)
             .map_err(StateError::git(format!("opening a git repository at {}", path.display())))?;
         Ok(StateStore {
@@ -187,6 +198,8 @@ impl StateStore {
             policy: CasPolicy::default(),
             redactor: Arc::new(Redactor::from_env(&[])),
             own: Arc::default(),
+            snapshots: Arc::default(),
+            pool: Arc::default(),
         })
     }
 
@@ -212,6 +225,39 @@ impl StateStore {
     /// Opens the repository for one operation.
     pub fn repo(&self) -> Result<Repository, StateError> {
         Repository::open(&self.git_dir).map_err(StateError::git(format!("opening {}", self.git_dir.display())))
+    }
+
+    /// A repository for one operation of this store, reused from an earlier one when possible
+    /// (opening costs more than a whole state read).
+    fn pooled(&self) -> Result<cache::PooledRepo<'_>, StateError> {
+        let repo =
+            self.pool.take(&self.git_dir).map_err(StateError::git(format!("opening {}", self.git_dir.display())))?;
+        Ok(cache::PooledRepo::new(repo, &self.pool))
+    }
+
+    /// The verified WP snapshot of event commit `oid` reached through `reference`: from the
+    /// cache when this store read or wrote that commit before (still checked to belong to this
+    /// feature and WP), else read from git and remembered.
+    fn read_wp(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        oid: Oid,
+        feature: &str,
+        wp: &str,
+    ) -> Result<WpState, StateError> {
+        if let Some(state) = self.snapshots.get(oid) {
+            if state.feature == feature && state.wp == wp {
+                return Ok(state);
+            }
+            return Err(StateError::Corrupt {
+                reference: reference.to_string(),
+                why: format!("commit {oid} holds the state of {}/{}", state.feature, state.wp),
+            });
+        }
+        let state = read::wp_snapshot(repo, reference, oid, feature, wp)?;
+        self.snapshots.put(oid, &state);
+        Ok(state)
     }
 
     /// The committer: `user.name`/`user.email` from git config, else a fixed identity.
@@ -261,7 +307,7 @@ impl StateStore {
     /// Creates the chain of every WP of `feature` that has none, from its initial lane. Existing
     /// chains are never touched, so importing again (or racing another importer) is safe.
     pub fn import_feature(&self, feature: &Feature, run_id: Option<&str>) -> Result<ImportReport, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let mut report = ImportReport::default();
         for wp in &feature.work_packages {
             let name = wp_ref(&feature.slug, &wp.id);
@@ -288,7 +334,10 @@ impl StateStore {
                 .swap(&repo, &name, oid, None, "kitty: import")
                 .map_err(StateError::git(format!("creating {name}")))?
             {
-                Swap::Done => report.created.push(wp.id.to_string()),
+                Swap::Done => {
+                    self.snapshots.put(oid, &serde_json::from_slice(&json).expect("state round-trips"));
+                    report.created.push(wp.id.to_string());
+                }
                 // Someone else created it between our read and our write: theirs stands.
                 Swap::Retry => report.existing.push(wp.id.to_string()),
             }
@@ -298,17 +347,17 @@ impl StateStore {
 
     /// Current state of one WP (`None` when it was never imported): one read of the tip.
     pub fn wp_state(&self, feature: &FeatureSlug, wp: &WpId) -> Result<Option<WpState>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let name = wp_ref(feature, wp);
         match Self::tip(&repo, &name)? {
-            Some(oid) => Ok(Some(read::wp_snapshot(&repo, &name, oid, feature.as_str(), wp.as_str())?)),
+            Some(oid) => Ok(Some(self.read_wp(&repo, &name, oid, feature.as_str(), wp.as_str())?)),
             None => Ok(None),
         }
     }
 
     /// Current state of every WP of a feature that has a chain: one ref scan.
     pub fn feature_states(&self, feature: &FeatureSlug) -> Result<BTreeMap<WpId, WpState>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let prefix = format!("refs/kitty/wp/{feature}/");
         let mut out = BTreeMap::new();
         let refs = repo.references_glob(&format!("{prefix}*")).map_err(StateError::git(format!("listing {prefix}")))?;
@@ -322,7 +371,7 @@ impl StateStore {
             let oid = r
                 .target()
                 .ok_or_else(|| StateError::Corrupt { reference: name.clone(), why: "is a symbolic ref".into() })?;
-            out.insert(id.clone(), read::wp_snapshot(&repo, &name, oid, feature.as_str(), id.as_str())?);
+            out.insert(id.clone(), self.read_wp(&repo, &name, oid, feature.as_str(), id.as_str())?);
         }
         Ok(out)
     }
@@ -336,31 +385,40 @@ impl StateStore {
     /// [`StateStore::board`] read from the chains under another prefix — a remote's tips as
     /// fetched (`refs/kitty-remote/<remote>/wp/<feature>/`).
     pub fn board_under(&self, feature: &FeatureSlug, prefix: &str) -> Result<Board, StateError> {
-        let repo = self.repo()?;
         let prefix = prefix.to_string();
         let mut board = Board::default();
-        let refs = repo.references_glob(&format!("{prefix}*")).map_err(StateError::git(format!("listing {prefix}")))?;
-        for r in refs {
-            let r = match r {
-                Ok(r) => r,
-                Err(err) => {
-                    board
-                        .corrupt
-                        .push(CorruptState { reference: prefix.clone(), why: format!("unreadable ref: {err}") });
+        let mut chains = Vec::new();
+        {
+            let repo = self.pooled()?;
+            let glob = format!("{prefix}*");
+            let refs = repo.references_glob(&glob).map_err(StateError::git(format!("listing {prefix}")))?;
+            for r in refs {
+                let r = match r {
+                    Ok(r) => r,
+                    Err(err) => {
+                        let why = format!("unreadable ref: {err}");
+                        board.corrupt.push(CorruptState { reference: prefix.clone(), why });
+                        continue;
+                    }
+                };
+                let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
+                let Some(id) = name.strip_prefix(&prefix).and_then(|rest| WpId::parse(rest).ok()) else {
+                    let why = "not a WP chain (the name after the feature is not a WP id)".to_string();
+                    board.corrupt.push(CorruptState { reference: name, why });
                     continue;
-                }
-            };
-            let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
-            let Some(id) = name.strip_prefix(&prefix).and_then(|rest| WpId::parse(rest).ok()) else {
-                let why = "not a WP chain (the name after the feature is not a WP id)".to_string();
-                board.corrupt.push(CorruptState { reference: name, why });
-                continue;
-            };
-            let Some(oid) = r.target() else {
-                board.corrupt.push(CorruptState { reference: name, why: "is a symbolic ref".into() });
-                continue;
-            };
-            match read::wp_snapshot(&repo, &name, oid, feature.as_str(), id.as_str()) {
+                };
+                let Some(oid) = r.target() else {
+                    board.corrupt.push(CorruptState { reference: name, why: "is a symbolic ref".into() });
+                    continue;
+                };
+                chains.push((id, name, oid));
+            }
+        }
+        // One reader: libgit2 shares a pack between repositories behind one lock, so threads
+        // reading the same pack were measured slower, not faster.
+        let repo = self.pooled()?;
+        for (id, name, oid) in chains {
+            match self.read_wp(&repo, &name, oid, feature.as_str(), id.as_str()) {
                 Ok(state) => {
                     board.states.insert(id, state);
                 }
@@ -372,7 +430,7 @@ impl StateStore {
 
     /// Whether anything of `feature` is in the refs: a WP chain or a run chain.
     pub fn has_feature(&self, feature: &FeatureSlug) -> Result<bool, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         if Self::tip(&repo, &run_ref(feature))?.is_some() {
             return Ok(true);
         }
@@ -383,7 +441,7 @@ impl StateStore {
 
     /// Every feature with state in the refs (a run chain or a WP chain), sorted.
     pub fn features(&self) -> Result<Vec<FeatureSlug>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let mut found = std::collections::BTreeSet::new();
         for (glob, depth) in [("refs/kitty/run/*", 3), ("refs/kitty/wp/*", 3)] {
             let names = repo.references_glob(glob).map_err(StateError::git(format!("listing {glob}")))?;
@@ -399,12 +457,12 @@ impl StateStore {
 
     /// Every event of a WP, oldest first, with the state after each.
     pub fn history(&self, feature: &FeatureSlug, wp: &WpId) -> Result<Vec<HistoryEntry>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let name = wp_ref(feature, wp);
         let mut next = Self::tip(&repo, &name)?;
         let mut entries = Vec::new();
         while let Some(oid) = next {
-            let state = read::wp_snapshot(&repo, &name, oid, feature.as_str(), wp.as_str())?;
+            let state = self.read_wp(&repo, &name, oid, feature.as_str(), wp.as_str())?;
             let commit = repo.find_commit(oid).map_err(StateError::git(format!("walking {name}")))?;
             if let Some(prev) = entries.last().map(|e: &HistoryEntry| e.state.seq)
                 && state.seq + 1 != prev
@@ -446,11 +504,11 @@ impl StateStore {
         except_run: &str,
         limit: usize,
     ) -> Result<Option<Owner>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let mut next = Some(tip);
         for _ in 0..limit {
             let Some(oid) = next else { break };
-            let state = read::wp_snapshot(&repo, reference, oid, feature.as_str(), wp.as_str())?;
+            let state = self.read_wp(&repo, reference, oid, feature.as_str(), wp.as_str())?;
             if let Some(owner) = state.owner.filter(|o| o.run_id != except_run) {
                 return Ok(Some(owner));
             }
@@ -476,7 +534,7 @@ impl StateStore {
         wp: &WpId,
         append: &Append,
     ) -> Result<(Lane, WpState), StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let name = wp_ref(feature, wp);
         let mut backoff = Backoff::new(self.policy);
         let mut lost_race = false;
@@ -485,7 +543,7 @@ impl StateStore {
         let body = self.redactor.apply(&append.body);
         loop {
             let tip = Self::tip(&repo, &name)?.ok_or_else(|| StateError::Missing { reference: name.clone() })?;
-            let current = read::wp_snapshot(&repo, &name, tip, feature.as_str(), wp.as_str())?;
+            let current = self.read_wp(&repo, &name, tip, feature.as_str(), wp.as_str())?;
             if current.event_id == append.event_id {
                 return Ok((current.lane, current));
             }
@@ -522,7 +580,13 @@ impl StateStore {
                 .swap(&repo, &name, oid, Some(tip), "kitty: event")
                 .map_err(StateError::git(format!("updating {name}")))?
             {
-                Swap::Done => return Ok((current.lane, next)),
+                Swap::Done => {
+                    // What a later read of this commit will find, parsed from the bytes written,
+                    // so a cached snapshot is exactly the stored one.
+                    let stored: WpState = serde_json::from_slice(&json).expect("state round-trips");
+                    self.snapshots.put(oid, &stored);
+                    return Ok((current.lane, stored));
+                }
                 Swap::Retry => {
                     lost_race = true;
                     if !backoff.wait(&self.common_dir, &name) {
@@ -546,7 +610,7 @@ impl StateStore {
         let mut next = Some(tip);
         for _ in 0..IDEMPOTENCY_WINDOW {
             let Some(oid) = next else { break };
-            let state = read::wp_snapshot(repo, name, oid, feature.as_str(), wp.as_str())?;
+            let state = self.read_wp(repo, name, oid, feature.as_str(), wp.as_str())?;
             if state.event_id == event_id {
                 return Ok(Some(state));
             }
@@ -557,7 +621,7 @@ impl StateStore {
 
     /// The run chain's current state (`None` before the first run).
     pub fn run_state(&self, feature: &FeatureSlug) -> Result<Option<RunState>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let name = run_ref(feature);
         match Self::tip(&repo, &name)? {
             Some(oid) => Ok(Some(read::run_snapshot(&repo, &name, oid)?)),
@@ -567,7 +631,7 @@ impl StateStore {
 
     /// The run chain's latest states, newest first (at most `limit`).
     pub fn recent_run_states(&self, feature: &FeatureSlug, limit: usize) -> Result<Vec<RunState>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let name = run_ref(feature);
         let mut next = Self::tip(&repo, &name)?;
         let mut states = Vec::new();
@@ -580,7 +644,7 @@ impl StateStore {
 
     /// Appends a run event by compare-and-swap.
     pub fn append_run(&self, feature: &FeatureSlug, event: &RunEvent, body: &str) -> Result<RunState, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let name = run_ref(feature);
         let event_id = new_event_id();
         let mut backoff = Backoff::new(self.policy);
@@ -623,7 +687,7 @@ impl StateStore {
     /// Adds one JSON record (agent, attempt, cost, verdict…) to the provenance note of a code
     /// commit, under `refs/notes/kitty`.
     pub fn add_note(&self, commit: &str, record: &serde_json::Value) -> Result<(), StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let target = Oid::from_str(commit).map_err(StateError::git(format!("parsing commit id {commit}")))?;
         let line = serde_json::to_string(&self.redactor.apply_json(record)).expect("JSON value serializes");
         notes::append(&repo, self.policy, &Self::committer(&repo), target, &line)
@@ -632,7 +696,7 @@ impl StateStore {
     /// Takes another notes history (`refs/notes/kitty` as another machine wrote it, fetched as
     /// `theirs`) into the local one: every record of both kept. Returns the local notes tip.
     pub fn absorb_notes(&self, theirs: Oid) -> Result<Oid, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         notes::absorb(&repo, self.policy, &Self::committer(&repo), theirs)
     }
 
@@ -643,7 +707,7 @@ impl StateStore {
 
     /// The provenance records of a code commit.
     pub fn notes(&self, commit: &str) -> Result<Vec<serde_json::Value>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let target = Oid::from_str(commit).map_err(StateError::git(format!("parsing commit id {commit}")))?;
         notes::read(&repo, target)
     }

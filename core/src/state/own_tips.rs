@@ -121,7 +121,7 @@ impl StateStore {
     /// The feature's watched refs and their tips now: its WP chains, its run chain and its backup
     /// refs. Taken before an attempt; [`StateStore::foreign_changes`] compares with it after.
     pub fn watched_refs(&self, feature: &FeatureSlug) -> Result<WatchedRefs, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let _exclusive = self.own.gate.write().unwrap_or_else(|e| e.into_inner());
         let mark = self.own.made().count;
         Ok(WatchedRefs { tips: Self::read_watched(&repo, feature)?, mark })
@@ -151,7 +151,7 @@ impl StateStore {
     /// from our last write since `before` (or, without one, from where it was then). A backup ref
     /// must not move or vanish (new backups are the engine's own, made outside this store).
     pub fn foreign_changes(&self, feature: &FeatureSlug, before: &WatchedRefs) -> Result<Vec<RefChange>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let _exclusive = self.own.gate.write().unwrap_or_else(|e| e.into_inner());
         let now = Self::read_watched(&repo, feature)?;
         let backups = &prefixes(feature)[1];
@@ -208,7 +208,7 @@ impl StateStore {
 
     /// The tip of a state ref now (`None`: it does not exist).
     pub fn tip_of(&self, name: &str) -> Result<Option<Oid>, StateError> {
-        Self::tip(&self.repo()?, name)
+        Self::tip(&*self.pooled()?, name)
     }
 
     /// Moves the state ref `name` from `from` (`None`: must not exist) to `to` by compare-and-swap,
@@ -218,7 +218,7 @@ impl StateStore {
         if !name.starts_with("refs/kitty/") {
             return Err(StateError::Corrupt { reference: name.to_string(), why: "is not a state ref".into() });
         }
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         match self
             .own
             .swap(&repo, name, to, from, "kitty: shared")
@@ -233,7 +233,7 @@ impl StateStore {
     /// what was found at `refs/kitty/quarantine/<feature>/<n>` so nothing is lost; returns that
     /// ref. Only moves the ref if it is still at what was found.
     pub fn put_back(&self, feature: &FeatureSlug, change: &RefChange) -> Result<Option<String>, StateError> {
-        let repo = self.repo()?;
+        let repo = self.pooled()?;
         let name = &change.reference;
         let git = |what: &str| StateError::git(format!("{what} {name}"));
         let kept = match change.found {
