@@ -246,7 +246,7 @@ impl StateStore {
         feature: &str,
         wp: &str,
     ) -> Result<WpState, StateError> {
-        if let Some(state) = self.snapshots.get(oid) {
+        if let Some(state) = self.snapshots.get(reference, oid) {
             if state.feature == feature && state.wp == wp {
                 return Ok(state);
             }
@@ -256,7 +256,7 @@ impl StateStore {
             });
         }
         let state = read::wp_snapshot(repo, reference, oid, feature, wp)?;
-        self.snapshots.put(oid, &state);
+        self.snapshots.put(reference, oid, &state);
         Ok(state)
     }
 
@@ -335,7 +335,7 @@ impl StateStore {
                 .map_err(StateError::git(format!("creating {name}")))?
             {
                 Swap::Done => {
-                    self.snapshots.put(oid, &serde_json::from_slice(&json).expect("state round-trips"));
+                    self.snapshots.put(&name, oid, &serde_json::from_slice(&json).expect("state round-trips"));
                     report.created.push(wp.id.to_string());
                 }
                 // Someone else created it between our read and our write: theirs stands.
@@ -584,7 +584,7 @@ impl StateStore {
                     // What a later read of this commit will find, parsed from the bytes written,
                     // so a cached snapshot is exactly the stored one.
                     let stored: WpState = serde_json::from_slice(&json).expect("state round-trips");
-                    self.snapshots.put(oid, &stored);
+                    self.snapshots.put(&name, oid, &stored);
                     return Ok((current.lane, stored));
                 }
                 Swap::Retry => {
