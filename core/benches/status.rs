@@ -12,25 +12,18 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kitty_orchestrator::state::{Append, Owner, Role, StateStore, WpEvent, this_host};
 use kitty_orchestrator::{Orchestrator, load_feature};
+use support::time_ms as time;
+
+mod support;
 
 fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("git").args(args).current_dir(dir).output().expect("git");
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
-}
-
-fn median(mut times: Vec<Duration>) -> f64 {
-    times.sort();
-    times[times.len() / 2].as_secs_f64() * 1e3
-}
-
-fn time(runs: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    median((0..runs).map(|_| (Instant::now(), f())).map(|(t, ())| t.elapsed()).collect())
 }
 
 /// A feature of `wps` WPs, each taken through one whole cycle.

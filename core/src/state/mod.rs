@@ -236,8 +236,8 @@ impl StateStore {
     }
 
     /// The verified WP snapshot of event commit `oid` reached through `reference`: from the
-    /// cache when this store read or wrote that commit before (still checked to belong to this
-    /// feature and WP), else read from git and remembered.
+    /// cache when this store last read or wrote that commit through this ref, else read from git
+    /// (and checked against the feature and WP) and remembered.
     fn read_wp(
         &self,
         repo: &Repository,
@@ -246,14 +246,10 @@ impl StateStore {
         feature: &str,
         wp: &str,
     ) -> Result<WpState, StateError> {
+        // An entry is kept per ref, and only after it was verified as this ref's WP (or written
+        // as it): a hit needs no second check.
         if let Some(state) = self.snapshots.get(reference, oid) {
-            if state.feature == feature && state.wp == wp {
-                return Ok(state);
-            }
-            return Err(StateError::Corrupt {
-                reference: reference.to_string(),
-                why: format!("commit {oid} holds the state of {}/{}", state.feature, state.wp),
-            });
+            return Ok(state);
         }
         let state = read::wp_snapshot(repo, reference, oid, feature, wp)?;
         self.snapshots.put(reference, oid, &state);
