@@ -19,6 +19,7 @@ mod cache;
 mod cas;
 mod error;
 mod lock;
+mod loose;
 pub(crate) mod message;
 mod model;
 mod notes;
@@ -160,6 +161,8 @@ pub struct StateStore {
     snapshots: Arc<cache::SnapshotCache>,
     /// Repositories opened by earlier operations (shared by its clones).
     pool: Arc<cache::RepoPool>,
+    /// The committer's name and e-mail, read from git config at the first write.
+    committer: Arc<std::sync::OnceLock<(String, String)>>,
 }
 
 /// The states of a feature's WPs that could be read, and the refs that could not (each with
@@ -200,6 +203,7 @@ impl StateStore {
             own: Arc::default(),
             snapshots: Arc::default(),
             pool: Arc::default(),
+            committer: Arc::default(),
         })
     }
 
@@ -273,20 +277,39 @@ impl StateStore {
             .expect("a fixed signature is valid")
     }
 
+    /// Writes the event commit holding `json` as its `state.json` (see `loose` for why not
+    /// through libgit2's object writers).
     fn write_commit(
+        &self,
         repo: &Repository,
         json: &[u8],
         message: &str,
         actor: &Actor,
         parent: Option<Oid>,
     ) -> Result<Oid, git2::Error> {
-        let blob = repo.blob(json)?;
-        let mut builder = repo.treebuilder(None)?;
-        builder.insert(STATE_FILE, blob, 0o100644)?;
-        let tree = repo.find_tree(builder.write()?)?;
-        let parent = parent.map(|p| repo.find_commit(p)).transpose()?;
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        repo.commit(None, &Self::author(actor), &Self::committer(repo), message, &tree, &parents)
+        let committer = self.committer.get_or_init(|| {
+            let sig = Self::committer(repo);
+            (
+                String::from_utf8_lossy(sig.name_bytes()).into_owned(),
+                String::from_utf8_lossy(sig.email_bytes()).into_owned(),
+            )
+        });
+        let committer = Signature::now(&committer.0, &committer.1)?;
+        loose::write_event_commit(
+            &loose::objects_dir(&self.common_dir),
+            STATE_FILE,
+            json,
+            message,
+            &Self::author(actor),
+            &committer,
+            parent,
+        )
+        .map_err(|err| {
+            git2::Error::from_str(&format!(
+                "writing an event object into {}: {err}",
+                self.common_dir.join("objects").display()
+            ))
+        })
     }
 
     fn tip(repo: &Repository, name: &str) -> Result<Option<Oid>, StateError> {
@@ -323,7 +346,8 @@ impl StateStore {
                 format!("Imported from {} ({} lane in the feature files).", wp.source.display(), wp.initial_lane);
             let message = message::compose(&message::wp_subject(None, &state), &body, &message::wp_trailers(&state));
             let json = serde_json::to_vec_pretty(&state).expect("state serializes");
-            let oid = Self::write_commit(&repo, &json, &message, &Actor::orchestrator(), None)
+            let oid = self
+                .write_commit(&repo, &json, &message, &Actor::orchestrator(), None)
                 .map_err(StateError::git(format!("writing the first event of {name}")))?;
             match self
                 .own
@@ -569,7 +593,8 @@ impl StateStore {
             let message =
                 message::compose(&message::wp_subject(Some(&current), &next), &body, &message::wp_trailers(&next));
             let json = serde_json::to_vec_pretty(&next).expect("state serializes");
-            let oid = Self::write_commit(&repo, &json, &message, &append.actor, Some(tip))
+            let oid = self
+                .write_commit(&repo, &json, &message, &append.actor, Some(tip))
                 .map_err(StateError::git(format!("writing an event for {name}")))?;
             match self
                 .own
@@ -663,7 +688,8 @@ impl StateStore {
                 })?;
             let message = message::compose(&message::run_subject(&next), body, &message::run_trailers(&next));
             let json = serde_json::to_vec_pretty(&next).expect("state serializes");
-            let oid = Self::write_commit(&repo, &json, &message, &Actor::orchestrator(), tip)
+            let oid = self
+                .write_commit(&repo, &json, &message, &Actor::orchestrator(), tip)
                 .map_err(StateError::git(format!("writing an event for {name}")))?;
             match self
                 .own
