@@ -235,18 +235,6 @@ impl Orchestrator {
         }
     }
 
-    /// [`Orchestrator::slug`] without reading the feature's files when `feature` is itself the
-    /// slug of a feature with state: reading the board needs only the refs (loading 1000 WP
-    /// files would cost more than reading their states).
-    pub(super) fn state_slug(&self, feature: &str) -> Result<FeatureSlug, crate::Error> {
-        if let Ok(slug) = FeatureSlug::parse(feature)
-            && self.store.has_feature(&slug)?
-        {
-            return Ok(slug);
-        }
-        self.slug(feature)
-    }
-
     fn wp_id(wp: &str) -> Result<WpId, crate::Error> {
         WpId::parse(wp).map_err(|why| EngineError::WpIdInvalid { id: wp.to_string(), why }.into())
     }
@@ -283,11 +271,29 @@ impl Orchestrator {
     /// The board: every readable WP state, the refs that could not be read (each with why), and
     /// the run.
     pub fn status(&self, feature: &str) -> Result<FeatureStatus, crate::Error> {
-        let slug = self.state_slug(feature)?;
-        let board = self.store.board(&slug)?;
+        // A slug with state is read straight away (listing its refs to ask whether it has
+        // any would cost a tenth of the read); otherwise the name is resolved against the files.
+        let found = match FeatureSlug::parse(feature) {
+            Ok(slug) => {
+                let board = self.store.board(&slug)?;
+                let run = self.store.run_state(&slug)?;
+                let any = run.is_some() || !board.states.is_empty() || !board.corrupt.is_empty();
+                any.then_some((slug, board, run))
+            }
+            Err(_) => None,
+        };
+        let (slug, board, run) = match found {
+            Some(found) => found,
+            None => {
+                let slug = self.slug(feature)?;
+                let board = self.store.board(&slug)?;
+                let run = self.store.run_state(&slug)?;
+                (slug, board, run)
+            }
+        };
         Ok(FeatureStatus {
             feature: slug.to_string(),
-            run: self.store.run_state(&slug)?,
+            run,
             wps: board.states,
             corrupt: board.corrupt,
             // Only while a run holds the feature: a file a crashed run left says nothing.

@@ -25,6 +25,7 @@ mod model;
 mod notes;
 mod own_tips;
 mod pack;
+mod packs;
 mod read;
 mod transition;
 
@@ -240,23 +241,31 @@ impl StateStore {
     }
 
     /// The verified WP snapshot of event commit `oid` reached through `reference`: from the
-    /// cache when this store last read or wrote that commit through this ref, else read from git
-    /// (and checked against the feature and WP) and remembered.
+    /// cache when this store last wrote that commit or read it as that ref's tip, else read from
+    /// git (and checked against the feature and WP).
+    ///
+    /// `remember` keeps what was read: for the tip that a single-WP read or an append is about to
+    /// build on. Not for older commits (a history walk would push the tip out: one entry per
+    /// ref), and not for a board, which is read whole and once — a copy of every WP would double
+    /// its memory and a third of its time — while the tips a run goes on to change are the ones
+    /// it reads singly and writes, which are remembered.
     fn read_wp(
         &self,
-        repo: &Repository,
+        reader: read::Reader<'_>,
         reference: &str,
         oid: Oid,
-        feature: &str,
-        wp: &str,
+        (feature, wp): (&str, &str),
+        remember: bool,
     ) -> Result<WpState, StateError> {
         // An entry is kept per ref, and only after it was verified as this ref's WP (or written
         // as it): a hit needs no second check.
         if let Some(state) = self.snapshots.get(reference, oid) {
             return Ok(state);
         }
-        let state = read::wp_snapshot(repo, reference, oid, feature, wp)?;
-        self.snapshots.put(reference, oid, &state);
+        let state = read::wp_snapshot(reader, reference, oid, feature, wp)?;
+        if remember {
+            self.snapshots.put(reference, oid, &state);
+        }
         Ok(state)
     }
 
@@ -370,7 +379,9 @@ impl StateStore {
         let repo = self.pooled()?;
         let name = wp_ref(feature, wp);
         match Self::tip(&repo, &name)? {
-            Some(oid) => Ok(Some(self.read_wp(&repo, &name, oid, feature.as_str(), wp.as_str())?)),
+            Some(oid) => {
+                Ok(Some(self.read_wp(read::Reader::plain(&repo), &name, oid, (feature.as_str(), wp.as_str()), true)?))
+            }
             None => Ok(None),
         }
     }
@@ -391,7 +402,10 @@ impl StateStore {
             let oid = r
                 .target()
                 .ok_or_else(|| StateError::Corrupt { reference: name.clone(), why: "is a symbolic ref".into() })?;
-            out.insert(id.clone(), self.read_wp(&repo, &name, oid, feature.as_str(), id.as_str())?);
+            out.insert(
+                id.clone(),
+                self.read_wp(read::Reader::plain(&repo), &name, oid, (feature.as_str(), id.as_str()), false)?,
+            );
         }
         Ok(out)
     }
@@ -435,16 +449,21 @@ impl StateStore {
             }
         }
         // One reader: libgit2 shares a pack between repositories behind one lock, so threads
-        // reading the same pack were measured slower, not faster.
+        // reading the same pack were measured slower, not faster. The packs are mapped once for
+        // the whole board (see `packs`).
         let repo = self.pooled()?;
+        let packs = packs::Packs::open(&loose::objects_dir(&self.common_dir));
+        let reader = read::Reader::with_packs(&repo, &packs);
+        // Collected, then built in one go: inserting states one by one into the map moves
+        // whole snapshots around its nodes.
+        let mut states = Vec::with_capacity(chains.len());
         for (id, name, oid) in chains {
-            match self.read_wp(&repo, &name, oid, feature.as_str(), id.as_str()) {
-                Ok(state) => {
-                    board.states.insert(id, state);
-                }
+            match self.read_wp(reader, &name, oid, (feature.as_str(), id.as_str()), false) {
+                Ok(state) => states.push((id, state)),
                 Err(err) => board.corrupt.push(CorruptState { reference: name, why: err.to_string() }),
             }
         }
+        board.states = states.into_iter().collect();
         Ok(board)
     }
 
@@ -482,7 +501,7 @@ impl StateStore {
         let mut next = Self::tip(&repo, &name)?;
         let mut entries = Vec::new();
         while let Some(oid) = next {
-            let state = self.read_wp(&repo, &name, oid, feature.as_str(), wp.as_str())?;
+            let state = self.read_wp(read::Reader::plain(&repo), &name, oid, (feature.as_str(), wp.as_str()), false)?;
             let commit = repo.find_commit(oid).map_err(StateError::git(format!("walking {name}")))?;
             if let Some(prev) = entries.last().map(|e: &HistoryEntry| e.state.seq)
                 && state.seq + 1 != prev
@@ -528,7 +547,8 @@ impl StateStore {
         let mut next = Some(tip);
         for _ in 0..limit {
             let Some(oid) = next else { break };
-            let state = self.read_wp(&repo, reference, oid, feature.as_str(), wp.as_str())?;
+            let state =
+                self.read_wp(read::Reader::plain(&repo), reference, oid, (feature.as_str(), wp.as_str()), false)?;
             if let Some(owner) = state.owner.filter(|o| o.run_id != except_run) {
                 return Ok(Some(owner));
             }
@@ -563,7 +583,8 @@ impl StateStore {
         let body = self.redactor.apply(&append.body);
         loop {
             let tip = Self::tip(&repo, &name)?.ok_or_else(|| StateError::Missing { reference: name.clone() })?;
-            let current = self.read_wp(&repo, &name, tip, feature.as_str(), wp.as_str())?;
+            let current =
+                self.read_wp(read::Reader::plain(&repo), &name, tip, (feature.as_str(), wp.as_str()), true)?;
             if current.event_id == append.event_id {
                 return Ok((current.lane, current));
             }
@@ -631,7 +652,7 @@ impl StateStore {
         let mut next = Some(tip);
         for _ in 0..IDEMPOTENCY_WINDOW {
             let Some(oid) = next else { break };
-            let state = self.read_wp(repo, name, oid, feature.as_str(), wp.as_str())?;
+            let state = self.read_wp(read::Reader::plain(repo), name, oid, (feature.as_str(), wp.as_str()), false)?;
             if state.event_id == event_id {
                 return Ok(Some(state));
             }
@@ -645,7 +666,7 @@ impl StateStore {
         let repo = self.pooled()?;
         let name = run_ref(feature);
         match Self::tip(&repo, &name)? {
-            Some(oid) => Ok(Some(read::run_snapshot(&repo, &name, oid)?)),
+            Some(oid) => Ok(Some(read::run_snapshot(read::Reader::plain(&repo), &name, oid)?)),
             None => Ok(None),
         }
     }
@@ -657,7 +678,7 @@ impl StateStore {
         let mut next = Self::tip(&repo, &name)?;
         let mut states = Vec::new();
         while let Some(oid) = next.filter(|_| states.len() < limit) {
-            states.push(read::run_snapshot(&repo, &name, oid)?);
+            states.push(read::run_snapshot(read::Reader::plain(&repo), &name, oid)?);
             next = repo.find_commit(oid).ok().and_then(|c| c.parent_id(0).ok());
         }
         Ok(states)
@@ -673,7 +694,7 @@ impl StateStore {
         let body = &self.redactor.apply(body);
         loop {
             let tip = Self::tip(&repo, &name)?;
-            let current = tip.map(|oid| read::run_snapshot(&repo, &name, oid)).transpose()?;
+            let current = tip.map(|oid| read::run_snapshot(read::Reader::plain(&repo), &name, oid)).transpose()?;
             let next =
                 transition::apply_run(feature.as_str(), current.as_ref(), event, &event_id, &now()).map_err(|r| {
                     let why = match r {

@@ -201,8 +201,8 @@ impl StateStore {
             return false;
         }
         match name.strip_prefix("refs/kitty/wp/").and_then(|rest| rest.rsplit_once('/')) {
-            Some((feature, wp)) => read::wp_snapshot(repo, name, oid, feature, wp).is_ok(),
-            None => read::run_snapshot(repo, name, oid).is_ok(),
+            Some((feature, wp)) => read::wp_snapshot(read::Reader::plain(repo), name, oid, feature, wp).is_ok(),
+            None => read::run_snapshot(read::Reader::plain(repo), name, oid).is_ok(),
         }
     }
 

@@ -15,8 +15,10 @@ use git2::{Oid, Repository};
 use super::{StateError, StateStore, run_ref};
 use crate::ids::FeatureSlug;
 
-/// Loose objects of the chains, newest first, stopping on each chain at the first event already
-/// packed (an earlier run's end packed everything before it).
+/// Loose objects of the chains, stopping on each chain at the first event already packed (an
+/// earlier run's end packed everything before it). The tips' objects come first, each tip's
+/// commit, tree and `state.json` side by side, then the older events: a board reads only the
+/// tips, and finds them in one stretch of the pack instead of one page per WP.
 fn loose_objects(repo: &Repository, objects: &Path, tips: &[Oid]) -> Vec<(Oid, PathBuf)> {
     let loose = |oid: Oid| {
         let hex = oid.to_string();
@@ -24,9 +26,11 @@ fn loose_objects(repo: &Repository, objects: &Path, tips: &[Oid]) -> Vec<(Oid, P
         path.is_file().then_some(path)
     };
     let mut seen = HashSet::new();
-    let mut found = Vec::new();
+    let mut current = Vec::new();
+    let mut older = Vec::new();
     for tip in tips {
         let mut next = Some(*tip);
+        let mut found = &mut current;
         while let Some(oid) = next {
             let Some(path) = loose(oid).filter(|_| seen.insert(oid)) else { break };
             // Anything unreadable is left as it is: this is housekeeping, not a check.
@@ -37,9 +41,11 @@ fn loose_objects(repo: &Repository, objects: &Path, tips: &[Oid]) -> Vec<(Oid, P
                 found.extend(ids.filter(|id| seen.insert(*id)).filter_map(|id| loose(id).map(|p| (id, p))));
             }
             next = commit.parent_id(0).ok();
+            found = &mut older;
         }
     }
-    found
+    current.extend(older);
+    current
 }
 
 /// Writes `objects` as one pack without deltas through libgit2's pack writer (which indexes it
