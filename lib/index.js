@@ -221,7 +221,7 @@ class Orchestrator {
 
   /** `status()` on the JS thread: one read of the refs, cheap up to a few hundred WPs. */
   statusSync(feature) {
-    return call(() => this._native.status(feature))
+    return JSON.parse(call(() => this._native.statusJson(feature)))
   }
 
   /** Every event of one WP (or all), oldest first. */

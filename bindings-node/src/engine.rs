@@ -13,7 +13,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Code, debug_panic, guard, panic_text, to_js};
-use crate::shape::{camel, camel_message, snake_keys, to_js_value};
+use crate::shape::{camel, camel_message, snake_keys, to_js_json, to_js_value};
 
 fn runtime() -> Arc<tokio::runtime::Runtime> {
     crate::runtime::runtime().expect("a tokio runtime")
@@ -280,10 +280,11 @@ impl NativeOrchestrator {
     }
 
     /// The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
-    /// refs, cheap for features of up to a few hundred WPs.
-    #[napi(ts_return_type = "Record<string, unknown>")]
-    pub fn status(&self, feature: String) -> napi::Result<serde_json::Value, Code> {
-        guard(|| self.inner.status(&feature).map(|v| to_js_value(&v)).map_err(to_js))
+    /// refs, as camelCase JSON text (the package's `statusSync` parses it: `JSON.parse` builds a
+    /// board far faster than N-API property by property).
+    #[napi]
+    pub fn status_json(&self, feature: String) -> napi::Result<String, Code> {
+        guard(|| self.inner.status(&feature).map(|v| to_js_json(&v)).map_err(to_js))
     }
 
     /// Events of one WP or all, oldest first, on the JS thread.

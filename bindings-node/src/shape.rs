@@ -42,6 +42,90 @@ pub fn to_js_value(value: &impl serde::Serialize) -> Value {
     camelize(serde_json::to_value(value).expect("core types serialize"))
 }
 
+/// A core value as Node sees it, as JSON text for `JSON.parse`: the same value as
+/// [`to_js_value`], written in one pass. Building a board of 1000 WPs as objects through N-API,
+/// one property at a time, cost twice the core read; V8 parses the text far faster.
+pub fn to_js_json(value: &impl serde::Serialize) -> String {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, CamelKeys::default());
+    value.serialize(&mut serializer).expect("core types serialize");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// A JSON formatter that writes every object key through [`camel`] (keys arrive in fragments
+/// between escapes, so the conversion keeps its state across them).
+#[derive(Default)]
+struct CamelKeys {
+    in_key: bool,
+    /// Something of the current key has been written (a leading `_` is kept).
+    started: bool,
+    /// The next character is upper-cased (it followed a `_`).
+    upper: bool,
+}
+
+impl serde_json::ser::Formatter for CamelKeys {
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
+        (self.in_key, self.started, self.upper) = (true, false, false);
+        if first { Ok(()) } else { writer.write_all(b",") }
+    }
+
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, _writer: &mut W) -> std::io::Result<()> {
+        self.in_key = false;
+        Ok(())
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if !self.in_key {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut key = String::with_capacity(fragment.len());
+        for c in fragment.chars() {
+            if c == '_' && self.started {
+                self.upper = true;
+            } else if self.upper {
+                key.extend(c.to_uppercase());
+                (self.upper, self.started) = (false, true);
+            } else {
+                key.push(c);
+                self.started = true;
+            }
+        }
+        writer.write_all(key.as_bytes())
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape;
+        if self.in_key {
+            // An escaped character counts as written (upper-casing leaves it as it is).
+            (self.upper, self.started) = (false, true);
+        }
+        let text: &[u8] = match escape {
+            CharEscape::Quote => b"\\\"",
+            CharEscape::ReverseSolidus => b"\\\\",
+            CharEscape::Solidus => b"\\/",
+            CharEscape::Backspace => b"\\b",
+            CharEscape::FormFeed => b"\\f",
+            CharEscape::LineFeed => b"\\n",
+            CharEscape::CarriageReturn => b"\\r",
+            CharEscape::Tab => b"\\t",
+            CharEscape::AsciiControl(byte) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let code = [b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]];
+                return writer.write_all(&code);
+            }
+        };
+        writer.write_all(text)
+    }
+}
+
 /// Every object key of `value`, at every depth, camelCased.
 pub fn camelize(value: Value) -> Value {
     match value {
