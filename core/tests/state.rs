@@ -410,9 +410,17 @@ fn a_runs_state_objects_are_packed_and_read_the_same() {
     // Events after the pack are packed by the next call, and only they are.
     let after = Append::new(WpEvent::Released { reason: "stop".into() }).run("r1");
     store.append(&f.slug, &id("WP01"), &after).unwrap();
+    let board_loose = StateStore::open(dir).unwrap().board(&f.slug).unwrap().states;
     assert_eq!(store.pack_objects(&f.slug).unwrap(), 3);
     assert_fsck_clean(dir);
     assert_eq!(StateStore::open(dir).unwrap().wp_state(&f.slug, &id("WP01")).unwrap().unwrap().lane, Lane::Doing);
+    // Two packs, read straight from their mappings; then git's own repack (compressed, with
+    // deltas), which a board reads through libgit2: the same board every time.
+    assert_eq!(StateStore::open(dir).unwrap().board(&f.slug).unwrap().states, board_loose);
+    git(dir, &["repack", "-a", "-d", "-f", "-q", "--depth=50", "--window=50"]);
+    assert!(git(dir, &["count-objects", "-v"]).contains("packs: 1"));
+    assert_eq!(StateStore::open(dir).unwrap().board(&f.slug).unwrap().states, board_loose);
+    assert_eq!(store.board(&f.slug).unwrap().states, board_loose, "a store that mapped the old packs reads on");
 }
 
 #[test]
