@@ -104,45 +104,57 @@ fn write_rate(base: Option<&Path>) {
     let wp = WpId::parse("WP0001").unwrap();
     let owner = Owner { run_id: "bench".into(), pid: std::process::id(), host: this_host() };
     store.append(&feature.slug, &wp, &Append::new(WpEvent::Claimed { owner }).run("bench")).unwrap();
-    let n = 1000u32;
-    let start = Instant::now();
-    for attempt in 1..=n / 2 {
-        let started =
-            WpEvent::AgentStarted { agent: "codex".into(), role: Role::Implementation, attempt, pid: None, log: None };
-        store.append(&feature.slug, &wp, &Append::new(started).run("bench")).unwrap();
-        let finished = WpEvent::AgentFinished {
-            agent: "codex".into(),
-            role: Role::Implementation,
-            attempt,
-            failure: None,
-            cost_usd: None,
-            duration_ms: 1,
-            head: None,
-            withheld: Vec::new(),
-            refused: Vec::new(),
-        };
-        store.append(&feature.slug, &wp, &Append::new(finished).run("bench")).unwrap();
-    }
-    let elapsed = start.elapsed();
-    let ours = f64::from(n) / elapsed.as_secs_f64();
-
-    // The side-by-side reference: the same snapshots written as plain files, atomically (a new
-    // file renamed over the old, as `cat state.json > tmp && mv tmp state` does) — one file per
-    // transition, where a git event needs four (three objects and the ref's lock).
     let (where_, target) = match base {
         Some(base) => (format!(" on {} (tmpfs: no disk)", base.display()), "CPU cost"),
         None => (String::new(), ">= 2000/s"),
     };
+    // The side-by-side reference: the same snapshots written as plain files, atomically (a new
+    // file renamed over the old, as `cat state.json > tmp && mv tmp state` does) — one file per
+    // transition, where a git event needs four (three objects and the ref's lock). The two are
+    // interleaved in rounds, so both see the disk in the same mood (its file-creation rate swings
+    // several-fold within a minute, with what was deleted just before).
     let json = serde_json::to_vec_pretty(&store.wp_state(&feature.slug, &wp).unwrap().unwrap()).unwrap();
     let plain = dir.join("plain");
     std::fs::create_dir_all(&plain).unwrap();
-    let start = Instant::now();
-    for i in 0..n {
-        let tmp = plain.join(format!("state.json.{i}"));
-        std::fs::write(&tmp, &json).unwrap();
-        std::fs::rename(&tmp, plain.join("state.json")).unwrap();
+    let (rounds, per_round) = (10u32, 100u32);
+    let n = rounds * per_round;
+    let (mut elapsed, mut plain_elapsed) = (Duration::ZERO, Duration::ZERO);
+    for round in 0..rounds {
+        let start = Instant::now();
+        for i in 0..per_round / 2 {
+            let attempt = round * per_round / 2 + i + 1;
+            let started = WpEvent::AgentStarted {
+                agent: "codex".into(),
+                role: Role::Implementation,
+                attempt,
+                pid: None,
+                log: None,
+            };
+            store.append(&feature.slug, &wp, &Append::new(started).run("bench")).unwrap();
+            let finished = WpEvent::AgentFinished {
+                agent: "codex".into(),
+                role: Role::Implementation,
+                attempt,
+                failure: None,
+                cost_usd: None,
+                duration_ms: 1,
+                head: None,
+                withheld: Vec::new(),
+                refused: Vec::new(),
+            };
+            store.append(&feature.slug, &wp, &Append::new(finished).run("bench")).unwrap();
+        }
+        elapsed += start.elapsed();
+        let start = Instant::now();
+        for i in 0..per_round {
+            let tmp = plain.join(format!("state.json.{}", round * per_round + i));
+            std::fs::write(&tmp, &json).unwrap();
+            std::fs::rename(&tmp, plain.join("state.json")).unwrap();
+        }
+        plain_elapsed += start.elapsed();
     }
-    let files = f64::from(n) / start.elapsed().as_secs_f64();
+    let ours = f64::from(n) / elapsed.as_secs_f64();
+    let files = f64::from(n) / plain_elapsed.as_secs_f64();
     println!(
         "FIGURE|state writes, single writer{where_}: transitions per second ({:.0} µs each)|{ours:.0}/s|plain file written and renamed per transition (cat > file)|{files:.0}/s|{:.2}|{target}",
         elapsed.as_secs_f64() * 1e6 / f64::from(n),
