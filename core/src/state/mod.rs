@@ -304,21 +304,9 @@ impl StateStore {
             )
         });
         let committer = Signature::now(&committer.0, &committer.1)?;
-        loose::write_event_commit(
-            &loose::objects_dir(&self.common_dir),
-            STATE_FILE,
-            json,
-            message,
-            &Self::author(actor),
-            &committer,
-            parent,
-        )
-        .map_err(|err| {
-            git2::Error::from_str(&format!(
-                "writing an event object into {}: {err}",
-                self.common_dir.join("objects").display()
-            ))
-        })
+        let objects = loose::objects_dir(&self.common_dir);
+        loose::write_event_commit(&objects, STATE_FILE, json, message, &Self::author(actor), &committer, parent)
+            .map_err(|err| git2::Error::from_str(&format!("writing an event object into {}: {err}", objects.display())))
     }
 
     fn tip(repo: &Repository, name: &str) -> Result<Option<Oid>, StateError> {
@@ -390,6 +378,8 @@ impl StateStore {
     pub fn feature_states(&self, feature: &FeatureSlug) -> Result<BTreeMap<WpId, WpState>, StateError> {
         let repo = self.pooled()?;
         let prefix = format!("refs/kitty/wp/{feature}/");
+        // Every tip is read, as for a board: from the mapped packs (see `packs`).
+        let packs = packs::Packs::open(&loose::objects_dir(&self.common_dir));
         let mut out = BTreeMap::new();
         let refs = repo.references_glob(&format!("{prefix}*")).map_err(StateError::git(format!("listing {prefix}")))?;
         for r in refs {
@@ -404,7 +394,13 @@ impl StateStore {
                 .ok_or_else(|| StateError::Corrupt { reference: name.clone(), why: "is a symbolic ref".into() })?;
             out.insert(
                 id.clone(),
-                self.read_wp(read::Reader::plain(&repo), &name, oid, (feature.as_str(), id.as_str()), false)?,
+                self.read_wp(
+                    read::Reader::with_packs(&repo, &packs),
+                    &name,
+                    oid,
+                    (feature.as_str(), id.as_str()),
+                    false,
+                )?,
             );
         }
         Ok(out)

@@ -112,7 +112,7 @@ impl StateStore {
             tips.extend(reference.target());
         }
         tips.extend(Self::tip(&repo, &run_ref(feature))?);
-        let objects = self.common_dir.join("objects");
+        let objects = super::loose::objects_dir(&self.common_dir);
         let found = loose_objects(&repo, &objects, &tips);
         if found.is_empty() {
             return Ok(0);
