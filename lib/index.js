@@ -42,6 +42,17 @@ function settle(start) {
   })
 }
 
+/**
+ * A status from its head (`{ head: JSON text with empty wps, order }`) and the WPs read in
+ * batches: in WP id order, like the CLI's `--json` (`order` says it when the refs came in
+ * another).
+ */
+function joinStatus({ head, order }, wps) {
+  const status = JSON.parse(head)
+  status.wps = order ? Object.fromEntries(order.map((id) => [id, wps[id]])) : wps
+  return status
+}
+
 class Orchestrator {
   /**
    * @param {string} repo the git repository
@@ -216,12 +227,25 @@ class Orchestrator {
 
   /** `{ run, wps: { [id]: state }, corrupt: [{ reference, why }] }` from the refs. */
   status(feature) {
-    return settle((done) => this._native.statusAsync(feature, done))
+    // The WPs arrive as batches of JSON text while the rest is read, then the head.
+    const wps = {}
+    return settle((done) =>
+      this._native.statusAsync(feature, (message) => {
+        if (typeof message === 'string') Object.assign(wps, JSON.parse(message))
+        else done(message)
+      }),
+    ).then((head) => joinStatus(head, wps))
   }
 
-  /** `status()` on the JS thread: one read of the refs, cheap up to a few hundred WPs. */
+  /** `status()` on the JS thread (it waits for git): one read of the refs. */
   statusSync(feature) {
-    return JSON.parse(call(() => this._native.statusJson(feature)))
+    const stream = call(() => this._native.statusStream(feature))
+    // Each batch is parsed here while the reader writes the next.
+    const wps = {}
+    for (let text = call(() => stream.next()); text !== null; text = call(() => stream.next())) {
+      Object.assign(wps, JSON.parse(text))
+    }
+    return joinStatus(call(() => stream.finish()), wps)
   }
 
   /** Every event of one WP (or all), oldest first. */

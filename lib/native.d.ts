@@ -51,14 +51,16 @@ export declare class NativeOrchestrator {
   /** The feature's report, read off the JS thread. */
   reportAsync(feature: string, onDone: ((arg: any) => void)): void
   /**
-   * The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
-   * refs, as camelCase JSON text (the package's `statusSync` parses it: `JSON.parse` builds a
-   * board far faster than N-API property by property).
+   * The feature's status on the JS thread, read on a thread of its own and handed over as
+   * batches of camelCase JSON text (see `status.rs`; the package's `statusSync` joins them).
    */
-  statusJson(feature: string): string
+  statusStream(feature: string): StatusStream
   /** Events of one WP or all, oldest first, on the JS thread. */
   history(feature: string, wp?: string | undefined | null): Array<Record<string, unknown>>
-  /** `status` off the JS thread: the result goes to `on_done`. */
+  /**
+   * `status` off the JS thread: each batch of WPs goes to `on_done` as camelCase JSON text,
+   * then `{ok, value: {head, order}}` (see `status.rs`; the package's `status` joins them).
+   */
   statusAsync(feature: string, onDone: ((arg: any) => void)): void
   /** `history` off the JS thread: the result goes to `on_done`. */
   historyAsync(feature: string, wp: string | undefined | null, onDone: ((arg: any) => void)): void
@@ -76,6 +78,17 @@ export declare class NativeOrchestrator {
    * to `on_done`.
    */
   releaseAsync(feature: string, wp: string, onDone: ((arg: any) => void)): void
+}
+
+/** A status being read: `next()` gives the batches as they are written, `finish()` the rest. */
+export declare class StatusStream {
+  /** The next batch of WPs as JSON text, waiting for it; null once all were given. */
+  next(): string | null
+  /**
+   * The status without its WPs (and their order, if it has to be restored); the read's error,
+   * if it failed. Call after `next()` gave null.
+   */
+  finish(): StatusHead
 }
 
 /**
@@ -123,6 +136,14 @@ export declare function loadFeature(path: string, format?: string | undefined | 
 
 /** Removes workspace `name` (backed up first; refused with unsaved work unless `force`). */
 export declare function removeWorkspaceAsync(name: string, workspaceDir: string | undefined | null, force: boolean | undefined | null, onDone: ((arg: any) => void)): void
+
+/** What is left of a status once its WPs were handed over in batches. */
+export interface StatusHead {
+  /** The status as camelCase JSON text, with `wps` an empty object. */
+  head: string
+  /** The WP ids in id order, when the batches did not come in that order (else null). */
+  order?: Array<string>
+}
 
 /** The package version (the same as the Rust crate and the Python package). */
 export declare function version(): string

@@ -13,7 +13,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Code, debug_panic, guard, panic_text, to_js};
-use crate::shape::{camel, camel_message, snake_keys, to_js_json, to_js_value};
+use crate::shape::{camel, camel_message, snake_keys, to_js_value};
 
 fn runtime() -> Arc<tokio::runtime::Runtime> {
     crate::runtime::runtime().expect("a tokio runtime")
@@ -104,8 +104,18 @@ where
     T: serde::Serialize,
     F: FnOnce() -> Result<T, kitty_orchestrator::Error> + Send + 'static,
 {
+    settle_blocking_with(on_done, move |_| work());
+}
+
+/// [`settle_blocking`] where `work` may call `on_done` before it ends (with values the JS side
+/// tells from the final `{ok, …}` object); one callback keeps everything in call order.
+pub(crate) fn settle_blocking_with<T, F>(on_done: JsCallback, work: F)
+where
+    T: serde::Serialize,
+    F: FnOnce(&JsCallback) -> Result<T, kitty_orchestrator::Error> + Send + 'static,
+{
     runtime().spawn_blocking(move || {
-        let value = match catch_unwind(AssertUnwindSafe(work)) {
+        let value = match catch_unwind(AssertUnwindSafe(|| work(&on_done))) {
             Ok(Ok(value)) => ok("value", &value),
             Ok(Err(err)) => error_value(&err),
             Err(payload) => internal_value(&panic_text(payload)),
@@ -279,12 +289,11 @@ impl NativeOrchestrator {
         })
     }
 
-    /// The feature's status (`{feature, run, wps, corrupt}`), on the JS thread: one read of the
-    /// refs, as camelCase JSON text (the package's `statusSync` parses it: `JSON.parse` builds a
-    /// board far faster than N-API property by property).
+    /// The feature's status on the JS thread, read on a thread of its own and handed over as
+    /// batches of camelCase JSON text (see `status.rs`; the package's `statusSync` joins them).
     #[napi]
-    pub fn status_json(&self, feature: String) -> napi::Result<String, Code> {
-        guard(|| self.inner.status(&feature).map(|v| to_js_json(&v)).map_err(to_js))
+    pub fn status_stream(&self, feature: String) -> napi::Result<crate::status::StatusStream, Code> {
+        guard(|| Ok(crate::status::StatusStream::start(self.inner.clone(), feature)))
     }
 
     /// Events of one WP or all, oldest first, on the JS thread.
@@ -293,7 +302,8 @@ impl NativeOrchestrator {
         guard(|| self.inner.history(&feature, wp.as_deref()).map(|v| to_js_value(&v)).map_err(to_js))
     }
 
-    /// `status` off the JS thread: the result goes to `on_done`.
+    /// `status` off the JS thread: each batch of WPs goes to `on_done` as camelCase JSON text,
+    /// then `{ok, value: {head, order}}` (see `status.rs`; the package's `status` joins them).
     #[napi]
     pub fn status_async(
         &self,
@@ -302,7 +312,7 @@ impl NativeOrchestrator {
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
-            settle_blocking(on_done, move || orch.status(&feature));
+            crate::status::read_async(orch, feature, on_done);
             Ok(())
         })
     }

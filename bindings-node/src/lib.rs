@@ -6,6 +6,7 @@ mod errors;
 mod feature;
 mod runtime;
 mod shape;
+mod status;
 mod workspace;
 
 /// The package version (the same as the Rust crate and the Python package).

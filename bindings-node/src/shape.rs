@@ -82,19 +82,27 @@ impl serde_json::ser::Formatter for CamelKeys {
         if !self.in_key {
             return writer.write_all(fragment.as_bytes());
         }
-        let mut key = String::with_capacity(fragment.len());
-        for c in fragment.chars() {
+        // Written in runs between the underscores: ~33 000 keys in a board of 1000 WPs, each
+        // copied into a string of its own first, cost three times the rest of the writing.
+        let bytes = fragment.as_bytes();
+        let mut run = 0;
+        for (at, c) in fragment.char_indices() {
             if c == '_' && self.started {
+                writer.write_all(&bytes[run..at])?;
+                run = at + 1;
                 self.upper = true;
             } else if self.upper {
-                key.extend(c.to_uppercase());
+                let mut buf = [0; 4];
+                for upper in c.to_uppercase() {
+                    writer.write_all(upper.encode_utf8(&mut buf).as_bytes())?;
+                }
+                run = at + c.len_utf8();
                 (self.upper, self.started) = (false, true);
             } else {
-                key.push(c);
                 self.started = true;
             }
         }
-        writer.write_all(key.as_bytes())
+        writer.write_all(&bytes[run..])
     }
 
     fn write_char_escape<W: ?Sized + std::io::Write>(

@@ -1,18 +1,13 @@
 //! JSON-shaped data to plain Python objects and back: core values serialize with serde to
-//! JSON-shaped data, which becomes `dict`/`list`/`str`/… (the Python layer wraps those in typed
-//! objects); options and configurations come the other way.
+//! JSON-shaped data, which becomes `dict`/`list`/`str`/… (see [`crate::typed`], which also builds
+//! the typed objects); options and configurations come the other way.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
 
-/// A core value as Python data (through its serde shape, the CLI's `--json` shape), built
-/// directly: a board of 1000 WPs went through a JSON value tree first and spent twice the core
-/// read's time on copies.
-pub fn to_py(py: Python<'_>, value: &impl serde::Serialize) -> PyResult<Py<PyAny>> {
-    Ok(pythonize::pythonize(py, value)?.unbind())
-}
+pub use crate::typed::{to_py, to_typed};
 
 /// Python data (`None`, `bool`, `int`, `float`, `str`, `list`/`tuple`, `dict` with `str` keys) as
 /// a JSON value; anything else is a `TypeError` naming where it is.

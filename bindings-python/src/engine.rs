@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio_util::sync::CancellationToken;
 
-use crate::convert::{json_to_py, py_to_json, to_py as value_to_py};
+use crate::convert::{json_to_py, py_to_json, to_py as value_to_py, to_typed};
 use crate::errors::to_py;
 
 fn runtime() -> PyResult<std::sync::Arc<tokio::runtime::Runtime>> {
@@ -156,17 +156,16 @@ impl NativeOrchestrator {
         value_to_py(py, &report)
     }
 
-    /// The feature's status (a dict: `feature`, `run`, `wps`, `corrupt`).
+    /// The feature's status (a typed `FeatureStatus`; see `crate::status`).
     fn status(&self, py: Python<'_>, feature: &str) -> PyResult<Py<PyAny>> {
-        let status = py.detach(|| self.inner.status(feature)).map_err(|e| to_py(py, e))?;
-        value_to_py(py, &status)
+        crate::status::status(py, &self.inner, feature)
     }
 
-    /// Events of one WP or all, oldest first (dicts: `commit`, `subject`, `event`, `state`).
+    /// Events of one WP or all, oldest first (typed `HistoryEntry` objects).
     #[pyo3(signature = (feature, wp=None))]
     fn history(&self, py: Python<'_>, feature: &str, wp: Option<&str>) -> PyResult<Py<PyAny>> {
         let history = py.detach(|| self.inner.history(feature, wp)).map_err(|e| to_py(py, e))?;
-        value_to_py(py, &history)
+        to_typed(py, &history)
     }
 
     /// Aborts the feature's run; whether a live run was signalled.
@@ -194,16 +193,16 @@ impl NativeOrchestrator {
         })
     }
 
-    /// Moves a blocked WP back to planned; its new state (a dict).
+    /// Moves a blocked WP back to planned; its new state (a typed `WpState`).
     fn retry(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<Py<PyAny>> {
         let state = py.detach(|| self.inner.retry(feature, wp)).map_err(|e| to_py(py, e))?;
-        value_to_py(py, &state)
+        to_typed(py, &state)
     }
 
-    /// Releases a WP held by a run that cannot release it; its new state (a dict).
+    /// Releases a WP held by a run that cannot release it; its new state (a typed `WpState`).
     fn release(&self, py: Python<'_>, feature: &str, wp: &str) -> PyResult<Py<PyAny>> {
         let state = py.detach(|| self.inner.release(feature, wp)).map_err(|e| to_py(py, e))?;
-        value_to_py(py, &state)
+        to_typed(py, &state)
     }
 }
 

@@ -7,6 +7,8 @@ mod errors;
 mod feature;
 mod problem;
 mod runtime;
+mod status;
+mod typed;
 mod workspace;
 
 use pyo3::prelude::*;
@@ -22,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Config>()?;
     m.add_class::<engine::NativeOrchestrator>()?;
     m.add_function(wrap_pyfunction!(engine::detect_agents, m)?)?;
+    m.add_function(wrap_pyfunction!(typed::register_types, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::clone_workspace, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::list_workspaces, m)?)?;
     m.add_function(wrap_pyfunction!(workspace::remove_workspace, m)?)?;

@@ -440,6 +440,13 @@ fn a_cached_snapshot_reached_through_the_wrong_ref_is_still_corrupt() {
     let board = store.board(&f.slug).unwrap();
     assert_eq!(board.corrupt.len(), 1, "{:?}", board.corrupt);
     assert!(board.corrupt[0].reference.ends_with("/WP02"));
+    // Handed over state by state (what the bindings build from), the same board.
+    let mut each = Vec::new();
+    let prefix = format!("refs/kitty/wp/{}/", f.slug);
+    let streamed = store.board_each(&f.slug, &prefix, &mut |id, state| each.push((id, state))).unwrap();
+    assert!(streamed.states.is_empty());
+    assert_eq!(streamed.corrupt, board.corrupt);
+    assert_eq!(each.into_iter().collect::<std::collections::BTreeMap<_, _>>(), board.states);
     // A write by someone else moves the tip: the store reads the new tip, not its memory.
     git(dir, &["update-ref", &wp_ref(&f.slug, &id("WP02")), tip.trim()]);
     let other = StateStore::open(dir).unwrap();

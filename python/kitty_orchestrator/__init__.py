@@ -83,6 +83,21 @@ from ._types import (
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+# The engine builds these objects itself, by the core's struct and enum names (see
+# bindings-python/src/typed.rs): a board of 1000 WPs wrapped dict by dict here cost as much as
+# reading it from git.
+_native.register_types(
+    {
+        "FeatureStatus": FeatureStatus,
+        "RunState": RunState,
+        "WpState": WpState,
+        "Owner": Owner,
+        "CorruptState": CorruptState,
+        "HistoryEntry": HistoryEntry,
+    },
+    {"Lane": {lane.value: lane for lane in Lane}},
+)
+
 EventCallback = Callable[[Event], Any]
 
 
@@ -252,11 +267,11 @@ class Orchestrator:
     def status(self, feature: str) -> FeatureStatus:
         """The feature's state in git: ``run``, ``wps`` (by id) and ``corrupt`` (refs that could
         not be read, each with why; the others are still shown)."""
-        return build(FeatureStatus, self._native.status(feature))
+        return self._native.status(feature)
 
     def history(self, feature: str, wp: Optional[str] = None) -> list[HistoryEntry]:
         """Every event of one WP (or all), oldest first."""
-        return [build(HistoryEntry, entry) for entry in self._native.history(feature, wp)]
+        return self._native.history(feature, wp)
 
     def abort(self, feature: str) -> bool:
         """Aborts the feature's run (in this process or another); whether one was running. With
@@ -277,13 +292,13 @@ class Orchestrator:
 
     def retry(self, feature: str, wp: str) -> WpState:
         """Moves a blocked WP back to planned; returns its new state."""
-        return build(WpState, self._native.retry(feature, wp))
+        return self._native.retry(feature, wp)
 
     def release(self, feature: str, wp: str) -> WpState:
         """Releases a WP held by a run that cannot release it (another host, a crashed
         container): it keeps its lane and branch, unowned, and the next run claims it. Refused
         while its owner is alive on this machine. Returns its new state."""
-        return build(WpState, self._native.release(feature, wp))
+        return self._native.release(feature, wp)
 
 
 def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:

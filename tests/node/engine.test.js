@@ -96,10 +96,30 @@ test('a run resolves with the summary; events arrive in order and match history(
   assert.deepEqual([...new Set(snakeKeys)], [])
   assert.ok(keysOf(everything).includes('runId') && keysOf(everything).includes('attemptsTotal'))
   const status = await orch.status('060-node')
-  // The sync read comes as JSON text parsed in JS; the async one as objects built through N-API.
+  // Both read in batches of JSON text parsed in JS (the sync one waiting for git).
   assert.deepStrictEqual(orch.statusSync('060-node'), status)
   assert.equal(status.run.status, 'finished')
   assert.deepEqual(Object.fromEntries(Object.entries(status.wps).map(([k, v]) => [k, v.lane])), Object.fromEntries(summary.wps.map((w) => [w.id, w.lane])))
+})
+
+test('a status of more WPs than one batch, whose refs sort apart from their ids, reads whole and in id order', async () => {
+  // WP01..WP54 and WP100: more than one batch of 50, and git lists WP100 before WP11.
+  const ids = [...Array.from({ length: 54 }, (_, i) => `WP${String(i + 1).padStart(2, '0')}`), 'WP100']
+  const dir = makeRepo('061-batches', Object.fromEntries(ids.map((id) => [id, []])))
+  const orch = new ko.Orchestrator(dir, { ...config(), max_concurrent_wps: 8 })
+  assert.equal((await orch.run('061-batches', { graceMs: 300 })).outcome, 'completed')
+  git(dir, 'update-ref', 'refs/kitty/wp/061-batches/WP99', git(dir, 'rev-parse', 'HEAD').trim())
+  const status = await orch.status('061-batches')
+  assert.deepEqual(Object.keys(status), ['feature', 'run', 'wps', 'corrupt'])
+  assert.deepEqual(Object.keys(status.wps), ids, 'WP id order')
+  assert.deepStrictEqual(orch.statusSync('061-batches'), status)
+  assert.equal(status.corrupt.length, 1)
+  assert.match(status.corrupt[0].reference, /WP99$/)
+  // Each WP as its own history's last state says (read and converted apart from the board).
+  for (const id of ids) assert.deepStrictEqual(status.wps[id], orch.historySync('061-batches', id).at(-1).state, id)
+  // Errors come through both paths with their codes.
+  assert.throws(() => orch.statusSync('061-batchez'), (e) => e.code === 'feature_not_found')
+  await assert.rejects(orch.status('061-batchez'), (e) => e.code === 'feature_not_found')
 })
 
 test('an AbortSignal stops every agent, then run resumes to completion', async () => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 import kitty_orchestrator as ko
 from conftest import FIXTURES
+from kitty_orchestrator._types import build
 
 FAKE = str(FIXTURES / "agents" / "fake-agent")
 
@@ -104,6 +106,52 @@ def test_sync_run_events_agree_with_history_and_status(tmp_path: Path) -> None:
         changes = [b for a, b in zip(lanes, lanes[1:]) if a != b]
         assert seen == changes == [ko.Lane.DOING, ko.Lane.FOR_REVIEW, ko.Lane.DONE], (wp, seen, changes)
         assert history[0].event["type"] == "imported"
+
+
+def _plain(value: Any, at: str = "data") -> None:
+    """``value`` is JSON-shaped data of exactly the built-in types (no enum member, no object)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert type(key) is str, at
+            _plain(item, f"{at}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _plain(item, f"{at}[{i}]")
+    else:
+        assert value is None or type(value) in (str, int, float, bool), (at, type(value))
+
+
+def test_typed_objects_built_by_the_engine_equal_the_python_builders(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "056-typed", {"WP01": [], "WP02": ["WP01"], "WP10": []})
+    orch = ko.Orchestrator(repo, config())
+    assert orch.run("056-typed", grace_ms=300, retry_base_ms=20).outcome == "completed"
+    # A ref that is no WP chain: listed in `corrupt`, the others still read.
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "update-ref", "refs/kitty/wp/056-typed/WP03", head)
+    status = orch.status("056-typed")
+    # Built natively (bindings-python/src/typed.rs), equal to what the Python builders make of
+    # the same data, field by field (nested states, owners, lanes, defaults and all).
+    assert type(status) is ko.FeatureStatus
+    assert status == build(ko.FeatureStatus, status.to_dict())
+    assert list(status.wps) == ["WP01", "WP02", "WP10"], "in WP id order"
+    for wp, state in status.wps.items():
+        assert type(state) is ko.WpState and type(state.lane) is ko.Lane and state.lane is ko.Lane.DONE
+        assert state.wp == wp and state.withheld == [] and state.refused == [] and state.merged is None
+        assert state == build(ko.WpState, state.to_dict())
+    assert status.wps["WP01"].withheld is not status.wps["WP02"].withheld, "a default list per object"
+    assert [type(c) for c in status.corrupt] == [ko.CorruptState]
+    assert status.corrupt[0].reference == "refs/kitty/wp/056-typed/WP03" and status.corrupt[0].why
+    assert type(status.run) is ko.RunState and status.run.status == "finished"
+    _plain(status.to_dict())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status.wps["WP01"].lane = ko.Lane.PLANNED  # type: ignore[misc]
+    history = orch.history("056-typed")
+    assert history and all(type(h) is ko.HistoryEntry and type(h.state) is ko.WpState for h in history)
+    assert history == [build(ko.HistoryEntry, h.to_dict()) for h in history]
+    for entry in history:
+        # Events are data: a lane inside one stays the string it is in git.
+        _plain(entry.event, "event")
+        _plain(entry.to_dict())
 
 
 def test_asyncio_run(tmp_path: Path) -> None:

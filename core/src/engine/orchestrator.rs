@@ -271,13 +271,48 @@ impl Orchestrator {
     /// The board: every readable WP state, the refs that could not be read (each with why), and
     /// the run.
     pub fn status(&self, feature: &str) -> Result<FeatureStatus, crate::Error> {
+        // Collected, then built in one go (see `StateStore::board_under`).
+        let mut states = Vec::new();
+        let mut status = self.status_each(feature, &mut |id, state| states.push((id, state)))?;
+        status.wps = states.into_iter().collect();
+        Ok(status)
+    }
+
+    /// [`Orchestrator::status`] handing each readable WP's state to `each` as soon as it is read
+    /// (in ref order, not id order), so a caller can convert the first while the rest are read;
+    /// the status returned has everything but [`FeatureStatus::wps`], which is left empty.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # git2::Repository::init(dir.path())?;
+    /// # let tasks = dir.path().join("kitty-specs/001-demo/tasks");
+    /// # std::fs::create_dir_all(&tasks)?;
+    /// # std::fs::write(tasks.join("WP01-a.md"), "---\nwork_package_id: WP01\ntitle: A\n---\nDo A\n")?;
+    /// let orch = kitty_orchestrator::Orchestrator::open(dir.path(), None)?;
+    /// let mut lanes = Vec::new();
+    /// let status = orch.status_each("001-demo", &mut |id, state| lanes.push((id, state.lane)))?;
+    /// // Nothing has run yet: no state in git, and the status says so.
+    /// assert!(lanes.is_empty() && status.run.is_none() && status.wps.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn status_each(
+        &self,
+        feature: &str,
+        each: &mut dyn FnMut(WpId, WpState),
+    ) -> Result<FeatureStatus, crate::Error> {
+        let prefix = |slug: &FeatureSlug| format!("refs/kitty/wp/{slug}/");
         // A slug with state is read straight away (listing its refs to ask whether it has
         // any would cost a tenth of the read); otherwise the name is resolved against the files.
         let found = match FeatureSlug::parse(feature) {
             Ok(slug) => {
-                let board = self.store.board(&slug)?;
+                let mut any = false;
+                let board = self.store.board_each(&slug, &prefix(&slug), &mut |id, state| {
+                    any = true;
+                    each(id, state)
+                })?;
                 let run = self.store.run_state(&slug)?;
-                let any = run.is_some() || !board.states.is_empty() || !board.corrupt.is_empty();
+                let any = any || run.is_some() || !board.corrupt.is_empty();
                 any.then_some((slug, board, run))
             }
             Err(_) => None,
@@ -286,7 +321,7 @@ impl Orchestrator {
             Some(found) => found,
             None => {
                 let slug = self.slug(feature)?;
-                let board = self.store.board(&slug)?;
+                let board = self.store.board_each(&slug, &prefix(&slug), each)?;
                 let run = self.store.run_state(&slug)?;
                 (slug, board, run)
             }
@@ -294,7 +329,7 @@ impl Orchestrator {
         Ok(FeatureStatus {
             feature: slug.to_string(),
             run,
-            wps: board.states,
+            wps: BTreeMap::new(),
             corrupt: board.corrupt,
             // Only while a run holds the feature: a file a crashed run left says nothing.
             offline: if self.store.run_is_locked(&slug) {

@@ -415,6 +415,24 @@ impl StateStore {
     /// [`StateStore::board`] read from the chains under another prefix — a remote's tips as
     /// fetched (`refs/kitty-remote/<remote>/wp/<feature>/`).
     pub fn board_under(&self, feature: &FeatureSlug, prefix: &str) -> Result<Board, StateError> {
+        // Collected, then built in one go: inserting states one by one into the map moves
+        // whole snapshots around its nodes.
+        let mut states = Vec::new();
+        let mut board = self.board_each(feature, prefix, &mut |id, state| states.push((id, state)))?;
+        board.states = states.into_iter().collect();
+        Ok(board)
+    }
+
+    /// [`StateStore::board_under`] handing each readable WP's state to `each` as soon as it is
+    /// read, in ref order (not id order), so a caller can use the first while the rest are
+    /// read — the bindings build their objects on one core while git is read on the other. The
+    /// board returned holds only [`Board::corrupt`].
+    pub fn board_each(
+        &self,
+        feature: &FeatureSlug,
+        prefix: &str,
+        each: &mut dyn FnMut(WpId, WpState),
+    ) -> Result<Board, StateError> {
         let prefix = prefix.to_string();
         let mut board = Board::default();
         let mut chains = Vec::new();
@@ -450,16 +468,12 @@ impl StateStore {
         let repo = self.pooled()?;
         let packs = packs::Packs::open(&loose::objects_dir(&self.common_dir));
         let reader = read::Reader::with_packs(&repo, &packs);
-        // Collected, then built in one go: inserting states one by one into the map moves
-        // whole snapshots around its nodes.
-        let mut states = Vec::with_capacity(chains.len());
         for (id, name, oid) in chains {
             match self.read_wp(reader, &name, oid, (feature.as_str(), id.as_str()), false) {
-                Ok(state) => states.push((id, state)),
+                Ok(state) => each(id, state),
                 Err(err) => board.corrupt.push(CorruptState { reference: name, why: err.to_string() }),
             }
         }
-        board.states = states.into_iter().collect();
         Ok(board)
     }
 

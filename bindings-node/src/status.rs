@@ -1,0 +1,135 @@
+//! `status()` and `statusSync()`: the board read from git on a thread of its own, written as
+//! camelCase JSON text in batches of WPs that the JS thread parses (`JSON.parse`, far faster
+//! than N-API property by property) while the next batch is read. The package joins the
+//! batches into one `wps` object; when the refs did not come in WP id order, the head says the
+//! order to rebuild it in, so every path gives the same object as the CLI's `--json`.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use kitty_orchestrator::ids::WpId;
+use kitty_orchestrator::state::WpState;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+
+use crate::errors::{Code, guard, panic_text, to_js};
+use crate::shape::to_js_json;
+
+/// WPs per batch of JSON text: few enough wake-ups, and the first batch is soon ready.
+const BATCH: usize = 50;
+
+/// What is left of a status once its WPs were handed over in batches.
+#[napi(object)]
+#[derive(serde::Serialize)]
+pub struct StatusHead {
+    /// The status as camelCase JSON text, with `wps` an empty object.
+    pub head: String,
+    /// The WP ids in id order, when the batches did not come in that order (else null).
+    pub order: Option<Vec<String>>,
+}
+
+/// Reads the status of `feature`, handing each batch of WPs to `batch` as JSON text
+/// (`{"WP01": {…}, …}`) as soon as it is written.
+fn read(
+    orch: &kitty_orchestrator::Orchestrator,
+    feature: &str,
+    batch: &mut dyn FnMut(String),
+) -> Result<StatusHead, kitty_orchestrator::Error> {
+    let mut pending: Vec<(WpId, WpState)> = Vec::with_capacity(BATCH);
+    let mut ids: Vec<WpId> = Vec::new();
+    let mut in_order = true;
+    let mut flush = |pending: &mut Vec<(WpId, WpState)>| {
+        if !pending.is_empty() {
+            batch(to_js_json(&Batch(pending)));
+            pending.clear();
+        }
+    };
+    let status = orch.status_each(feature, &mut |id, state| {
+        in_order &= ids.last().is_none_or(|last| *last < id);
+        ids.push(id.clone());
+        pending.push((id, state));
+        if pending.len() == BATCH {
+            flush(&mut pending);
+        }
+    })?;
+    flush(&mut pending);
+    let order = (!in_order).then(|| {
+        ids.sort();
+        ids.iter().map(WpId::to_string).collect()
+    });
+    Ok(StatusHead { head: to_js_json(&status), order })
+}
+
+/// A batch of WP states written as one JSON object, by id.
+struct Batch<'a>(&'a [(WpId, WpState)]);
+
+impl serde::Serialize for Batch<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(id, state)| (id.as_str(), state)))
+    }
+}
+
+/// A status being read: `next()` gives the batches as they are written, `finish()` the rest.
+#[napi]
+pub struct StatusStream {
+    batches: Option<mpsc::Receiver<String>>,
+    reader: Option<JoinHandle<Result<StatusHead, kitty_orchestrator::Error>>>,
+}
+
+impl StatusStream {
+    /// Starts reading the status of `feature` on a thread of its own.
+    pub fn start(orch: kitty_orchestrator::Orchestrator, feature: String) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            // A send fails only once the stream was dropped unfinished: nobody is reading.
+            read(&orch, &feature, &mut |text| {
+                let _ = tx.send(text);
+            })
+        });
+        StatusStream { batches: Some(rx), reader: Some(reader) }
+    }
+}
+
+#[napi]
+impl StatusStream {
+    /// The next batch of WPs as JSON text, waiting for it; null once all were given.
+    #[napi]
+    pub fn next(&mut self) -> napi::Result<Option<String>, Code> {
+        guard(|| {
+            let next = self.batches.as_ref().and_then(|rx| rx.recv().ok());
+            if next.is_none() {
+                self.batches = None;
+            }
+            Ok(next)
+        })
+    }
+
+    /// The status without its WPs (and their order, if it has to be restored); the read's error,
+    /// if it failed. Call after `next()` gave null.
+    #[napi]
+    pub fn finish(&mut self) -> napi::Result<StatusHead, Code> {
+        guard(|| {
+            // Batches nobody asked for are dropped, so the reader cannot wait on them.
+            self.batches = None;
+            let reader =
+                self.reader.take().ok_or_else(|| napi::Error::new(Code("internal"), "finish() called twice"))?;
+            match reader.join() {
+                Ok(head) => head.map_err(to_js),
+                Err(payload) => {
+                    Err(napi::Error::new(Code("internal"), format!("internal error: {}", panic_text(payload))))
+                }
+            }
+        })
+    }
+}
+
+/// Reads the status of `feature` off the JS thread: each batch of WPs goes to `on_done` as JSON
+/// text as soon as it is written, then `{ok, value: {head, order}}` (or `{ok: false, code,
+/// message}`).
+pub fn read_async(orch: kitty_orchestrator::Orchestrator, feature: String, on_done: crate::engine::JsCallback) {
+    crate::engine::settle_blocking_with(on_done, move |on_done| {
+        read(&orch, &feature, &mut |text| {
+            on_done.call(serde_json::Value::String(text), ThreadsafeFunctionCallMode::NonBlocking);
+        })
+    });
+}

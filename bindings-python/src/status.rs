@@ -1,0 +1,86 @@
+//! `Orchestrator.status()`: the board read from git on one thread while this one (holding the
+//! GIL) builds each WP's typed object as it arrives, so the Python objects cost little more
+//! than the read itself instead of being added after it.
+
+use std::sync::mpsc;
+
+use kitty_orchestrator::Orchestrator;
+use kitty_orchestrator::ids::WpId;
+use kitty_orchestrator::state::WpState;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use crate::errors::to_py;
+use crate::typed::{Builder, Out};
+
+/// WPs handed from the reader to the builder at a time.
+const BATCH: usize = 50;
+
+/// The typed `FeatureStatus` of `feature`, its WPs in id order (as `Orchestrator::status`).
+pub fn status(py: Python<'_>, orch: &Orchestrator, feature: &str) -> PyResult<Py<PyAny>> {
+    let builder = Builder::typed(py)?;
+    let (tx, rx) = mpsc::channel::<Vec<(WpId, WpState)>>();
+    // Built states go back to the reader to be freed there: freeing them here, against the
+    // allocator arena the reader is allocating from, made both threads wait on its lock.
+    let (spent_tx, spent_rx) = mpsc::channel::<Vec<WpState>>();
+    let (head, mut wps) = std::thread::scope(|scope| -> PyResult<_> {
+        let reader = scope.spawn(move || {
+            // Handed over in batches: a wake-up per WP cost more than building its object.
+            // A send fails only once this side has given up on an error of its own.
+            let mut batch = Vec::with_capacity(BATCH);
+            let head = orch.status_each(feature, &mut |id, state| {
+                batch.push((id, state));
+                if batch.len() == BATCH {
+                    let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
+            });
+            let _ = tx.send(batch);
+            drop(tx);
+            for spent in spent_rx {
+                drop(spent);
+            }
+            head
+        });
+        let mut wps: Vec<(WpId, Out<'_>)> = Vec::new();
+        let mut receiver = rx;
+        loop {
+            // What has arrived is built with the GIL held; waiting for more releases it.
+            let batch = match receiver.try_recv() {
+                Ok(item) => item,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    let (back, item) = py.detach(move || {
+                        let item = receiver.recv().ok();
+                        (receiver, item)
+                    });
+                    receiver = back;
+                    match item {
+                        Some(item) => item,
+                        None => break,
+                    }
+                }
+            };
+            let mut spent = Vec::with_capacity(batch.len());
+            for (id, state) in batch {
+                wps.push((id, builder.build(&state)?));
+                spent.push(state);
+            }
+            let _ = spent_tx.send(spent);
+        }
+        drop(spent_tx);
+        let head =
+            reader.join().map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("the status reader panicked"))?;
+        Ok((head, wps))
+    })?;
+    let head = head.map_err(|e| to_py(py, e))?;
+    wps.sort_by(|a, b| a.0.cmp(&b.0));
+    let (raw, typed) = (PyDict::new(py), PyDict::new(py));
+    for (id, built) in &wps {
+        let key = PyString::new(py, id.as_str());
+        raw.set_item(&key, built.raw())?;
+        typed.set_item(&key, built.typed())?;
+    }
+    let built = builder.build(&head)?;
+    built.set_field("wps", raw.as_any(), typed.as_any())?;
+    Ok(built.typed().clone().unbind())
+}
