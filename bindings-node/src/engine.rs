@@ -312,7 +312,11 @@ impl NativeOrchestrator {
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
-            crate::status::read_async(orch, feature, on_done);
+            settle_blocking_with(on_done, move |on_done| {
+                crate::status::read(&orch, &feature, &mut |text| {
+                    on_done.call(serde_json::Value::String(text), ThreadsafeFunctionCallMode::NonBlocking);
+                })
+            });
             Ok(())
         })
     }

@@ -9,7 +9,6 @@ use std::thread::JoinHandle;
 
 use kitty_orchestrator::ids::WpId;
 use kitty_orchestrator::state::WpState;
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 
 use crate::errors::{Code, guard, panic_text, to_js};
@@ -30,7 +29,7 @@ pub struct StatusHead {
 
 /// Reads the status of `feature`, handing each batch of WPs to `batch` as JSON text
 /// (`{"WP01": {…}, …}`) as soon as it is written.
-fn read(
+pub fn read(
     orch: &kitty_orchestrator::Orchestrator,
     feature: &str,
     batch: &mut dyn FnMut(String),
@@ -121,15 +120,4 @@ impl StatusStream {
             }
         })
     }
-}
-
-/// Reads the status of `feature` off the JS thread: each batch of WPs goes to `on_done` as JSON
-/// text as soon as it is written, then `{ok, value: {head, order}}` (or `{ok: false, code,
-/// message}`).
-pub fn read_async(orch: kitty_orchestrator::Orchestrator, feature: String, on_done: crate::engine::JsCallback) {
-    crate::engine::settle_blocking_with(on_done, move |on_done| {
-        read(&orch, &feature, &mut |text| {
-            on_done.call(serde_json::Value::String(text), ThreadsafeFunctionCallMode::NonBlocking);
-        })
-    });
 }
