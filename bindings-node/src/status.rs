@@ -4,8 +4,8 @@
 //! batches into one `wps` object; when the refs did not come in WP id order, the head says the
 //! order to rebuild it in, so every path gives the same object as the CLI's `--json`.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use kitty_orchestrator::ids::WpId;
 use kitty_orchestrator::state::WpState;
@@ -68,24 +68,34 @@ impl serde::Serialize for Batch<'_> {
     }
 }
 
+/// How a read ended: its head, its error, or the message of its panic.
+type Outcome = Result<Result<StatusHead, kitty_orchestrator::Error>, String>;
+
 /// A status being read: `next()` gives the batches as they are written, `finish()` the rest.
 #[napi]
 pub struct StatusStream {
     batches: Option<mpsc::Receiver<String>>,
-    reader: Option<JoinHandle<Result<StatusHead, kitty_orchestrator::Error>>>,
+    outcome: Option<mpsc::Receiver<Outcome>>,
 }
 
 impl StatusStream {
-    /// Starts reading the status of `feature` on a thread of its own.
+    /// Starts reading the status of `feature` on a thread of the runtime's blocking pool (kept
+    /// from call to call: a new thread for each read, with its new stack and allocator arena,
+    /// was measured slower).
     pub fn start(orch: kitty_orchestrator::Orchestrator, feature: String) -> Self {
         let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            // A send fails only once the stream was dropped unfinished: nobody is reading.
-            read(&orch, &feature, &mut |text| {
-                let _ = tx.send(text);
-            })
+        let (done_tx, done_rx) = mpsc::channel();
+        crate::runtime::runtime().expect("a tokio runtime").spawn_blocking(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                // A send fails only once the stream was dropped unfinished: nobody is reading.
+                read(&orch, &feature, &mut |text| {
+                    let _ = tx.send(text);
+                })
+            }));
+            drop(tx);
+            let _ = done_tx.send(outcome.map_err(panic_text));
         });
-        StatusStream { batches: Some(rx), reader: Some(reader) }
+        StatusStream { batches: Some(rx), outcome: Some(done_rx) }
     }
 }
 
@@ -110,13 +120,12 @@ impl StatusStream {
         guard(|| {
             // Batches nobody asked for are dropped, so the reader cannot wait on them.
             self.batches = None;
-            let reader =
-                self.reader.take().ok_or_else(|| napi::Error::new(Code("internal"), "finish() called twice"))?;
-            match reader.join() {
-                Ok(head) => head.map_err(to_js),
-                Err(payload) => {
-                    Err(napi::Error::new(Code("internal"), format!("internal error: {}", panic_text(payload))))
-                }
+            let outcome =
+                self.outcome.take().ok_or_else(|| napi::Error::new(Code("internal"), "finish() called twice"))?;
+            match outcome.recv() {
+                Ok(Ok(head)) => head.map_err(to_js),
+                Ok(Err(panic)) => Err(napi::Error::new(Code("internal"), format!("internal error: {panic}"))),
+                Err(_) => Err(napi::Error::new(Code("internal"), "internal error: the status reader stopped")),
             }
         })
     }
