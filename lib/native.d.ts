@@ -80,7 +80,7 @@ export declare class NativeOrchestrator {
   releaseAsync(feature: string, wp: string, onDone: ((arg: any) => void)): void
 }
 
-/** A status being read: `next()` gives the batches as they are written, `finish()` the rest. */
+/** A status being read: `next()` gives the batches as they are read, `finish()` the rest. */
 export declare class StatusStream {
   /** The next batch of WPs as JSON text, waiting for it; null once all were given. */
   next(): string | null

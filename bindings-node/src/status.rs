@@ -1,6 +1,7 @@
-//! `status()` and `statusSync()`: the board read from git on a thread of its own, written as
-//! camelCase JSON text in batches of WPs that the JS thread parses (`JSON.parse`, far faster
-//! than N-API property by property) while the next batch is read. The package joins the
+//! `status()` and `statusSync()`: the board read from git on a thread of its own and handed over
+//! in batches of WPs as camelCase JSON text, which the JS thread parses (`JSON.parse`, far faster
+//! than N-API property by property) while the next batch is read. `status()` writes the text on
+//! the reader's thread; `statusSync()`, whose JS thread would only wait, writes it there. The package joins the
 //! batches into one `wps` object; when the refs did not come in WP id order, the head says the
 //! order to rebuild it in, so every path gives the same object as the CLI's `--json`.
 
@@ -27,6 +28,33 @@ pub struct StatusHead {
     pub order: Option<Vec<String>>,
 }
 
+/// Reads the status of `feature`, handing each batch of WPs to `batch` as soon as it is read.
+fn read_batches(
+    orch: &kitty_orchestrator::Orchestrator,
+    feature: &str,
+    batch: &mut dyn FnMut(Vec<(WpId, WpState)>),
+) -> Result<StatusHead, kitty_orchestrator::Error> {
+    let mut pending: Vec<(WpId, WpState)> = Vec::with_capacity(BATCH);
+    let mut ids: Vec<WpId> = Vec::new();
+    let mut in_order = true;
+    let status = orch.status_each(feature, &mut |id, state| {
+        in_order &= ids.last().is_none_or(|last| *last < id);
+        ids.push(id.clone());
+        pending.push((id, state));
+        if pending.len() == BATCH {
+            batch(std::mem::replace(&mut pending, Vec::with_capacity(BATCH)));
+        }
+    })?;
+    if !pending.is_empty() {
+        batch(pending);
+    }
+    let order = (!in_order).then(|| {
+        ids.sort();
+        ids.iter().map(WpId::to_string).collect()
+    });
+    Ok(StatusHead { head: to_js_json(&status), order })
+}
+
 /// Reads the status of `feature`, handing each batch of WPs to `batch` as JSON text
 /// (`{"WP01": {…}, …}`) as soon as it is written.
 pub fn read(
@@ -34,29 +62,7 @@ pub fn read(
     feature: &str,
     batch: &mut dyn FnMut(String),
 ) -> Result<StatusHead, kitty_orchestrator::Error> {
-    let mut pending: Vec<(WpId, WpState)> = Vec::with_capacity(BATCH);
-    let mut ids: Vec<WpId> = Vec::new();
-    let mut in_order = true;
-    let mut flush = |pending: &mut Vec<(WpId, WpState)>| {
-        if !pending.is_empty() {
-            batch(to_js_json(&Batch(pending)));
-            pending.clear();
-        }
-    };
-    let status = orch.status_each(feature, &mut |id, state| {
-        in_order &= ids.last().is_none_or(|last| *last < id);
-        ids.push(id.clone());
-        pending.push((id, state));
-        if pending.len() == BATCH {
-            flush(&mut pending);
-        }
-    })?;
-    flush(&mut pending);
-    let order = (!in_order).then(|| {
-        ids.sort();
-        ids.iter().map(WpId::to_string).collect()
-    });
-    Ok(StatusHead { head: to_js_json(&status), order })
+    read_batches(orch, feature, &mut |states| batch(to_js_json(&Batch(&states))))
 }
 
 /// A batch of WP states written as one JSON object, by id.
@@ -71,31 +77,39 @@ impl serde::Serialize for Batch<'_> {
 /// How a read ended: its head, its error, or the message of its panic.
 type Outcome = Result<Result<StatusHead, kitty_orchestrator::Error>, String>;
 
-/// A status being read: `next()` gives the batches as they are written, `finish()` the rest.
+/// A status being read: `next()` gives the batches as they are read, `finish()` the rest.
 #[napi]
 pub struct StatusStream {
-    batches: Option<mpsc::Receiver<String>>,
+    batches: Option<mpsc::Receiver<Vec<(WpId, WpState)>>>,
+    /// Written batches go back to the reader to be freed there (see `start`).
+    spent: Option<mpsc::Sender<Vec<(WpId, WpState)>>>,
     outcome: Option<mpsc::Receiver<Outcome>>,
 }
 
 impl StatusStream {
     /// Starts reading the status of `feature` on a thread of the runtime's blocking pool (kept
     /// from call to call: a new thread for each read, with its new stack and allocator arena,
-    /// was measured slower).
+    /// was measured slower). The JSON text is written on the JS thread, which would otherwise
+    /// wait for the reader; the states it wrote are freed by the reader, whose allocator arena
+    /// they came from.
     pub fn start(orch: kitty_orchestrator::Orchestrator, feature: String) -> Self {
         let (tx, rx) = mpsc::channel();
+        let (spent_tx, spent_rx) = mpsc::channel::<Vec<(WpId, WpState)>>();
         let (done_tx, done_rx) = mpsc::channel();
         crate::runtime::runtime().expect("a tokio runtime").spawn_blocking(move || {
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 // A send fails only once the stream was dropped unfinished: nobody is reading.
-                read(&orch, &feature, &mut |text| {
-                    let _ = tx.send(text);
+                read_batches(&orch, &feature, &mut |batch| {
+                    let _ = tx.send(batch);
                 })
             }));
             drop(tx);
+            for spent in spent_rx {
+                drop(spent);
+            }
             let _ = done_tx.send(outcome.map_err(panic_text));
         });
-        StatusStream { batches: Some(rx), outcome: Some(done_rx) }
+        StatusStream { batches: Some(rx), spent: Some(spent_tx), outcome: Some(done_rx) }
     }
 }
 
@@ -105,11 +119,15 @@ impl StatusStream {
     #[napi]
     pub fn next(&mut self) -> napi::Result<Option<String>, Code> {
         guard(|| {
-            let next = self.batches.as_ref().and_then(|rx| rx.recv().ok());
-            if next.is_none() {
-                self.batches = None;
+            let Some(batch) = self.batches.as_ref().and_then(|rx| rx.recv().ok()) else {
+                (self.batches, self.spent) = (None, None);
+                return Ok(None);
+            };
+            let text = to_js_json(&Batch(&batch));
+            if let Some(spent) = &self.spent {
+                let _ = spent.send(batch);
             }
-            Ok(next)
+            Ok(Some(text))
         })
     }
 
@@ -119,7 +137,7 @@ impl StatusStream {
     pub fn finish(&mut self) -> napi::Result<StatusHead, Code> {
         guard(|| {
             // Batches nobody asked for are dropped, so the reader cannot wait on them.
-            self.batches = None;
+            (self.batches, self.spent) = (None, None);
             let outcome =
                 self.outcome.take().ok_or_else(|| napi::Error::new(Code("internal"), "finish() called twice"))?;
             match outcome.recv() {
