@@ -459,7 +459,7 @@ export declare class Orchestrator {
   report(feature: string): Promise<FeatureReport>
   /** The board, read off the JS thread. */
   status(feature: string): Promise<Status>
-  /** The board, the JS thread waiting for the read (~6 ms for 1000 WPs). */
+  /** The board, the JS thread waiting for the read (~5 ms for 1000 WPs). */
   statusSync(feature: string): Status
   history(feature: string, wp?: string): Promise<HistoryEntry[]>
   /** History on the JS thread: cheap for one WP. */
