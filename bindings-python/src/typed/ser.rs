@@ -260,49 +260,25 @@ impl<'a, 'py> SeqSer<'a, 'py> {
     }
 }
 
-impl<'py> ser::SerializeSeq for SeqSer<'_, 'py> {
-    type Ok = Out<'py>;
-    type Error = Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Out<'py>> {
-        self.finish()
-    }
+/// The serde traits whose items or fields a builder takes one after another: each forwards to
+/// the builder's own `push` and `finish`.
+macro_rules! forward {
+    ($builder:ident: $($trait:ident::$method:ident),+ $(,)?) => {$(
+        impl<'py> ser::$trait for $builder<'_, 'py> {
+            type Ok = Out<'py>;
+            type Error = Error;
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+                self.push(value)
+            }
+            fn end(self) -> Result<Out<'py>> {
+                self.finish()
+            }
+        }
+    )+};
 }
 
-impl<'py> ser::SerializeTuple for SeqSer<'_, 'py> {
-    type Ok = Out<'py>;
-    type Error = Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Out<'py>> {
-        self.finish()
-    }
-}
-
-impl<'py> ser::SerializeTupleStruct for SeqSer<'_, 'py> {
-    type Ok = Out<'py>;
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Out<'py>> {
-        self.finish()
-    }
-}
-
-impl<'py> ser::SerializeTupleVariant for SeqSer<'_, 'py> {
-    type Ok = Out<'py>;
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Out<'py>> {
-        self.finish()
-    }
-}
+forward!(SeqSer: SerializeSeq::serialize_element, SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
 
 /// Sets `key` in the typed dict, making it (a copy of the data so far) when a value first
 /// differs from its data.
