@@ -9,6 +9,7 @@ use git2::{BranchType, Repository, WorktreeAddOptions, WorktreeLockStatus};
 
 use super::changes;
 use super::error::WorktreeError;
+use super::fresh::{self, Plan};
 use super::manager::{WorktreeManager, same_path};
 use super::setup;
 use super::types::{Backup, Prepared};
@@ -282,6 +283,13 @@ impl WorktreeManager {
     ) -> Result<(), WorktreeError> {
         std::fs::create_dir_all(&self.worktree_dir).map_err(WorktreeError::io(&self.worktree_dir))?;
         let reference = repo.find_reference(branch_ref).map_err(WorktreeError::git(format!("reading {branch_ref}")))?;
+        let tree = reference.peel_to_tree().map_err(WorktreeError::git(format!("reading the tree of {branch_ref}")))?;
+        if let Plan::Parallel { dirs, files } = Plan::of(repo, &tree) {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(WorktreeError::io(parent))?;
+            }
+            return fresh::add(repo, name, path, branch_ref, &dirs, &files);
+        }
         let mut opts = WorktreeAddOptions::new();
         opts.reference(Some(&reference));
         repo.worktree(name, path, Some(&opts))

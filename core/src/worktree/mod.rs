@@ -13,6 +13,7 @@ mod base;
 mod changes;
 mod create;
 mod error;
+mod fresh;
 mod integration;
 mod manager;
 mod recycle;
