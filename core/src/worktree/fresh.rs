@@ -124,8 +124,9 @@ fn plain_name(name: &[u8]) -> bool {
         return false;
     }
     let lower = name.to_ascii_lowercase();
-    let trimmed = lower.trim_ascii_end();
-    let trimmed = trimmed.strip_suffix(b".").map_or(trimmed, |t| t.trim_ascii_end());
+    // NTFS ignores trailing dots and spaces.
+    let kept = lower.iter().rposition(|c| !matches!(c, b' ' | b'.')).map_or(0, |last| last + 1);
+    let trimmed = &lower[..kept];
     !(trimmed == b".git" || lower.starts_with(b"git~") || lower == b".gitmodules")
 }
 
@@ -197,7 +198,7 @@ fn write_files(common_dir: &Path, root: &Path, files: &[File]) -> Result<Vec<Ind
         work()?;
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(&work)).collect();
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
             // Every thread is joined before the first error is reported.
             let results: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
             results.into_iter().try_for_each(|joined| joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
