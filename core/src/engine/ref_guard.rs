@@ -111,15 +111,20 @@ pub(super) fn verify(ctx: &Ctx, wp: &WorkPackage, before: &Baseline, what: &str)
             Vec::new()
         }
     };
-    let activity = ctx.activity.now();
     if let Ok(repo) = ctx.store.repo() {
+        // The tips first, then who worked on them: a task of ours enters a branch before it moves
+        // it, so any move these tips show is preceded by an entry the activity read after them
+        // shows. (Read the other way round, a WP task starting between the two reads, under load,
+        // made its own new branch look like an outside change.)
         let tips = branch_tips(&repo);
-        for (branch, was, generation) in &before.branches {
+        let found: Vec<Option<Oid>> =
+            before.branches.iter().map(|(branch, _, _)| tip_in(&tips, &repo, branch)).collect();
+        let activity = ctx.activity.now();
+        for ((branch, was, generation), found) in before.branches.iter().zip(found) {
             // Someone of ours came (or went) meanwhile: its moves are legitimate.
             if activity.get(branch).copied().unwrap_or_default() != (0, *generation) {
                 continue;
             }
-            let found = tip_in(&tips, &repo, branch);
             if found != *was {
                 changes.push(RefChange { reference: format!("refs/heads/{branch}"), expected: *was, found });
             }
