@@ -227,14 +227,29 @@ class Orchestrator {
 
   /** `{ run, wps: { [id]: state }, corrupt: [{ reference, why }] }` from the refs. */
   status(feature) {
-    // The WPs arrive as batches of JSON text while the rest is read, then the head.
-    const wps = {}
-    return settle((done) =>
-      this._native.statusAsync(feature, (message) => {
-        if (typeof message === 'string') Object.assign(wps, JSON.parse(message))
-        else done(message)
-      }),
-    ).then((head) => joinStatus(head, wps))
+    // Told of each batch as it is read, the JS thread writes and parses it; then the head.
+    return new Promise((resolve, reject) => {
+      const wps = {}
+      let stream = null
+      const ready = (finished) => {
+        try {
+          if (!finished) {
+            Object.assign(wps, JSON.parse(call(() => stream.next())))
+            return
+          }
+          call(() => stream.next())
+          resolve(joinStatus(call(() => stream.finish()), wps))
+        } catch (err) {
+          reject(err)
+        }
+      }
+      try {
+        // The first call comes from the event loop, after `stream` is set.
+        stream = call(() => this._native.statusNotify(feature, ready))
+      } catch (err) {
+        reject(err)
+      }
+    })
   }
 
   /** `status()` on the JS thread (it waits for git): one read of the refs. */

@@ -58,10 +58,11 @@ export declare class NativeOrchestrator {
   /** Events of one WP or all, oldest first, on the JS thread. */
   history(feature: string, wp?: string | undefined | null): Array<Record<string, unknown>>
   /**
-   * `status` off the JS thread: each batch of WPs goes to `on_done` as camelCase JSON text,
-   * then `{ok, value: {head, order}}` (see `status.rs`; the package's `status` joins them).
+   * `status` with the JS thread free while git is read: `on_ready` is called with `false` when
+   * a batch is ready (`next()` gives it without waiting), then with `true` when `finish()`
+   * has the rest (see `status.rs`; the package's `status` joins them).
    */
-  statusAsync(feature: string, onDone: ((arg: any) => void)): void
+  statusNotify(feature: string, onReady: ((arg: boolean) => void)): StatusStream
   /** `history` off the JS thread: the result goes to `on_done`. */
   historyAsync(feature: string, wp: string | undefined | null, onDone: ((arg: any) => void)): void
   /**

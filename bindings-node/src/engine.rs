@@ -104,18 +104,8 @@ where
     T: serde::Serialize,
     F: FnOnce() -> Result<T, kitty_orchestrator::Error> + Send + 'static,
 {
-    settle_blocking_with(on_done, move |_| work());
-}
-
-/// [`settle_blocking`] where `work` may call `on_done` before it ends (with values the JS side
-/// tells from the final `{ok, …}` object); one callback keeps everything in call order.
-pub(crate) fn settle_blocking_with<T, F>(on_done: JsCallback, work: F)
-where
-    T: serde::Serialize,
-    F: FnOnce(&JsCallback) -> Result<T, kitty_orchestrator::Error> + Send + 'static,
-{
     runtime().spawn_blocking(move || {
-        let value = match catch_unwind(AssertUnwindSafe(|| work(&on_done))) {
+        let value = match catch_unwind(AssertUnwindSafe(work)) {
             Ok(Ok(value)) => ok("value", &value),
             Ok(Err(err)) => error_value(&err),
             Err(payload) => internal_value(&panic_text(payload)),
@@ -293,7 +283,7 @@ impl NativeOrchestrator {
     /// batches of camelCase JSON text (see `status.rs`; the package's `statusSync` joins them).
     #[napi]
     pub fn status_stream(&self, feature: String) -> napi::Result<crate::status::StatusStream, Code> {
-        guard(|| Ok(crate::status::StatusStream::start(self.inner.clone(), feature)))
+        guard(|| Ok(crate::status::StatusStream::start(self.inner.clone(), feature, None)))
     }
 
     /// Events of one WP or all, oldest first, on the JS thread.
@@ -302,22 +292,20 @@ impl NativeOrchestrator {
         guard(|| self.inner.history(&feature, wp.as_deref()).map(|v| to_js_value(&v)).map_err(to_js))
     }
 
-    /// `status` off the JS thread: each batch of WPs goes to `on_done` as camelCase JSON text,
-    /// then `{ok, value: {head, order}}` (see `status.rs`; the package's `status` joins them).
+    /// `status` with the JS thread free while git is read: `on_ready` is called with `false` when
+    /// a batch is ready (`next()` gives it without waiting), then with `true` when `finish()`
+    /// has the rest (see `status.rs`; the package's `status` joins them).
     #[napi]
-    pub fn status_async(
+    pub fn status_notify(
         &self,
         feature: String,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
-    ) -> napi::Result<(), Code> {
-        let orch = self.inner.clone();
+        on_ready: ThreadsafeFunction<bool, (), bool, napi::Status, false>,
+    ) -> napi::Result<crate::status::StatusStream, Code> {
         guard(|| {
-            settle_blocking_with(on_done, move |on_done| {
-                crate::status::read(&orch, &feature, &mut |text| {
-                    on_done.call(serde_json::Value::String(text), ThreadsafeFunctionCallMode::NonBlocking);
-                })
-            });
-            Ok(())
+            let notify = move |finished| {
+                on_ready.call(finished, ThreadsafeFunctionCallMode::NonBlocking);
+            };
+            Ok(crate::status::StatusStream::start(self.inner.clone(), feature, Some(Box::new(notify))))
         })
     }
 

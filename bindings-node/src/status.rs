@@ -1,9 +1,10 @@
 //! `status()` and `statusSync()`: the board read from git on a thread of its own and handed over
-//! in batches of WPs as camelCase JSON text, which the JS thread parses (`JSON.parse`, far faster
-//! than N-API property by property) while the next batch is read. `status()` writes the text on
-//! the reader's thread; `statusSync()`, whose JS thread would only wait, writes it there. The package joins the
-//! batches into one `wps` object; when the refs did not come in WP id order, the head says the
-//! order to rebuild it in, so every path gives the same object as the CLI's `--json`.
+//! in batches of WPs, which the JS thread writes as camelCase JSON text and parses (`JSON.parse`,
+//! far faster than N-API property by property) while the next batch is read. `statusSync()` waits
+//! for each batch; `status()` is told of each by a callback, so the JS thread is free meanwhile.
+//! The package joins the batches into one `wps` object; when the refs did not come in WP id
+//! order, the head says the order to rebuild it in, so every path gives the same object as the
+//! CLI's `--json`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
@@ -55,16 +56,6 @@ fn read_batches(
     Ok(StatusHead { head: to_js_json(&status), order })
 }
 
-/// Reads the status of `feature`, handing each batch of WPs to `batch` as JSON text
-/// (`{"WP01": {…}, …}`) as soon as it is written.
-pub fn read(
-    orch: &kitty_orchestrator::Orchestrator,
-    feature: &str,
-    batch: &mut dyn FnMut(String),
-) -> Result<StatusHead, kitty_orchestrator::Error> {
-    read_batches(orch, feature, &mut |states| batch(to_js_json(&Batch(&states))))
-}
-
 /// A batch of WP states written as one JSON object, by id.
 struct Batch<'a>(&'a [(WpId, WpState)]);
 
@@ -92,22 +83,37 @@ impl StatusStream {
     /// was measured slower). The JSON text is written on the JS thread, which would otherwise
     /// wait for the reader; the states it wrote are freed by the reader, whose allocator arena
     /// they came from.
-    pub fn start(orch: kitty_orchestrator::Orchestrator, feature: String) -> Self {
+    ///
+    /// `notify` (when given) is called with `false` after each batch is ready, so `next()` will
+    /// not wait, and with `true` once all were given and `finish()` will not wait either.
+    pub fn start(
+        orch: kitty_orchestrator::Orchestrator,
+        feature: String,
+        notify: Option<Box<dyn Fn(bool) + Send>>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel();
         let (spent_tx, spent_rx) = mpsc::channel::<Vec<(WpId, WpState)>>();
         let (done_tx, done_rx) = mpsc::channel();
         crate::runtime::runtime().expect("a tokio runtime").spawn_blocking(move || {
+            let notify = |finished| {
+                if let Some(notify) = &notify {
+                    notify(finished);
+                }
+            };
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 // A send fails only once the stream was dropped unfinished: nobody is reading.
                 read_batches(&orch, &feature, &mut |batch| {
-                    let _ = tx.send(batch);
+                    if tx.send(batch).is_ok() {
+                        notify(false);
+                    }
                 })
             }));
             drop(tx);
+            let _ = done_tx.send(outcome.map_err(panic_text));
+            notify(true);
             for spent in spent_rx {
                 drop(spent);
             }
-            let _ = done_tx.send(outcome.map_err(panic_text));
         });
         StatusStream { batches: Some(rx), spent: Some(spent_tx), outcome: Some(done_rx) }
     }
