@@ -20,7 +20,6 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use git2::{IndexEntry, IndexTime, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
@@ -178,38 +177,44 @@ fn write_files(common_dir: &Path, root: &Path, files: &[File]) -> Result<Vec<Ind
     let threads =
         std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8).min(files.len().div_ceil(CHUNK));
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<IndexEntry>>> = files.iter().map(|_| Mutex::new(None)).collect();
-    let work = || -> Result<(), WorktreeError> {
+    // Each thread takes the next chunk until none is left, or until one failed (then all stop).
+    let work = || -> Result<Vec<(usize, IndexEntry)>, WorktreeError> {
         let repo =
             Repository::open(common_dir).map_err(WorktreeError::git(format!("opening {}", common_dir.display())))?;
         let odb = repo.odb().map_err(WorktreeError::git("opening the object database"))?;
+        let mut written = Vec::new();
         loop {
             let start = next.fetch_add(CHUNK, Ordering::Relaxed);
             if start >= files.len() {
-                return Ok(());
+                return Ok(written);
             }
-            for (file, slot) in files[start..].iter().zip(&slots[start..]).take(CHUNK) {
-                let entry = write_file(&odb, root, file)?;
-                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(entry);
+            for (i, file) in files.iter().enumerate().skip(start).take(CHUNK) {
+                match write_file(&odb, root, file) {
+                    Ok(entry) => written.push((i, entry)),
+                    Err(err) => {
+                        next.store(files.len(), Ordering::Relaxed);
+                        return Err(err);
+                    }
+                }
             }
         }
     };
-    if threads <= 1 {
-        work()?;
+    let parts = if threads <= 1 {
+        vec![work()?]
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
             // Every thread is joined before the first error is reported.
-            let results: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
-            results.into_iter().try_for_each(|joined| joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        })?;
-    }
-    Ok(slots
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).expect("every file was written")
-        })
-        .collect())
+            let joined: Vec<_> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect();
+            joined.into_iter().collect::<Result<Vec<_>, _>>()
+        })?
+    };
+    let mut entries: Vec<(usize, IndexEntry)> = parts.into_iter().flatten().collect();
+    entries.sort_unstable_by_key(|(i, _)| *i);
+    Ok(entries.into_iter().map(|(_, entry)| entry).collect())
 }
 
 /// Writes one file (a symlink for mode 120000) as git does; its index entry.
