@@ -172,3 +172,31 @@ fn a_creation_that_fails_midway_leaves_nothing_behind() {
     assert_eq!(git(dir, &["branch", "--list", "020-fresh-WP01"]), "", "the branch it made is removed");
     assert_eq!(git(dir, &["worktree", "prune", "--dry-run", "--verbose"]), "");
 }
+
+#[test]
+fn a_worktree_under_a_directory_whose_name_is_not_utf8_is_registered_exactly() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = common::repo();
+    let dir = tmp.path();
+    std::fs::write(dir.join("a.txt"), "a\n").unwrap();
+    commit_all(dir);
+    let odd = dir.join(std::ffi::OsStr::from_bytes(b"trees-\xff"));
+    let f = one_wp(dir);
+    let config = Config { worktree_dir: odd.clone(), ..Config::default() };
+    let m = WorktreeManager::new(dir, &f, &config).unwrap();
+    let made = m.ensure(f.work_package(&WpId::parse("WP01").unwrap()).unwrap()).unwrap();
+    assert!(made.path.starts_with(&odd));
+    // git finds the worktree through the bytes written, and it is clean and usable.
+    let status =
+        std::process::Command::new("git").args(["status", "--porcelain"]).current_dir(&made.path).output().unwrap();
+    assert!(status.status.success() && status.stdout.is_empty(), "{}", String::from_utf8_lossy(&status.stderr));
+    let listed =
+        std::process::Command::new("git").args(["worktree", "list", "--porcelain"]).current_dir(dir).output().unwrap();
+    let needle = [b"worktree ".as_slice(), made.path.as_os_str().as_bytes()].concat();
+    assert!(
+        listed.stdout.windows(needle.len()).any(|w| w == needle.as_slice()),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    assert_eq!(std::fs::read(made.path.join("a.txt")).unwrap(), b"a\n");
+}

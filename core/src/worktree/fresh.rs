@@ -148,11 +148,13 @@ pub(super) fn add(
     std::fs::create_dir(path).map_err(WorktreeError::io(path))?;
     let admin_abs = admin.canonicalize().map_err(WorktreeError::io(&admin))?;
     let path_abs = path.canonicalize().map_err(WorktreeError::io(path))?;
-    let write = |file: PathBuf, text: String| std::fs::write(&file, text).map_err(WorktreeError::io(file));
-    write(path.join(".git"), format!("gitdir: {}\n", admin_abs.display()))?;
-    write(admin.join("commondir"), "../..\n".to_string())?;
-    write(admin.join("gitdir"), format!("{}\n", path_abs.join(".git").display()))?;
-    write(admin.join("HEAD"), format!("ref: {branch_ref}\n"))?;
+    // Paths as bytes: a path that is not UTF-8 is written as it is, not lossily.
+    let line = |parts: &[&[u8]]| [parts.concat(), b"\n".to_vec()].concat();
+    let write = |file: PathBuf, text: Vec<u8>| std::fs::write(&file, text).map_err(WorktreeError::io(file));
+    write(path.join(".git"), line(&[b"gitdir: ", admin_abs.as_os_str().as_bytes()]))?;
+    write(admin.join("commondir"), line(&[b"../.."]))?;
+    write(admin.join("gitdir"), line(&[path_abs.join(".git").as_os_str().as_bytes()]))?;
+    write(admin.join("HEAD"), line(&[b"ref: ", branch_ref.as_bytes()]))?;
 
     for dir in dirs {
         let dir = path.join(std::ffi::OsStr::from_bytes(dir));
