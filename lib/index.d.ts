@@ -183,6 +183,8 @@ export interface MergeOptions {
   push?: boolean
   /** Open (or update) the landed branch's pull request afterwards (pushes it). */
   pr?: boolean
+  /** Send done WPs whose branch moved after review approved it back to review instead of refusing (`merge_not_ready`). */
+  reopenMoved?: boolean
 }
 
 /** Where a WP's work landed. */
@@ -440,6 +442,8 @@ export interface AgentSandbox {
   whyNot: string | null
   implementationWritable: string[]
   reviewWritable: string[]
+  /** Of `implementationWritable`, the git directories (the worktree's admin directory and the attempt's private store): regular files and directories only. */
+  gitFilesOnly: string[]
 }
 
 export declare class Orchestrator {

@@ -33,6 +33,8 @@ pub fn doctor(args: DoctorArgs) -> u8 {
                 "available": support.available,
                 "landlock": support.status,
                 "why_not": support.why_not,
+                "abi": support.abi,
+                "scopes": support.scopes,
                 "mode": config.sandbox,
             },
             "agents": found,
@@ -42,7 +44,14 @@ pub fn doctor(args: DoctorArgs) -> u8 {
     }
     let mode = mode_name(config.sandbox);
     match (&support.why_not, config.sandbox) {
-        (None, _) => println!("sandbox: landlock ({}); sandbox = \"{mode}\"", support.status),
+        (None, _) => {
+            let abi = support.abi.map_or_else(|| "ABI unknown".to_string(), |v| format!("ABI {v}"));
+            let scopes = match support.scopes.as_slice() {
+                [] => "signals and abstract sockets not scoped (needs ABI 6)".to_string(),
+                scopes => format!("scoped: {}", scopes.join(", ")),
+            };
+            println!("sandbox: landlock ({}, {abi}, {scopes}); sandbox = \"{mode}\"", support.status)
+        }
         (Some(why), SandboxMode::Required) => {
             println!("sandbox: unavailable ({why}); sandbox = \"required\": runs are refused")
         }
@@ -63,6 +72,7 @@ pub fn doctor(args: DoctorArgs) -> u8 {
         };
         println!("\n{}{disabled}: {installed}; {confined}", agent.id);
         println!("  implementation may write: {}", agent.sandbox.implementation_writable.join(", "));
+        println!("    (files and directories only: {})", agent.sandbox.git_files_only.join(", "));
         println!("  review may write:         {}", agent.sandbox.review_writable.join(", "));
     }
     exit::OK

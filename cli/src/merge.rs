@@ -39,6 +39,10 @@ pub struct MergeArgs {
     /// Then open (or update) the landed branch's pull request (pushes it; see `pr`).
     #[arg(long)]
     pr: bool,
+    /// Send done WPs whose branch moved after review approved it back to review (at the tip)
+    /// instead of refusing; `resume` reviews them, then merge again.
+    #[arg(long)]
+    reopen_moved: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -57,6 +61,7 @@ pub fn merge(args: MergeArgs) -> u8 {
         resolve: args.resolve,
         push: args.push,
         pr: args.pr,
+        reopen_moved: args.reopen_moved,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let json = args.json;

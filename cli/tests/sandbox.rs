@@ -65,15 +65,32 @@ fn doctor_reports_the_sandbox_and_each_agents_writable_set() {
         codex["sandbox"][role].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
     };
     let implementation = writes("implementation_writable");
-    for expected in
-        ["<worktree>", "<git-common-dir>/objects", "<git-common-dir>/refs/heads", "<attempt-tmp>", "/srv/shared"]
-    {
+    for expected in [
+        "<worktree>",
+        "<git-common-dir>/worktrees/<worktree-name>",
+        "<git-common-dir>/kitty/quarantine/<worktree-name>",
+        "<attempt-tmp>",
+        "/srv/shared",
+    ] {
         assert!(implementation.iter().any(|p| p == expected), "{expected} in {implementation:?}");
+    }
+    // Never the repository's objects or refs: an attempt adds objects and moves its branch
+    // through its private store only.
+    for never in ["<git-common-dir>/objects", "<git-common-dir>/refs"] {
+        assert!(!implementation.iter().any(|p| p.starts_with(never)), "{never} in {implementation:?}");
     }
     assert!(implementation.iter().any(|p| p.ends_with("/.codex")), "{implementation:?}");
     assert!(!implementation.iter().any(|p| p.contains("refs/kitty")), "{implementation:?}");
     let review = writes("review_writable");
     assert!(!review.iter().any(|p| p.contains("<worktree>") || p.contains("<git-common-dir>")), "{review:?}");
+
+    let here = bin().args(["doctor", "--json"]).current_dir(dir).output().unwrap();
+    let here: serde_json::Value = serde_json::from_slice(&here.stdout).unwrap();
+    if here["sandbox"]["available"] == true {
+        assert!(here["sandbox"]["abi"].as_u64().is_some_and(|v| v >= 1), "{here:#}");
+        let scoped = here["sandbox"]["scopes"].as_array().unwrap().len();
+        assert_eq!(scoped > 0, here["sandbox"]["abi"].as_u64() >= Some(6), "{here:#}");
+    }
 
     let text = bin().args(["doctor"]).env("KITTY_SANDBOX_UNSUPPORTED", "1").current_dir(dir).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout).into_owned();

@@ -124,6 +124,7 @@ fn main() {
     let confinement = kitty_orchestrator::sandbox::Confinement {
         mode: kitty_orchestrator::sandbox::SandboxMode::Required,
         writable: vec![dir.to_path_buf(), PathBuf::from("/dev/null")],
+        git_writable: Vec::new(),
     };
     let (mut plain, mut boxed) = (Vec::new(), Vec::new());
     for i in 0..100 {

@@ -480,3 +480,54 @@ async fn branch_and_commit_templates_name_what_the_run_and_the_merge_write() {
         ["spirit(WP02): merge Work WP02", "spirit(WP01): merge Work WP01"]
     );
 }
+
+/// What lands is what review approved: a commit added to a done WP's branch after approval is
+/// refused by `merge` (both strategies) and by `push --branches`, naming the WP, the approved
+/// head and the tip; nothing changes. `reopen_moved` sends the WP back to review at the tip, a
+/// run reviews it, and the next merge lands it — the added commit included, now reviewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_moved_after_approval_is_refused_or_sent_back_to_review() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "080-approved", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "feature"]);
+    let orch = Orchestrator::open(dir, Some(agents(&[]))).unwrap();
+    run_to_done(&orch, "080-approved").await;
+    let approved = rev(dir, "080-approved-WP01");
+    // Someone adds a commit to the done WP's branch after its approval.
+    let side = tempfile::tempdir().unwrap();
+    let wt = side.path().join("wt");
+    git(dir, &["worktree", "add", "-q", &wt.display().to_string(), "080-approved-WP01"]);
+    std::fs::write(wt.join("late.txt"), "not reviewed\n").unwrap();
+    git(&wt, &["add", "late.txt"]);
+    git(&wt, &["commit", "-qm", "unreviewed"]);
+    let tip = rev(dir, "080-approved-WP01");
+    git(dir, &["worktree", "remove", &wt.display().to_string()]);
+    let before = snapshot(dir);
+    for strategy in [MergeStrategy::Merge, MergeStrategy::Squash] {
+        let opts = MergeOptions { strategy: Some(strategy), ..MergeOptions::default() };
+        let err = merge(&orch, "080-approved", opts).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::MergeNotReady, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("WP01") && text.contains(&approved) && text.contains(&tip), "{text}");
+        assert_eq!(snapshot(dir), before, "nothing changed");
+    }
+    let push = kitty_orchestrator::engine::PushOptions { remote: None, branch: Some("main".into()), branches: true };
+    let err = orch.push("080-approved", push, CancellationToken::new()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MergeNotReady, "{err}");
+    // Sent back to review: the WP is for_review at the tip, and nothing lands yet.
+    let opts = MergeOptions { reopen_moved: true, ..MergeOptions::default() };
+    let err = merge(&orch, "080-approved", opts).await.unwrap_err();
+    assert!(err.to_string().contains("WP01 (for_review"), "{err}");
+    let state = orch.status("080-approved").unwrap();
+    let wp01 = state.wps.values().find(|w| w.wp == "WP01").unwrap();
+    assert_eq!((wp01.lane, wp01.head.as_deref()), (kitty_orchestrator::Lane::ForReview, Some(tip.as_str())));
+    let event = git(dir, &["show", "-s", "--format=%B", "refs/kitty/wp/080-approved/WP01"]);
+    assert!(event.contains("Kitty-Event: reopened"), "{event}");
+    run_to_done(&orch, "080-approved").await;
+    let report = merge(&orch, "080-approved", MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged, "{report:#?}");
+    assert_eq!(git(dir, &["show", "main:late.txt"]), "not reviewed\n");
+    assert_fsck_clean(dir);
+}

@@ -55,6 +55,7 @@ async fn an_agent_writes_its_worktree_and_nothing_else() {
                     ("ESCAPE_WP", "WP02"),
                     ("ESCAPE_WRITE", &targets.join(",")),
                     ("ESCAPE_REF", "refs/kitty/wp/050-box/WP01"),
+                    ("ESCAPE_DIRECT", "1"),
                 ],
             ),
             common::agent("rev", &[]),
@@ -142,46 +143,82 @@ async fn sandbox_off_leaves_the_agent_unconfined_and_says_so() {
     assert!(log.contains("# sandbox: unconfined (sandbox = \"off\")"), "{log}");
 }
 
-/// A run where WP02's agent moves `reference` to its own commit (WP01 is done by then, one WP at
-/// a time, so nobody works on it): WP02
-/// ends blocked as a security event naming the ref, the ref is put back, and the tip the agent
-/// set is kept in a quarantine ref.
-async fn tampering_is_found_and_put_back(slug: &str, reference: &str, sandbox: &str) {
+/// How an agent goes at a ref it does not own.
+#[derive(Clone, Copy, PartialEq)]
+enum Attack {
+    /// `git update-ref` in its worktree: it works against its private store, so only its copy
+    /// moves.
+    InItsWorktree,
+    /// `git --git-dir=<the repository's common dir> update-ref`: at the repository itself.
+    Direct,
+}
+
+/// A run where WP02's agent moves `reference` (WP01 is done by then, one WP at a time, so
+/// nobody works on it). Through its worktree, or directly while unconfined: WP02 ends blocked as
+/// a security event naming the ref, the repository's ref is where it was, and what the agent set
+/// is kept in a quarantine ref. Directly under Landlock: refused, nothing moved, WP02 done.
+async fn tampering_is_found_and_put_back(slug: &str, reference: &str, sandbox: &str, attack: Attack) {
     let tmp = common::repo();
     let dir = tmp.path();
     common::feature(dir, slug, &[("WP01", "planned", &[]), ("WP02", "planned", &[])]);
     let ref_file = tmp.path().parent().unwrap().join(format!("{slug}-ref-{}", std::process::id()));
     std::fs::write(&ref_file, reference).unwrap();
+    let mut env = vec![("ESCAPE_WP", "WP02".to_string()), ("ESCAPE_REF_FILE", ref_file.display().to_string())];
+    if attack == Attack::Direct {
+        env.push(("ESCAPE_DIRECT", "1".into()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let cfg = config(
         &format!(
             "sandbox = \"{sandbox}\"\nmax_concurrent_wps = 1\n[agents]\nimplementation = [\"sly\"]\nreview = [\"rev\"]"
         ),
-        &[
-            escape_agent("sly", &[("ESCAPE_WP", "WP02"), ("ESCAPE_REF_FILE", &ref_file.display().to_string())]),
-            common::agent("rev", &[]),
-        ],
+        &[escape_agent("sly", &env), common::agent("rev", &[])],
     );
+    let before = git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/", "refs/tags/"]);
+    let rev = |name: &str| {
+        let out =
+            std::process::Command::new("git").args(["rev-parse", "--verify", "-q", name]).current_dir(dir).output();
+        String::from_utf8_lossy(&out.unwrap().stdout).trim().to_string()
+    };
+    let before_tip = rev(reference);
     let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
     let summary = orch.run(slug, fast(), no_events(), CancellationToken::new()).await.unwrap();
     std::fs::remove_file(&ref_file).unwrap();
+    kitty_test_support::assert_fsck_clean(dir);
+    let wp01_tip = git(dir, &["rev-parse", &format!("{slug}-WP01")]);
+    let tip = rev(reference);
+    if !reference.starts_with("refs/kitty/") {
+        let expected = if reference.ends_with("WP01") { wp01_tip.trim() } else { before_tip.as_str() };
+        assert_eq!(tip, expected, "{reference} moved");
+        assert_eq!(git(dir, &["show", &format!("{slug}-WP01:WP01.txt")]), "work of WP01\n");
+    }
     let wp02 = summary.wps.iter().find(|w| w.id == "WP02").unwrap();
+    let log = std::fs::read_to_string(dir.join(format!(".kittify/logs/{slug}/WP02-implementation-1.log"))).unwrap();
+    if attack == Attack::Direct && sandbox == "required" {
+        // Landlock refused it: nothing moved, nothing to report.
+        assert!(log.lines().any(|l| l.starts_with("[stderr] update-ref") && l.contains(": exit 128")), "{log}");
+        assert_eq!(wp02.lane, kitty_orchestrator::Lane::Done, "{summary:#?}");
+        let after = git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/", "refs/tags/"]);
+        for line in before.lines() {
+            assert!(after.lines().any(|l| l == line), "{line} moved: {after}");
+        }
+        return;
+    }
     assert_eq!(wp02.lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
     let reason = wp02.reason.clone().unwrap_or_default();
-    assert!(reason.starts_with("security: refs changed outside the orchestrator"), "{reason}");
+    let expected = match attack {
+        Attack::InItsWorktree => "changed what it does not own",
+        Attack::Direct => "refs changed outside the orchestrator",
+    };
+    assert!(reason.starts_with("security: ") && reason.contains(expected), "{reason}");
     assert!(reason.contains(reference), "the reason names the ref: {reason}");
     assert!(reason.contains("is kept at refs/kitty/quarantine/"), "{reason}");
     // WP01 is untouched: done (its chain readable again), its branch where its agent left it.
     assert_eq!(summary.wps.iter().find(|w| w.id == "WP01").unwrap().lane, kitty_orchestrator::Lane::Done);
     assert!(summary.corrupt.is_empty(), "{:?}", summary.corrupt);
-    let tip = git(dir, &["rev-parse", reference]);
     let kept =
         git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", &format!("refs/kitty/quarantine/{slug}/")]);
-    let wp02_head = git(dir, &["rev-parse", &format!("{slug}-WP02")]);
-    assert!(kept.contains(wp02_head.trim()), "the agent's tip is kept: {kept}");
-    assert_ne!(tip.trim(), wp02_head.trim(), "{reference} was put back");
-    if !reference.starts_with("refs/kitty/") {
-        assert_eq!(git(dir, &["show", &format!("{reference}:WP01.txt")]), "work of WP01\n");
-    }
+    assert!(!kept.trim().is_empty(), "what the agent set is kept: {kept}");
     let history = orch.history(slug, Some("WP02")).unwrap();
     assert!(history.iter().any(|h| matches!(
         h.state.last_event,
@@ -191,20 +228,37 @@ async fn tampering_is_found_and_put_back(slug: &str, reference: &str, sandbox: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unconfined_agent_that_rewrites_a_state_ref_blocks_its_wp() {
-    tampering_is_found_and_put_back("053-state", "refs/kitty/wp/053-state/WP01", "off").await;
+    tampering_is_found_and_put_back("053-state", "refs/kitty/wp/053-state/WP01", "off", Attack::Direct).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unconfined_agent_that_moves_another_wps_branch_blocks_its_wp() {
-    tampering_is_found_and_put_back("054-branch", "refs/heads/054-branch-WP01", "off").await;
+    tampering_is_found_and_put_back("054-branch", "refs/heads/054-branch-WP01", "off", Attack::Direct).await;
 }
 
-/// Branches share `refs/heads/`, which a confined implementer must be able to write (its own
-/// branch): the after-attempt check is what catches it moving another WP's branch.
+/// Without Landlock nothing stops an agent writing the repository's refs: even the target
+/// branch is compared after the attempt and put back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_confined_agent_that_moves_another_wps_branch_blocks_its_wp() {
+async fn an_unconfined_agent_that_moves_main_blocks_its_wp_and_main_is_put_back() {
+    tampering_is_found_and_put_back("056-main", "refs/heads/main", "off", Attack::Direct).await;
+}
+
+/// In its worktree an agent's git works against its private store: moving another branch, or
+/// `main`, moves only its copy; the WP is blocked as a security event all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_moves_another_branch_in_its_worktree_moves_only_its_copy() {
+    tampering_is_found_and_put_back("055-boxed", "refs/heads/055-boxed-WP01", "best_effort", Attack::InItsWorktree)
+        .await;
+    tampering_is_found_and_put_back("057-main", "refs/heads/main", "best_effort", Attack::InItsWorktree).await;
+    tampering_is_found_and_put_back("058-state", "refs/kitty/wp/058-state/WP01", "off", Attack::InItsWorktree).await;
+}
+
+/// Under Landlock the repository's refs are not writable at all: a direct attack is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confined_agent_cannot_move_any_ref_of_the_repository() {
     if !landlock_here() {
         return;
     }
-    tampering_is_found_and_put_back("055-boxed", "refs/heads/055-boxed-WP01", "required").await;
+    tampering_is_found_and_put_back("059-main", "refs/heads/main", "required", Attack::Direct).await;
+    tampering_is_found_and_put_back("05a-tag", "refs/tags/v1", "required", Attack::Direct).await;
 }

@@ -127,6 +127,7 @@ class MergeOptions(TypedDict, total=False):
     resolve: bool
     push: bool
     pr: bool
+    reopen_moved: bool
 
 
 class _Signalled(BaseException):
@@ -226,8 +227,10 @@ class Orchestrator:
         """Lands the done WPs of ``feature`` on its target branch (or ``into``) in dependency
         order — ``strategy`` ``"merge"`` or ``"squash"``; ``partial`` lands the done,
         dependency-closed WPs; ``dry_run`` changes nothing; ``resolve`` gives conflicts to an
-        agent. Nothing changes unless everything merges (and verifies): conflicts raise
-        :class:`MergeError` naming the WPs and paths. Blocks with the GIL released."""
+        agent. What lands is what review approved: a done WP whose branch moved after its
+        approval is refused (``merge_not_ready``), or sent back to review with
+        ``reopen_moved``. Nothing changes unless everything merges (and verifies): conflicts
+        raise :class:`MergeError` naming the WPs and paths. Blocks with the GIL released."""
         spec: dict[str, Any] = dict(options)
         on_event = spec.pop("on_event", None)
         deliver = None if on_event is None else (lambda data: on_event(event_from_dict(data)))
@@ -304,7 +307,8 @@ class Orchestrator:
 def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:
     """Every built-in and configured agent, found on PATH or not, with its version and its
     ``sandbox``: ``mode``, whether it is ``confined`` here (``why_not`` if not), and the paths
-    each role may write (``implementation_writable``, ``review_writable``)."""
+    each role may write (``implementation_writable``, ``review_writable``; of the first, the git
+    directories in ``git_files_only`` take regular files and directories only)."""
     result: list[dict[str, Any]] = _native.detect_agents(config)
     return result
 

@@ -23,6 +23,9 @@ pub struct AgentSandbox {
     pub implementation_writable: Vec<String>,
     /// What a review attempt may write.
     pub review_writable: Vec<String>,
+    /// Of `implementation_writable`, the git directories (its worktree's admin directory and its
+    /// private store): regular files and directories only, never a symlink, FIFO or device.
+    pub git_files_only: Vec<String>,
 }
 
 /// `agent`'s confinement under `config` on this machine.
@@ -39,13 +42,12 @@ pub fn agent_sandbox(config: &Config, agent: &str) -> AgentSandbox {
     extra.extend(settings.map(|s| s.writable.clone()).unwrap_or_default());
     let common = Path::new("<git-common-dir>");
     let git = GitAreas {
-        objects: common.join("objects"),
         admin: common.join("worktrees").join("<worktree-name>"),
-        branches: vec![common.join("refs/heads"), common.join("logs/refs/heads")],
+        store: common.join("kitty").join("quarantine").join("<worktree-name>"),
     };
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let set = |role| {
-        writable_paths(
+        let writable = writable_paths(
             role,
             agent,
             Path::new("<worktree>"),
@@ -53,10 +55,8 @@ pub fn agent_sandbox(config: &Config, agent: &str) -> AgentSandbox {
             Path::new("<attempt-tmp>"),
             home.as_deref(),
             &extra,
-        )
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect()
+        );
+        writable.paths.iter().chain(&writable.git).map(|p| p.display().to_string()).collect::<Vec<String>>()
     };
     AgentSandbox {
         mode,
@@ -64,5 +64,6 @@ pub fn agent_sandbox(config: &Config, agent: &str) -> AgentSandbox {
         why_not,
         implementation_writable: set(Role::Implementation),
         review_writable: set(Role::Review),
+        git_files_only: [&git.admin, &git.store].iter().map(|p| p.display().to_string()).collect(),
     }
 }

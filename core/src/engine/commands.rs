@@ -22,7 +22,7 @@ pub(super) fn command_run(
     cwd: &Path,
     log_path: PathBuf,
 ) -> (AgentRun, super::confine::AttemptSandbox) {
-    let sandbox = super::confine::for_attempt(ctx, Role::Implementation, name, cwd);
+    let sandbox = super::confine::for_command(ctx, name, cwd);
     let run = AgentRun {
         command: AgentCommand {
             agent: name.to_string(),

@@ -1,6 +1,8 @@
 //! What each process the engine starts for an attempt may write (DESIGN: agents are confined to
-//! their worktree): the confinement by role and agent, and the attempt's private temporary
-//! directory (`TMPDIR`), which lives as long as the returned guard.
+//! their worktree): the confinement by role and agent, the attempt's private temporary
+//! directory (`TMPDIR`), which lives as long as the returned guard, and — for an implementation
+//! attempt in a linked worktree — its private git store, opened before the agent starts and
+//! concluded after every process of it is gone ([`AttemptSandbox::conclude`]).
 
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use crate::config::Config;
 use crate::error::EngineError;
 use crate::role::Role;
 use crate::sandbox::{Confinement, GitAreas, SandboxMode, writable_paths};
+use crate::worktree::{Concluded, Quarantine};
 
 /// An attempt's confinement and the temporary directory it may write.
 pub(super) struct AttemptSandbox {
@@ -19,10 +22,83 @@ pub(super) struct AttemptSandbox {
     pub(super) env: Vec<(String, String)>,
     /// Removed when the attempt is over.
     _temp: Option<tempfile::TempDir>,
+    /// The implementation attempt's private git store, open until concluded.
+    store: Option<Quarantine>,
+    /// Landlock holds the attempt's processes.
+    pub(super) confined: bool,
 }
 
-/// The confinement of `agent` (an agent id, `setup` or `verify`) working in `cwd` as `role`.
-pub(super) fn for_attempt(ctx: &Ctx, role: Role, agent: &str, cwd: &Path) -> AttemptSandbox {
+impl AttemptSandbox {
+    /// After every process of the attempt is gone: takes its objects and its branch's tip into
+    /// the repository (see [`Quarantine::conclude`]). `None` when it had no private store.
+    pub(super) fn conclude(&mut self, ctx: &Ctx) -> Result<Option<Concluded>, crate::Error> {
+        let Some(store) = self.store.take() else { return Ok(None) };
+        let repo = ctx.store.repo()?;
+        Ok(Some(store.conclude(&repo, true)?))
+    }
+}
+
+impl Drop for AttemptSandbox {
+    /// A store left open (an error or a panic between the start and the conclusion) is
+    /// concluded here, so the worktree never stays pointed at it; failing that, the next
+    /// attempt in the worktree concludes it.
+    fn drop(&mut self) {
+        let Some(store) = self.store.take() else { return };
+        let concluded = git2::Repository::open(store.common())
+            .map_err(|e| e.to_string())
+            .and_then(|repo| store.conclude(&repo, true).map_err(|e| e.to_string()));
+        if let Err(err) = concluded {
+            tracing::warn!(store = %store.dir().display(), %err, "an attempt's private git store is left for the next attempt to conclude");
+        }
+    }
+}
+
+/// Concludes what an earlier attempt in the same worktree left open (its orchestrator died):
+/// its objects and its commits are taken as after any attempt.
+pub(super) fn settle(ctx: &Ctx, store: &Quarantine) -> Result<(), crate::Error> {
+    if !store.pending() {
+        return Ok(());
+    }
+    let repo = ctx.store.repo()?;
+    let done = store.conclude(&repo, true)?;
+    tracing::warn!(
+        store = %store.dir().display(),
+        objects = done.objects,
+        adopted = done.adopted,
+        "concluded the private git store of an attempt whose orchestrator died"
+    );
+    Ok(())
+}
+
+/// The confinement of the `setup` or `verify` command (`name`) in `cwd`: as an implementation
+/// attempt's, without a private git store — it reads the repository and writes no object or ref.
+pub(super) fn for_command(ctx: &Ctx, name: &str, cwd: &Path) -> AttemptSandbox {
+    build(ctx, Role::Implementation, name, cwd, None)
+}
+
+/// The confinement of `agent` working in `cwd` as `role`;
+/// `store` is the private git store of an implementation attempt in a linked worktree (opened
+/// here, after concluding what an earlier attempt left). Setup and verify commands get none:
+/// they read the repository and write no git object or ref.
+pub(super) fn for_attempt(
+    ctx: &Ctx,
+    role: Role,
+    agent: &str,
+    cwd: &Path,
+    store: Option<Quarantine>,
+) -> Result<AttemptSandbox, crate::Error> {
+    let store = match store.filter(|_| role == Role::Implementation) {
+        Some(store) => {
+            settle(ctx, &store)?;
+            store.open(&ctx.store.repo()?)?;
+            Some(store)
+        }
+        None => None,
+    };
+    Ok(build(ctx, role, agent, cwd, store))
+}
+
+fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantine>) -> AttemptSandbox {
     let settings = ctx.config.agents.settings.get(agent);
     let mode = settings.and_then(|s| s.sandbox).unwrap_or(ctx.config.sandbox);
     let temp = tempfile::Builder::new().prefix("kitty-attempt-").tempdir().ok();
@@ -39,19 +115,21 @@ pub(super) fn for_attempt(ctx: &Ctx, role: Role, agent: &str, cwd: &Path) -> Att
             }
         }
     }
-    let git = GitAreas::of(cwd);
+    let git = store.as_ref().map(|s| GitAreas { admin: s.admin().to_path_buf(), store: s.dir() });
     let writable = writable_paths(role, agent, cwd, git.as_ref(), &temp_path, home.as_deref(), &extra);
-    if mode == SandboxMode::BestEffort {
-        let support = crate::sandbox::support();
-        if let Some(why) = support.why_not.filter(|_| !support.available) {
-            // Once per run (warnings are kept once per distinct message).
-            tracing::warn!(%why, "agents run unconfined");
-            ctx.warn(format!("agents run unconfined (sandbox = \"best_effort\"): {why}"));
-        }
+    let support = crate::sandbox::support();
+    let confined = mode != SandboxMode::Off && support.available;
+    if mode == SandboxMode::BestEffort
+        && let Some(why) = support.why_not.filter(|_| !support.available)
+    {
+        // Once per run (warnings are kept once per distinct message).
+        tracing::warn!(%why, "agents run unconfined");
+        ctx.warn(format!("agents run unconfined (sandbox = \"best_effort\"): {why}"));
     }
     let dir = temp_path.display().to_string();
     let env = ["TMPDIR", "TMP", "TEMP"].iter().map(|k| (k.to_string(), dir.clone())).collect();
-    AttemptSandbox { confinement: Confinement { mode, writable }, env, _temp: temp }
+    let confinement = Confinement { mode, writable: writable.paths, git_writable: writable.git };
+    AttemptSandbox { confinement, env, _temp: temp, store, confined }
 }
 
 /// Refuses a run before anything starts when an agent of the roster (or the setup or verify

@@ -267,7 +267,7 @@ impl Orchestrator {
             None
         };
         let branch_of = |wp: &WpId| landing.names.branch(wp);
-        let mut plan = land::plan(&PlanInput {
+        let planned = land::plan(&PlanInput {
             repo: &repo,
             feature: &landing.feature,
             states: &states,
@@ -276,7 +276,13 @@ impl Orchestrator {
             base: &landing.base,
             strategy: landing.strategy,
             partial: landing.opts.partial,
-        })?;
+        });
+        let mut plan = match planned {
+            Err(LandError::MovedSinceApproval { moved, .. }) if landing.opts.reopen_moved && !landing.opts.dry_run => {
+                return Err(self.reopen(&landing.feature, &moved).unwrap_or_else(|err| err));
+            }
+            planned => planned?,
+        };
         let integration = self.integrate_plan(landing, &repo, &mut plan, stop_at_conflict)?;
         let mut report = MergeReport {
             feature: slug.to_string(),
@@ -311,6 +317,24 @@ impl Orchestrator {
             }
         }
         Ok((plan, integration, report))
+    }
+
+    /// Sends each done WP of `moved` back to review at its branch's tip; the error that stops
+    /// the merge then lists them (nothing lands until they are approved again).
+    fn reopen(&self, feature: &Feature, moved: &[land::MovedSinceApproval]) -> Result<crate::Error, crate::Error> {
+        let actor = crate::state::Actor { name: "kitty-orchestrator merge".into(), email: "merge@kitty.local".into() };
+        let mut not_done = Vec::new();
+        for m in moved {
+            let id = WpId::parse(&m.wp).map_err(|why| super::EngineError::Internal(why.to_string()))?;
+            let reason = format!(
+                "its branch {} moved after review approved {}: {} is reviewed again",
+                m.branch, m.approved, m.tip
+            );
+            let event = WpEvent::Reopened { head: m.tip.clone(), reason: reason.clone() };
+            self.store.append(&feature.slug, &id, &Append::new(event).by(actor.clone()).body(reason))?;
+            not_done.push(format!("{} (for_review: sent back to review, its branch moved after approval)", m.wp));
+        }
+        Ok(LandError::NotReady { feature: feature.slug.to_string(), not_done }.into())
     }
 
     /// Integrates the steps of `plan` not integrated yet (after a resolution), stopping at the

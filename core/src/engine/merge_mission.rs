@@ -30,6 +30,33 @@ pub(crate) fn spec_kitty_program() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join("spec-kitty")).find(|p| p.is_file())
 }
 
+/// What lands is what review approved: each lane branch (`heads`: WP, branch, tip) must be at
+/// the approved head of one of its WPs (the lane's WPs build on one another, so its newest
+/// approval covers the rest). Each WP of a lane that is not, with the lane's newest approval.
+fn lanes_moved_since_approval(
+    heads: &[(crate::ids::WpId, String, Option<String>)],
+    states: &std::collections::BTreeMap<crate::ids::WpId, crate::state::WpState>,
+) -> Vec<crate::land::MovedSinceApproval> {
+    let mut moved = Vec::new();
+    let mut branches: Vec<&str> = heads.iter().map(|(_, b, _)| b.as_str()).collect();
+    branches.dedup();
+    for branch in branches {
+        let lane: Vec<_> = heads.iter().filter(|(_, b, _)| b == branch).collect();
+        let approved: Vec<String> = lane.iter().filter_map(|(wp, _, _)| states.get(wp)?.head.clone()).collect();
+        let Some(tip) = lane.first().and_then(|(_, _, tip)| tip.clone()) else { continue };
+        if approved.is_empty() || approved.contains(&tip) {
+            continue;
+        }
+        moved.extend(lane.iter().map(|(wp, _, _)| crate::land::MovedSinceApproval {
+            wp: wp.to_string(),
+            branch: branch.to_string(),
+            approved: approved.last().cloned().unwrap_or_default(),
+            tip: tip.clone(),
+        }));
+    }
+    moved
+}
+
 impl Orchestrator {
     pub(super) async fn merge_mission(
         &self,
@@ -86,6 +113,10 @@ impl Orchestrator {
                 (wp.id.clone(), branch, head)
             })
             .collect();
+        let moved = lanes_moved_since_approval(&heads, &states);
+        if !moved.is_empty() {
+            return Err(LandError::MovedSinceApproval { feature: slug.to_string(), moved }.into());
+        }
         // Its git merges call `spec-kitty merge-driver-event-log`: its directory goes on PATH.
         let mut env = vec![("SPEC_KITTY_NON_INTERACTIVE".to_string(), "1".to_string())];
         if let Some(dir) = program.parent() {

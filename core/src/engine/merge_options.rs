@@ -29,6 +29,10 @@ pub struct MergeOptions {
     /// Open (or update) the landed branch's pull request afterwards, which pushes it (also the
     /// configuration's `auto_pr`).
     pub pr: bool,
+    /// A done WP whose branch moved after its review approved it goes back to review (at its
+    /// tip) instead of refusing the merge with `merge_not_ready`; nothing lands until it is
+    /// approved again (`resume`).
+    pub reopen_moved: bool,
 }
 
 fn invalid(key: &str, message: String) -> ConfigError {

@@ -55,10 +55,14 @@ pub(super) async fn resolve_conflict(
             })
             .await??;
             let log = logs_dir(ctx).join(format!("merge-resolve-{}-{agent}-{attempt}.log", step.wp));
-            let outcome = run_merge_agent(ctx, agent, attempt, &tree.path, text.clone(), log.clone()).await?;
+            let outcome = run_merge_agent(ctx, agent, attempt, tree, text.clone(), log.clone()).await?;
             let log = log.display().to_string();
             if outcome.cancelled {
                 return Err(super::EngineError::Aborted(format!("the merge of {} was aborted", feature.slug)).into());
+            }
+            if outcome.failure == Some(FailureClass::RefTampering) {
+                last = Tried::Failed { why: outcome.result.error.clone().unwrap_or_default(), log };
+                break 'agents;
             }
             last = match (&outcome.status, land::markers_left(&tree.path, &paths)) {
                 (Some(crate::executor::KittyStatus::Blocked(why) | crate::executor::KittyStatus::Kickback(why)), _) => {

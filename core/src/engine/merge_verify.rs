@@ -150,8 +150,12 @@ async fn fix_round(
     'agents: for agent in &agents {
         for attempt in 0..=ctx.config.max_retries {
             let log = logs_dir(ctx).join(format!("merge-fix-{round}-{agent}-{}.log", attempt + 1));
-            let outcome = run_merge_agent(ctx, agent, round, &tree.path, text.clone(), log.clone()).await?;
+            let outcome = run_merge_agent(ctx, agent, round, tree, text.clone(), log.clone()).await?;
             last = Some((agent.clone(), log.display().to_string()));
+            if outcome.failure == Some(FailureClass::RefTampering) {
+                let stop = outcome.result.error.clone();
+                return Ok(Fix { agent: Some(agent.clone()), log: last.map(|l| l.1), commit: None, stop });
+            }
             let message = format!(
                 "{}: fix the merge's verification (round {round})\n\nChanges left uncommitted by {agent}, committed by kitty-orchestrator.\n\nKitty-Feature: {}\nKitty-Agent: {}\n",
                 ctx.feature.slug,
@@ -188,17 +192,21 @@ async fn fix_round(
     Ok(Fix { agent, log, commit: (after != before).then(|| after.to_string()), stop: None })
 }
 
-/// Runs one implementation agent for a merge (fix or resolution) in `cwd`.
+/// Runs one implementation agent for a merge (fix or resolution) in the integration worktree
+/// `tree`, against its private git store. An agent that changed what it does not own (another
+/// ref, the worktree's link files) ends as `ref_tampering`, the reason in `result.error`.
 pub(super) async fn run_merge_agent(
     ctx: &Ctx,
     agent: &str,
     round: u32,
-    cwd: &Path,
+    tree: &IntegrationTree,
     prompt: String,
     log_path: PathBuf,
 ) -> Result<Outcome, crate::Error> {
     let spec = ctx.roster.spec(agent).expect("roster agents have specs");
-    let sandbox = super::confine::for_attempt(ctx, Role::Implementation, agent, cwd);
+    let cwd = tree.path.as_path();
+    let store = ctx.worktrees.integration_quarantine(tree);
+    let mut sandbox = super::confine::for_attempt(ctx, Role::Implementation, agent, cwd, Some(store))?;
     let mut command = spec.command(Role::Implementation).clone();
     command.env.extend(sandbox.env.iter().cloned());
     let run = AgentRun {
@@ -232,6 +240,12 @@ pub(super) async fn run_merge_agent(
         }
         None => execute(run, None, ctx.cancel.child_token()).await,
     };
-    drop(sandbox);
-    outcome.map_err(|e| crate::Error::Io { path: e.path, source: e.source })
+    let mut outcome = outcome.map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
+    let concluded = sandbox.conclude(ctx)?;
+    let what = format!("{agent}'s merge round {round}");
+    if let Some(why) = concluded.as_ref().and_then(|done| super::ref_guard::private_moves(ctx, &what, done)) {
+        outcome.failure = Some(FailureClass::RefTampering);
+        outcome.result.error = Some(why);
+    }
+    Ok(outcome)
 }

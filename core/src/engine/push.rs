@@ -138,11 +138,17 @@ impl Orchestrator {
         })?;
         refs.push((head, tip));
         if branches {
+            // A done WP's branch goes out only at the head its review approved.
+            let mut moved = Vec::new();
             for (wp, state) in self.store.feature_states(slug)? {
-                let name = state.branch.unwrap_or_else(|| format!("{slug}-{wp}"));
+                let name = state.branch.clone().unwrap_or_else(|| format!("{slug}-{wp}"));
                 if let Ok(oid) = repo.refname_to_id(&format!("refs/heads/{name}")) {
+                    moved.extend(crate::land::moved_since_approval(Some(&state), &name, Some(oid)));
                     refs.push((format!("refs/heads/{name}"), oid));
                 }
+            }
+            if !moved.is_empty() {
+                return Err(crate::land::LandError::MovedSinceApproval { feature: slug.to_string(), moved }.into());
             }
         }
         for prefix in [

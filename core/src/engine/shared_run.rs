@@ -70,6 +70,7 @@ fn goes_out_at_once(event: &WpEvent) -> bool {
             | WpEvent::Blocked { .. }
             | WpEvent::Canceled { .. }
             | WpEvent::Retried
+            | WpEvent::Reopened { .. }
     )
 }
 

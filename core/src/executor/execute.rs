@@ -141,9 +141,13 @@ fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
     let ruleset = match run.confinement.as_ref().map(crate::sandbox::prepare) {
         None => None,
         Some(Ok(crate::sandbox::Prepared::Confine(ruleset))) => {
-            let writable: Vec<String> =
-                run.confinement.iter().flat_map(|c| c.writable.iter()).map(|p| p.display().to_string()).collect();
+            let show = |paths: &[std::path::PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+            let writable = run.confinement.as_ref().map(|c| show(&c.writable)).unwrap_or_default();
             writeln!(log, "# sandbox: landlock, writable: {}", writable.join(" ")).map_err(log_err)?;
+            let git = run.confinement.as_ref().map(|c| show(&c.git_writable)).unwrap_or_default();
+            if !git.is_empty() {
+                writeln!(log, "# sandbox: git (files and directories only): {}", git.join(" ")).map_err(log_err)?;
+            }
             Some(ruleset)
         }
         Some(Ok(crate::sandbox::Prepared::Unconfined(why))) => {
@@ -166,6 +170,10 @@ fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
         .current_dir(&run.cwd)
         .envs(run.command.env.iter().map(|(k, v)| (k, v)))
         .envs(env.iter().map(|(k, v)| (k, v)))
+        // Our own PWD names the user's checkout; CLIs that take their directory from $PWD
+        // (opencode, kilo) would work there. The worktree is theirs, by both names.
+        .env("PWD", &run.cwd)
+        .env_remove("OLDPWD")
         .stdin(if stdin_prompt.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -67,6 +67,20 @@ pub enum LandError {
         /// The paths at stake.
         paths: Vec<String>,
     },
+    /// Done WPs whose branch moved after review approved it: what would land is not what was
+    /// reviewed.
+    #[error(
+        "{feature}: {} moved after review approved {}; nothing was landed: send {} back to review (`merge --reopen-moved`, then `resume`), or reset each branch to its approved head",
+        moved.iter().map(|m| format!("{}'s branch {} (approved {}, now {})", m.wp, m.branch, m.approved, m.tip)).collect::<Vec<_>>().join(", "),
+        if moved.len() == 1 { "it" } else { "them" },
+        if moved.len() == 1 { "it" } else { "them" }
+    )]
+    MovedSinceApproval {
+        /// The feature.
+        feature: String,
+        /// Each WP whose branch moved.
+        moved: Vec<MovedSinceApproval>,
+    },
     /// `spec-kitty merge`, which lands spec-kitty missions, could not be run or refused.
     #[error("`{command}` did not land the mission: {why}")]
     SpecKittyMerge {
@@ -78,6 +92,19 @@ pub enum LandError {
     /// Reading or writing state failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+}
+
+/// A done WP whose branch is not at the head its review approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedSinceApproval {
+    /// The WP.
+    pub wp: String,
+    /// Its branch.
+    pub branch: String,
+    /// The head review approved.
+    pub approved: String,
+    /// The branch's tip now (`none`: the branch is gone).
+    pub tip: String,
 }
 
 /// A conflict no agent resolved.
@@ -111,9 +138,10 @@ impl LandError {
         use crate::ErrorCode;
         match self {
             LandError::Git { .. } => ErrorCode::Git,
-            LandError::NotReady { .. } | LandError::NoTarget { .. } | LandError::SpecKittyMerge { .. } => {
-                ErrorCode::MergeNotReady
-            }
+            LandError::NotReady { .. }
+            | LandError::NoTarget { .. }
+            | LandError::SpecKittyMerge { .. }
+            | LandError::MovedSinceApproval { .. } => ErrorCode::MergeNotReady,
             LandError::Conflict { .. } | LandError::Unresolved(_) => ErrorCode::MergeConflict,
             LandError::TargetMoved { .. } => ErrorCode::TargetMoved,
             LandError::TargetDirty { .. } => ErrorCode::TargetDirty,

@@ -15,9 +15,9 @@ mod resolve;
 mod target;
 mod types;
 
-pub use error::{LandError, Unresolved};
+pub use error::{LandError, MovedSinceApproval, Unresolved};
 pub use integrate::{Authors, Integration, Stopped, changed_paths, commit_step, integrate, merged_index};
-pub use plan::{Integrand, Plan, PlanInput, plan};
+pub use plan::{Integrand, Plan, PlanInput, moved_since_approval, plan};
 pub use resolve::{markers_left, write_conflicts};
 pub use target::{advance, check_worktrees, checked_out_in};
 pub use types::{Conflict, LandingVerification, Resolution, Step, StepAction, VerifyRound};

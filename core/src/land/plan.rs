@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use git2::{Oid, Repository};
 
-use super::error::LandError;
+use super::error::{LandError, MovedSinceApproval};
 use super::types::{Step, StepAction};
 use crate::feature::Feature;
 use crate::ids::WpId;
@@ -85,12 +85,16 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, LandError> {
     let mut steps: Vec<Step> = Vec::new();
     let mut integrands = HashMap::new();
     let mut not_done = Vec::new();
+    let mut moved = Vec::new();
     for id in input.feature.topological_order() {
         let Some(wp) = input.feature.work_package(&id) else { continue };
         let state = input.states.get(&id);
         let lane = state.map_or(wp.initial_lane, |s| s.lane);
         let branch = state.and_then(|s| s.branch.clone()).unwrap_or_else(|| (input.branch_of)(&id));
         let tip = tip_of(repo, &branch);
+        if let Some(found) = moved_since_approval(state, &branch, tip) {
+            moved.push(found);
+        }
         let blocking_dep = wp.dependencies.iter().find(|dep| {
             steps
                 .iter()
@@ -122,10 +126,28 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, LandError> {
             commit: None,
         });
     }
+    if !moved.is_empty() {
+        return Err(LandError::MovedSinceApproval { feature: input.feature.slug.to_string(), moved });
+    }
     if !not_done.is_empty() && !input.partial {
         return Err(LandError::NotReady { feature: input.feature.slug.to_string(), not_done });
     }
     Ok(Plan { target: input.target.to_string(), reference, expected, from, steps, integrands })
+}
+
+/// A done WP whose review approved a head its branch is no longer at (`None`: not done, no
+/// approval recorded — a WP imported as done —, or at the approved head). A branch that is gone
+/// is not a move: its work landed and the branch was cleaned up.
+pub fn moved_since_approval(state: Option<&WpState>, branch: &str, tip: Option<Oid>) -> Option<MovedSinceApproval> {
+    let state = state.filter(|s| s.lane == Lane::Done)?;
+    let approved = parse(&state.head)?;
+    let tip = tip?;
+    (tip != approved).then(|| MovedSinceApproval {
+        wp: state.wp.clone(),
+        branch: branch.to_string(),
+        approved: approved.to_string(),
+        tip: tip.to_string(),
+    })
 }
 
 /// A done WP with a branch: already landed, nothing of its own, or to merge (from which ancestor).

@@ -68,7 +68,7 @@ pub async fn run_program(
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
+        cmd.current_dir(cwd).env("PWD", cwd);
     }
     for (key, value) in env {
         cmd.env(key, value);

@@ -5,14 +5,28 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use landlock::{
-    ABI, Access, AccessFs, RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus,
-    path_beneath_rules,
+    ABI, Access, AccessFs, BitFlags, LandlockStatus, RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated,
+    RulesetCreatedAttr, RulesetStatus, Scope, path_beneath_rules,
 };
 
 use super::{Confinement, SandboxMode};
 
 /// The newest Landlock ABI whose rights we ask for (older kernels enforce what they know).
-const ABI_WANTED: ABI = ABI::V5;
+const ABI_WANTED: ABI = ABI::V6;
+
+/// What an agent may do in the git directories it writes (its admin directory and its private
+/// store): files and directories, renames and links among them — never a symlink, FIFO, socket
+/// or device, which git never makes there and which would lead or hang whoever reads them next.
+fn plain_rights() -> BitFlags<AccessFs> {
+    AccessFs::from_all(ABI_WANTED)
+        & !(AccessFs::MakeSym | AccessFs::MakeFifo | AccessFs::MakeSock | AccessFs::MakeChar | AccessFs::MakeBlock)
+}
+
+/// What a confined process may not reach outside its own sandbox (Landlock ABI 6): signals to
+/// other processes (the orchestrator, the user's), and abstract unix sockets.
+fn scopes() -> BitFlags<Scope> {
+    Scope::Signal | Scope::AbstractUnixSocket
+}
 
 /// Whether this machine can confine, as found once per process.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -23,6 +37,12 @@ pub struct Support {
     pub status: String,
     /// Why not, when not.
     pub why_not: Option<String>,
+    /// The kernel's Landlock ABI version (`None`: no Landlock).
+    pub abi: Option<u32>,
+    /// The scopes in force besides file-system rights: `signal` and `abstract_unix_socket` from
+    /// ABI 6 on (a confined agent cannot signal processes outside its sandbox or connect to
+    /// their abstract sockets); empty on older kernels.
+    pub scopes: Vec<String>,
 }
 
 /// Probes Landlock once: a throwaway thread restricts itself and reports what was enforced
@@ -35,6 +55,8 @@ pub fn support() -> Support {
             available: false,
             status: "not_enforced".into(),
             why_not: Some("Landlock is unavailable (simulated by KITTY_SANDBOX_UNSUPPORTED=1)".into()),
+            abi: None,
+            scopes: Vec::new(),
         };
     }
     FOUND
@@ -42,6 +64,7 @@ pub fn support() -> Support {
             let probe = std::thread::spawn(|| -> Result<RestrictionStatus, String> {
                 let ruleset = Ruleset::default()
                     .handle_access(AccessFs::from_all(ABI_WANTED))
+                    .and_then(|r| r.scope(scopes()))
                     .and_then(|r| r.create())
                     .and_then(|r| r.add_rules(path_beneath_rules(["/"], AccessFs::from_all(ABI_WANTED))))
                     .map_err(|e| e.to_string())?;
@@ -55,17 +78,38 @@ pub fn support() -> Support {
                         RulesetStatus::NotEnforced => "not_enforced",
                     };
                     let available = status.ruleset != RulesetStatus::NotEnforced;
+                    let abi = match status.landlock {
+                        LandlockStatus::Available { effective_abi, kernel_abi } => {
+                            Some(kernel_abi.map_or(effective_abi as u32, |v| v as u32))
+                        }
+                        _ => None,
+                    };
+                    let scoped = available && abi.is_some_and(|v| v >= 6);
                     Support {
                         available,
                         status: name.into(),
                         why_not: (!available).then(|| "the kernel does not enforce Landlock".to_string()),
+                        abi,
+                        scopes: if scoped {
+                            vec!["signal".to_string(), "abstract_unix_socket".to_string()]
+                        } else {
+                            Vec::new()
+                        },
                     }
                 }
-                Ok(Err(why)) => Support { available: false, status: "not_enforced".into(), why_not: Some(why) },
+                Ok(Err(why)) => Support {
+                    available: false,
+                    status: "not_enforced".into(),
+                    why_not: Some(why),
+                    abi: None,
+                    scopes: Vec::new(),
+                },
                 Err(_) => Support {
                     available: false,
                     status: "not_enforced".into(),
                     why_not: Some("the Landlock probe panicked".into()),
+                    abi: None,
+                    scopes: Vec::new(),
                 },
             }
         })
@@ -97,12 +141,14 @@ pub fn prepare(confinement: &Confinement) -> Result<Prepared, String> {
             _ => Ok(Prepared::Unconfined(Some(why))),
         };
     }
-    let existing: Vec<PathBuf> = confinement.writable.iter().filter(|p| p.exists()).cloned().collect();
+    let existing = |paths: &[PathBuf]| -> Vec<PathBuf> { paths.iter().filter(|p| p.exists()).cloned().collect() };
     let ruleset = Ruleset::default()
         .handle_access(AccessFs::from_all(ABI_WANTED))
+        .and_then(|r| r.scope(scopes()))
         .and_then(|r| r.create())
         .and_then(|r| r.add_rules(path_beneath_rules(["/"], AccessFs::from_read(ABI_WANTED))))
-        .and_then(|r| r.add_rules(path_beneath_rules(&existing, AccessFs::from_all(ABI_WANTED))))
+        .and_then(|r| r.add_rules(path_beneath_rules(existing(&confinement.writable), AccessFs::from_all(ABI_WANTED))))
+        .and_then(|r| r.add_rules(path_beneath_rules(existing(&confinement.git_writable), plain_rights())))
         .map_err(|e| format!("cannot build the Landlock ruleset: {e}"))?;
     Ok(Prepared::Confine(ruleset))
 }

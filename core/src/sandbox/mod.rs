@@ -1,9 +1,11 @@
 //! Confinement of every process started for an agent attempt (and setup and verify commands):
 //! Linux Landlock, applied in the child between fork and exec, so whatever CLI it is — and
 //! whatever it starts — can read everything but write only where its role needs: the WP's
-//! worktree, the parts of the git directory a commit there writes, a private temporary
-//! directory, the agent's own state directories and what `[agents.<id>] writable` adds. A
-//! reviewer writes nothing but its temporary and state directories.
+//! worktree, its admin directory and its private git store (never the repository's objects or
+//! refs: see [`crate::worktree::Quarantine`]), a private temporary directory, the agent's own
+//! state directories and what `[agents.<id>] writable` adds. A reviewer writes nothing but its
+//! temporary and state directories. From Landlock ABI 6 on, a confined process also cannot
+//! signal processes outside its sandbox or reach their abstract unix sockets.
 //!
 //! Where the kernel lacks Landlock the run goes on unconfined under `sandbox = "best_effort"`
 //! (the default; said once per run), refuses under `"required"`, and `"off"` never confines.
@@ -12,7 +14,7 @@ mod landlock_rules;
 mod writable;
 
 pub use landlock_rules::{Prepared, Support, confine_child, prepare, support};
-pub use writable::{GitAreas, home_dirs, writable_paths};
+pub use writable::{GitAreas, Writable, home_dirs, writable_paths};
 
 use std::path::PathBuf;
 
@@ -44,4 +46,7 @@ pub struct Confinement {
     pub mode: SandboxMode,
     /// Directories (and files) it may write, everything beneath included.
     pub writable: Vec<PathBuf>,
+    /// Git directories it may write through git: regular files and directories only (no
+    /// symlinks, FIFOs, sockets or devices).
+    pub git_writable: Vec<PathBuf>,
 }

@@ -1,5 +1,7 @@
-//! The writable set of an attempt, by role: what a commit in a linked worktree writes, the
-//! private temporary directory, the agent's state directories and the configured extras.
+//! The writable set of an attempt, by role: the worktree, the git directories a commit there
+//! writes (its admin directory and the attempt's private store — never the repository's own
+//! objects or refs), the private temporary directory, the agent's state directories and the
+//! configured extras.
 
 use std::path::{Path, PathBuf};
 
@@ -8,31 +10,20 @@ use crate::role::Role;
 /// The parts of the git directory a commit in a linked worktree writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitAreas {
-    /// `<common>/objects`.
-    pub objects: PathBuf,
     /// `<common>/worktrees/<name>`: its HEAD, index, logs.
     pub admin: PathBuf,
-    /// `<common>/refs/heads` and `<common>/logs/refs/heads`: branch refs and reflogs (other
-    /// branches are checked after the attempt: only what we wrote may have moved).
-    pub branches: Vec<PathBuf>,
+    /// The attempt's private store (`<common>/kitty/quarantine/<name>`): its new objects and its
+    /// copy of the refs (see [`crate::worktree::Quarantine`]).
+    pub store: PathBuf,
 }
 
-impl GitAreas {
-    /// The areas of the linked worktree at `worktree` (its `.git` file names its admin
-    /// directory); `None` when `worktree` is not a linked worktree.
-    pub fn of(worktree: &Path) -> Option<GitAreas> {
-        let text = std::fs::read_to_string(worktree.join(".git")).ok()?;
-        let admin = PathBuf::from(text.trim().strip_prefix("gitdir:")?.trim());
-        let admin = if admin.is_absolute() { admin } else { worktree.join(admin) };
-        let common_file = std::fs::read_to_string(admin.join("commondir")).ok()?;
-        let common = admin.join(common_file.trim());
-        let common = common.canonicalize().unwrap_or(common);
-        Some(GitAreas {
-            objects: common.join("objects"),
-            admin,
-            branches: vec![common.join("refs").join("heads"), common.join("logs").join("refs").join("heads")],
-        })
-    }
+/// What one process may write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writable {
+    /// Anything beneath these.
+    pub paths: Vec<PathBuf>,
+    /// Regular files and directories beneath these (git directories).
+    pub git: Vec<PathBuf>,
 }
 
 /// Device files every program may write (`/dev/null`, terminals, shared memory).
@@ -74,14 +65,14 @@ pub fn writable_paths(
     temp: &Path,
     home: Option<&Path>,
     extra: &[PathBuf],
-) -> Vec<PathBuf> {
+) -> Writable {
     let mut paths = vec![temp.to_path_buf()];
+    let mut git_dirs = Vec::new();
     if role == Role::Implementation {
         paths.push(worktree.to_path_buf());
         if let Some(git) = git {
-            paths.push(git.objects.clone());
-            paths.push(git.admin.clone());
-            paths.extend(git.branches.iter().cloned());
+            git_dirs.push(git.admin.clone());
+            git_dirs.push(git.store.clone());
         }
     }
     if let Some(home) = home {
@@ -89,5 +80,5 @@ pub fn writable_paths(
     }
     paths.extend(DEVICES.iter().map(PathBuf::from));
     paths.extend(extra.iter().cloned());
-    paths
+    Writable { paths, git: git_dirs }
 }

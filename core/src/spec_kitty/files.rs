@@ -271,6 +271,7 @@ fn note_for(state: &WpState) -> String {
         }
         WpEvent::Submitted { .. } => "Ready for review (kitty-orchestrator)".into(),
         WpEvent::Retried => "Retry requested (kitty-orchestrator)".into(),
+        WpEvent::Reopened { .. } => "Back to review: the branch moved after approval (kitty-orchestrator)".into(),
         _ => "Started implementation (kitty-orchestrator)".into(),
     }
 }

@@ -148,6 +148,17 @@ pub fn lines_for(
                     m.move_to(&mut step, "done", ACTOR, Some(reason), None, Some(evidence));
                 }
             }
+            WpEvent::Reopened { reason, .. } => {
+                // spec-kitty has no edge from approved to for_review: back to in_progress (with
+                // the approval's review reference), then up for review again.
+                if m.lane == "approved" {
+                    let (reviewer, reference) =
+                        m.reviewer.clone().unwrap_or_else(|| ("unknown".into(), format!("lane-approved:{wp}")));
+                    let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "changes_requested"});
+                    m.move_to(&mut step, "in_progress", ACTOR, Some(bounded(reason)), Some(result), None);
+                    m.move_to(&mut step, "for_review", ACTOR, Some(bounded(reason)), None, None);
+                }
+            }
             WpEvent::Released { .. }
             | WpEvent::ForceReleased { .. }
             | WpEvent::AgentFinished { .. }

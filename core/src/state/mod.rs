@@ -44,6 +44,7 @@ pub use model::{
 };
 pub use notes::NOTES_REF;
 pub use own_tips::{RefChange, WatchedRefs};
+pub(crate) use pack::write_pack;
 pub use read::STATE_FILE;
 
 use crate::feature::Feature;

@@ -177,6 +177,14 @@ pub enum WpEvent {
     },
     /// A person asked to try again: `blocked → planned`.
     Retried,
+    /// A done WP whose branch moved after its review approved it goes back to review, at the
+    /// branch's tip: `done → for_review` (`merge --reopen-moved`).
+    Reopened {
+        /// The branch tip to review now.
+        head: String,
+        /// Why.
+        reason: String,
+    },
     /// The done WP landed on a branch (the lane stays `done`).
     Merged {
         /// The branch it landed on.
@@ -223,6 +231,7 @@ impl WpEvent {
             WpEvent::Blocked { .. } => "blocked",
             WpEvent::Canceled { .. } => "canceled",
             WpEvent::Retried => "retried",
+            WpEvent::Reopened { .. } => "reopened",
             WpEvent::Merged { .. } => "merged",
         }
     }

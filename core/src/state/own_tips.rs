@@ -258,6 +258,13 @@ impl StateStore {
         Ok(kept)
     }
 
+    /// Keeps `oid`, found at `from` where it had no business being, at
+    /// `refs/kitty/quarantine/<feature>/<n>`; returns that ref.
+    pub fn keep_found(&self, feature: &FeatureSlug, from: &str, oid: Oid) -> Result<String, StateError> {
+        let repo = self.pooled()?;
+        self.quarantine(&repo, feature, from, oid)
+    }
+
     fn quarantine(&self, repo: &Repository, feature: &FeatureSlug, from: &str, oid: Oid) -> Result<String, StateError> {
         for n in 1.. {
             let name = format!("refs/kitty/quarantine/{feature}/{n}");

@@ -48,26 +48,32 @@ fn loose_objects(repo: &Repository, objects: &Path, tips: &[Oid]) -> Vec<(Oid, P
     current
 }
 
-/// Writes `objects` as one pack without deltas through libgit2's pack writer (which indexes it
-/// and installs `pack-<name>.pack` and `.idx`); returns the name. No deltas on purpose: libgit2's
-/// pack builder chains each state blob to its neighbours up to ~40 deep, and reading a board
-/// then spends its time applying deltas. State blobs are small; whole objects read fastest.
-fn write_pack(repo: &Repository, objects: &[(Oid, PathBuf)]) -> Result<String, std::io::Error> {
+/// Writes the objects `ids`, read from `source`, as one pack without deltas through `target`'s
+/// libgit2 pack writer (which indexes it and installs `pack-<name>.pack` and `.idx`); returns the
+/// name. `check(id, kind, data)` may refuse an object (the pack is then not written). No deltas
+/// on purpose: libgit2's pack builder chains each state blob to its neighbours up to ~40 deep, and
+/// reading a board then spends its time applying deltas. State blobs are small; whole objects
+/// read fastest.
+pub(crate) fn write_pack(
+    target: &git2::Odb<'_>,
+    source: &git2::Odb<'_>,
+    ids: &[Oid],
+    mut check: impl FnMut(Oid, git2::ObjectType, &[u8]) -> Result<(), std::io::Error>,
+) -> Result<String, std::io::Error> {
     use sha1::Digest;
     use std::io::Write;
-    let odb = repo.odb().map_err(std::io::Error::other)?;
-    let mut writer = odb.packwriter().map_err(std::io::Error::other)?;
+    let mut writer = target.packwriter().map_err(std::io::Error::other)?;
     let mut hasher = sha1::Sha1::new();
     let mut emit = |bytes: &[u8]| -> std::io::Result<()> {
         hasher.update(bytes);
         writer.write_all(bytes)
     };
-    let count = u32::try_from(objects.len()).map_err(std::io::Error::other)?;
+    let count = u32::try_from(ids.len()).map_err(std::io::Error::other)?;
     emit(b"PACK")?;
     emit(&2u32.to_be_bytes())?;
     emit(&count.to_be_bytes())?;
-    for (oid, _) in objects {
-        let object = odb.read(*oid).map_err(std::io::Error::other)?;
+    for oid in ids {
+        let object = source.read(*oid).map_err(std::io::Error::other)?;
         let kind: u8 = match object.kind() {
             git2::ObjectType::Commit => 1,
             git2::ObjectType::Tree => 2,
@@ -76,6 +82,7 @@ fn write_pack(repo: &Repository, objects: &[(Oid, PathBuf)]) -> Result<String, s
             other => return Err(std::io::Error::other(format!("object {oid} is a {other}"))),
         };
         let data = object.data();
+        check(*oid, object.kind(), data)?;
         // Entry header: type and size, 4 bits of size in the first byte, 7 in each next one.
         let mut size = data.len();
         let mut header = vec![(kind << 4) | (size & 0x0f) as u8];
@@ -117,7 +124,9 @@ impl StateStore {
         if found.is_empty() {
             return Ok(0);
         }
-        let name = write_pack(&repo, &found).map_err(|err| StateError::Corrupt {
+        let odb = repo.odb().map_err(git("opening the object database of"))?;
+        let ids: Vec<Oid> = found.iter().map(|(id, _)| *id).collect();
+        let name = write_pack(&odb, &odb, &ids, |_, _, _| Ok(())).map_err(|err| StateError::Corrupt {
             reference: prefix.clone(),
             why: format!("could not write a pack of its state objects: {err}; the loose objects are kept"),
         })?;

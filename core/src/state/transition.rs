@@ -261,6 +261,15 @@ pub fn apply(
                 head: Some(head.clone()),
             });
         }
+        WpEvent::Reopened { head, reason } => {
+            if lane != Lane::Done {
+                return Err(illegal("only a done WP can be sent back to review"));
+            }
+            next.lane = Lane::ForReview;
+            next.owner = None;
+            next.head = Some(head.clone());
+            next.reason = Some(bounded_text(reason));
+        }
         WpEvent::Retried => {
             if lane != Lane::Blocked {
                 return Err(illegal("only blocked WPs can be retried"));

@@ -97,6 +97,7 @@ impl WorktreeManager {
     pub fn remove(&self, wp: &WpId, backup_first: bool) -> Result<Option<Backup>, WorktreeError> {
         let _lock = self.creation_lock()?;
         let repo = self.repo()?;
+        self.settle_quarantine(wp)?;
         let name = self.name(wp);
         let path = self.path_for(wp);
         let mut saved = None;

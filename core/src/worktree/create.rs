@@ -24,6 +24,7 @@ impl WorktreeManager {
     pub fn ensure(&self, wp: &WorkPackage) -> Result<Prepared, WorktreeError> {
         let _lock = self.creation_lock()?;
         let repo = self.repo()?;
+        self.settle_quarantine(&wp.id)?;
         self.discard_interrupted(&repo, &wp.id)?;
         if let Some(reused) = self.reuse_existing(&repo, wp)? {
             return Ok(reused);

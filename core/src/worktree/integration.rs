@@ -45,6 +45,12 @@ impl WorktreeManager {
         Ok(IntegrationTree { name, path })
     }
 
+    /// The private git store an agent fixing or resolving in the integration worktree works
+    /// against.
+    pub fn integration_quarantine(&self, tree: &IntegrationTree) -> super::Quarantine {
+        super::Quarantine::new(&self.common_dir, &tree.name, &tree.path, &tree.name)
+    }
+
     fn open_integration(&self, tree: &IntegrationTree) -> Result<Repository, WorktreeError> {
         Repository::open(&tree.path).map_err(WorktreeError::git(format!("opening {}", tree.path.display())))
     }

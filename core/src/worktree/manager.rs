@@ -211,6 +211,24 @@ impl WorktreeManager {
         Repository::open(&path).map_err(WorktreeError::git(format!("opening worktree {}", path.display())))
     }
 
+    /// The private git store an implementation attempt in the WP's worktree works against.
+    pub fn quarantine(&self, wp: &WpId) -> super::Quarantine {
+        super::Quarantine::new(&self.common_dir, &self.name(wp), &self.path_for(wp), &self.branch(wp))
+    }
+
+    /// Concludes what an attempt in the WP's worktree left open when its orchestrator died (its
+    /// objects and commits taken in as after any attempt). Only call this while owning the WP
+    /// with no agent running in it.
+    pub fn settle_quarantine(&self, wp: &WpId) -> Result<Option<super::Concluded>, WorktreeError> {
+        let store = self.quarantine(wp);
+        if !store.pending() {
+            return Ok(None);
+        }
+        let done = store.conclude(&self.repo()?, true)?;
+        tracing::warn!(wp = %wp, objects = done.objects, adopted = done.adopted, "concluded the private git store of an attempt whose orchestrator died");
+        Ok(Some(done))
+    }
+
     /// Uncommitted paths in the WP's worktree.
     pub fn dirty_paths(&self, wp: &WpId) -> Result<Vec<String>, WorktreeError> {
         changes::dirty_paths(&self.open_worktree(wp)?)

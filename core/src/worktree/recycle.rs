@@ -32,6 +32,7 @@ impl WorktreeManager {
         }
         let _lock = self.creation_lock()?;
         let repo = self.repo()?;
+        self.settle_quarantine(from)?;
         self.discard_interrupted(&repo, &to.id)?;
         let (old_name, new_name) = (self.name(from), self.name(&to.id));
         let (old_path, new_path) = (self.path_for(from), self.path_for(&to.id));

@@ -153,8 +153,16 @@ pub(super) async fn run_agent(
     let spec = ctx.roster.spec(agent).expect("roster agents have specs");
     let attempt = state.attempts_total + 1;
     let log_path = AgentRun::log_path_for(&ctx.repo_root, ctx.feature.slug.as_str(), wp.id.as_str(), role, attempt);
-    // Lives until the attempt is over: its temporary directory with it.
-    let sandbox = crate::engine::confine::for_attempt(ctx, role, agent, Path::new(cwd));
+    let stop = ctx.wp_token(&wp.id);
+    let _permit = tokio::select! {
+        permit = ctx.roster.acquire(agent) => permit,
+        _ = stop.cancelled() => {
+            return Ok(Ran { outcome: cancelled_outcome(agent, role, attempt, &log_path), state, tampered: None });
+        }
+    };
+    // Lives until the attempt is over: its temporary directory and private git store with it.
+    let store = (role == Role::Implementation).then(|| ctx.worktrees.quarantine(&wp.id));
+    let mut sandbox = crate::engine::confine::for_attempt(ctx, role, agent, Path::new(cwd), store)?;
     let mut command = spec.command(role).clone();
     command.env.extend(sandbox.env.iter().cloned());
     let run = AgentRun {
@@ -171,14 +179,7 @@ pub(super) async fn run_agent(
         grace: ctx.opts.grace,
         confinement: Some(sandbox.confinement.clone()),
     };
-    let stop = ctx.wp_token(&wp.id);
-    let _permit = tokio::select! {
-        permit = ctx.roster.acquire(agent) => permit,
-        _ = stop.cancelled() => {
-            return Ok(Ran { outcome: cancelled_outcome(agent, role, attempt, &log_path), state, tampered: None });
-        }
-    };
-    let refs_before = crate::engine::ref_guard::baseline(ctx, wp);
+    let refs_before = crate::engine::ref_guard::baseline(ctx, wp, sandbox.confined);
     let log = log_path.display().to_string();
     ctx.add_log(wp, &log);
     let subscriber = ctx.opts.output_lines.then(|| output_subscriber(ctx));
@@ -218,7 +219,17 @@ pub(super) async fn run_agent(
     let (outcome, started) = tokio::join!(execution, recording);
     let outcome = outcome.map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
     let what = format!("{agent}'s {} attempt {attempt} on {}", role.as_str(), wp.id);
-    let tampered = crate::engine::ref_guard::verify(ctx, wp, &refs_before, &what);
+    // Every process of the attempt is gone: its private store can be taken in.
+    let store = sandbox.conclude(ctx)?;
+    if let Some(done) = &store {
+        note_store_in_log(&outcome.log_path, done);
+    }
+    let outside = crate::engine::ref_guard::verify(ctx, wp, &refs_before, &what);
+    let inside = store.as_ref().and_then(|done| crate::engine::ref_guard::private_moves(ctx, &what, done));
+    let tampered = match (inside, outside) {
+        (Some(inside), Some(outside)) => Some(format!("{inside}; {outside}")),
+        (inside, outside) => inside.or(outside),
+    };
     let state = match started {
         Some(result) => result?,
         // Never spawned: record the attempt so its number is used once.
@@ -312,6 +323,28 @@ pub(super) async fn finish(
         cost_usd: outcome.result.cost_usd,
     });
     Ok(state)
+}
+
+/// Says in the attempt's log what its private git store came to.
+fn note_store_in_log(log: &Path, done: &crate::worktree::Concluded) {
+    let tip = |t: Option<git2::Oid>| t.map_or_else(|| "nothing".to_string(), |t| t.to_string());
+    let mut line = format!("git: {} new object(s) taken into the repository", done.objects);
+    if done.adopted {
+        line.push_str(&format!("; branch moved from {} to {}", tip(done.given), tip(done.tip)));
+    }
+    note_in_log(log, &line);
+    if let Some(why) = &done.not_adopted {
+        note_in_log(log, &format!("git: the branch was not moved: {why}"));
+    }
+    if let Some(head) = &done.head {
+        note_in_log(log, &format!("git: the worktree's HEAD was left {head}; put back on its branch"));
+    }
+    if !done.refused.is_empty() {
+        note_in_log(log, &format!("git: refused: {}", done.refused.join("; ")));
+    }
+    if !done.created.is_empty() {
+        note_in_log(log, &format!("git: refs it made, discarded: {}", done.created.join(", ")));
+    }
 }
 
 /// Adds a `# …` line to an attempt's log after the fact (what the engine did with its work).
