@@ -154,9 +154,20 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // HTTP and TLS crates dump whole requests (a token among the headers) at debug and trace.
+    for target in kitty_orchestrator::redact::NOISY_LOG_TARGETS {
+        filter = filter.add_directive(format!("{target}=warn").parse().expect("a valid directive"));
+    }
+    // Every line goes out redacted: secrets of the environment by value, token shapes.
+    let redactor = std::sync::Arc::new(kitty_orchestrator::redact::Redactor::from_env(&[]));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(move || kitty_orchestrator::redact::RedactingWriter::new(redactor.clone(), std::io::stderr()))
+        .init();
 }
 
 /// `--format` and `--include-optional`, for every command that reads a feature.

@@ -103,7 +103,8 @@ impl Progress {
                 }
                 Event::AgentOutput { wp, agent, line, .. } => {
                     if let Some(bar) = s.bars.get(wp) {
-                        let shown: String = line.chars().filter(|c| !c.is_control()).take(120).collect();
+                        let shown: String =
+                            line.chars().filter(|c| !kitty_orchestrator::display::is_unsafe(*c)).take(120).collect();
                         let head = bar.message().split(" | ").next().unwrap_or(agent).to_string();
                         bar.set_message(format!("{head} | {shown}"));
                     }

@@ -6,14 +6,7 @@ use kitty_orchestrator::engine::{Event, Plan, RunSummary};
 /// carriage returns, bells) and invisible bidirectional overrides become `?` or a space, so an
 /// agent's output can never move the cursor, rewrite the screen or hide what it says.
 pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\t' => ' ',
-            c if c.is_control() => '?',
-            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' => '?',
-            c => c,
-        })
-        .collect()
+    kitty_orchestrator::display::one_line(text, '?')
 }
 
 /// One line for an event, or `None` for events not shown in plain mode.

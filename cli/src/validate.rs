@@ -48,7 +48,10 @@ pub fn run(args: Args) -> u8 {
                 let doc = json!({ "valid": false, "code": Error::from(err.clone()).code(), "error": err.to_string(), "problems": problems });
                 println!("{}", serde_json::to_string_pretty(&doc).expect("serializable"));
             } else {
-                eprintln!("error: {err}");
+                // One problem a line; what a task file holds is shown neutralised.
+                let text = err.to_string();
+                let lines: Vec<String> = text.lines().map(crate::render::clean).collect();
+                eprintln!("error: {}", lines.join("\n"));
             }
             exit::BAD_INPUT
         }
@@ -95,7 +98,7 @@ fn print_feature(feature: &Feature) {
         } else {
             wp.dependencies.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
         };
-        let title: String = wp.title.chars().take(width).collect();
+        let title: String = crate::render::clean(&wp.title).chars().take(width).collect();
         println!("  {id:<6} {:<10} {title:<width$}  after: {deps}", wp.initial_lane);
     }
 }

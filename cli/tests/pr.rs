@@ -242,3 +242,59 @@ fn a_logged_in_gh_is_used_first() {
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(calls.contains("\"create\"") && calls.contains("\"edit\"") && calls.contains("\"octo/hello\""), "{calls}");
 }
+
+/// `pr -vvv` and `RUST_LOG=trace` are what users turn on when `pr` fails: the token never
+/// appears on stderr, as text or as the HTTP crates' hex dump of the request.
+#[test]
+fn no_verbosity_prints_the_token() {
+    let (tmp, _remote) = landed("040-pr");
+    let dir = tmp.path();
+    let server = github();
+    let (_bin, path) = path_with(false);
+    let token = "tok-secret-1234567";
+    let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+    for (flag, rust_log) in
+        [("-vvv", None), ("-v", Some("trace")), ("-v", Some("ureq=trace,ureq_proto=trace,rustls=trace"))]
+    {
+        let mut cmd = bin();
+        cmd.args([flag, "pr", "040-pr"])
+            .current_dir(dir)
+            .env_remove("GH_TOKEN")
+            .env("GITHUB_API_URL", &server.url)
+            .env("GITHUB_TOKEN", token)
+            .env("PATH", &path);
+        match rust_log {
+            Some(v) => cmd.env("RUST_LOG", v),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+        if rust_log.is_none_or(|v| v == "trace") {
+            assert!(stderr.contains("DEBUG"), "{flag} {rust_log:?} logs: {stderr}");
+        }
+        // The HTTP crates say warnings at most, whatever was asked of them.
+        assert!(!stderr.contains("ureq") && !stderr.contains("rustls"), "{stderr}");
+        for text in [&stdout, &stderr] {
+            assert!(!text.contains(token) && !text.contains(&hex) && !text.contains("tok-secret"), "{text}");
+        }
+    }
+    assert!(server.seen.lock().unwrap().iter().all(|s| s.authorization == format!("Bearer {token}")));
+}
+
+/// A token goes over https, or plain http to loopback only: never in the clear across a network.
+#[test]
+fn a_token_is_never_sent_to_a_plain_http_host() {
+    let (tmp, _remote) = landed("040-pr");
+    let (_bin, path) = path_with(false);
+    let env = [
+        ("GITHUB_API_URL", "http://api.github.example"),
+        ("GITHUB_TOKEN", "tok-secret-plain-111"),
+        ("PATH", path.as_str()),
+    ];
+    let out = pr(tmp.path(), &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("GITHUB_API_URL") && stderr.contains("https"), "{stderr}");
+    assert!(!stderr.contains("tok-secret-plain-111"), "{stderr}");
+}

@@ -313,3 +313,71 @@ fn agents_orphaned_by_a_kill_9_are_ended_by_the_next_run() {
         String::from_utf8_lossy(&log.stdout)
     );
 }
+
+/// Titles from task files and reasons from agents are hostile text: bidirectional overrides,
+/// isolates, zero-width characters and escape sequences never reach the terminal as they are,
+/// from `validate`, `status`, or a run's own lines.
+#[test]
+fn bidi_and_invisible_characters_are_neutralised_in_what_we_print() {
+    // (TOML escapes: the agent's env gets the characters themselves.)
+    let tmp = repo("095-bidi", 1, r#"FAKE_STATUS = "blocked \u202Etxt.exe\u202C \u2066hidden\u2069\u200B\u001b[2J""#);
+    let dir = tmp.path();
+    let task = dir.join("kitty-specs/095-bidi/tasks/WP01-work.md");
+    let text = std::fs::read_to_string(&task)
+        .unwrap()
+        .replace("title: Work 1", "title: \"Fix \u{202E}gnp.exe\u{202C} \u{2067}now\u{2069}\"");
+    std::fs::write(&task, text).unwrap();
+    git(dir, &["commit", "-qam", "a hostile title"]);
+    let unsafe_char = |c: char| kitty_orchestrator::display::is_unsafe(c) && c != '\n';
+    let validate = bin().args(["validate", "095-bidi"]).current_dir(dir).output().unwrap();
+    let shown = String::from_utf8_lossy(&validate.stdout);
+    assert!(shown.contains("Fix ?gnp.exe?"), "{shown}");
+    let run = bin().args(["run", "095-bidi"]).current_dir(dir).output().unwrap();
+    let status = bin().args(["status", "095-bidi"]).current_dir(dir).output().unwrap();
+    let status_text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status_text.contains("txt.exe"),
+        "the reason is shown: {status_text}{}\nrun: {}{}",
+        String::from_utf8_lossy(&status.stderr),
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for out in [&validate, &run, &status] {
+        for text in [String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)] {
+            assert!(!text.chars().any(unsafe_char), "{text:?}");
+        }
+    }
+}
+
+/// Users start the CLI from a shell in their checkout, so our own `PWD` names it; an agent that
+/// takes its directory from `$PWD` (opencode, kilo) must find its worktree there, even unconfined.
+#[test]
+fn agents_get_their_worktree_as_pwd_when_the_cli_starts_in_the_main_checkout() {
+    let tmp = repo("096-pwd", 1, "");
+    let dir = tmp.path();
+    let attacker = kitty_test_support::fixture("agents/attacker-agent").display().to_string();
+    let (attacker, fake) = (kitty_test_support::toml_string(&attacker), kitty_test_support::toml_string(&fake_agent()));
+    std::fs::write(
+        dir.join(".kittify/orchestrator.toml"),
+        format!(
+            "sandbox = \"off\"\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]\n\
+             [agents.impl]\ncommand = [{attacker}]\nenv = {{ ATTACK = \"pwd_writer\" }}\n\
+             [agents.rev]\ncommand = [{fake}]\noutput = \"stream-json\"\n"
+        ),
+    )
+    .unwrap();
+    let cli = assert_cmd::cargo::cargo_bin("kitty-orchestrator");
+    let out = Command::new("sh")
+        .args(["-c", "cd \"$1\" && exec \"$2\" run 096-pwd", "sh"])
+        .arg(dir)
+        .arg(&cli)
+        .env_remove("PWD")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.join("pwd.txt").exists(), "the agent wrote into the main checkout");
+    assert_eq!(git(dir, &["show", "096-pwd-WP01:pwd.txt"]), "written in $PWD\n");
+    let log = std::fs::read_to_string(dir.join(".kittify/logs/096-pwd/WP01-implementation-1.log")).unwrap();
+    assert!(log.contains("attack pwd-writer: PWD is the worktree"), "{log}");
+}

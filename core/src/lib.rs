@@ -18,9 +18,11 @@
 
 pub mod agents;
 pub mod atomic_file;
+pub mod beneath;
 pub mod command;
 pub mod config;
 pub mod demo;
+pub mod display;
 pub mod engine;
 pub mod error;
 pub mod error_code;

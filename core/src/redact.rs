@@ -170,6 +170,50 @@ impl Redactor {
     }
 }
 
+/// Log targets of the HTTP and TLS crates, which log whole requests — headers, a token among
+/// them, as text or as a hex dump no redaction can match — at debug and trace: a subscriber
+/// caps them at `warn` whatever the verbosity asked for.
+pub const NOISY_LOG_TARGETS: [&str; 9] =
+    ["ureq", "ureq_proto", "rustls", "reqwest", "hyper", "hyper_util", "h2", "tokio_rustls", "webpki"];
+
+/// A writer that holds what is written to it and writes it to `out` redacted when dropped (or
+/// flushed): a log subscriber makes one per event, so each event line is redacted whole.
+pub struct RedactingWriter<W: std::io::Write> {
+    redactor: std::sync::Arc<Redactor>,
+    held: Vec<u8>,
+    out: W,
+}
+
+impl<W: std::io::Write> RedactingWriter<W> {
+    /// Redacts with `redactor` what goes to `out`.
+    pub fn new(redactor: std::sync::Arc<Redactor>, out: W) -> RedactingWriter<W> {
+        RedactingWriter { redactor, held: Vec::new(), out }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.held.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.held.is_empty() {
+            return self.out.flush();
+        }
+        let text = String::from_utf8_lossy(&self.held).into_owned();
+        self.held.clear();
+        self.out.write_all(self.redactor.apply(&text).as_bytes())?;
+        self.out.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for RedactingWriter<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,7 +99,8 @@ fn tickable(wp: &WorkPackage) -> Option<Task> {
 /// ticked: nothing to do).
 pub fn tick_line(path: &Path, line: usize, expected: &str) -> Result<bool, TickError> {
     let io = |why: String| TickError::Io { path: path.to_path_buf(), why };
-    let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
+    // A task file is not followed if it became a link, nor waited on if it became a FIFO.
+    let bytes = crate::atomic_file::read_plain(path, 64 * 1024 * 1024).map_err(|e| io(e.to_string()))?;
     let mut start = 0;
     for _ in 1..line {
         match bytes[start..].iter().position(|&b| b == b'\n') {
@@ -120,7 +121,7 @@ pub fn tick_line(path: &Path, line: usize, expected: &str) -> Result<bool, TickE
     let at = start + expected.find("[ ]").ok_or_else(|| changed(path, line, expected))? + 1;
     let mut out = bytes.clone();
     out[at] = b'x';
-    crate::atomic_file::write_atomically(path, &out).map_err(|e| io(e.to_string()))?;
+    crate::atomic_file::replace_plain(path, &out).map_err(|e| io(e.to_string()))?;
     Ok(true)
 }
 

@@ -253,3 +253,40 @@ async fn a_symlink_in_an_unconfined_agents_store_is_removed_unread() {
     assert!(log.contains("not an object file (removed unread)"), "{log}");
     assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
 }
+
+/// An earlier WP committed `conf -> <a directory outside>`; the dependent WP's worktree is made
+/// from that branch, and `.worktreeinclude` copies the user's ignored `conf/.env` into new
+/// worktrees. The copy must not follow the link: nothing is written outside, and the error names
+/// the path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_copies_never_write_through_a_committed_symlink() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    let outside = tempfile::tempdir().unwrap();
+    common::feature(dir, "071-links", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    std::fs::write(dir.join(".gitignore"), "conf/.env\n").unwrap();
+    std::fs::write(dir.join(".worktreeinclude"), "conf/.env\n").unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "include conf/.env in worktrees"]);
+    std::fs::create_dir_all(dir.join("conf")).unwrap();
+    std::fs::write(dir.join("conf/.env"), "SECRET=from-the-user\n").unwrap();
+    let program = kitty_test_support::fixture("agents/attacker-agent").display().to_string();
+    let target = outside.path().display().to_string();
+    let agent = format!(
+        "[agents.evil]\ncommand = [{}]\nenv = {{ ATTACK = \"symlink_out\", ATTACK_TARGET = {} }}\n",
+        kitty_test_support::toml_string(&program),
+        kitty_test_support::toml_string(&target)
+    );
+    let cfg = config(
+        "sandbox = \"off\"\nmax_concurrent_wps = 1\n[agents]\nimplementation = [\"evil\"]\nreview = [\"rev\"]",
+        &[agent, common::agent("rev", &[])],
+    );
+    let orch = Orchestrator::open(dir, Some(cfg)).unwrap();
+    let summary = orch.run("071-links", fast(), no_events(), CancellationToken::new()).await.unwrap();
+    assert!(!outside.path().join(".env").exists(), "the user's .env was copied out through the link");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing was written outside");
+    let wp02 = summary.wps.iter().find(|w| w.id == "WP02").unwrap();
+    assert_eq!(wp02.lane, Lane::Blocked, "{summary:#?}");
+    let reason = wp02.reason.clone().unwrap_or_default();
+    assert!(reason.contains("conf/.env") && reason.contains("symbolic link"), "{reason}");
+}

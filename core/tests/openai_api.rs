@@ -228,6 +228,7 @@ async fn tools_refuse_paths_out_of_the_worktree_and_bound_what_they_read() {
             ("run_command", json!({"argv": ["sh", "-c", "touch /tmp/pwned"]})),
             ("read_file", json!({"path": "big.txt"})),
             ("write_file", json!({"path": "ok.txt", "content": "inside\n"})),
+            ("write_file", json!({"path": "vendor/lib/.git/hooks/pre-commit", "content": "#!/bin/sh\n"})),
         ]),
         Reply::tools(&[("finish", json!({"status": "done", "summary": "done"}))]),
         Reply::tools(&[("verdict", json!({"decision": "approve", "feedback": "fine"}))]),
@@ -247,6 +248,9 @@ async fn tools_refuse_paths_out_of_the_worktree_and_bound_what_they_read() {
         answers[4].len()
     );
     assert_eq!(git(dir, &["show", "043-confined-WP01:ok.txt"]), "inside\n");
+    // A `.git` at any depth is a repository's: its hooks would run outside any sandbox.
+    assert!(answers[6].contains("inside .git"), "{answers:#?}");
+    assert!(!dir.join(".worktrees/043-confined-WP01/vendor").exists());
 }
 
 /// Opt-in: a WP run against a real local model server (`KITTY_LOCAL_MODEL_URL`, e.g.
@@ -312,4 +316,62 @@ async fn abort_ends_an_attempt_waiting_on_the_model_and_the_wp_stays_resumable()
     assert_eq!(summary.outcome, RunOutcome::Aborted, "{summary:#?}");
     assert!(started.elapsed() < Duration::from_secs(10), "the abort took {:?}", started.elapsed());
     assert_ne!(summary.wps[0].lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
+}
+
+/// A server that answers 200 and then streams a body without end (a hostile or broken model
+/// server): the attempt fails as `invalid_output` once the answer passes the cap, and the run
+/// ends — memory stays bounded by the cap, whatever the server sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_cut_off_at_the_cap() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut out = stream;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if out.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));
+                // Until the client hangs up (or 1 GiB, so a broken client cannot hang the test).
+                for _ in 0..16 * 1024 {
+                    if out.write_all(chunk.as_bytes()).is_err() {
+                        return;
+                    }
+                    counter.fetch_add(64 * 1024, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let tmp = common::repo();
+    common::feature(tmp.path(), "041-endless", &[("WP01", "planned", &[])]);
+    let cfg = config(
+        &format!(
+            "max_retries = 0\n[agents]\nimplementation = [\"openai-api\"]\nreview = [\"openai-api\"]\n\
+             [agents.openai-api]\nbase_url = \"{base_url}\"\nmodel = \"stand-in\"\napi_key_env = \"KITTY_TEST_API_KEY\"\n\
+             env = {{ KITTY_TEST_API_KEY = \"{KEY}\" }}\n"
+        ),
+        &[],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let run = orch.run("041-endless", fast(), no_events(), CancellationToken::new());
+    let summary = tokio::time::timeout(Duration::from_secs(60), run).await.expect("the run ended").unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Blocked, "{summary:#?}");
+    let failures = finished(&orch, "041-endless");
+    assert_eq!(failures, vec![("openai-api".to_string(), Some(FailureClass::InvalidOutput))], "{summary:#?}");
+    let log = std::fs::read_to_string(tmp.path().join(".kittify/logs/041-endless/WP01-implementation-1.log")).unwrap();
+    assert!(log.contains("larger than"), "{log}");
+    // The server sent at most a few chunks past the cap before we hung up.
+    let cap = kitty_orchestrator::llm::MAX_REPLY_BYTES;
+    assert!(sent.load(std::sync::atomic::Ordering::Relaxed) < cap * 4, "read far past the cap");
 }

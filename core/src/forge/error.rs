@@ -11,6 +11,15 @@ pub enum ForgeError {
         /// What was found of `gh`.
         gh: String,
     },
+    /// The API address is plain http to another machine: a token would cross the network in
+    /// the clear.
+    #[error(
+        "GITHUB_API_URL is `{url}`: a token is sent only over https (or plain http to this machine's loopback); use an https:// address"
+    )]
+    InsecureApi {
+        /// The API address (redacted).
+        url: String,
+    },
     /// The remote's URL names no repository we can tell.
     #[error("remote `{remote}` ({url}) names no owner/repository; give it explicitly")]
     UnknownRepository {
@@ -48,7 +57,9 @@ impl ForgeError {
         match self {
             ForgeError::NoCredentials { .. } => ErrorCode::PrAuthMissing,
             ForgeError::NothingToPropose { .. } => ErrorCode::MergeNotReady,
-            ForgeError::UnknownRepository { .. } | ForgeError::Failed { .. } => ErrorCode::PrFailed,
+            ForgeError::UnknownRepository { .. } | ForgeError::Failed { .. } | ForgeError::InsecureApi { .. } => {
+                ErrorCode::PrFailed
+            }
         }
     }
 }

@@ -11,6 +11,9 @@ use super::host::{Proposal, PullRequest, PullRequestHost};
 use super::repo_url::RepoId;
 use crate::redact::Redactor;
 
+/// Longest answer read from the API.
+const MAX_ANSWER_BYTES: u64 = 8 * 1024 * 1024;
+
 /// The GitHub REST API for one repository.
 pub struct GitHubApi {
     api: String,
@@ -69,7 +72,11 @@ impl GitHubApi {
         };
         let mut response = response.map_err(|e| self.fail(action, e.to_string()))?;
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
+        // A pull-request answer is kilobytes; a host streaming without end is cut off.
+        let text = match response.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_string() {
+            Ok(text) => text,
+            Err(err) => return Err(self.fail(action, format!("its answer could not be read: {err}"))),
+        };
         if !(200..300).contains(&status) {
             let message = serde_json::from_str::<Value>(&text)
                 .ok()

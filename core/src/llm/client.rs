@@ -12,6 +12,10 @@ use crate::failure::FailureClass;
 /// Longest body kept from an error answer (it goes into the log and the outcome).
 const MAX_ERROR_BODY: usize = 2000;
 
+/// Longest answer read: a chat completion is kilobytes; a server streaming without end must not
+/// exhaust our memory (the attempt fails as `invalid_output`).
+pub const MAX_REPLY_BYTES: usize = 8 * 1024 * 1024;
+
 /// What one call to the model gave.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Reply {
@@ -98,7 +102,7 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(retry_after_delay);
-        let text = response.text().await.map_err(transport)?;
+        let text = self.read_capped(response).await?;
         if !status.is_success() {
             let detail = format!("HTTP {} from {}: {}", status.as_u16(), self.url, error_text(&text));
             return Err(match status.as_u16() {
@@ -110,6 +114,23 @@ impl Client {
         }
         parse_reply(&text)
             .map_err(|why| CallError::Invalid(format!("the answer from {} is not a chat completion: {why}", self.url)))
+    }
+}
+
+impl Client {
+    /// The body, read a chunk at a time up to [`MAX_REPLY_BYTES`].
+    async fn read_capped(&self, mut response: reqwest::Response) -> Result<String, CallError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(CallError::Invalid(format!(
+                    "the answer from {} is larger than {MAX_REPLY_BYTES} bytes: not read further",
+                    self.url
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 }
 

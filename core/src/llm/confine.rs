@@ -1,5 +1,7 @@
 //! Paths a model names, confined to the worktree: relative to it, never out of it — not by `..`,
-//! not by an absolute path, not through a symbolic link — and never into `.git` for a write.
+//! not by an absolute path, not through a symbolic link — and never into a `.git` (at any depth:
+//! `sub/.git/hooks` is a repository's hooks too) for a write. The write itself goes through
+//! [`crate::beneath`], so a link raced in after this check is not followed either.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -43,7 +45,8 @@ pub fn resolve(root: &Path, asked: &str, write: bool) -> Result<Confined, String
             }
         }
     }
-    if write && parts.first().is_some_and(|p| *p == ".git") {
+    let is_git = |p: &std::ffi::OsStr| p.to_str().is_some_and(|p| p.eq_ignore_ascii_case(".git"));
+    if write && parts.iter().any(|p| is_git(p)) {
         return Err(format!("`{asked}` is inside .git, which tools never write"));
     }
     let full: PathBuf = parts.iter().fold(root.clone(), |p, part| p.join(part));
@@ -60,7 +63,7 @@ pub fn resolve(root: &Path, asked: &str, write: bool) -> Result<Confined, String
     }
     if write {
         let inside = real.strip_prefix(&root).unwrap_or(Path::new(""));
-        if inside.components().next().is_some_and(|c| c.as_os_str() == ".git") {
+        if inside.components().any(|c| is_git(c.as_os_str())) {
             return Err(format!("`{asked}` resolves inside .git, which tools never write"));
         }
         if full.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
@@ -97,6 +100,8 @@ mod tests {
             ("escape/secret", false, "symbolic link out of the worktree"),
             ("escape", true, "symbolic link out of the worktree"),
             (".git/config", true, "inside .git"),
+            ("sub/.git/hooks/pre-commit", true, "inside .git"),
+            ("src/.GIT/config", true, "inside .git"),
             ("inner-link", true, "is a symbolic link"),
         ] {
             let err = resolve(&root, asked, write).unwrap_err();

@@ -20,5 +20,6 @@ mod run;
 mod tools;
 mod transcript;
 
+pub use client::MAX_REPLY_BYTES;
 pub use confine::{Confined, resolve};
 pub use run::{ApiRun, execute};

@@ -330,19 +330,22 @@ impl Toolbox {
             Ok(file) => file,
             Err(why) => return Answer::refused(why),
         };
-        if let Some(parent) = file.full.parent()
-            && let Err(e) = std::fs::create_dir_all(parent)
-        {
-            return Answer::refused(format!("cannot make the directory of `{}`: {e}", file.relative));
-        }
-        // The directories just made must not have led anywhere else (a link raced in).
-        if let Err(why) = resolve(&self.root, path, true) {
-            return Answer::refused(why);
-        }
-        match std::fs::write(&file.full, content) {
+        match self.put(&file.relative, content.as_bytes()) {
             Ok(()) => Answer::text(format!("wrote {} bytes to {}", content.len(), file.relative)),
             Err(e) => Answer::refused(format!("cannot write `{}`: {e}", file.relative)),
         }
+    }
+
+    /// Writes `relative` beneath the worktree — no directory on the way may be a link (one
+    /// raced in after [`resolve`] is refused too), a link at the name is replaced, not followed
+    /// — keeping an existing file's mode.
+    fn put(&self, relative: &str, content: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let relative = Path::new(relative);
+        let mode = crate::beneath::open_existing(&self.root, relative)
+            .and_then(|f| f.metadata())
+            .map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        crate::beneath::replace(&self.root, relative, content, mode)
     }
 
     fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Answer {
@@ -375,7 +378,7 @@ impl Toolbox {
                 ));
             }
         };
-        match std::fs::write(&file.full, edited) {
+        match self.put(&file.relative, edited.as_bytes()) {
             Ok(()) => Answer::text(format!("replaced {count} occurrence(s) in {}", file.relative)),
             Err(e) => Answer::refused(format!("cannot write `{}`: {e}", file.relative)),
         }

@@ -22,10 +22,8 @@ pub fn clean_line(text: &str, redactor: &Redactor) -> String {
     let text: String = redactor
         .apply(text)
         .chars()
+        .filter(|c| c.is_control() || !crate::display::is_unsafe(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
-        .filter(
-            |c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'),
-        )
         .take(200)
         .collect();
     text.trim().to_string()

@@ -16,6 +16,7 @@ fn cell(text: &str) -> String {
                 out.push(c);
             }
             c if c.is_control() => out.push(' '),
+            c if crate::display::is_unsafe(c) => {}
             c => out.push(c),
         }
     }

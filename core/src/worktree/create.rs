@@ -264,11 +264,9 @@ impl WorktreeManager {
             let stamp = jiff::Timestamp::now().as_millisecond();
             let aside = self.common_dir.join("kitty").join("withheld").join(self.name(wp)).join(stamp.to_string());
             for rel in &withheld {
-                let (from, to) = (path.join(rel), aside.join(rel));
-                if let Some(parent) = to.parent() {
-                    std::fs::create_dir_all(parent).map_err(WorktreeError::io(parent))?;
-                }
-                std::fs::rename(&from, &to).map_err(WorktreeError::io(&from))?;
+                // Never through a link of the worktree: what it points at is not the worktree's.
+                crate::beneath::move_out(path, Path::new(rel), &aside.join(rel))
+                    .map_err(WorktreeError::io(path.join(rel)))?;
             }
             tracing::warn!(dir = %aside.display(), files = withheld.len(), "moved withheld files of a discarded worktree aside");
         }

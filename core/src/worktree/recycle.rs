@@ -121,10 +121,13 @@ impl WorktreeManager {
             std::fs::create_dir_all(parent).map_err(WorktreeError::io(parent))?;
         }
         std::fs::rename(old_path, new_path).map_err(WorktreeError::io(old_path))?;
+        // Replaced, never written through: an agent may have left a link (or a FIFO) there.
         let dot_git = new_path.join(".git");
-        std::fs::write(&dot_git, format!("gitdir: {}\n", new_admin.display())).map_err(WorktreeError::io(&dot_git))?;
+        let text = format!("gitdir: {}\n", new_admin.display());
+        crate::atomic_file::replace_plain(&dot_git, text.as_bytes()).map_err(WorktreeError::io(&dot_git))?;
         let gitdir = new_admin.join("gitdir");
-        std::fs::write(&gitdir, format!("{}\n", dot_git.display())).map_err(WorktreeError::io(&gitdir))?;
+        let text = format!("{}\n", dot_git.display());
+        crate::atomic_file::replace_plain(&gitdir, text.as_bytes()).map_err(WorktreeError::io(&gitdir))?;
         Ok(())
     }
 

@@ -6,7 +6,9 @@
 //! Only files that are both matched *and* ignored by git in the main worktree are copied: a
 //! matched file git would see is either already in the checkout or would be committed by the
 //! first auto-commit. Symbolic links are copied as links and never followed, so a link to `..`
-//! cannot copy the repository (with its `.git`) into itself.
+//! cannot copy the repository (with its `.git`) into itself. Every write into the new worktree
+//! goes through [`crate::beneath`]: a directory of the checkout that is a link (an earlier WP
+//! committed `conf -> /somewhere`) is never written through — `conf/.env` is not copied *out*.
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +54,7 @@ fn copy_matching(walk: &Walk<'_>, dir: &Path, copied: &mut Vec<PathBuf>) -> Resu
         let rel = path.strip_prefix(walk.root).unwrap_or(&path);
         if walk.matcher.matched(rel, is_dir).is_ignore() {
             if walk.repo.is_path_ignored(rel).unwrap_or(false) {
-                copy_path(&path, &walk.dest.join(rel), rel, copied)?;
+                copy_path(&path, walk.dest, rel, copied)?;
             } else {
                 tracing::warn!(path = %rel.display(), "not copying a .worktreeinclude match that git does not ignore");
             }
@@ -63,25 +65,31 @@ fn copy_matching(walk: &Walk<'_>, dir: &Path, copied: &mut Vec<PathBuf>) -> Resu
     Ok(())
 }
 
-fn copy_path(from: &Path, to: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> Result<(), WorktreeError> {
+/// Copies `from` (in the main worktree) to `rel` beneath the worktree `dest`.
+fn copy_path(from: &Path, dest: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> Result<(), WorktreeError> {
+    use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::symlink_metadata(from).map_err(WorktreeError::io(from))?;
-    if std::fs::symlink_metadata(to).is_ok() {
+    let to = dest.join(rel);
+    if std::fs::symlink_metadata(&to).is_ok() && !meta.is_dir() {
         return Ok(()); // never overwrite what the checkout put there
     }
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).map_err(WorktreeError::io(parent))?;
-    }
+    let refused = |err: std::io::Error| {
+        tracing::warn!(path = %rel.display(), %err, "a .worktreeinclude match was not copied");
+        WorktreeError::io(to.clone())(err)
+    };
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(from).map_err(WorktreeError::io(from))?;
-        std::os::unix::fs::symlink(&target, to).map_err(WorktreeError::io(to))?;
+        crate::beneath::symlink_new(dest, rel, &target).map_err(refused)?;
         copied.push(rel.to_path_buf());
     } else if meta.is_dir() {
-        std::fs::create_dir_all(to).map_err(WorktreeError::io(to))?;
+        crate::beneath::create_dirs(dest, rel).map_err(refused)?;
         for entry in std::fs::read_dir(from).map_err(WorktreeError::io(from))?.flatten() {
-            copy_path(&entry.path(), &to.join(entry.file_name()), &rel.join(entry.file_name()), copied)?;
+            copy_path(&entry.path(), dest, &rel.join(entry.file_name()), copied)?;
         }
     } else if meta.is_file() {
-        std::fs::copy(from, to).map_err(WorktreeError::io(to))?;
+        let mut source = std::fs::File::open(from).map_err(WorktreeError::io(from))?;
+        let mut file = crate::beneath::create_file(dest, rel, meta.permissions().mode() & 0o7777).map_err(refused)?;
+        std::io::copy(&mut source, &mut file).map_err(WorktreeError::io(to.clone()))?;
         copied.push(rel.to_path_buf());
     }
     Ok(())
