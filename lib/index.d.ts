@@ -245,7 +245,16 @@ export interface MergeReport {
   pullRequest: PrReport | null
   prError: { code: ErrorCode; message: string } | null
   /** Per landed WP, what `cleanup` removed. */
-  cleanup: Array<{ wp: string; worktreeRemoved: boolean; backup: string | null; branchDeleted: boolean; keptAs: string | null; note: string | null }>
+  cleanup: Array<{
+    wp: string
+    worktreeRemoved: boolean
+    backup: string | null
+    branchDeleted: boolean
+    keptAs: string | null
+    note: string | null
+    /** What git ignored in the removed worktree, and what became of each path. */
+    ignored: Array<{ path: string; fate: 'build_output' | 'saved' | 'moved_aside' | 'too_large'; bytes: number }>
+  }>
   /** WPs whose task box (`tasks.md`, a `PLAN.md`) the landing ticked. */
   ticked: string[]
   /** Problems the landing went on after (a task line changed since it was read). */

@@ -203,6 +203,26 @@ pub fn merge_report(report: &kitty_orchestrator::engine::MergeReport) -> String 
             did.push(clean(n));
         }
         out.push_str(&format!("  cleanup {}: {}\n", c.wp, did.join("; ")));
+        for fate in ["saved", "moved_aside", "too_large", "build_output"] {
+            let paths: Vec<String> = c.ignored.iter().filter(|i| i.fate == fate).map(|i| clean(&i.path)).collect();
+            if !paths.is_empty() {
+                let what = match fate {
+                    "saved" => "saved in the backup",
+                    "moved_aside" => "moved aside (secret-looking) under .git/kitty/withheld/",
+                    "too_large" => "DROPPED: over the size cap",
+                    _ => "dropped: build output",
+                };
+                let shown = if paths.len() > 8 {
+                    format!("{} and {} more", paths[..8].join(", "), paths.len() - 8)
+                } else {
+                    paths.join(", ")
+                };
+                out.push_str(&format!("    ignored files {what}: {shown}\n"));
+            }
+        }
+    }
+    for warning in &report.warnings {
+        out.push_str(&format!("  warning: {}\n", clean(warning)));
     }
     let landed = report.merged().len();
     if let Some(verify) = report.verify.as_ref().filter(|v| v.passed) {

@@ -88,3 +88,62 @@ fn merge_push_and_push_reach_a_bare_remote() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// `kill -9` of `merge` while it brings the checked-out target along: no stale ref lock is left
+/// (the user's own `git commit` works), and the next `merge` finishes or undoes what was half
+/// done — saying which — so the checkout is clean and the landing completes.
+#[test]
+fn a_merge_killed_while_it_updates_the_checkout_is_settled_by_the_next_one() {
+    let tmp = repo("030-kill", 1, "");
+    let dir = tmp.path();
+    let attacker =
+        kitty_test_support::toml_string(&kitty_test_support::fixture("agents/attacker-agent").display().to_string());
+    let fake = kitty_test_support::toml_string(&kitty_test_support::fake_agent());
+    std::fs::write(
+        dir.join(".kittify/orchestrator.toml"),
+        format!(
+            "[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]\n\
+             [agents.impl]\ncommand = [{attacker}]\nenv = {{ ATTACK = \"many_files\", ATTACK_FILES = \"20000\" }}\n\
+             [agents.rev]\ncommand = [{fake}]\noutput = \"stream-json\"\n"
+        ),
+    )
+    .unwrap();
+    git(dir, &["commit", "-qam", "agents"]);
+    run(dir, "030-kill");
+    let before = git(dir, &["rev-parse", "main"]);
+    let journal = dir.join(".git/kitty/landing");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kitty-orchestrator"))
+        .args(["merge", "030-kill"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut caught = false;
+    while started.elapsed() < std::time::Duration::from_secs(120) {
+        if journal.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+            caught = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    // SIGKILL (what std's kill sends): no handler, no cleanup.
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(caught, "the merge finished before it could be killed midway");
+    assert!(!dir.join(".git/refs/heads/main.lock").exists(), "a stale main.lock wedges the repository");
+    let again = bin().args(["merge", "030-kill"]).current_dir(dir).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert!(text.contains("rolled forward") || text.contains("rolled back"), "a line says which: {text}");
+    assert_eq!(git(dir, &["status", "--porcelain", "--untracked-files=all"]), "", "the checkout is clean");
+    assert_ne!(git(dir, &["rev-parse", "main"]), before, "the landing completed");
+    assert!(dir.join("bulk/f19999.txt").exists());
+    assert!(journal.read_dir().is_ok_and(|mut d| d.next().is_none()), "the record is gone");
+    git(dir, &["commit", "-q", "--allow-empty", "-m", "the user's own commit works"]);
+    kitty_test_support::assert_fsck_clean(dir);
+}

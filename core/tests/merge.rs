@@ -257,13 +257,11 @@ fn a_target_that_moved_since_the_merge_began_is_refused_naming_the_ref() {
     git(dir, &["commit", "-q", "--allow-empty", "-m", "someone else"]);
     let repo = git2::Repository::open(dir).unwrap();
     let second = git2::Oid::from_str(&rev(dir, "main")).unwrap();
-    let sig = git2::Signature::now("t", "t@example.com").unwrap();
     let err = kitty_orchestrator::land::advance(
         &repo,
         "refs/heads/main",
         Some(git2::Oid::from_str(&first).unwrap()),
         second,
-        &sig,
         "test",
     )
     .unwrap_err();
@@ -530,4 +528,37 @@ async fn a_branch_moved_after_approval_is_refused_or_sent_back_to_review() {
     assert_eq!(report.outcome, MergeOutcome::Merged, "{report:#?}");
     assert_eq!(git(dir, &["show", "main:late.txt"]), "not reviewed\n");
     assert_fsck_clean(dir);
+}
+
+/// Removing a landed WP's worktree never deletes what git ignores there without a trace: build
+/// output is named and dropped, secret-looking files are moved aside, everything else is saved
+/// in the backup ref — and the report says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_lists_ignored_files_and_keeps_those_that_are_not_build_output() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "081-ignored", &[("WP01", "planned", &[])]);
+    std::fs::write(dir.join(".gitignore"), "*.local\ntarget/\n.env\n").unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "feature"]);
+    let orch =
+        Orchestrator::open(dir, Some(agents(&[("FAKE_EXTRA_FILES", "notes.local,target/debug/app,.env")]))).unwrap();
+    run_to_done(&orch, "081-ignored").await;
+    let report = merge(&orch, "081-ignored", MergeOptions::default()).await.unwrap();
+    assert_eq!(report.outcome, MergeOutcome::Merged, "{report:#?}");
+    let cleaned = report.cleanup.iter().find(|c| c.wp == "WP01").expect("WP01 cleaned up");
+    assert!(cleaned.worktree_removed, "{cleaned:#?}");
+    let fate = |path: &str| cleaned.ignored.iter().find(|i| i.path == path).map(|i| i.fate.clone());
+    assert_eq!(fate("notes.local").as_deref(), Some("saved"), "{cleaned:#?}");
+    assert_eq!(fate("target/").as_deref(), Some("build_output"), "{cleaned:#?}");
+    assert_eq!(fate(".env").as_deref(), Some("moved_aside"), "{cleaned:#?}");
+    let backup = cleaned.backup.clone().expect("a backup ref");
+    assert_eq!(git(dir, &["show", &format!("{backup}:notes.local")]), "written by WP01\n");
+    let in_ref =
+        std::process::Command::new("git").args(["show", &format!("{backup}:.env")]).current_dir(dir).output().unwrap();
+    assert!(!in_ref.status.success(), "a secret-looking file never goes into a ref");
+    let aside = git(dir, &["rev-parse", "--git-common-dir"]);
+    let withheld = dir.join(aside.trim()).join("kitty/withheld/081-ignored-WP01");
+    let kept: Vec<_> = std::fs::read_dir(&withheld).unwrap().flatten().map(|e| e.path().join(".env")).collect();
+    assert!(kept.iter().any(|p| p.exists()), "{kept:?}");
 }

@@ -61,6 +61,8 @@ impl Orchestrator {
             let why = format!("the merge of {} was aborted before it began", feature.slug);
             return Err(super::EngineError::Aborted(why).into());
         }
+        // A landing a killed merge left half done is finished or undone first (said in a line).
+        let settled = if opts.dry_run { Vec::new() } else { land::recover(&self.store.repo()?) };
         if names.mission().is_some() {
             // spec-kitty lands its own missions (lanes → mission branch → target, done events).
             let landing = Landing {
@@ -72,7 +74,8 @@ impl Orchestrator {
                 opts,
                 owner,
             };
-            let report = self.merge_mission(&landing, &cancel).await?;
+            let mut report = self.merge_mission(&landing, &cancel).await?;
+            report.warnings.splice(0..0, settled);
             if report.outcome == MergeOutcome::Merged {
                 let merged = Event::Merged {
                     feature: report.feature.clone(),
@@ -102,6 +105,7 @@ impl Orchestrator {
         let resolving = !landing.opts.dry_run && (landing.opts.resolve || self.config.resolve_conflicts);
         let (this, l) = (self.clone(), landing.clone());
         let (mut plan, mut integration, mut report) = off_thread(move || this.integrate(&l, resolving)).await??;
+        report.warnings.splice(0..0, settled);
         if landing.opts.dry_run {
             return Ok(report);
         }
@@ -374,9 +378,8 @@ impl Orchestrator {
         mut report: MergeReport,
     ) -> Result<MergeReport, crate::Error> {
         let repo = self.store.repo()?;
-        let committer = StateStore::committer(&repo);
         let message = format!("kitty-orchestrator: merge {} ({})", landing.feature.slug, landing.strategy);
-        let moved = land::advance(&repo, &plan.reference, plan.expected, tip, &committer, &message)?;
+        let moved = land::advance(&repo, &plan.reference, plan.expected, tip, &message)?;
         report.outcome = MergeOutcome::Merged;
         report.commit = Some(tip.to_string());
         report.worktree_updated = moved.first().map(|d| d.display().to_string());

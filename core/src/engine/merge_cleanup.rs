@@ -26,6 +26,9 @@ pub struct Cleaned {
     pub kept_as: Option<String>,
     /// Why something was left (a branch checked out elsewhere, an error).
     pub note: Option<String>,
+    /// What git ignored in the removed worktree, and what became of each path (saved in
+    /// `backup`, moved aside, or dropped as build output or over the size cap).
+    pub ignored: Vec<crate::worktree::IgnoredPath>,
 }
 
 /// `refs/kitty/landed/<feature>/<WP>`.
@@ -57,12 +60,14 @@ impl Orchestrator {
                 branch_deleted: false,
                 kept_as: None,
                 note: None,
+                ignored: Vec::new(),
             };
             if names.path_for(wp).exists() {
                 match names.remove(wp, true) {
-                    Ok(backup) => {
+                    Ok(removal) => {
                         cleaned.worktree_removed = true;
-                        cleaned.backup = backup.map(|b| b.reference);
+                        cleaned.backup = removal.backup.map(|b| b.reference);
+                        cleaned.ignored = removal.ignored;
                     }
                     Err(err) => cleaned.note = Some(format!("worktree kept: {err}")),
                 }

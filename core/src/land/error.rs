@@ -89,6 +89,14 @@ pub enum LandError {
         /// What it said (its last lines), or why it could not start.
         why: String,
     },
+    /// The record of a landing in progress could not be written (nothing was changed).
+    #[error("{}: the record of the landing could not be written ({why}); nothing was changed", path.display())]
+    Journal {
+        /// The record's file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
     /// Reading or writing state failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
@@ -138,6 +146,7 @@ impl LandError {
         use crate::ErrorCode;
         match self {
             LandError::Git { .. } => ErrorCode::Git,
+            LandError::Journal { .. } => ErrorCode::Io,
             LandError::NotReady { .. }
             | LandError::NoTarget { .. }
             | LandError::SpecKittyMerge { .. }

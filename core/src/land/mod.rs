@@ -10,6 +10,7 @@
 
 mod error;
 mod integrate;
+mod journal;
 mod plan;
 mod resolve;
 mod target;
@@ -17,6 +18,7 @@ mod types;
 
 pub use error::{LandError, MovedSinceApproval, Unresolved};
 pub use integrate::{Authors, Integration, Stopped, changed_paths, commit_step, integrate, merged_index};
+pub use journal::recover;
 pub use plan::{Integrand, Plan, PlanInput, moved_since_approval, plan};
 pub use resolve::{markers_left, write_conflicts};
 pub use target::{advance, check_worktrees, checked_out_in};

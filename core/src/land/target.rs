@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{Oid, Repository, Signature, Status, StatusOptions};
+use git2::{Oid, Repository, Status, StatusOptions};
 
 use super::error::LandError;
 use super::integrate::changed_paths;
+use super::journal::{Journal, settle_paths};
 
 /// The worktrees (main and linked) that have `reference` checked out.
 pub fn checked_out_in(repo: &Repository, reference: &str) -> Vec<PathBuf> {
@@ -74,42 +75,65 @@ pub fn check_worktrees(repo: &Repository, reference: &str, from: Oid, to: Oid) -
 }
 
 /// Moves `reference` from `expected` to `new` (creating it when `expected` is `None`), bringing
-/// the worktrees that have it checked out along. Holds git's lock on the ref throughout, so no
-/// other writer moves it between the check and the update; refuses when it moved since the
-/// merge began.
+/// the worktrees that have it checked out along; refuses when it moved since the merge began.
+/// git's lock on the ref is held only for the compare-and-swap itself, never across the
+/// checkout: a record of the landing is written first, so one interrupted at any instant is
+/// finished or undone by the next start ([`super::recover`]). A checkout that fails, or a ref
+/// that moved meanwhile, puts the files it wrote back.
 pub fn advance(
     repo: &Repository,
     reference: &str,
     expected: Option<Oid>,
     new: Oid,
-    signature: &Signature<'_>,
     message: &str,
 ) -> Result<Vec<PathBuf>, LandError> {
-    let mut tx = repo.transaction().map_err(LandError::git(format!("locking {reference}")))?;
-    tx.lock_ref(reference)
-        .map_err(LandError::git(format!("locking {reference} (is another git command updating it?)")))?;
+    let show = |o: Option<Oid>| o.map_or_else(|| "none".to_string(), |o| o.to_string());
+    let moved = |found: Option<Oid>| LandError::TargetMoved {
+        reference: reference.to_string(),
+        expected: show(expected),
+        found: show(found),
+    };
     let found = repo.refname_to_id(reference).ok();
     if found != expected {
-        let show = |o: Option<Oid>| o.map_or_else(|| "none".to_string(), |o| o.to_string());
-        return Err(LandError::TargetMoved {
-            reference: reference.to_string(),
-            expected: show(expected),
-            found: show(found),
-        });
+        return Err(moved(found));
     }
     let from = expected.unwrap_or(new);
     let dirs = if expected.is_some() { check_worktrees(repo, reference, from, new)? } else { Vec::new() };
-    for dir in &dirs {
-        let wt = Repository::open(dir).map_err(LandError::git(format!("opening {}", dir.display())))?;
-        let commit = wt.find_object(new, None).map_err(LandError::git(format!("reading {new}")))?;
-        // Safe checkout: writes only what differs between the old tip and the new one, and
-        // refuses (before writing anything) if a file it would write was changed.
-        let mut checkout = git2::build::CheckoutBuilder::new();
-        checkout.safe();
-        wt.checkout_tree(&commit, Some(&mut checkout))
-            .map_err(LandError::git(format!("bringing {} to {new}", dir.display())))?;
+    let journal = Journal::begin(repo, reference, expected, new, &dirs)?;
+    let undo = |upto: usize| {
+        for dir in &dirs[..upto] {
+            if let Err(err) = settle_paths(repo, dir, from, new, from) {
+                tracing::error!(dir = %dir.display(), %err, "a refused landing's files could not be put back");
+            }
+        }
+    };
+    for (i, dir) in dirs.iter().enumerate() {
+        let checked_out = Repository::open(dir).and_then(|wt| {
+            let commit = wt.find_object(new, None)?;
+            // Safe checkout: writes only what differs between the old tip and the new one, and
+            // refuses (before writing anything) if a file it would write was changed.
+            let mut checkout = git2::build::CheckoutBuilder::new();
+            checkout.safe();
+            wt.checkout_tree(&commit, Some(&mut checkout))
+        });
+        if let Err(err) = checked_out {
+            undo(i + 1);
+            journal.finish();
+            return Err(LandError::Git { context: format!("bringing {} to {new}", dir.display()), source: err });
+        }
     }
-    tx.set_target(reference, new, Some(signature), message).map_err(LandError::git(format!("updating {reference}")))?;
-    tx.commit().map_err(LandError::git(format!("updating {reference}")))?;
+    let swapped = match expected {
+        Some(expected) => repo.reference_matching(reference, new, true, expected, message).map(drop),
+        None => repo.reference(reference, new, false, message).map(drop),
+    };
+    if let Err(err) = swapped {
+        undo(dirs.len());
+        journal.finish();
+        return Err(match err.code() {
+            git2::ErrorCode::Modified | git2::ErrorCode::Exists => moved(repo.refname_to_id(reference).ok()),
+            _ => LandError::Git { context: format!("updating {reference}"), source: err },
+        });
+    }
+    journal.finish();
     Ok(dirs)
 }

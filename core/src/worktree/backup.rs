@@ -7,7 +7,7 @@ use git2::{Oid, Repository};
 use super::changes;
 use super::error::WorktreeError;
 use super::manager::WorktreeManager;
-use super::types::Backup;
+use super::types::{Backup, Removal};
 use crate::ids::WpId;
 use crate::state::backup_ref;
 
@@ -93,28 +93,63 @@ impl WorktreeManager {
     }
 
     /// Removes the WP's worktree directory and its registration; the branch (with every commit)
-    /// stays. Uncommitted work is an error unless `backup_first`, which saves it first.
-    pub fn remove(&self, wp: &WpId, backup_first: bool) -> Result<Option<Backup>, WorktreeError> {
+    /// stays. Uncommitted work is an error unless `backup_first`, which saves it first — and
+    /// what git ignores there with it (see [`super::ignored`]): nothing goes without a trace.
+    pub fn remove(&self, wp: &WpId, backup_first: bool) -> Result<Removal, WorktreeError> {
         let _lock = self.creation_lock()?;
         let repo = self.repo()?;
         self.settle_quarantine(wp)?;
         let name = self.name(wp);
         let path = self.path_for(wp);
-        let mut saved = None;
+        let mut removal = Removal::default();
         if path.exists() {
             let dirty = self.dirty_paths(wp)?;
-            if !dirty.is_empty() {
-                if !backup_first {
-                    return Err(WorktreeError::Dirty { path, files: dirty.into_iter().take(10).collect() });
-                }
-                saved = self.save_before_discarding(&repo, wp, &path, "removing the worktree")?;
+            let ignored = super::ignored::ignored_paths(&self.open_worktree(wp)?)?;
+            if !dirty.is_empty() && !backup_first {
+                return Err(WorktreeError::Dirty { path, files: dirty.into_iter().take(10).collect() });
             }
+            let (save, fates) = super::ignored::plan(&path, ignored, |p| {
+                self.withhold.withholds(p.trim_end_matches('/'), p.ends_with('/'))
+            });
+            let aside: Vec<String> = fates
+                .iter()
+                .filter(|f| f.fate == "moved_aside")
+                .map(|f| f.path.trim_end_matches('/').to_string())
+                .collect();
+            self.move_aside(wp, &path, &aside)?;
+            if !dirty.is_empty() || !save.is_empty() {
+                removal.backup = self.save_with_ignored(&repo, wp, &path, dirty, save)?;
+            }
+            removal.ignored = fates;
             std::fs::remove_dir_all(&path).map_err(WorktreeError::io(&path))?;
         }
         if let Ok(wt) = repo.find_worktree(&name) {
             wt.prune(None).map_err(WorktreeError::git(format!("unregistering worktree {name}")))?;
         }
-        Ok(saved)
+        Ok(removal)
+    }
+
+    /// The uncommitted work (withheld paths left out) and the ignored files `ignored` in one
+    /// backup commit on the worktree's HEAD.
+    fn save_with_ignored(
+        &self,
+        repo: &Repository,
+        wp: &WpId,
+        path: &std::path::Path,
+        dirty: Vec<String>,
+        ignored: Vec<String>,
+    ) -> Result<Option<Backup>, WorktreeError> {
+        let wt = self.open_worktree(wp)?;
+        let (mut files, _) = self.withhold.split(dirty);
+        files.extend(ignored);
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let tree = changes::snapshot_tree(&wt, &files)?;
+        let head = super::base::branch_tip(repo, &self.branch(wp));
+        let saved = self.write_backup(repo, wp, "removing the worktree", tree, head.as_ref(), files)?;
+        tracing::info!(worktree = %path.display(), reference = %saved.reference, "saved the worktree's uncommitted and ignored files");
+        Ok(Some(saved))
     }
 
     /// Unregisters worktrees of this repository whose directory is gone and that are not

@@ -260,17 +260,25 @@ impl WorktreeManager {
                 tracing::warn!(reference = %b.reference, files = b.files.len(), "saved the work of a worktree before {reason}");
             }
         }
-        if !withheld.is_empty() {
-            let stamp = jiff::Timestamp::now().as_millisecond();
-            let aside = self.common_dir.join("kitty").join("withheld").join(self.name(wp)).join(stamp.to_string());
-            for rel in &withheld {
-                // Never through a link of the worktree: what it points at is not the worktree's.
-                crate::beneath::move_out(path, Path::new(rel), &aside.join(rel))
-                    .map_err(WorktreeError::io(path.join(rel)))?;
-            }
-            tracing::warn!(dir = %aside.display(), files = withheld.len(), "moved withheld files of a discarded worktree aside");
-        }
+        self.move_aside(wp, path, &withheld)?;
         Ok(backup)
+    }
+
+    /// Moves `paths` (withheld, secret-looking: never into a ref) of the worktree at `path` to
+    /// `<common>/kitty/withheld/<worktree>/<time>/`, keeping them out of the way of removal.
+    pub(super) fn move_aside(&self, wp: &WpId, path: &Path, paths: &[String]) -> Result<(), WorktreeError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let stamp = jiff::Timestamp::now().as_millisecond();
+        let aside = self.common_dir.join("kitty").join("withheld").join(self.name(wp)).join(stamp.to_string());
+        for rel in paths {
+            // Never through a link of the worktree: what it points at is not the worktree's.
+            crate::beneath::move_out(path, Path::new(rel), &aside.join(rel))
+                .map_err(WorktreeError::io(path.join(rel)))?;
+        }
+        tracing::warn!(dir = %aside.display(), files = paths.len(), "moved withheld files of a worktree aside");
+        Ok(())
     }
 
     pub(super) fn add_worktree(

@@ -73,3 +73,12 @@ pub struct Backup {
     /// The paths it saved (empty when listed from refs).
     pub files: Vec<String>,
 }
+
+/// What removing a worktree kept.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Removal {
+    /// The backup ref of its uncommitted work (and the ignored files saved), if any.
+    pub backup: Option<Backup>,
+    /// Every path git ignored there, with what became of it.
+    pub ignored: Vec<super::ignored::IgnoredPath>,
+}
