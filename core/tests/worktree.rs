@@ -177,7 +177,7 @@ fn dirty_worktrees_are_never_removed_without_a_backup() {
     assert_eq!(err.code(), "worktree_dirty");
     assert!(p.path.join("untracked.txt").exists(), "nothing was deleted");
 
-    let backup = m.remove(&id("WP01"), true).unwrap().expect("a backup was taken");
+    let backup = m.remove(&id("WP01"), true).unwrap().backup.expect("a backup was taken");
     assert_eq!(backup.reference, "refs/kitty/backup/012-dirty/WP01/1");
     assert_eq!(backup.files, ["README.md", "deep/dir/file.rs", "untracked.txt"]);
     assert!(!p.path.exists());
