@@ -290,3 +290,24 @@ async fn include_copies_never_write_through_a_committed_symlink() {
     let reason = wp02.reason.clone().unwrap_or_default();
     assert!(reason.contains("conf/.env") && reason.contains("symbolic link"), "{reason}");
 }
+
+/// Nothing of the home directory is an implementer's to write (its settings and caches hold code
+/// that runs later, outside any sandbox): `~/.cache` and the agents' settings are refused, the
+/// attempt's own cache (`XDG_CACHE_HOME`) is private.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confined_agent_writes_nothing_under_the_home_directory() {
+    if !landlock_here() {
+        return;
+    }
+    let home = std::path::PathBuf::from(std::env::var("HOME").unwrap());
+    let settings_existed = home.join(".claude/settings.json").exists();
+    let (summary, log, _tmp) = attacked("home_writes", "required").await;
+    let lines = attack_lines(&log, "home_writes");
+    for line in lines.iter().filter(|l| l.starts_with("home ")) {
+        assert!(line.contains("denied"), "{line}\n{log}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with("private cache: done")), "{log}");
+    assert!(!home.join(".kitty-attack-home").exists() && !home.join(".cache/kitty-attack").exists());
+    assert_eq!(home.join(".claude/settings.json").exists(), settings_existed);
+    assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+}

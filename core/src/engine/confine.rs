@@ -26,12 +26,15 @@ pub(super) struct AttemptSandbox {
     store: Option<Quarantine>,
     /// Landlock holds the attempt's processes.
     pub(super) confined: bool,
+    /// The private copies of the agent's own directory (a refreshed login is given back).
+    homes: crate::sandbox::PrivateHomes,
 }
 
 impl AttemptSandbox {
     /// After every process of the attempt is gone: takes its objects and its branch's tip into
     /// the repository (see [`Quarantine::conclude`]). `None` when it had no private store.
     pub(super) fn conclude(&mut self, ctx: &Ctx) -> Result<Option<Concluded>, crate::Error> {
+        self.homes.give_back();
         let Some(store) = self.store.take() else { return Ok(None) };
         let repo = ctx.store.repo()?;
         Ok(Some(store.conclude(&repo, true)?))
@@ -43,6 +46,7 @@ impl Drop for AttemptSandbox {
     /// concluded here, so the worktree never stays pointed at it; failing that, the next
     /// attempt in the worktree concludes it.
     fn drop(&mut self) {
+        self.homes.give_back();
         let Some(store) = self.store.take() else { return };
         let concluded = git2::Repository::open(store.common())
             .map_err(|e| e.to_string())
@@ -107,6 +111,7 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
     let mut extra = ctx.config.writable.clone();
     extra.extend(settings.map(|s| s.writable.clone()).unwrap_or_default());
     if mode != SandboxMode::Off
+        && role == Role::Implementation
         && let Some(home) = &home
     {
         for dir in crate::sandbox::home_dirs(agent, home) {
@@ -127,9 +132,16 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
         ctx.warn(format!("agents run unconfined (sandbox = \"best_effort\"): {why}"));
     }
     let dir = temp_path.display().to_string();
-    let env = ["TMPDIR", "TMP", "TEMP"].iter().map(|k| (k.to_string(), dir.clone())).collect();
+    let mut env: Vec<(String, String)> =
+        ["TMPDIR", "TMP", "TEMP"].iter().map(|k| (k.to_string(), dir.clone())).collect();
+    // Only a temporary directory of our own can hold private copies (never the shared one).
+    let homes = match &temp {
+        Some(t) if mode != SandboxMode::Off => crate::sandbox::PrivateHomes::make(agent, home.as_deref(), t.path()),
+        _ => crate::sandbox::PrivateHomes::default(),
+    };
+    env.extend(homes.env.iter().cloned());
     let confinement = Confinement { mode, writable: writable.paths, git_writable: writable.git };
-    AttemptSandbox { confinement, env, _temp: temp, store, confined }
+    AttemptSandbox { confinement, env, _temp: temp, store, confined, homes }
 }
 
 /// Refuses a run before anything starts when an agent of the roster (or the setup or verify

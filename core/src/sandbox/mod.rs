@@ -3,16 +3,18 @@
 //! whatever it starts — can read everything but write only where its role needs: the WP's
 //! worktree, its admin directory and its private git store (never the repository's objects or
 //! refs: see [`crate::worktree::Quarantine`]), a private temporary directory, the agent's own
-//! state directories and what `[agents.<id>] writable` adds. A reviewer writes nothing but its
-//! temporary and state directories. From Landlock ABI 6 on, a confined process also cannot
+//! state directories (as private copies: see [`PrivateHomes`]) and what `[agents.<id>]
+//! writable` adds. A reviewer writes nothing but its temporary directory. From Landlock ABI 6 on, a confined process also cannot
 //! signal processes outside its sandbox or reach their abstract unix sockets.
 //!
 //! Where the kernel lacks Landlock the run goes on unconfined under `sandbox = "best_effort"`
 //! (the default; said once per run), refuses under `"required"`, and `"off"` never confines.
 
+mod home;
 mod landlock_rules;
 mod writable;
 
+pub use home::PrivateHomes;
 pub use landlock_rules::{Prepared, Support, confine_child, prepare, support};
 pub use writable::{GitAreas, Writable, home_dirs, writable_paths};
 

@@ -30,33 +30,17 @@ pub struct Writable {
 const DEVICES: [&str; 8] =
     ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx", "/dev/pts", "/dev/shm", "/dev/random"];
 
-/// Each agent's own state directories under `$HOME` (sessions, caches, settings it updates).
-fn state_dirs(agent: &str) -> &'static [&'static str] {
-    match agent {
-        "claude-code" => &[".claude", ".config/claude"],
-        "codex" => &[".codex"],
-        "gemini" => &[".gemini"],
-        "qwen" => &[".qwen"],
-        "copilot" => &[".copilot", ".config/github-copilot"],
-        "opencode" => &[".local/share/opencode", ".config/opencode", ".local/state/opencode"],
-        "cursor" => &[".cursor", ".config/cursor"],
-        "kilocode" => &[".kilocode"],
-        "augment" => &[".augment"],
-        "aider" => &[".aider"],
-        _ => &[],
-    }
-}
-
-/// `agent`'s own state directories under `home`, and `~/.cache`: made before an attempt when
-/// missing (a rule can only name a path that exists, and an agent that has never run here must
-/// still be able to create its settings).
+/// The directories under `home` an implementation attempt of `agent` may write: only the state
+/// directories of the CLIs not measured here (see [`super::home`]); made before an attempt
+/// when missing (a rule can only name a path that exists). Every other agent works with private
+/// copies in its temporary directory, and a reviewer writes nothing under the home directory.
 pub fn home_dirs(agent: &str, home: &Path) -> Vec<PathBuf> {
-    std::iter::once(home.join(".cache")).chain(state_dirs(agent).iter().map(|d| home.join(d))).collect()
+    super::home::unmeasured_state_dirs(agent).iter().map(|d| home.join(d)).collect()
 }
 
-/// What an attempt of `agent` in `role` may write: for implementation its worktree and `git`
-/// areas; for every role `temp`, the agent's state directories under `home` and `~/.cache`,
-/// the device files, and `extra`.
+/// What an attempt of `agent` in `role` may write: for implementation its worktree, its `git`
+/// areas and [`home_dirs`]; for every role `temp` (its caches and private copies of the agent's
+/// own directory live there), the device files, and `extra`.
 pub fn writable_paths(
     role: Role,
     agent: &str,
@@ -74,9 +58,9 @@ pub fn writable_paths(
             git_dirs.push(git.admin.clone());
             git_dirs.push(git.store.clone());
         }
-    }
-    if let Some(home) = home {
-        paths.extend(home_dirs(agent, home));
+        if let Some(home) = home {
+            paths.extend(home_dirs(agent, home));
+        }
     }
     paths.extend(DEVICES.iter().map(PathBuf::from));
     paths.extend(extra.iter().cloned());
