@@ -146,3 +146,35 @@ async fn machines_racing_for_a_wp_over_git_daemon_never_both_get_it() {
     report("git daemon, 3 machines", latencies);
     drop(daemon);
 }
+
+/// A WP chain force-pushed back on the remote after we saw it further on: not adopted (nothing
+/// is redone from a rewound history), the WP is blocked here with a reason saying so, and every
+/// later look finds the same — the tracking ref keeps what the remote had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_rewound_on_the_remote_blocks_its_wp_instead_of_being_redone() {
+    let fleet = fleet(1, |bare| format!("file://{}", bare.display()));
+    let (dir, shared) = &fleet.machines[0];
+    let name = wp_ref(&fleet.slug, &fleet.wp);
+    let tips = shared.fetch(std::slice::from_ref(&name)).await.unwrap();
+    shared.adopt(&name, tips.get(&name).copied()).unwrap();
+    let imported = git(dir, &["rev-parse", &name]);
+    let claim = Append::new(WpEvent::Claimed { owner: owner(0, 0) }).run("run-0-0");
+    shared.append(&fleet.slug, &fleet.wp, &claim, &[]).await.unwrap();
+    let claimed = git(dir, &["rev-parse", &name]);
+    assert_ne!(claimed.trim(), imported.trim());
+    // Someone rewinds the remote's chain to the import.
+    git(&fleet.bare, &["update-ref", &name, imported.trim()]);
+    let tips = shared.fetch(std::slice::from_ref(&name)).await.unwrap();
+    assert_eq!(tips[&name].to_string(), imported.trim());
+    let rewound = shared.rewound();
+    assert_eq!(rewound.len(), 1, "{rewound:?}");
+    shared.adopt(&name, tips.get(&name).copied()).unwrap();
+    let state = StateStore::open(dir).unwrap().wp_state(&fleet.slug, &fleet.wp).unwrap().unwrap();
+    assert_eq!(state.lane, kitty_orchestrator::Lane::Blocked, "{state:#?}");
+    assert!(state.reason.as_deref().unwrap_or_default().contains("moved backwards"), "{state:#?}");
+    // The local chain was not replaced by the rewound one; the next look finds the same.
+    assert_ne!(git(dir, &["rev-parse", &name]).trim(), imported.trim());
+    shared.fetch(std::slice::from_ref(&name)).await.unwrap();
+    assert_eq!(shared.rewound().len(), 1);
+    assert_eq!(git(&fleet.bare, &["rev-parse", &name]).trim(), imported.trim(), "nothing was pushed over it");
+}

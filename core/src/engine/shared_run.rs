@@ -433,6 +433,9 @@ impl SharedRun {
                 self.shared.adopt(&name, theirs)?;
             }
         }
+        for found in self.shared.rewound() {
+            ctx.warn(found.to_string());
+        }
         self.share_notes(ctx, notes).await;
         Ok(Some(ctx.store.board(&self.slug)?.states))
     }

@@ -35,10 +35,36 @@ pub fn tracking_key(remote: &str) -> String {
     format!("url-{}", &hash[..hash.len().min(12)])
 }
 
+/// A chain the remote no longer has as it had it: force-pushed back (or rewritten) since we last
+/// looked. It is not adopted — that would redo work already done, or undo what was recorded —
+/// its WP is blocked here, and its tracking ref keeps what the remote had, so every later look
+/// finds the same until a person decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewound {
+    /// The state ref.
+    pub name: String,
+    /// The remote's tip when we last looked.
+    pub had: Oid,
+    /// Its tip now, which does not contain `had`.
+    pub has: Oid,
+}
+
+impl std::fmt::Display for Rewound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the shared chain {} moved backwards on the remote (it had {}, it has {}, which does not contain it): not adopted",
+            self.name, self.had, self.has
+        )
+    }
+}
+
 /// One repository's view of a shared remote.
 #[derive(Clone)]
 pub struct SharedState {
     store: StateStore,
+    /// Chains found rewound on the remote (see [`Rewound`]).
+    rewound: Arc<std::sync::Mutex<BTreeMap<String, Rewound>>>,
     /// The remote's name in tracking refs (see [`tracking_key`]).
     key: String,
     repo: PathBuf,
@@ -64,6 +90,7 @@ impl SharedState {
     pub fn new(store: StateStore, repo: &Path, remote: &str, redactor: Arc<Redactor>) -> SharedState {
         SharedState {
             key: tracking_key(remote),
+            rewound: Arc::default(),
             store,
             repo: repo.to_path_buf(),
             remote: remote.to_string(),
@@ -125,6 +152,7 @@ impl SharedState {
     /// Fetches the given state refs (a glob like `refs/kitty/wp/<feature>/*` works) into their
     /// tracking refs, pruning those gone from the remote; returns the remote's tips by state ref.
     pub async fn fetch(&self, names: &[String]) -> Result<BTreeMap<String, Oid>, crate::Error> {
+        let before = self.tracked_tips(names)?;
         let mut args = vec!["fetch".into(), "--quiet".into(), "--no-tags".into(), "--no-write-fetch-head".into()];
         args.push("--prune".into());
         args.push("--".into());
@@ -152,15 +180,96 @@ impl SharedState {
                 }
             }
         }
+        self.find_rewound(&repo, &before, &tips)?;
         Ok(tips)
+    }
+
+    /// The tracking refs' tips of `names` (state ref → tip), as last fetched.
+    fn tracked_tips(&self, names: &[String]) -> Result<BTreeMap<String, Oid>, crate::Error> {
+        let repo = self.store.repo()?;
+        let prefix = format!("refs/kitty-remote/{}/", self.key);
+        let mut tips = BTreeMap::new();
+        for name in names {
+            let glob = tracking_ref(&self.key, name);
+            for reference in repo.references_glob(&glob).map_err(StateError::git(format!("listing {glob}")))?.flatten()
+            {
+                if let (Ok(tracked), Some(oid)) = (reference.name(), reference.target()) {
+                    tips.insert(format!("refs/kitty/{}", tracked.strip_prefix(&prefix).unwrap_or(tracked)), oid);
+                }
+            }
+        }
+        Ok(tips)
+    }
+
+    /// Chains whose new remote tip does not contain the one we had: noted (see [`Rewound`]),
+    /// and their tracking refs put back to what the remote had.
+    fn find_rewound(
+        &self,
+        repo: &git2::Repository,
+        before: &BTreeMap<String, Oid>,
+        now: &BTreeMap<String, Oid>,
+    ) -> Result<(), crate::Error> {
+        for (name, has) in now {
+            let Some(had) = before.get(name).copied().filter(|had| had != has) else { continue };
+            let contains = repo.graph_descendant_of(*has, had).unwrap_or(false);
+            if contains {
+                continue;
+            }
+            let found = Rewound { name: name.clone(), had, has: *has };
+            tracing::warn!(remote = %self.remote(), "{found}");
+            let tracking = tracking_ref(&self.key, name);
+            repo.reference(&tracking, had, true, "kitty: the remote's chain moved backwards; kept what it had")
+                .map_err(StateError::git(format!("keeping {tracking}")))?;
+            self.rewound.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone(), found);
+        }
+        Ok(())
+    }
+
+    /// The chains found rewound on the remote so far.
+    pub fn rewound(&self) -> Vec<Rewound> {
+        self.rewound.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    /// A rewound WP chain's WP, blocked here (unless it is done already, or past blocking):
+    /// nothing is redone from a history someone rewound.
+    fn block_rewound(&self, found: &Rewound) {
+        let Some((feature, wp)) = found.name.strip_prefix("refs/kitty/wp/").and_then(|r| r.rsplit_once('/')) else {
+            return;
+        };
+        let (Ok(feature), Ok(wp)) = (FeatureSlug::parse(feature), WpId::parse(wp)) else { return };
+        let Some(state) = self.store.wp_state(&feature, &wp).ok().flatten() else { return };
+        use crate::lane::Lane;
+        if !matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview) {
+            return;
+        }
+        let reason = format!(
+            "{found}; look at the remote's history of {wp}, then push the chain back, or accept the rewind (`git update-ref -d {}`) and `retry`",
+            tracking_ref(&self.key, &found.name)
+        );
+        let actor = crate::state::Actor { name: "kitty-orchestrator sync".into(), email: "sync@kitty.local".into() };
+        let mut append = Append::new(crate::state::WpEvent::Blocked { reason }).by(actor);
+        // Blocked on behalf of whichever run holds it (the block stays local: nothing is pushed).
+        if let Some(owner) = &state.owner {
+            append = append.run(&owner.run_id);
+        }
+        if let Err(err) = self.store.append(&feature, &wp, &append) {
+            tracing::warn!(%wp, %err, "a WP whose shared chain was rewound could not be blocked");
+        }
     }
 
     /// Brings the local chain `name` to the remote's tip `theirs`: adopted when the remote is
     /// ahead (or the local chain is not on the remote at all, as after a local import), kept when
-    /// the local chain is the remote's plus events not pushed yet. Returns the local tip.
+    /// the local chain is the remote's plus events not pushed yet — and never when the remote's
+    /// chain moved backwards since we last looked ([`Rewound`]: the WP is blocked instead).
+    /// Returns the local tip.
     pub fn adopt(&self, name: &str, theirs: Option<Oid>) -> Result<Option<Oid>, crate::Error> {
         let ours = self.store.tip_of(name)?;
         let Some(theirs) = theirs else { return Ok(ours) };
+        let rewound = self.rewound.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned();
+        if let Some(found) = rewound.filter(|r| r.has == theirs) {
+            self.block_rewound(&found);
+            return Ok(self.store.tip_of(name)?);
+        }
         let repo = self.store.repo()?;
         let keep = match ours {
             Some(ours) if ours == theirs => true,
