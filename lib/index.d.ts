@@ -453,6 +453,8 @@ export interface AgentSandbox {
   reviewWritable: string[]
   /** Of `implementationWritable`, the git directories (the worktree's admin directory and the attempt's private store): regular files and directories only. */
   gitFilesOnly: string[]
+  /** The agent's own directories and caches as every attempt gets them: private copies in its temporary directory. */
+  privateCopies: string[]
 }
 
 export declare class Orchestrator {

@@ -73,6 +73,9 @@ pub fn doctor(args: DoctorArgs) -> u8 {
         println!("\n{}{disabled}: {installed}; {confined}", agent.id);
         println!("  implementation may write: {}", agent.sandbox.implementation_writable.join(", "));
         println!("    (files and directories only: {})", agent.sandbox.git_files_only.join(", "));
+        for copy in &agent.sandbox.private_copies {
+            println!("  private per attempt:      {copy}");
+        }
         println!("  review may write:         {}", agent.sandbox.review_writable.join(", "));
     }
     exit::OK

@@ -79,7 +79,11 @@ fn doctor_reports_the_sandbox_and_each_agents_writable_set() {
     for never in ["<git-common-dir>/objects", "<git-common-dir>/refs"] {
         assert!(!implementation.iter().any(|p| p.starts_with(never)), "{never} in {implementation:?}");
     }
-    assert!(implementation.iter().any(|p| p.ends_with("/.codex")), "{implementation:?}");
+    // Nothing under the home directory: codex works on a private copy of its own directory.
+    let home = std::env::var("HOME").unwrap();
+    assert!(!implementation.iter().any(|p| p.starts_with(&home)), "{implementation:?}");
+    let copies = codex["sandbox"]["private_copies"].as_array().unwrap();
+    assert!(copies.iter().any(|c| c.as_str().unwrap().starts_with("CODEX_HOME=<attempt-tmp>/")), "{copies:?}");
     assert!(!implementation.iter().any(|p| p.contains("refs/kitty")), "{implementation:?}");
     let review = writes("review_writable");
     assert!(!review.iter().any(|p| p.contains("<worktree>") || p.contains("<git-common-dir>")), "{review:?}");

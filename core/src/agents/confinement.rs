@@ -26,6 +26,9 @@ pub struct AgentSandbox {
     /// Of `implementation_writable`, the git directories (its worktree's admin directory and its
     /// private store): regular files and directories only, never a symlink, FIFO or device.
     pub git_files_only: Vec<String>,
+    /// The agent's own directories and caches as every attempt gets them: private copies in its
+    /// temporary directory (see [`crate::sandbox::PrivateHomes`]).
+    pub private_copies: Vec<String>,
 }
 
 /// `agent`'s confinement under `config` on this machine.
@@ -65,5 +68,6 @@ pub fn agent_sandbox(config: &Config, agent: &str) -> AgentSandbox {
         implementation_writable: set(Role::Implementation),
         review_writable: set(Role::Review),
         git_files_only: [&git.admin, &git.store].iter().map(|p| p.display().to_string()).collect(),
+        private_copies: if mode == SandboxMode::Off { Vec::new() } else { crate::sandbox::private_copies(agent) },
     }
 }

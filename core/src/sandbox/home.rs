@@ -48,6 +48,23 @@ const MOVED: [Moved; 4] = [
     Moved { agent: "copilot", var: "COPILOT_HOME", default: ".copilot", inside: None, credentials: &[] },
 ];
 
+/// How `agent`'s own directories are given to an attempt, in words (for `doctor`): each variable
+/// pointed at a private copy in the attempt's temporary directory, and what it copies.
+pub fn private_copies(agent: &str) -> Vec<String> {
+    let mut said: Vec<String> = MOVED
+        .iter()
+        .filter(|m| m.agent == agent)
+        .map(|m| format!("{}=<attempt-tmp>/{agent}-home (a copy of ~/{}; a refreshed login is kept)", m.var, m.default))
+        .collect();
+    if let Some(app) = xdg_app(agent) {
+        said.push(format!(
+            "XDG_DATA_HOME, XDG_STATE_HOME=<attempt-tmp>/xdg-data, xdg-state (with a copy of ~/.local/share/{app}/auth.json)"
+        ));
+    }
+    said.push("XDG_CACHE_HOME, npm_config_cache=<attempt-tmp>/cache, npm-cache".to_string());
+    said
+}
+
 /// The XDG-based CLIs: their data directory's name (its `auth.json` is their login).
 fn xdg_app(agent: &str) -> Option<&'static str> {
     match agent {

@@ -14,7 +14,7 @@ mod home;
 mod landlock_rules;
 mod writable;
 
-pub use home::PrivateHomes;
+pub use home::{PrivateHomes, private_copies};
 pub use landlock_rules::{Prepared, Support, confine_child, prepare, support};
 pub use writable::{GitAreas, Writable, home_dirs, writable_paths};
 

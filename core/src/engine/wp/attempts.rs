@@ -343,7 +343,7 @@ fn note_store_in_log(log: &Path, done: &crate::worktree::Concluded) {
         note_in_log(log, &format!("git: refused: {}", done.refused.join("; ")));
     }
     if !done.created.is_empty() {
-        note_in_log(log, &format!("git: refs it made, discarded: {}", done.created.join(", ")));
+        note_in_log(log, &format!("git: refs it made or changed in its copy, discarded: {}", done.created.join(", ")));
     }
 }
 

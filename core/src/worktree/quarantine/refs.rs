@@ -177,27 +177,38 @@ pub(super) fn id_of(target: Option<&Target>) -> Option<Oid> {
     }
 }
 
-/// How the refs changed from `given` to `found`, other than `own`: each changed or removed ref
-/// that was given (with what it held and holds) and each new `refs/kitty/*` ref (our state: an
-/// agent has no business there) as moves; every other new ref (a scratch branch, a stash, a
-/// fetched remote branch) as made.
+/// Refs whose moving is a security event: the repository's branches and tags, our state, notes.
+/// (Remote-tracking refs, `refs/stash` and the like are an agent's scratch: a `git fetch` or a
+/// `git stash` in its worktree changes them in its copy, and the copy is thrown away.)
+fn guarded(name: &str) -> bool {
+    ["refs/heads/", "refs/tags/", "refs/kitty/", "refs/notes/"].iter().any(|p| name.starts_with(p))
+}
+
+/// How the refs changed from `given` to `found`, other than `own`: each guarded ref (see
+/// [`guarded`]) that changed, went, or appeared under `refs/kitty/` as a move; every other ref
+/// made or changed (a scratch branch, a stash, a fetched remote branch) as scratch.
 pub(super) fn changes(given: &Refs, found: &Refs, own: &str) -> (Vec<RefMove>, Vec<String>) {
     let mut moved = Vec::new();
+    let mut scratch = Vec::new();
     for (name, was) in given.iter().filter(|(n, _)| *n != own) {
         let now = found.get(name);
-        if now != Some(was) {
+        if now == Some(was) {
+            continue;
+        }
+        if guarded(name) {
             moved.push(RefMove { name: name.clone(), was: Some(was.to_string()), now: now.map(Target::to_string) });
+        } else {
+            scratch.push(name.clone());
         }
     }
-    let mut created = Vec::new();
     for (name, now) in found.iter().filter(|(n, _)| *n != own && !given.contains_key(*n)) {
         if name.starts_with("refs/kitty/") {
             moved.push(RefMove { name: name.clone(), was: None, now: Some(now.to_string()) });
         } else {
-            created.push(name.clone());
+            scratch.push(name.clone());
         }
     }
-    (moved, created)
+    (moved, scratch)
 }
 
 /// A ref an attempt moved (in its private copy) that it did not own.
@@ -247,10 +258,13 @@ mod tests {
         found.remove("refs/tags/v1");
         found.insert("refs/heads/new".into(), id('f'));
         found.insert("refs/kitty/wp/f/WP01".into(), id('f'));
-        let (moved, created) = changes(&given, &found, "refs/heads/wp");
+        let mut given = given;
+        given.insert("refs/remotes/origin/main".into(), id('a'));
+        found.insert("refs/remotes/origin/main".into(), id('b'));
+        let (moved, scratch) = changes(&given, &found, "refs/heads/wp");
         let names: Vec<&str> = moved.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["refs/heads/main", "refs/tags/v1", "refs/kitty/wp/f/WP01"]);
         assert_eq!(moved[1].now, None);
-        assert_eq!(created, ["refs/heads/new"]);
+        assert_eq!(scratch, ["refs/remotes/origin/main", "refs/heads/new"]);
     }
 }

@@ -62,7 +62,8 @@ pub struct Concluded {
     /// Refs it did not own that it moved or removed (in its private copy: the repository's
     /// never moved). A security event.
     pub moved: Vec<RefMove>,
-    /// Refs it made (discarded with the copy).
+    /// Refs it made or changed that are its scratch — remote-tracking refs after a fetch, a
+    /// stash, a branch of its own (discarded with the copy).
     pub created: Vec<String>,
     /// Link files it rewrote (put back). A security event.
     pub tampered: Vec<String>,
