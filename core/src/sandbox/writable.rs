@@ -31,7 +31,7 @@ const DEVICES: [&str; 8] =
     ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx", "/dev/pts", "/dev/shm", "/dev/random"];
 
 /// The directories under `home` an implementation attempt of `agent` may write: only the state
-/// directories of the CLIs not measured here (see [`super::home`]); made before an attempt
+/// directories of the CLIs not measured here (see [`super::PrivateHomes`]); made before an attempt
 /// when missing (a rule can only name a path that exists). Every other agent works with private
 /// copies in its temporary directory, and a reviewer writes nothing under the home directory.
 pub fn home_dirs(agent: &str, home: &Path) -> Vec<PathBuf> {

@@ -50,4 +50,4 @@ mod shared;
 
 pub use aborts::{shared_run_glob, shared_run_ref};
 pub use leases::{Leases, heartbeat_ref};
-pub use shared::{Shared, SharedState, lost_a_race, tracking_key, tracking_ref};
+pub use shared::{Rewound, Shared, SharedState, lost_a_race, tracking_key, tracking_ref};

@@ -94,7 +94,7 @@ impl WorktreeManager {
 
     /// Removes the WP's worktree directory and its registration; the branch (with every commit)
     /// stays. Uncommitted work is an error unless `backup_first`, which saves it first — and
-    /// what git ignores there with it (see [`super::ignored`]): nothing goes without a trace.
+    /// what git ignores there with it (see [`super::IgnoredPath`]): nothing goes without a trace.
     pub fn remove(&self, wp: &WpId, backup_first: bool) -> Result<Removal, WorktreeError> {
         let _lock = self.creation_lock()?;
         let repo = self.repo()?;
