@@ -286,8 +286,12 @@ def test_detect_agents_lists_builtins_and_custom(tmp_path: Path) -> None:
     codex = agents["codex"]["sandbox"]
     assert codex["mode"] == "best_effort" and isinstance(codex["confined"], bool)
     assert "<worktree>" in codex["implementation_writable"]
-    assert any(p.endswith("/.codex") for p in codex["review_writable"])
     assert "<worktree>" not in codex["review_writable"]
+    # Nothing under the home directory: codex gets a private copy of ~/.codex per attempt.
+    home = str(Path.home())
+    assert not any(p.startswith(home) for p in codex["review_writable"] + codex["implementation_writable"])
+    assert any(c.startswith("CODEX_HOME=<attempt-tmp>/") for c in codex["private_copies"])
+    assert "<git-common-dir>/kitty/quarantine/<worktree-name>" in codex["git_files_only"]
 
 
 def test_a_second_run_of_the_same_feature_is_refused(tmp_path: Path) -> None:
