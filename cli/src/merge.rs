@@ -149,13 +149,14 @@ pub struct ReportArgs {
     /// The repository (default: the current directory).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
-    /// Markdown (for people and pull requests) or JSON.
-    #[arg(long, value_parser = ["md", "json"], default_value = "md")]
-    format: String,
+    /// Print JSON instead of markdown (the global `--format` names how a feature is read, as
+    /// for every command).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn report(args: ReportArgs) -> u8 {
-    let json = args.format == "json";
+    let json = args.json;
     let orch = match crate::open(&args.repo, None) {
         Ok(o) => o,
         Err(err) => return fail(&err, json),
