@@ -61,6 +61,15 @@ pub struct RetryArgs {
 }
 
 #[derive(clap::Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    target: FeatureArg,
+    /// The WP to release: one held by a run that cannot release it (on another host, or in a
+    /// container that is gone).
+    wp: String,
+}
+
+#[derive(clap::Args)]
 pub struct AgentsArgs {
     /// The repository whose configuration to read (default: the current directory).
     #[arg(long, default_value = ".")]
@@ -232,7 +241,7 @@ pub fn retry(args: RetryArgs) -> u8 {
     }
 }
 
-pub fn release(args: RetryArgs) -> u8 {
+pub fn release(args: ReleaseArgs) -> u8 {
     let orch = match open(&args.target, false) {
         Ok(o) => o,
         Err(code) => return code,

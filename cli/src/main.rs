@@ -72,7 +72,7 @@ enum Command {
     Retry(inspect::RetryArgs),
     /// Release a WP held by a run that cannot release it (another host, a crashed container);
     /// it keeps its lane and branch, and the next run claims it.
-    Release(inspect::RetryArgs),
+    Release(inspect::ReleaseArgs),
     /// Land the done WPs on the target branch in dependency order (one merge commit each, or
     /// --strategy squash); computed in memory, the branch moves only when everything merged.
     Merge(merge::MergeArgs),

@@ -83,3 +83,12 @@ fn orchestrate_plans_a_mission_and_names_one_it_cannot_find() {
     assert_eq!(run.status.code(), Some(0), "{text}");
     assert!(text.contains("Orchestration complete. All WPs are approved."), "{text}");
 }
+
+/// `release` frees a WP held by a run that is gone — its help must not call it "the blocked WP"
+/// (releasing a blocked WP is refused: nobody owns it).
+#[test]
+fn release_help_names_what_it_releases() {
+    let help = bin().args(["release", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(!text.contains("blocked WP") && text.contains("held by a run"), "{text}");
+}

@@ -416,3 +416,47 @@ async fn finished_wps_hand_their_worktrees_on_and_the_summary_says_where_each_is
         }
     }
 }
+
+/// An attempt that reports `KITTY-STATUS: blocked` did not succeed: its commits and leftovers go
+/// to a backup ref named in the reason, never onto the branch — so after the person fixes the
+/// cause and retries, an agent doing the same work is judged by what it adds (not `no_changes`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_attempts_work_is_kept_aside_not_put_on_the_branch() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "094-blocked", &[("WP01", "planned", &[])]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "feature"]);
+    let base = git(dir, &["rev-parse", "main"]);
+    let blocked = config(
+        "[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[
+            agent("impl", &[("FAKE_STATUS", "blocked the API key is missing"), ("FAKE_EXTRA_FILES", "notes.md")]),
+            agent("rev", &[]),
+        ],
+    );
+    let orch = Orchestrator::open(dir, Some(blocked)).unwrap();
+    let summary = orch
+        .run("094-blocked", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    let wp = summary.wps.iter().find(|w| w.id == "WP01").unwrap();
+    assert_eq!(wp.lane, Lane::Blocked, "{summary:#?}");
+    let reason = wp.reason.clone().unwrap_or_default();
+    assert!(reason.contains("the API key is missing") && reason.contains("kept at refs/kitty/backup/"), "{reason}");
+    assert_eq!(git(dir, &["rev-parse", "094-blocked-WP01"]), base, "nothing of the blocked attempt is on the branch");
+    let backup = reason.split("kept at ").nth(1).unwrap().trim_end_matches(')').to_string();
+    assert!(git(dir, &["show", &format!("{backup}:WP01.txt")]).starts_with("WP01 by fake agent"), "its commit is kept");
+    assert_eq!(git(dir, &["show", &format!("{backup}:notes.md")]), "written by WP01\n", "its leftovers too");
+    // Fixed and retried: the same work is new work.
+    orch.retry("094-blocked", "WP01").unwrap();
+    let fixed =
+        config("[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]", &[agent("impl", &[]), agent("rev", &[])]);
+    let orch = Orchestrator::open(dir, Some(fixed)).unwrap();
+    let summary = orch
+        .run("094-blocked", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
+    assert!(git(dir, &["show", "094-blocked-WP01:WP01.txt"]).starts_with("WP01 by fake agent"));
+}

@@ -370,6 +370,11 @@ async fn resolve_gives_a_conflict_to_an_agent_and_lands_its_resolution() {
     // The resolution is WP02's landing: a merge commit whose second parent is WP02's branch.
     let parents = git(dir, &["log", "-1", "--format=%P", "main"]);
     assert!(parents.trim().ends_with(&rev(dir, "040-collide-WP02")), "{parents}");
+    // The landing commit says an agent resolved the conflict, and the agent was told which WP.
+    let message = git(dir, &["log", "-1", "--format=%B", "main"]);
+    assert!(message.contains("Kitty-Resolved-By: impl") && message.contains("resolved by the agent impl"), "{message}");
+    let log = std::fs::read_to_string(std::path::Path::new(&r.log)).unwrap();
+    assert!(log.contains("KITTY_WP=WP02"), "{log}");
     let run_log = git(dir, &["log", "--format=%s", "refs/kitty/run/040-collide"]);
     assert!(run_log.contains("resolved"), "{run_log}");
     assert!(!git(dir, &["branch", "--list"]).contains("-merge-"));

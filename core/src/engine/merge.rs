@@ -360,6 +360,7 @@ impl Orchestrator {
         let deps: HashMap<WpId, Vec<WpId>> =
             landing.feature.work_packages.iter().map(|wp| (wp.id.clone(), wp.dependencies.clone())).collect();
         let authors = Authors {
+            resolved_by: None,
             committer: StateStore::committer(repo),
             agents: states.iter().map(|(id, s)| (id.clone(), s.agents_used.clone())).collect(),
             run_id: landing.owner.run_id.clone(),

@@ -55,7 +55,8 @@ pub(super) async fn resolve_conflict(
             })
             .await??;
             let log = logs_dir(ctx).join(format!("merge-resolve-{}-{agent}-{attempt}.log", step.wp));
-            let outcome = run_merge_agent(ctx, agent, attempt, tree, text.clone(), log.clone()).await?;
+            let outcome =
+                run_merge_agent(ctx, agent, attempt, tree, step.wp.as_str(), text.clone(), log.clone()).await?;
             let log = log.display().to_string();
             if outcome.cancelled {
                 return Err(super::EngineError::Aborted(format!("the merge of {} was aborted", feature.slug)).into());
@@ -117,6 +118,9 @@ async fn commit_resolution(
     let (store, plan, stopped_step) = (ctx.store.clone(), plan.clone(), stopped.step);
     let (feature, run_id) = (ctx.feature.slug.to_string(), ctx.owner.run_id.clone());
     let template = ctx.config.commit_template.clone();
+    let conflict = &stopped.conflict;
+    let described = format!("{} with {} in {}", conflict.wp, conflict.with.join(" and "), conflict.paths.join(", "));
+    let resolved_by = Some((agent.to_string(), described));
     let commit = off_thread(move || -> Result<git2::Oid, crate::Error> {
         let (resolved_tree, _withheld) = worktrees.stage_integration(&t)?;
         let repo = store.repo()?;
@@ -124,6 +128,7 @@ async fn commit_resolution(
         let states =
             store.feature_states(&crate::ids::FeatureSlug::parse(&feature).expect("a loaded feature's slug"))?;
         let authors = Authors {
+            resolved_by,
             committer: crate::state::StateStore::committer(&repo),
             agents: states.iter().map(|(id, s)| (id.clone(), s.agents_used.clone())).collect(),
             run_id,

@@ -150,7 +150,7 @@ async fn fix_round(
     'agents: for agent in &agents {
         for attempt in 0..=ctx.config.max_retries {
             let log = logs_dir(ctx).join(format!("merge-fix-{round}-{agent}-{}.log", attempt + 1));
-            let outcome = run_merge_agent(ctx, agent, round, tree, text.clone(), log.clone()).await?;
+            let outcome = run_merge_agent(ctx, agent, round, tree, "merge", text.clone(), log.clone()).await?;
             last = Some((agent.clone(), log.display().to_string()));
             if outcome.failure == Some(FailureClass::RefTampering) {
                 let stop = outcome.result.error.clone();
@@ -193,13 +193,15 @@ async fn fix_round(
 }
 
 /// Runs one implementation agent for a merge (fix or resolution) in the integration worktree
-/// `tree`, against its private git store. An agent that changed what it does not own (another
+/// `tree`, against its private git store; `wp` is what its `KITTY_WP` says (the WP whose
+/// conflict it resolves, or `merge` for a fix round). An agent that changed what it does not own (another
 /// ref, the worktree's link files) ends as `ref_tampering`, the reason in `result.error`.
 pub(super) async fn run_merge_agent(
     ctx: &Ctx,
     agent: &str,
     round: u32,
     tree: &IntegrationTree,
+    wp: &str,
     prompt: String,
     log_path: PathBuf,
 ) -> Result<Outcome, crate::Error> {
@@ -214,7 +216,7 @@ pub(super) async fn run_merge_agent(
         role: Role::Implementation,
         attempt: round,
         feature: ctx.feature.slug.to_string(),
-        wp: "merge".to_string(),
+        wp: wp.to_string(),
         cwd: cwd.to_path_buf(),
         prompt,
         log_path,
@@ -225,7 +227,7 @@ pub(super) async fn run_merge_agent(
     };
     ctx.emit(Event::AgentStarted {
         feature: ctx.feature.slug.to_string(),
-        wp: "merge".to_string(),
+        wp: wp.to_string(),
         agent: agent.to_string(),
         role: Role::Implementation,
         attempt: round,

@@ -78,12 +78,25 @@ pub fn status(text: &str) -> Option<KittyStatus> {
     status_excluding(text, &PromptLines::default())
 }
 
-/// The last `KITTY-STATUS` line of `text` that is not a line of the prompt.
+/// The last `KITTY-STATUS` line of `text` that is not a line of the prompt. A `blocked` or
+/// `kickback` with nothing after it takes its reason from the lines that follow it (agents often
+/// put the reason on the next line, or in a paragraph).
 pub fn status_excluding(text: &str, prompt: &PromptLines) -> Option<KittyStatus> {
-    text.lines().rev().filter(|l| !prompt.contains(l)).find_map(|line| {
+    let lines: Vec<&str> = text.lines().collect();
+    lines.iter().enumerate().rev().filter(|(_, l)| !prompt.contains(l)).find_map(|(at, line)| {
         let value = value_after(line, "KITTY-STATUS")?;
         let (word, rest) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
-        let reason = rest.trim().trim_start_matches([':', '-', ' ']).to_string();
+        let mut reason = rest.trim().trim_start_matches([':', '-', ' ']).to_string();
+        if reason.is_empty() {
+            let following: Vec<&str> = lines[at + 1..]
+                .iter()
+                .map(|l| clean(l))
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty() && value_after(l, "KITTY-STATUS").is_none())
+                .take(20)
+                .collect();
+            reason = following.join(" ").chars().take(2000).collect();
+        }
         match word.to_ascii_lowercase().trim_end_matches([':', '.']) {
             "done" => Some(KittyStatus::Done),
             "blocked" => Some(KittyStatus::Blocked(reason)),
@@ -140,6 +153,17 @@ mod tests {
         assert_eq!(status(text), Some(KittyStatus::Done));
         assert_eq!(status("KITTY-STATUS: kickback spec is wrong"), Some(KittyStatus::Kickback("spec is wrong".into())));
         assert_eq!(status("no protocol here"), None);
+    }
+
+    #[test]
+    fn a_reason_on_the_lines_after_blocked_is_the_reason() {
+        let text = "I tried.\nKITTY-STATUS: blocked\nThe API key is missing\nfrom the environment.\n\nThanks.";
+        assert_eq!(status(text), Some(KittyStatus::Blocked("The API key is missing from the environment.".into())));
+        assert_eq!(
+            status("KITTY-STATUS: kickback\n\n**WP02 must come first**"),
+            Some(KittyStatus::Kickback("WP02 must come first".into()))
+        );
+        assert_eq!(status("KITTY-STATUS: blocked"), Some(KittyStatus::Blocked(String::new())));
     }
 
     #[test]

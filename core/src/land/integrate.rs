@@ -25,6 +25,9 @@ pub struct Authors<'a> {
     pub feature: String,
     /// `commit_template`, when configured (else `Merge WP03: <title>` / `WP03: <title>`).
     pub template: Option<crate::template::CommitTemplate>,
+    /// The agent that resolved this step's conflict, and what the conflict was (said in the
+    /// landing commit: `Kitty-Resolved-By`).
+    pub resolved_by: Option<(String, String)>,
 }
 
 /// The integration's result: its tip, each integrated WP's commit, and the conflicts.
@@ -164,11 +167,18 @@ pub fn commit_step(
     let tree = repo.find_tree(tree).map_err(git("reading a tree"))?;
     let parent = commit_of(repo, acc)?;
     let tip = commit_of(repo, what.tip)?;
-    let trailers = vec![
+    let mut trailers = vec![
         ("Kitty-Feature", authors.feature.clone()),
         ("Kitty-WP", step.wp.to_string()),
         ("Kitty-Run", authors.run_id.clone()),
     ];
+    let resolved = match &authors.resolved_by {
+        Some((agent, conflict)) => {
+            trailers.push(("Kitty-Resolved-By", trailer_value(agent)));
+            format!("\n\nA conflict ({conflict}) was resolved by the agent {agent}.")
+        }
+        None => String::new(),
+    };
     let branch = step.branch.clone().unwrap_or_default();
     match strategy {
         MergeStrategy::Merge => {
@@ -176,7 +186,7 @@ pub fn commit_step(
                 Some(t) => t.render(&fields(authors, step, &format!("merge {}", step.title))),
                 None => format!("Merge {}: {}", step.wp, trailer_value(&step.title)),
             };
-            let body = format!("Lands {branch} ({}) on {target}.", what.tip);
+            let body = format!("Lands {branch} ({}) on {target}.{resolved}", what.tip);
             let message = compose(&subject, &body, &trailers);
             let (c, parents) = (&authors.committer, [&parent, &tip]);
             repo.commit(None, c, c, &message, &tree, &parents)
@@ -196,7 +206,7 @@ pub fn commit_step(
                 Some(t) => t.render(&fields(authors, step, &step.title)),
                 None => format!("{}: {}", step.wp, trailer_value(&step.title)),
             };
-            let body = format!("The changes of {branch} ({}..{}), squashed.", what.ancestor, what.tip);
+            let body = format!("The changes of {branch} ({}..{}), squashed.{resolved}", what.ancestor, what.tip);
             let message = compose(&subject, &body, &trailers);
             repo.commit(None, &author, &authors.committer, &message, &tree, &[&parent])
         }

@@ -65,6 +65,8 @@ async fn one_attempt(
 ) -> Result<(Attempt, WpState), crate::Error> {
     // The attempt is judged by what it adds to the branch as it is now.
     let head_before = ctx.worktrees.head(&wp.id).ok().or_else(|| state.head.clone()).unwrap_or(job.base.clone());
+    // What the worktree was, to put it back if the attempt gives up (its work is kept aside).
+    let before = ctx.worktrees.snapshot(&wp.id).ok();
     let Ran { outcome, state, tampered } =
         run_agent(ctx, wp, Role::Implementation, &agent, &job.path, job.prompt.clone(), state).await?;
     // The agent's process group and every escaped descendant are gone: any git lock left in its
@@ -89,6 +91,9 @@ async fn one_attempt(
         let state = finish(ctx, wp, &outcome, (Some(class), None), head, Vec::new()).await?;
         return Ok((Attempt::Failed(class, outcome.describe()), state));
     }
+    if let (Some(KittyStatus::Blocked(why) | KittyStatus::Kickback(why)), Some(before)) = (&outcome.status, &before) {
+        return gave_up(ctx, wp, &agent, &outcome, why, before).await;
+    }
     let changes = match collect(ctx, wp, &agent, outcome.attempt, &job.base, &head_before).await? {
         Ok(changes) => changes,
         Err(err) => {
@@ -99,6 +104,51 @@ async fn one_attempt(
         }
     };
     judge(ctx, wp, &agent, &outcome, &changes, Path::new(&job.path)).await
+}
+
+/// An attempt that reported `blocked` or `kickback`: what it did — commits and uncommitted
+/// changes alike — goes to a backup ref and the worktree and branch are put back as they were,
+/// so a retry after the cause is fixed is judged by what *it* adds (never `no_changes` because
+/// the blocked attempt's half-work was already on the branch). The WP is blocked with the
+/// agent's reason and where the work went.
+async fn gave_up(
+    ctx: &Ctx,
+    wp: &WorkPackage,
+    agent: &str,
+    outcome: &Outcome,
+    why: &str,
+    before: &crate::worktree::WorkSnapshot,
+) -> Result<(Attempt, WpState), crate::Error> {
+    let word = if matches!(outcome.status, Some(KittyStatus::Kickback(_))) {
+        "kicked the work package back"
+    } else {
+        "reported blocked"
+    };
+    let aside = format!("an attempt that {word}");
+    let kept = match ctx.worktrees.restore_snapshot(&wp.id, before, &aside) {
+        Ok(Some(backup)) => {
+            let line = format!(
+                "the attempt's work ({} path(s) and its commits) saved to {} and put back",
+                backup.files.len(),
+                backup.reference
+            );
+            note_in_log(&outcome.log_path, &line);
+            format!(" (its work is kept at {})", backup.reference)
+        }
+        Ok(None) => String::new(),
+        Err(err) => {
+            tracing::warn!(wp = %wp.id, %err, "the work of an attempt that gave up could not be set aside");
+            String::new()
+        }
+    };
+    finish(ctx, wp, outcome, (None, None), Some(before.head.clone()), Vec::new()).await?;
+    let log = Some(outcome.log_path.display().to_string());
+    let reason = match outcome.status {
+        Some(KittyStatus::Kickback(_)) => format!("{agent} kicked the work package back: {why}{kept}"),
+        _ => format!("{agent} reported blocked: {why}{kept}"),
+    };
+    let blocked = block(ctx, wp, reason, log).await?;
+    Ok((Attempt::Finished(blocked.clone()), blocked))
 }
 
 /// Auto-commits what the attempt left (withheld paths excepted) and lists its commits, off the
