@@ -5,22 +5,28 @@ The engine is written in Rust; this package is a thin, typed layer over it. Erro
 
 Events given to ``on_event`` are dicts with a ``"type"`` key (``run_started``, ``lane_changed``,
 ``agent_started``, ``agent_output``, ``agent_finished``, ``retry_scheduled``, ``wp_blocked``,
-``run_finished``), the same JSON shape as in Rust and Node. ``on_event`` is called, in order,
-from a thread of its own fed by a queue: a slow callback never delays the engine (timeouts,
-aborts), and every event has been delivered when ``run`` returns. An exception it raises is
-reported through ``sys.unraisablehook`` and the run goes on (one bad callback must not leave
-agents half-run).
+``run_finished``), the same JSON shape as in Rust and Node. With :meth:`Orchestrator.run`,
+``on_event`` is called, in order, from a thread of its own fed by a queue: a slow callback never
+delays the engine (timeouts, aborts), and every event has been delivered when ``run`` returns.
+With the async methods (:meth:`Orchestrator.run_async`, :meth:`Orchestrator.merge_async`) it is
+called on the caller's event loop, as each event happens — so ``queue.put_nowait`` into an
+``asyncio.Queue`` just works — and :meth:`Orchestrator.events` gives the events as an async
+iterator (``async for event in orch.events(feature)``). An exception the callback raises is
+reported (``sys.unraisablehook``, or the loop's exception handler) and the run goes on (one bad
+callback must not leave agents half-run).
+
+``asyncio`` is imported only by the async methods: a program that only reads ``status`` does
+not pay for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Optional, TypedDict, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Literal, Optional, TypedDict, Union
 
 from . import _native
 from ._native import (
@@ -81,6 +87,8 @@ from ._types import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from typing_extensions import Unpack
 
 # The engine builds these objects itself, by the core's struct and enum names (see
@@ -166,6 +174,60 @@ def _graceful_termination() -> Iterator[None]:
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
+
+
+def _on_loop(options: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Makes ``options["on_event"]`` run on ``loop`` (from the engine's delivery thread, each
+    event is handed over with ``call_soon_threadsafe``, which wakes the loop at once)."""
+    callback = options.get("on_event")
+    if callback is None:
+        return
+
+    def deliver(event: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(callback, event)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is listening any more
+
+    options["on_event"] = deliver
+
+
+class RunEvents:
+    """A run's events as an async iterator, and its summary (see :meth:`Orchestrator.events`)."""
+
+    def __init__(self, orchestrator: Orchestrator, feature: str, options: Any) -> None:
+        import asyncio
+
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        given = options.pop("on_event", None)
+
+        def on_event(event: Event) -> None:
+            if given is not None:
+                given(event)
+            self._queue.put_nowait(event)
+
+        async def run() -> RunSummary:
+            try:
+                return await orchestrator.run_async(feature, **options, on_event=on_event)
+            finally:
+                self._queue.put_nowait(_END)
+
+        self.summary: asyncio.Task[RunSummary] = asyncio.get_running_loop().create_task(run())
+        """The run's summary, once it ends (an awaitable task)."""
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self._queue.get()
+            if event is _END:
+                return
+            yield event
+
+
+_END = object()
+
 ConfigLike = Union[str, "os.PathLike[str]", dict[str, Any], Config, None]
 FeatureFormat = Union[Literal["spec-kitty"], Literal["kiro"], Literal["task-list"]]
 """The readers a feature can be read with (``format=``)."""
@@ -208,10 +270,13 @@ class Orchestrator:
         return build(RunSummary, data)
 
     async def run_async(self, feature: str, **options: Unpack[RunOptions]) -> RunSummary:
-        """:meth:`run` as an awaitable (the same keyword arguments). Cancelling it aborts the run
-        (agents stopped, WPs left resumable) and waits for that before the CancelledError
-        propagates."""
+        """:meth:`run` as an awaitable (the same keyword arguments); ``on_event`` is called on
+        this event loop as each event happens. Cancelling it aborts the run (agents stopped, WPs
+        left resumable) and waits for that before the CancelledError propagates."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
+        _on_loop(options, loop)
         running = loop.run_in_executor(None, functools.partial(self.run, feature, **options))
         try:
             return await asyncio.shield(running)
@@ -222,6 +287,31 @@ class Orchestrator:
             except KittyError:
                 pass
             raise
+
+    def events(self, feature: str, **options: Unpack[RunOptions]) -> RunEvents:
+        """Runs ``feature`` (as :meth:`run_async`) and gives its events as an async iterator,
+        each as it happens; the iteration ends when the run does, and ``summary`` is the run's
+        summary (awaitable; it raises what the run raised)::
+
+            run = orch.events("020-my-feature")
+            async for event in run:
+                print(event.type)
+            summary = await run.summary
+
+        Must be called with an event loop running. Cancelling ``summary`` aborts the run."""
+        return RunEvents(self, feature, options)
+
+    async def status_async(self, feature: str) -> FeatureStatus:
+        """:meth:`status` as an awaitable (read on a worker thread)."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.status, feature)
+
+    async def history_async(self, feature: str, wp: Optional[str] = None) -> list[HistoryEntry]:
+        """:meth:`history` as an awaitable (read on a worker thread)."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.history, feature, wp)
 
     def merge(self, feature: str, **options: Unpack[MergeOptions]) -> MergeReport:
         """Lands the done WPs of ``feature`` on its target branch (or ``into``) in dependency
@@ -239,8 +329,12 @@ class Orchestrator:
         return build(MergeReport, data)
 
     async def merge_async(self, feature: str, **options: Unpack[MergeOptions]) -> MergeReport:
-        """:meth:`merge` as an awaitable (the same keyword arguments)."""
+        """:meth:`merge` as an awaitable (the same keyword arguments); ``on_event`` is called on
+        this event loop as each event happens."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
+        _on_loop(options, loop)
         return await loop.run_in_executor(None, functools.partial(self.merge, feature, **options))
 
     def push(
@@ -345,6 +439,7 @@ def remove_workspace(
 
 
 __all__ = [
+    "RunEvents",
     "ClonedWorkspace",
     "RemovedWorkspace",
     "Workspace",

@@ -314,3 +314,70 @@ def test_a_second_run_of_the_same_feature_is_refused(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert agents_of("056-locked") == []
+
+
+def test_asyncio_programs_get_each_event_as_it_happens(tmp_path: Path) -> None:
+    """The obvious asyncio code — ``on_event=queue.put_nowait`` into an ``asyncio.Queue`` — and
+    ``async for event in orch.events(...)`` both see each event while the run is in progress:
+    an agent's start arrives within 50 ms of the agent starting, not when the run ends."""
+    repo = make_repo(tmp_path, "057-asyncio", {"WP01": []})
+    orch = ko.Orchestrator(repo, config({"FAKE_SLEEP_MS": "1500"}))
+    log = repo / ".kittify" / "logs" / "057-asyncio" / "WP01-implementation-1.log"
+
+    def started_at() -> float:
+        # The agent log's header says when the agent was started (UTC, RFC 3339).
+        from datetime import datetime
+
+        line = next(l for l in log.read_text().splitlines() if l.startswith("# started: "))
+        return datetime.fromisoformat(line.removeprefix("# started: ").replace("Z", "+00:00")).timestamp()
+
+    async def with_a_queue() -> float:
+        queue: asyncio.Queue[ko.Event] = asyncio.Queue()
+        run = asyncio.ensure_future(orch.run_async("057-asyncio", on_event=queue.put_nowait, grace_ms=300))
+        while True:
+            event = await asyncio.wait_for(queue.get(), 30)
+            if event.type == "agent_started":
+                received = time.time()
+                assert not run.done(), "the event came only when the run was over"
+                break
+        summary = await run
+        assert summary.outcome == "completed"
+        return received - started_at()
+
+    late = asyncio.run(with_a_queue())
+    assert late < 0.05, f"agent_started arrived {late * 1000:.0f} ms after the agent started"
+
+    git(repo, "update-ref", "-d", "refs/kitty/wp/057-asyncio/WP01")
+    git(repo, "update-ref", "-d", "refs/kitty/run/057-asyncio")
+    git(repo, "worktree", "remove", "--force", str(repo / ".worktrees" / "057-asyncio-WP01"))
+    git(repo, "branch", "-D", "057-asyncio-WP01")
+
+    async def with_async_for() -> tuple[float, list[str]]:
+        run = orch.events("057-asyncio", grace_ms=300)
+        types: list[str] = []
+        late = -1.0
+        async for event in run:
+            types.append(event.type)
+            if event.type == "agent_started" and late < 0:
+                late = time.time() - started_at()
+                assert not run.summary.done()
+        summary = await run.summary
+        assert summary.outcome == "completed"
+        return late, types
+
+    late, types = asyncio.run(with_async_for())
+    assert late < 0.05, f"agent_started arrived {late * 1000:.0f} ms after the agent started"
+    assert types[0] == "run_started" and types[-1] == "run_finished", types
+
+
+def test_status_and_history_are_awaitable(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "058-await", {"WP01": []})
+    orch = ko.Orchestrator(repo, config())
+    orch.run("058-await", grace_ms=300)
+
+    async def read() -> tuple[ko.FeatureStatus, list[ko.HistoryEntry]]:
+        return await orch.status_async("058-await"), await orch.history_async("058-await", "WP01")
+
+    status, history = asyncio.run(read())
+    assert status.wps["WP01"].lane == "done"
+    assert history[-1].state.lane == "done"
