@@ -58,9 +58,16 @@ export type ErrorCode =
   | 'internal'
   | 'aborted'
 
-/** Errors thrown or rejected by this package. */
-export interface KittyError extends Error {
-  code: ErrorCode
+/**
+ * Every error this package throws or rejects with — but an abort by your own `AbortSignal`,
+ * which rejects with `signal.reason` (an `AbortError` `DOMException` unless you gave `abort()`
+ * another reason), as `fetch` and `timers/promises` do. `err instanceof KittyError` narrows it.
+ */
+export declare class KittyError extends Error {
+  readonly name: 'KittyError'
+  /** The stable code, the same in the CLI (`--json`) and Python (`KittyError.code`). */
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string)
 }
 
 /**
@@ -148,7 +155,12 @@ export interface RunSummary {
 export interface RunOptions {
   /** Called on the JS thread for every event; an exception is reported as a warning. */
   onEvent?: (event: Event) => void
-  /** Aborting it aborts the run: agents are stopped, WPs stay resumable. */
+  /**
+   * Aborting it aborts the run — agents are stopped, WPs stay resumable — and the Promise
+   * rejects with `signal.reason` (an `AbortError` by default), also when it was aborted before
+   * the run began. A run aborted from elsewhere (`abort()`, the CLI) resolves with outcome
+   * `'aborted'`.
+   */
   signal?: AbortSignal
   implAgents?: string[]
   reviewAgents?: string[]

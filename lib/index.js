@@ -6,11 +6,22 @@
 
 const native = require('./native.js')
 
-/** Turns a failure from the addon into an Error with `code`. */
+/**
+ * Every error this package throws or rejects with (but an abort by your own AbortSignal, which
+ * rejects with the signal's reason, as `fetch` does): `instanceof KittyError` tells them apart,
+ * `code` is the stable code shared with the CLI and Python.
+ */
+class KittyError extends Error {
+  constructor(code, message) {
+    super(message)
+    this.name = 'KittyError'
+    this.code = code
+  }
+}
+
+/** Turns a failure from the addon into a KittyError with `code`. */
 function kittyError(code, message) {
-  const err = new Error(message)
-  err.code = code
-  return err
+  return new KittyError(code, message)
 }
 
 /** Calls a synchronous native function, rethrowing its error with the same code. */
@@ -78,15 +89,19 @@ class Orchestrator {
     const { onEvent, signal, ...opts } = options
     for (const key of Object.keys(opts)) if (opts[key] === undefined) delete opts[key]
     return new Promise((resolve, reject) => {
+      // The platform's rule (fetch, timers/promises): a Promise whose signal aborts — before the
+      // run starts or while it runs — rejects with the signal's reason (an AbortError unless
+      // you gave abort() another); the run it stopped is in git (`status`), resumable.
       if (signal && signal.aborted) {
-        reject(kittyError('aborted', 'the AbortSignal was already aborted'))
+        reject(signal.reason)
         return
       }
       let onAbort
       // The abort listener is removed when the run ends, so nothing outlives it.
       const done = (result) => {
         if (signal && onAbort) signal.removeEventListener('abort', onAbort)
-        if (result.ok) resolve(result.summary)
+        if (signal && signal.aborted) reject(signal.reason)
+        else if (result.ok) resolve(result.summary)
         else reject(kittyError(result.code, result.message))
       }
       const events = onEvent
@@ -336,6 +351,7 @@ function removeWorkspace(name, options = {}) {
 }
 
 module.exports = {
+  KittyError,
   Orchestrator,
   loadFeature,
   detectAgents,

@@ -122,20 +122,26 @@ test('a status of more WPs than one batch, whose refs sort apart from their ids,
   await assert.rejects(orch.status('061-batchez'), (e) => e.code === 'feature_not_found')
 })
 
-test('an AbortSignal stops every agent, then run resumes to completion', async () => {
+test('an AbortSignal stops every agent and rejects with its reason, as fetch does; run resumes to completion', async () => {
   const repo = makeRepo('061-abort', { WP01: [], WP02: [] })
   const controller = new AbortController()
   let started = 0
+  let finished
   const running = new ko.Orchestrator(repo, config({ FAKE_MODE: 'sigterm_tree' })).run('061-abort', {
     signal: controller.signal,
     graceMs: 300,
     onEvent: (e) => {
       if (e.type === 'agent_started' && ++started === 2) controller.abort()
+      if (e.type === 'run_finished') finished = e
     },
   })
-  const summary = await running
-  assert.equal(summary.outcome, 'aborted')
+  await assert.rejects(running, (err) => err instanceof DOMException && err.name === 'AbortError')
+  assert.equal(finished.summary.outcome, 'aborted', 'the run itself ended as aborted, and says so')
   assert.deepEqual(agentsOf('061-abort'), [])
+  // A signal aborted before the run: the same rule, with the reason given.
+  const early = new AbortController()
+  early.abort(new Error('changed my mind'))
+  await assert.rejects(new ko.Orchestrator(repo, config()).run('061-abort', { signal: early.signal }), /changed my mind/)
   const resumed = await new ko.Orchestrator(repo, config()).run('061-abort', { graceMs: 300 })
   assert.equal(resumed.outcome, 'completed')
 })
@@ -236,8 +242,8 @@ test('a second run of the same feature is refused with run_locked', async () => 
       }
     },
   })
-  assert.equal((await first).outcome, 'aborted')
-  await assert.rejects(second, (e) => e.code === 'run_locked')
+  await assert.rejects(first, (e) => e.name === 'AbortError')
+  await assert.rejects(second, (e) => e instanceof ko.KittyError && e.code === 'run_locked')
   assert.deepEqual(agentsOf('064-locked'), [])
 })
 

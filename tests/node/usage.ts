@@ -1,5 +1,5 @@
 // Type-checked (not run) by the test command: the package's typings support the documented use.
-import { Orchestrator, loadFeature, detectAgents, cloneWorkspace, listWorkspaces, removeWorkspace, type Event, type Lane, type RunSummary, type KittyError } from '../../lib'
+import { Orchestrator, loadFeature, detectAgents, cloneWorkspace, listWorkspaces, removeWorkspace, KittyError, type Event, type Lane, type RunSummary, type ErrorCode } from '../../lib'
 
 async function example(): Promise<RunSummary> {
   const orch = new Orchestrator('.', { max_concurrent_wps: 4 })
@@ -24,8 +24,11 @@ async function example(): Promise<RunSummary> {
     await orch.retry('020', 'WP01')
     await orch.release('020', 'WP02')
   } catch (err) {
-    const code: KittyError['code'] = (err as KittyError).code
-    console.log(code)
+    // A real class: instanceof narrows, and the code is the union of codes.
+    if (err instanceof KittyError) {
+      const code: ErrorCode = err.code
+      console.log(code, err.name)
+    }
   }
   console.log(await orch.abort('020'), orch.historySync('020', 'WP01').length)
   const shared = await orch.statusRemote('020', 'origin')
