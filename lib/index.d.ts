@@ -370,8 +370,10 @@ export interface WpState {
   withheld?: string[]
   /** Writes the sandbox refused, as the agents' own output reported them. */
   refused?: string[]
-  /** Where the work landed, once merged. */
+  /** Where the work landed most recently, once merged. */
   merged?: MergeRecord
+  /** Every branch the work landed on, the latest landing on each. */
+  landings?: MergeRecord[]
   createdAt: string
   updatedAt: string
 }

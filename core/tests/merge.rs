@@ -567,3 +567,33 @@ async fn cleanup_lists_ignored_files_and_keeps_those_that_are_not_build_output()
     let kept: Vec<_> = std::fs::read_dir(&withheld).unwrap().flatten().map(|e| e.path().join(".env")).collect();
     assert!(kept.iter().any(|p| p.exists()), "{kept:?}");
 }
+
+/// Landings are per branch: after landing on `main`, `merge --into B` makes `B` (its base holds
+/// every done WP already) and records the WPs as landed there too; a merge onto either branch
+/// then finds nothing to do — a squash is never landed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn landing_on_a_second_branch_makes_it_and_each_branch_keeps_its_landing() {
+    let tmp = common::repo();
+    let dir = tmp.path();
+    common::feature(dir, "082-twice", &[("WP01", "planned", &[]), ("WP02", "planned", &["WP01"])]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "feature"]);
+    let orch = Orchestrator::open(dir, Some(agents(&[]))).unwrap();
+    run_to_done(&orch, "082-twice").await;
+    let squash = || MergeOptions { strategy: Some(MergeStrategy::Squash), ..MergeOptions::default() };
+    let first = merge(&orch, "082-twice", squash()).await.unwrap();
+    assert_eq!(first.outcome, MergeOutcome::Merged, "{first:#?}");
+    let into = MergeOptions { into: Some("feature/082".into()), ..squash() };
+    let second = merge(&orch, "082-twice", into.clone()).await.unwrap();
+    assert_eq!(second.outcome, MergeOutcome::Merged, "{second:#?}");
+    assert_eq!(rev(dir, "feature/082"), rev(dir, "main"), "made where its base holds every WP");
+    let status = orch.status("082-twice").unwrap();
+    for wp in status.wps.values() {
+        let targets: Vec<&str> = wp.landings.iter().map(|m| m.into.as_str()).collect();
+        assert_eq!(targets, ["main", "feature/082"], "{wp:#?}");
+    }
+    let main_before = rev(dir, "main");
+    assert_eq!(merge(&orch, "082-twice", into).await.unwrap().outcome, MergeOutcome::NothingToMerge);
+    assert_eq!(merge(&orch, "082-twice", squash()).await.unwrap().outcome, MergeOutcome::NothingToMerge);
+    assert_eq!(rev(dir, "main"), main_before, "nothing landed twice");
+}

@@ -142,7 +142,9 @@ class WpState(_Typed):
     refused: list[str] = field(default_factory=list)
     """Writes the sandbox refused, as the agents' own output reported them."""
     merged: Optional[dict[str, Any]] = None
-    """Where the work landed (``into``, ``commit``, ``strategy``, ``head``), once merged."""
+    """Where the work landed most recently (``into``, ``commit``, ``strategy``, ``head``)."""
+    landings: list[dict[str, Any]] = field(default_factory=list)
+    """Every branch the work landed on, the latest landing on each (same keys as ``merged``)."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "WpState":

@@ -109,6 +109,14 @@ impl Orchestrator {
         if landing.opts.dry_run {
             return Ok(report);
         }
+        if report.outcome == MergeOutcome::NothingToMerge && plan.expected.is_none() {
+            // A new branch (`--into`) whose base holds every done WP already: it is made there,
+            // and the WPs are recorded as landed on it too (landings are per branch).
+            let (this, l, p, start) = (self.clone(), landing.clone(), plan.clone(), plan.from);
+            report = off_thread(move || this.land(&l, &p, start, report)).await??;
+            drop(_lock);
+            return Ok(self.push_after(&landing, report, &cancel).await);
+        }
         if report.outcome == MergeOutcome::NothingToMerge {
             drop(_lock);
             return Ok(self.push_after(&landing, report, &cancel).await);
@@ -384,12 +392,18 @@ impl Orchestrator {
         report.outcome = MergeOutcome::Merged;
         report.commit = Some(tip.to_string());
         report.worktree_updated = moved.first().map(|d| d.display().to_string());
-        let commits: Vec<(WpId, Oid)> = plan
+        let mut commits: Vec<(WpId, Oid)> = plan
             .steps
             .iter()
             .filter(|s| s.action == land::StepAction::Merge)
             .filter_map(|s| Some((s.wp.clone(), Oid::from_str(s.commit.as_deref()?).ok()?)))
             .collect();
+        if plan.expected.is_none() {
+            // A new branch: the WPs its base already held landed on it with it.
+            commits.extend(
+                plan.steps.iter().filter(|s| s.action == land::StepAction::AlreadyMerged).map(|s| (s.wp.clone(), tip)),
+            );
+        }
         self.record_landing(landing, &report, &commits)?;
         let landed: Vec<WpId> = plan
             .steps

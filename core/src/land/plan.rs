@@ -161,19 +161,23 @@ fn judge(
     if contains(repo, from, tip) {
         return Ok((StepAction::AlreadyMerged, None));
     }
-    let landed = state.and_then(|s| s.merged.as_ref()).filter(|m| m.into == input.target);
-    if let Some(record) = landed {
-        let landed_commit = Oid::from_str(&record.commit).ok();
-        let on_target = landed_commit.is_some_and(|c| contains(repo, from, c));
-        if on_target && parse(&record.head) == Some(tip) {
-            return Ok((StepAction::AlreadyMerged, None));
-        }
+    // Its landings (one per branch it landed on) whose commit the integration starts from: on
+    // this branch, or on the one a new branch starts from.
+    let landings: Vec<&crate::state::MergeRecord> = state
+        .map(|s| s.landings.iter().chain(s.merged.iter()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| Oid::from_str(&m.commit).is_ok_and(|c| contains(repo, from, c)))
+        .collect();
+    if landings.iter().any(|m| parse(&m.head) == Some(tip)) {
+        return Ok((StepAction::AlreadyMerged, None));
     }
     // Own changes: from the worktree's base, or (after a squash landed) from what landed then.
-    let squashed_head = landed
+    let squashed_head = landings
+        .iter()
         .filter(|m| m.strategy == MergeStrategy::Squash && input.strategy == MergeStrategy::Squash)
-        .and_then(|m| parse(&m.head))
-        .filter(|&h| contains(repo, tip, h));
+        .filter_map(|m| parse(&m.head))
+        .rfind(|&h| contains(repo, tip, h));
     let base = state.and_then(|s| parse(&s.base)).filter(|&b| contains(repo, tip, b));
     let ancestor = match squashed_head.or(base) {
         Some(oid) => oid,

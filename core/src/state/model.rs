@@ -323,9 +323,13 @@ pub struct WpState {
     /// first `MAX_REFUSED` (20) kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
-    /// Where the work landed, once merged.
+    /// Where the work landed most recently, once merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<MergeRecord>,
+    /// Every branch the work landed on, the latest landing on each (a WP landed on `main` and on
+    /// `feature/x` has both): what a later merge onto either branch is measured against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landings: Vec<MergeRecord>,
     /// When the chain was created (RFC 3339).
     pub created_at: String,
     /// When this event happened (RFC 3339).

@@ -48,6 +48,7 @@ pub fn imported(feature: &str, wp: &str, lane: Lane, event_id: &str, run_id: Opt
         withheld: Vec::new(),
         refused: Vec::new(),
         merged: None,
+        landings: Vec::new(),
         created_at: now.to_string(),
         updated_at: now.to_string(),
     }
@@ -254,12 +255,15 @@ pub fn apply(
             if lane != Lane::Done {
                 return Err(illegal("only a done WP can land on a branch"));
             }
-            next.merged = Some(MergeRecord {
+            let record = MergeRecord {
                 into: into.clone(),
                 commit: commit.clone(),
                 strategy: *strategy,
                 head: Some(head.clone()),
-            });
+            };
+            next.landings.retain(|m| m.into != *into);
+            next.landings.push(record.clone());
+            next.merged = Some(record);
         }
         WpEvent::Reopened { head, reason } => {
             if lane != Lane::Done {
