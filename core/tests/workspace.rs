@@ -94,3 +94,19 @@ async fn removal_backs_up_linked_worktrees_and_waits_for_a_running_feature() {
     let missing = remove_workspace(&tmp.path().join("ws"), "svc", false, &cancel).await.unwrap_err().to_string();
     assert!(missing.contains("no workspace `svc`"), "{missing}");
 }
+
+/// `workspaces list` shows what `run --clone` made, not every repository that happens to sit in
+/// the directory (without `--workspace-dir` that is the current one, as with `git clone`).
+#[tokio::test]
+async fn only_our_workspaces_are_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_src, url) = upstream(tmp.path());
+    let dir = tmp.path().join("ws");
+    let cloned = clone_workspace(&CloneOptions::new(&url, &dir), &CancellationToken::new()).await.unwrap();
+    let theirs = dir.join("someone-elses");
+    std::fs::create_dir_all(&theirs).unwrap();
+    git(&theirs, &["init", "-q"]);
+    let listed = kitty_orchestrator::workspace::list_workspaces(&dir).unwrap();
+    let names: Vec<&str> = listed.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, [cloned.name.as_str()], "{listed:#?}");
+}

@@ -51,6 +51,19 @@ pub struct Cloned {
     pub warnings: Vec<String>,
 }
 
+/// The file (in a workspace's git directory) that says `run --clone` made it: `workspaces list`
+/// shows these, not every repository that happens to sit in the same directory.
+pub(super) const MARKER: &str = "kitty/workspace";
+
+/// Marks the clone at `path` as a workspace of `url` (credentials masked).
+fn mark_as_workspace(path: &Path, url: &str) -> std::io::Result<()> {
+    let marker = path.join(".git").join(MARKER);
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(marker, format!("cloned by kitty-orchestrator from {}\n", mask(url)))
+}
+
 /// Where workspaces go without `--workspace-dir`: `KITTY_WORKSPACE_DIR`, else the current
 /// directory (as `git clone URL` clones into `./<name>`).
 pub fn default_workspace_dir() -> PathBuf {
@@ -102,6 +115,7 @@ async fn fresh_clone(
         return Err(failed(out.why()));
     }
     let branch = check_out_target(staging, options.branch.as_deref(), options.timeout, cancel).await?;
+    mark_as_workspace(staging, url).map_err(WorkspaceError::io(staging.join(".git").join(MARKER)))?;
     if dest.exists() {
         // An empty directory of that name: the clone takes its place.
         std::fs::remove_dir(dest).map_err(WorkspaceError::io(dest))?;
@@ -128,6 +142,7 @@ async fn reuse(
         return Err(WorkspaceError::OtherOrigin { path: dest, existing: mask(&existing), url: mask(url) });
     }
     drop(repo);
+    mark_as_workspace(&dest, url).map_err(WorkspaceError::io(dest.join(".git").join(MARKER)))?;
     let mut warnings = Vec::new();
     let fetch = ["fetch", "--quiet", "--prune", "origin"].map(String::from);
     match git(&dest, &fetch, options.timeout, cancel).await {

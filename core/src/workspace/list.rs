@@ -42,8 +42,10 @@ pub struct WorkspaceFeature {
     pub problem: Option<String>,
 }
 
-/// Every workspace in `dir`: its subdirectories that are git repositories (hidden ones — a clone
-/// in progress — skipped), sorted by name. A missing directory has none.
+/// Every workspace in `dir`: its subdirectories that `run --clone` made (marked in their git
+/// directory) or that hold our state (`.git/kitty/`) — never just any repository that sits
+/// there —, hidden ones (a clone in progress) skipped, sorted by name. A missing directory has
+/// none.
 pub fn list_workspaces(dir: &Path) -> Result<Vec<Workspace>, WorkspaceError> {
     let dir = &std::path::absolute(dir).map_err(WorkspaceError::io(dir))?;
     let entries = match std::fs::read_dir(dir) {
@@ -53,7 +55,10 @@ pub fn list_workspaces(dir: &Path) -> Result<Vec<Workspace>, WorkspaceError> {
     };
     let mut names: Vec<String> = entries
         .flatten()
-        .filter(|e| e.path().join(".git").exists())
+        .filter(|e| {
+            let git = e.path().join(".git");
+            git.join(super::clone::MARKER).is_file() || git.join("kitty").is_dir()
+        })
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .filter(|n| !n.starts_with('.'))
         .collect();
