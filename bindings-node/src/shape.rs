@@ -157,5 +157,17 @@ pub fn camel_message(message: &str, names: &[&str]) -> String {
     for name in names {
         out = out.replace(&format!("`{name}`"), &format!("`{}`", camel(name)));
     }
-    out
+    // Any other snake_case key quoted in it — the unknown one a user mistyped — as it was written.
+    let parts: Vec<&str> = out.split('`').collect();
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let key = i % 2 == 1
+                && part.contains('_')
+                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if key { camel(part) } else { part.to_string() }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
