@@ -77,7 +77,7 @@ export declare class KittyError extends Error {
  */
 export type Event =
   | { type: 'run_started'; feature: string; runId: string; wps: number; done: number }
-  | { type: 'lane_changed'; feature: string; wp: string; from: Lane; to: Lane; agent: string | null }
+  | { type: 'lane_changed'; feature: string; wp: string; fromLane: Lane; toLane: Lane; agent: string | null }
   | { type: 'agent_started'; feature: string; wp: string; agent: string; role: Role; attempt: number; pid: number | null; log: string }
   | { type: 'agent_output'; feature: string; wp: string; agent: string; stream: 'stdout' | 'stderr'; line: string }
   | {

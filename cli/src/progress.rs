@@ -84,7 +84,7 @@ impl Progress {
                     s.total = *wps;
                     s.done = *done;
                 }
-                Event::LaneChanged { wp, to, agent, .. } => match to {
+                Event::LaneChanged { wp, to_lane: to, agent, .. } => match to {
                     Lane::Done => {
                         s.done += 1;
                         s.drop_bar(wp);

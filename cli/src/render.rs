@@ -16,7 +16,7 @@ pub fn event_line(event: &Event) -> Option<String> {
         Event::RunStarted { feature, run_id, wps, done } => {
             format!("run {run_id} started on {feature}: {wps} WPs, {done} already done")
         }
-        Event::LaneChanged { wp, from, to, agent, .. } => match agent {
+        Event::LaneChanged { wp, from_lane: from, to_lane: to, agent, .. } => match agent {
             Some(agent) => format!("{wp} {from} -> {to} ({agent})"),
             None => format!("{wp} {from} -> {to}"),
         },

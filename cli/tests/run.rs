@@ -62,7 +62,10 @@ fn demo_json_emits_one_event_per_line() {
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["type"], "run_started");
-    assert!(lines.iter().any(|l| l["type"] == "lane_changed"));
+    // One name per field on every surface (snake/camel by convention only): `from_lane`, as
+    // Python's `LaneChanged.from_lane`, Node's `fromLane` and spec-kitty's own status log.
+    let change = lines.iter().find(|l| l["type"] == "lane_changed").expect("a lane change");
+    assert!(change["from_lane"].is_string() && change["to_lane"].is_string(), "{change}");
     assert_eq!(lines.last().unwrap()["type"], "summary");
 }
 

@@ -71,7 +71,7 @@ async fn the_020_feature_runs_to_done_and_every_branch_holds_its_dependencies() 
     let changes: Vec<(String, Lane)> = events
         .iter()
         .filter_map(|e| match e {
-            Event::LaneChanged { wp, to, .. } if wp == "WP06" => Some((wp.clone(), *to)),
+            Event::LaneChanged { wp, to_lane, .. } if wp == "WP06" => Some((wp.clone(), *to_lane)),
             _ => None,
         })
         .collect();

@@ -503,7 +503,7 @@ class RunStarted(Event):
 
 @dataclass(frozen=True)
 class LaneChanged(Event):
-    """A WP moved to another lane. (``from``/``to`` in the data.)"""
+    """A WP moved to another lane (``from_lane``, ``to_lane``: the same names on every surface)."""
 
     type: ClassVar[str] = "lane_changed"
     wp: str
@@ -639,8 +639,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     cls = _EVENTS.get(data.get("type", ""), Event)
     known = _known(cls, data)
     if cls is LaneChanged:
-        known["from_lane"] = Lane(data["from"])
-        known["to_lane"] = Lane(data["to"])
+        known["from_lane"] = Lane(data["from_lane"])
+        known["to_lane"] = Lane(data["to_lane"])
     if cls is RunFinished:
         known["summary"] = RunSummary._from(data["summary"])
     return cls(**known, data=data)

@@ -80,7 +80,7 @@ test('a run resolves with the summary; events arrive in order and match history(
   assert.equal(events[0].type, 'run_started')
   assert.equal(events.at(-1).type, 'run_finished')
   for (const wp of ['WP01', 'WP02', 'WP03', 'WP04']) {
-    const seen = events.filter((e) => e.type === 'lane_changed' && e.wp === wp).map((e) => e.to)
+    const seen = events.filter((e) => e.type === 'lane_changed' && e.wp === wp).map((e) => e.toLane)
     const lanes = (await orch.history('060-node', wp)).map((h) => h.state.lane)
     const changes = lanes.slice(1).filter((l, i) => l !== lanes[i])
     assert.deepEqual(seen, changes)

@@ -9,7 +9,7 @@ async function example(): Promise<RunSummary> {
     signal: controller.signal,
     implAgents: ['codex'],
     onEvent: (e: Event) => {
-      if (e.type === 'lane_changed') console.log(e.wp, e.from, e.to)
+      if (e.type === 'lane_changed') console.log(e.wp, e.fromLane, e.toLane)
       if (e.type === 'agent_finished' && !e.success) console.log(e.failure, e.durationMs)
     },
   })

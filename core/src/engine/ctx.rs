@@ -116,8 +116,8 @@ impl Ctx {
             self.emit(Event::LaneChanged {
                 feature: self.feature.slug.to_string(),
                 wp: wp.id.to_string(),
-                from,
-                to: after.lane,
+                from_lane: from,
+                to_lane: after.lane,
                 agent: after.agent.clone(),
             });
         }

@@ -32,10 +32,11 @@ pub enum Event {
         feature: String,
         /// WP id.
         wp: String,
-        /// Lane before.
-        from: Lane,
+        /// Lane before (`from_lane` everywhere: Rust, the CLI's `--json`, Python; Node
+        /// `fromLane`, as spec-kitty's own status log names it).
+        from_lane: Lane,
         /// Lane after.
-        to: Lane,
+        to_lane: Lane,
         /// The agent involved, if any.
         agent: Option<String>,
     },
