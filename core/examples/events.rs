@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let changes = Arc::new(AtomicUsize::new(0));
     let counter = changes.clone();
     let sink: EventSink = Arc::new(move |event: Event| match &event {
-        Event::LaneChanged { wp, from, to, agent, .. } => {
+        Event::LaneChanged { wp, from_lane: from, to_lane: to, agent, .. } => {
             counter.fetch_add(1, Ordering::Relaxed);
             println!("{wp}: {from} -> {to} {}", agent.as_deref().unwrap_or(""));
         }
