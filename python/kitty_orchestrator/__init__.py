@@ -48,65 +48,106 @@ from ._native import (
     __version__,
     load_feature,
 )
-from ._types import (
-    ClonedWorkspace,
-    RemovedWorkspace,
-    Workspace,
-    WorkspaceFeature,
-    AgentFinished,
-    AgentOutput,
-    AgentStarted,
-    CorruptState,
-    Event,
-    FeatureStatus,
-    HistoryEntry,
-    Lane,
-    LaneChanged,
-    Merged,
-    MergeReport,
-    MergeResolved,
-    MergeStep,
-    MergeVerified,
-    Owner,
-    PullRequestReport,
-    PushReport,
-    RemoteAbort,
-    RemoteHost,
-    RemoteStatus,
-    FeatureReport,
-    RetryScheduled,
-    RunFinished,
-    RunStarted,
-    RunState,
-    RunSummary,
-    WpBlocked,
-    WpState,
-    WpSummary,
-    build,
-    event_from_dict,
-)
 
 if TYPE_CHECKING:
     import asyncio
 
     from typing_extensions import Unpack
 
-# The engine builds these objects itself, by the core's struct and enum names (see
-# bindings-python/src/typed.rs): a board of 1000 WPs wrapped dict by dict here cost as much as
-# reading it from git.
-_native.register_types(
+    from ._types import (
+        ClonedWorkspace,
+        RemovedWorkspace,
+        Workspace,
+        WorkspaceFeature,
+        AgentFinished,
+        AgentOutput,
+        AgentStarted,
+        CorruptState,
+        Event,
+        FeatureStatus,
+        HistoryEntry,
+        Lane,
+        LaneChanged,
+        Merged,
+        MergeReport,
+        MergeResolved,
+        MergeStep,
+        MergeVerified,
+        Owner,
+        PullRequestReport,
+        PushReport,
+        RemoteAbort,
+        RemoteHost,
+        RemoteStatus,
+        FeatureReport,
+        RetryScheduled,
+        RunFinished,
+        RunStarted,
+        RunState,
+        RunSummary,
+        WpBlocked,
+        WpState,
+        WpSummary,
+        build,
+        event_from_dict,
+    )
+
+# The typed objects (``_types``: some forty dataclasses) are defined on first use, not at import:
+# a program that imports us to read a status pays for them then, one that only checks a version
+# never. Each name is looked up here the first time (PEP 562); ``_types`` registers them with the
+# engine, which builds them natively.
+_TYPE_NAMES = frozenset(
     {
-        "FeatureStatus": FeatureStatus,
-        "RunState": RunState,
-        "WpState": WpState,
-        "Owner": Owner,
-        "CorruptState": CorruptState,
-        "HistoryEntry": HistoryEntry,
-    },
-    {"Lane": {lane.value: lane for lane in Lane}},
+        "ClonedWorkspace",
+        "RemovedWorkspace",
+        "Workspace",
+        "WorkspaceFeature",
+        "AgentFinished",
+        "AgentOutput",
+        "AgentStarted",
+        "CorruptState",
+        "Event",
+        "FeatureStatus",
+        "HistoryEntry",
+        "Lane",
+        "LaneChanged",
+        "Merged",
+        "MergeReport",
+        "MergeResolved",
+        "MergeStep",
+        "MergeVerified",
+        "Owner",
+        "PullRequestReport",
+        "PushReport",
+        "RemoteAbort",
+        "RemoteHost",
+        "RemoteStatus",
+        "FeatureReport",
+        "RetryScheduled",
+        "RunFinished",
+        "RunStarted",
+        "RunState",
+        "RunSummary",
+        "WpBlocked",
+        "WpState",
+        "WpSummary",
+        "build",
+        "event_from_dict",
+    }
 )
 
-EventCallback = Callable[[Event], Any]
+
+def __getattr__(name: str) -> Any:
+    if name in _TYPE_NAMES:
+        from . import _types
+
+        value = getattr(_types, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kitty_orchestrator' has no attribute {name!r}")
+
+
+EventCallback = Callable[["Event"], Any]
 
 
 class RunOptions(TypedDict, total=False):
@@ -264,6 +305,8 @@ class Orchestrator:
         if spec.get("output_lines") is False:
             del spec["output_lines"]
         spec = {k: list(v) if k.endswith("_agents") and v is not None else v for k, v in spec.items()}
+        from ._types import RunSummary, build, event_from_dict
+
         deliver = None if on_event is None else (lambda data: on_event(event_from_dict(data)))
         with _graceful_termination():
             data = self._native.run(feature, spec, deliver)
@@ -323,6 +366,8 @@ class Orchestrator:
         raise :class:`MergeError` naming the WPs and paths. Blocks with the GIL released."""
         spec: dict[str, Any] = dict(options)
         on_event = spec.pop("on_event", None)
+        from ._types import MergeReport, build, event_from_dict
+
         deliver = None if on_event is None else (lambda data: on_event(event_from_dict(data)))
         with _graceful_termination():
             data = self._native.merge(feature, spec, deliver)
@@ -345,6 +390,8 @@ class Orchestrator:
         through ``git``, each ref with its expected old value: a remote that moved raises
         :class:`RemoteError` and nothing is pushed."""
         spec: dict[str, Any] = {"remote": remote, "branch": branch, "branches": branches}
+        from ._types import PushReport, build
+
         return build(PushReport, self._native.push(feature, {k: v for k, v in spec.items() if v is not None}))
 
     def pull_request(
@@ -355,19 +402,27 @@ class Orchestrator:
         ``gh`` when logged in, else GitHub's API with ``GITHUB_TOKEN``/``GH_TOKEN``
         (``GITHUB_API_URL`` for GitHub Enterprise)."""
         spec = {k: v for k, v in {"remote": remote, "head": head, "base": base}.items() if v is not None}
+        from ._types import PullRequestReport, build
+
         return build(PullRequestReport, self._native.pull_request(feature, spec))
 
     def report(self, feature: str) -> FeatureReport:
         """The feature's report, read back from git."""
+        from ._types import FeatureReport, build
+
         return build(FeatureReport, self._native.report(feature))
 
     def status(self, feature: str) -> FeatureStatus:
         """The feature's state in git: ``run``, ``wps`` (by id) and ``corrupt`` (refs that could
         not be read, each with why; the others are still shown)."""
+        from . import _types  # noqa: F401  (the engine builds its typed objects)
+
         return self._native.status(feature)
 
     def history(self, feature: str, wp: Optional[str] = None) -> list[HistoryEntry]:
         """Every event of one WP (or all), oldest first."""
+        from . import _types  # noqa: F401  (the engine builds its typed objects)
+
         return self._native.history(feature, wp)
 
     def abort(self, feature: str) -> bool:
@@ -379,22 +434,30 @@ class Orchestrator:
         """The board of a shared feature as ``remote`` (default: ``sync_remote``) has it, with
         each machine's heartbeat (``hosts``) and the last abort requested there. Fetches
         through ``git`` (your credentials)."""
+        from ._types import RemoteStatus, build
+
         return build(RemoteStatus, self._native.status_remote(feature, remote))
 
     def abort_remote(self, feature: str, remote: Optional[str] = None) -> RemoteAbort:
         """Records on ``remote`` (default: ``sync_remote``) an abort of every machine's run of
         ``feature``; each stops its agents at its next look at the remote. A run here is
         aborted at once too."""
+        from ._types import RemoteAbort, build
+
         return build(RemoteAbort, self._native.abort_remote(feature, remote))
 
     def retry(self, feature: str, wp: str) -> WpState:
         """Moves a blocked WP back to planned; returns its new state."""
+        from . import _types  # noqa: F401  (the engine builds its typed objects)
+
         return self._native.retry(feature, wp)
 
     def release(self, feature: str, wp: str) -> WpState:
         """Releases a WP held by a run that cannot release it (another host, a crashed
         container): it keeps its lane and branch, unowned, and the next run claims it. Refused
         while its owner is alive on this machine. Returns its new state."""
+        from . import _types  # noqa: F401  (the engine builds its typed objects)
+
         return self._native.release(feature, wp)
 
 
@@ -419,12 +482,16 @@ def clone_workspace(
     ``KITTY_WORKSPACE_DIR``, else the current directory. Run features in it with
     ``Orchestrator(cloned.path)``."""
     directory = None if workspace_dir is None else os.fspath(workspace_dir)
+    from ._types import ClonedWorkspace, build
+
     return build(ClonedWorkspace, _native.clone_workspace(url, directory, branch))
 
 
 def list_workspaces(workspace_dir: Union[str, "os.PathLike[str]", None] = None) -> list[Workspace]:
     """Every workspace in ``workspace_dir``: origin, branch, features and their progress."""
     directory = None if workspace_dir is None else os.fspath(workspace_dir)
+    from ._types import Workspace, build
+
     return [build(Workspace, w) for w in _native.list_workspaces(directory)]
 
 
@@ -435,6 +502,8 @@ def remove_workspace(
     has uncommitted files or branches on no remote unless ``force``; a bundle of every ref is
     written to ``<workspace_dir>/.kitty-backups/`` first either way."""
     directory = None if workspace_dir is None else os.fspath(workspace_dir)
+    from ._types import RemovedWorkspace, build
+
     return build(RemovedWorkspace, _native.remove_workspace(name, directory, force))
 
 

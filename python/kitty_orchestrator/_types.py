@@ -717,3 +717,21 @@ class RemovedWorkspace(_Typed):
 def build(cls: type[T], data: Any) -> T:
     """``cls`` built from the engine's data."""
     return cls._from(data)  # type: ignore[attr-defined, no-any-return]
+
+
+# The engine builds these objects itself, by the core's struct and enum names (see
+# bindings-python/src/typed/): a board of 1000 WPs wrapped dict by dict here cost as much as
+# reading it from git. Registered once, when this module is first imported.
+from . import _native  # noqa: E402
+
+_native.register_types(
+    {
+        "FeatureStatus": FeatureStatus,
+        "RunState": RunState,
+        "WpState": WpState,
+        "Owner": Owner,
+        "CorruptState": CorruptState,
+        "HistoryEntry": HistoryEntry,
+    },
+    {"Lane": {lane.value: lane for lane in Lane}},
+)

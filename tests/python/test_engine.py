@@ -381,3 +381,16 @@ def test_status_and_history_are_awaitable(tmp_path: Path) -> None:
     status, history = asyncio.run(read())
     assert status.wps["WP01"].lane == "done"
     assert history[-1].state.lane == "done"
+
+
+def test_import_is_cheap_until_used() -> None:
+    """A program that imports us only to read a version or a status does not pay for asyncio (and
+    ssl) or the typed dataclasses at import: they load when first used (timed in scripts/bench)."""
+    code = (
+        "import sys, kitty_orchestrator as ko\n"
+        "assert 'asyncio' not in sys.modules, 'asyncio imported eagerly'\n"
+        "assert 'kitty_orchestrator._types' not in sys.modules, 'the dataclasses built eagerly'\n"
+        "assert ko.Lane.DONE.value == 'done' and 'kitty_orchestrator._types' in sys.modules\n"
+        "assert ko.RunSummary.__name__ == 'RunSummary'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
