@@ -1,4 +1,4 @@
-//! Interop with spec-kitty 3.x missions (`../shared/SPEC-KITTY.md`): we run a mission in its own
+//! Interop with spec-kitty 3.x missions (`docs/SPEC-KITTY.md`): we run a mission in its own
 //! execution lanes and worktrees, and mirror every lane change into its status log in its exact
 //! wire format, so `spec-kitty` (its board, `orchestrator-api mission-state`, `merge`) sees our
 //! work as if its own tools had done it.
