@@ -311,3 +311,17 @@ async fn a_confined_agent_writes_nothing_under_the_home_directory() {
     assert_eq!(home.join(".claude/settings.json").exists(), settings_existed);
     assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
 }
+
+/// A worktree's own config (read when the repository enables `extensions.worktreeConfig`) can
+/// name commands git runs later, outside any sandbox: one an attempt writes is removed, and the
+/// WP blocked as a security event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worktree_config_written_by_an_attempt_is_removed_and_blocks_the_wp() {
+    for mode in ["off", "best_effort"] {
+        let (summary, _log, tmp) = attacked("worktree_config", mode).await;
+        let wp = wp01(&summary);
+        assert_eq!(wp.lane, Lane::Blocked, "{summary:#?}");
+        assert!(wp.reason.as_deref().unwrap_or_default().contains("config.worktree"), "{wp:#?}");
+        assert!(!tmp.path().join(format!(".git/worktrees/{SLUG}-WP01/config.worktree")).exists());
+    }
+}

@@ -34,6 +34,11 @@ struct Given {
     branch: String,
     /// The refs given (the branch among them).
     refs: Refs,
+    /// The worktree's own config (`<admin>/config.worktree`, read by git when the repository
+    /// sets `extensions.worktreeConfig`) as it was: a `core.fsmonitor` or `core.hooksPath` an
+    /// agent put there would run outside any sandbox the next time anyone runs git in it.
+    #[serde(default)]
+    worktree_config: Option<Vec<u8>>,
 }
 
 /// The private store of one linked worktree.
@@ -117,7 +122,9 @@ impl Quarantine {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
         let refs = refs::snapshot(repo).map_err(WorktreeError::git("listing the refs for an attempt"))?;
-        let given = Given { pid: std::process::id(), branch: self.link.branch.clone(), refs };
+        let worktree_config =
+            crate::atomic_file::read_plain(&self.link.admin.join("config.worktree"), 1024 * 1024).ok();
+        let given = Given { pid: std::process::id(), branch: self.link.branch.clone(), refs, worktree_config };
         std::fs::create_dir_all(dir.join("objects").join("pack")).map_err(io(&dir))?;
         std::fs::create_dir_all(dir.join("objects").join("info")).map_err(io(&dir))?;
         std::fs::create_dir_all(dir.join("refs").join("heads")).map_err(io(&dir))?;
@@ -181,6 +188,11 @@ impl Quarantine {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         let restored = self.link.restore().map_err(WorktreeError::io(&self.link.admin))?;
         let mut done = Concluded { tampered: restored.tampered, ..Concluded::default() };
+        if let Some(given) = &given
+            && let Some(changed) = self.restore_worktree_config(given.worktree_config.as_deref())
+        {
+            done.tampered.push(changed);
+        }
         if restored.head != Head::OnBranch {
             done.head = Some(restored.head);
         }
@@ -216,6 +228,23 @@ impl Quarantine {
         std::fs::remove_dir_all(&dir).or_else(not_found_ok).map_err(WorktreeError::io(&dir))?;
         std::fs::remove_file(&given_path).or_else(not_found_ok).map_err(WorktreeError::io(&given_path))?;
         Ok(done)
+    }
+
+    /// Puts `<admin>/config.worktree` back as it was given (removed when there was none); says
+    /// what differed, when it did.
+    fn restore_worktree_config(&self, was: Option<&[u8]>) -> Option<String> {
+        let path = self.link.admin.join("config.worktree");
+        let now = crate::atomic_file::read_plain(&path, 1024 * 1024);
+        let exists = std::fs::symlink_metadata(&path).is_ok();
+        if now.as_deref().ok() == was || (!exists && was.is_none()) {
+            return None;
+        }
+        let put_back = match was {
+            Some(bytes) => crate::atomic_file::replace_plain(&path, bytes),
+            None => std::fs::remove_file(&path),
+        };
+        let fate = if put_back.is_ok() { "put back" } else { "could not be put back" };
+        Some(format!("{} was changed ({fate}): a worktree's config can name commands git runs later", path.display()))
     }
 
     /// The tip as a commit whose history is complete in the repository, or why not.
