@@ -201,15 +201,16 @@ impl SharedState {
         Ok(tips)
     }
 
-    /// Chains whose new remote tip does not contain the one we had: noted (see [`Rewound`]),
-    /// and their tracking refs put back to what the remote had.
+    /// WP chains whose new remote tip does not contain the one we had: noted (see [`Rewound`]),
+    /// and their tracking refs put back to what the remote had. Only WP chains: heartbeats and
+    /// abort requests are replaced on purpose (each a new parentless commit).
     fn find_rewound(
         &self,
         repo: &git2::Repository,
         before: &BTreeMap<String, Oid>,
         now: &BTreeMap<String, Oid>,
     ) -> Result<(), crate::Error> {
-        for (name, has) in now {
+        for (name, has) in now.iter().filter(|(name, _)| name.starts_with("refs/kitty/wp/")) {
             let Some(had) = before.get(name).copied().filter(|had| had != has) else { continue };
             let contains = repo.graph_descendant_of(*has, had).unwrap_or(false);
             if contains {
