@@ -64,5 +64,10 @@ pub use ids::{FeatureSlug, WpId};
 pub use lane::Lane;
 pub use state::{StateError, StateStore};
 
+/// The README's Rust example, compiled by `cargo test` (a documented example is a test).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The version of this crate (also reported by the CLI and the bindings).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

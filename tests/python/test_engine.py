@@ -394,3 +394,17 @@ def test_import_is_cheap_until_used() -> None:
         "assert ko.RunSummary.__name__ == 'RunSummary'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_readme_python_example_type_checks(tmp_path: Path) -> None:
+    """The README's Python example is a test: checked with ``mypy --strict`` as a user's editor
+    would check it."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("\n## Python\n")[1].split("\n## ")[0]
+    blocks = [b.split("```")[0] for b in section.split("```python\n")[1:]]
+    assert blocks, "the Python section has a python block"
+    for i, code in enumerate(blocks):
+        example = tmp_path / f"example_{i}.py"
+        example.write_text(code)
+        checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", str(example)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
