@@ -433,10 +433,42 @@ export interface RemoteAbort {
   localRun: boolean
 }
 
+/** An event of a WP's chain (`HistoryEntry.event`), told apart by `type` — the `Kitty-Event` trailer's value, the same in Rust, Python and the CLI. */
+export type WpEvent =
+  | { type: 'imported'; lane: Lane }
+  | { type: 'claimed'; owner: Owner }
+  | { type: 'reclaimed'; owner: Owner; previous: Owner }
+  | { type: 'released'; reason: string }
+  | { type: 'force_released'; previous: Owner; reason: string }
+  | { type: 'worktree_ready'; path: string; branch: string; base: string }
+  | { type: 'agent_started'; agent: string; role: 'implementation' | 'review'; attempt: number; pid: number | null; log: string | null }
+  | {
+      type: 'agent_finished'
+      agent: string
+      role: 'implementation' | 'review'
+      attempt: number
+      failure: FailureClass | null
+      costUsd: number | null
+      durationMs: number
+      head: string | null
+      withheld?: string[]
+      refused?: string[]
+    }
+  | { type: 'retry_scheduled'; agent: string; attempt: number; delayMs: number; failure: FailureClass }
+  | { type: 'submitted'; head: string }
+  | { type: 'approved'; reviewer: string }
+  | { type: 'rejected'; reviewer: string; feedback: string }
+  | { type: 'blocked'; reason: string }
+  | { type: 'canceled'; reason: string }
+  | { type: 'retried' }
+  | { type: 'reopened'; head: string; reason: string }
+  | { type: 'merged'; into: string; commit: string; strategy: MergeStrategy; head: string }
+
 export interface HistoryEntry {
   commit: string
   subject: string
-  event: { type: string; [key: string]: unknown }
+  /** Typed by `type` (`if (e.event.type === 'approved') e.event.reviewer`). */
+  event: WpEvent
   state: WpState
 }
 

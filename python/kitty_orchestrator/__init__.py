@@ -90,6 +90,26 @@ if TYPE_CHECKING:
         WpSummary,
         build,
         event_from_dict,
+        AgentSandbox,
+        DetectedAgent,
+        WpEvent,
+        Imported,
+        Claimed,
+        Reclaimed,
+        Released,
+        ForceReleased,
+        WorktreeReady,
+        WpAgentStarted,
+        WpAgentFinished,
+        WpRetryScheduled,
+        Submitted,
+        Approved,
+        Rejected,
+        Blocked,
+        Canceled,
+        Retried,
+        Reopened,
+        WpMerged,
     )
 
 # The typed objects (``_types``: some forty dataclasses) are defined on first use, not at import:
@@ -98,6 +118,26 @@ if TYPE_CHECKING:
 # engine, which builds them natively.
 _TYPE_NAMES = frozenset(
     {
+        "AgentSandbox",
+        "DetectedAgent",
+        "WpEvent",
+        "Imported",
+        "Claimed",
+        "Reclaimed",
+        "Released",
+        "ForceReleased",
+        "WorktreeReady",
+        "WpAgentStarted",
+        "WpAgentFinished",
+        "WpRetryScheduled",
+        "Submitted",
+        "Approved",
+        "Rejected",
+        "Blocked",
+        "Canceled",
+        "Retried",
+        "Reopened",
+        "WpMerged",
         "ClonedWorkspace",
         "RemovedWorkspace",
         "Workspace",
@@ -420,10 +460,15 @@ class Orchestrator:
         return self._native.status(feature)
 
     def history(self, feature: str, wp: Optional[str] = None) -> list[HistoryEntry]:
-        """Every event of one WP (or all), oldest first."""
-        from . import _types  # noqa: F401  (the engine builds its typed objects)
+        """Every event of one WP (or all), oldest first; each entry's ``event`` is a typed
+        :class:`WpEvent` (:class:`Claimed`, :class:`Submitted`, :class:`Approved`, …)."""
+        from . import _types
 
-        return self._native.history(feature, wp)
+        entries: list[HistoryEntry] = self._native.history(feature, wp)
+        for entry in entries:
+            if isinstance(entry.event, dict):
+                object.__setattr__(entry, "event", _types.wp_event_from_dict(entry.event))
+        return entries
 
     def abort(self, feature: str) -> bool:
         """Aborts the feature's run (in this process or another); whether one was running. With
@@ -461,13 +506,15 @@ class Orchestrator:
         return self._native.release(feature, wp)
 
 
-def detect_agents(config: ConfigLike = None) -> list[dict[str, Any]]:
+def detect_agents(config: ConfigLike = None) -> list[DetectedAgent]:
     """Every built-in and configured agent, found on PATH or not, with its version and its
-    ``sandbox``: ``mode``, whether it is ``confined`` here (``why_not`` if not), and the paths
-    each role may write (``implementation_writable``, ``review_writable``; of the first, the git
-    directories in ``git_files_only`` take regular files and directories only)."""
-    result: list[dict[str, Any]] = _native.detect_agents(config)
-    return result
+    ``sandbox`` (:class:`AgentSandbox`): ``mode``, whether it is ``confined`` here (``why_not``
+    if not), and the paths each role may write (``implementation_writable``,
+    ``review_writable``; of the first, the git directories in ``git_files_only`` take regular
+    files and directories only; ``private_copies``: what every attempt gets privately)."""
+    from ._types import DetectedAgent
+
+    return [DetectedAgent._from(agent) for agent in _native.detect_agents(config)]
 
 
 def clone_workspace(
@@ -508,6 +555,26 @@ def remove_workspace(
 
 
 __all__ = [
+    "AgentSandbox",
+    "DetectedAgent",
+    "WpEvent",
+    "Imported",
+    "Claimed",
+    "Reclaimed",
+    "Released",
+    "ForceReleased",
+    "WorktreeReady",
+    "WpAgentStarted",
+    "WpAgentFinished",
+    "WpRetryScheduled",
+    "Submitted",
+    "Approved",
+    "Rejected",
+    "Blocked",
+    "Canceled",
+    "Retried",
+    "Reopened",
+    "WpMerged",
     "RunEvents",
     "ClonedWorkspace",
     "RemovedWorkspace",

@@ -222,7 +222,7 @@ class HistoryEntry(_Typed):
 
     commit: str
     subject: str
-    event: dict[str, Any]
+    event: WpEvent
     state: WpState
 
     @staticmethod
@@ -230,10 +230,247 @@ class HistoryEntry(_Typed):
         return HistoryEntry(
             commit=data["commit"],
             subject=data["subject"],
-            event=data["event"],
+            event=wp_event_from_dict(data["event"]),
             state=WpState._from(data["state"]),
             data=data,
         )
+
+
+@dataclass(frozen=True)
+class WpEvent(_Typed):
+    """An event of a WP's chain (``HistoryEntry.event``); ``type`` tells which — the
+    ``Kitty-Event`` trailer's value, the same in Rust, the CLI's ``--json`` and Node. Owners are
+    plain dicts here (``run_id``, ``pid``, ``host``)."""
+
+    type: ClassVar[str] = "wp_event"
+
+
+@dataclass(frozen=True)
+class Imported(WpEvent):
+    """The feature was imported: the chain begins at the lane its files gave."""
+
+    type: ClassVar[str] = "imported"
+    lane: str
+
+
+@dataclass(frozen=True)
+class Claimed(WpEvent):
+    """A run claimed the WP."""
+
+    type: ClassVar[str] = "claimed"
+    owner: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reclaimed(WpEvent):
+    """A run took the WP over from a dead one."""
+
+    type: ClassVar[str] = "reclaimed"
+    owner: dict[str, Any]
+    previous: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Released(WpEvent):
+    """Its run let the WP go (abort, end)."""
+
+    type: ClassVar[str] = "released"
+    reason: str
+
+
+@dataclass(frozen=True)
+class ForceReleased(WpEvent):
+    """A person released the WP from a run that could not."""
+
+    type: ClassVar[str] = "force_released"
+    previous: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class WorktreeReady(WpEvent):
+    """Its worktree was made (or reused)."""
+
+    type: ClassVar[str] = "worktree_ready"
+    path: str
+    branch: str
+    base: str
+
+
+@dataclass(frozen=True)
+class WpAgentStarted(WpEvent):
+    """An agent attempt began (``type`` ``agent_started``)."""
+
+    type: ClassVar[str] = "agent_started"
+    agent: str
+    role: str
+    attempt: int
+    pid: Optional[int] = None
+    log: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class WpAgentFinished(WpEvent):
+    """An agent attempt ended (``type`` ``agent_finished``); ``failure`` None on success."""
+
+    type: ClassVar[str] = "agent_finished"
+    agent: str
+    role: str
+    attempt: int
+    duration_ms: int
+    failure: Optional[str] = None
+    cost_usd: Optional[float] = None
+    head: Optional[str] = None
+    withheld: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WpRetryScheduled(WpEvent):
+    """A failed attempt will be retried (``type`` ``retry_scheduled``)."""
+
+    type: ClassVar[str] = "retry_scheduled"
+    agent: str
+    attempt: int
+    delay_ms: int
+    failure: str
+
+
+@dataclass(frozen=True)
+class Submitted(WpEvent):
+    """Implementation finished: up for review."""
+
+    type: ClassVar[str] = "submitted"
+    head: str
+
+
+@dataclass(frozen=True)
+class Approved(WpEvent):
+    """The review approved: done."""
+
+    type: ClassVar[str] = "approved"
+    reviewer: str
+
+
+@dataclass(frozen=True)
+class Rejected(WpEvent):
+    """The review rejected: back to doing, with feedback."""
+
+    type: ClassVar[str] = "rejected"
+    reviewer: str
+    feedback: str
+
+
+@dataclass(frozen=True)
+class Blocked(WpEvent):
+    """Needs a person."""
+
+    type: ClassVar[str] = "blocked"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Canceled(WpEvent):
+    """Will not be done."""
+
+    type: ClassVar[str] = "canceled"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retried(WpEvent):
+    """A person asked to try again: planned."""
+
+    type: ClassVar[str] = "retried"
+
+
+@dataclass(frozen=True)
+class Reopened(WpEvent):
+    """A done WP whose branch moved after approval went back to review."""
+
+    type: ClassVar[str] = "reopened"
+    head: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WpMerged(WpEvent):
+    """The done WP landed on a branch (``type`` ``merged``)."""
+
+    type: ClassVar[str] = "merged"
+    into: str
+    commit: str
+    strategy: str
+    head: str
+
+
+_WP_EVENTS: dict[str, type[WpEvent]] = {
+    cls.type: cls
+    for cls in (
+        Imported,
+        Claimed,
+        Reclaimed,
+        Released,
+        ForceReleased,
+        WorktreeReady,
+        WpAgentStarted,
+        WpAgentFinished,
+        WpRetryScheduled,
+        Submitted,
+        Approved,
+        Rejected,
+        Blocked,
+        Canceled,
+        Retried,
+        Reopened,
+        WpMerged,
+    )
+}
+
+
+def wp_event_from_dict(data: dict[str, Any]) -> WpEvent:
+    """The typed event of a WP's chain (a :class:`WpEvent` of an unknown type keeps its data)."""
+    cls = _WP_EVENTS.get(data.get("type", ""), WpEvent)
+    return _make(cls, {**_known(cls, data), "data": data})
+
+
+@dataclass(frozen=True)
+class AgentSandbox(_Typed):
+    """How an agent is confined on this machine, and what each role may write (``<worktree>``,
+    ``<git-common-dir>``, ``<worktree-name>``, ``<attempt-tmp>`` stand for what an attempt
+    fills in)."""
+
+    mode: str
+    confined: bool
+    why_not: Optional[str]
+    implementation_writable: list[str]
+    review_writable: list[str]
+    git_files_only: list[str] = field(default_factory=list)
+    """Of ``implementation_writable``, the git directories: regular files and directories only."""
+    private_copies: list[str] = field(default_factory=list)
+    """The agent's own directories and caches as every attempt gets them: private copies."""
+
+
+@dataclass(frozen=True)
+class DetectedAgent(_Typed):
+    """A built-in or configured agent, found on PATH or not (:func:`detect_agents`)."""
+
+    id: str
+    builtin: bool
+    program: str
+    path: Optional[str]
+    version: Optional[str]
+    enabled: bool
+    checked_version: Optional[str]
+    available: bool
+    why_not: Optional[str]
+    sandbox: AgentSandbox
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "DetectedAgent":
+        known = _known(DetectedAgent, data)
+        known["sandbox"] = _make(AgentSandbox, {**_known(AgentSandbox, data["sandbox"]), "data": data["sandbox"]})
+        return _make(DetectedAgent, {**known, "data": data})
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,12 @@ test('a run resolves with the summary; events arrive in order and match history(
   const snakeKeys = keysOf(everything).filter((k) => k.includes('_'))
   assert.deepEqual([...new Set(snakeKeys)], [])
   assert.ok(keysOf(everything).includes('runId') && keysOf(everything).includes('attemptsTotal'))
+  // History events have the shapes index.d.ts's WpEvent union says.
+  const approved = history.find((h) => h.event.type === 'approved')
+  const finished = history.find((h) => h.event.type === 'agent_finished')
+  assert.equal(typeof approved.event.reviewer, 'string')
+  assert.equal(typeof finished.event.durationMs, 'number')
+  assert.equal(history[0].event.type, 'imported')
   const status = await orch.status('060-node')
   // Both read in batches of JSON text parsed in JS (the sync one waiting for git).
   assert.deepStrictEqual(orch.statusSync('060-node'), status)

@@ -20,6 +20,11 @@ async function example(): Promise<RunSummary> {
   const history = await orch.history('020', 'WP01')
   console.log(lanes, done, status.wps['WP01']?.lane, status.run?.runs, quick.corrupt.length, agents[0]?.checkedVersion, agents[0]?.sandbox.implementationWritable.length)
   console.log(history[0]?.subject, history[0]?.state.attemptsTotal, summary.runId, summary.wps[0]?.reviewCycles)
+  // History events are typed by their `type`.
+  for (const entry of history) {
+    if (entry.event.type === 'approved') console.log(entry.event.reviewer)
+    if (entry.event.type === 'agent_finished') console.log(entry.event.durationMs, entry.event.failure)
+  }
   try {
     await orch.retry('020', 'WP01')
     await orch.release('020', 'WP02')

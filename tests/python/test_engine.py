@@ -105,7 +105,8 @@ def test_sync_run_events_agree_with_history_and_status(tmp_path: Path) -> None:
         lanes = [h.state.lane for h in history]
         changes = [b for a, b in zip(lanes, lanes[1:]) if a != b]
         assert seen == changes == [ko.Lane.DOING, ko.Lane.FOR_REVIEW, ko.Lane.DONE], (wp, seen, changes)
-        assert history[0].event["type"] == "imported"
+        assert isinstance(history[0].event, ko.Imported) and history[0].event.type == "imported"
+        assert any(isinstance(h.event, ko.Approved) and h.event.reviewer == "rev" for h in history)
 
 
 def _plain(value: Any, at: str = "data") -> None:
@@ -149,8 +150,10 @@ def test_typed_objects_built_by_the_engine_equal_the_python_builders(tmp_path: P
     assert history and all(type(h) is ko.HistoryEntry and type(h.state) is ko.WpState for h in history)
     assert history == [build(ko.HistoryEntry, h.to_dict()) for h in history]
     for entry in history:
-        # Events are data: a lane inside one stays the string it is in git.
-        _plain(entry.event, "event")
+        # Events are typed (a WpEvent per type) over data: a lane inside one stays the string it
+        # is in git.
+        assert isinstance(entry.event, ko.WpEvent)
+        _plain(entry.event.to_dict(), "event")
         _plain(entry.to_dict())
 
 
@@ -279,19 +282,21 @@ def test_each_error_kind_has_its_class_and_code(tmp_path: Path) -> None:
 
 
 def test_detect_agents_lists_builtins_and_custom(tmp_path: Path) -> None:
-    agents = {a["id"]: a for a in ko.detect_agents(config())}
+    agents = {a.id: a for a in ko.detect_agents(config())}
+    assert all(type(a) is ko.DetectedAgent and type(a.sandbox) is ko.AgentSandbox for a in agents.values())
     assert {"claude-code", "codex", "gemini", "impl", "rev"} <= set(agents)
-    assert agents["impl"]["path"] == FAKE and agents["impl"]["builtin"] is False
+    assert agents["impl"].path == FAKE and agents["impl"].builtin is False
     # How each agent is confined here, and what each role may write.
-    codex = agents["codex"]["sandbox"]
-    assert codex["mode"] == "best_effort" and isinstance(codex["confined"], bool)
-    assert "<worktree>" in codex["implementation_writable"]
-    assert "<worktree>" not in codex["review_writable"]
+    codex = agents["codex"].sandbox
+    assert codex.mode == "best_effort" and isinstance(codex.confined, bool)
+    assert "<worktree>" in codex.implementation_writable
+    assert "<worktree>" not in codex.review_writable
     # Nothing under the home directory: codex gets a private copy of ~/.codex per attempt.
     home = str(Path.home())
-    assert not any(p.startswith(home) for p in codex["review_writable"] + codex["implementation_writable"])
-    assert any(c.startswith("CODEX_HOME=<attempt-tmp>/") for c in codex["private_copies"])
-    assert "<git-common-dir>/kitty/quarantine/<worktree-name>" in codex["git_files_only"]
+    assert not any(p.startswith(home) for p in codex.review_writable + codex.implementation_writable)
+    assert any(c.startswith("CODEX_HOME=<attempt-tmp>/") for c in codex.private_copies)
+    assert "<git-common-dir>/kitty/quarantine/<worktree-name>" in codex.git_files_only
+    assert agents["codex"].to_dict()["sandbox"]["mode"] == "best_effort"
 
 
 def test_a_second_run_of_the_same_feature_is_refused(tmp_path: Path) -> None:

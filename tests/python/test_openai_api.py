@@ -56,12 +56,12 @@ class StandIn:
 
 def test_detection_says_why_openai_api_cannot_run() -> None:
     remote = {"agents": {"openai-api": {"base_url": "https://api.example.com/v1", "api_key_env": "KITTY_NO_SUCH_KEY"}}}
-    found = {a["id"]: a for a in ko.detect_agents(remote)}
-    assert found["openai-api"]["available"] is False
-    assert "KITTY_NO_SUCH_KEY is not set" in found["openai-api"]["why_not"]
+    found = {a.id: a for a in ko.detect_agents(remote)}
+    assert found["openai-api"].available is False
+    assert "KITTY_NO_SUCH_KEY is not set" in (found["openai-api"].why_not or "")
     local = {"agents": {"openai-api": {"base_url": "http://127.0.0.1:11434/v1"}}}
-    found = {a["id"]: a for a in ko.detect_agents(local)}
-    assert found["openai-api"]["available"] is True and found["openai-api"]["why_not"] is None
+    found = {a.id: a for a in ko.detect_agents(local)}
+    assert found["openai-api"].available is True and found["openai-api"].why_not is None
     assert "aider" in found
 
 

@@ -48,7 +48,7 @@ def test_two_clones_share_a_feature_through_a_remote(tmp_path: Path) -> None:
     laptop_beat = status.host("laptop")
     assert laptop_beat is not None and laptop_beat.age_seconds < 60
     history = a.history("060-shared")
-    claimed = {e.state.owner.host for e in history if e.event.get("type") == "claimed" and e.state.owner}
+    claimed = {e.state.owner.host for e in history if e.event.type == "claimed" and e.state.owner}
     assert claimed <= {"laptop", "ci-box"}
 
     request = b.abort_remote("060-shared")
