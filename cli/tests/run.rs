@@ -384,3 +384,33 @@ fn agents_get_their_worktree_as_pwd_when_the_cli_starts_in_the_main_checkout() {
     let log = std::fs::read_to_string(dir.join(".kittify/logs/096-pwd/WP01-implementation-1.log")).unwrap();
     assert!(log.contains("attack pwd-writer: PWD is the worktree"), "{log}");
 }
+
+/// With no git identity anywhere (no `user.name` in the repository, the user's or the system's
+/// config), an agent's own `git commit` still works: it gets an identity through git's
+/// environment — and never writes one into a config.
+#[test]
+fn agents_commit_without_a_configured_identity() {
+    let tmp = repo("097-noid", 1, "");
+    let dir = tmp.path();
+    git(dir, &["config", "--unset", "user.name"]);
+    git(dir, &["config", "--unset", "user.email"]);
+    let home = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["run", "097-noid"])
+        .current_dir(dir)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let author = git(dir, &["log", "-1", "--format=%an <%ae>", "097-noid-WP01"]);
+    assert_eq!(author.trim(), "impl <impl@agents.kitty>");
+    let config = std::fs::read_to_string(dir.join(".git/config")).unwrap();
+    assert!(!config.contains("[user]"), "{config}");
+}

@@ -46,6 +46,26 @@ pub struct AgentProfile {
     pub review_env: Option<&'static [(&'static str, &'static str)]>,
     /// `--version` output of the CLI the argv was checked against (`None` = not checked here).
     pub checked_version: Option<&'static str>,
+    /// Flags whose value changes when our own confinement holds the agent (`--sandbox
+    /// danger-full-access` for Codex: its own bubblewrap sandbox cannot start inside Landlock —
+    /// `bwrap: setting up uid map: Permission denied` — and every shell call fails; our Landlock
+    /// is then the sandbox, read-only for reviewers as for any agent).
+    pub when_confined: &'static [(&'static str, &'static str)],
+}
+
+/// `args` of `agent` as they go when our confinement holds it (see
+/// [`AgentProfile::when_confined`]); unchanged for any other agent.
+pub fn confined_args(agent: &str, args: &[String]) -> Vec<String> {
+    let Some(profile) = builtin_profiles().into_iter().find(|p| p.id == agent) else { return args.to_vec() };
+    let mut args = args.to_vec();
+    for (flag, value) in profile.when_confined {
+        if let Some(at) = args.iter().position(|a| a == flag)
+            && at + 1 < args.len()
+        {
+            args[at + 1] = value.to_string();
+        }
+    }
+    args
 }
 
 /// The built-in profiles.
@@ -112,6 +132,14 @@ fn limits(settings: &crate::config::AgentSettings, config: &Config) -> (Duration
     )
 }
 
+/// Where a model flag or extra arguments go in a profile's argv: before a trailing `-` /
+/// `{prompt}` operand, which must stay last — and before the flag whose value a placeholder is
+/// (`--message-file {prompt_file}`: never between a flag and its value).
+fn insertion_point(args: &[String]) -> usize {
+    let Some(at) = args.iter().position(|a| a == "-" || a.starts_with('{')) else { return args.len() };
+    if at > 0 && args[at] != "-" && args[at - 1].starts_with('-') { at - 1 } else { at }
+}
+
 /// Every agent the configuration knows: the built-ins (with their `[agents.<id>]` settings) and
 /// the custom ones, in preference order.
 pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
@@ -121,11 +149,10 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
         let command = |args: &[String], profile_env: &[(&str, &str)]| {
             let mut args = args.to_vec();
             if let (Some(model), Some(flag)) = (&settings.model, profile.model_flag) {
-                // Before a trailing `-` / `{prompt}` operand, which must stay last.
-                let at = args.iter().position(|a| a == "-" || a.starts_with('{')).unwrap_or(args.len());
+                let at = insertion_point(&args);
                 args.splice(at..at, [flag.to_string(), model.clone()]);
             }
-            let at = args.iter().position(|a| a == "-" || a.starts_with('{')).unwrap_or(args.len());
+            let at = insertion_point(&args);
             args.splice(at..at, settings.extra_args.iter().cloned());
             let mut env: Vec<(String, String)> =
                 profile_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -282,4 +309,37 @@ async fn version_of(path: &Path) -> Option<String> {
     let text =
         String::from_utf8_lossy(if output.stdout.is_empty() { &output.stderr } else { &output.stdout }).into_owned();
     text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args_of(toml: &str, agent: &str) -> Vec<String> {
+        let config = Config::from_toml_str(toml, "test.toml").unwrap();
+        let spec = agent_specs(&config).into_iter().find(|s| s.id == agent).unwrap();
+        spec.implementation.args
+    }
+
+    #[test]
+    fn model_and_extra_args_never_split_a_flag_from_its_value() {
+        let args = args_of("[agents.aider]\nmodel = \"openai/x\"\nextra_args = [\"--no-auto-lint\"]", "aider");
+        let file = args.iter().position(|a| a == "--message-file").unwrap();
+        assert_eq!(args[file + 1], "{prompt_file}", "{args:?}");
+        assert!(args.windows(2).any(|w| w == ["--model", "openai/x"]), "{args:?}");
+        let args = args_of("[agents.augment]\nmodel = \"m\"", "augment");
+        let file = args.iter().position(|a| a == "--instruction-file").unwrap();
+        assert_eq!(args[file + 1], "{prompt_file}", "{args:?}");
+        // Codex's own sandbox cannot start inside ours: ours is the sandbox then.
+        let args = args_of("", "codex");
+        let confined = confined_args("codex", &args);
+        assert!(confined.windows(2).any(|w| w == ["--sandbox", "danger-full-access"]), "{confined:?}");
+        assert!(args.windows(2).any(|w| w == ["--sandbox", "workspace-write"]), "unconfined: its own sandbox");
+        assert_eq!(confined_args("claude-code", &args_of("", "claude-code")), args_of("", "claude-code"));
+        // A trailing operand stays last.
+        let args = args_of("[agents.codex]\nmodel = \"o\"", "codex");
+        assert_eq!(args.last().map(String::as_str), Some("-"), "{args:?}");
+        let args = args_of("[agents.opencode]\nmodel = \"p/m\"", "opencode");
+        assert_eq!(args.last().map(String::as_str), Some("{prompt}"), "{args:?}");
+    }
 }

@@ -27,15 +27,17 @@ pub fn builtin() -> Vec<AgentProfile> {
                 "--permission-mode",
                 "acceptEdits",
                 "--allowedTools",
-                "Bash,Edit,MultiEdit,Write,Read,Glob,Grep,TodoWrite",
+                "Bash,Edit,Write,Read,Glob,Grep",
             ]),
             review: s(&[
                 "-p",
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                // The allowed tools run, anything else is denied without asking (2.1.332 no longer
+                // lists `default`).
                 "--permission-mode",
-                "default",
+                "dontAsk",
                 "--allowedTools",
                 "Read,Glob,Grep,Bash(git diff:*),Bash(git log:*),Bash(git show:*)",
             ]),
@@ -44,7 +46,8 @@ pub fn builtin() -> Vec<AgentProfile> {
             model_flag: Some("--model"),
             env: &[],
             review_env: None,
-            checked_version: Some("2.1.197"),
+            checked_version: Some("2.1.332"),
+            when_confined: &[],
         },
         AgentProfile {
             id: "codex",
@@ -56,7 +59,8 @@ pub fn builtin() -> Vec<AgentProfile> {
             model_flag: Some("-m"),
             env: &[],
             review_env: None,
-            checked_version: Some("codex-cli 0.169.0"),
+            checked_version: Some("codex-cli 0.171.0"),
+            when_confined: &[("--sandbox", "danger-full-access")],
         },
         AgentProfile {
             id: "gemini",
@@ -78,6 +82,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("0.61.0"),
+            when_confined: &[],
         },
         AgentProfile {
             id: "copilot",
@@ -100,6 +105,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("GitHub Copilot CLI 1.0.102"),
+            when_confined: &[],
         },
         AgentProfile {
             id: "qwen",
@@ -113,6 +119,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("0.15.10"),
+            when_confined: &[],
         },
         AgentProfile {
             id: "opencode",
@@ -130,6 +137,7 @@ pub fn builtin() -> Vec<AgentProfile> {
                 r#"{"*":"deny","read":"allow","list":"allow","glob":"allow","grep":"allow","bash":{"*":"deny","git diff*":"allow","git log*":"allow","git show*":"allow","git status*":"allow"},"edit":"deny","webfetch":"deny"}"#,
             )]),
             checked_version: Some("1.18.33"),
+            when_confined: &[],
         },
         AgentProfile {
             id: "cursor",
@@ -143,6 +151,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             review_env: None,
             // Not distributed on npm: flags from its documentation, unchecked here.
             checked_version: None,
+            when_confined: &[],
         },
         AgentProfile {
             id: "kilocode",
@@ -156,6 +165,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             review_env: None,
             // @kilocode/cli 7.8.1's postinstall fails on this registry: unchecked.
             checked_version: None,
+            when_confined: &[],
         },
         AgentProfile {
             id: "augment",
@@ -168,6 +178,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("0.36.0"),
+            when_confined: &[],
         },
         AgentProfile {
             id: "aider",
@@ -191,6 +202,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("aider 0.86.2"),
+            when_confined: &[],
         },
         AgentProfile {
             id: super::OPENAI_API,
@@ -204,6 +216,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: None,
+            when_confined: &[],
         },
     ]
 }

@@ -140,8 +140,33 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
         _ => crate::sandbox::PrivateHomes::default(),
     };
     env.extend(homes.env.iter().cloned());
+    env.extend(identity_when_missing(ctx, agent));
     let confinement = Confinement { mode, writable: writable.paths, git_writable: writable.git };
     AttemptSandbox { confinement, env, _temp: temp, store, confined, homes }
+}
+
+/// A git identity for the agent's commits when the repository (and the user) has none: through
+/// git's own environment (`GIT_CONFIG_COUNT`…), so `git commit` works and no agent writes one
+/// into a config (aider does, when `user.name` is unset).
+fn identity_when_missing(ctx: &Ctx, agent: &str) -> Vec<(String, String)> {
+    let has = |key: &str| {
+        ctx.store
+            .repo()
+            .ok()
+            .and_then(|r| r.config().ok())
+            .and_then(|mut c| c.snapshot().ok())
+            .is_some_and(|c| c.get_string(key).is_ok())
+    };
+    if (has("user.name") && has("user.email")) || std::env::var_os("GIT_CONFIG_COUNT").is_some() {
+        return Vec::new();
+    }
+    let pairs = [("user.name", agent.to_string()), ("user.email", format!("{agent}@agents.kitty"))];
+    let mut env = vec![("GIT_CONFIG_COUNT".to_string(), pairs.len().to_string())];
+    for (i, (key, value)) in pairs.into_iter().enumerate() {
+        env.push((format!("GIT_CONFIG_KEY_{i}"), key.to_string()));
+        env.push((format!("GIT_CONFIG_VALUE_{i}"), value));
+    }
+    env
 }
 
 /// Refuses a run before anything starts when an agent of the roster (or the setup or verify

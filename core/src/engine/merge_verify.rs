@@ -211,6 +211,10 @@ pub(super) async fn run_merge_agent(
     let mut sandbox = super::confine::for_attempt(ctx, Role::Implementation, agent, cwd, Some(store))?;
     let mut command = spec.command(Role::Implementation).clone();
     command.env.extend(sandbox.env.iter().cloned());
+    if sandbox.confined {
+        // Some CLIs' own sandboxes cannot start inside ours (Codex's bubblewrap).
+        command.args = crate::agents::confined_args(agent, &command.args);
+    }
     let run = AgentRun {
         command,
         role: Role::Implementation,

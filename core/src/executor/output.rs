@@ -228,7 +228,10 @@ fn codex_event(result: &mut AgentResult, event: &Value) {
             }
         }
         Some("turn.completed") => {
+            // The turn completed: an error reported on the way (a retried request) was not final.
             result.structured = true;
+            result.is_error = false;
+            result.error = None;
             if let Some(usage) = event.get("usage") {
                 let add = |acc: Option<u64>, key: &str| match usage.get(key).and_then(Value::as_u64) {
                     Some(n) => Some(acc.unwrap_or(0).saturating_add(n)),
@@ -238,6 +241,9 @@ fn codex_event(result: &mut AgentResult, event: &Value) {
                 result.output_tokens = add(result.output_tokens, "output_tokens");
             }
         }
+        // Codex says `Reconnecting... n/5` as a top-level error while it retries a request: a
+        // notice, not the outcome (the turn's own `turn.failed` or `turn.completed` is).
+        Some("error") if str_of(event, "message").is_some_and(|m| m.trim_start().starts_with("Reconnecting")) => {}
         Some("turn.failed") | Some("error") => {
             result.is_error = true;
             result.structured = true;
@@ -363,6 +369,17 @@ mod tests {
             parse(OutputKind::CodexJsonl, "{\"type\":\"turn.failed\",\"error\":{\"message\":\"401 Unauthorized\"}}");
         assert!(failed.is_error);
         assert_eq!(failed.error.as_deref(), Some("401 Unauthorized"));
+        // Retry notices are not the outcome; a completed turn after them is a success.
+        let retried = "{\"type\":\"error\",\"message\":\"Reconnecting... 1/5 (stream disconnected)\"}\n\
+                       {\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"done\"}}\n\
+                       {\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}";
+        let ok = parse(OutputKind::CodexJsonl, retried);
+        assert!(!ok.is_error && ok.error.is_none() && ok.text == "done", "{ok:?}");
+        let only_retries = parse(
+            OutputKind::CodexJsonl,
+            "{\"type\":\"error\",\"message\":\"Reconnecting... 5/5\"}\n{\"type\":\"turn.failed\",\"error\":{\"message\":\"stream disconnected\"}}",
+        );
+        assert_eq!(only_retries.error.as_deref(), Some("stream disconnected"));
     }
 
     #[test]

@@ -165,6 +165,10 @@ pub(super) async fn run_agent(
     let mut sandbox = crate::engine::confine::for_attempt(ctx, role, agent, Path::new(cwd), store)?;
     let mut command = spec.command(role).clone();
     command.env.extend(sandbox.env.iter().cloned());
+    if sandbox.confined {
+        // Some CLIs' own sandboxes cannot start inside ours (Codex's bubblewrap).
+        command.args = crate::agents::confined_args(agent, &command.args);
+    }
     let run = AgentRun {
         command,
         role,
