@@ -203,6 +203,21 @@ pub fn log(args: LogArgs) -> u8 {
     exit::OK
 }
 
+/// The profile's proof: the CLI version it ran a feature end to end with, or why it cannot be
+/// proven here.
+fn proof(
+    agent: &kitty_orchestrator::agents::DetectedAgent,
+    profiles: &[kitty_orchestrator::agents::AgentProfile],
+) -> String {
+    let profile = profiles.iter().find(|p| agent.builtin && p.id == agent.id);
+    match (&agent.checked_version, profile.and_then(|p| p.not_proven)) {
+        (Some(version), _) => version.clone(),
+        (None, Some(why)) => format!("not proven: {why}"),
+        (None, None) if agent.id == kitty_orchestrator::agents::OPENAI_API => "in process (its own tests)".into(),
+        (None, None) => "-".into(),
+    }
+}
+
 pub fn abort(args: AbortArgs) -> u8 {
     let orch = match open(&args.target, false) {
         Ok(o) => o,
@@ -277,7 +292,8 @@ pub fn agents(args: AgentsArgs) -> u8 {
             println!("sandbox: unavailable ({why}); sandbox = {mode:?}: agents run unconfined or are refused")
         }
     }
-    println!("{:<18} {:<8} {:<14} {:<30} argv checked with", "agent", "kind", "program", "installed");
+    println!("{:<18} {:<8} {:<14} {:<30} proven end to end with", "agent", "kind", "program", "installed");
+    let profiles = kitty_orchestrator::agents::builtin_profiles();
     for a in &found {
         let installed = match (&a.path, &a.version, &a.why_not) {
             (_, _, Some(why)) => format!("no: {why}"),
@@ -293,7 +309,7 @@ pub fn agents(args: AgentsArgs) -> u8 {
             kind,
             a.program,
             installed,
-            a.checked_version.as_deref().unwrap_or("-")
+            proof(a, &profiles)
         );
     }
     exit::OK

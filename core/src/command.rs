@@ -49,16 +49,21 @@ pub enum OutputKind {
     /// opencode `run --format json`: JSONL events with `text` parts and `step_finish` costs.
     #[serde(rename = "opencode-jsonl")]
     OpencodeJsonl,
+    /// Copilot CLI `--output-format json`: JSONL events; the last `assistant.message` is the
+    /// answer, `result` carries the session id and exit code, `session.error` the failure.
+    #[serde(rename = "copilot-jsonl")]
+    CopilotJsonl,
 }
 
 impl OutputKind {
     /// Every output kind, by its configuration name.
-    pub const ALL: [(&'static str, OutputKind); 5] = [
+    pub const ALL: [(&'static str, OutputKind); 6] = [
         ("text", OutputKind::Text),
         ("json", OutputKind::JsonDocument),
         ("stream-json", OutputKind::ClaudeResult),
         ("codex-jsonl", OutputKind::CodexJsonl),
         ("opencode-jsonl", OutputKind::OpencodeJsonl),
+        ("copilot-jsonl", OutputKind::CopilotJsonl),
     ];
 
     /// The configuration name (`"stream-json"`).

@@ -3,6 +3,8 @@
 //! behind. Nothing here knows kitty-orchestrator's types, so every test crate can use it.
 
 pub mod chat_server;
+pub mod model_standin;
+pub mod real_clis;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

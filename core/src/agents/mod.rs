@@ -44,8 +44,13 @@ pub struct AgentProfile {
     pub env: &'static [(&'static str, &'static str)],
     /// Environment for the review role instead of `env` (read-only permissions), if different.
     pub review_env: Option<&'static [(&'static str, &'static str)]>,
-    /// `--version` output of the CLI the argv was checked against (`None` = not checked here).
+    /// `--version` output of the newest CLI this profile was proven end to end with: installed
+    /// from its registry, pointed at a loopback model stand-in, it ran a three-WP feature through
+    /// `kitty-orchestrator run`, confined, writing and committing with its own tools
+    /// (`cli/tests/real_clis.rs`). `None`: not proven, see `not_proven`.
     pub checked_version: Option<&'static str>,
+    /// Why this profile cannot be proven end to end here, when it cannot.
+    pub not_proven: Option<&'static str>,
     /// Flags whose value changes when our own confinement holds the agent (`--sandbox
     /// danger-full-access` for Codex: its own bubblewrap sandbox cannot start inside Landlock —
     /// `bwrap: setting up uid map: Permission denied` — and every shell call fails; our Landlock

@@ -1,7 +1,8 @@
-//! Built-in agent profiles, as data. Each records the CLI version its argv was checked against
-//! (`--help` lists every flag, and a headless run with that argv gets past argument parsing to
-//! authentication). Re-check with `KITTY_REAL_AGENTS=1 cargo test -p kitty-orchestrator --test
-//! real_agents` after upgrading a CLI.
+//! Built-in agent profiles, as data. Each records the newest CLI version it was proven end to end
+//! with: `cli/tests/real_clis.rs` (part of the test command) installs every CLI's newest release
+//! from npm or PyPI, points it at a loopback model stand-in that drives the CLI's own tools, and
+//! runs a three-WP feature through `kitty-orchestrator run`, confined. A profile that cannot be
+//! proven here says why (`not_proven`).
 
 use super::{AgentProfile, Delivery};
 use crate::command::OutputKind;
@@ -47,6 +48,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("2.1.332"),
+            not_proven: None,
             when_confined: &[],
         },
         AgentProfile {
@@ -60,6 +62,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("codex-cli 0.171.0"),
+            not_proven: None,
             when_confined: &[("--sandbox", "danger-full-access")],
         },
         AgentProfile {
@@ -82,13 +85,15 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("0.61.0"),
+            not_proven: None,
             when_confined: &[],
         },
         AgentProfile {
             id: "copilot",
             binary: "copilot",
-            // Piped stdin is the prompt when no -p is given; -s prints only the response.
-            implementation: s(&["--allow-all-tools", "-s"]),
+            // Piped stdin is the prompt when no -p is given; JSONL events give the answer, the
+            // session id and the exit code.
+            implementation: s(&["--allow-all-tools", "--output-format", "json"]),
             // Review: git inspection only, file writes denied (deny rules win over allow rules).
             review: s(&[
                 "--allow-tool=shell(git diff:*)",
@@ -97,14 +102,16 @@ pub fn builtin() -> Vec<AgentProfile> {
                 "--allow-tool=shell(git status)",
                 "--deny-tool=write",
                 "--no-ask-user",
-                "-s",
+                "--output-format",
+                "json",
             ]),
             delivery: Delivery::Stdin,
-            output: OutputKind::Text,
+            output: OutputKind::CopilotJsonl,
             model_flag: Some("--model"),
             env: &[],
             review_env: None,
             checked_version: Some("GitHub Copilot CLI 1.0.102"),
+            not_proven: None,
             when_confined: &[],
         },
         AgentProfile {
@@ -118,7 +125,8 @@ pub fn builtin() -> Vec<AgentProfile> {
             model_flag: Some("-m"),
             env: &[],
             review_env: None,
-            checked_version: Some("0.15.10"),
+            checked_version: Some("0.24.4"),
+            not_proven: None,
             when_confined: &[],
         },
         AgentProfile {
@@ -137,6 +145,7 @@ pub fn builtin() -> Vec<AgentProfile> {
                 r#"{"*":"deny","read":"allow","list":"allow","glob":"allow","grep":"allow","bash":{"*":"deny","git diff*":"allow","git log*":"allow","git show*":"allow","git status*":"allow"},"edit":"deny","webfetch":"deny"}"#,
             )]),
             checked_version: Some("1.18.33"),
+            not_proven: None,
             when_confined: &[],
         },
         AgentProfile {
@@ -149,22 +158,31 @@ pub fn builtin() -> Vec<AgentProfile> {
             model_flag: Some("--model"),
             env: &[],
             review_env: None,
-            // Not distributed on npm: flags from its documentation, unchecked here.
             checked_version: None,
+            not_proven: Some(
+                "cursor-agent is not published on npm or PyPI (only a download script): it cannot be installed here; flags from its documentation",
+            ),
             when_confined: &[],
         },
         AgentProfile {
             id: "kilocode",
-            binary: "kilocode",
-            implementation: s(&["-a", "--yolo", "{prompt}"]),
-            review: s(&["-a", "{prompt}"]),
+            // kilo is an opencode fork: `run` takes the message as an argument, `--auto` approves
+            // what is not denied; its `ask` agent only reads (its `plan` agent writes `.kilo` into
+            // the worktree).
+            binary: "kilo",
+            implementation: s(&["run", "--format", "json", "--auto", "{prompt}"]),
+            review: s(&["run", "--format", "json", "--agent", "ask", "{prompt}"]),
             delivery: Delivery::Arg,
-            output: OutputKind::Text,
-            model_flag: Some("--model"),
+            output: OutputKind::OpencodeJsonl,
+            model_flag: Some("-m"),
             env: &[],
-            review_env: None,
-            // @kilocode/cli 7.8.1's postinstall fails on this registry: unchecked.
-            checked_version: None,
+            review_env: Some(&[(
+                "KILO_PERMISSION",
+                r#"{"*":"deny","read":"allow","list":"allow","glob":"allow","grep":"allow","bash":{"*":"deny","git diff*":"allow","git log*":"allow","git show*":"allow","git status*":"allow"},"edit":"deny","webfetch":"deny"}"#,
+            )]),
+            // 7.8.1 is the newest on npm, but its Linux binary packages are not published.
+            checked_version: Some("7.7.7"),
+            not_proven: None,
             when_confined: &[],
         },
         AgentProfile {
@@ -177,7 +195,10 @@ pub fn builtin() -> Vec<AgentProfile> {
             model_flag: Some("-m"),
             env: &[],
             review_env: None,
-            checked_version: Some("0.36.0"),
+            checked_version: None,
+            not_proven: Some(
+                "auggie talks only to Augment's own service, which has no loopback stand-in yet; argv checked with auggie 0.36.0",
+            ),
             when_confined: &[],
         },
         AgentProfile {
@@ -202,6 +223,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: Some("aider 0.86.2"),
+            not_proven: None,
             when_confined: &[],
         },
         AgentProfile {
@@ -216,6 +238,8 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: None,
+            // Proven in process against the model stand-in by core/tests/openai_api.rs.
+            not_proven: None,
             when_confined: &[],
         },
     ]

@@ -127,6 +127,11 @@ impl OutputParser {
                     opencode_event(&mut self.result, &event, &mut self.warnings);
                 }
             }
+            OutputKind::CopilotJsonl => {
+                if let Some(event) = json_object(line) {
+                    copilot_event(&mut self.result, &event);
+                }
+            }
         }
     }
 
@@ -289,6 +294,36 @@ fn opencode_event(result: &mut AgentResult, event: &Value, warnings: &mut Vec<St
     }
 }
 
+fn copilot_event(result: &mut AgentResult, event: &Value) {
+    let data = event.get("data");
+    match event.get("type").and_then(Value::as_str) {
+        // A message that only requests tools has empty content: the answer is the last words.
+        Some("assistant.message") => {
+            if let Some(text) = data.and_then(|d| str_of(d, "content")).filter(|t| !t.trim().is_empty()) {
+                result.text = text;
+                result.structured = true;
+            }
+        }
+        Some("session.error") => {
+            result.is_error = true;
+            result.structured = true;
+            result.error = data.and_then(|d| str_of(d, "message")).or(Some("session error".into()));
+        }
+        Some("result") => {
+            result.structured = true;
+            result.session_id = str_of(event, "sessionId");
+            match event.get("exitCode").and_then(Value::as_i64) {
+                Some(0) | None => {}
+                Some(code) => {
+                    result.is_error = true;
+                    result.error = result.error.take().or(Some(format!("copilot reported exit code {code}")));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn json_document(doc: &Value) -> AgentResult {
     let mut warnings = Vec::new();
     // A JSON array of events (claude-style): take its result event.
@@ -390,6 +425,30 @@ mod tests {
         let e = parse(OutputKind::JsonDocument, "{\"error\": {\"type\": \"auth\", \"message\": \"Please log in\"}}");
         assert!(e.is_error);
         assert_eq!(e.error.as_deref(), Some("Please log in"));
+    }
+
+    #[test]
+    fn copilot_jsonl() {
+        let out = concat!(
+            "{\"type\":\"assistant.message\",\"data\":{\"content\":\"\",\"toolRequests\":[{}]}}\n",
+            "{\"type\":\"assistant.message\",\"data\":{\"content\":\"Wrote it.\\n\\nKITTY-STATUS: done\"}}\n",
+            "{\"type\":\"assistant.message\",\"data\":{\"content\":\"\"}}\n",
+            "{\"type\":\"result\",\"sessionId\":\"s-1\",\"exitCode\":0,\"usage\":{\"premiumRequests\":0}}",
+        );
+        let r = parse(OutputKind::CopilotJsonl, out);
+        assert_eq!(
+            (r.text.as_str(), r.session_id.as_deref(), r.is_error),
+            ("Wrote it.\n\nKITTY-STATUS: done", Some("s-1"), false)
+        );
+        let failed = concat!(
+            "{\"type\":\"session.error\",\"data\":{\"errorType\":\"query\",\"message\":\"Could not connect to local model provider\"}}\n",
+            "{\"type\":\"result\",\"sessionId\":\"s-2\",\"exitCode\":1}",
+        );
+        let r = parse(OutputKind::CopilotJsonl, failed);
+        assert!(r.is_error && r.structured);
+        assert_eq!(r.error.as_deref(), Some("Could not connect to local model provider"));
+        let bare = parse(OutputKind::CopilotJsonl, "{\"type\":\"result\",\"exitCode\":3}");
+        assert_eq!(bare.error.as_deref(), Some("copilot reported exit code 3"));
     }
 
     #[test]

@@ -29,8 +29,9 @@ pub(super) struct LineSink<'a, W: Write> {
 }
 
 /// How programs report a write the kernel refused (Landlock denials are `EACCES`/`EPERM`; a
-/// read-only bind shows as `EROFS`).
-const REFUSAL_PHRASES: [&str; 3] = ["Permission denied", "Operation not permitted", "Read-only file system"];
+/// read-only bind shows as `EROFS`). Node spells them by code, lower case: `EACCES: permission denied`.
+const REFUSAL_PHRASES: [&str; 6] =
+    ["Permission denied", "Operation not permitted", "Read-only file system", "EACCES", "EPERM", "EROFS"];
 
 /// The part of `line` around a refusal phrase (an agent's JSON line can be long), from a word's
 /// start, if it has one. git's own `packed-refs.lock` refusal is left out: every confined

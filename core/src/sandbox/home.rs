@@ -13,7 +13,9 @@
 //!   user's settings and credentials readable as always, everything it writes thrown away with
 //!   the attempt — except a refreshed login, copied back (see [`PrivateHomes::give_back`]).
 //! - opencode and kilo keep their data and state under the XDG data and state directories:
-//!   those move for the attempt too (the login, `auth.json`, copied in and back).
+//!   those move for the attempt too (the login, `auth.json`, copied in and back). kilo 7.7.7 also
+//!   creates its config directory (`~/.config/kilo`) at start and crashes when it cannot; made
+//!   for it before the attempt (empty, as kilo itself makes it), it then runs read-only there.
 //!
 //! Every attempt's caches go to its temporary directory (`XDG_CACHE_HOME`, `npm_config_cache`).
 //! The CLIs not measured here (cursor, augment, aider) keep their own state directories writable
@@ -165,6 +167,10 @@ impl PrivateHomes {
             homes.env.push(("XDG_DATA_HOME".into(), data.display().to_string()));
             homes.env.push(("XDG_STATE_HOME".into(), state.display().to_string()));
             homes.credentials.push((auth, real_auth));
+            let config = std::env::var_os("XDG_CONFIG_HOME").map_or_else(|| home.join(".config"), PathBuf::from);
+            if let Err(err) = std::fs::create_dir_all(config.join(app)) {
+                tracing::warn!(agent, dir = %config.join(app).display(), %err, "an agent's config directory could not be made");
+            }
         }
         homes
     }

@@ -1,0 +1,278 @@
+//! The real agent CLIs, end to end. Each built-in profile runs a 3-WP feature to done through
+//! `kitty-orchestrator run`, with the newest release of its CLI installed from npm or PyPI (see
+//! `kitty_test_support::real_clis`) and pointed, as its own documentation says, at a loopback
+//! stand-in of its vendor's API that plays a model using the CLI's own tools
+//! (`kitty_test_support::model_standin`). So each WP's file was written by the real CLI, inside
+//! our confinement, and each review was the real CLI's answer.
+//!
+//! On by default; `KITTY_REAL_AGENTS=0` turns it off, and a CLI whose registry cannot be reached
+//! is reported in one line and not checked.
+
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+
+use common::{bin, git};
+use kitty_test_support::model_standin::{EditStyle, ModelStandIn, Task, content_of, file_of};
+use kitty_test_support::real_clis::{self, Installed, Skip};
+use kitty_test_support::toml_string;
+
+/// The stand-in's API key: long, because Copilot masks its key wherever it appears in its output.
+const KEY: &str = "kitty-standin-key-5f0c2a";
+const SLUG: &str = "001-real";
+
+/// How a user points one CLI at the stand-in: environment variables, files in the home
+/// directory, the `model` key of its agent table.
+#[derive(Default)]
+struct Setup {
+    env: Vec<(&'static str, String)>,
+    home_files: Vec<(&'static str, String)>,
+    model: Option<&'static str>,
+}
+
+/// Runs the feature through agent `id` (implementer and reviewer) and checks what it left.
+fn prove(id: &str, installed: Result<Installed, Skip>, style: EditStyle, setup: impl Fn(&str) -> Setup) {
+    let installed = match installed {
+        Ok(installed) => installed,
+        Err(skip) => {
+            eprintln!("{id}: NOT CHECKED — {skip}");
+            return;
+        }
+    };
+    let standin = ModelStandIn::start(id, style);
+    let setup = setup(&standin.url);
+    let home = tempfile::tempdir().unwrap();
+    for (path, text) in &setup.home_files {
+        let path = home.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let tmp = common::repo(SLUG, 3, "");
+    let dir = tmp.path();
+    write_config(dir, id, &setup);
+    git(dir, &["commit", "-q", "-am", "run every WP on the real CLI"]);
+    let path = format!("{}:{}", installed.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = bin()
+        .args(["run", SLUG])
+        .current_dir(dir)
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .envs(setup.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let said = || {
+        format!(
+            "{id} {}\n--- stdout\n{}\n--- stderr\n{}\n--- the stand-in saw\n{}\n--- agent logs\n{}",
+            installed.version,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            standin.transcript(),
+            agent_logs(dir)
+        )
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", said());
+    let status = bin().args(["status", SLUG, "--json"]).current_dir(dir).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let lanes: Vec<&str> = status["wps"].as_array().unwrap().iter().map(|w| w["lane"].as_str().unwrap()).collect();
+    assert_eq!(lanes, ["done", "done", "done"], "{}", said());
+    let wps = ["WP01", "WP02", "WP03"];
+    for wp in wps {
+        let branch = format!("{SLUG}-{wp}");
+        let file = git(dir, &["show", &format!("{branch}:{}", file_of(wp))]);
+        assert_eq!(file, content_of(wp, id), "{wp}'s file on {branch}: {}", said());
+        if style == EditStyle::Tools {
+            // Committed by the CLI's own shell tool, inside the confinement.
+            let subjects = git(dir, &["log", "--format=%s", &branch]);
+            assert!(subjects.lines().any(|s| s == format!("{wp}: {}", file_of(wp))), "{subjects}\n{}", said());
+        }
+    }
+    if style == EditStyle::Tools {
+        assert_eq!(standin.finished_with_tools(), wps, "each implementer got its tools' results: {}", said());
+    }
+    let reviewed: Vec<String> = standin
+        .seen()
+        .into_iter()
+        .filter_map(|s| match s.step?.task? {
+            Task::Review { wp } => Some(wp),
+            _ => None,
+        })
+        .collect();
+    for wp in wps {
+        assert!(reviewed.iter().any(|r| r == wp), "{wp} was reviewed by the real CLI: {}", said());
+    }
+    let recorded = kitty_orchestrator::agents::builtin_profiles()
+        .into_iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.checked_version)
+        .unwrap_or("nothing");
+    let drift = if installed.version.contains(recorded) {
+        String::new()
+    } else {
+        format!(" (the profile records {recorded}: update checked_version)")
+    };
+    let note = installed.note.map(|n| format!("; {n}")).unwrap_or_default();
+    eprintln!("{id}: proven end to end with {}{drift}{note}", installed.version);
+}
+
+fn write_config(dir: &Path, id: &str, setup: &Setup) {
+    let model = setup.model.map(|m| format!("model = {}\n", toml_string(m))).unwrap_or_default();
+    std::fs::write(
+        dir.join(".kittify/orchestrator.toml"),
+        format!(
+            "max_retries = 0\n[agents]\nimplementation = [\"{id}\"]\nreview = [\"{id}\"]\n\
+             [agents.{id}]\ntimeout_seconds = 300\nidle_timeout_seconds = 240\n{model}"
+        ),
+    )
+    .unwrap();
+}
+
+/// The agents' own logs of the run (`.kittify/logs`), for a failing test's message.
+fn agent_logs(dir: &Path) -> String {
+    let out = Command::new("find").arg(dir.join(".kittify/logs")).args(["-name", "*.log"]).output();
+    let list = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    list.lines()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+            format!("== {path}\n{}", tail.join("\n"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn claude_code() {
+    prove("claude-code", real_clis::npm("@anthropic-ai/claude-code", "latest", "claude"), EditStyle::Tools, |url| {
+        Setup {
+            env: vec![
+                ("ANTHROPIC_BASE_URL", url.to_string()),
+                ("ANTHROPIC_API_KEY", KEY.to_string()),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_string()),
+            ],
+            ..Setup::default()
+        }
+    });
+}
+
+#[test]
+fn codex() {
+    prove("codex", real_clis::npm("@openai/codex", "latest", "codex"), EditStyle::Tools, |url| Setup {
+        env: vec![("STANDIN_API_KEY", KEY.to_string())],
+        home_files: vec![(
+            ".codex/config.toml",
+            format!(
+                "model = \"stand-in\"\nmodel_provider = \"standin\"\n\n[model_providers.standin]\nname = \"Stand-in\"\n\
+                 base_url = \"{url}/v1\"\nwire_api = \"responses\"\nenv_key = \"STANDIN_API_KEY\"\n"
+            ),
+        )],
+        model: None,
+    });
+}
+
+#[test]
+fn gemini() {
+    prove("gemini", real_clis::npm("@google/gemini-cli", "latest", "gemini"), EditStyle::Tools, |url| Setup {
+        env: vec![("GOOGLE_GEMINI_BASE_URL", url.to_string()), ("GEMINI_API_KEY", KEY.to_string())],
+        // A base URL alone selects a "gateway" sign-in that it then refuses.
+        home_files: vec![(
+            ".gemini/settings.json",
+            r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#.into(),
+        )],
+        model: None,
+    });
+}
+
+#[test]
+fn qwen() {
+    prove("qwen", real_clis::npm("@qwen-code/qwen-code", "latest", "qwen"), EditStyle::Tools, |url| Setup {
+        env: vec![
+            ("OPENAI_BASE_URL", format!("{url}/v1")),
+            ("OPENAI_API_KEY", KEY.to_string()),
+            ("OPENAI_MODEL", "stand-in".to_string()),
+        ],
+        ..Setup::default()
+    });
+}
+
+/// An OpenAI-compatible provider in opencode's (and kilo's) configuration file.
+fn opencode_config(url: &str) -> String {
+    serde_json::json!({
+        "model": "standin/stand-in",
+        "provider": {"standin": {"npm": "@ai-sdk/openai-compatible", "name": "Stand-in",
+            "options": {"baseURL": format!("{url}/v1"), "apiKey": KEY}, "models": {"stand-in": {"name": "stand-in"}}}}
+    })
+    .to_string()
+}
+
+/// kilo's configuration as its first run leaves it.
+fn kilo_config(url: &str) -> String {
+    let mut config: serde_json::Value = serde_json::from_str(&opencode_config(url)).expect("JSON");
+    config["$schema"] = "https://app.kilo.ai/config.json".into();
+    config["permission"] = serde_json::json!({"bash": "allow"});
+    config.to_string()
+}
+
+#[test]
+fn opencode() {
+    prove("opencode", real_clis::npm("opencode-ai", "latest", "opencode"), EditStyle::Tools, |url| Setup {
+        home_files: vec![(".config/opencode/opencode.json", opencode_config(url))],
+        ..Setup::default()
+    });
+}
+
+#[test]
+fn kilocode() {
+    prove("kilocode", newest_kilo(), EditStyle::Tools, |url| Setup {
+        // As a user's is after kilo's first run: it migrates its configuration then (adds
+        // `$schema` and a bash permission, writes marker files), and cannot under the sandbox.
+        home_files: vec![
+            (".config/kilo/kilo.json", kilo_config(url)),
+            (".config/kilo/.bash-permission-migrated", String::new()),
+            (".config/kilo/.gitignore", "node_modules\npackage.json\npackage-lock.json\n".into()),
+        ],
+        ..Setup::default()
+    });
+}
+
+/// The newest `@kilocode/cli` whose Linux binary package is published (7.8.1, the newest, has
+/// none: its install fails).
+fn newest_kilo() -> Result<Installed, Skip> {
+    real_clis::enabled()?;
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return Err("only the linux-x64 kilo binary is looked up".into());
+    }
+    let cli = real_clis::npm_versions("@kilocode/cli")?;
+    let binaries = real_clis::npm_versions("@kilocode/cli-linux-x64")?;
+    let newest =
+        cli.iter().rev().find(|v| binaries.contains(v)).ok_or("no @kilocode/cli version has a Linux binary")?;
+    let mut installed = real_clis::npm("@kilocode/cli", newest, "kilo")?;
+    if cli.last() != Some(newest) {
+        let note = format!("the newest, {}, has no Linux binary on npm", cli.last().map_or("?", String::as_str));
+        installed.note = Some(installed.note.map_or(note.clone(), |n| format!("{n}; {note}")));
+    }
+    Ok(installed)
+}
+
+#[test]
+fn copilot() {
+    prove("copilot", real_clis::npm("@github/copilot", "latest", "copilot"), EditStyle::Tools, |url| Setup {
+        // Its bring-your-own-provider mode: no GitHub sign-in.
+        env: vec![
+            ("COPILOT_PROVIDER_BASE_URL", format!("{url}/v1")),
+            ("COPILOT_PROVIDER_API_KEY", KEY.to_string()),
+            ("COPILOT_MODEL", "stand-in".to_string()),
+            ("COPILOT_OFFLINE", "true".to_string()),
+        ],
+        ..Setup::default()
+    });
+}
+
+#[test]
+fn aider() {
+    prove("aider", real_clis::pypi("aider-chat", "aider"), EditStyle::WholeFile, |url| Setup {
+        env: vec![("OPENAI_API_BASE", format!("{url}/v1")), ("OPENAI_API_KEY", KEY.to_string())],
+        model: Some("openai/stand-in"),
+        ..Setup::default()
+    });
+}
