@@ -47,7 +47,7 @@ pub struct AgentProfile {
     /// `--version` output of the newest CLI this profile was proven end to end with: installed
     /// from its registry, pointed at a loopback model stand-in, it ran a three-WP feature through
     /// `kitty-orchestrator run`, confined, writing and committing with its own tools
-    /// (`cli/tests/real_clis.rs`). `None`: not proven, see `not_proven`.
+    /// (`cli/tests/suite/real_clis.rs`). `None`: not proven, see `not_proven`.
     pub checked_version: Option<&'static str>,
     /// Why this profile cannot be proven end to end here, when it cannot.
     pub not_proven: Option<&'static str>,

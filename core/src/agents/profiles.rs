@@ -1,5 +1,5 @@
 //! Built-in agent profiles, as data. Each records the newest CLI version it was proven end to end
-//! with: `cli/tests/real_clis.rs` (part of the test command) installs every CLI's newest release
+//! with: `cli/tests/suite/real_clis.rs` (part of the test command) installs every CLI's newest release
 //! from npm or PyPI, points it at a loopback model stand-in that drives the CLI's own tools, and
 //! runs a three-WP feature through `kitty-orchestrator run`, confined. A profile that cannot be
 //! proven here says why (`not_proven`).
@@ -238,7 +238,7 @@ pub fn builtin() -> Vec<AgentProfile> {
             env: &[],
             review_env: None,
             checked_version: None,
-            // Proven in process against the model stand-in by core/tests/openai_api.rs.
+            // Proven in process against the model stand-in by core/tests/suite/openai_api.rs.
             not_proven: None,
             when_confined: &[],
         },

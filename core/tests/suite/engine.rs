@@ -1,18 +1,18 @@
 //! The engine end to end: real repositories, the fake agents as real processes, state in refs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{agent, assert_fsck_clean, config, fast, git, recorder};
+use crate::common::{agent, assert_fsck_clean, config, fast, git, recorder};
 use kitty_orchestrator::engine::{Event, RunOutcome};
 use kitty_orchestrator::executor::group_members;
 use kitty_orchestrator::state::WpEvent;
 use kitty_orchestrator::{FailureClass, Lane, Orchestrator, WpId};
 use tokio_util::sync::CancellationToken;
 
-use common::{F020, sample_repo};
+use crate::common::{F020, sample_repo};
 
 fn id(s: &str) -> WpId {
     WpId::parse(s).unwrap()

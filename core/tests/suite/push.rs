@@ -1,12 +1,12 @@
 //! Pushing what landed: to a local bare remote and through `git daemon` on loopback, with the
 //! real `git` binary.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{agent, config, fast, git};
+use crate::common::{agent, config, fast, git};
 use kitty_orchestrator::engine::MergeOutcome;
 use kitty_orchestrator::engine::{MergeOptions, PushOptions, RunOutcome, no_events};
 use kitty_orchestrator::remote::PushStatus;

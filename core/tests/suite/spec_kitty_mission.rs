@@ -4,11 +4,9 @@
 //! and a coordination worktree we may not commit in. The real spec-kitty checks the same runs in
 //! tests/python/test_spec_kitty.py.
 
-mod common;
-
 use std::path::Path;
 
-use common::{agent, config, fast, git, recorder, repo};
+use crate::common::{agent, config, fast, git, recorder, repo};
 use kitty_orchestrator::engine::RunOutcome;
 use kitty_orchestrator::spec_kitty::reduce::{EventLog, reduce, status_json};
 use kitty_orchestrator::{Orchestrator, WpId};

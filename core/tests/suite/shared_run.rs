@@ -3,12 +3,12 @@
 //! exactly once, by one machine; every dependent's branch holds its dependencies' commits; the
 //! remote stays a sound repository.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{agent, assert_fsck_clean, config, fast, git, recorder};
+use crate::common::{agent, assert_fsck_clean, config, fast, git, recorder};
 use kitty_orchestrator::engine::RunOutcome;
 use kitty_orchestrator::state::{StateStore, WpEvent};
 use kitty_orchestrator::{FeatureSlug, Orchestrator, WpId};

@@ -1,14 +1,12 @@
 //! `pr` as a real process, against a loopback stand-in of GitHub's REST API (and a fake `gh`),
 //! never the internet.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use common::{bin, git, repo};
+use crate::common::{bin, git, repo};
 
 /// One request the stand-in saw.
 #[derive(Debug, Clone)]

@@ -2,14 +2,12 @@
 //! linked worktrees backed up and removed with their workspace, and a removal refused while a
 //! run holds the workspace.
 
-mod common;
-
 use std::path::Path;
 
 use kitty_orchestrator::workspace::{CloneOptions, WorkspaceError, clone_workspace, remove_workspace};
 use tokio_util::sync::CancellationToken;
 
-use common::git;
+use crate::common::git;
 
 fn commit(dir: &Path, file: &str, text: &str) {
     std::fs::write(dir.join(file), text).unwrap();

@@ -3,15 +3,13 @@
 //!
 //! Child processes are this test binary re-run on the ignored test `child`, driven by env vars.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{assert_fsck_clean, flat_feature, lock_files, repo};
+use crate::common::{assert_fsck_clean, flat_feature, lock_files, repo};
 use kitty_orchestrator::state::{Append, Owner, Role, StateStore, WpEvent, this_host};
 use kitty_orchestrator::{FeatureSlug, Lane, WpId};
 
@@ -28,7 +26,7 @@ fn wp(i: usize) -> WpId {
 /// Spawns this test binary as a child running `role`.
 fn spawn_child(role: &str, repo: &Path, name: &str, extra: &[(&str, String)]) -> std::process::Child {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child", "--ignored", "--nocapture", "--test-threads=1"])
+    cmd.args(["--exact", "state_races::child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("KITTY_CHILD", role)
         .env("KITTY_CHILD_REPO", repo)
         .env("KITTY_CHILD_NAME", name)

@@ -3,7 +3,7 @@
 //! `verdict`; rate limits, auth failures, malformed answers and a silent server; tool calls
 //! that try to leave the worktree; bounded reads; the key nowhere in logs, refs or notes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use kitty_test_support::chat_server::{ChatServer, Reply};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use common::{agent, config, fast, git};
+use crate::common::{agent, config, fast, git};
 
 const KEY: &str = "sk-test-0123456789abcdefSECRET";
 

@@ -2,9 +2,9 @@
 //! `KITTY_SANDBOX_UNSUPPORTED=1`): `required` refuses the run before anything starts and says
 //! why; `best_effort` runs unconfined and says so; `agents` and `doctor` report the sandbox.
 
-mod common;
+use crate::common;
 
-use common::{bin, repo, write_config_full};
+use crate::common::{bin, repo, write_config_full};
 
 fn run(dir: &std::path::Path) -> (Option<i32>, String) {
     let out = bin()

@@ -1,11 +1,11 @@
 //! Landing end to end: real repositories, the fake agents as real processes, `git` itself to
 //! check what landed.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{F020, agent, assert_fsck_clean, config, fast, git, sample_repo};
+use crate::common::{F020, agent, assert_fsck_clean, config, fast, git, sample_repo};
 use kitty_orchestrator::engine::MergeOutcome;
 use kitty_orchestrator::engine::{MergeOptions, RunOutcome, no_events};
 use kitty_orchestrator::land::StepAction;

@@ -1,8 +1,6 @@
 //! `merge` as a real process: plain and JSON output, dry run, exit codes.
 
-mod common;
-
-use common::{bin, git, repo, write_config};
+use crate::common::{bin, git, repo, write_config};
 
 fn run(dir: &std::path::Path, feature: &str) {
     let out = bin().args(["run", feature, "--grace", "1"]).current_dir(dir).output().unwrap();

@@ -2,7 +2,7 @@
 //! it, ids from task numbers, document order as the default dependency, `_Depends_` replacing
 //! it, requirements quoted into prompts, and broken task lists named by file and line.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,12 +2,12 @@
 //! links, index and registration — whether this crate writes it in parallel or leaves it to
 //! libgit2 (attributes, line endings, submodules), and a creation that fails leaves nothing.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{assert_fsck_clean, feature, git};
+use crate::common::{assert_fsck_clean, feature, git};
 use kitty_orchestrator::worktree::{WorktreeError, WorktreeManager};
 use kitty_orchestrator::{Config, Feature, WpId};
 

@@ -3,13 +3,13 @@
 //! corrupt state, lose work, leak a secret or leave a process behind. Real repositories, the
 //! fake agents as real processes, the git binary to check what was written.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{agent, agents_of, config, fast, feature, git, recorder};
+use crate::common::{agent, agents_of, config, fast, feature, git, recorder};
 use kitty_orchestrator::engine::{Event, RunOptions, RunOutcome};
 use kitty_orchestrator::state::{Append, Owner, StateStore, WpEvent, this_host};
 use kitty_orchestrator::{FailureClass, Lane, Orchestrator, WpId};

@@ -1,7 +1,7 @@
 //! The executor with real child processes: the fake agents under tests/fixtures/agents behave
 //! like the real CLIs (prompt on stdin, JSON output, the same failures).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

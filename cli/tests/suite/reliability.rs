@@ -1,13 +1,11 @@
 //! The reliability round (issue 12) through the real binary: signals, crashes, hostile text on
 //! a terminal, secrets in the environment, unclear errors, and the demo near a real repository.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{agents_of, bin, git, repo, write_config, write_config_full};
+use crate::common::{agents_of, bin, git, repo, write_config, write_config_full};
 
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let started = Instant::now();

@@ -1,8 +1,6 @@
 //! The git state store against real repositories, checked with the git binary.
 
-mod common;
-
-use common::{assert_fsck_clean, feature, git, lock_files, repo};
+use crate::common::{assert_fsck_clean, feature, git, lock_files, repo};
 use kitty_orchestrator::state::{
     Actor, Append, Owner, Role, RunEvent, RunStatus, StateError, StateStore, WpEvent, run_ref, wp_ref,
 };

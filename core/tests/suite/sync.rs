@@ -3,7 +3,7 @@
 //! host id, and a claim is a compare-and-swap on the remote — so machines racing for the same WP
 //! never both get it.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use kitty_orchestrator::redact::Redactor;
 use kitty_orchestrator::state::{Append, Owner, StateStore, WpEvent, wp_ref};
 use kitty_orchestrator::sync::SharedState;
 
-use common::git;
+use crate::common::git;
 
 /// A bare remote holding a one-WP feature whose chain was published by a first clone; `n`
 /// machines, each a clone that fetched and adopted it.

@@ -1,11 +1,9 @@
 //! `run --clone URL` and `workspaces list|remove` as real processes, against bare repositories
 //! cloned by `file://` URL through the real `git`.
 
-mod common;
-
 use std::path::Path;
 
-use common::{bin, git, repo};
+use crate::common::{bin, git, repo};
 
 /// A bare repository `<parent>/app.git` holding feature `010-ws` (two chained WPs) and a
 /// configuration running the fake agents; its `file://` URL.

@@ -11,9 +11,9 @@
 use std::path::Path;
 use std::process::Command;
 
-mod common;
+use crate::common;
 
-use common::{bin, git};
+use crate::common::{bin, git};
 use kitty_test_support::model_standin::{EditStyle, ModelStandIn, Task, content_of, file_of};
 use kitty_test_support::real_clis::{self, Installed, Skip};
 use kitty_test_support::toml_string;

@@ -7,7 +7,7 @@
 //! they were, and the run ended (never hung). Attacks that need Landlock to fail are skipped
 //! (said so) where the kernel has none.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use kitty_orchestrator::engine::{RunSummary, no_events};
 use kitty_orchestrator::{Lane, Orchestrator};
 use tokio_util::sync::CancellationToken;
 
-use common::{config, fast, git};
+use crate::common::{config, fast, git};
 
 const SLUG: &str = "070-attack";
 

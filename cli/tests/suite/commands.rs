@@ -2,9 +2,7 @@
 //! and a subcommand no test file invokes fails here — `report` always panicked once, and no test
 //! ran it. Also the tests of the commands nothing else covered: `report`, `orchestrate`.
 
-mod common;
-
-use common::{bin, repo};
+use crate::common::{bin, repo};
 
 fn tests_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests")

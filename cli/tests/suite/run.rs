@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::{agents_of, alive, bin, fake_agent, git, repo, write_config};
+use crate::common::{agents_of, alive, bin, fake_agent, git, repo, write_config};
 
 #[test]
 fn demo_runs_to_done_and_its_refs_show_it() {

@@ -1,10 +1,10 @@
 //! The worktree manager against real repositories, checked with the git binary.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{assert_fsck_clean, feature, git};
+use crate::common::{assert_fsck_clean, feature, git};
 use kitty_orchestrator::worktree::{WorktreeError, WorktreeManager};
 use kitty_orchestrator::{Config, Feature, WpId};
 

@@ -3,14 +3,14 @@
 //! `refs/kitty/`; a reviewer that edits the work is denied and its review fails. Skipped (said
 //! so) on a kernel without Landlock.
 
-mod common;
+use crate::common;
 
 use kitty_orchestrator::engine::{RunOutcome, no_events};
 use kitty_orchestrator::state::WpEvent;
 use kitty_orchestrator::{FailureClass, Orchestrator};
 use tokio_util::sync::CancellationToken;
 
-use common::{config, fast, git};
+use crate::common::{config, fast, git};
 
 fn escape_agent(id: &str, env: &[(&str, &str)]) -> String {
     let program = kitty_test_support::fixture("agents/escape-agent").display().to_string();

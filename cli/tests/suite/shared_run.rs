@@ -2,13 +2,11 @@
 //! orchestrator is killed with SIGKILL mid-run; another takes its WPs over only once its lease has
 //! lapsed, and finishes them; the killed machine's agents live on until its own next run ends them.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{agents_of, alive, bin, git, write_config_full};
+use crate::common::{agents_of, alive, bin, git, write_config_full};
 
 const SLUG: &str = "220-shared";
 const LEASE: u64 = 5;
