@@ -16,7 +16,7 @@ use crate::errors::{Code, debug_panic, guard, panic_text, to_js};
 use crate::shape::{camel, camel_message, snake_keys, to_js_value};
 
 fn runtime() -> Arc<tokio::runtime::Runtime> {
-    crate::runtime::runtime().expect("a tokio runtime")
+    kitty_orchestrator::runtime::shared().expect("a tokio runtime")
 }
 
 /// A callback receiving a JS value on the JS thread (released after its last call).

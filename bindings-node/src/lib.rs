@@ -4,7 +4,6 @@
 mod engine;
 mod errors;
 mod feature;
-mod runtime;
 mod shape;
 mod status;
 mod workspace;

@@ -94,7 +94,7 @@ impl StatusStream {
         let (tx, rx) = mpsc::channel();
         let (spent_tx, spent_rx) = mpsc::channel::<Vec<(WpId, WpState)>>();
         let (done_tx, done_rx) = mpsc::channel();
-        crate::runtime::runtime().expect("a tokio runtime").spawn_blocking(move || {
+        kitty_orchestrator::runtime::shared().expect("a tokio runtime").spawn_blocking(move || {
             let notify = |finished| {
                 if let Some(notify) = &notify {
                     notify(finished);

@@ -16,7 +16,8 @@ use crate::convert::{json_to_py, py_to_json, to_py as value_to_py, to_typed};
 use crate::errors::to_py;
 
 fn runtime() -> PyResult<std::sync::Arc<tokio::runtime::Runtime>> {
-    crate::runtime::runtime().map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))
+    kitty_orchestrator::runtime::shared()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))
 }
 
 /// The configuration (`.kittify/orchestrator.toml` keys), validated.
@@ -255,7 +256,7 @@ where
         let result = match task.await {
             Ok(result) => result,
             Err(err) => {
-                Err(kitty_orchestrator::engine::EngineError::Internal(format!("the {what} panicked: {err}")).into())
+                Err(kitty_orchestrator::error::EngineError::Internal(format!("the {what} panicked: {err}")).into())
             }
         };
         let _ = tx.send(result);

@@ -6,7 +6,6 @@ mod engine;
 mod errors;
 mod feature;
 mod problem;
-mod runtime;
 mod status;
 mod typed;
 mod workspace;

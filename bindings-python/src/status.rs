@@ -30,7 +30,7 @@ pub fn status(py: Python<'_>, orch: &Orchestrator, feature: &str) -> PyResult<Py
     let (orch, feature) = (orch.clone(), feature.to_string());
     // On the runtime's blocking pool, whose threads are kept from call to call: a new thread
     // per read, with its new stack and allocator arena, was measured slower.
-    let runtime = crate::runtime::runtime()
+    let runtime = kitty_orchestrator::runtime::shared()
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))?;
     runtime.spawn_blocking(move || {
         let outcome = catch_unwind(AssertUnwindSafe(|| {

@@ -213,7 +213,7 @@ fn proof(
     match (&agent.checked_version, profile.and_then(|p| p.not_proven)) {
         (Some(version), _) => version.clone(),
         (None, Some(why)) => format!("not proven: {why}"),
-        (None, None) if agent.id == kitty_orchestrator::agents::OPENAI_API => "in process (its own tests)".into(),
+        (None, None) if agent.id == kitty_orchestrator::ids::OPENAI_API => "in process (its own tests)".into(),
         (None, None) => "-".into(),
     }
 }

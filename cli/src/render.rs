@@ -66,10 +66,10 @@ pub fn summary_table(summary: &RunSummary) -> String {
         "WP", "lane", "attempts", "revs", "time", "cost", "agents / reason"
     ));
     for wp in &summary.wps {
-        let mut detail = match (&wp.reason, &wp.owner) {
+        let mut detail = match (&wp.facts.reason, &wp.owner) {
             (Some(reason), _) => reason.clone(),
             (None, Some(owner)) => format!("held by {owner} (`kitty-orchestrator release` frees it)"),
-            (None, None) => wp.agents.join(", "),
+            (None, None) => wp.facts.agents.join(", "),
         };
         if !wp.withheld.is_empty() {
             detail.push_str(&format!(" [not committed: {}]", wp.withheld.join(", ")));
@@ -80,12 +80,12 @@ pub fn summary_table(summary: &RunSummary) -> String {
         let detail = clean(&detail);
         out.push_str(&format!(
             "{:<6} {:<10} {:>8} {:>5} {:>6.1}s {:>9}  {}\n",
-            wp.id,
-            wp.lane,
-            wp.attempts,
-            wp.review_cycles,
-            wp.agent_ms as f64 / 1000.0,
-            if wp.cost_usd > 0.0 { format!("${:.4}", wp.cost_usd) } else { "-".into() },
+            wp.facts.id,
+            wp.facts.lane,
+            wp.facts.attempts,
+            wp.facts.review_cycles,
+            wp.facts.agent_ms as f64 / 1000.0,
+            if wp.facts.cost_usd > 0.0 { format!("${:.4}", wp.facts.cost_usd) } else { "-".into() },
             detail
         ));
     }

@@ -58,7 +58,7 @@ fn main() {
     assert_eq!(summary.outcome, RunOutcome::Completed);
     // Lower bound: the longest dependency chain of agent time, or all agent time spread over the slots.
     let agent_ms: BTreeMap<usize, f64> =
-        summary.wps.iter().map(|w| (w.id[2..].parse().unwrap(), w.agent_ms as f64)).collect();
+        summary.wps.iter().map(|w| (w.facts.id[2..].parse().unwrap(), w.facts.agent_ms as f64)).collect();
     let mut finish: BTreeMap<usize, f64> = BTreeMap::new();
     for k in 1..=n {
         let ready = deps[&k].iter().map(|d| finish[d]).fold(0.0, f64::max);

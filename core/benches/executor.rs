@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kitty_orchestrator::agents::{AgentCommand, Delivery};
-use kitty_orchestrator::executor::{AgentRun, OutputKind, execute};
-use kitty_orchestrator::state::Role;
+use kitty_orchestrator::command::{AgentCommand, Delivery, OutputKind};
+use kitty_orchestrator::executor::{AgentRun, execute};
+use kitty_orchestrator::role::Role;
 use tokio_util::sync::CancellationToken;
 
 fn peak_rss_mib() -> f64 {

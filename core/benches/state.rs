@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kitty_orchestrator::state::{Append, Owner, Role, StateStore, WpEvent, this_host};
+use kitty_orchestrator::role::Role;
+use kitty_orchestrator::state::{Append, Owner, StateStore, WpEvent, this_host};
 use kitty_orchestrator::{WpId, load_feature};
 
 fn git(dir: &std::path::Path, args: &[&str]) {

@@ -14,7 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use kitty_orchestrator::state::{Append, Owner, Role, StateStore, WpEvent, this_host};
+use kitty_orchestrator::role::Role;
+use kitty_orchestrator::state::{Append, Owner, StateStore, WpEvent, this_host};
 use kitty_orchestrator::{Orchestrator, load_feature};
 use support::time_ms as time;
 

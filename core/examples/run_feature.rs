@@ -43,7 +43,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         summary.outcome, summary.done, summary.blocked, summary.remaining
     );
     for wp in &summary.wps {
-        println!("{} {:<10} attempts {} by {}", wp.id, wp.lane, wp.attempts, wp.agents.join(", "));
+        println!(
+            "{} {:<10} attempts {} by {}",
+            wp.facts.id,
+            wp.facts.lane,
+            wp.facts.attempts,
+            wp.facts.agents.join(", ")
+        );
     }
     assert_eq!(summary.outcome, kitty_orchestrator::RunOutcome::Completed);
     Ok(())

@@ -117,6 +117,69 @@ impl fmt::Debug for WpId {
     }
 }
 
+/// A branch name a user gave (`main`, `release/1.2`): every `/`-separated part passes
+/// [`check_ref_component`]. The one place that rule is spelled; options, configuration and
+/// templates all parse through it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BranchName(String);
+
+impl BranchName {
+    /// Parses a branch name; the error names it and says what is wrong.
+    ///
+    /// ```
+    /// use kitty_orchestrator::ids::BranchName;
+    /// assert_eq!(BranchName::parse("release/1.2").unwrap().as_str(), "release/1.2");
+    /// assert_eq!(
+    ///     BranchName::parse("feature/a..b").unwrap_err(),
+    ///     "`feature/a..b` is not a valid branch name: it contains `..`"
+    /// );
+    /// ```
+    pub fn parse(text: &str) -> Result<BranchName, String> {
+        match text.split('/').find_map(|part| check_ref_component(part).err()) {
+            Some(why) => Err(format!("`{text}` is not a valid branch name: {why}")),
+            None => Ok(BranchName(text.to_string())),
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BranchName {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        BranchName::parse(&value)
+    }
+}
+
+impl From<BranchName> for String {
+    fn from(name: BranchName) -> String {
+        name.0
+    }
+}
+
+impl std::ops::Deref for BranchName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BranchName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl fmt::Debug for BranchName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
 /// Checks that `text` can be used verbatim as one component of a git ref name *and* of a file
 /// path: the rules of `git check-ref-format` for a single component, plus no path separators.
 /// Returns what is wrong, or `Ok(())`.

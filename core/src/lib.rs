@@ -41,6 +41,7 @@ pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod role;
+pub mod runtime;
 pub mod sandbox;
 pub mod spec_kitty;
 pub mod state;
@@ -64,9 +65,10 @@ pub use ids::{FeatureSlug, WpId};
 pub use lane::Lane;
 pub use state::{StateError, StateStore};
 
-/// The README's Rust example, compiled by `cargo test` (a documented example is a test).
+/// The Rust guide's example (docs/rust.md), compiled by `cargo test` (a documented example is a
+/// test).
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../../docs/rust.md")]
 pub struct ReadmeDoctests;
 
 /// The version of this crate (also reported by the CLI and the bindings).

@@ -6,7 +6,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::ids::check_ref_component;
+use crate::ids::BranchName;
 
 /// The values a template is rendered with.
 #[derive(Debug, Clone, Default)]
@@ -123,8 +123,8 @@ impl BranchTemplate {
         let template = BranchTemplate { text: text.to_string(), pieces };
         // Placeholders render to ref-safe text (slugs, ids, digits): the literal parts decide.
         let sample = template.render(&Fields { feature: "001-feature", wp: "WP01", title: "Title", description: "" });
-        if let Some(why) = sample.split('/').find_map(|part| check_ref_component(part).err()) {
-            return Err(format!("it makes branch names like `{sample}`, which is not valid: {why}"));
+        if let Err(why) = BranchName::parse(&sample) {
+            return Err(format!("it makes branch names like this one, which cannot be: {why}"));
         }
         Ok(template)
     }

@@ -111,6 +111,8 @@ class Owner(_Typed):
 class WpState(_Typed):
     """The state of one WP, as stored in ``state.json`` at its ref's tip."""
 
+    format: int
+    """The ``state.json`` format version that wrote it."""
     feature: str
     wp: str
     lane: Lane
@@ -160,8 +162,12 @@ class WpState(_Typed):
 class RunState(_Typed):
     """The state of a feature's run chain."""
 
+    format: int
+    """The ``state.json`` format version that wrote it."""
     feature: str
     seq: int
+    event_id: str
+    """The id of the latest event."""
     status: str
     owner: Optional[Owner]
     runs: int
@@ -547,6 +553,10 @@ class MergeStep(_Typed):
     branch: Optional[str]
     head: Optional[str]
     commit: Optional[str]
+    lane: Optional[str] = None
+    """The WP's lane, for ``not_done``."""
+    because: Optional[str] = None
+    """The dependency that does not land (``excluded``) or conflicts (``after_conflict``)."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "MergeStep":
@@ -669,12 +679,24 @@ class PushReport(_Typed):
 
 
 @dataclass(frozen=True)
-class PullRequestReport(_Typed):
-    """What ``pull_request`` did: ``number`` and ``url`` of the pull request, whether it was
-    ``created`` (else the open one was updated), ``via`` what, and the push before it."""
+class PullRequest(_Typed):
+    """A pull request: its ``number`` and web address."""
 
     number: int
     url: str
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "PullRequest":
+        return PullRequest(number=data["number"], url=data["url"], data=data)
+
+
+@dataclass(frozen=True)
+class PullRequestReport(_Typed):
+    """What ``pull_request`` did: the ``pull_request`` (``number`` and ``url``, also here as
+    properties), whether it was ``created`` (else the open one was updated), ``via`` what, and
+    the push before it."""
+
+    pull_request: PullRequest
     created: bool
     repository: str
     via: str
@@ -684,10 +706,8 @@ class PullRequestReport(_Typed):
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "PullRequestReport":
-        pr = data["pull_request"]
         return PullRequestReport(
-            number=pr["number"],
-            url=pr["url"],
+            pull_request=PullRequest._from(data["pull_request"]),
             created=data["created"],
             repository=data["repository"],
             via=data["via"],
@@ -696,6 +716,16 @@ class PullRequestReport(_Typed):
             pushed=PushReport._from(data["pushed"]),
             data=data,
         )
+
+    @property
+    def number(self) -> int:
+        """The pull request's number."""
+        return self.pull_request.number
+
+    @property
+    def url(self) -> str:
+        """The pull request's web address."""
+        return self.pull_request.url
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 'use strict'
-// The README's Node example is a test: its TypeScript block is compiled with `tsc --strict`
+// The Node guide's example (docs/node.md) is a test: its TypeScript block is compiled with `tsc --strict`
 // against the package's typings, as a user's editor would check it.
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -10,8 +10,8 @@ const { execFileSync } = require('node:child_process')
 
 const root = path.join(__dirname, '..', '..')
 
-test("the README's Node example compiles under tsc --strict", () => {
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
+test("the Node guide's example compiles under tsc --strict", () => {
+  const readme = fs.readFileSync(path.join(root, 'docs', 'node.md'), 'utf8')
   const section = readme.split('\n## Node\n')[1].split('\n## ')[0]
   const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
   assert.ok(blocks.length >= 1, 'the Node section has a ts block')
@@ -27,7 +27,7 @@ test("the README's Node example compiles under tsc --strict", () => {
   try {
     execFileSync('npx', args, { cwd: root, stdio: 'pipe' })
   } catch (err) {
-    assert.fail(`tsc --strict refused the README example:\n${err.stdout}${err.stderr}`)
+    assert.fail(`tsc --strict refused the Node guide's example:\n${err.stdout}${err.stderr}`)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -401,10 +401,10 @@ def test_import_is_cheap_until_used() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_the_readme_python_example_type_checks(tmp_path: Path) -> None:
-    """The README's Python example is a test: checked with ``mypy --strict`` as a user's editor
+def test_the_python_guides_example_type_checks(tmp_path: Path) -> None:
+    """The Python guide's example (docs/python.md) is a test: checked with ``mypy --strict`` as a user's editor
     would check it."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "docs" / "python.md").read_text()
     section = readme.split("\n## Python\n")[1].split("\n## ")[0]
     blocks = [b.split("```")[0] for b in section.split("```python\n")[1:]]
     assert blocks, "the Python section has a python block"

@@ -140,7 +140,7 @@ def test_release_frees_a_wp_held_on_another_host(tmp_path: Path) -> None:
 
 
 def test_error_codes_and_exception_classes_agree_with_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "errors.md").read_text()
     table = readme.split("| code | meaning |")[1].splitlines()[2:]
     rows = {}
     for line in table:

@@ -5,7 +5,7 @@
 use crate::common::{bin, repo};
 
 fn tests_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests")
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/suite")
 }
 
 #[test]

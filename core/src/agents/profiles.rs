@@ -4,14 +4,30 @@
 //! runs a three-WP feature through `kitty-orchestrator run`, confined. A profile that cannot be
 //! proven here says why (`not_proven`).
 
-use super::{AgentProfile, Delivery};
+use super::profile::AgentProfile;
+use crate::command::Delivery;
 use crate::command::OutputKind;
 
 /// Prompt text for agents that need a short argument and read the real prompt elsewhere.
 pub const READ_STDIN: &str = "Follow the instructions given on standard input.";
 
+/// `args` of `agent` as they go when our confinement holds it (see
+/// [`AgentProfile::when_confined`]); unchanged for any other agent.
+pub fn confined_args(agent: &str, args: &[String]) -> Vec<String> {
+    let Some(profile) = builtin_profiles().into_iter().find(|p| p.id == agent) else { return args.to_vec() };
+    let mut args = args.to_vec();
+    for (flag, value) in profile.when_confined {
+        if let Some(at) = args.iter().position(|a| a == flag)
+            && at + 1 < args.len()
+        {
+            args[at + 1] = value.to_string();
+        }
+    }
+    args
+}
+
 /// The built-in profiles, in default preference order.
-pub fn builtin() -> Vec<AgentProfile> {
+pub fn builtin_profiles() -> Vec<AgentProfile> {
     fn s(items: &[&str]) -> Vec<String> {
         items.iter().map(|i| i.to_string()).collect()
     }
@@ -227,9 +243,9 @@ pub fn builtin() -> Vec<AgentProfile> {
             when_confined: &[],
         },
         AgentProfile {
-            id: super::OPENAI_API,
+            id: crate::ids::OPENAI_API,
             // Not a program: an in-process tool-calling loop over the chat-completions protocol.
-            binary: super::OPENAI_API,
+            binary: crate::ids::OPENAI_API,
             implementation: Vec::new(),
             review: Vec::new(),
             delivery: Delivery::Stdin,

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::error::ConfigError;
 use super::model::{CONFIG_PATH, Config};
 use super::raw::RawConfig;
+use super::text::{key_in_message, line_of};
 use super::validate::Validator;
 
 impl Config {
@@ -60,18 +61,21 @@ impl Config {
     }
 }
 
-/// `"a", "b", "c"`: the accepted values of a key, for error messages.
-pub(super) fn quoted_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names.map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
-}
-
-/// 1-based line of a byte offset.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
-}
-
-/// serde names unknown fields as "unknown field `x`": lift that into the error's key.
-pub(crate) fn key_in_message(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    Some(rest[..rest.find('`')?].to_string())
+/// Options given as JSON-shaped data (what the bindings pass) read into `T`: an unknown key, or a
+/// value of the wrong type, is an error naming the key, from `<what>` (`<push options>`). The
+/// one reader of every options type; each then checks its values itself.
+pub fn options_from_json<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    what: &str,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let key = err.path().to_string();
+        let message = err.inner().to_string();
+        ConfigError {
+            path: format!("<{what}>").into(),
+            key: Some(key_in_message(&message).unwrap_or(key)),
+            line: None,
+            message,
+        }
+    })
 }

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::load::{key_in_message, line_of, quoted_names};
 use super::model::{AgentSettings, AgentsConfig, Cleanup, Config, CustomAgent, FallbackStrategy, Mirror};
 use super::raw::{RawAgent, RawConfig};
+use super::text::{key_in_message, line_of, quoted_names};
 use crate::command::{Delivery, OutputKind};
-use crate::ids::{BUILTIN_AGENT_IDS, check_ref_component, is_builtin};
+use crate::ids::{BUILTIN_AGENT_IDS, BranchName, check_ref_component, is_builtin};
 use crate::merge_strategy::MergeStrategy;
 use crate::template::{BranchTemplate, CommitTemplate};
 
@@ -82,12 +82,8 @@ impl Validator<'_> {
             None => None,
             Some(v) => {
                 let branch = v.get_ref().clone();
-                if let Some(why) = branch.split('/').find_map(|part| check_ref_component(part).err()) {
-                    return Err(self.error(
-                        "target_branch",
-                        Some(v.span()),
-                        format!("`{branch}` is not a valid branch name: {why}"),
-                    ));
+                if let Err(why) = BranchName::parse(&branch) {
+                    return Err(self.error("target_branch", Some(v.span()), why));
                 }
                 Some(branch)
             }

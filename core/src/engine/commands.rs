@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ctx::Ctx;
-use super::summary::VerifyResult;
+use super::reports::VerifyResult;
 use crate::command::{AgentCommand, Delivery, OutputKind};
 use crate::executor::{AgentRun, execute};
 use crate::feature::WorkPackage;

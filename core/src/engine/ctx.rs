@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use super::blocking::off_thread;
 use super::events::{Event, EventSink};
 use super::options::RunOptions;
 use super::roster::Roster;
@@ -37,7 +38,7 @@ pub(crate) struct Ctx {
     /// Task boxes to tick as WPs finish (`tick_tasks`, Kiro specs and task lists).
     pub(super) ticks: Option<crate::ticks::Ticks>,
     /// Which branches WP tasks are working on (for the after-attempt ref check).
-    pub(super) activity: super::ref_guard::Activity,
+    pub(super) activity: super::activity::Activity,
     /// This machine's name in owners (`host_id`).
     pub(super) host: String,
     /// The remote this run shares the feature through, if any (`run --remote`, `sync_remote`).
@@ -171,11 +172,23 @@ impl Ctx {
     }
 }
 
-/// Runs blocking git work (which may back off and sleep) on the blocking pool.
-pub(super) async fn off_thread<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, crate::Error> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| crate::error::EngineError::Internal(format!("a state write did not finish: {e}")).into())
+impl super::shared_run::RunView for Ctx {
+    fn store(&self) -> &StateStore {
+        &self.store
+    }
+    fn worktrees(&self) -> &WorktreeManager {
+        &self.worktrees
+    }
+    fn work_packages(&self) -> &[WorkPackage] {
+        &self.feature.work_packages
+    }
+    fn run_id(&self) -> &str {
+        &self.owner.run_id
+    }
+    fn activity(&self) -> &super::activity::Activity {
+        &self.activity
+    }
+    fn warn(&self, message: String) {
+        Ctx::warn(self, message)
+    }
 }

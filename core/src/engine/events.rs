@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::summary::RunSummary;
+use super::reports::RunSummary;
 use crate::executor::Stream;
 use crate::failure::FailureClass;
 use crate::lane::Lane;

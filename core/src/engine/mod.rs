@@ -1,18 +1,17 @@
 //! The orchestration engine (DESIGN.md §8): runs every WP of a feature that is not done through
 //! implement → review → done, as many at once as allowed, each the moment its dependencies are
-//! done — completions wake the scheduler, there is no polling loop.
+//! done — completions wake the scheduler. One thing is polled: the abort file another process
+//! (`kitty-orchestrator abort`, a binding's `abort`) writes to stop this run is looked for every
+//! 200 ms — a stat per tick, simpler and as portable as a file watch, and the only way in for a
+//! process that is not ours.
 
+mod activity;
+mod blocking;
 mod commands;
 mod confine;
 mod ctx;
 mod events;
 mod merge;
-mod merge_cleanup;
-mod merge_mission;
-mod merge_options;
-mod merge_report;
-mod merge_resolve;
-mod merge_verify;
 mod options;
 mod orchestrator;
 mod plan;
@@ -21,22 +20,18 @@ mod prompt;
 mod push;
 mod ref_guard;
 mod remote_commands;
+mod reports;
 mod roster;
 mod run;
 mod shared_run;
-mod summary;
 mod wp;
 
-pub use crate::error::EngineError;
-pub use crate::forge::PrReport;
 pub use events::{Event, EventSink, no_events};
-pub use merge_cleanup::{Cleaned, landed_ref};
-pub use merge_options::MergeOptions;
-pub use merge_report::{MergeOutcome, MergeReport, PushError};
+pub use merge::{MergeOptions, landed_ref};
 pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions, RunOptionsSpec, load_options};
 pub use orchestrator::{FeatureStatus, Offline, Orchestrator};
 pub use plan::{Plan, PlannedWp};
 pub use pr::PrOptions;
-pub use push::{NETWORK_TIMEOUT, PushOptions};
+pub use push::PushOptions;
 pub use remote_commands::{RemoteAbort, RemoteHost, RemoteStatus};
-pub use summary::{CorruptState, RunOutcome, RunSummary, VerifyResult, WpSummary};
+pub use reports::{Cleaned, MergeOutcome, MergeReport, PushError, RunOutcome, RunSummary, VerifyResult, WpSummary};

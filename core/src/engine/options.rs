@@ -98,12 +98,7 @@ impl RunOptions {
     /// wrong type or out of range is an error naming the key, exactly as in the configuration
     /// file.
     pub fn from_json(value: &serde_json::Value) -> Result<RunOptions, ConfigError> {
-        let spec: RunOptionsSpec = serde_path_to_error::deserialize(value).map_err(|err| {
-            let key = err.path().to_string();
-            let message = err.inner().to_string();
-            let key = crate::config::unknown_field(&message).unwrap_or(key);
-            invalid(&key, message)
-        })?;
+        let spec: RunOptionsSpec = crate::config::options_from_json(value, "run options")?;
         RunOptions::try_from(spec)
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::EngineError;
 use crate::config::Config;
+use crate::error::EngineError;
 use crate::feature::{Feature, FeatureFormat, LoadOptions, load_feature_with};
 use crate::ids::{FeatureSlug, WpId};
 use crate::redact::Redactor;

@@ -55,18 +55,18 @@ impl Orchestrator {
         let roster = Roster::new(&self.config, opts.impl_agents.as_deref(), opts.review_agents.as_deref())?;
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
         let states = self.store.board(&feature.slug)?.states;
-        let implementer = roster.candidates(crate::state::Role::Implementation)[0].clone();
+        let implementer = roster.candidates(crate::role::Role::Implementation)[0].clone();
         let reviewer = roster
-            .candidates(crate::state::Role::Review)
+            .candidates(crate::role::Role::Review)
             .iter()
             .find(|r| self.config.single_agent_mode == (**r == implementer))
-            .unwrap_or(&roster.candidates(crate::state::Role::Review)[0])
+            .unwrap_or(&roster.candidates(crate::role::Role::Review)[0])
             .clone();
         let argv = |agent: &str, role| {
             let command = roster.spec(agent).expect("roster agents have specs").command(role);
             let mut argv = vec![command.program.clone()];
             argv.extend(command.args.iter().cloned());
-            if command.delivery == crate::agents::Delivery::Stdin {
+            if command.delivery == crate::command::Delivery::Stdin {
                 argv.push("< prompt on stdin".into());
             }
             argv
@@ -91,8 +91,8 @@ impl Orchestrator {
                     base,
                     implementer: implementer.clone(),
                     reviewer: reviewer.clone(),
-                    implementation_argv: argv(&implementer, crate::state::Role::Implementation),
-                    review_argv: argv(&reviewer, crate::state::Role::Review),
+                    implementation_argv: argv(&implementer, crate::role::Role::Implementation),
+                    review_argv: argv(&reviewer, crate::role::Role::Review),
                 }
             })
             .collect();
@@ -100,8 +100,8 @@ impl Orchestrator {
             feature: feature.slug.to_string(),
             target_branch: worktrees.target_branch().to_string(),
             wps,
-            implementation_agents: roster.candidates(crate::state::Role::Implementation).to_vec(),
-            review_agents: roster.candidates(crate::state::Role::Review).to_vec(),
+            implementation_agents: roster.candidates(crate::role::Role::Implementation).to_vec(),
+            review_agents: roster.candidates(crate::role::Role::Review).to_vec(),
             max_concurrent: opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps),
         })
     }

@@ -4,11 +4,12 @@
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::off_thread;
+use super::blocking::off_thread;
 use super::orchestrator::{Orchestrator, redactor_for};
-use super::push::{NETWORK_TIMEOUT, PushOptions};
+use super::push::PushOptions;
 use crate::config::ConfigError;
 use crate::forge::{self, ForgeError, PrReport, Proposal, PullRequest};
+use crate::remote::NETWORK_TIMEOUT;
 use crate::remote::run_git;
 use crate::worktree::WorktreeManager;
 
@@ -36,10 +37,8 @@ impl PrOptions {
         };
         PushOptions { remote: self.remote.clone(), branch: None, branches: false }.validate()?;
         for (key, branch) in [("head", &self.head), ("base", &self.base)] {
-            if let Some(branch) = branch
-                && let Some(why) = branch.split('/').find_map(|p| crate::ids::check_ref_component(p).err())
-            {
-                return Err(invalid(key, format!("`{branch}` is not a valid branch name: {why}")));
+            if let Some(Err(why)) = branch.as_deref().map(crate::ids::BranchName::parse) {
+                return Err(invalid(key, why));
             }
         }
         Ok(())
@@ -47,16 +46,7 @@ impl PrOptions {
 
     /// Options from JSON-shaped data (the bindings); errors name the key.
     pub fn from_json(value: &serde_json::Value) -> Result<PrOptions, ConfigError> {
-        let opts: PrOptions = serde_path_to_error::deserialize(value).map_err(|err| {
-            let key = err.path().to_string();
-            let message = err.inner().to_string();
-            ConfigError {
-                path: "<pull request options>".into(),
-                key: Some(crate::config::unknown_field(&message).unwrap_or(key)),
-                line: None,
-                message,
-            }
-        })?;
+        let opts: PrOptions = crate::config::options_from_json(value, "pull request options")?;
         opts.validate()?;
         Ok(opts)
     }

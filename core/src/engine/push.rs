@@ -7,13 +7,12 @@ use git2::Oid;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::off_thread;
+use super::blocking::off_thread;
 use super::orchestrator::{Orchestrator, redactor_for};
 use crate::config::ConfigError;
-use crate::ids::{FeatureSlug, check_ref_component};
+use crate::ids::{BranchName, FeatureSlug};
+use crate::remote::NETWORK_TIMEOUT;
 use crate::remote::{self, PushReport, RemoteError, Update};
-
-pub use crate::remote::NETWORK_TIMEOUT;
 
 /// Per-push choices. As data: these snake_case keys, every one optional, unknown keys refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,26 +40,15 @@ impl PushOptions {
         {
             return Err(invalid("remote", format!("`{remote}` is not a remote name or URL")));
         }
-        if let Some(branch) = &self.branch
-            && let Some(why) = branch.split('/').find_map(|p| check_ref_component(p).err())
-        {
-            return Err(invalid("branch", format!("`{branch}` is not a valid branch name: {why}")));
+        if let Some(Err(why)) = self.branch.as_deref().map(BranchName::parse) {
+            return Err(invalid("branch", why));
         }
         Ok(())
     }
 
     /// Options from JSON-shaped data (the bindings); errors name the key.
     pub fn from_json(value: &serde_json::Value) -> Result<PushOptions, ConfigError> {
-        let opts: PushOptions = serde_path_to_error::deserialize(value).map_err(|err| {
-            let key = err.path().to_string();
-            let message = err.inner().to_string();
-            ConfigError {
-                path: "<push options>".into(),
-                key: Some(crate::config::unknown_field(&message).unwrap_or(key)),
-                line: None,
-                message,
-            }
-        })?;
+        let opts: PushOptions = crate::config::options_from_json(value, "push options")?;
         opts.validate()?;
         Ok(opts)
     }

@@ -139,7 +139,7 @@ impl Orchestrator {
         let reason = format!("requested with `kitty-orchestrator abort --remote` on {host}");
         let request = shared.request_abort(&slug, &host, &reason).await?;
         let (me, name) = (self.clone(), slug.to_string());
-        let local_run = super::ctx::off_thread(move || me.abort(&name)).await??;
+        let local_run = super::blocking::off_thread(move || me.abort(&name)).await??;
         Ok(RemoteAbort { remote: shared.remote(), request: request.to_string(), local_run })
     }
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::EngineError;
 use crate::agents::{AgentSpec, agent_specs};
 use crate::config::Config;
+use crate::error::EngineError;
 use crate::role::Role;
 
 /// The agents of a run.

@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::{Ctx, off_thread};
+use super::blocking::off_thread;
+use super::ctx::Ctx;
 use super::events::{Event, EventSink};
 use super::options::RunOptions;
 use super::orchestrator::{LIVE_RUNS, Orchestrator, redactor_for};
+use super::reports::{RunOutcome, RunSummary};
 use super::roster::Roster;
 use super::shared_run::SharedRun;
-use super::summary::{RunOutcome, RunSummary};
-use super::{EngineError, commands, wp};
+use super::{commands, wp};
+use crate::error::EngineError;
 use crate::ids::WpId;
 use crate::lane::Lane;
 use crate::redact::Redactor;
@@ -134,10 +136,12 @@ impl Orchestrator {
         LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push((live.0.clone(), live.1.clone(), cancel.clone()));
         let slots = opts.max_concurrent.unwrap_or(self.config.max_concurrent_wps);
         let beating = CancellationToken::new();
-        let heartbeats = sync.clone().map(|s| tokio::spawn(s.heartbeats(ctx.clone(), beating.clone())));
+        let heartbeats = sync
+            .clone()
+            .map(|s| tokio::spawn(s.heartbeats(ctx.clone() as Arc<dyn super::shared_run::RunView>, beating.clone())));
         let result = self.schedule(&ctx, &mut states, slots, &abort_file).await;
         if let Some(sync) = &sync {
-            sync.send_last_notes(&ctx).await;
+            sync.send_last_notes(&*ctx).await;
         }
         beating.cancel();
         if let Some(heartbeats) = heartbeats {
@@ -244,7 +248,7 @@ impl Orchestrator {
         let recycled = ctx.recycled.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for wp in &mut summary.wps {
             wp.worktree_recycled_to =
-                recycled.iter().find(|(from, _)| from.as_str() == wp.id).map(|(_, to)| to.to_string());
+                recycled.iter().find(|(from, _)| from.as_str() == wp.facts.id).map(|(_, to)| to.to_string());
         }
         // With auto_merge, the merge verifies (and fixes) before anything lands.
         if summary.outcome == RunOutcome::Completed
@@ -399,7 +403,7 @@ impl Orchestrator {
                 _ = sync_check.tick(), if sync.is_some() => {
                     let Some(sync) = &sync else { continue };
                     let busy: HashSet<WpId> = running.values().cloned().collect();
-                    let fresh = sync.refresh(ctx, &busy).await?;
+                    let fresh = sync.refresh(&**ctx, &busy).await?;
                     for (id, owner) in sync.take_lost() {
                         ctx.warn(format!(
                             "{id} was taken over by {owner} while this machine could not renew its lease; its attempt here was stopped and its uncommitted work kept under refs/kitty/backup/"

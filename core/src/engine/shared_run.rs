@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use git2::Oid;
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::{Ctx, off_thread};
+use super::activity::Activity;
+use super::blocking::off_thread;
 use crate::config::Config;
 use crate::feature::{Feature, WorkPackage};
 use crate::ids::{FeatureSlug, WpId};
@@ -21,6 +22,24 @@ use crate::lane::Lane;
 use crate::remote::{RemoteError, Update};
 use crate::state::{Append, NOTES_REF, Owner, StateError, StateStore, WpEvent, WpState, wp_ref};
 use crate::sync::{Leases, SharedState, heartbeat_ref, lost_a_race, shared_run_glob, shared_run_ref};
+
+/// What a shared run needs of the run it serves: the store, the worktrees, the WPs, the run's id,
+/// the branches its tasks are on, and a place for warnings. The run's context (`Ctx`) is one;
+/// naming this instead keeps the shared run below the context that holds it.
+pub(super) trait RunView: Send + Sync {
+    /// The state store.
+    fn store(&self) -> &StateStore;
+    /// The worktrees (and branch names) of the feature.
+    fn worktrees(&self) -> &crate::worktree::WorktreeManager;
+    /// The feature's WPs.
+    fn work_packages(&self) -> &[WorkPackage];
+    /// This run's id.
+    fn run_id(&self) -> &str;
+    /// Which branches this run's tasks are on.
+    fn activity(&self) -> &Activity;
+    /// Records a problem the run goes on after.
+    fn warn(&self, message: String);
+}
 
 /// Each network command of a shared run gives up after this long (then the remote counts as
 /// unreachable until a later command gets through).
@@ -146,7 +165,7 @@ impl SharedRun {
         let _ = std::fs::remove_file(self.offline_file());
     }
 
-    fn went_offline(&self, ctx: &Ctx, err: &crate::Error) {
+    fn went_offline(&self, ctx: &dyn RunView, err: &crate::Error) {
         let mut inner = self.inner();
         if inner.offline_since.is_none() {
             let since = jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
@@ -234,7 +253,12 @@ impl SharedRun {
     /// it moves the WP, locally (sent with the next) otherwise. While the remote cannot be
     /// reached, or after it refused us for good, a lane change is held locally — but a claim is
     /// not made at all (two machines must never both hold a WP).
-    pub(super) async fn record(&self, ctx: &Ctx, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
+    pub(super) async fn record(
+        &self,
+        ctx: &dyn RunView,
+        wp: &WorkPackage,
+        append: Append,
+    ) -> Result<WpState, crate::Error> {
         let claim = matches!(append.event, WpEvent::Claimed { .. } | WpEvent::Reclaimed { .. });
         let stopped = self.inner().stopped.clone();
         if claim && let Some(why) = stopped {
@@ -274,8 +298,8 @@ impl SharedRun {
     }
 
     /// A local append, marked as not on the remote yet.
-    async fn hold(&self, ctx: &Ctx, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
-        let (store, slug, id) = (ctx.store.clone(), self.slug.clone(), wp.id.clone());
+    async fn hold(&self, ctx: &dyn RunView, wp: &WorkPackage, append: Append) -> Result<WpState, crate::Error> {
+        let (store, slug, id) = (ctx.store().clone(), self.slug.clone(), wp.id.clone());
         let state = off_thread(move || store.append(&slug, &id, &append)).await??;
         self.inner().pending.insert(wp.id.clone());
         Ok(state)
@@ -283,7 +307,7 @@ impl SharedRun {
 
     /// A submitted or done WP's branch goes to the remote with the event, leased on the tip the
     /// remote had (and never pushed over commits it lacks).
-    fn branch_update(&self, ctx: &Ctx, wp: &WorkPackage, event: &WpEvent) -> Result<Vec<Update>, crate::Error> {
+    fn branch_update(&self, ctx: &dyn RunView, wp: &WorkPackage, event: &WpEvent) -> Result<Vec<Update>, crate::Error> {
         if !matches!(event, WpEvent::Submitted { .. } | WpEvent::Approved { .. }) {
             return Ok(Vec::new());
         }
@@ -291,10 +315,10 @@ impl SharedRun {
     }
 
     /// The WP's branch as an update leased on the remote's tip (none when it has no branch).
-    fn branch_push(&self, ctx: &Ctx, wp: &WorkPackage) -> Result<Vec<Update>, crate::Error> {
-        let branch = ctx.worktrees.branch(&wp.id);
+    fn branch_push(&self, ctx: &dyn RunView, wp: &WorkPackage) -> Result<Vec<Update>, crate::Error> {
+        let branch = ctx.worktrees().branch(&wp.id);
         let reference = format!("refs/heads/{branch}");
-        let repo = ctx.store.repo()?;
+        let repo = ctx.store().repo()?;
         let Some(new) = repo.find_reference(&reference).ok().and_then(|r| r.target()) else {
             return Ok(Vec::new());
         };
@@ -318,10 +342,10 @@ impl SharedRun {
     /// Before `wp`'s worktree is made: its dependencies' branches set to the remote's tips (a base
     /// is made only from commits the remote has), and its own branch fetched when this machine
     /// has none (a WP reclaimed after it was submitted elsewhere goes on from there).
-    pub(super) async fn sync_bases(&self, ctx: &Ctx, wp: &WorkPackage) -> Result<(), crate::Error> {
-        let deps: Vec<String> = wp.dependencies.iter().map(|d| ctx.worktrees.branch(d)).collect();
-        let own = ctx.worktrees.branch(&wp.id);
-        let has_own = ctx.store.repo()?.find_reference(&format!("refs/heads/{own}")).is_ok();
+    pub(super) async fn sync_bases(&self, ctx: &dyn RunView, wp: &WorkPackage) -> Result<(), crate::Error> {
+        let deps: Vec<String> = wp.dependencies.iter().map(|d| ctx.worktrees().branch(d)).collect();
+        let own = ctx.worktrees().branch(&wp.id);
+        let has_own = ctx.store().repo()?.find_reference(&format!("refs/heads/{own}")).is_ok();
         let mut branches = deps.clone();
         if !has_own {
             branches.push(own);
@@ -331,7 +355,7 @@ impl SharedRun {
         }
         let _one_at_a_time = self.syncing_branches.lock().await;
         // Moving other WPs' branches is ours, not an agent's (see `ref_guard`).
-        let _working: Vec<_> = deps.iter().map(|b| ctx.activity.enter(b.clone())).collect();
+        let _working: Vec<_> = deps.iter().map(|b| ctx.activity().enter(b.clone())).collect();
         match self.shared.sync_branches(&branches).await {
             Ok(_) => {
                 self.back_online();
@@ -391,7 +415,7 @@ impl SharedRun {
     /// tasks. Returns the states now, or `None` when the remote could not be reached.
     pub(super) async fn refresh(
         &self,
-        ctx: &Ctx,
+        ctx: &dyn RunView,
         running: &HashSet<WpId>,
     ) -> Result<Option<BTreeMap<WpId, WpState>>, crate::Error> {
         let globs = [self.wp_glob(), self.hosts_glob(), shared_run_glob(&self.slug), NOTES_REF.to_string()];
@@ -421,7 +445,7 @@ impl SharedRun {
             }
         }
         self.look_for_lost(ctx, running, &prefix)?;
-        for wp in &ctx.feature.work_packages {
+        for wp in ctx.work_packages() {
             if running.contains(&wp.id) {
                 continue;
             }
@@ -437,14 +461,14 @@ impl SharedRun {
             ctx.warn(found.to_string());
         }
         self.share_notes(ctx, notes).await;
-        Ok(Some(ctx.store.board(&self.slug)?.states))
+        Ok(Some(ctx.store().board(&self.slug)?.states))
     }
 
     /// Notes written here or on the remote since the last look are merged both ways
     /// (`remote_tip`: the remote's notes as just listed). A failure costs only provenance on the
     /// remote, never the run: it is said, and the next look tries again.
-    async fn share_notes(&self, ctx: &Ctx, remote_tip: Option<Oid>) {
-        if ctx.store.notes_tip().ok().flatten() == remote_tip {
+    async fn share_notes(&self, ctx: &dyn RunView, remote_tip: Option<Oid>) {
+        if ctx.store().notes_tip().ok().flatten() == remote_tip {
             return;
         }
         match self.shared.share_notes(remote_tip).await {
@@ -461,7 +485,7 @@ impl SharedRun {
     }
 
     /// At the end of the run: this machine's last notes go to the remote.
-    pub(super) async fn send_last_notes(&self, ctx: &Ctx) {
+    pub(super) async fn send_last_notes(&self, ctx: &dyn RunView) {
         match self.shared.ls_remote(&[NOTES_REF.to_string()]).await {
             Ok(listed) => self.share_notes(ctx, listed.get(NOTES_REF).copied()).await,
             Err(err) if unreachable(&err) => self.went_offline(ctx, &err),
@@ -485,16 +509,16 @@ impl SharedRun {
     /// WPs running here whose chain on the remote (as last fetched) moved past ours, written by
     /// another run: that machine reclaimed them while this one could not renew its lease (and
     /// may have finished them since, so the remote's state need not name an owner any more).
-    fn look_for_lost(&self, ctx: &Ctx, running: &HashSet<WpId>, prefix: &str) -> Result<(), crate::Error> {
+    fn look_for_lost(&self, ctx: &dyn RunView, running: &HashSet<WpId>, prefix: &str) -> Result<(), crate::Error> {
         if running.is_empty() {
             return Ok(());
         }
         let tracked = self.shared.tracked(prefix)?;
-        let repo = ctx.store.repo()?;
+        let repo = ctx.store().repo()?;
         let mut lost = Vec::new();
         for id in running {
             let name = wp_ref(&self.slug, id);
-            let (Some(theirs), Some(ours)) = (tracked.get(&name).copied(), ctx.store.tip_of(&name)?) else {
+            let (Some(theirs), Some(ours)) = (tracked.get(&name).copied(), ctx.store().tip_of(&name)?) else {
                 continue;
             };
             // A tip we already built on is old news: only a chain that moved past ours counts.
@@ -504,7 +528,7 @@ impl SharedRun {
                 continue;
             }
             let under = crate::sync::tracking_ref(self.shared.tracking_key(), &name);
-            let taker = ctx.store.last_owner_other_than(&self.slug, id, &under, theirs, &ctx.owner.run_id, 64)?;
+            let taker = ctx.store().last_owner_other_than(&self.slug, id, &under, theirs, ctx.run_id(), 64)?;
             if let Some(owner) = taker {
                 lost.push((id.clone(), owner));
             }
@@ -533,18 +557,18 @@ impl SharedRun {
     /// chain wins and ours is kept aside (see [`SharedState::adopt`]).
     async fn send_held(
         &self,
-        ctx: &Ctx,
+        ctx: &dyn RunView,
         wp: &WorkPackage,
         name: &str,
         theirs: Option<Oid>,
     ) -> Result<(), crate::Error> {
-        let Some(ours) = ctx.store.tip_of(name)? else { return Ok(()) };
+        let Some(ours) = ctx.store().tip_of(name)? else { return Ok(()) };
         // A lease only says the remote did not move since we looked; held events are sent only
         // on top of what the remote has (another machine may have reclaimed the WP meanwhile).
         if let Some(theirs) = theirs
             && theirs != ours
             && !ctx
-                .store
+                .store()
                 .repo()?
                 .graph_descendant_of(ours, theirs)
                 .map_err(StateError::git(format!("comparing {name}")))?
@@ -552,7 +576,7 @@ impl SharedRun {
             return self.superseded(ctx, wp, name, Some(theirs));
         }
         let mut updates = vec![Update { reference: name.to_string(), new: ours, old: theirs }];
-        let state = ctx.store.wp_state(&self.slug, &wp.id)?;
+        let state = ctx.store().wp_state(&self.slug, &wp.id)?;
         if state.is_some_and(|s| matches!(s.lane, Lane::ForReview | Lane::Done)) {
             updates.extend(self.branch_push(ctx, wp)?);
         }
@@ -577,7 +601,13 @@ impl SharedRun {
 
     /// Another machine wrote `wp`'s chain while ours held events: theirs is adopted, ours kept
     /// under `refs/kitty/superseded/`, and the user told.
-    fn superseded(&self, ctx: &Ctx, wp: &WorkPackage, name: &str, theirs: Option<Oid>) -> Result<(), crate::Error> {
+    fn superseded(
+        &self,
+        ctx: &dyn RunView,
+        wp: &WorkPackage,
+        name: &str,
+        theirs: Option<Oid>,
+    ) -> Result<(), crate::Error> {
         self.shared.adopt(name, theirs)?;
         self.inner().pending.remove(&wp.id);
         ctx.warn(format!(
@@ -589,18 +619,20 @@ impl SharedRun {
     }
 
     /// Renews this machine's lease until `stop`: a new heartbeat every `lease_renew_seconds`.
-    pub(super) async fn heartbeats(self: Arc<Self>, ctx: Arc<Ctx>, stop: CancellationToken) {
+    pub(super) async fn heartbeats(self: Arc<Self>, ctx: Arc<dyn RunView>, stop: CancellationToken) {
         let reference = heartbeat_ref(&self.slug, &self.host);
         let mut beat = 0u64;
         loop {
             beat += 1;
             let text = format!(
                 "kitty heartbeat: {} #{beat}\n\nKitty-Host: {}\nKitty-Run: {}\n",
-                self.host, self.host, ctx.owner.run_id
+                self.host,
+                self.host,
+                ctx.run_id()
             );
             match self.shared.heartbeat(&reference, &text).await {
                 Ok(_) => self.back_online(),
-                Err(err) if unreachable(&err) => self.went_offline(&ctx, &err),
+                Err(err) if unreachable(&err) => self.went_offline(&*ctx, &err),
                 Err(err) => tracing::warn!(%err, "a heartbeat was not pushed"),
             }
             tokio::select! {

@@ -5,11 +5,11 @@ mod engine;
 
 use std::path::PathBuf;
 
-pub use crate::error_code::{ErrorCode, ErrorKind};
+use crate::error_code::ErrorCode;
 pub use engine::EngineError;
 
-pub use crate::config::ConfigError;
-pub use crate::feature::FeatureError;
+use crate::config::ConfigError;
+use crate::feature::FeatureError;
 
 /// Any error kitty-orchestrator reports.
 #[derive(Debug, thiserror::Error)]

@@ -14,8 +14,6 @@ mod sink;
 mod stream;
 mod types;
 
-pub use crate::command::OutputKind;
-pub use crate::redact::{Redactor, is_secret_name};
 pub use classify::{Ended, ExitInfo};
 pub use execute::{execute, execute_with};
 pub(crate) use log::write_footer;

@@ -251,7 +251,7 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool, include_optional: bool)
     let fail = |problems: Vec<Problem>| FeatureError { dir: dir.to_path_buf(), problems };
     let tasks_path = tasks_path.to_path_buf();
     let spec_dir = if plan { tasks_path.parent().unwrap_or(Path::new(".")).to_path_buf() } else { dir.to_path_buf() };
-    let Some(tasks_text) = super::load::read_text(&tasks_path, &mut problems) else {
+    let Some(tasks_text) = super::text::read_text(&tasks_path, &mut problems) else {
         problems.push(Problem::at(ProblemKind::NotFound, &tasks_path, "a Kiro spec needs tasks.md"));
         return Err(fail(problems));
     };
@@ -259,8 +259,8 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool, include_optional: bool)
         (String::new(), String::new())
     } else {
         (
-            super::load::read_text(&spec_dir.join("requirements.md"), &mut problems).unwrap_or_default(),
-            super::load::read_text(&spec_dir.join("design.md"), &mut problems).unwrap_or_default(),
+            super::text::read_text(&spec_dir.join("requirements.md"), &mut problems).unwrap_or_default(),
+            super::text::read_text(&spec_dir.join("design.md"), &mut problems).unwrap_or_default(),
         )
     };
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());

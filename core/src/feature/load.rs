@@ -9,19 +9,12 @@ use serde_json::Value as Json;
 
 use super::model::{Feature, FeatureMeta, Layout, WorkPackage};
 use super::problem::{FeatureError, Problem, ProblemKind};
+use super::text::{json_reason, read_text};
+use super::wp_file::{Located, WpFile};
 use super::{status, wp_file};
 use crate::graph::Graph;
 use crate::ids::{FeatureSlug, WpId};
 use crate::lane::Lane;
-
-/// Loads and validates the feature at `path`: a spec-kitty feature directory
-/// (`kitty-specs/<slug>/`), a Kiro spec directory or a markdown task list, picked by its shape
-/// ([`super::load_feature_with`] names the format).
-///
-/// Returns every problem found, not just the first: a person fixing a feature wants the whole list.
-pub fn load_feature(path: impl AsRef<Path>) -> Result<Feature, FeatureError> {
-    super::source::load_feature_with(path, &super::source::LoadOptions::default())
-}
 
 /// Loads the spec-kitty feature directory `dir`.
 pub(super) fn load_spec_kitty(dir: &Path) -> Result<Feature, FeatureError> {
@@ -116,23 +109,6 @@ fn report_cycles(graph: &Graph, locations: &BTreeMap<WpId, Located>, problems: &
     }
 }
 
-/// Where a WP's declarations are, for pointing graph errors at the right line.
-pub(super) struct Located {
-    pub(super) path: PathBuf,
-    pub(super) id_line: Option<usize>,
-    pub(super) deps_line: Option<usize>,
-    pub(super) dep_lines: BTreeMap<String, usize>,
-}
-
-/// A candidate WP file found under `tasks/`.
-pub(super) struct WpFile {
-    pub(super) path: PathBuf,
-    /// The WP id prefix of the file name (`WP03` of `WP03-x.md`), unvalidated.
-    pub(super) name_id: String,
-    /// The lane named by the directory, for the legacy layout.
-    pub(super) dir_lane: Option<Lane>,
-}
-
 fn slug_of(dir: &Path, problems: &mut Vec<Problem>) -> Option<FeatureSlug> {
     // `dir` may be `.` or end in `..`: name the directory the way the user will recognise it.
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
@@ -143,41 +119,6 @@ fn slug_of(dir: &Path, problems: &mut Vec<Problem>) -> Option<FeatureSlug> {
             problems.push(Problem::at(ProblemKind::UnsafeSlug, dir, format!("{why}; rename the directory")));
             None
         }
-    }
-}
-
-/// Reads a text file that may be absent: `None` if absent; unreadable or non-UTF-8 is a problem.
-pub(super) fn read_text(path: &Path, problems: &mut Vec<Problem>) -> Option<String> {
-    match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Some(text),
-            Err(err) => {
-                let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-                problems.push(Problem::at_line(
-                    ProblemKind::NotUtf8,
-                    path,
-                    Some(line),
-                    None,
-                    format!("not valid UTF-8 (at byte {}); save the file as UTF-8", valid.len()),
-                ));
-                None
-            }
-        },
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => {
-            problems.push(Problem::at(ProblemKind::Unreadable, path, format!("cannot read file: {err}")));
-            None
-        }
-    }
-}
-
-/// serde_json's message without its trailing "at line L column C" (the problem carries those).
-pub(crate) fn json_reason(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }
 

@@ -14,10 +14,12 @@ mod model;
 mod problem;
 mod source;
 mod status;
+mod text;
 mod wp_file;
 
 pub use kiro::{is_kiro_spec, load_kiro, load_kiro_with, load_task_list, load_task_list_with};
-pub use load::load_feature;
 pub use model::{Feature, FeatureMeta, Layout, WorkPackage};
 pub use problem::{FeatureError, Problem, ProblemKind};
-pub use source::{FeatureFormat, FeatureSource, LoadOptions, detect_format, load_feature_with, source_for, sources};
+pub use source::{
+    FeatureFormat, FeatureSource, LoadOptions, detect_format, load_feature, load_feature_with, source_for, sources,
+};

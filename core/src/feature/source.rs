@@ -11,6 +11,15 @@ use std::str::FromStr;
 use super::model::Feature;
 use super::problem::{FeatureError, Problem, ProblemKind};
 
+/// Loads and validates the feature at `path`: a spec-kitty feature directory
+/// (`kitty-specs/<slug>/`), a Kiro spec directory or a markdown task list, picked by its shape
+/// ([`load_feature_with`] names the format).
+///
+/// Returns every problem found, not just the first: a person fixing a feature wants the whole list.
+pub fn load_feature(path: impl AsRef<Path>) -> Result<Feature, FeatureError> {
+    load_feature_with(path, &LoadOptions::default())
+}
+
 /// Which reader a feature is read with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -31,12 +31,12 @@ impl StatusLanes {
 pub(crate) fn read(dir: &Path, problems: &mut Vec<Problem>) -> StatusLanes {
     let mut lanes = StatusLanes::default();
     let events_path = dir.join("status.events.jsonl");
-    if let Some(text) = super::load::read_text(&events_path, problems) {
+    if let Some(text) = super::text::read_text(&events_path, problems) {
         lanes.present = true;
         read_events(&text, &events_path, &mut lanes.from_events, problems);
     }
     let snapshot_path = dir.join("status.json");
-    if let Some(text) = super::load::read_text(&snapshot_path, problems) {
+    if let Some(text) = super::text::read_text(&snapshot_path, problems) {
         lanes.present = true;
         read_snapshot(&text, &snapshot_path, &mut lanes.from_snapshot, problems);
     }
@@ -57,7 +57,7 @@ fn read_events(text: &str, path: &Path, out: &mut BTreeMap<String, Lane>, proble
                     path,
                     Some(line_no),
                     Some(err.column()),
-                    format!("not a JSON event line: {}", super::load::json_reason(&err)),
+                    format!("not a JSON event line: {}", super::text::json_reason(&err)),
                 ));
                 continue;
             }
@@ -101,7 +101,7 @@ fn read_snapshot(text: &str, path: &Path, out: &mut BTreeMap<String, Lane>, prob
                 path,
                 Some(err.line()),
                 Some(err.column()),
-                format!("invalid JSON: {}", super::load::json_reason(&err)),
+                format!("invalid JSON: {}", super::text::json_reason(&err)),
             ));
             return;
         }

@@ -2,18 +2,35 @@
 //! that reports its own problems (with the line of its key), so one bad field never hides another.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Map;
 use serde_yaml_ng::{Mapping, Value as Yaml};
 
 use super::frontmatter::{self, Document};
-use super::load::{Located, WpFile, read_text};
 use super::model::WorkPackage;
 use super::problem::{Problem, ProblemKind};
 use super::status;
+use super::text::read_text;
 use crate::ids::WpId;
 use crate::lane::Lane;
+
+/// Where a WP's declarations are, for pointing graph errors at the right line.
+pub(super) struct Located {
+    pub(super) path: PathBuf,
+    pub(super) id_line: Option<usize>,
+    pub(super) deps_line: Option<usize>,
+    pub(super) dep_lines: BTreeMap<String, usize>,
+}
+
+/// A candidate WP file found under `tasks/`.
+pub(super) struct WpFile {
+    pub(super) path: PathBuf,
+    /// The WP id prefix of the file name (`WP03` of `WP03-x.md`), unvalidated.
+    pub(super) name_id: String,
+    /// The lane named by the directory, for the legacy layout.
+    pub(super) dir_lane: Option<Lane>,
+}
 
 /// Frontmatter fields with a type of their own; the others are kept as data (`extra`).
 const TYPED: [&str; 6] = ["work_package_id", "title", "dependencies", "subtasks", "phase", "lane"];

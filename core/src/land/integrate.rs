@@ -67,7 +67,8 @@ pub fn changed_paths(repo: &Repository, from: Oid, to: Oid) -> Result<BTreeSet<S
     Ok(paths)
 }
 
-fn conflicted_paths(index: &Index) -> Result<Vec<String>, LandError> {
+/// The paths `index` has conflicts at, sorted, once each.
+pub(super) fn conflicted_paths(index: &Index) -> Result<Vec<String>, LandError> {
     let mut paths: Vec<String> = index
         .conflicts()
         .map_err(git("listing conflicts"))?

@@ -25,15 +25,7 @@ pub fn write_conflicts(
     wt.reset(commit.as_object(), ResetType::Hard, None).map_err(git("reset"))?;
     remove_untracked(wt, dir)?;
     let mut index = merged_index(wt, acc, what, strategy)?;
-    let mut paths: Vec<String> = index
-        .conflicts()
-        .map_err(git("conflicts"))?
-        .flatten()
-        .filter_map(|c| c.our.or(c.their).or(c.ancestor))
-        .map(|e| String::from_utf8_lossy(&e.path).into_owned())
-        .collect();
-    paths.sort();
-    paths.dedup();
+    let paths = super::integrate::conflicted_paths(&index)?;
     let mut checkout = git2::build::CheckoutBuilder::new();
     checkout.force().allow_conflicts(true).conflict_style_merge(true);
     wt.checkout_index(Some(&mut index), Some(&mut checkout)).map_err(git("checkout"))?;

@@ -15,8 +15,9 @@ use super::client::{CallError, Client, Reply, request_body};
 use super::tools::{Ending, Toolbox, definitions};
 use super::transcript::{Transcript, clip};
 use crate::command::ApiSettings;
-use crate::executor::{AgentRun, Ended, ExecError, ExitInfo, Outcome, OutputLine, Redactor, write_footer};
+use crate::executor::{AgentRun, Ended, ExecError, ExitInfo, Outcome, OutputLine, write_footer};
 use crate::failure::FailureClass;
+use crate::redact::Redactor;
 use crate::role::Role;
 
 /// Retries of one request: rate limits (each after the delay the server asked for) and

@@ -7,7 +7,8 @@ use std::io::{BufWriter, Write};
 
 use tokio::sync::mpsc;
 
-use crate::executor::{OutputLine, Redactor, Stream};
+use crate::executor::{OutputLine, Stream};
+use crate::redact::Redactor;
 
 /// Longest line written to the log or given to subscribers.
 const MAX_LOG_LINE: usize = 4000;

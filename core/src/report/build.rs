@@ -112,22 +112,14 @@ pub fn build(
             Some(head) => own_commits(&repo, state.and_then(|s| s.base.as_deref()), head, redactor),
             None => Vec::new(),
         };
+        let mut facts = crate::state::WpFacts::of(wp, state);
+        facts.title = clean_line(&facts.title, redactor);
+        facts.reason = facts.reason.map(|r| clean_line(&r, redactor));
         wps.push(ReportWp {
-            id: id.to_string(),
-            title: clean_line(&wp.title, redactor),
-            lane: state.map_or(wp.initial_lane, |s| s.lane),
-            agents: state.map(|s| s.agents_used.clone()).unwrap_or_default(),
-            attempts: state.map_or(0, |s| s.attempts_total),
-            review_cycles: state.map_or(0, |s| s.review_cycle),
-            agent_ms: state.map_or(0, |s| s.agent_ms),
-            cost_usd: state.map_or(0.0, |s| s.cost_usd),
+            facts,
             branch,
             commits,
             landed: state.and_then(|s| s.merged.as_ref()).map(|m| m.commit.clone()),
-            reason: state
-                .filter(|s| matches!(s.lane, Lane::Blocked | Lane::Canceled))
-                .and_then(|s| s.reason.as_deref())
-                .map(|r| clean_line(r, redactor)),
         });
     }
     let run_states = store.recent_run_states(&feature.slug, RUN_EVENTS)?;
@@ -153,7 +145,7 @@ pub fn build(
         rounds: rounds.clone(),
         note: None,
     });
-    let done = wps.iter().filter(|w| w.lane == Lane::Done).count();
+    let done = wps.iter().filter(|w| w.facts.lane == Lane::Done).count();
     let verify_failed = verify.as_ref().is_some_and(|v| !v.passed);
     let outcome = if done == 0 || verify_failed {
         ReportOutcome::Failed
@@ -167,8 +159,8 @@ pub fn build(
         outcome,
         done,
         total: wps.len(),
-        cost_usd: wps.iter().map(|w| w.cost_usd).sum(),
-        agent_ms: wps.iter().map(|w| w.agent_ms).sum(),
+        cost_usd: wps.iter().map(|w| w.facts.cost_usd).sum(),
+        agent_ms: wps.iter().map(|w| w.facts.agent_ms).sum(),
         wps,
         landing,
         verify,

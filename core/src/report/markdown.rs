@@ -52,23 +52,29 @@ pub fn markdown(report: &FeatureReport) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {:.1} s | {} | {} | {} |",
-            wp.id,
-            cell(&wp.title),
-            wp.lane,
-            cell(&wp.agents.join(", ")),
-            wp.attempts,
-            wp.review_cycles,
-            wp.agent_ms as f64 / 1000.0,
-            if wp.cost_usd > 0.0 { format!("${:.4}", wp.cost_usd) } else { "-".into() },
+            wp.facts.id,
+            cell(&wp.facts.title),
+            wp.facts.lane,
+            cell(&wp.facts.agents.join(", ")),
+            wp.facts.attempts,
+            wp.facts.review_cycles,
+            wp.facts.agent_ms as f64 / 1000.0,
+            if wp.facts.cost_usd > 0.0 { format!("${:.4}", wp.facts.cost_usd) } else { "-".into() },
             wp.commits.len(),
             wp.landed.as_deref().map_or_else(|| "-".to_string(), |c| format!("`{}`", short(c))),
         );
     }
-    let blocked: Vec<_> = report.wps.iter().filter(|w| w.reason.is_some()).collect();
+    let blocked: Vec<_> = report.wps.iter().filter(|w| w.facts.reason.is_some()).collect();
     if !blocked.is_empty() {
         let _ = writeln!(md, "\n## Needs a person\n");
         for wp in blocked {
-            let _ = writeln!(md, "- {} ({}): {}", wp.id, wp.lane, cell(wp.reason.as_deref().unwrap_or_default()));
+            let _ = writeln!(
+                md,
+                "- {} ({}): {}",
+                wp.facts.id,
+                wp.facts.lane,
+                cell(wp.facts.reason.as_deref().unwrap_or_default())
+            );
         }
     }
     if !report.resolutions.is_empty() {
@@ -98,7 +104,7 @@ pub fn markdown(report: &FeatureReport) -> String {
     }
     let _ = writeln!(md, "\n## Commits\n");
     for wp in report.wps.iter().filter(|w| !w.commits.is_empty()) {
-        let _ = writeln!(md, "### {}: {}\n", wp.id, cell(&wp.title));
+        let _ = writeln!(md, "### {}: {}\n", wp.facts.id, cell(&wp.facts.title));
         for c in &wp.commits {
             let _ = writeln!(md, "- `{}` {} ({})", short(&c.id), cell(&c.subject), cell(&c.author));
         }

@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use crate::land::{LandingVerification, Resolution};
-use crate::lane::Lane;
 use crate::merge_strategy::MergeStrategy;
 
 /// The feature's overall state.
@@ -33,30 +32,16 @@ pub struct ReportCommit {
 /// One WP in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportWp {
-    /// WP id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Lane.
-    pub lane: Lane,
-    /// Agents that worked on it, in first-use order.
-    pub agents: Vec<String>,
-    /// Agent attempts, all roles.
-    pub attempts: u32,
-    /// Review rejections.
-    pub review_cycles: u32,
-    /// Agent wall time, ms.
-    pub agent_ms: u64,
-    /// Reported cost, USD.
-    pub cost_usd: f64,
+    /// Id, title, lane, agents, attempts, review cycles, time, cost and why it is blocked or
+    /// canceled (title and reason as one clean line each).
+    #[serde(flatten)]
+    pub facts: crate::state::WpFacts,
     /// Its branch.
     pub branch: Option<String>,
     /// Its own commits (base..head), oldest first.
     pub commits: Vec<ReportCommit>,
     /// The commit on the target that holds it, once it landed.
     pub landed: Option<String>,
-    /// Why it is blocked or canceled.
-    pub reason: Option<String>,
 }
 
 /// Where the feature landed, and how the latest merge went.

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::failure::FailureClass;
 use crate::lane::Lane;
-pub use crate::merge_strategy::MergeStrategy;
+use crate::merge_strategy::MergeStrategy;
 use crate::redact::Redactor;
-pub use crate::role::Role;
+use crate::role::Role;
 
 /// Version of the `state.json` format written by this build. Readers refuse other versions
 /// rather than guess.

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use super::error::StateError;
 use super::message::trailers;
 use super::model::{RunState, STATE_FORMAT, WpState};
-use super::packs::Packs;
+use super::odb::Packs;
 
 /// Where an operation reads event objects from: libgit2's object database, and first, when
 /// given, the mapped packs (see `packs`: a board's fast path).

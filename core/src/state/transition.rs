@@ -3,9 +3,10 @@
 //! Pure functions over snapshots, so that the CAS loop can re-validate an event against whatever
 //! tip it finds on each try.
 
-use super::model::{MergeRecord, Owner, Role, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
+use super::model::{MergeRecord, Owner, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
 use crate::lane::Lane;
 use crate::limits::{bounded_text, valid_cost};
+use crate::role::Role;
 
 /// Why an event cannot be applied.
 #[derive(Debug, Clone, PartialEq)]

@@ -129,7 +129,7 @@ async fn attacked(attacks: &str, sandbox: &str) -> (RunSummary, String, tempfile
 }
 
 fn wp01(summary: &RunSummary) -> &kitty_orchestrator::engine::WpSummary {
-    summary.wps.iter().find(|w| w.id == "WP01").unwrap()
+    summary.wps.iter().find(|w| w.facts.id == "WP01").unwrap()
 }
 
 fn attack_lines<'a>(log: &'a str, name: &str) -> Vec<&'a str> {
@@ -153,7 +153,7 @@ async fn a_confined_agent_cannot_delete_truncate_or_rename_any_object() {
     for line in attack_lines(&log, "gc_repository").into_iter().filter(|l| !l.starts_with("prune")) {
         assert!(!line.contains("exit 0"), "{line}\n{log}");
     }
-    assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+    assert_eq!(wp01(&summary).facts.lane, Lane::Done, "{summary:#?}");
     assert_eq!(git(tmp.path(), &["show", &format!("{SLUG}-WP01:WP01.txt")]), "work of WP01\n");
 }
 
@@ -164,7 +164,7 @@ async fn gc_and_repack_in_its_worktree_touch_only_its_own_store_and_its_work_lan
     for line in attack_lines(&log, "gc_own") {
         assert!(line.contains("exit 0"), "gc in its own worktree should work: {line}\n{log}");
     }
-    assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+    assert_eq!(wp01(&summary).facts.lane, Lane::Done, "{summary:#?}");
     assert_eq!(git(tmp.path(), &["show", &format!("{SLUG}-WP01:WP01.txt")]), "work of WP01\n");
     assert!(log.contains("new object(s) taken into the repository; branch moved"), "{log}");
 }
@@ -175,7 +175,7 @@ async fn head_moved_to_main_never_makes_us_commit_on_main() {
         let (summary, log, tmp) = attacked("head_main", mode).await;
         assert!(log.contains("HEAD was left on refs/heads/main; put back on its branch"), "{log}");
         // The work it left is committed on its branch (by us), not on main.
-        assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+        assert_eq!(wp01(&summary).facts.lane, Lane::Done, "{summary:#?}");
         assert_eq!(git(tmp.path(), &["show", &format!("{SLUG}-WP01:WP01-left.txt")]), "left uncommitted\n");
     }
 }
@@ -185,8 +185,8 @@ async fn a_dot_git_file_pointed_at_the_repository_is_put_back_and_blocks_the_wp(
     for mode in ["off", "best_effort"] {
         let (summary, _log, tmp) = attacked("dot_git_main", mode).await;
         let wp = wp01(&summary);
-        assert_eq!(wp.lane, Lane::Blocked, "{summary:#?}");
-        let reason = wp.reason.clone().unwrap_or_default();
+        assert_eq!(wp.facts.lane, Lane::Blocked, "{summary:#?}");
+        let reason = wp.facts.reason.clone().unwrap_or_default();
         assert!(reason.starts_with("security: ") && reason.contains(".git held"), "{reason}");
         let dot_git = std::fs::read_to_string(tmp.path().join(format!(".worktrees/{SLUG}-WP01/.git"))).unwrap();
         assert!(dot_git.contains(&format!("worktrees/{SLUG}-WP01")), "{dot_git}");
@@ -198,8 +198,8 @@ async fn fifos_in_place_of_the_link_files_neither_hang_nor_mislead_us() {
     for mode in ["off", "best_effort"] {
         let (summary, log, _tmp) = attacked("fifo_links", mode).await;
         let wp = wp01(&summary);
-        assert_eq!(wp.lane, Lane::Blocked, "{summary:#?}\n{log}");
-        assert!(wp.reason.as_deref().unwrap_or_default().contains(".git held something unreadable"), "{wp:#?}");
+        assert_eq!(wp.facts.lane, Lane::Blocked, "{summary:#?}\n{log}");
+        assert!(wp.facts.reason.as_deref().unwrap_or_default().contains(".git held something unreadable"), "{wp:#?}");
         if mode == "best_effort" && kitty_orchestrator::sandbox::support().available {
             let head = attack_lines(&log, "fifo_links").into_iter().find(|l| l.contains("fifo at HEAD")).unwrap();
             assert!(head.contains("denied"), "no FIFO may be made in a git directory: {head}");
@@ -218,7 +218,7 @@ async fn a_confined_agent_cannot_signal_the_orchestrator_where_the_kernel_scopes
     for line in attack_lines(&log, "signal_parent") {
         assert!(line.contains("denied"), "{line}\n{log}");
     }
-    assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+    assert_eq!(wp01(&summary).facts.lane, Lane::Done, "{summary:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,14 +244,14 @@ async fn a_confined_agent_cannot_write_hooks_config_or_the_main_checkout() {
             assert!(line.contains("denied"), "{line}\n{log}");
         }
     }
-    assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+    assert_eq!(wp01(&summary).facts.lane, Lane::Done, "{summary:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symlink_in_an_unconfined_agents_store_is_removed_unread() {
     let (summary, log, _tmp) = attacked("store_symlink", "off").await;
     assert!(log.contains("not an object file (removed unread)"), "{log}");
-    assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+    assert_eq!(wp01(&summary).facts.lane, Lane::Done, "{summary:#?}");
 }
 
 /// An earlier WP committed `conf -> <a directory outside>`; the dependent WP's worktree is made
@@ -285,9 +285,9 @@ async fn include_copies_never_write_through_a_committed_symlink() {
     let summary = orch.run("071-links", fast(), no_events(), CancellationToken::new()).await.unwrap();
     assert!(!outside.path().join(".env").exists(), "the user's .env was copied out through the link");
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing was written outside");
-    let wp02 = summary.wps.iter().find(|w| w.id == "WP02").unwrap();
-    assert_eq!(wp02.lane, Lane::Blocked, "{summary:#?}");
-    let reason = wp02.reason.clone().unwrap_or_default();
+    let wp02 = summary.wps.iter().find(|w| w.facts.id == "WP02").unwrap();
+    assert_eq!(wp02.facts.lane, Lane::Blocked, "{summary:#?}");
+    let reason = wp02.facts.reason.clone().unwrap_or_default();
     assert!(reason.contains("conf/.env") && reason.contains("symbolic link"), "{reason}");
 }
 
@@ -309,7 +309,7 @@ async fn a_confined_agent_writes_nothing_under_the_home_directory() {
     assert!(lines.iter().any(|l| l.starts_with("private cache: done")), "{log}");
     assert!(!home.join(".kitty-attack-home").exists() && !home.join(".cache/kitty-attack").exists());
     assert_eq!(home.join(".claude/settings.json").exists(), settings_existed);
-    assert_eq!(wp01(&summary).lane, Lane::Done, "{summary:#?}");
+    assert_eq!(wp01(&summary).facts.lane, Lane::Done, "{summary:#?}");
 }
 
 /// A worktree's own config (read when the repository enables `extensions.worktreeConfig`) can
@@ -320,8 +320,8 @@ async fn a_worktree_config_written_by_an_attempt_is_removed_and_blocks_the_wp() 
     for mode in ["off", "best_effort"] {
         let (summary, _log, tmp) = attacked("worktree_config", mode).await;
         let wp = wp01(&summary);
-        assert_eq!(wp.lane, Lane::Blocked, "{summary:#?}");
-        assert!(wp.reason.as_deref().unwrap_or_default().contains("config.worktree"), "{wp:#?}");
+        assert_eq!(wp.facts.lane, Lane::Blocked, "{summary:#?}");
+        assert!(wp.facts.reason.as_deref().unwrap_or_default().contains("config.worktree"), "{wp:#?}");
         assert!(!tmp.path().join(format!(".git/worktrees/{SLUG}-WP01/config.worktree")).exists());
     }
 }

@@ -55,7 +55,7 @@ async fn the_020_feature_runs_to_done_and_every_branch_holds_its_dependencies() 
             assert!(ok.success(), "{branch} lacks {dep_branch}");
         }
         // Logs of each attempt, and provenance notes on the code.
-        let wp_summary = summary.wps.iter().find(|w| w.id == wp.id.as_str()).unwrap();
+        let wp_summary = summary.wps.iter().find(|w| w.facts.id == wp.id.as_str()).unwrap();
         assert_eq!(wp_summary.logs.len(), 2, "{wp_summary:?}");
         for log in &wp_summary.logs {
             assert!(Path::new(log).exists(), "{log}");
@@ -125,7 +125,7 @@ async fn review_rejection_sends_feedback_to_the_next_implementation() {
         .unwrap();
     assert_eq!(summary.outcome, RunOutcome::Completed);
     let wp = &summary.wps[0];
-    assert_eq!((wp.review_cycles, wp.attempts), (1, 4));
+    assert_eq!((wp.facts.review_cycles, wp.facts.attempts), (1, 4));
     let events: Vec<&'static str> =
         orch.history("030-review", Some("WP01")).unwrap().iter().map(|h| h.state.last_event.name()).collect();
     assert!(events.contains(&"rejected"), "{events:?}");
@@ -175,7 +175,7 @@ async fn verdictless_review_is_a_failed_attempt_and_auth_failure_falls_back() {
             ("rev".to_string(), None),
         ]
     );
-    assert_eq!(summary.wps[0].agents, ["locked-out", "impl", "mute", "rev"]);
+    assert_eq!(summary.wps[0].facts.agents, ["locked-out", "impl", "mute", "rev"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,11 +194,11 @@ async fn exhausted_retries_block_a_wp_while_independent_work_finishes() {
     let (sink, events) = recorder();
     let summary = orch.run("032-blocked", fast(), sink, CancellationToken::new()).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Blocked);
-    let lanes: Vec<(String, Lane)> = summary.wps.iter().map(|w| (w.id.clone(), w.lane)).collect();
+    let lanes: Vec<(String, Lane)> = summary.wps.iter().map(|w| (w.facts.id.clone(), w.facts.lane)).collect();
     assert_eq!(lanes, [("WP01".into(), Lane::Blocked), ("WP02".into(), Lane::Planned), ("WP03".into(), Lane::Done)]);
     let wp01 = &summary.wps[0];
-    assert_eq!(wp01.attempts, 3, "first try + 2 retries");
-    assert!(wp01.reason.as_deref().unwrap().contains("nonzero_exit"), "{:?}", wp01.reason);
+    assert_eq!(wp01.facts.attempts, 3, "first try + 2 retries");
+    assert!(wp01.facts.reason.as_deref().unwrap().contains("nonzero_exit"), "{:?}", wp01.facts.reason);
     {
         let events = events.lock().unwrap();
         assert_eq!(events.iter().filter(|e| matches!(e, Event::RetryScheduled { wp, .. } if wp == "WP01")).count(), 2);
@@ -277,7 +277,7 @@ async fn abort_ends_every_agent_group_and_resume_finishes() {
         orch.run("033-abort", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new()).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
     for wp in &summary.wps {
-        let history = orch.history("033-abort", Some(&wp.id)).unwrap();
+        let history = orch.history("033-abort", Some(&wp.facts.id)).unwrap();
         let attempts: Vec<u32> = history
             .iter()
             .filter_map(|h| {
@@ -440,9 +440,9 @@ async fn a_blocked_attempts_work_is_kept_aside_not_put_on_the_branch() {
         .run("094-blocked", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
         .await
         .unwrap();
-    let wp = summary.wps.iter().find(|w| w.id == "WP01").unwrap();
-    assert_eq!(wp.lane, Lane::Blocked, "{summary:#?}");
-    let reason = wp.reason.clone().unwrap_or_default();
+    let wp = summary.wps.iter().find(|w| w.facts.id == "WP01").unwrap();
+    assert_eq!(wp.facts.lane, Lane::Blocked, "{summary:#?}");
+    let reason = wp.facts.reason.clone().unwrap_or_default();
     assert!(reason.contains("the API key is missing") && reason.contains("kept at refs/kitty/backup/"), "{reason}");
     assert_eq!(git(dir, &["rev-parse", "094-blocked-WP01"]), base, "nothing of the blocked attempt is on the branch");
     let backup = reason.split("kept at ").nth(1).unwrap().trim_end_matches(')').to_string();

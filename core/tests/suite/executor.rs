@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kitty_orchestrator::FailureClass;
-use kitty_orchestrator::agents::{AgentCommand, Delivery, builtin_profiles};
-use kitty_orchestrator::executor::{AgentRun, KittyStatus, Outcome, OutputKind, Verdict, execute, group_members};
-use kitty_orchestrator::state::Role;
+use kitty_orchestrator::agents::builtin_profiles;
+use kitty_orchestrator::command::{AgentCommand, Delivery, OutputKind};
+use kitty_orchestrator::executor::{AgentRun, KittyStatus, Outcome, Verdict, execute, group_members};
+use kitty_orchestrator::role::Role;
 use tokio_util::sync::CancellationToken;
 
 fn fixture(name: &str) -> PathBuf {

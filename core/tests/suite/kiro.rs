@@ -177,13 +177,13 @@ async fn spans(tasks: &str) -> Vec<(String, std::time::Instant, std::time::Insta
     let mut out = Vec::new();
     for wp in ["WP0200", "WP0300"] {
         let start = seen.iter().find_map(|(t, e)| match e {
-            Event::AgentStarted { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => {
+            Event::AgentStarted { wp: w, role: kitty_orchestrator::role::Role::Implementation, .. } if w == wp => {
                 Some(*t)
             }
             _ => None,
         });
         let end = seen.iter().find_map(|(t, e)| match e {
-            Event::AgentFinished { wp: w, role: kitty_orchestrator::state::Role::Implementation, .. } if w == wp => {
+            Event::AgentFinished { wp: w, role: kitty_orchestrator::role::Role::Implementation, .. } if w == wp => {
                 Some(*t)
             }
             _ => None,
@@ -257,7 +257,7 @@ async fn a_failing_verify_line_fails_the_attempt_and_the_retry_passes_it() {
         .iter()
         .filter_map(|e| match &e.event {
             kitty_orchestrator::state::WpEvent::AgentFinished {
-                role: kitty_orchestrator::state::Role::Implementation,
+                role: kitty_orchestrator::role::Role::Implementation,
                 failure,
                 ..
             } => Some(*failure),

@@ -5,6 +5,7 @@
 mod common;
 
 mod attacks;
+mod bindings_agree;
 mod broken_features;
 mod engine;
 mod executor;

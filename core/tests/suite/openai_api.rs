@@ -121,7 +121,7 @@ async fn a_wp_is_implemented_through_tools_and_approved_with_a_verdict() {
     assert_eq!(server.received()[0].request_line, "POST /v1/chat/completions HTTP/1.1");
     // Cost from usage: 3 calls of 100 in + 20 out at $1/$2 per million.
     let wp = &summary.wps[0];
-    assert!((wp.cost_usd - 5.0 * 140.0 / 1e6).abs() < 1e-9, "{wp:#?}");
+    assert!((wp.facts.cost_usd - 5.0 * 140.0 / 1e6).abs() < 1e-9, "{wp:#?}");
 
     // The key is nowhere: not in the logs, the refs' messages, the notes.
     let mut everything = String::new();
@@ -315,7 +315,7 @@ async fn abort_ends_an_attempt_waiting_on_the_model_and_the_wp_stays_resumable()
     let summary = running.await.unwrap().unwrap();
     assert_eq!(summary.outcome, RunOutcome::Aborted, "{summary:#?}");
     assert!(started.elapsed() < Duration::from_secs(10), "the abort took {:?}", started.elapsed());
-    assert_ne!(summary.wps[0].lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
+    assert_ne!(summary.wps[0].facts.lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
 }
 
 /// A server that answers 200 and then streams a body without end (a hostile or broken model

@@ -82,7 +82,7 @@ async fn hostile_review_feedback_never_breaks_the_feature() {
     );
     let summary = run(dir, "101-feedback", cfg).await;
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
-    assert_eq!(summary.wps[0].review_cycles, 1);
+    assert_eq!(summary.wps[0].facts.review_cycles, 1);
     let store = StateStore::open(dir).unwrap();
     let slug = kitty_orchestrator::FeatureSlug::parse("101-feedback").unwrap();
     let history = store.history(&slug, &id("WP01")).unwrap();
@@ -175,7 +175,7 @@ async fn a_failed_setup_never_costs_the_edits_made_since() {
     let cfg = || config(&roles(&head), &[agent("impl", &[]), agent("rev", &[])]);
     let summary = run(dir, "105-setup", cfg()).await;
     assert_eq!(summary.outcome, RunOutcome::Blocked);
-    assert!(summary.wps[0].reason.as_deref().unwrap().contains("setup command `test -e"), "{summary:#?}");
+    assert!(summary.wps[0].facts.reason.as_deref().unwrap().contains("setup command `test -e"), "{summary:#?}");
     let worktree = dir.join(".worktrees/105-setup-WP01");
     std::fs::write(worktree.join("by-hand.txt"), "my fix\n").unwrap();
     std::fs::write(flag, "").unwrap();
@@ -204,8 +204,8 @@ async fn an_attempt_that_adds_nothing_after_a_rejection_is_no_changes() {
     let summary = run(dir, "106-nothing", cfg).await;
     assert_eq!(summary.outcome, RunOutcome::Blocked, "{summary:#?}");
     let wp = &summary.wps[0];
-    assert_eq!(wp.review_cycles, 1, "never resubmitted: {wp:?}");
-    assert!(wp.reason.as_deref().unwrap().contains("last no_changes"), "{wp:?}");
+    assert_eq!(wp.facts.review_cycles, 1, "never resubmitted: {wp:?}");
+    assert!(wp.facts.reason.as_deref().unwrap().contains("last no_changes"), "{wp:?}");
 }
 
 // 5b. What a timed-out attempt left uncommitted goes to a backup ref, not onto the branch.
@@ -248,7 +248,7 @@ async fn a_multi_megabyte_final_result_line_is_parsed() {
     let cfg = config(&roles(""), &[agent("impl", &[("FAKE_RESULT_PAD", "3000000")]), agent("rev", &[])]);
     let summary = run(dir, "109-long", cfg).await;
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:#?}");
-    assert_eq!(summary.wps[0].attempts, 2, "one implementation, one review");
+    assert_eq!(summary.wps[0].facts.attempts, 2, "one implementation, one review");
 }
 
 // 8. A killed agent's index.lock does not block the next attempt, nor a retried WP.
@@ -263,8 +263,8 @@ async fn a_stale_index_lock_is_cleared_after_a_kill_and_on_retry() {
             .replace("output = ", "timeout_seconds = 2\noutput = ");
     let cfg = || config(&roles("max_retries = 1"), &[impl_agent.clone(), agent("rev", &[])]);
     let summary = run(dir, "110-lock", cfg()).await;
-    let wp01 = summary.wps.iter().find(|w| w.id == "WP01").unwrap();
-    assert_eq!(wp01.lane, Lane::Done, "{summary:#?}");
+    let wp01 = summary.wps.iter().find(|w| w.facts.id == "WP01").unwrap();
+    assert_eq!(wp01.facts.lane, Lane::Done, "{summary:#?}");
     assert!(!dir.join(".git/worktrees/110-lock-WP01/index.lock").exists());
     // WP02 fails every attempt and is blocked; a lock left in its worktree is cleared on retry.
     let lock = dir.join(".git/worktrees/110-lock-WP02/index.lock");
@@ -306,7 +306,7 @@ async fn setup_runs_through_the_executor_with_timeouts_and_outside_the_lock() {
     let summary = run(dir, "112-setup-hang", cfg).await;
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(summary.outcome, RunOutcome::Blocked);
-    assert!(summary.wps[0].reason.as_deref().unwrap().contains("timeout"), "{summary:#?}");
+    assert!(summary.wps[0].facts.reason.as_deref().unwrap().contains("timeout"), "{summary:#?}");
     assert_eq!(agents_of("112-setup-hang"), Vec::<i32>::new());
 }
 
@@ -351,7 +351,7 @@ async fn secrets_never_reach_refs_notes_logs_or_events() {
     let opts = RunOptions { output_lines: true, ..fast() };
     let summary = orch.run("114-leak", opts, sink, CancellationToken::new()).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Blocked, "{summary:#?}");
-    let reason = summary.wps[0].reason.clone().unwrap();
+    let reason = summary.wps[0].facts.reason.clone().unwrap();
     assert!(reason.contains("the password is [REDACTED:DB_URL]"), "{reason}");
     let mut written = everything_written(dir);
     written.push_str(&serde_json::to_string(&summary).unwrap());
@@ -451,8 +451,8 @@ async fn an_echoed_prompt_is_never_read_as_the_agents_answer() {
     let cfg = config(&roles("max_retries = 0"), &[agent("impl", &[]), agent("rev", &[("FAKE_MODE", "parrot")])]);
     let summary = run(tmp.path(), "119-parrot-review", cfg).await;
     assert_eq!(summary.outcome, RunOutcome::Blocked, "{summary:#?}");
-    assert!(summary.wps[0].reason.as_deref().unwrap().contains("invalid_output"), "{summary:#?}");
-    assert_eq!(summary.wps[0].review_cycles, 0);
+    assert!(summary.wps[0].facts.reason.as_deref().unwrap().contains("invalid_output"), "{summary:#?}");
+    assert_eq!(summary.wps[0].facts.review_cycles, 0);
 }
 
 // 18. Unclear errors: a typo is feature_not_found, an ill-formed WP id its own error, and one

@@ -80,9 +80,9 @@ async fn an_agent_writes_its_worktree_and_nothing_else() {
     assert_eq!(denied, targets.len(), "{log}");
     assert!(log.lines().any(|l| l.starts_with("[stderr] update-ref") && l.contains(": exit 128")), "{log}");
     // The WP's outcome says what was refused, as the agent reported it.
-    let wp02 = summary.wps.iter().find(|w| w.id == "WP02").unwrap();
+    let wp02 = summary.wps.iter().find(|w| w.facts.id == "WP02").unwrap();
     assert!(wp02.refused.iter().filter(|l| l.contains("Permission denied")).count() >= targets.len(), "{wp02:#?}");
-    let wp01 = summary.wps.iter().find(|w| w.id == "WP01").unwrap();
+    let wp01 = summary.wps.iter().find(|w| w.facts.id == "WP01").unwrap();
     assert!(wp01.refused.is_empty(), "{wp01:#?}");
 }
 
@@ -110,7 +110,7 @@ async fn a_reviewer_that_edits_the_work_is_denied_and_its_review_fails() {
         .unwrap()
         .iter()
         .filter_map(|h| match &h.state.last_event {
-            WpEvent::AgentFinished { agent, failure, role: kitty_orchestrator::state::Role::Review, .. } => {
+            WpEvent::AgentFinished { agent, failure, role: kitty_orchestrator::role::Role::Review, .. } => {
                 Some((agent.clone(), *failure))
             }
             _ => None,
@@ -192,20 +192,20 @@ async fn tampering_is_found_and_put_back(slug: &str, reference: &str, sandbox: &
         assert_eq!(tip, expected, "{reference} moved");
         assert_eq!(git(dir, &["show", &format!("{slug}-WP01:WP01.txt")]), "work of WP01\n");
     }
-    let wp02 = summary.wps.iter().find(|w| w.id == "WP02").unwrap();
+    let wp02 = summary.wps.iter().find(|w| w.facts.id == "WP02").unwrap();
     let log = std::fs::read_to_string(dir.join(format!(".kittify/logs/{slug}/WP02-implementation-1.log"))).unwrap();
     if attack == Attack::Direct && sandbox == "required" {
         // Landlock refused it: nothing moved, nothing to report.
         assert!(log.lines().any(|l| l.starts_with("[stderr] update-ref") && l.contains(": exit 128")), "{log}");
-        assert_eq!(wp02.lane, kitty_orchestrator::Lane::Done, "{summary:#?}");
+        assert_eq!(wp02.facts.lane, kitty_orchestrator::Lane::Done, "{summary:#?}");
         let after = git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/", "refs/tags/"]);
         for line in before.lines() {
             assert!(after.lines().any(|l| l == line), "{line} moved: {after}");
         }
         return;
     }
-    assert_eq!(wp02.lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
-    let reason = wp02.reason.clone().unwrap_or_default();
+    assert_eq!(wp02.facts.lane, kitty_orchestrator::Lane::Blocked, "{summary:#?}");
+    let reason = wp02.facts.reason.clone().unwrap_or_default();
     let expected = match attack {
         Attack::InItsWorktree => "changed what it does not own",
         Attack::Direct => "refs changed outside the orchestrator",
@@ -214,7 +214,7 @@ async fn tampering_is_found_and_put_back(slug: &str, reference: &str, sandbox: &
     assert!(reason.contains(reference), "the reason names the ref: {reason}");
     assert!(reason.contains("is kept at refs/kitty/quarantine/"), "{reason}");
     // WP01 is untouched: done (its chain readable again), its branch where its agent left it.
-    assert_eq!(summary.wps.iter().find(|w| w.id == "WP01").unwrap().lane, kitty_orchestrator::Lane::Done);
+    assert_eq!(summary.wps.iter().find(|w| w.facts.id == "WP01").unwrap().facts.lane, kitty_orchestrator::Lane::Done);
     assert!(summary.corrupt.is_empty(), "{:?}", summary.corrupt);
     let kept =
         git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", &format!("refs/kitty/quarantine/{slug}/")]);

@@ -1,8 +1,9 @@
 //! The git state store against real repositories, checked with the git binary.
 
 use crate::common::{assert_fsck_clean, feature, git, lock_files, repo};
+use kitty_orchestrator::role::Role;
 use kitty_orchestrator::state::{
-    Actor, Append, Owner, Role, RunEvent, RunStatus, StateError, StateStore, WpEvent, run_ref, wp_ref,
+    Actor, Append, Owner, RunEvent, RunStatus, StateError, StateStore, WpEvent, run_ref, wp_ref,
 };
 use kitty_orchestrator::{FailureClass, Lane, WpId};
 

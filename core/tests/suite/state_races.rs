@@ -10,7 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use crate::common::{assert_fsck_clean, flat_feature, lock_files, repo};
-use kitty_orchestrator::state::{Append, Owner, Role, StateStore, WpEvent, this_host};
+use kitty_orchestrator::role::Role;
+use kitty_orchestrator::state::{Append, Owner, StateStore, WpEvent, this_host};
 use kitty_orchestrator::{FeatureSlug, Lane, WpId};
 
 const ROUNDS: usize = 200;

@@ -18,7 +18,7 @@ fn all_codes() -> BTreeSet<String> {
 
 /// The codes in the README's error table (rows "| `code` | … |" after "| code | meaning").
 fn readme_codes() -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/errors.md")).unwrap();
     let table = readme.split("| code | meaning |").nth(1).expect("the README has an error-code table");
     table
         .lines()
@@ -38,27 +38,103 @@ fn typings_codes() -> BTreeSet<String> {
 
 #[test]
 fn error_codes_agree_across_core_readme_and_typings() {
-    assert_eq!(readme_codes(), all_codes(), "README.md's error-code table");
+    assert_eq!(readme_codes(), all_codes(), "docs/errors.md's error-code table");
     assert_eq!(typings_codes(), all_codes(), "lib/index.d.ts's ErrorCode union");
 }
 
-/// Names re-exported at the crate root (`pub use module::{A, b};` in lib.rs), by the module they
-/// come from: `crate::Error` is a reference to `error`.
-fn root_exports(src: &Path) -> BTreeMap<String, String> {
-    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
-    let mut out = BTreeMap::new();
-    for statement in lib.split(';') {
-        let Some(rest) = statement.trim().strip_prefix("pub use ") else { continue };
-        let Some((module, names)) = rest.split_once("::") else { continue };
-        for name in names.trim_matches(|c| c == '{' || c == '}').split(',') {
-            out.insert(name.trim().to_string(), module.trim().to_string());
+/// A module's path within its crate: `["engine", "merge", "land"]` for `engine/merge/land.rs`,
+/// `["engine", "merge"]` for `engine/merge/mod.rs`, `[]` for `lib.rs`/`main.rs`.
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut path: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if matches!(path.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        path.pop();
+    }
+    path
+}
+
+/// A file's code: no comments, no `#[cfg(test)] mod tests` (tests may use anything).
+fn code_of(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+    text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Every module path a file's code names (`crate::a::b`, `super::x`, `self::y`, and each name of
+/// `super::{a, b}`), resolved against the file's own module path.
+fn references(code: &str, at: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let bytes = code.as_bytes();
+    for root in ["crate::", "super::", "self::"] {
+        for (i, _) in code.match_indices(root) {
+            if i > 0 && (is_ident(bytes[i - 1] as char) || bytes[i - 1] == b':') {
+                continue;
+            }
+            // The `a::b::c` chain, then an optional `{x, y}` group.
+            let mut parts: Vec<String> = vec![root.trim_end_matches(':').to_string()];
+            let mut rest = &code[i + root.len()..];
+            let mut group = Vec::new();
+            loop {
+                if let Some(inner) = rest.strip_prefix('{') {
+                    let inner = &inner[..inner.find('}').unwrap_or(inner.len())];
+                    group = inner
+                        .split(',')
+                        .map(|n| {
+                            n.trim().split("::").next().unwrap_or_default().split(" as ").next().unwrap_or_default()
+                        })
+                        .filter(|n| !n.is_empty() && *n != "self")
+                        .map(str::to_string)
+                        .collect();
+                    break;
+                }
+                let name: String = rest.chars().take_while(|c| is_ident(*c)).collect();
+                if name.is_empty() {
+                    break;
+                }
+                rest = &rest[name.len()..];
+                parts.push(name);
+                match rest.strip_prefix("::") {
+                    Some(after) => rest = after,
+                    None => break,
+                }
+            }
+            let resolve = |parts: &[String]| -> Vec<String> {
+                if parts[0] == "crate" {
+                    return parts[1..].to_vec();
+                }
+                let mut base = at.to_vec();
+                let mut i = 0;
+                while i < parts.len() && (parts[i] == "super" || parts[i] == "self") {
+                    if parts[i] == "super" {
+                        base.pop();
+                    }
+                    i += 1;
+                }
+                base.extend_from_slice(&parts[i..]);
+                base
+            };
+            if group.is_empty() {
+                out.push(resolve(&parts));
+            } else {
+                for name in group {
+                    let mut with = parts.clone();
+                    with.push(name);
+                    out.push(resolve(&with));
+                }
+            }
         }
     }
     out
 }
 
-/// `crate::…` references of every file under `src/<module>…`, by top-level module.
-fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+/// For every folder of a crate (its root included), which of its child modules name which:
+/// `folder → child → children it imports`. A name a folder's `mod.rs` (or `lib.rs`) re-exports
+/// counts as the child it comes from.
+fn module_graphs(src: &Path) -> BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             if entry.path().is_dir() {
@@ -68,38 +144,86 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             }
         }
     }
-    let exports = root_exports(src);
     let mut files = Vec::new();
     walk(src, &mut files);
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in files {
-        let rel = file.strip_prefix(src).unwrap();
-        let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
-        let module = first.trim_end_matches(".rs").to_string();
-        if module == "lib" || module == "main" {
-            continue;
+    let mut children: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    let mut exports: BTreeMap<Vec<String>, BTreeMap<String, String>> = BTreeMap::new();
+    for file in &files {
+        let path = module_path(src, file);
+        if let Some((last, folder)) = path.split_last() {
+            children.entry(folder.to_vec()).or_default().insert(last.clone());
         }
-        let text = std::fs::read_to_string(&file).unwrap();
-        // Only code: doc comments may name other modules freely.
-        let code: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
-        let code = code.join("\n");
-        let deps = graph.entry(module.clone()).or_default();
-        for part in code.split("crate::").skip(1) {
-            let name: String = part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-            let target = exports.get(&name).cloned().unwrap_or(name);
-            if !target.is_empty() && target != module {
-                deps.insert(target);
+        let name = file.file_name().unwrap().to_string_lossy();
+        if name == "mod.rs" || name == "lib.rs" {
+            let code = code_of(file);
+            for statement in code.split(';') {
+                let statement = statement.trim();
+                let Some(rest) =
+                    ["pub use ", "pub(crate) use ", "pub(super) use "].iter().find_map(|p| statement.strip_prefix(p))
+                else {
+                    continue;
+                };
+                let Some((child, names)) = rest.split_once("::") else { continue };
+                for name in names.trim_matches(|c: char| c == '{' || c == '}' || c.is_whitespace()).split(',') {
+                    let name = name.trim().rsplit(" as ").next().unwrap_or_default().trim();
+                    if !name.is_empty() {
+                        exports.entry(path.clone()).or_default().insert(name.to_string(), child.trim().to_string());
+                    }
+                }
             }
         }
     }
-    graph
+    let mut graphs: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for file in &files {
+        let from = module_path(src, file);
+        for to in references(&code_of(file), &from) {
+            let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+            if common >= from.len() || common >= to.len() {
+                continue;
+            }
+            let folder = from[..common].to_vec();
+            let (a, named) = (&from[common], &to[common]);
+            let b = if children.get(&folder).is_some_and(|c| c.contains(named)) {
+                named.clone()
+            } else if let Some(child) = exports.get(&folder).and_then(|e| e.get(named)) {
+                child.clone()
+            } else {
+                continue;
+            };
+            if *a != b {
+                graphs.entry(folder).or_default().entry(a.clone()).or_default().insert(b);
+            }
+        }
+    }
+    graphs
 }
 
 #[test]
 fn modules_import_one_another_one_way_only() {
     for crate_src in ["core/src", "cli/src", "bindings-python/src", "bindings-node/src"] {
-        assert_acyclic(crate_src, &module_graph(&root().join(crate_src)));
+        for (folder, graph) in module_graphs(&root().join(crate_src)) {
+            let place =
+                if folder.is_empty() { crate_src.to_string() } else { format!("{crate_src}/{}", folder.join("/")) };
+            assert_acyclic(&place, &graph);
+        }
     }
+}
+
+#[test]
+fn the_import_check_sees_a_planted_circle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path();
+    std::fs::create_dir_all(src.join("room")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod room;\n").unwrap();
+    std::fs::write(src.join("room/mod.rs"), "mod a;\nmod b;\npub use a::Alpha;\n").unwrap();
+    std::fs::write(src.join("room/a.rs"), "use super::b::Beta;\npub struct Alpha;\n").unwrap();
+    std::fs::write(src.join("room/b.rs"), "pub struct Beta(crate::room::Alpha);\n").unwrap();
+    let graphs = module_graphs(src);
+    let room = &graphs[&vec!["room".to_string()]];
+    assert_eq!(room["a"], BTreeSet::from(["b".to_string()]));
+    assert_eq!(room["b"], BTreeSet::from(["a".to_string()]), "a re-export counts as its module");
+    let found = std::panic::catch_unwind(|| assert_acyclic("planted", room));
+    assert!(found.is_err(), "the circle a -> b -> a is found");
 }
 
 fn assert_acyclic(crate_src: &str, graph: &BTreeMap<String, BTreeSet<String>>) {
@@ -154,4 +278,23 @@ fn every_module_is_in_the_architecture_map() {
     }
     missing.sort();
     assert!(missing.is_empty(), "modules missing from ARCHITECTURE.md's code map: {missing:?}");
+}
+
+/// The folders' `mod.rs` hold docs, `mod` lines and re-exports only: the code is in files named
+/// for what they hold.
+#[test]
+fn mod_files_hold_only_docs_mods_and_reexports() {
+    let mut offenders = Vec::new();
+    for folder in ["engine", "state", "agents", "config", "feature", "executor", "worktree"] {
+        let path = root().join("core/src").join(folder).join("mod.rs");
+        let code = code_of(&path);
+        for statement in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let statement = statement.trim_start_matches("#[cfg(test)]").trim();
+            let allowed = ["mod ", "pub mod ", "pub(crate) mod ", "pub use ", "pub(crate) use ", "pub(super) use "];
+            if !allowed.iter().any(|p| statement.starts_with(p)) {
+                offenders.push(format!("core/src/{folder}/mod.rs: `{}`", statement.lines().next().unwrap_or_default()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "code in a mod.rs (move it to a file named for it):\n{}", offenders.join("\n"));
 }

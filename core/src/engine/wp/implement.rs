@@ -6,9 +6,9 @@ use std::path::Path;
 
 use super::attempts::{Attempt, Ran, attempts, blocked_for_tampering, finish, note_in_log, run_agent};
 use super::{block, ready_worktree};
-use crate::engine::EngineError;
 use crate::engine::ctx::Ctx;
 use crate::engine::prompt;
+use crate::error::EngineError;
 use crate::executor::{KittyStatus, Outcome};
 use crate::failure::FailureClass;
 use crate::feature::WorkPackage;

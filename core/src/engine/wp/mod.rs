@@ -9,10 +9,10 @@ mod review;
 
 use std::sync::Arc;
 
-use super::EngineError;
 use super::commands::{self, Setup};
 use super::ctx::Ctx;
 use super::events::Event;
+use crate::error::EngineError;
 use crate::feature::WorkPackage;
 use crate::ids::WpId;
 use crate::lane::Lane;

@@ -12,9 +12,6 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository};
 
-use super::{StateError, StateStore, run_ref};
-use crate::ids::FeatureSlug;
-
 /// Loose objects of the chains, stopping on each chain at the first event already packed (an
 /// earlier run's end packed everything before it). The tips' objects come first, each tip's
 /// commit, tree and `state.json` side by side, then the older events: a board reads only the
@@ -107,42 +104,29 @@ fn sync(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(path)?.sync_all()
 }
 
-impl StateStore {
-    /// Moves the loose event objects of `feature`'s chains (its WPs' and its run's) into one new
-    /// pack; returns how many objects it packed (0: nothing loose). Refs are untouched.
-    pub fn pack_objects(&self, feature: &FeatureSlug) -> Result<usize, StateError> {
-        let repo = self.pooled()?;
-        let git = |what: &str| StateError::git(format!("{what} the state objects of {feature}"));
-        let prefix = format!("refs/kitty/wp/{feature}/*");
-        let mut tips: Vec<Oid> = Vec::new();
-        for reference in repo.references_glob(&prefix).map_err(git("listing"))?.flatten() {
-            tips.extend(reference.target());
-        }
-        tips.extend(Self::tip(&repo, &run_ref(feature))?);
-        let objects = super::loose::objects_dir(&self.common_dir);
-        let found = loose_objects(&repo, &objects, &tips);
-        if found.is_empty() {
-            return Ok(0);
-        }
-        let odb = repo.odb().map_err(git("opening the object database of"))?;
-        let ids: Vec<Oid> = found.iter().map(|(id, _)| *id).collect();
-        let name = write_pack(&odb, &odb, &ids, |_, _, _| Ok(())).map_err(|err| StateError::Corrupt {
-            reference: prefix.clone(),
-            why: format!("could not write a pack of its state objects: {err}; the loose objects are kept"),
-        })?;
-        let pack_dir = objects.join("pack");
-        for file in [format!("pack-{name}.pack"), format!("pack-{name}.idx")] {
-            sync(&pack_dir.join(&file)).map_err(|err| StateError::Corrupt {
-                reference: prefix.clone(),
-                why: format!("could not sync {}: {err}; the loose objects are kept", pack_dir.join(file).display()),
-            })?;
-        }
-        // A directory fsync is best effort (not every filesystem allows it).
-        let _ = sync(&pack_dir);
-        for (_, path) in &found {
-            let _ = std::fs::remove_file(path);
-        }
-        tracing::debug!(%feature, objects = found.len(), pack = %name, "packed the state objects");
-        Ok(found.len())
+/// Packs the loose objects of the chains at `tips` (see [`loose_objects`]) into one new pack,
+/// synced, then removes the loose copies; returns how many it packed (0: nothing loose). The
+/// error says what failed; the loose objects are kept then.
+pub(in crate::state) fn pack_chains(repo: &Repository, objects: &Path, tips: &[Oid]) -> Result<usize, String> {
+    let found = loose_objects(repo, objects, tips);
+    if found.is_empty() {
+        return Ok(0);
     }
+    let odb = repo.odb().map_err(|err| format!("could not open the object database: {err}"))?;
+    let ids: Vec<Oid> = found.iter().map(|(id, _)| *id).collect();
+    let name = write_pack(&odb, &odb, &ids, |_, _, _| Ok(()))
+        .map_err(|err| format!("could not write a pack of its state objects: {err}; the loose objects are kept"))?;
+    let pack_dir = objects.join("pack");
+    for file in [format!("pack-{name}.pack"), format!("pack-{name}.idx")] {
+        sync(&pack_dir.join(&file)).map_err(|err| {
+            format!("could not sync {}: {err}; the loose objects are kept", pack_dir.join(file).display())
+        })?;
+    }
+    // A directory fsync is best effort (not every filesystem allows it).
+    let _ = sync(&pack_dir);
+    for (_, path) in &found {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::debug!(objects = found.len(), pack = %name, "packed the state objects");
+    Ok(found.len())
 }

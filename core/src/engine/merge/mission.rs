@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::off_thread;
-use super::merge::Landing;
-use super::merge_report::{MergeOutcome, MergeReport};
-use super::orchestrator::{Orchestrator, redactor_for};
+use super::land::Landing;
+use crate::engine::blocking::off_thread;
+use crate::engine::orchestrator::{Orchestrator, redactor_for};
+use crate::engine::reports::{MergeOutcome, MergeReport};
 use crate::land::{LandError, Step, StepAction};
 use crate::lane::Lane;
-use crate::state::{Append, MergeStrategy, WpEvent};
+use crate::merge_strategy::MergeStrategy;
+use crate::state::{Append, WpEvent};
 
 /// The longest `spec-kitty merge` may take.
 const MERGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);

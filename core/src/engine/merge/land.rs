@@ -10,15 +10,16 @@ use std::sync::{Arc, Mutex};
 use git2::Oid;
 use tokio_util::sync::CancellationToken;
 
-use super::ctx::{Ctx, off_thread};
-use super::events::{Event, EventSink};
-use super::merge_options::MergeOptions;
-use super::merge_report::{MergeOutcome, MergeReport, PushError};
-use super::merge_resolve::resolve_conflict;
-use super::merge_verify::verify_and_fix;
-use super::options::RunOptions;
-use super::orchestrator::{Orchestrator, redactor_for};
-use super::roster::Roster;
+use super::options::MergeOptions;
+use super::resolve::resolve_conflict;
+use super::verify::verify_and_fix;
+use crate::engine::blocking::off_thread;
+use crate::engine::ctx::Ctx;
+use crate::engine::events::{Event, EventSink};
+use crate::engine::options::RunOptions;
+use crate::engine::orchestrator::{Orchestrator, redactor_for};
+use crate::engine::reports::{MergeOutcome, MergeReport, PushError};
+use crate::engine::roster::Roster;
 use crate::feature::Feature;
 use crate::ids::WpId;
 use crate::land::{self, Authors, Integration, LandError, Plan, PlanInput};
@@ -59,7 +60,7 @@ impl Orchestrator {
         let _lock = if opts.dry_run { None } else { Some(self.store.lock_run(&feature.slug, &owner)?) };
         if cancel.is_cancelled() {
             let why = format!("the merge of {} was aborted before it began", feature.slug);
-            return Err(super::EngineError::Aborted(why).into());
+            return Err(crate::error::EngineError::Aborted(why).into());
         }
         // A landing a killed merge left half done is finished or undone first (said in a line).
         let settled = if opts.dry_run { Vec::new() } else { land::recover(&self.store.repo()?) };
@@ -200,7 +201,7 @@ impl Orchestrator {
     ) -> MergeReport {
         report.report = self.report_for(&landing.feature).ok();
         if landing.opts.pr || self.config.auto_pr {
-            let opts = super::PrOptions { remote: None, head: Some(landing.target.clone()), base: None };
+            let opts = crate::engine::PrOptions { remote: None, head: Some(landing.target.clone()), base: None };
             match self.pull_request(landing.feature.slug.as_str(), opts, cancel.clone()).await {
                 Ok(pr) => {
                     report.pushed = Some(pr.pushed.clone());
@@ -213,7 +214,7 @@ impl Orchestrator {
         if !(landing.opts.push || self.config.auto_push) {
             return report;
         }
-        let opts = super::PushOptions { remote: None, branch: Some(landing.target.clone()), branches: false };
+        let opts = crate::engine::PushOptions { remote: None, branch: Some(landing.target.clone()), branches: false };
         match self.push(landing.feature.slug.as_str(), opts, cancel.clone()).await {
             Ok(pushed) => report.pushed = Some(pushed),
             Err(err) => report.push_error = Some(PushError { code: err.code(), message: err.to_string() }),
@@ -337,7 +338,7 @@ impl Orchestrator {
         let actor = crate::state::Actor { name: "kitty-orchestrator merge".into(), email: "merge@kitty.local".into() };
         let mut not_done = Vec::new();
         for m in moved {
-            let id = WpId::parse(&m.wp).map_err(|why| super::EngineError::Internal(why.to_string()))?;
+            let id = WpId::parse(&m.wp).map_err(|why| crate::error::EngineError::Internal(why.to_string()))?;
             let reason = format!(
                 "its branch {} moved after review approved {}: {} is reviewed again",
                 m.branch, m.approved, m.tip

@@ -7,10 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::commands::command_run;
-use super::ctx::{Ctx, off_thread};
-use super::events::Event;
-use super::prompt;
+use crate::engine::blocking::off_thread;
+use crate::engine::commands::command_run;
+use crate::engine::ctx::Ctx;
+use crate::engine::events::Event;
+use crate::engine::prompt;
 use crate::executor::{AgentRun, Outcome, execute};
 use crate::failure::FailureClass;
 use crate::land::{LandingVerification, VerifyRound};
@@ -208,7 +209,7 @@ pub(super) async fn run_merge_agent(
     let spec = ctx.roster.spec(agent).expect("roster agents have specs");
     let cwd = tree.path.as_path();
     let store = ctx.worktrees.integration_quarantine(tree);
-    let mut sandbox = super::confine::for_attempt(ctx, Role::Implementation, agent, cwd, Some(store))?;
+    let mut sandbox = crate::engine::confine::for_attempt(ctx, Role::Implementation, agent, cwd, Some(store))?;
     let mut command = spec.command(Role::Implementation).clone();
     command.env.extend(sandbox.env.iter().cloned());
     if sandbox.confined {
@@ -249,7 +250,7 @@ pub(super) async fn run_merge_agent(
     let mut outcome = outcome.map_err(|e| crate::Error::Io { path: e.path, source: e.source })?;
     let concluded = sandbox.conclude(ctx)?;
     let what = format!("{agent}'s merge round {round}");
-    if let Some(why) = concluded.as_ref().and_then(|done| super::ref_guard::private_moves(ctx, &what, done)) {
+    if let Some(why) = concluded.as_ref().and_then(|done| crate::engine::ref_guard::private_moves(ctx, &what, done)) {
         outcome.failure = Some(FailureClass::RefTampering);
         outcome.result.error = Some(why);
     }

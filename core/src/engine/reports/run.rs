@@ -23,24 +23,9 @@ pub enum RunOutcome {
 /// One WP in the summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct WpSummary {
-    /// WP id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Lane at the end.
-    pub lane: Lane,
-    /// Agents that worked on it.
-    pub agents: Vec<String>,
-    /// Agent attempts (all roles, all runs).
-    pub attempts: u32,
-    /// Review rejections.
-    pub review_cycles: u32,
-    /// Agent wall time, ms.
-    pub agent_ms: u64,
-    /// Reported cost, USD.
-    pub cost_usd: f64,
-    /// Why it is blocked/canceled, if it is.
-    pub reason: Option<String>,
+    /// Id, title, lane at the end, agents, attempts, review cycles, time, cost, reason.
+    #[serde(flatten)]
+    pub facts: crate::state::WpFacts,
     /// Branch head.
     pub head: Option<String>,
     /// Logs written in this run.
@@ -62,7 +47,7 @@ pub struct WpSummary {
     pub worktree_recycled_to: Option<String>,
 }
 
-pub use crate::state::CorruptState;
+use crate::state::CorruptState;
 
 /// The result of the final verification command.
 #[derive(Debug, Clone, Serialize)]
@@ -127,10 +112,11 @@ impl RunSummary {
         let mut summary = Self::from_states(feature, run_id, &board.states, logs, aborted, duration_ms);
         summary.corrupt = board.corrupt.clone();
         for wp in &mut summary.wps {
-            if wp.reason.is_none()
-                && let Some(corrupt) = board.corrupt.iter().find(|c| c.reference.ends_with(&format!("/{}", wp.id)))
+            if wp.facts.reason.is_none()
+                && let Some(corrupt) =
+                    board.corrupt.iter().find(|c| c.reference.ends_with(&format!("/{}", wp.facts.id)))
             {
-                wp.reason = Some(format!("state cannot be read: {}", corrupt.why));
+                wp.facts.reason = Some(format!("state cannot be read: {}", corrupt.why));
             }
         }
         summary
@@ -151,17 +137,7 @@ impl RunSummary {
             .map(|wp| {
                 let state = states.get(&wp.id);
                 WpSummary {
-                    id: wp.id.to_string(),
-                    title: wp.title.clone(),
-                    lane: state.map_or(wp.initial_lane, |s| s.lane),
-                    agents: state.map(|s| s.agents_used.clone()).unwrap_or_default(),
-                    attempts: state.map_or(0, |s| s.attempts_total),
-                    review_cycles: state.map_or(0, |s| s.review_cycle),
-                    agent_ms: state.map_or(0, |s| s.agent_ms),
-                    cost_usd: state.map_or(0.0, |s| s.cost_usd),
-                    reason: state.and_then(|s| {
-                        if matches!(s.lane, Lane::Blocked | Lane::Canceled) { s.reason.clone() } else { None }
-                    }),
+                    facts: crate::state::WpFacts::of(wp, state),
                     head: state.and_then(|s| s.head.clone()),
                     logs: logs.get(wp.id.as_str()).cloned().unwrap_or_default(),
                     owner: state.and_then(|s| s.owner.as_ref()).filter(|o| o.run_id != run_id).map(ToString::to_string),
@@ -174,7 +150,7 @@ impl RunSummary {
                 }
             })
             .collect();
-        let count = |lane: Lane| wps.iter().filter(|w| w.lane == lane).count();
+        let count = |lane: Lane| wps.iter().filter(|w| w.facts.lane == lane).count();
         let done = count(Lane::Done);
         let blocked = count(Lane::Blocked);
         let remaining = wps.len() - done - blocked - count(Lane::Canceled);
@@ -189,7 +165,7 @@ impl RunSummary {
             feature: feature.slug.to_string(),
             run_id: run_id.to_string(),
             outcome,
-            cost_usd: wps.iter().map(|w| w.cost_usd).sum(),
+            cost_usd: wps.iter().map(|w| w.facts.cost_usd).sum(),
             wps,
             done,
             blocked,

@@ -4,32 +4,12 @@
 //! first, so no commit becomes unreachable.
 
 use git2::{BranchType, Oid};
-use serde::Serialize;
 
-use super::orchestrator::Orchestrator;
 use crate::config::Cleanup;
+use crate::engine::orchestrator::Orchestrator;
+use crate::engine::reports::Cleaned;
 use crate::ids::{FeatureSlug, WpId};
 use crate::worktree::WorktreeManager;
-
-/// What cleaning up did for one WP.
-#[derive(Debug, Clone, Serialize)]
-pub struct Cleaned {
-    /// The WP.
-    pub wp: String,
-    /// Its worktree was removed.
-    pub worktree_removed: bool,
-    /// The backup ref its uncommitted work was saved to, if it had any.
-    pub backup: Option<String>,
-    /// Its branch was deleted.
-    pub branch_deleted: bool,
-    /// Where the branch's tip is kept, when the target does not contain it.
-    pub kept_as: Option<String>,
-    /// Why something was left (a branch checked out elsewhere, an error).
-    pub note: Option<String>,
-    /// What git ignored in the removed worktree, and what became of each path (saved in
-    /// `backup`, moved aside, or dropped as build output or over the size cap).
-    pub ignored: Vec<crate::worktree::IgnoredPath>,
-}
 
 /// `refs/kitty/landed/<feature>/<WP>`.
 pub fn landed_ref(feature: &FeatureSlug, wp: &WpId) -> String {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
-use crate::ids::check_ref_component;
+use crate::ids::BranchName;
 use crate::merge_strategy::MergeStrategy;
 
 /// Per-merge choices. As data (the bindings, `--json` tools): these snake_case keys, every one
@@ -43,11 +43,10 @@ impl MergeOptions {
     /// Checks the values; the error names the option.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(branch) = &self.into {
-            let bad = branch.split('/').find_map(|part| check_ref_component(part).err());
-            if let Some(why) =
-                bad.or_else(|| branch.starts_with("refs/").then(|| "give a branch name, not a ref".into()))
-            {
-                return Err(invalid("into", format!("`{branch}` is not a valid branch name: {why}")));
+            BranchName::parse(branch).map_err(|why| invalid("into", why))?;
+            if branch.starts_with("refs/") {
+                let why = format!("`{branch}` is not a valid branch name: give a branch name, not a ref");
+                return Err(invalid("into", why));
             }
         }
         Ok(())
@@ -56,11 +55,7 @@ impl MergeOptions {
     /// Options from JSON-shaped data, as the bindings pass them; an unknown key or a value of
     /// the wrong type is an error naming the key.
     pub fn from_json(value: &serde_json::Value) -> Result<MergeOptions, ConfigError> {
-        let opts: MergeOptions = serde_path_to_error::deserialize(value).map_err(|err| {
-            let key = err.path().to_string();
-            let message = err.inner().to_string();
-            invalid(&crate::config::unknown_field(&message).unwrap_or(key), message)
-        })?;
+        let opts: MergeOptions = crate::config::options_from_json(value, "merge options")?;
         opts.validate()?;
         Ok(opts)
     }

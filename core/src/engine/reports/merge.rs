@@ -57,7 +57,7 @@ pub struct MergeReport {
     /// The feature's report after the merge (not for a dry run).
     pub report: Option<crate::report::FeatureReport>,
     /// What was cleaned up after landing (`cleanup`).
-    pub cleanup: Vec<super::Cleaned>,
+    pub cleanup: Vec<Cleaned>,
     /// The pull request opened or updated afterwards (`pr`, `auto_pr`).
     pub pull_request: Option<crate::forge::PrReport>,
     /// Why the pull request afterwards failed (the landing stands).
@@ -83,4 +83,24 @@ impl MergeReport {
     pub fn merged(&self) -> Vec<&WpId> {
         self.steps.iter().filter(|s| s.action == StepAction::Merge).map(|s| &s.wp).collect()
     }
+}
+
+/// What cleaning up did for one WP.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cleaned {
+    /// The WP.
+    pub wp: String,
+    /// Its worktree was removed.
+    pub worktree_removed: bool,
+    /// The backup ref its uncommitted work was saved to, if it had any.
+    pub backup: Option<String>,
+    /// Its branch was deleted.
+    pub branch_deleted: bool,
+    /// Where the branch's tip is kept, when the target does not contain it.
+    pub kept_as: Option<String>,
+    /// Why something was left (a branch checked out elsewhere, an error).
+    pub note: Option<String>,
+    /// What git ignored in the removed worktree, and what became of each path (saved in
+    /// `backup`, moved aside, or dropped as build output or over the size cap).
+    pub ignored: Vec<crate::worktree::IgnoredPath>,
 }

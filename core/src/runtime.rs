@@ -1,14 +1,15 @@
-//! The one tokio runtime of this process's Python binding, made on first use and made again in a
-//! child after `fork()`: a runtime's worker threads do not survive a fork, and using the parent's
-//! would hang. Agents are started from its worker threads, which live as long as it does (their
-//! parent-death signal follows the thread that started them).
+//! The one tokio runtime of a process that embeds the library (the Python module, the Node
+//! addon), made on first use and made again in a child after `fork()`: a runtime's worker threads
+//! do not survive a fork, and using the parent's would hang. Agents are started from its worker
+//! threads, which live as long as it does (their parent-death signal follows the thread that
+//! started them). The CLI and Rust users run their own runtime.
 
 use std::sync::{Arc, Mutex};
 
 static RUNTIME: Mutex<Option<(u32, Arc<tokio::runtime::Runtime>)>> = Mutex::new(None);
 
 /// The runtime, for this process.
-pub fn runtime() -> std::io::Result<Arc<tokio::runtime::Runtime>> {
+pub fn shared() -> std::io::Result<Arc<tokio::runtime::Runtime>> {
     let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
     let pid = std::process::id();
     if let Some((owner, rt)) = slot.as_ref() {

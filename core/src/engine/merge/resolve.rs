@@ -4,10 +4,11 @@
 //! left in any conflicted path — before the WP's landing commit is made from it. Recorded on the
 //! run chain; a conflict no agent resolves stops the merge with nothing changed.
 
-use super::ctx::{Ctx, off_thread};
-use super::events::Event;
-use super::merge_verify::{logs_dir, run_merge_agent};
-use super::prompt;
+use super::verify::{logs_dir, run_merge_agent};
+use crate::engine::blocking::off_thread;
+use crate::engine::ctx::Ctx;
+use crate::engine::events::Event;
+use crate::engine::prompt;
 use crate::failure::FailureClass;
 use crate::land::{self, Authors, LandError, Plan, Resolution, Stopped, Unresolved};
 use crate::merge_strategy::MergeStrategy;
@@ -59,7 +60,9 @@ pub(super) async fn resolve_conflict(
                 run_merge_agent(ctx, agent, attempt, tree, step.wp.as_str(), text.clone(), log.clone()).await?;
             let log = log.display().to_string();
             if outcome.cancelled {
-                return Err(super::EngineError::Aborted(format!("the merge of {} was aborted", feature.slug)).into());
+                return Err(
+                    crate::error::EngineError::Aborted(format!("the merge of {} was aborted", feature.slug)).into()
+                );
             }
             if outcome.failure == Some(FailureClass::RefTampering) {
                 last = Tried::Failed { why: outcome.result.error.clone().unwrap_or_default(), log };
