@@ -169,7 +169,13 @@ output = "stream-json"
 
 
 def cli() -> str:
-    return str(Path(__file__).resolve().parents[2] / "target" / "debug" / "kitty-orchestrator")
+    """The CLI the Rust tests built: under target/<triple>/ when the test command set one."""
+    target = Path(__file__).resolve().parents[2] / "target"
+    triple = os.environ.get("CARGO_BUILD_TARGET")
+    for build in ([target / triple / "debug"] if triple else []) + [target / "debug"]:
+        if (build / "kitty-orchestrator").is_file():
+            return str(build / "kitty-orchestrator")
+    raise AssertionError(f"no kitty-orchestrator binary under {target}: run `cargo build -p kitty-orchestrator-cli`")
 
 
 def test_orchestrate_is_a_drop_in_for_spec_kitty_orchestrator(tmp_path: Path) -> None:
