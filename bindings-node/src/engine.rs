@@ -157,8 +157,8 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         options: serde_json::Value,
-        on_event: Option<ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>>,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_event: Option<JsCallback>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         guard(|| {
             let opts = options_from(options)?;
@@ -177,8 +177,8 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         options: serde_json::Value,
-        on_event: Option<ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>>,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_event: Option<JsCallback>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         guard(|| {
             let opts = merge_options_from(options)?;
@@ -197,7 +197,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         options: serde_json::Value,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         guard(|| {
             let opts = PushOptions::from_json(&snake_keys(options)).map_err(|e| to_js(e.into()))?;
@@ -217,7 +217,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         remote: Option<String>,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         guard(|| {
             let orch = self.inner.clone();
@@ -235,7 +235,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         remote: Option<String>,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         guard(|| {
             let orch = self.inner.clone();
@@ -253,7 +253,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         options: serde_json::Value,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         guard(|| {
             let opts = PrOptions::from_json(&snake_keys(options)).map_err(|e| to_js(e.into()))?;
@@ -270,7 +270,7 @@ impl NativeOrchestrator {
     pub fn report_async(
         &self,
         feature: String,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         guard(|| {
             let orch = self.inner.clone();
@@ -315,7 +315,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         wp: Option<String>,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
@@ -330,7 +330,7 @@ impl NativeOrchestrator {
     pub fn abort_async(
         &self,
         feature: String,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
@@ -351,7 +351,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         wp: String,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
@@ -367,7 +367,7 @@ impl NativeOrchestrator {
         &self,
         feature: String,
         wp: String,
-        on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+        on_done: JsCallback,
     ) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
@@ -382,7 +382,7 @@ impl NativeOrchestrator {
 #[napi]
 pub fn detect_agents_async(
     config: Option<serde_json::Value>,
-    on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    on_done: JsCallback,
 ) -> napi::Result<(), Code> {
     guard(|| {
         let config = match config {

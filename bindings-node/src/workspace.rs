@@ -5,7 +5,6 @@ use kitty_orchestrator::workspace::{self, CloneOptions};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
-use napi::threadsafe_function::ThreadsafeFunction;
 
 use crate::engine::{settle_blocking, spawn_settled};
 use crate::errors::{Code, guard};
@@ -21,7 +20,7 @@ pub fn clone_workspace_async(
     url: String,
     workspace_dir: Option<String>,
     branch: Option<String>,
-    on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    on_done: crate::engine::JsCallback,
 ) -> napi::Result<(), Code> {
     guard(|| {
         let mut options = CloneOptions::new(url, dir_or_default(workspace_dir));
@@ -37,7 +36,7 @@ pub fn clone_workspace_async(
 #[napi]
 pub fn list_workspaces_async(
     workspace_dir: Option<String>,
-    on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    on_done: crate::engine::JsCallback,
 ) -> napi::Result<(), Code> {
     guard(|| {
         let dir = dir_or_default(workspace_dir);
@@ -52,7 +51,7 @@ pub fn remove_workspace_async(
     name: String,
     workspace_dir: Option<String>,
     force: Option<bool>,
-    on_done: ThreadsafeFunction<serde_json::Value, (), serde_json::Value, napi::Status, false>,
+    on_done: crate::engine::JsCallback,
 ) -> napi::Result<(), Code> {
     guard(|| {
         let dir = dir_or_default(workspace_dir);
