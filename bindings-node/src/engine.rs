@@ -193,12 +193,7 @@ impl NativeOrchestrator {
     /// Starts a push of what landed; the end goes to `on_done` as `{ok: true, report}` or
     /// `{ok: false, code, message}`.
     #[napi]
-    pub fn push(
-        &self,
-        feature: String,
-        options: serde_json::Value,
-        on_done: JsCallback,
-    ) -> napi::Result<(), Code> {
+    pub fn push(&self, feature: String, options: serde_json::Value, on_done: JsCallback) -> napi::Result<(), Code> {
         guard(|| {
             let opts = PushOptions::from_json(&snake_keys(options)).map_err(|e| to_js(e.into()))?;
             let orch = self.inner.clone();
@@ -231,12 +226,7 @@ impl NativeOrchestrator {
     /// Starts recording an abort on the shared remote for every machine's run; the end goes to
     /// `on_done` as `{ok: true, report}` or `{ok: false, code, message}`.
     #[napi]
-    pub fn abort_remote(
-        &self,
-        feature: String,
-        remote: Option<String>,
-        on_done: JsCallback,
-    ) -> napi::Result<(), Code> {
+    pub fn abort_remote(&self, feature: String, remote: Option<String>, on_done: JsCallback) -> napi::Result<(), Code> {
         guard(|| {
             let orch = self.inner.clone();
             spawn_settled(None, on_done, "abort_remote", "report", move |_sink| async move {
@@ -267,11 +257,7 @@ impl NativeOrchestrator {
 
     /// The feature's report, read off the JS thread.
     #[napi]
-    pub fn report_async(
-        &self,
-        feature: String,
-        on_done: JsCallback,
-    ) -> napi::Result<(), Code> {
+    pub fn report_async(&self, feature: String, on_done: JsCallback) -> napi::Result<(), Code> {
         guard(|| {
             let orch = self.inner.clone();
             settle_blocking(on_done, move || orch.report(&feature));
@@ -311,12 +297,7 @@ impl NativeOrchestrator {
 
     /// `history` off the JS thread: the result goes to `on_done`.
     #[napi]
-    pub fn history_async(
-        &self,
-        feature: String,
-        wp: Option<String>,
-        on_done: JsCallback,
-    ) -> napi::Result<(), Code> {
+    pub fn history_async(&self, feature: String, wp: Option<String>, on_done: JsCallback) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
             settle_blocking(on_done, move || orch.history(&feature, wp.as_deref()));
@@ -327,11 +308,7 @@ impl NativeOrchestrator {
     /// Aborts the feature's run off the JS thread (ending a dead run's agents can take seconds);
     /// whether a live run was signalled goes to `on_done`.
     #[napi]
-    pub fn abort_async(
-        &self,
-        feature: String,
-        on_done: JsCallback,
-    ) -> napi::Result<(), Code> {
+    pub fn abort_async(&self, feature: String, on_done: JsCallback) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
             settle_blocking(on_done, move || orch.abort(&feature));
@@ -347,12 +324,7 @@ impl NativeOrchestrator {
 
     /// Moves a blocked WP back to planned, off the JS thread; its new state goes to `on_done`.
     #[napi]
-    pub fn retry_async(
-        &self,
-        feature: String,
-        wp: String,
-        on_done: JsCallback,
-    ) -> napi::Result<(), Code> {
+    pub fn retry_async(&self, feature: String, wp: String, on_done: JsCallback) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
             settle_blocking(on_done, move || orch.retry(&feature, &wp));
@@ -363,12 +335,7 @@ impl NativeOrchestrator {
     /// Releases a WP held by a run that cannot release it, off the JS thread; its new state goes
     /// to `on_done`.
     #[napi]
-    pub fn release_async(
-        &self,
-        feature: String,
-        wp: String,
-        on_done: JsCallback,
-    ) -> napi::Result<(), Code> {
+    pub fn release_async(&self, feature: String, wp: String, on_done: JsCallback) -> napi::Result<(), Code> {
         let orch = self.inner.clone();
         guard(|| {
             settle_blocking(on_done, move || orch.release(&feature, &wp));
@@ -380,10 +347,7 @@ impl NativeOrchestrator {
 /// Every known agent (built-in and configured), found on PATH or not: the list goes to `on_done`
 /// (each agent answers `--version` within 10 s, all at once, off the JS thread).
 #[napi]
-pub fn detect_agents_async(
-    config: Option<serde_json::Value>,
-    on_done: JsCallback,
-) -> napi::Result<(), Code> {
+pub fn detect_agents_async(config: Option<serde_json::Value>, on_done: JsCallback) -> napi::Result<(), Code> {
     guard(|| {
         let config = match config {
             Some(value) => config_from(value)?,

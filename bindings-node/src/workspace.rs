@@ -5,7 +5,6 @@ use kitty_orchestrator::workspace::{self, CloneOptions};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
-
 use crate::engine::{settle_blocking, spawn_settled};
 use crate::errors::{Code, guard};
 

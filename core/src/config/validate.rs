@@ -60,255 +60,199 @@ impl Validator<'_> {
         }
     }
 
+    /// The configuration from the file's keys: each group of keys checked by its own step, then
+    /// the numbers with their ranges.
     pub(super) fn build(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         const DAY_WEEK: i64 = 7 * 24 * 3600;
-        let defaults = Config::default();
-        let fallback_strategy = match raw.fallback_strategy {
-            None => defaults.fallback_strategy,
-            Some(v) => match v.get_ref().as_str() {
-                "next_available" => FallbackStrategy::NextAvailable,
-                "same_agent" => FallbackStrategy::SameAgent,
-                "fail" => FallbackStrategy::Fail,
-                other => {
-                    return Err(self.error(
-                        "fallback_strategy",
-                        Some(v.span()),
-                        format!("unknown value `{other}`: expected \"next_available\", \"same_agent\" or \"fail\""),
-                    ));
-                }
-            },
+        let d = Config::default();
+        let choices = self.choices(&raw, &d)?;
+        let places = self.places(&raw, &d)?;
+        let sharing = self.sharing(&raw, &d)?;
+        let int = |key: &str, value: Option<Spanned<i64>>, range: std::ops::RangeInclusive<i64>, default: u64| {
+            self.int(key, value, range, default as i64).map(|n| n as u64)
         };
-        let target_branch = match raw.target_branch {
+        Ok(Config {
+            max_concurrent_wps: int("max_concurrent_wps", raw.max_concurrent_wps, 1..=64, d.max_concurrent_wps as u64)?
+                as usize,
+            max_retries: int("max_retries", raw.max_retries, 0..=20, d.max_retries.into())? as u32,
+            timeout_seconds: int("timeout_seconds", raw.timeout_seconds, 1..=DAY_WEEK, d.timeout_seconds)?,
+            idle_timeout_seconds: int(
+                "idle_timeout_seconds",
+                raw.idle_timeout_seconds,
+                1..=DAY_WEEK,
+                d.idle_timeout_seconds,
+            )?,
+            max_review_cycles: int("max_review_cycles", raw.max_review_cycles, 1..=20, d.max_review_cycles.into())?
+                as u32,
+            max_fix_rounds: int("max_fix_rounds", raw.max_fix_rounds, 0..=10, d.max_fix_rounds.into())? as u32,
+            single_agent_mode: raw.single_agent_mode.unwrap_or(d.single_agent_mode),
+            auto_commit: raw.auto_commit.unwrap_or(d.auto_commit),
+            resolve_conflicts: raw.resolve_conflicts.unwrap_or(d.resolve_conflicts),
+            auto_push: raw.auto_push.unwrap_or(d.auto_push),
+            auto_pr: raw.auto_pr.unwrap_or(d.auto_pr),
+            auto_merge: raw.auto_merge.unwrap_or(d.auto_merge),
+            tick_tasks: raw.tick_tasks.unwrap_or(d.tick_tasks),
+            recycle_worktrees: raw.recycle_worktrees.unwrap_or(d.recycle_worktrees),
+            include_optional: raw.include_optional.unwrap_or(d.include_optional),
+            verify_command: self.argv("verify_command", raw.verify_command)?,
+            setup_command: self.argv("setup_command", raw.setup_command)?,
+            agents: self.agents(raw.agents)?,
+            fallback_strategy: choices.fallback_strategy,
+            merge_strategy: choices.merge_strategy,
+            mirror: choices.mirror,
+            sandbox: choices.sandbox,
+            cleanup: choices.cleanup,
+            target_branch: places.target_branch,
+            worktree_dir: places.worktree_dir,
+            auto_commit_exclude: places.auto_commit_exclude,
+            writable: places.writable,
+            branch_template: places.branch_template,
+            commit_template: places.commit_template,
+            push_remote: sharing.push_remote,
+            sync_remote: sharing.sync_remote,
+            host_id: sharing.host_id,
+            lease_seconds: sharing.lease_seconds,
+            lease_renew_seconds: sharing.lease_renew_seconds,
+            sync_interval_seconds: sharing.sync_interval_seconds,
+        })
+    }
+
+    /// One of `choices` by its name (`None`: the key is absent); the error lists the names.
+    fn choice<T: Copy>(
+        &self,
+        key: &str,
+        value: &Option<Spanned<String>>,
+        choices: &[(&str, T)],
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(v) = value else { return Ok(None) };
+        match choices.iter().find(|(name, _)| *name == v.get_ref()) {
+            Some((_, choice)) => Ok(Some(*choice)),
+            None => {
+                let names: Vec<String> = choices.iter().map(|(name, _)| format!("\"{name}\"")).collect();
+                let (last, rest) = names.split_last().expect("choices");
+                let expected = if rest.is_empty() { last.clone() } else { format!("{} or {last}", rest.join(", ")) };
+                Err(self.error(key, Some(v.span()), format!("unknown value `{}`: expected {expected}", v.get_ref())))
+            }
+        }
+    }
+
+    /// The keys that name one of a few behaviours.
+    fn choices(&self, raw: &RawConfig, d: &Config) -> Result<Choices, ConfigError> {
+        use crate::sandbox::SandboxMode;
+        let fallback = [
+            ("next_available", FallbackStrategy::NextAvailable),
+            ("same_agent", FallbackStrategy::SameAgent),
+            ("fail", FallbackStrategy::Fail),
+        ];
+        let merge = [("merge", MergeStrategy::Merge), ("squash", MergeStrategy::Squash)];
+        let mirror = [Mirror::Commit, Mirror::Write, Mirror::Off].map(|m| (m.as_str(), m));
+        let cleanup = [Cleanup::Worktrees, Cleanup::WorktreesAndBranches, Cleanup::Nothing].map(|c| (c.as_str(), c));
+        Ok(Choices {
+            fallback_strategy: self
+                .choice("fallback_strategy", &raw.fallback_strategy, &fallback)?
+                .unwrap_or(d.fallback_strategy),
+            merge_strategy: self.choice("merge_strategy", &raw.merge_strategy, &merge)?.unwrap_or(d.merge_strategy),
+            mirror: self.choice("mirror", &raw.mirror, &mirror)?.or(d.mirror),
+            sandbox: self.choice("sandbox", &raw.sandbox, &SandboxMode::ALL)?.unwrap_or(d.sandbox),
+            cleanup: self.choice("cleanup", &raw.cleanup, &cleanup)?.unwrap_or(d.cleanup),
+        })
+    }
+
+    /// The keys that name branches, directories, paths and templates.
+    fn places(&self, raw: &RawConfig, d: &Config) -> Result<Places, ConfigError> {
+        let target_branch = match &raw.target_branch {
             None => None,
             Some(v) => {
-                let branch = v.get_ref().clone();
-                if let Err(why) = BranchName::parse(&branch) {
-                    return Err(self.error("target_branch", Some(v.span()), why));
-                }
-                Some(branch)
+                BranchName::parse(v.get_ref()).map_err(|why| self.error("target_branch", Some(v.span()), why))?;
+                Some(v.get_ref().clone())
             }
         };
-        let worktree_dir = match raw.worktree_dir {
-            None => defaults.worktree_dir.clone(),
+        let worktree_dir = match &raw.worktree_dir {
+            None => d.worktree_dir.clone(),
             Some(v) if v.get_ref().trim().is_empty() => {
                 return Err(self.error("worktree_dir", Some(v.span()), "must not be empty"));
             }
-            Some(v) => PathBuf::from(v.into_inner()),
+            Some(v) => PathBuf::from(v.get_ref()),
         };
-        let auto_commit_exclude = match raw.auto_commit_exclude {
+        let auto_commit_exclude = match &raw.auto_commit_exclude {
             None => Vec::new(),
-            Some(v) => {
-                let span = v.span();
-                let patterns = v.into_inner();
-                if let Some(bad) = patterns.iter().find(|p| p.trim().is_empty() || p.contains('\n')) {
-                    return Err(self.error(
-                        "auto_commit_exclude",
-                        Some(span),
-                        format!(
-                            "{bad:?} is not a gitignore pattern: expected one pattern per string, e.g. \"*.secret\""
-                        ),
-                    ));
+            Some(v) => match v.get_ref().iter().find(|p| p.trim().is_empty() || p.contains('\n')) {
+                Some(bad) => {
+                    let why = format!(
+                        "{bad:?} is not a gitignore pattern: expected one pattern per string, e.g. \"*.secret\""
+                    );
+                    return Err(self.error("auto_commit_exclude", Some(v.span()), why));
                 }
-                patterns
-            }
+                None => v.get_ref().clone(),
+            },
         };
-        let agents = self.agents(raw.agents)?;
-        let merge_strategy = match raw.merge_strategy {
-            None => defaults.merge_strategy,
-            Some(v) => MergeStrategy::parse(v.get_ref()).ok_or_else(|| {
-                self.error(
-                    "merge_strategy",
-                    Some(v.span()),
-                    format!("unknown value `{}`: expected \"merge\" or \"squash\"", v.get_ref()),
-                )
-            })?,
-        };
-        let mirror = match raw.mirror {
-            None => defaults.mirror,
-            Some(v) => Some(
-                [Mirror::Commit, Mirror::Write, Mirror::Off]
-                    .into_iter()
-                    .find(|m| m.as_str() == v.get_ref())
-                    .ok_or_else(|| {
-                        self.error(
-                            "mirror",
-                            Some(v.span()),
-                            format!("unknown value `{}`: expected \"commit\", \"write\" or \"off\"", v.get_ref()),
-                        )
-                    })?,
-            ),
-        };
-        let sandbox = match raw.sandbox {
-            None => defaults.sandbox,
-            Some(v) => sandbox_mode(v.get_ref()).ok_or_else(|| {
-                self.error(
-                    "sandbox",
-                    Some(v.span()),
-                    format!("unknown value `{}`: expected {}", v.get_ref(), SANDBOX_NAMES),
-                )
-            })?,
-        };
-        let writable = match raw.writable {
-            None => Vec::new(),
-            Some(v) => {
-                let span = v.span();
-                let mut paths = Vec::new();
-                for path in v.into_inner() {
-                    match expand_writable(&path) {
-                        Some(p) => paths.push(p),
-                        None => {
-                            return Err(self.error(
-                                "writable",
-                                Some(span),
-                                format!("`{path}` is not an absolute path (or ~/…)"),
-                            ));
-                        }
-                    }
-                }
-                paths
-            }
-        };
-        let cleanup = match raw.cleanup {
-            None => defaults.cleanup,
-            Some(v) => [Cleanup::Nothing, Cleanup::Worktrees, Cleanup::WorktreesAndBranches]
-                .into_iter()
-                .find(|c| c.as_str() == v.get_ref())
-                .ok_or_else(|| {
-                    self.error(
-                        "cleanup",
-                        Some(v.span()),
-                        format!(
-                            "unknown value `{}`: expected \"worktrees\", \"worktrees+branches\" or \"none\"",
-                            v.get_ref()
-                        ),
-                    )
-                })?,
-        };
-        let branch_template = match raw.branch_template {
+        let mut writable = Vec::new();
+        for path in raw.writable.as_ref().map(|v| v.get_ref().as_slice()).unwrap_or_default() {
+            let span = raw.writable.as_ref().map(Spanned::span);
+            let absolute = expand_writable(path)
+                .ok_or_else(|| self.error("writable", span, format!("`{path}` is not an absolute path (or ~/…)")))?;
+            writable.push(absolute);
+        }
+        let branch_template = match &raw.branch_template {
             None => BranchTemplate::default(),
             Some(v) => {
                 BranchTemplate::parse(v.get_ref()).map_err(|why| self.error("branch_template", Some(v.span()), why))?
             }
         };
-        let commit_template = match raw.commit_template {
+        let commit_template = match &raw.commit_template {
             None => None,
             Some(v) => Some(
                 CommitTemplate::parse(v.get_ref()).map_err(|why| self.error("commit_template", Some(v.span()), why))?,
             ),
         };
-        let push_remote = match raw.push_remote {
-            None => defaults.push_remote.clone(),
+        Ok(Places { target_branch, worktree_dir, auto_commit_exclude, writable, branch_template, commit_template })
+    }
+
+    /// A remote name or URL (`None`: the key is absent).
+    fn remote(&self, key: &str, value: &Option<Spanned<String>>) -> Result<Option<String>, ConfigError> {
+        match value {
+            None => Ok(None),
             Some(v) if !is_remote_name(v.get_ref()) => {
-                return Err(self.error(
-                    "push_remote",
-                    Some(v.span()),
-                    format!("`{}` is not a remote name or URL", v.get_ref()),
-                ));
+                Err(self.error(key, Some(v.span()), format!("`{}` is not a remote name or URL", v.get_ref())))
             }
-            Some(v) => v.into_inner(),
-        };
-        let sync_remote = match raw.sync_remote {
+            Some(v) => Ok(Some(v.get_ref().clone())),
+        }
+    }
+
+    /// The keys of pushing and of sharing a run with other machines.
+    fn sharing(&self, raw: &RawConfig, d: &Config) -> Result<Sharing, ConfigError> {
+        let host_id = match &raw.host_id {
             None => None,
-            Some(v) if !is_remote_name(v.get_ref()) => {
-                return Err(self.error(
-                    "sync_remote",
-                    Some(v.span()),
-                    format!("`{}` is not a remote name or URL", v.get_ref()),
-                ));
+            Some(v) => {
+                check_ref_component(v.get_ref()).map_err(|why| {
+                    self.error("host_id", Some(v.span()), format!("`{}` is not usable: {why}", v.get_ref()))
+                })?;
+                Some(v.get_ref().clone())
             }
-            Some(v) => Some(v.into_inner()),
         };
-        let host_id = match raw.host_id {
-            None => None,
-            Some(v) => match crate::ids::check_ref_component(v.get_ref()) {
-                Ok(()) => Some(v.into_inner()),
-                Err(why) => {
-                    return Err(self.error(
-                        "host_id",
-                        Some(v.span()),
-                        format!("`{}` is not usable: {why}", v.get_ref()),
-                    ));
-                }
-            },
-        };
-        let lease_span = raw.lease_renew_seconds.as_ref().map(Spanned::span);
         let lease_seconds =
-            self.int("lease_seconds", raw.lease_seconds, 5..=86_400, defaults.lease_seconds as i64)? as u64;
+            self.int("lease_seconds", raw.lease_seconds.clone(), 5..=86_400, d.lease_seconds as i64)? as u64;
         let lease_renew_seconds =
-            self.int("lease_renew_seconds", raw.lease_renew_seconds, 1..=3600, defaults.lease_renew_seconds as i64)?
+            self.int("lease_renew_seconds", raw.lease_renew_seconds.clone(), 1..=3600, d.lease_renew_seconds as i64)?
                 as u64;
         if lease_renew_seconds >= lease_seconds {
-            return Err(self.error(
-                "lease_renew_seconds",
-                lease_span,
-                format!(
-                    "{lease_renew_seconds} s is not below lease_seconds ({lease_seconds} s): a lease would lapse between renewals"
-                ),
-            ));
+            let why = format!(
+                "{lease_renew_seconds} s is not below lease_seconds ({lease_seconds} s): a lease would lapse between renewals"
+            );
+            return Err(self.error("lease_renew_seconds", raw.lease_renew_seconds.as_ref().map(Spanned::span), why));
         }
-        let sync_interval_seconds = self.int(
-            "sync_interval_seconds",
-            raw.sync_interval_seconds,
-            1..=3600,
-            defaults.sync_interval_seconds as i64,
-        )? as u64;
-        Ok(Config {
-            sync_remote,
+        Ok(Sharing {
+            push_remote: self.remote("push_remote", &raw.push_remote)?.unwrap_or_else(|| d.push_remote.clone()),
+            sync_remote: self.remote("sync_remote", &raw.sync_remote)?,
             host_id,
             lease_seconds,
             lease_renew_seconds,
-            sync_interval_seconds,
-            max_concurrent_wps: self.int(
-                "max_concurrent_wps",
-                raw.max_concurrent_wps,
-                1..=64,
-                defaults.max_concurrent_wps as i64,
-            )? as usize,
-            max_retries: self.int("max_retries", raw.max_retries, 0..=20, defaults.max_retries.into())? as u32,
-            timeout_seconds: self.int(
-                "timeout_seconds",
-                raw.timeout_seconds,
-                1..=DAY_WEEK,
-                defaults.timeout_seconds as i64,
+            sync_interval_seconds: self.int(
+                "sync_interval_seconds",
+                raw.sync_interval_seconds.clone(),
+                1..=3600,
+                d.sync_interval_seconds as i64,
             )? as u64,
-            idle_timeout_seconds: self.int(
-                "idle_timeout_seconds",
-                raw.idle_timeout_seconds,
-                1..=DAY_WEEK,
-                defaults.idle_timeout_seconds as i64,
-            )? as u64,
-            single_agent_mode: raw.single_agent_mode.unwrap_or(defaults.single_agent_mode),
-            fallback_strategy,
-            max_review_cycles: self.int(
-                "max_review_cycles",
-                raw.max_review_cycles,
-                1..=20,
-                defaults.max_review_cycles.into(),
-            )? as u32,
-            target_branch,
-            worktree_dir,
-            auto_commit: raw.auto_commit.unwrap_or(defaults.auto_commit),
-            auto_commit_exclude,
-            verify_command: self.argv("verify_command", raw.verify_command)?,
-            max_fix_rounds: self.int("max_fix_rounds", raw.max_fix_rounds, 0..=10, defaults.max_fix_rounds.into())?
-                as u32,
-            setup_command: self.argv("setup_command", raw.setup_command)?,
-            merge_strategy,
-            resolve_conflicts: raw.resolve_conflicts.unwrap_or(defaults.resolve_conflicts),
-            push_remote,
-            auto_push: raw.auto_push.unwrap_or(defaults.auto_push),
-            auto_pr: raw.auto_pr.unwrap_or(defaults.auto_pr),
-            auto_merge: raw.auto_merge.unwrap_or(defaults.auto_merge),
-            tick_tasks: raw.tick_tasks.unwrap_or(defaults.tick_tasks),
-            recycle_worktrees: raw.recycle_worktrees.unwrap_or(defaults.recycle_worktrees),
-            include_optional: raw.include_optional.unwrap_or(defaults.include_optional),
-            cleanup,
-            mirror,
-            sandbox,
-            writable,
-            branch_template,
-            commit_template,
-            agents,
         })
     }
 
@@ -588,6 +532,35 @@ impl Validator<'_> {
             self.error(key, Some(span.clone()), format!("unknown value `{name}`: expected one of {expected}"))
         })
     }
+}
+
+/// The keys that name one of a few behaviours, checked.
+struct Choices {
+    fallback_strategy: FallbackStrategy,
+    merge_strategy: MergeStrategy,
+    mirror: Option<Mirror>,
+    sandbox: crate::sandbox::SandboxMode,
+    cleanup: Cleanup,
+}
+
+/// The keys that name branches, directories, paths and templates, checked.
+struct Places {
+    target_branch: Option<String>,
+    worktree_dir: PathBuf,
+    auto_commit_exclude: Vec<String>,
+    writable: Vec<PathBuf>,
+    branch_template: BranchTemplate,
+    commit_template: Option<CommitTemplate>,
+}
+
+/// The keys of pushing and sharing, checked.
+struct Sharing {
+    push_remote: String,
+    sync_remote: Option<String>,
+    host_id: Option<String>,
+    lease_seconds: u64,
+    lease_renew_seconds: u64,
+    sync_interval_seconds: u64,
 }
 
 const SANDBOX_NAMES: &str = "\"best_effort\", \"required\" or \"off\"";

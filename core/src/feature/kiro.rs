@@ -279,27 +279,7 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool, include_optional: bool)
     let tasks = parse_tasks(&tasks_text, &tasks_path, &mut problems, plan);
     // Parents: top-level tasks that have sub-tasks group them and are not WPs themselves.
     let parents: HashSet<u32> = tasks.iter().filter_map(|t| t.number.1.map(|_| t.number.0)).collect();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for task in &tasks {
-        if let Some(first) = seen.insert(task.label(), task.line) {
-            problems.push(Problem::at_line(
-                ProblemKind::DuplicateId,
-                &tasks_path,
-                Some(task.line),
-                None,
-                format!("task {} is numbered twice (also on line {first})", task.label()),
-            ));
-        }
-        if task.id().is_none() {
-            problems.push(Problem::at_line(
-                ProblemKind::BadId,
-                &tasks_path,
-                Some(task.line),
-                None,
-                format!("task {}: numbers above 99 have no WP id (WP<NN><MM>)", task.label()),
-            ));
-        }
-    }
+    check_numbering(&tasks, &tasks_path, &mut problems);
     let leaves: Vec<&Task> = tasks
         .iter()
         .filter(|t| !(t.number.1.is_none() && parents.contains(&t.number.0)))
@@ -311,115 +291,10 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool, include_optional: bool)
     let mut previous: Option<WpId> = None;
     for task in &leaves {
         let Some(id) = task.id() else { continue };
-        let dependencies = match &task.depends {
-            Some((names, line)) => {
-                let mut deps = Vec::new();
-                for name in names {
-                    let matched: Vec<WpId> = leaves
-                        .iter()
-                        .filter(|t| t.label() == *name || (t.number.0.to_string() == *name && t.number.1.is_some()))
-                        .filter_map(|t| t.id())
-                        .collect();
-                    if matched.is_empty() {
-                        let optional = tasks.iter().any(|t| t.optional && t.label() == *name);
-                        let why = if optional {
-                            format!(
-                                "task {} depends on `{name}`, an optional task, which is not run; drop the dependency or include optional tasks (--include-optional)",
-                                task.label()
-                            )
-                        } else {
-                            format!("task {} depends on `{name}`, which is no task here", task.label())
-                        };
-                        problems.push(Problem::at_line(
-                            ProblemKind::UnknownDependency,
-                            &tasks_path,
-                            Some(*line),
-                            None,
-                            why,
-                        ));
-                    }
-                    deps.extend(matched.into_iter().filter(|d| *d != id));
-                }
-                deps.sort();
-                deps.dedup();
-                deps
-            }
-            None => previous.iter().cloned().collect(),
-        };
+        let dependencies = dependencies_of(task, &id, &leaves, &tasks, previous.as_ref(), &tasks_path, &mut problems);
         previous = Some(id.clone());
-        let mut prompt = format!("# Task {}: {}\n", task.label(), task.title);
-        if let Some(parent) = task.number.1.and(parent_title(task.number.0)) {
-            prompt.push_str(&format!("\nPart of task {}: {parent}\n", task.number.0));
-        }
-        if !task.details.is_empty() {
-            prompt.push('\n');
-            for detail in &task.details {
-                prompt.push_str(detail.trim_start());
-                prompt.push('\n');
-            }
-        }
-        let mut quoted = Vec::new();
-        for req in &task.requirements {
-            let major = req.split('.').next().unwrap_or("");
-            if quoted.contains(&major) {
-                continue;
-            }
-            if let Some(section) = sections.get(major) {
-                if quoted.is_empty() {
-                    prompt.push_str(&format!(
-                        "\n## Requirements this task implements ({})\n",
-                        task.requirements.join(", ")
-                    ));
-                }
-                prompt.push('\n');
-                for line in section.lines() {
-                    prompt.push_str("> ");
-                    prompt.push_str(line);
-                    prompt.push('\n');
-                }
-                quoted.push(major);
-            }
-        }
-        if !task.files.is_empty() {
-            prompt.push_str(&format!("\nFiles to touch: {}\n", task.files.join(", ")));
-        }
-        if let Some((argv, _)) = &task.verify {
-            prompt.push_str(&format!(
-                "\nWhen you are done, `{}` must pass in the worktree: it runs after you finish, and the attempt fails if it fails.\n",
-                argv.join(" ")
-            ));
-        }
-        if !design.trim().is_empty() {
-            let mut end = design.len().min(MAX_DESIGN);
-            while !design.is_char_boundary(end) {
-                end -= 1;
-            }
-            prompt.push_str("\n## Design (design.md)\n\n");
-            prompt.push_str(&design[..end]);
-            if end < design.len() {
-                prompt.push_str("\n\n(design.md continues in the repository)\n");
-            }
-        }
-        let mut extra = Map::new();
-        extra.insert("kiro_task".into(), json!(task.label()));
-        extra.insert("line".into(), json!(task.line));
-        // The line as read: a tick changes it only while it still says this.
-        extra.insert("source_line".into(), json!(task.text));
-        extra.insert("requirements".into(), json!(task.requirements));
-        if task.optional {
-            extra.insert("optional".into(), json!(true));
-        }
-        // A parent's box is ticked once all its sub-tasks run here are done, as Kiro does.
-        if let Some(parent) = task.number.1.and_then(|_| tasks.iter().find(|t| t.number == (task.number.0, None))) {
-            extra.insert("parent_line".into(), json!(parent.line));
-            extra.insert("parent_source_line".into(), json!(parent.text));
-        }
-        if !task.files.is_empty() {
-            extra.insert("files".into(), json!(task.files));
-        }
-        if let Some((argv, _)) = &task.verify {
-            extra.insert("verify".into(), json!(argv));
-        }
+        let prompt = prompt_of(task, task.number.1.and(parent_title(task.number.0)), &sections, &design);
+        let extra = extra_of(task, &tasks);
         work_packages.push(WorkPackage {
             id,
             title: task.title.clone(),
@@ -437,6 +312,173 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool, include_optional: bool)
     }
     work_packages.sort_by(|a, b| a.id.cmp(&b.id));
     let graph = Graph::new(work_packages.iter().map(|wp| (&wp.id, wp.dependencies.as_slice())));
+    report_cycles(&work_packages, &graph, &tasks_path, &mut problems);
+    match slug {
+        Some(slug) if problems.is_empty() => Ok(Feature {
+            slug,
+            dir: spec_dir,
+            layout: if plan { Layout::TaskList } else { Layout::Kiro },
+            meta: FeatureMeta { target_branch: None, friendly_name: Some(name), raw: Json::Null },
+            work_packages,
+            graph,
+        }),
+        _ => Err(fail(problems)),
+    }
+}
+
+/// Each task numbered once, and numbered so that it has a WP id.
+fn check_numbering(tasks: &[Task], tasks_path: &Path, problems: &mut Vec<Problem>) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for task in tasks {
+        if let Some(first) = seen.insert(task.label(), task.line) {
+            problems.push(Problem::at_line(
+                ProblemKind::DuplicateId,
+                tasks_path,
+                Some(task.line),
+                None,
+                format!("task {} is numbered twice (also on line {first})", task.label()),
+            ));
+        }
+        if task.id().is_none() {
+            problems.push(Problem::at_line(
+                ProblemKind::BadId,
+                tasks_path,
+                Some(task.line),
+                None,
+                format!("task {}: numbers above 99 have no WP id (WP<NN><MM>)", task.label()),
+            ));
+        }
+    }
+}
+
+/// A task's dependencies: the tasks its `_Depends_` names (a parent's number stands for its
+/// sub-tasks), or else the task before it. A name that is no task here (or only an optional one
+/// not run) is a problem.
+fn dependencies_of(
+    task: &Task,
+    id: &WpId,
+    leaves: &[&Task],
+    tasks: &[Task],
+    previous: Option<&WpId>,
+    tasks_path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<WpId> {
+    match &task.depends {
+        Some((names, line)) => {
+            let mut deps = Vec::new();
+            for name in names {
+                let matched: Vec<WpId> = leaves
+                    .iter()
+                    .filter(|t| t.label() == *name || (t.number.0.to_string() == *name && t.number.1.is_some()))
+                    .filter_map(|t| t.id())
+                    .collect();
+                if matched.is_empty() {
+                    let optional = tasks.iter().any(|t| t.optional && t.label() == *name);
+                    let why = if optional {
+                        format!(
+                            "task {} depends on `{name}`, an optional task, which is not run; drop the dependency or include optional tasks (--include-optional)",
+                            task.label()
+                        )
+                    } else {
+                        format!("task {} depends on `{name}`, which is no task here", task.label())
+                    };
+                    problems.push(Problem::at_line(ProblemKind::UnknownDependency, tasks_path, Some(*line), None, why));
+                }
+                deps.extend(matched.into_iter().filter(|d| d != id));
+            }
+            deps.sort();
+            deps.dedup();
+            deps
+        }
+        None => previous.into_iter().cloned().collect(),
+    }
+}
+
+/// The prompt of one task: its title and details, the parent it belongs to, the requirements it
+/// names (quoted from requirements.md), the files to touch, its verify command, and design.md.
+fn prompt_of(task: &Task, parent: Option<String>, sections: &BTreeMap<String, String>, design: &str) -> String {
+    let mut prompt = format!("# Task {}: {}\n", task.label(), task.title);
+    if let Some(parent) = parent {
+        prompt.push_str(&format!("\nPart of task {}: {parent}\n", task.number.0));
+    }
+    if !task.details.is_empty() {
+        prompt.push('\n');
+        for detail in &task.details {
+            prompt.push_str(detail.trim_start());
+            prompt.push('\n');
+        }
+    }
+    let mut quoted = Vec::new();
+    for req in &task.requirements {
+        let major = req.split('.').next().unwrap_or("");
+        if quoted.contains(&major) {
+            continue;
+        }
+        if let Some(section) = sections.get(major) {
+            if quoted.is_empty() {
+                prompt
+                    .push_str(&format!("\n## Requirements this task implements ({})\n", task.requirements.join(", ")));
+            }
+            prompt.push('\n');
+            for line in section.lines() {
+                prompt.push_str("> ");
+                prompt.push_str(line);
+                prompt.push('\n');
+            }
+            quoted.push(major);
+        }
+    }
+    if !task.files.is_empty() {
+        prompt.push_str(&format!("\nFiles to touch: {}\n", task.files.join(", ")));
+    }
+    if let Some((argv, _)) = &task.verify {
+        prompt.push_str(&format!(
+            "\nWhen you are done, `{}` must pass in the worktree: it runs after you finish, and the attempt fails if it fails.\n",
+            argv.join(" ")
+        ));
+    }
+    if !design.trim().is_empty() {
+        let mut end = design.len().min(MAX_DESIGN);
+        while !design.is_char_boundary(end) {
+            end -= 1;
+        }
+        prompt.push_str("\n## Design (design.md)\n\n");
+        prompt.push_str(&design[..end]);
+        if end < design.len() {
+            prompt.push_str("\n\n(design.md continues in the repository)\n");
+        }
+    }
+    prompt
+}
+
+/// What the WP keeps of its task for later: where its line is (to tick it), its requirements,
+/// files and verify command, and its parent's line.
+fn extra_of(task: &Task, tasks: &[Task]) -> Map<String, Json> {
+    let mut extra = Map::new();
+    extra.insert("kiro_task".into(), json!(task.label()));
+    extra.insert("line".into(), json!(task.line));
+    // The line as read: a tick changes it only while it still says this.
+    extra.insert("source_line".into(), json!(task.text));
+    extra.insert("requirements".into(), json!(task.requirements));
+    if task.optional {
+        extra.insert("optional".into(), json!(true));
+    }
+    // A parent's box is ticked once all its sub-tasks run here are done, as Kiro does.
+    if let Some(parent) = task.number.1.and_then(|_| tasks.iter().find(|t| t.number == (task.number.0, None))) {
+        extra.insert("parent_line".into(), json!(parent.line));
+        extra.insert("parent_source_line".into(), json!(parent.text));
+    }
+    if !task.files.is_empty() {
+        extra.insert("files".into(), json!(task.files));
+    }
+    if let Some((argv, _)) = &task.verify {
+        extra.insert("verify".into(), json!(argv));
+    }
+    extra
+}
+
+/// A problem for each dependency cycle, at the first task of the cycle.
+fn report_cycles(work_packages: &[WorkPackage], graph: &Graph, tasks_path: &Path, problems: &mut Vec<Problem>) {
     for cycle in graph.cycles().into_iter().filter(|c| c.len() > 1) {
         let first = work_packages.iter().find(|w| w.id == cycle[0]);
         let line = first.and_then(|w| w.extra.get("line")).and_then(Json::as_u64).map(|l| l as usize);
@@ -454,21 +496,10 @@ fn load_tasks(dir: &Path, tasks_path: &Path, plan: bool, include_optional: bool)
             .collect();
         problems.push(Problem::at_line(
             ProblemKind::Cycle,
-            &tasks_path,
+            tasks_path,
             line,
             None,
             format!("dependency cycle: {} (remove one of these _Depends_)", path.join(" -> ")),
         ));
-    }
-    match slug {
-        Some(slug) if problems.is_empty() => Ok(Feature {
-            slug,
-            dir: spec_dir,
-            layout: if plan { Layout::TaskList } else { Layout::Kiro },
-            meta: FeatureMeta { target_branch: None, friendly_name: Some(name), raw: Json::Null },
-            work_packages,
-            graph,
-        }),
-        _ => Err(fail(problems)),
     }
 }
