@@ -23,6 +23,7 @@ mod remote_commands;
 mod reports;
 mod roster;
 mod run;
+mod schedule;
 mod shared_run;
 mod wp;
 

@@ -2,14 +2,14 @@
 //! scheduler is event-driven — a WP task's completion wakes it — and a WP task that fails or
 //! panics ends as that WP blocked while the rest of the run goes on.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
 use super::blocking::off_thread;
+use super::commands;
 use super::ctx::Ctx;
 use super::events::{Event, EventSink};
 use super::options::RunOptions;
@@ -17,8 +17,6 @@ use super::orchestrator::{LIVE_RUNS, Orchestrator, redactor_for};
 use super::reports::{RunOutcome, RunSummary};
 use super::roster::Roster;
 use super::shared_run::SharedRun;
-use super::{commands, wp};
-use crate::error::EngineError;
 use crate::ids::WpId;
 use crate::lane::Lane;
 use crate::redact::Redactor;
@@ -139,7 +137,7 @@ impl Orchestrator {
         let heartbeats = sync
             .clone()
             .map(|s| tokio::spawn(s.heartbeats(ctx.clone() as Arc<dyn super::shared_run::RunView>, beating.clone())));
-        let result = self.schedule(&ctx, &mut states, slots, &abort_file).await;
+        let result = super::schedule::schedule(&ctx, &mut states, slots, &abort_file).await;
         if let Some(sync) = &sync {
             sync.send_last_notes(&*ctx).await;
         }
@@ -284,180 +282,4 @@ impl Orchestrator {
         .await??;
         Ok(summary)
     }
-
-    /// Starts every WP whose dependencies are done while slots are free; each completion wakes
-    /// it again. Ends when nothing runs and nothing more can start. A WP task that fails or
-    /// panics ends as that WP blocked (a panic is recorded with its message), and the rest of
-    /// the run goes on.
-    async fn schedule(
-        &self,
-        ctx: &Arc<Ctx>,
-        states: &mut BTreeMap<WpId, WpState>,
-        slots: usize,
-        abort_file: &Path,
-    ) -> Result<(), crate::Error> {
-        let feature = ctx.feature.clone();
-        let mut running: HashMap<tokio::task::Id, WpId> = HashMap::new();
-        let mut skipped: HashSet<WpId> = HashSet::new();
-        // Shared runs: WPs this machine could not take now (claimed elsewhere, remote away),
-        // looked at again after the next look at the remote.
-        let mut deferred: HashSet<WpId> = HashSet::new();
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut abort_check = tokio::time::interval(Duration::from_millis(200));
-        let sync = ctx.sync.clone();
-        let mut sync_check = tokio::time::interval(sync.as_ref().map_or(Duration::from_secs(3600), |s| s.interval()));
-        sync_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        sync_check.reset();
-        loop {
-            if !ctx.cancel.is_cancelled() {
-                // A dependent builds only on what the remote has: a WP done here but not sent yet
-                // does not count.
-                let done: HashSet<WpId> = states
-                    .iter()
-                    .filter(|(id, s)| s.lane == Lane::Done && !sync.as_ref().is_some_and(|s| s.is_pending(id)))
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                for id in feature.graph().ready(&done) {
-                    if running.len() >= slots {
-                        break;
-                    }
-                    let Some(state) = states.get(&id) else { continue };
-                    if running.values().any(|r| *r == id)
-                        || skipped.contains(&id)
-                        || deferred.contains(&id)
-                        || sync.as_ref().is_some_and(|s| s.owned_elsewhere(state))
-                        || !matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
-                    {
-                        continue;
-                    }
-                    let wp = feature.work_package(&id).expect("ids come from the feature").clone();
-                    let ctx = ctx.clone();
-                    let handle = tasks.spawn(wp::drive(ctx, wp));
-                    running.insert(handle.id(), id);
-                }
-            }
-            if tasks.is_empty() {
-                let wait = !ctx.cancel.is_cancelled() && sync.as_ref().is_some_and(|s| s.must_wait(states, &deferred));
-                if !wait {
-                    return Ok(());
-                }
-            }
-            tokio::select! {
-                joined = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    let Some(joined) = joined else { continue };
-                    let (task, result) = match joined {
-                        Ok((task, result)) => (task, result),
-                        Err(err) => {
-                            let task = err.id();
-                            let why = panic_message(err);
-                            (task, Err(EngineError::Internal(why).into()))
-                        }
-                    };
-                    let Some(id) = running.remove(&task) else { continue };
-                    ctx.forget_wp_token(&id);
-                    match result {
-                        Ok(state) => {
-                            if matches!(state.lane, Lane::Done | Lane::Blocked) {
-                                ctx.offer_worktree(&id);
-                            }
-                            if sync.is_some() && state.owner.as_ref().is_none_or(|o| o.run_id != ctx.owner.run_id)
-                                && matches!(state.lane, Lane::Planned | Lane::Doing | Lane::ForReview)
-                            {
-                                deferred.insert(id.clone());
-                            }
-                            states.insert(id, state);
-                        }
-                        Err(err) if sync.is_some() && lost_to_another_machine(ctx, &id, &err) => {
-                            tracing::warn!(wp = %id, %err, "another machine holds this WP now; leaving it to them");
-                            deferred.insert(id.clone());
-                            if let Ok(Some(state)) = ctx.store.wp_state(&feature.slug, &id) {
-                                states.insert(id, state);
-                            }
-                        }
-                        Err(err) => {
-                            tracing::error!(wp = %id, %err, "work package stopped");
-                            skipped.insert(id.clone());
-                            let state = match &err {
-                                crate::Error::Engine(EngineError::Internal(why)) => wp::block_after_panic(ctx, &id, why).await,
-                                _ => {
-                                    ctx.emit(Event::WpBlocked {
-                                        feature: feature.slug.to_string(),
-                                        wp: id.to_string(),
-                                        reason: err.to_string(),
-                                        log: None,
-                                    });
-                                    None
-                                }
-                            };
-                            if let Some(state) = state.or_else(|| ctx.store.wp_state(&feature.slug, &id).ok().flatten()) {
-                                states.insert(id, state);
-                            }
-                        }
-                    }
-                }
-                _ = abort_check.tick() => {
-                    if abort_file.exists() {
-                        ctx.cancel.cancel();
-                    }
-                }
-                _ = sync_check.tick(), if sync.is_some() => {
-                    let Some(sync) = &sync else { continue };
-                    let busy: HashSet<WpId> = running.values().cloned().collect();
-                    let fresh = sync.refresh(&**ctx, &busy).await?;
-                    for (id, owner) in sync.take_lost() {
-                        ctx.warn(format!(
-                            "{id} was taken over by {owner} while this machine could not renew its lease; its attempt here was stopped and its uncommitted work kept under refs/kitty/backup/"
-                        ));
-                        ctx.stop_wp(&id);
-                    }
-                    if let Some(why) = sync.abort_requested() && !ctx.cancel.is_cancelled() {
-                        ctx.warn(format!("aborted: {why}"));
-                        ctx.cancel.cancel();
-                    }
-                    if let Some(fresh) = fresh {
-                        for (id, state) in fresh {
-                            if !busy.contains(&id) {
-                                states.insert(id, state);
-                            }
-                        }
-                        deferred.clear();
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A shared run's WP task ended because another machine holds the WP now (it claimed it first,
-/// or reclaimed it while we were away): not a failure of the WP.
-fn lost_to_another_machine(ctx: &Ctx, id: &WpId, err: &crate::Error) -> bool {
-    // Refused as a conflict, or as a transition the remote's chain (now adopted) does not allow.
-    let conflict = matches!(
-        err,
-        crate::Error::State(
-            crate::state::StateError::Conflict { .. } | crate::state::StateError::IllegalTransition { .. }
-        )
-    );
-    let elsewhere = ctx
-        .store
-        .wp_state(&ctx.feature.slug, id)
-        .ok()
-        .flatten()
-        .and_then(|s| s.owner)
-        .is_some_and(|o| o.run_id != ctx.owner.run_id);
-    conflict && elsewhere
-}
-
-/// The message of a panicked (or cancelled) task.
-fn panic_message(err: tokio::task::JoinError) -> String {
-    if err.is_cancelled() {
-        return "its task was cancelled".into();
-    }
-    let payload = err.into_panic();
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into());
-    format!("the work package's task panicked: {text}")
 }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value as Json, json};
 use super::event::{LogLine, MissionIdentity, Transition, annotation_line, derived_id, lane_line, python_isoformat};
 use crate::lane::Lane;
 use crate::role::Role;
-use crate::state::{HistoryEntry, WpEvent};
+use crate::state::{HistoryEntry, WpEvent, WpState};
 
 /// Longest reason we copy into spec-kitty's log (review feedback can be long).
 const MAX_REASON: usize = 4000;
@@ -50,115 +50,52 @@ pub fn lines_for(
     for entry in history {
         let micros = micros_of(&entry.state.updated_at);
         let mut step = Step { seed: entry.state.event_id.clone(), n: 0, micros };
-        let state = &entry.state;
+        m.tell(&mut step, entry, subtasks, bootstrap);
+    }
+    m.lines
+}
+
+impl Telling<'_> {
+    /// The lines one event of the WP's chain tells (none for events spec-kitty has no word for).
+    fn tell(&mut self, step: &mut Step, entry: &HistoryEntry, subtasks: &[String], bootstrap: bool) {
+        let (state, wp) = (&entry.state, self.wp);
         match &entry.event {
-            WpEvent::Imported { lane } => {
-                m.lane = match lane {
-                    Lane::Planned => "planned",
-                    Lane::Doing => "in_progress",
-                    Lane::ForReview => "for_review",
-                    // Finished before spec-kitty kept a log: `done`, as its own migration said.
-                    Lane::Done if bootstrap => "done",
-                    Lane::Done => "approved",
-                    Lane::Blocked => "blocked",
-                    Lane::Canceled => "canceled",
-                };
-                if bootstrap {
-                    let to = m.lane;
-                    m.lane = "genesis";
-                    let evidence = (to == "done").then(|| {
-                        json!({"review": {"reference": format!("frontmatter:{wp}"), "reviewer": "unknown", "verdict": "approved"}})
-                    });
-                    let reason = Some("lane recorded in the WP file, imported by kitty-orchestrator".to_string());
-                    m.force_next = to != "planned";
-                    m.move_to(&mut step, to, ACTOR, reason, None, evidence);
-                }
-            }
-            WpEvent::Claimed { .. } | WpEvent::Reclaimed { .. } => m.claim(&mut step),
-            WpEvent::WorktreeReady { .. } => m.start(&mut step, state.agent.as_deref()),
+            WpEvent::Imported { lane } => self.imported(step, *lane, bootstrap),
+            WpEvent::Claimed { .. } | WpEvent::Reclaimed { .. } => self.claim(step),
+            WpEvent::WorktreeReady { .. } => self.start(step, state.agent.as_deref()),
             WpEvent::AgentStarted { agent, role: Role::Implementation, .. } => {
-                m.start(&mut step, Some(agent));
-                if m.agent.as_deref() != Some(agent.as_str()) {
+                self.start(step, Some(agent));
+                if self.agent.as_deref() != Some(agent.as_str()) {
                     let mut delta = Map::new();
                     delta.insert("agent".into(), json!(agent));
-                    m.annotate(&mut step, agent, delta);
-                    m.agent = Some(agent.clone());
+                    self.annotate(step, agent, delta);
+                    self.agent = Some(agent.clone());
                 }
             }
-            WpEvent::AgentStarted { agent, role: Role::Review, .. } => m.review_started(&mut step, agent),
-            WpEvent::Submitted { .. } => {
-                let actor = state.agent.clone().unwrap_or_else(|| ACTOR.into());
-                m.start(&mut step, Some(&actor));
-                if !m.subtasks_done && !subtasks.is_empty() {
-                    let done: Map<String, Json> = subtasks.iter().map(|t| (t.clone(), json!("done"))).collect();
-                    let mut delta = Map::new();
-                    delta.insert("subtasks".into(), Json::Object(done));
-                    m.annotate(&mut step, &actor, delta);
-                    m.subtasks_done = true;
-                }
-                if m.lane == "in_progress" {
-                    m.move_to(&mut step, "for_review", &actor, None, None, None);
-                }
-            }
-            WpEvent::Approved { reviewer } => {
-                m.review_started(&mut step, reviewer);
-                if m.lane == "in_review" {
-                    let reference = review_reference(wp, state.review_cycle);
-                    let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "approved"});
-                    m.move_to(
-                        &mut step,
-                        "approved",
-                        reviewer,
-                        Some(format!("approved by {reviewer}")),
-                        Some(result),
-                        None,
-                    );
-                    m.reviewer = Some((reviewer.clone(), reference));
-                }
-            }
+            WpEvent::AgentStarted { agent, role: Role::Review, .. } => self.review_started(step, agent),
+            WpEvent::Submitted { .. } => self.submitted(step, state, subtasks),
+            WpEvent::Approved { reviewer } => self.approved(step, state, reviewer),
             WpEvent::Rejected { reviewer, feedback } => {
-                m.review_started(&mut step, reviewer);
-                if m.lane == "in_review" {
+                self.review_started(step, reviewer);
+                if self.lane == "in_review" {
                     // The cycle count already includes this rejection.
                     let reference = review_reference(wp, state.review_cycle.saturating_sub(1));
                     let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "changes_requested"});
-                    m.move_to(&mut step, "in_progress", reviewer, Some(bounded(feedback)), Some(result), None);
+                    self.move_to(step, "in_progress", reviewer, Some(bounded(feedback)), Some(result), None);
                 }
             }
             WpEvent::Blocked { reason } => {
-                if !matches!(m.lane, "blocked" | "done" | "canceled") {
-                    m.move_to(&mut step, "blocked", ACTOR, Some(bounded(reason)), None, None);
+                if !matches!(self.lane, "blocked" | "done" | "canceled") {
+                    self.move_to(step, "blocked", ACTOR, Some(bounded(reason)), None, None);
                 }
             }
             WpEvent::Canceled { reason } => {
-                if !matches!(m.lane, "done" | "canceled") {
-                    m.move_to(&mut step, "canceled", ACTOR, Some(bounded(reason)), None, None);
+                if !matches!(self.lane, "done" | "canceled") {
+                    self.move_to(step, "canceled", ACTOR, Some(bounded(reason)), None, None);
                 }
             }
-            WpEvent::Merged { into, commit, head, .. } => {
-                if m.lane == "approved" {
-                    let (reviewer, reference) =
-                        m.reviewer.clone().unwrap_or_else(|| ("unknown".into(), format!("lane-approved:{wp}")));
-                    let evidence = json!({
-                        "review": {"reference": reference, "reviewer": reviewer, "verdict": "approved"},
-                        "repos": [{"branch": into, "commit": commit, "repo": "."}],
-                        "verification": [],
-                    });
-                    let reason = format!("merged into {into} by kitty-orchestrator (branch tip {head})");
-                    m.move_to(&mut step, "done", ACTOR, Some(reason), None, Some(evidence));
-                }
-            }
-            WpEvent::Reopened { reason, .. } => {
-                // spec-kitty has no edge from approved to for_review: back to in_progress (with
-                // the approval's review reference), then up for review again.
-                if m.lane == "approved" {
-                    let (reviewer, reference) =
-                        m.reviewer.clone().unwrap_or_else(|| ("unknown".into(), format!("lane-approved:{wp}")));
-                    let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "changes_requested"});
-                    m.move_to(&mut step, "in_progress", ACTOR, Some(bounded(reason)), Some(result), None);
-                    m.move_to(&mut step, "for_review", ACTOR, Some(bounded(reason)), None, None);
-                }
-            }
+            WpEvent::Merged { into, commit, head, .. } => self.merged(step, into, commit, head),
+            WpEvent::Reopened { reason, .. } => self.reopened(step, reason),
             WpEvent::Released { .. }
             | WpEvent::ForceReleased { .. }
             | WpEvent::AgentFinished { .. }
@@ -166,7 +103,89 @@ pub fn lines_for(
             | WpEvent::Retried => {}
         }
     }
-    m.lines
+
+    /// The import: the lane the WP file named (with `bootstrap`, told as a move from `genesis`).
+    fn imported(&mut self, step: &mut Step, lane: Lane, bootstrap: bool) {
+        let wp = self.wp;
+        self.lane = match lane {
+            Lane::Planned => "planned",
+            Lane::Doing => "in_progress",
+            Lane::ForReview => "for_review",
+            // Finished before spec-kitty kept a log: `done`, as its own migration said.
+            Lane::Done if bootstrap => "done",
+            Lane::Done => "approved",
+            Lane::Blocked => "blocked",
+            Lane::Canceled => "canceled",
+        };
+        if bootstrap {
+            let to = self.lane;
+            self.lane = "genesis";
+            let evidence = (to == "done").then(|| {
+                    json!({"review": {"reference": format!("frontmatter:{wp}"), "reviewer": "unknown", "verdict": "approved"}})
+                });
+            let reason = Some("lane recorded in the WP file, imported by kitty-orchestrator".to_string());
+            self.force_next = to != "planned";
+            self.move_to(step, to, ACTOR, reason, None, evidence);
+        }
+    }
+
+    /// Submitted: its subtasks done (once), then up for review.
+    fn submitted(&mut self, step: &mut Step, state: &WpState, subtasks: &[String]) {
+        let actor = state.agent.clone().unwrap_or_else(|| ACTOR.into());
+        self.start(step, Some(&actor));
+        if !self.subtasks_done && !subtasks.is_empty() {
+            let done: Map<String, Json> = subtasks.iter().map(|t| (t.clone(), json!("done"))).collect();
+            let mut delta = Map::new();
+            delta.insert("subtasks".into(), Json::Object(done));
+            self.annotate(step, &actor, delta);
+            self.subtasks_done = true;
+        }
+        if self.lane == "in_progress" {
+            self.move_to(step, "for_review", &actor, None, None, None);
+        }
+    }
+
+    /// Approved: `in_review → approved` with the review as evidence.
+    fn approved(&mut self, step: &mut Step, state: &WpState, reviewer: &str) {
+        let wp = self.wp;
+        self.review_started(step, reviewer);
+        if self.lane == "in_review" {
+            let reference = review_reference(wp, state.review_cycle);
+            let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "approved"});
+            self.move_to(step, "approved", reviewer, Some(format!("approved by {reviewer}")), Some(result), None);
+            self.reviewer = Some((reviewer.to_string(), reference));
+        }
+    }
+
+    /// Landed: `approved → done` with the review and the landed commit as evidence.
+    fn merged(&mut self, step: &mut Step, into: &str, commit: &str, head: &str) {
+        let wp = self.wp;
+        if self.lane == "approved" {
+            let (reviewer, reference) =
+                self.reviewer.clone().unwrap_or_else(|| ("unknown".into(), format!("lane-approved:{wp}")));
+            let evidence = json!({
+                "review": {"reference": reference, "reviewer": reviewer, "verdict": "approved"},
+                "repos": [{"branch": into, "commit": commit, "repo": "."}],
+                "verification": [],
+            });
+            let reason = format!("merged into {into} by kitty-orchestrator (branch tip {head})");
+            self.move_to(step, "done", ACTOR, Some(reason), None, Some(evidence));
+        }
+    }
+
+    /// Reopened after approval: back to `in_progress`, then up for review again (spec-kitty has no edge from approved to for_review).
+    fn reopened(&mut self, step: &mut Step, reason: &str) {
+        let wp = self.wp;
+        // spec-kitty has no edge from approved to for_review: back to in_progress (with
+        // the approval's review reference), then up for review again.
+        if self.lane == "approved" {
+            let (reviewer, reference) =
+                self.reviewer.clone().unwrap_or_else(|| ("unknown".into(), format!("lane-approved:{wp}")));
+            let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "changes_requested"});
+            self.move_to(step, "in_progress", ACTOR, Some(bounded(reason)), Some(result), None);
+            self.move_to(step, "for_review", ACTOR, Some(bounded(reason)), None, None);
+        }
+    }
 }
 
 fn review_reference(wp: &str, cycle: u32) -> String {

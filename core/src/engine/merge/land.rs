@@ -27,6 +27,13 @@ use crate::merge_strategy::MergeStrategy;
 use crate::state::{Append, Owner, RunEvent, StateStore, WpEvent};
 use crate::worktree::{IntegrationTree, WorktreeManager};
 
+/// What a landing came to, and what follows it: the `merged` event, the push.
+struct Landed {
+    report: MergeReport,
+    announce: bool,
+    push: bool,
+}
+
 /// Where and how one merge lands.
 pub(super) struct Landing {
     pub(super) feature: Arc<Feature>,
@@ -57,81 +64,128 @@ impl Orchestrator {
         let base = names.target_branch().to_string();
         let owner = Owner { run_id: crate::state::new_event_id(), pid: std::process::id(), host: self.host_id() };
         // A dry run only reads: it may look while a run goes on.
-        let _lock = if opts.dry_run { None } else { Some(self.store.lock_run(&feature.slug, &owner)?) };
+        let lock = if opts.dry_run { None } else { Some(self.store.lock_run(&feature.slug, &owner)?) };
         if cancel.is_cancelled() {
             let why = format!("the merge of {} was aborted before it began", feature.slug);
             return Err(crate::error::EngineError::Aborted(why).into());
         }
         // A landing a killed merge left half done is finished or undone first (said in a line).
         let settled = if opts.dry_run { Vec::new() } else { land::recover(&self.store.repo()?) };
-        if names.mission().is_some() {
-            // spec-kitty lands its own missions (lanes → mission branch → target, done events).
-            let landing = Landing {
-                target: opts.into.clone().unwrap_or_else(|| base.clone()),
-                strategy: opts.strategy.unwrap_or(MergeStrategy::Squash),
-                feature,
-                base,
-                names,
-                opts,
-                owner,
-            };
-            let mut report = self.merge_mission(&landing, &cancel).await?;
-            report.warnings.splice(0..0, settled);
-            if report.outcome == MergeOutcome::Merged {
-                let merged = Event::Merged {
-                    feature: report.feature.clone(),
-                    target: report.target.clone(),
-                    commit: report.commit.clone().unwrap_or_default(),
-                    strategy: report.strategy,
-                    wps: report.merged().iter().map(|w| w.to_string()).collect(),
-                };
-                events(merged.redacted(&redactor_for(&self.config)));
-            }
-            drop(_lock);
-            return Ok(if report.outcome == MergeOutcome::Merged {
-                self.push_after(&landing, report, &cancel).await
-            } else {
-                report
-            });
-        }
+        // spec-kitty lands its own missions (lanes → mission branch → target, done events),
+        // squashed unless told otherwise.
+        let mission = names.mission().is_some();
+        let default_strategy = if mission { MergeStrategy::Squash } else { self.config.merge_strategy };
         let landing = Arc::new(Landing {
             target: opts.into.clone().unwrap_or_else(|| base.clone()),
-            strategy: opts.strategy.unwrap_or(self.config.merge_strategy),
+            strategy: opts.strategy.unwrap_or(default_strategy),
             feature,
             base,
             names,
             opts,
             owner,
         });
+        let mut landed = if mission {
+            let report = self.merge_mission(&landing, &cancel).await?;
+            let merged = report.outcome == MergeOutcome::Merged;
+            Landed { report, announce: merged, push: merged }
+        } else {
+            self.integrate_and_land(&landing, &events, &cancel).await?
+        };
+        landed.report.warnings.splice(0..0, settled);
+        if landed.announce {
+            let report = &landed.report;
+            let merged = Event::Merged {
+                feature: report.feature.clone(),
+                target: report.target.clone(),
+                commit: report.commit.clone().unwrap_or_default(),
+                strategy: report.strategy,
+                wps: report.merged().iter().map(|w| w.to_string()).collect(),
+            };
+            events(merged.redacted(&redactor_for(&self.config)));
+        }
+        drop(lock);
+        Ok(if landed.push { self.push_after(&landing, landed.report, &cancel).await } else { landed.report })
+    }
+
+    /// Plans and integrates the landing in memory, lets agents resolve conflicts and fix a
+    /// failing verification in an integration worktree, then moves the target.
+    async fn integrate_and_land(
+        &self,
+        landing: &Arc<Landing>,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Landed, crate::Error> {
         let resolving = !landing.opts.dry_run && (landing.opts.resolve || self.config.resolve_conflicts);
         let (this, l) = (self.clone(), landing.clone());
-        let (mut plan, mut integration, mut report) = off_thread(move || this.integrate(&l, resolving)).await??;
-        report.warnings.splice(0..0, settled);
+        let (plan, integration, mut report) = off_thread(move || this.integrate(&l, resolving)).await??;
         if landing.opts.dry_run {
-            return Ok(report);
-        }
-        if report.outcome == MergeOutcome::NothingToMerge && plan.expected.is_none() {
-            // A new branch (`--into`) whose base holds every done WP already: it is made there,
-            // and the WPs are recorded as landed on it too (landings are per branch).
-            let (this, l, p, start) = (self.clone(), landing.clone(), plan.clone(), plan.from);
-            report = off_thread(move || this.land(&l, &p, start, report)).await??;
-            drop(_lock);
-            return Ok(self.push_after(&landing, report, &cancel).await);
+            return Ok(Landed { report, announce: false, push: false });
         }
         if report.outcome == MergeOutcome::NothingToMerge {
-            drop(_lock);
-            return Ok(self.push_after(&landing, report, &cancel).await);
+            if plan.expected.is_none() {
+                // A new branch (`--into`) whose base holds every done WP already: it is made
+                // there, and the WPs are recorded as landed on it too (landings are per branch).
+                let (this, l, p, start) = (self.clone(), landing.clone(), plan.clone(), plan.from);
+                report = off_thread(move || this.land(&l, &p, start, report)).await??;
+            }
+            return Ok(Landed { report, announce: false, push: true });
         }
-        let ctx = self.merge_ctx(&landing, events.clone(), cancel.clone(), resolving);
+        let ctx = self.merge_ctx(landing, events.clone(), cancel.clone(), resolving);
+        let (plan, tip, mut tree) = self.resolve_all(&ctx, landing, plan, integration, &mut report).await?;
+        report.steps = plan.steps.clone();
+        let mut tip = tip;
+        if let Some(command) = self.config.verify_command.clone() {
+            let t = match tree.take() {
+                Some(t) => {
+                    landing.names.reset_integration(&t, tip)?;
+                    t
+                }
+                None => self.integration_tree(landing, tip).await?,
+            };
+            let verification = verify_and_fix(&ctx, &t, command).await?;
+            tip = landing.names.integration_head(&t)?;
+            let passed = verification.passed;
+            report.verify = Some(verification);
+            if !passed {
+                report.outcome = MergeOutcome::VerifyFailed;
+                report.integration_worktree = Some(t.path.display().to_string());
+                report.report = self.report_for(&landing.feature).ok();
+                return Ok(Landed { report, announce: false, push: false });
+            }
+            tree = Some(t);
+        }
+        let (this, l, p) = (self.clone(), landing.clone(), plan.clone());
+        report = off_thread(move || this.land(&l, &p, tip, report)).await??;
+        if let Some(t) = tree {
+            let (worktrees, path) = (landing.names.clone(), t.path.display().to_string());
+            if !off_thread(move || worktrees.remove_integration(&t, tip)).await?? {
+                report.integration_worktree = Some(path);
+            }
+        }
+        Ok(Landed { report, announce: true, push: true })
+    }
+
+    /// Has agents resolve each conflict the integration stops at, in order, continuing the
+    /// integration after each; returns the plan, the integrated tip and the integration
+    /// worktree, when one was made. A refused resolution is saved in a backup ref and ends
+    /// the merge.
+    async fn resolve_all(
+        &self,
+        ctx: &Ctx,
+        landing: &Arc<Landing>,
+        mut plan: Plan,
+        mut integration: Integration,
+        report: &mut MergeReport,
+    ) -> Result<(Plan, Oid, Option<IntegrationTree>), crate::Error> {
         let mut tree: Option<IntegrationTree> = None;
         while let Some(stopped) = integration.stopped.clone() {
             let acc = integration.tip;
             let t = match &tree {
                 Some(t) => t.clone(),
-                None => self.integration_tree(&landing, acc).await?,
+                None => self.integration_tree(landing, acc).await?,
             };
             tree = Some(t.clone());
-            let resolution = match resolve_conflict(&ctx, &t, &plan, &stopped, acc, landing.strategy).await {
+            let resolution = match resolve_conflict(ctx, &t, &plan, &stopped, acc, landing.strategy).await {
                 Ok(r) => r,
                 Err(err) => {
                     // The conflict can be made again; what the agents did is saved in a backup ref.
@@ -149,46 +203,7 @@ impl Orchestrator {
             let (this, l) = (self.clone(), landing.clone());
             (plan, integration) = off_thread(move || this.continue_integration(&l, plan)).await??;
         }
-        report.steps = plan.steps.clone();
-        let mut tip = integration.tip;
-        if let Some(command) = self.config.verify_command.clone() {
-            let t = match tree.take() {
-                Some(t) => {
-                    landing.names.reset_integration(&t, tip)?;
-                    t
-                }
-                None => self.integration_tree(&landing, tip).await?,
-            };
-            let verification = verify_and_fix(&ctx, &t, command).await?;
-            tip = landing.names.integration_head(&t)?;
-            let passed = verification.passed;
-            report.verify = Some(verification);
-            if !passed {
-                report.outcome = MergeOutcome::VerifyFailed;
-                report.integration_worktree = Some(t.path.display().to_string());
-                report.report = self.report_for(&landing.feature).ok();
-                return Ok(report);
-            }
-            tree = Some(t);
-        }
-        let (this, l, p) = (self.clone(), landing.clone(), plan.clone());
-        report = off_thread(move || this.land(&l, &p, tip, report)).await??;
-        if let Some(t) = tree {
-            let (worktrees, path) = (landing.names.clone(), t.path.display().to_string());
-            if !off_thread(move || worktrees.remove_integration(&t, tip)).await?? {
-                report.integration_worktree = Some(path);
-            }
-        }
-        let merged = Event::Merged {
-            feature: report.feature.clone(),
-            target: report.target.clone(),
-            commit: report.commit.clone().unwrap_or_default(),
-            strategy: report.strategy,
-            wps: report.merged().iter().map(|w| w.to_string()).collect(),
-        };
-        events(merged.redacted(&redactor_for(&self.config)));
-        drop(_lock);
-        Ok(self.push_after(&landing, report, &cancel).await)
+        Ok((plan, integration.tip, tree))
     }
 
     /// Pushes the landed branch when asked (`push`, `auto_push`); a failure is in the report

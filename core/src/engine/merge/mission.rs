@@ -5,6 +5,7 @@
 //! state for `--resume`) exactly as its users expect. Our chains then record where each WP
 //! landed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,10 +15,11 @@ use super::land::Landing;
 use crate::engine::blocking::off_thread;
 use crate::engine::orchestrator::{Orchestrator, redactor_for};
 use crate::engine::reports::{MergeOutcome, MergeReport};
+use crate::ids::WpId;
 use crate::land::{LandError, Step, StepAction};
 use crate::lane::Lane;
 use crate::merge_strategy::MergeStrategy;
-use crate::state::{Append, WpEvent};
+use crate::state::{Append, WpEvent, WpState};
 
 /// The longest `spec-kitty merge` may take.
 const MERGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -59,6 +61,9 @@ fn lanes_moved_since_approval(
 }
 
 impl Orchestrator {
+    /// Lands a spec-kitty mission through spec-kitty's own `merge`: every WP must be done and
+    /// its lane branch still at the head review approved; spec-kitty merges; we record each WP
+    /// as landed.
     pub(super) async fn merge_mission(
         &self,
         landing: &Landing,
@@ -66,34 +71,8 @@ impl Orchestrator {
     ) -> Result<MergeReport, crate::Error> {
         let slug = landing.feature.slug.clone();
         let states = self.store.feature_states(&slug)?;
-        let not_done: Vec<String> = landing
-            .feature
-            .work_packages
-            .iter()
-            .filter_map(|wp| {
-                let lane = states.get(&wp.id).map_or(Lane::Planned, |s| s.lane);
-                (lane != Lane::Done).then(|| format!("{} ({lane})", wp.id))
-            })
-            .collect();
-        if !not_done.is_empty() {
-            // spec-kitty merges a mission only when every WP is approved.
-            return Err(LandError::NotReady { feature: slug.to_string(), not_done }.into());
-        }
-        let command_line = |args: &[String]| format!("spec-kitty {}", args.join(" "));
-        let mut args = vec!["merge".to_string(), "--mission".into(), slug.to_string(), "--yes".into()];
-        if landing.opts.into.is_some() {
-            args.extend(["--target".to_string(), landing.target.clone()]);
-        }
-        if landing.opts.strategy.is_some() {
-            let strategy = match landing.strategy {
-                MergeStrategy::Merge => "merge",
-                MergeStrategy::Squash => "squash",
-            };
-            args.extend(["--strategy".to_string(), strategy.to_string()]);
-        }
-        if landing.opts.dry_run {
-            args.extend(["--dry-run".to_string(), "--json".to_string()]);
-        }
+        all_done(landing, &states)?;
+        let args = mission_args(landing);
         let Some(program) = spec_kitty_program() else {
             return Err(LandError::SpecKittyMerge {
                 command: command_line(&args),
@@ -101,10 +80,9 @@ impl Orchestrator {
             }
             .into());
         };
-        let repo = self.primary_checkout();
         let previous = self.branch_tip(&landing.target);
         // Lane branches are deleted by spec-kitty's cleanup: read their tips first.
-        let heads: Vec<(crate::ids::WpId, String, Option<String>)> = landing
+        let heads: Vec<(WpId, String, Option<String>)> = landing
             .feature
             .work_packages
             .iter()
@@ -118,7 +96,22 @@ impl Orchestrator {
         if !moved.is_empty() {
             return Err(LandError::MovedSinceApproval { feature: slug.to_string(), moved }.into());
         }
-        // Its git merges call `spec-kitty merge-driver-event-log`: its directory goes on PATH.
+        self.run_spec_kitty_merge(&program, &args, cancel).await?;
+        let commit = if landing.opts.dry_run { None } else { self.branch_tip(&landing.target) };
+        if let Some(commit) = &commit {
+            self.record_landed(landing, &heads, commit).await?;
+        }
+        Ok(mission_report(landing, &heads, previous, commit))
+    }
+
+    /// Runs `spec-kitty merge` in the primary checkout (its directory on PATH: its git merges
+    /// call `spec-kitty merge-driver-event-log`); a failure names the command and its last lines.
+    async fn run_spec_kitty_merge(
+        &self,
+        program: &Path,
+        args: &[String],
+        cancel: &CancellationToken,
+    ) -> Result<(), crate::Error> {
         let mut env = vec![("SPEC_KITTY_NON_INTERACTIVE".to_string(), "1".to_string())];
         if let Some(dir) = program.parent() {
             let path = std::env::var_os("PATH").unwrap_or_default();
@@ -127,89 +120,145 @@ impl Orchestrator {
             env.push(("PATH".to_string(), joined.to_string_lossy().into_owned()));
         }
         let redactor = redactor_for(&self.config);
+        let repo = self.primary_checkout();
         let output = crate::remote::run_program(
-            &program,
-            &args,
+            program,
+            args,
             Some(&repo),
             &env,
-            command_line(&args),
+            command_line(args),
             MERGE_TIMEOUT,
             cancel,
             &redactor,
         )
         .await
-        .map_err(|err| LandError::SpecKittyMerge { command: command_line(&args), why: err.to_string() })?;
-        if !output.success() {
-            let text = format!("{}\n{}", output.stdout, output.stderr);
-            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            let why = format!(
-                "exit {}: {}",
-                output.code.map_or("by a signal".to_string(), |c| c.to_string()),
-                lines[lines.len().saturating_sub(8)..].join(" / ")
-            );
-            return Err(LandError::SpecKittyMerge { command: command_line(&args), why }.into());
+        .map_err(|err| LandError::SpecKittyMerge { command: command_line(args), why: err.to_string() })?;
+        if output.success() {
+            return Ok(());
         }
-        let commit = if landing.opts.dry_run { None } else { self.branch_tip(&landing.target) };
-        let steps: Vec<Step> = heads
-            .iter()
-            .map(|(wp, branch, head)| Step {
-                wp: wp.clone(),
-                title: landing.feature.work_package(wp).map(|w| w.title.clone()).unwrap_or_default(),
-                branch: Some(branch.clone()),
-                head: head.clone(),
-                action: StepAction::Merge,
-                commit: commit.clone(),
-            })
-            .collect();
-        let outcome = if landing.opts.dry_run { MergeOutcome::DryRun } else { MergeOutcome::Merged };
-        if let Some(commit) = &commit {
-            let (store, slug2, target, strategy, run) = (
-                self.store.clone(),
-                slug.clone(),
-                landing.target.clone(),
-                landing.strategy,
-                landing.owner.run_id.clone(),
-            );
-            let records: Vec<(crate::ids::WpId, String)> =
-                heads.iter().map(|(wp, _, head)| (wp.clone(), head.clone().unwrap_or_default())).collect();
-            let commit = commit.clone();
-            off_thread(move || -> Result<(), crate::Error> {
-                for (wp, head) in records {
-                    let event = WpEvent::Merged { into: target.clone(), commit: commit.clone(), strategy, head };
-                    let body = format!("Landed on {target} by spec-kitty merge (run {run}).");
-                    store.append(&slug2, &wp, &Append::new(event).run(&run).body(body))?;
-                }
-                Ok(())
-            })
-            .await??;
-        }
-        Ok(MergeReport {
-            feature: slug.to_string(),
-            target: landing.target.clone(),
-            strategy: landing.strategy,
-            outcome,
-            previous,
-            commit,
-            steps,
-            conflicts: Vec::new(),
-            resolutions: Vec::new(),
-            worktree_updated: None,
-            verify: None,
-            integration_worktree: None,
-            pushed: None,
-            push_error: None,
-            report: None,
-            cleanup: Vec::new(),
-            ticked: Vec::new(),
-            warnings: Vec::new(),
-            pull_request: None,
-            pr_error: None,
+        let text = format!("{}\n{}", output.stdout, output.stderr);
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let why = format!(
+            "exit {}: {}",
+            output.code.map_or("by a signal".to_string(), |c| c.to_string()),
+            lines[lines.len().saturating_sub(8)..].join(" / ")
+        );
+        Err(LandError::SpecKittyMerge { command: command_line(args), why }.into())
+    }
+
+    /// Records on each WP's chain that it landed at `commit` (off the async threads).
+    async fn record_landed(
+        &self,
+        landing: &Landing,
+        heads: &[(WpId, String, Option<String>)],
+        commit: &str,
+    ) -> Result<(), crate::Error> {
+        let (store, slug, target, strategy, run) = (
+            self.store.clone(),
+            landing.feature.slug.clone(),
+            landing.target.clone(),
+            landing.strategy,
+            landing.owner.run_id.clone(),
+        );
+        let records: Vec<(WpId, String)> =
+            heads.iter().map(|(wp, _, head)| (wp.clone(), head.clone().unwrap_or_default())).collect();
+        let commit = commit.to_string();
+        off_thread(move || -> Result<(), crate::Error> {
+            for (wp, head) in records {
+                let event = WpEvent::Merged { into: target.clone(), commit: commit.clone(), strategy, head };
+                let body = format!("Landed on {target} by spec-kitty merge (run {run}).");
+                store.append(&slug, &wp, &Append::new(event).run(&run).body(body))?;
+            }
+            Ok(())
         })
+        .await?
     }
 
     fn branch_tip(&self, branch: &str) -> Option<String> {
         let repo = git2::Repository::open(Path::new(&self.repo_root)).ok()?;
         let tip = repo.find_branch(branch, git2::BranchType::Local).ok()?.get().peel_to_commit().ok()?.id().to_string();
         Some(tip)
+    }
+}
+
+/// spec-kitty merges a mission only when every WP is approved: refused before, naming the rest.
+fn all_done(landing: &Landing, states: &BTreeMap<WpId, WpState>) -> Result<(), crate::Error> {
+    let not_done: Vec<String> = landing
+        .feature
+        .work_packages
+        .iter()
+        .filter_map(|wp| {
+            let lane = states.get(&wp.id).map_or(Lane::Planned, |s| s.lane);
+            (lane != Lane::Done).then(|| format!("{} ({lane})", wp.id))
+        })
+        .collect();
+    if not_done.is_empty() {
+        return Ok(());
+    }
+    Err(LandError::NotReady { feature: landing.feature.slug.to_string(), not_done }.into())
+}
+
+fn command_line(args: &[String]) -> String {
+    format!("spec-kitty {}", args.join(" "))
+}
+
+/// `merge --mission <slug> --yes`, with the target, strategy and dry run the options name.
+fn mission_args(landing: &Landing) -> Vec<String> {
+    let mut args = vec!["merge".to_string(), "--mission".into(), landing.feature.slug.to_string(), "--yes".into()];
+    if landing.opts.into.is_some() {
+        args.extend(["--target".to_string(), landing.target.clone()]);
+    }
+    if landing.opts.strategy.is_some() {
+        let strategy = match landing.strategy {
+            MergeStrategy::Merge => "merge",
+            MergeStrategy::Squash => "squash",
+        };
+        args.extend(["--strategy".to_string(), strategy.to_string()]);
+    }
+    if landing.opts.dry_run {
+        args.extend(["--dry-run".to_string(), "--json".to_string()]);
+    }
+    args
+}
+
+/// The report of a mission's landing: every WP one merge step.
+fn mission_report(
+    landing: &Landing,
+    heads: &[(WpId, String, Option<String>)],
+    previous: Option<String>,
+    commit: Option<String>,
+) -> MergeReport {
+    let steps: Vec<Step> = heads
+        .iter()
+        .map(|(wp, branch, head)| Step {
+            wp: wp.clone(),
+            title: landing.feature.work_package(wp).map(|w| w.title.clone()).unwrap_or_default(),
+            branch: Some(branch.clone()),
+            head: head.clone(),
+            action: StepAction::Merge,
+            commit: commit.clone(),
+        })
+        .collect();
+    MergeReport {
+        feature: landing.feature.slug.to_string(),
+        target: landing.target.clone(),
+        strategy: landing.strategy,
+        outcome: if landing.opts.dry_run { MergeOutcome::DryRun } else { MergeOutcome::Merged },
+        previous,
+        commit,
+        steps,
+        conflicts: Vec::new(),
+        resolutions: Vec::new(),
+        worktree_updated: None,
+        verify: None,
+        integration_worktree: None,
+        pushed: None,
+        push_error: None,
+        report: None,
+        cleanup: Vec::new(),
+        ticked: Vec::new(),
+        warnings: Vec::new(),
+        pull_request: None,
+        pr_error: None,
     }
 }
