@@ -67,18 +67,9 @@ pub fn changed_paths(repo: &Repository, from: Oid, to: Oid) -> Result<BTreeSet<S
     Ok(paths)
 }
 
-/// The paths `index` has conflicts at, sorted, once each.
+/// The paths `index` has conflicts at.
 pub(super) fn conflicted_paths(index: &Index) -> Result<Vec<String>, LandError> {
-    let mut paths: Vec<String> = index
-        .conflicts()
-        .map_err(git("listing conflicts"))?
-        .flatten()
-        .filter_map(|c| c.our.or(c.their).or(c.ancestor))
-        .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
-        .collect();
-    paths.sort();
-    paths.dedup();
-    Ok(paths)
+    crate::worktree::conflicted_paths(index).map_err(git("listing conflicts"))
 }
 
 /// Where an integration stopped: the first conflicting step, when asked to stop there.

@@ -44,15 +44,7 @@ pub fn merge_tips(
         // spec-kitty's event logs merge by union, as its own merge driver does.
         crate::spec_kitty::union::resolve_event_logs(repo, &mut index).map_err(git("event log union"))?;
         if index.has_conflicts() {
-            let mut paths: Vec<String> = index
-                .conflicts()
-                .map_err(git("conflicts"))?
-                .flatten()
-                .filter_map(|c| c.our.or(c.their).or(c.ancestor))
-                .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
-                .collect();
-            paths.sort();
-            paths.dedup();
+            let paths = conflicted_paths(&index).map_err(git("conflicts"))?;
             return Err(WorktreeError::MergeConflict { wp: wp.to_string(), deps: names[..=i].to_vec(), paths });
         }
         let tree = repo.find_tree(index.write_tree_to(repo).map_err(git("write tree"))?).map_err(git("tree"))?;
@@ -277,4 +269,18 @@ impl WorktreeManager {
             .map_err(WorktreeError::git(format!("writing the merge into {}", dest.display())))?;
         Ok(commit.to_string())
     }
+}
+
+/// The paths `index` has conflicts at, sorted, once each (the one place they are listed: the
+/// landing's integration uses it too).
+pub fn conflicted_paths(index: &git2::Index) -> Result<Vec<String>, git2::Error> {
+    let mut paths: Vec<String> = index
+        .conflicts()?
+        .flatten()
+        .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+        .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
 }

@@ -23,7 +23,7 @@ mod setup;
 mod types;
 mod withhold;
 
-pub use base::BaseSource;
+pub use base::{BaseSource, conflicted_paths};
 pub use changes::{dirty_paths, snapshot_tree};
 pub use error::WorktreeError;
 pub use ignored::{IgnoredPath, MAX_SAVED_FILE, MAX_SAVED_TOTAL};

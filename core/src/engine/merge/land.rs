@@ -312,28 +312,12 @@ impl Orchestrator {
             planned => planned?,
         };
         let integration = self.integrate_plan(landing, &repo, &mut plan, stop_at_conflict)?;
-        let mut report = MergeReport {
-            feature: slug.to_string(),
-            target: landing.target.clone(),
-            strategy: landing.strategy,
-            outcome: MergeOutcome::DryRun,
-            previous: plan.expected.map(|o| o.to_string()),
-            commit: (!integration.commits.is_empty()).then(|| integration.tip.to_string()),
-            steps: plan.steps.clone(),
-            conflicts: integration.conflicts.clone(),
-            resolutions: Vec::new(),
-            worktree_updated: None,
-            verify: None,
-            integration_worktree: None,
-            pushed: None,
-            push_error: None,
-            report: None,
-            pull_request: None,
-            pr_error: None,
-            cleanup: Vec::new(),
-            ticked: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let (feature, target) = (slug.to_string(), landing.target.clone());
+        let mut report =
+            MergeReport::of_steps(feature, target, landing.strategy, MergeOutcome::DryRun, plan.steps.clone());
+        report.previous = plan.expected.map(|o| o.to_string());
+        report.commit = (!integration.commits.is_empty()).then(|| integration.tip.to_string());
+        report.conflicts = integration.conflicts.clone();
         if !landing.opts.dry_run {
             if !integration.conflicts.is_empty() {
                 let conflicts = integration.conflicts.clone();

@@ -239,26 +239,10 @@ fn mission_report(
             commit: commit.clone(),
         })
         .collect();
-    MergeReport {
-        feature: landing.feature.slug.to_string(),
-        target: landing.target.clone(),
-        strategy: landing.strategy,
-        outcome: if landing.opts.dry_run { MergeOutcome::DryRun } else { MergeOutcome::Merged },
-        previous,
-        commit,
-        steps,
-        conflicts: Vec::new(),
-        resolutions: Vec::new(),
-        worktree_updated: None,
-        verify: None,
-        integration_worktree: None,
-        pushed: None,
-        push_error: None,
-        report: None,
-        cleanup: Vec::new(),
-        ticked: Vec::new(),
-        warnings: Vec::new(),
-        pull_request: None,
-        pr_error: None,
-    }
+    let outcome = if landing.opts.dry_run { MergeOutcome::DryRun } else { MergeOutcome::Merged };
+    let (feature, target) = (landing.feature.slug.to_string(), landing.target.clone());
+    let mut report = MergeReport::of_steps(feature, target, landing.strategy, outcome, steps);
+    report.previous = previous;
+    report.commit = commit;
+    report
 }

@@ -79,6 +79,39 @@ pub struct PushError {
 }
 
 impl MergeReport {
+    /// A report of `outcome` with its steps and nothing else yet: the later phases of a merge
+    /// (resolutions, verification, push, pull request, cleanup) fill in the rest.
+    pub(crate) fn of_steps(
+        feature: String,
+        target: String,
+        strategy: MergeStrategy,
+        outcome: MergeOutcome,
+        steps: Vec<Step>,
+    ) -> MergeReport {
+        MergeReport {
+            feature,
+            target,
+            strategy,
+            outcome,
+            previous: None,
+            commit: None,
+            steps,
+            conflicts: Vec::new(),
+            resolutions: Vec::new(),
+            worktree_updated: None,
+            verify: None,
+            integration_worktree: None,
+            pushed: None,
+            push_error: None,
+            report: None,
+            cleanup: Vec::new(),
+            pull_request: None,
+            pr_error: None,
+            ticked: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// The WPs that landed (or would), in order.
     pub fn merged(&self) -> Vec<&WpId> {
         self.steps.iter().filter(|s| s.action == StepAction::Merge).map(|s| &s.wp).collect()
