@@ -97,6 +97,12 @@ pub fn recover(repo: &Repository) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir_of(repo)) else { return said };
     for entry in entries.flatten() {
         let path = entry.path();
+        // A record's write killed before its rename: the record it was to replace (or none) is
+        // what stands, so the half-written copy goes.
+        if path.extension().is_some_and(|e| e == "kitty-tmp") {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
         let Ok(bytes) = crate::atomic_file::read_plain(&path, 1024 * 1024) else { continue };
         let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
             said.push(format!("{}: not a landing record we can read; left in place", path.display()));
