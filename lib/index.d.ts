@@ -197,6 +197,8 @@ export interface MergeOptions {
   pr?: boolean
   /** Send done WPs whose branch moved after review approved it back to review instead of refusing (`merge_not_ready`). */
   reopenMoved?: boolean
+  /** A spec-kitty 4.0 mission: whether `spec-kitty consolidate` checks origin first (default: spec-kitty's, `enforce`). */
+  originCheck?: 'enforce' | 'warn' | 'off'
 }
 
 /** Where a WP's work landed. */

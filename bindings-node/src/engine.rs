@@ -51,7 +51,8 @@ fn options_from(value: serde_json::Value) -> napi::Result<RunOptions, Code> {
 
 /// Merge options from a JS object with camelCase keys; an error names the key as written.
 fn merge_options_from(value: serde_json::Value) -> napi::Result<MergeOptions, Code> {
-    const NAMES: [&str; 8] = ["into", "strategy", "partial", "dry_run", "resolve", "push", "pr", "reopen_moved"];
+    const NAMES: [&str; 9] =
+        ["into", "strategy", "partial", "dry_run", "resolve", "push", "pr", "reopen_moved", "origin_check"];
     MergeOptions::from_json(&snake_keys(value)).map_err(|mut err| {
         err.key = err.key.map(|k| camel(&k));
         err.message = camel_message(&err.message, &NAMES);

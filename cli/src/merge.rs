@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kitty_orchestrator::engine::MergeOutcome;
-use kitty_orchestrator::engine::{Event, MergeOptions};
+use kitty_orchestrator::engine::{Event, MergeOptions, OriginCheck};
 use kitty_orchestrator::merge_strategy::MergeStrategy;
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +43,10 @@ pub struct MergeArgs {
     /// instead of refusing; `resume` reviews them, then merge again.
     #[arg(long)]
     reopen_moved: bool,
+    /// A spec-kitty 4.0 mission: whether `spec-kitty consolidate` checks origin first (default:
+    /// spec-kitty's, `enforce`; 3.x checks none).
+    #[arg(long, value_name = "MODE", value_parser = ["enforce", "warn", "off"])]
+    origin_check: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -62,6 +66,7 @@ pub fn merge(args: MergeArgs) -> u8 {
         push: args.push,
         pr: args.pr,
         reopen_moved: args.reopen_moved,
+        origin_check: args.origin_check.as_deref().and_then(OriginCheck::parse),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let json = args.json;

@@ -86,7 +86,9 @@ pub fn orchestrate(args: OrchestrateArgs) -> u8 {
                 RunOutcome::Completed => {
                     println!("\nOrchestration complete. All WPs are approved.");
                     println!("Next step: the lane branches are ready but NOT yet merged into the target branch.");
-                    println!("  Run: spec-kitty merge --mission {}", args.mission);
+                    // 4.0 renamed `merge` to `consolidate` (and removed `merge`).
+                    let land = kitty_orchestrator::spec_kitty::SpecKitty::detect(&root).generation().land_command();
+                    println!("  Run: spec-kitty {land} --mission {}", args.mission);
                     println!("  (or: kitty-orchestrator merge {})", args.mission);
                     crate::exit::OK
                 }

@@ -219,6 +219,7 @@ class MergeOptions(TypedDict, total=False):
     push: bool
     pr: bool
     reopen_moved: bool
+    origin_check: Optional[Literal["enforce", "warn", "off"]]
 
 
 class _Signalled(BaseException):

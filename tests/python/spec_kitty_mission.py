@@ -1,4 +1,4 @@
-"""Real spec-kitty 3.2.7 missions for the interop tests, built with spec-kitty's own commands
+"""Real spec-kitty (3.2.7 and 4.0) missions for the interop tests, built with spec-kitty's own commands
 (init, mission create, WP files with owned_files and subtasks, finalize-tasks), and a runner for
 its CLI with a private HOME and no upgrade check."""
 
@@ -11,7 +11,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SPEC_KITTY = Path(sys.executable).parent / "spec-kitty"
+ROOT = Path(__file__).resolve().parents[2]
+#: The spec-kitty of each supported major version: scripts/test installs 3.2.7 into the test venv
+#: and 4.0 into .venv-sk4, and names both (KITTY_TEST_SPEC_KITTY_3/_4).
+SPEC_KITTYS = {
+    "3": Path(os.environ.get("KITTY_TEST_SPEC_KITTY_3") or Path(sys.executable).parent / "spec-kitty"),
+    "4": Path(os.environ.get("KITTY_TEST_SPEC_KITTY_4") or ROOT / ".venv-sk4" / "bin" / "spec-kitty"),
+}
+#: The one the current test speaks to (set per test by the `spec_kitty_version` fixture).
+SPEC_KITTY = SPEC_KITTYS["3"]
+MAJOR = "3"
+
+
+def use_spec_kitty(major: str) -> Path:
+    """Makes `major`'s spec-kitty the one `sk` runs; returns its path."""
+    global SPEC_KITTY, MAJOR
+    SPEC_KITTY, MAJOR = SPEC_KITTYS[major], major
+    return SPEC_KITTY
+
+
+def land_command() -> str:
+    """spec-kitty's command that lands a mission: `merge` (3.x) or `consolidate` (4.0)."""
+    return "consolidate" if MAJOR == "4" else "merge"
 
 
 def spec_kitty_env(home: Path) -> dict[str, str]:
@@ -128,9 +149,12 @@ def make_mission(tmp_path: Path, graph: dict[str, list[str]]) -> tuple[Path, str
 
 
 def coord_log(repo: Path, slug: str) -> list[dict[str, Any]]:
-    """The lane events and annotations of the coordination worktree's status log."""
+    """The lane events and annotations of the coordination worktree's status log — or, once 4.0's
+    `consolidate` has landed the mission and removed that worktree, of the landed copy on the
+    mission's target branch (`feature/demo`)."""
     path = repo / ".worktrees" / f"{slug}-coord" / "kitty-specs" / slug / "status.events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text() if path.exists() else git(repo, "show", f"feature/demo:kitty-specs/{slug}/status.events.jsonl")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def lane_events(repo: Path, slug: str, wp: str) -> list[tuple[str, str]]:

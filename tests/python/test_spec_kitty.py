@@ -1,6 +1,7 @@
-"""Interop with the real spec-kitty-cli 3.2.7 (installed into the test venv by scripts/test): a
-mission built with its own commands, run through our engine with the fake agents, must look to
-spec-kitty exactly as if its own tools had run it — and `spec-kitty merge` must land it."""
+"""Interop with the real spec-kitty-cli, 3.2.7 and 4.0 (installed into two venvs by scripts/test):
+a mission built with its own commands, run through our engine with the fake agents, must look to
+spec-kitty exactly as if its own tools had run it — and spec-kitty's landing command (`merge` in
+3.x, `consolidate` in 4.0) must land it."""
 
 from __future__ import annotations
 
@@ -15,8 +16,27 @@ from pathlib import Path
 import pytest
 
 import kitty_orchestrator as ko
-from spec_kitty_mission import coord_log, git, lane_events, make_mission, sk, sk_json
+import spec_kitty_mission
+from spec_kitty_mission import coord_log, git, land_command, lane_events, make_mission, sk, sk_json
 from test_engine import FAKE, config
+
+
+@pytest.fixture(autouse=True, params=["3", "4"], ids=["spec-kitty-3.2", "spec-kitty-4.0"])
+def spec_kitty_version(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs against both supported spec-kitty versions: the helpers' commands,
+    our engine (KITTY_SPEC_KITTY) and the git merge drivers (PATH) all use the same one."""
+    major: str = request.param
+    program = spec_kitty_mission.SPEC_KITTYS[major]
+    if not program.is_file():
+        if os.environ.get("KITTY_REQUIRE_SPEC_KITTY"):
+            raise AssertionError(f"spec-kitty {major} is not installed at {program} (scripts/test installs it)")
+        pytest.skip(f"spec-kitty {major} is not installed at {program}")
+    spec_kitty_mission.use_spec_kitty(major)
+    monkeypatch.setenv("KITTY_SPEC_KITTY", str(program))
+    monkeypatch.setenv("PATH", f"{program.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    # consolidate (4.0) contacts origin first; these repositories have none.
+    monkeypatch.setenv("SPEC_KITTY_ORIGIN_CHECK", "off")
+    return major
 
 GRAPH = {"WP01": [], "WP02": [], "WP03": ["WP01", "WP02"], "WP04": ["WP03"]}
 APPROVED_PATH = [
@@ -56,7 +76,7 @@ def test_a_run_is_seen_by_spec_kitty_and_spec_kitty_merge_lands_it(tmp_path: Pat
     coord = repo / ".worktrees" / f"{slug}-coord"
     assert git(coord, "status", "--porcelain") == ""
 
-    merged = sk(repo, "merge", "--mission", slug, "--yes")
+    merged = sk(repo, land_command(), "--mission", slug, "--yes")
     assert "squash merge" in git(repo, "log", "--oneline", "feature/demo") or merged.returncode == 0
     landed = git(repo, "ls-tree", "-r", "--name-only", "feature/demo").split()
     assert all(f"{wp}.txt" in landed for wp in GRAPH), landed
@@ -135,12 +155,14 @@ def test_our_merge_of_a_mission_lands_it_through_spec_kitty_and_records_it(
     monkeypatch.setenv("KITTY_SPEC_KITTY", str(SPEC_KITTY))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SPEC_KITTY_NO_UPGRADE_CHECK", "1")
+    # Our own option, not spec-kitty's environment, turns 4.0's origin check off (3.x has none).
+    monkeypatch.delenv("SPEC_KITTY_ORIGIN_CHECK")
     repo, slug = make_mission(tmp_path, {"WP01": [], "WP02": ["WP01"]})
     orch = ko.Orchestrator(repo, config())
     assert orch.run(slug).outcome == "completed"
-    dry = orch.merge(slug, dry_run=True)
+    dry = orch.merge(slug, dry_run=True, origin_check="off")
     assert dry.outcome == "dry_run" and dry.merged == ["WP01", "WP02"]
-    report = orch.merge(slug)
+    report = orch.merge(slug, origin_check="off")
     assert report.outcome == "merged" and report.target == "feature/demo"
     assert report.commit == git(repo, "rev-parse", "feature/demo").strip()
     assert mission_lanes(repo, slug) == {"WP01": "done", "WP02": "done"}
@@ -151,6 +173,30 @@ def test_our_merge_of_a_mission_lands_it_through_spec_kitty_and_records_it(
     if before is not None:
         assert len(coord_log(repo, slug)) == before
     assert [e for e in lane_events(repo, slug, "WP02") if e[1] == "done"] == [("approved", "done")]
+
+
+def test_an_unreachable_origin_is_spec_kitty_4s_refusal_and_our_origin_check_option_lifts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec_kitty_version: str
+) -> None:
+    monkeypatch.delenv("SPEC_KITTY_ORIGIN_CHECK")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SPEC_KITTY_NO_UPGRADE_CHECK", "1")
+    repo, slug = make_mission(tmp_path, {"WP01": []})
+    git(repo, "remote", "add", "origin", str(tmp_path / "gone.git"))
+    orch = ko.Orchestrator(repo, config())
+    assert orch.run(slug).outcome == "completed"
+    if spec_kitty_version == "4":
+        # spec-kitty's default (enforce): it refuses, and our error says which command and why.
+        with pytest.raises(ko.MergeError) as refused:
+            orch.merge(slug)
+        message = str(refused.value)
+        assert "spec-kitty consolidate" in message and "origin unreachable" in message, message
+        assert "merge --origin-check warn|off" in message, message
+        assert mission_lanes(repo, slug) == {"WP01": "approved"}
+    # 3.x checks no origin (the option is not passed); 4.0 is told not to.
+    report = orch.merge(slug, origin_check="off")
+    assert report.outcome == "merged"
+    assert mission_lanes(repo, slug) == {"WP01": "done"}
 
 
 ORCH_TOML = """max_concurrent_wps = 2
@@ -184,7 +230,7 @@ def test_orchestrate_is_a_drop_in_for_spec_kitty_orchestrator(tmp_path: Path) ->
     args = [cli(), "orchestrate", "--mission", slug, "--impl-agent", "impl", "--review-agent", "rev", "--max-concurrent", "2"]
     done = subprocess.run(args, cwd=repo / "kitty-specs", capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"spec-kitty merge --mission {slug}" in done.stdout
+    assert f"spec-kitty {land_command()} --mission {slug}" in done.stdout
     assert mission_lanes(repo, slug) == {"WP01": "approved", "WP02": "approved"}
 
 

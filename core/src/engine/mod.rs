@@ -28,7 +28,7 @@ mod shared_run;
 mod wp;
 
 pub use events::{Event, EventSink, no_events};
-pub use merge::{MergeOptions, landed_ref};
+pub use merge::{MergeOptions, OriginCheck, landed_ref};
 pub use options::{MAX_CONCURRENT, MAX_GRACE, MAX_RETRY_BASE, RunOptions, RunOptionsSpec, load_options};
 pub use orchestrator::{FeatureStatus, Offline, Orchestrator};
 pub use plan::{Plan, PlannedWp};

@@ -81,7 +81,8 @@ pub enum LandError {
         /// Each WP whose branch moved.
         moved: Vec<MovedSinceApproval>,
     },
-    /// `spec-kitty merge`, which lands spec-kitty missions, could not be run or refused.
+    /// `spec-kitty merge` (3.x) or `spec-kitty consolidate` (4.0), which lands spec-kitty
+    /// missions, could not be run or refused.
     #[error("`{command}` did not land the mission: {why}")]
     SpecKittyMerge {
         /// The command run.

@@ -61,6 +61,7 @@ impl FilesMirror {
             common_dir: common_dir.to_path_buf(),
             commit_in: None,
             identity: identity_fields,
+            generation: super::version::SpecKitty::detect(repo_root).generation(),
         };
         FilesMirror {
             feature_dir: feature.dir.clone(),

@@ -14,6 +14,7 @@ use serde_json::{Map, Value as Json};
 use super::error::SpecKittyError;
 use super::event::LogLine;
 use super::reduce::{EventLog, status_json};
+use super::version::Generation;
 
 /// How long we wait for spec-kitty's lock before giving up on one write.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -32,6 +33,8 @@ pub struct StatusLog {
     pub commit_in: Option<(PathBuf, String)>,
     /// Identity fields for a `status.json` written for the first time.
     pub identity: Map<String, Json>,
+    /// Whose reducer `status.json` follows.
+    pub generation: Generation,
 }
 
 /// What one sync did.
@@ -82,7 +85,7 @@ impl StatusLog {
         })?;
         // spec-kitty's own merge records `approved → done`; ours says the same thing once more
         // under another id — a WP already done there gets no second one.
-        let done_there: std::collections::HashSet<String> = super::reduce::reduce(&log)
+        let done_there: std::collections::HashSet<String> = super::reduce::reduce(&log, self.generation)
             .work_packages
             .iter()
             .filter(|(_, s)| s.get("lane").and_then(Json::as_str) == Some("done"))
@@ -117,7 +120,7 @@ impl StatusLog {
             .ok()
             .and_then(|t| serde_json::from_str::<Json>(&t).ok())
             .and_then(|v| v.as_object().cloned());
-        let snapshot = status_json(&log, previous.as_ref(), &self.identity);
+        let snapshot = status_json(&log, previous.as_ref(), &self.identity, self.generation);
         write_atomically(&events_path, &text)?;
         write_atomically(&snapshot_path, &snapshot)?;
         let commit = match &self.commit_in {

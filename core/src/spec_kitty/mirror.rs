@@ -8,7 +8,7 @@
 //! | worktree ready, implementation started | `claimed → in_progress` (`blocked → in_progress` after a retry), an `agent` annotation |
 //! | submitted | a subtasks-done annotation, `in_progress → for_review` |
 //! | review started | `for_review → in_review` |
-//! | approved | `in_review → approved` with `review_result` (spec-kitty's `done` means merged) |
+//! | approved | `in_review → approved` with `review_result` and the approval stamp `policy_metadata.lane_head` (spec-kitty's `done` means merged) |
 //! | rejected | `in_review → in_progress` with `review_result` and the feedback as reason |
 //! | blocked / canceled | `→ blocked` / `→ canceled` with the reason |
 //! | merged | `approved → done` with evidence of the review and the landing commit |
@@ -46,6 +46,7 @@ pub fn lines_for(
         reviewer: None,
         subtasks_done: false,
         force_next: false,
+        policy_next: None,
     };
     for entry in history {
         let micros = micros_of(&entry.state.updated_at);
@@ -61,7 +62,14 @@ impl Telling<'_> {
         let (state, wp) = (&entry.state, self.wp);
         match &entry.event {
             WpEvent::Imported { lane } => self.imported(step, *lane, bootstrap),
-            WpEvent::Claimed { .. } | WpEvent::Reclaimed { .. } => self.claim(step),
+            WpEvent::Claimed { .. } | WpEvent::Reclaimed { .. } => {
+                // The implementer of record, when the chain knows it already (a claim after a
+                // release); spec-kitty 4.0 projects it into `implementer_of_record`.
+                if self.lane == "planned" {
+                    self.policy_next = state.agent.as_ref().map(|agent| json!({"agent": agent}));
+                }
+                self.claim(step)
+            }
             WpEvent::WorktreeReady { .. } => self.start(step, state.agent.as_deref()),
             WpEvent::AgentStarted { agent, role: Role::Implementation, .. } => {
                 self.start(step, Some(agent));
@@ -152,6 +160,8 @@ impl Telling<'_> {
         if self.lane == "in_review" {
             let reference = review_reference(wp, state.review_cycle);
             let result = json!({"reference": reference, "reviewer": reviewer, "verdict": "approved"});
+            // The approval stamp spec-kitty 4.0's `consolidate` checks: the lane tip review saw.
+            self.policy_next = state.head.as_ref().map(|head| json!({"lane_head": head}));
             self.move_to(step, "approved", reviewer, Some(format!("approved by {reviewer}")), Some(result), None);
             self.reviewer = Some((reviewer.to_string(), reference));
         }
@@ -227,6 +237,8 @@ struct Telling<'a> {
     subtasks_done: bool,
     /// The next line skips spec-kitty's guards (an imported lane: `genesis → done`).
     force_next: bool,
+    /// The next line's `policy_metadata` (an approval's `lane_head`, a claim's `agent`).
+    policy_next: Option<Json>,
 }
 
 impl Telling<'_> {
@@ -256,7 +268,7 @@ impl Telling<'_> {
             reason,
             review_result,
             evidence,
-            policy_metadata: None,
+            policy_metadata: self.policy_next.take(),
             force: std::mem::take(&mut self.force_next),
         };
         self.lines.push(lane_line(self.mission, self.wp, id, &at, &t));

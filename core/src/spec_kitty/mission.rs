@@ -1,4 +1,4 @@
-//! A spec-kitty 3.x mission in the coordination topology: `meta.json` names a coordination
+//! A spec-kitty 3.x / 4.0 mission in the coordination topology: `meta.json` names a coordination
 //! branch, `lanes.json` (written by `finalize-tasks`) groups the WPs into execution lanes, and the
 //! lane authority is the status log in the coordination worktree `.worktrees/<slug>-coord`.
 
@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 
 use super::error::SpecKittyError;
 use super::event::MissionIdentity;
+use super::version::SpecKitty;
 use crate::feature::Feature;
 use crate::ids::WpId;
 
@@ -52,6 +53,8 @@ pub struct Mission {
     pub planning_commit: Option<String>,
     /// The execution lanes.
     pub lanes: Vec<ExecutionLane>,
+    /// The spec-kitty this project runs with (whose rules its status log follows).
+    pub spec_kitty: SpecKitty,
 }
 
 impl Mission {
@@ -126,6 +129,7 @@ impl Mission {
             target_branch,
             planning_commit: lanes.planning_commit_sha,
             lanes: lanes.lanes,
+            spec_kitty: SpecKitty::detect(repo_root),
         }))
     }
 
@@ -207,7 +211,7 @@ impl Mission {
                 line: p.line,
                 why: p.why,
             })?;
-            for (wp, state) in super::reduce::reduce(&log).work_packages {
+            for (wp, state) in super::reduce::reduce(&log, self.spec_kitty.generation()).work_packages {
                 let lane = state.get("lane").and_then(Json::as_str).and_then(crate::lane::Lane::from_alias);
                 if let (Ok(id), Some(lane)) = (WpId::parse(&wp), lane) {
                     lanes.insert(id, lane);

@@ -3,10 +3,15 @@
 //! transitions deduplicated by id, sorted by the string pair `(at, event_id)`, folded with its
 //! rollback precedence and runtime slots; then annotations folded in their own pass; then the
 //! nine lane counts. Like spec-kitty, it does not judge whether a transition was legal.
+//! spec-kitty 4.0's rules (continuity, seeds, projections) live in [`super::continuity`]; which
+//! set applies is the caller's [`Generation`].
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value as Json, json};
+
+use super::continuity;
+use super::version::Generation;
 
 /// The lanes a board shows, in spec-kitty's order (the `summary` keys).
 pub const DISPLAY_LANES: [&str; 9] =
@@ -128,18 +133,18 @@ fn is_non_lane(obj: &Map<String, Json>) -> bool {
     obj.contains_key("event_type")
 }
 
-fn text<'a>(obj: &'a Map<String, Json>, key: &str) -> &'a str {
+pub(super) fn text<'a>(obj: &'a Map<String, Json>, key: &str) -> &'a str {
     obj.get(key).and_then(Json::as_str).unwrap_or("")
 }
 
 /// `doing` is spec-kitty's alias of `in_progress`.
-fn lane_name(name: &str) -> &str {
+pub(super) fn lane_name(name: &str) -> &str {
     if name == "doing" { "in_progress" } else { name }
 }
 
 /// The snapshot's display identity of an actor: a string as is, a structured actor's `tool`, else
 /// its `role`, else `""`.
-fn actor_identity(actor: Option<&Json>) -> Json {
+pub(super) fn actor_identity(actor: Option<&Json>) -> Json {
     match actor {
         Some(Json::Object(map)) => {
             let pick = |k: &str| map.get(k).and_then(Json::as_str).filter(|s| !s.is_empty());
@@ -161,7 +166,7 @@ fn is_rollback(event: &Map<String, Json>) -> bool {
     }
 }
 
-fn cancellation_source(event: &Map<String, Json>) -> Json {
+pub(super) fn cancellation_source(event: &Map<String, Json>) -> Json {
     if let Some(source) = event.get("reason_source").filter(|s| !s.is_null()) {
         return source.clone();
     }
@@ -173,7 +178,13 @@ fn cancellation_source(event: &Map<String, Json>) -> Json {
     }
 }
 
-fn state_from_event(event: &Map<String, Json>, previous: Option<&Map<String, Json>>) -> Map<String, Json> {
+/// The state one applied transition leaves a WP in. With `cancellation_inline` (3.x) a cancel
+/// writes its reason here; 4.0 projects it after the fold (`continuity::project_cancellation`).
+pub(super) fn state_from_event(
+    event: &Map<String, Json>,
+    previous: Option<&Map<String, Json>>,
+    cancellation_inline: bool,
+) -> Map<String, Json> {
     let prior_force = previous.and_then(|p| p.get("force_count")).and_then(Json::as_i64).unwrap_or(0);
     let forced = event.get("force").and_then(Json::as_bool).unwrap_or(false);
     let mut state = Map::new();
@@ -207,14 +218,14 @@ fn state_from_event(event: &Map<String, Json>, previous: Option<&Map<String, Jso
     } else if let Some(kept) = previous.and_then(|p| p.get("review_result")) {
         state.insert("review_result".into(), kept.clone());
     }
-    if to == "canceled" {
+    if cancellation_inline && to == "canceled" {
         state.insert("cancellation_reason".into(), event.get("reason").cloned().unwrap_or(Json::Null));
         state.insert("reason_source".into(), cancellation_source(event));
     }
     state
 }
 
-fn truthy(value: &Json) -> bool {
+pub(super) fn truthy(value: &Json) -> bool {
     match value {
         Json::Null => false,
         Json::Bool(b) => *b,
@@ -294,23 +305,24 @@ pub struct Reduced {
     pub mission_slug: String,
 }
 
-/// Reduces a parsed log (spec-kitty's `reduce`).
-pub fn reduce(log: &EventLog) -> Reduced {
-    let mut seen = HashSet::new();
-    let mut events: Vec<&Map<String, Json>> =
-        log.transitions.iter().filter(|e| seen.insert(text(e, "event_id").to_string())).collect();
-    events.sort_by(|a, b| (text(a, "at"), text(a, "event_id")).cmp(&(text(b, "at"), text(b, "event_id"))));
-    let by_id: HashMap<&str, &Map<String, Json>> = events.iter().map(|e| (text(e, "event_id"), *e)).collect();
-
-    let mut states: Map<String, Json> = Map::new();
-    for event in &events {
-        let wp = text(event, "wp_id").to_string();
-        let current = states.get(&wp).and_then(Json::as_object);
-        if should_apply(current, event, &by_id) {
-            let next = state_from_event(event, current);
-            states.insert(wp, Json::Object(next));
+/// Reduces a parsed log (spec-kitty's `reduce`) by the rules of `generation`.
+pub fn reduce(log: &EventLog, generation: Generation) -> Reduced {
+    let (events, mut states) = match generation {
+        Generation::V3 => {
+            let mut seen = HashSet::new();
+            let mut events: Vec<&Map<String, Json>> =
+                log.transitions.iter().filter(|e| seen.insert(text(e, "event_id").to_string())).collect();
+            events.sort_by(|a, b| (text(a, "at"), text(a, "event_id")).cmp(&(text(b, "at"), text(b, "event_id"))));
+            let states = fold_last_wins(&events);
+            (events, states)
         }
-    }
+        Generation::V4 => {
+            let events = continuity::order(continuity::dedup(&log.transitions));
+            let mut states = continuity::fold(&events);
+            continuity::project_cancellation(&log.transitions, &mut states);
+            (events, states)
+        }
+    };
     let mut annotations: Vec<&Map<String, Json>> = log.annotations.iter().collect();
     annotations.sort_by(|a, b| (text(a, "at"), text(a, "event_id")).cmp(&(text(b, "at"), text(b, "event_id"))));
     for annotation in annotations {
@@ -349,6 +361,22 @@ pub fn reduce(log: &EventLog) -> Reduced {
     }
 }
 
+/// 3.x's fold: each event applies in `(at, event_id)` order, except at one instant a rollback
+/// beats a forward move.
+fn fold_last_wins(events: &[&Map<String, Json>]) -> Map<String, Json> {
+    let by_id: HashMap<&str, &Map<String, Json>> = events.iter().map(|e| (text(e, "event_id"), *e)).collect();
+    let mut states: Map<String, Json> = Map::new();
+    for event in events {
+        let wp = text(event, "wp_id").to_string();
+        let current = states.get(&wp).and_then(Json::as_object);
+        if should_apply(current, event, &by_id) {
+            let next = state_from_event(event, current, true);
+            states.insert(wp, Json::Object(next));
+        }
+    }
+    states
+}
+
 fn should_apply(
     current: Option<&Map<String, Json>>,
     event: &Map<String, Json>,
@@ -366,14 +394,33 @@ fn should_apply(
     !setter.is_some_and(|s| is_rollback(s)) || is_rollback(event)
 }
 
-/// The whole `status.json` text for `log`. Identity fields spec-kitty resolves from its mission
-/// metadata (`mission_number`, `mission_type`, aliases, a retrospective) are kept from
-/// `previous` (the file as it is); with no previous file they come from `identity`.
-pub fn status_json(log: &EventLog, previous: Option<&Map<String, Json>>, identity: &Map<String, Json>) -> String {
-    let reduced = reduce(log);
+/// The whole `status.json` text for `log`, as `generation`'s `materialize` writes it. Identity
+/// fields spec-kitty resolves from its mission metadata (`mission_number`, `mission_type`,
+/// aliases, a retrospective) are kept from `previous` (the file as it is); with no previous file
+/// they come from `identity`. 4.0 writes a new mission's snapshot at `schema_version` 2 (with each
+/// WP's `implementer_of_record`) and replays an existing one at the generation it records.
+pub fn status_json(
+    log: &EventLog,
+    previous: Option<&Map<String, Json>>,
+    identity: &Map<String, Json>,
+    generation: Generation,
+) -> String {
+    let mut reduced = reduce(log, generation);
     let mut doc = match previous {
         Some(previous) => previous.clone(),
         None => identity.clone(),
+    };
+    let schema = match (generation, previous) {
+        (Generation::V3, _) => None,
+        (Generation::V4, None) => generation.new_snapshot_schema(),
+        (Generation::V4, Some(previous)) => previous.get("schema_version").and_then(Json::as_u64),
+    };
+    if schema.is_some_and(|v| v >= 2) {
+        continuity::project_implementer(&log.transitions, &mut reduced.work_packages);
+    }
+    match schema.filter(|v| *v > 1) {
+        Some(version) => doc.insert("schema_version".into(), json!(version)),
+        None => doc.remove("schema_version"),
     };
     let slug = if reduced.mission_slug.is_empty() {
         doc.get("mission_slug").cloned().unwrap_or(json!(""))
@@ -412,7 +459,7 @@ mod tests {
         ]
         .join("\n");
         let log = EventLog::parse(&text).unwrap();
-        let reduced = reduce(&log);
+        let reduced = reduce(&log, Generation::V3);
         assert_eq!(reduced.event_count, 2);
         assert_eq!(reduced.last_event_id.as_deref(), Some("02"));
         let wp = reduced.work_packages["WP01"].as_object().unwrap();
@@ -429,7 +476,7 @@ mod tests {
             [line("01", "WP01", "in_review", "approved", at), line("00", "WP01", "in_review", "in_progress", at)]
                 .join("\n");
         // Sorted by id, the rollback (00) comes first; the forward move (01) must not beat it.
-        let reduced = reduce(&EventLog::parse(&text).unwrap());
+        let reduced = reduce(&EventLog::parse(&text).unwrap(), Generation::V3);
         assert_eq!(reduced.work_packages["WP01"]["lane"], "in_progress");
     }
 

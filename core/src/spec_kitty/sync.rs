@@ -45,6 +45,7 @@ impl MissionMirror {
                 common_dir: common_dir.to_path_buf(),
                 commit_in: Some((mission.coord_worktree(), mission.coord_branch.clone())),
                 identity,
+                generation: mission.spec_kitty.generation(),
             },
             mission: mission.clone(),
             subtasks: feature.work_packages.iter().map(|wp| (wp.id.to_string(), wp.subtasks.clone())).collect(),

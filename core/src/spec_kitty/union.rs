@@ -2,6 +2,10 @@
 //! both sides' lines, deduplicated by `event_id`, sorted by `(at, event_id)`. git merges in these
 //! repositories call spec-kitty for it; our libgit2 merges apply the same rule natively, so they
 //! need no `spec-kitty` on `PATH` and never fail on the log.
+//!
+//! spec-kitty 4.0's driver refuses one case 3.x unions: both sides moved one WP out of one lane
+//! to different lanes, one of them a cancel or a step back (a rejection) — folding them would
+//! silently bury that decision. Under 4.0 we leave that conflict for a person too.
 
 use serde_json::Value as Json;
 
@@ -54,8 +58,61 @@ pub fn merge_event_logs(ours: &str, theirs: &str) -> Option<String> {
     Some(out)
 }
 
+/// The linear lanes in forward order (4.0's `_FORWARD_RANK`); `blocked` and `canceled` have none.
+const FORWARD: [&str; 7] = ["planned", "claimed", "in_progress", "for_review", "in_review", "approved", "done"];
+
+/// A cancel, or a step back along the linear lanes (4.0's `_is_decision_destination`).
+fn is_decision(from: &str, to: &str) -> bool {
+    if to == "canceled" {
+        return true;
+    }
+    let rank = |lane: &str| FORWARD.iter().position(|l| *l == lane);
+    matches!((rank(from), rank(to)), (Some(f), Some(t)) if t < f)
+}
+
+/// 4.0's `detect_concurrent_fork`: the WP both sides moved, since `base`, out of one lane to
+/// different lanes with at least one a decision (a cancel or a step back), described; `None`
+/// when there is none. Lines that are not JSON objects are left to [`merge_event_logs`].
+pub fn concurrent_fork(base: &str, ours: &str, theirs: &str) -> Option<String> {
+    use std::collections::{BTreeMap, BTreeSet, HashSet};
+    let parse =
+        |text: &str| -> Vec<Json> { text.lines().filter_map(|l| serde_json::from_str(l.trim()).ok()).collect() };
+    let base_ids: HashSet<String> =
+        parse(base).iter().filter_map(|e| e.get("event_id")?.as_str().map(str::to_string)).collect();
+    let departures = |text: &str| -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+        let mut by_wp: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+        for e in parse(text) {
+            let field = |k: &str| e.get(k).and_then(Json::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+            if field("event_id").is_some_and(|id| base_ids.contains(&id)) {
+                continue;
+            }
+            if let (Some(from), Some(to), Some(wp)) = (field("from_lane"), field("to_lane"), field("wp_id")) {
+                by_wp.entry(wp).or_default().entry(from).or_default().insert(to);
+            }
+        }
+        by_wp
+    };
+    let (ours, theirs) = (departures(ours), departures(theirs));
+    for (wp, our_moves) in &ours {
+        let Some(their_moves) = theirs.get(wp) else { continue };
+        for (from, our_to) in our_moves {
+            let Some(their_to) = their_moves.get(from) else { continue };
+            let all: BTreeSet<&String> = our_to.iter().chain(their_to).collect();
+            if all.len() > 1 && all.iter().any(|to| is_decision(from, to)) {
+                let lanes: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+                return Some(format!(
+                    "work package {wp}: concurrent transitions from '{from}' to {lanes:?} were made on two sides without a merge between them; a union would silently drop one (keep the cancel or rejection, redo the other)"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Resolves the conflicts of `index` (an in-memory merge) on spec-kitty event logs by union;
-/// other conflicts are left for the caller. Returns how many paths it resolved.
+/// other conflicts are left for the caller, and so is a log both sides forked (see
+/// [`concurrent_fork`]) when the project's spec-kitty is 4.0. Returns how many paths it
+/// resolved.
 pub fn resolve_event_logs(repo: &git2::Repository, index: &mut git2::Index) -> Result<usize, git2::Error> {
     if !index.has_conflicts() {
         return Ok(0);
@@ -80,7 +137,14 @@ pub fn resolve_event_logs(repo: &git2::Repository, index: &mut git2::Index) -> R
                 None => Ok(String::new()),
             }
         };
-        let Some(merged) = merge_event_logs(&text(&conflict.our)?, &text(&conflict.their)?) else { continue };
+        let (ours, theirs) = (text(&conflict.our)?, text(&conflict.their)?);
+        if refuses_forks(repo)
+            && let Some(fork) = concurrent_fork(&text(&conflict.ancestor)?, &ours, &theirs)
+        {
+            tracing::warn!(%path, "{fork}");
+            continue;
+        }
+        let Some(merged) = merge_event_logs(&ours, &theirs) else { continue };
         let blob = repo.blob(merged.as_bytes())?;
         let entry = git2::IndexEntry {
             ctime: git2::IndexTime::new(0, 0),
@@ -105,6 +169,13 @@ pub fn resolve_event_logs(repo: &git2::Repository, index: &mut git2::Index) -> R
     Ok(resolved.len())
 }
 
+/// Whether the spec-kitty of `repo`'s project refuses forked logs (4.0).
+fn refuses_forks(repo: &git2::Repository) -> bool {
+    let root =
+        repo.workdir().map(std::path::Path::to_path_buf).or_else(|| repo.commondir().parent().map(|p| p.to_path_buf()));
+    root.is_some_and(|root| super::version::SpecKitty::detect(&root).generation().refuses_forks())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +191,26 @@ mod tests {
         assert!(merge_event_logs("<<<<<<< ours\n", b).is_none());
         assert!(is_event_log("kitty-specs/x/status.events.jsonl"));
         assert!(!is_event_log("src/status.events.jsonl"));
+    }
+
+    fn line(id: &str, from: &str, to: &str) -> String {
+        format!(r#"{{"at": "1", "event_id": "{id}", "from_lane": "{from}", "to_lane": "{to}", "wp_id": "WP01"}}"#)
+    }
+
+    #[test]
+    fn a_cancel_or_rejection_against_another_move_from_the_same_lane_is_a_fork() {
+        let base = line("A", "planned", "in_progress");
+        let cancel = format!("{base}\n{}", line("B", "in_progress", "canceled"));
+        let submit = format!("{base}\n{}", line("C", "in_progress", "for_review"));
+        assert!(concurrent_fork(&base, &cancel, &submit).unwrap().contains("WP01"));
+        let reject = format!("{base}\n{}", line("D", "in_review", "planned"));
+        let approve = format!("{base}\n{}", line("E", "in_review", "approved"));
+        assert!(concurrent_fork(&base, &reject, &approve).is_some());
+        // Forward forks, one-sided moves and the same decision twice are unioned.
+        let ahead = format!("{base}\n{}", line("F", "in_progress", "in_review"));
+        assert!(concurrent_fork(&base, &submit, &ahead).is_none());
+        assert!(concurrent_fork(&base, &base, &cancel).is_none());
+        let cancel_too = format!("{base}\n{}", line("G", "in_progress", "canceled"));
+        assert!(concurrent_fork(&base, &cancel, &cancel_too).is_none());
     }
 }

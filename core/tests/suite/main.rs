@@ -21,6 +21,7 @@ mod sandbox;
 mod shared_run;
 mod spec_kitty_format;
 mod spec_kitty_mission;
+mod spec_kitty_reducers;
 mod state;
 mod state_races;
 mod sync;

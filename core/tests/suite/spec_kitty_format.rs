@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use kitty_orchestrator::spec_kitty::Generation;
 use kitty_orchestrator::spec_kitty::reduce::{EventLog, status_json};
 
 fn fixture(name: &str) -> PathBuf {
@@ -18,8 +19,8 @@ fn status_json_is_byte_identical_to_spec_kittys() {
     let log = EventLog::parse(&events).unwrap();
     // With the previous file (identity kept) and without it (identity from nothing).
     let previous: serde_json::Value = serde_json::from_str(&expected).unwrap();
-    assert_eq!(status_json(&log, previous.as_object(), &serde_json::Map::new()), expected);
-    assert_eq!(status_json(&log, None, &serde_json::Map::new()), expected);
+    assert_eq!(status_json(&log, previous.as_object(), &serde_json::Map::new(), Generation::V3), expected);
+    assert_eq!(status_json(&log, None, &serde_json::Map::new(), Generation::V3), expected);
 }
 
 #[test]

@@ -73,9 +73,15 @@ fn mission(dir: &Path, lanes: &[(&str, &[&str], &[&str])], wps: &[(&str, &[&str]
     let text = format!("{}\n", lines.join("\n"));
     std::fs::write(status_dir.join("status.events.jsonl"), &text).unwrap();
     let log = EventLog::parse(&text).unwrap();
-    std::fs::write(status_dir.join("status.json"), status_json(&log, None, &serde_json::Map::new())).unwrap();
+    std::fs::write(status_dir.join("status.json"), status_json(&log, None, &serde_json::Map::new(), generation(dir)))
+        .unwrap();
     git(&coord, &["add", "-A"]);
     git(&coord, &["commit", "-qm", "chore(spec-kitty): status transition batch"]);
+}
+
+/// The rules the orchestrator follows here (those of a spec-kitty on `PATH`, if any).
+fn generation(dir: &Path) -> kitty_orchestrator::spec_kitty::Generation {
+    kitty_orchestrator::spec_kitty::SpecKitty::detect(dir).generation()
 }
 
 fn coord_dir(dir: &Path) -> std::path::PathBuf {
@@ -87,7 +93,7 @@ fn coord_log(dir: &Path) -> String {
 }
 
 fn lanes_in_log(dir: &Path) -> Vec<(String, String)> {
-    let reduced = reduce(&EventLog::parse(&coord_log(dir)).unwrap());
+    let reduced = reduce(&EventLog::parse(&coord_log(dir)).unwrap(), generation(dir));
     reduced.work_packages.iter().map(|(wp, s)| (wp.clone(), s["lane"].as_str().unwrap().to_string())).collect()
 }
 
@@ -152,11 +158,16 @@ async fn lanes_run_in_order_in_one_worktree_and_start_from_their_dependency_lane
     let snapshot = std::fs::read_to_string(status_dir.join("status.json")).unwrap();
     let previous: Json = serde_json::from_str(&snapshot).unwrap();
     assert_eq!(
-        status_json(&EventLog::parse(&coord_log(dir)).unwrap(), previous.as_object(), &serde_json::Map::new()),
+        status_json(
+            &EventLog::parse(&coord_log(dir)).unwrap(),
+            previous.as_object(),
+            &serde_json::Map::new(),
+            generation(dir)
+        ),
         snapshot
     );
     assert_eq!(git(&coord_dir(dir), &["status", "--porcelain"]), "");
-    let wp01 = &reduce(&EventLog::parse(&coord_log(dir)).unwrap()).work_packages["WP01"];
+    let wp01 = &reduce(&EventLog::parse(&coord_log(dir)).unwrap(), generation(dir)).work_packages["WP01"];
     assert_eq!(wp01["subtasks"]["T001"], "done");
     assert_eq!(wp01["agent"], "impl");
     assert_eq!(wp01["review_result"]["verdict"], "approved");

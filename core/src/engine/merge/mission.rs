@@ -1,12 +1,12 @@
-//! `merge` of a spec-kitty mission: delegated to `spec-kitty merge`, which lands its missions
-//! its own way (each lane into the mission branch, the mission squashed — or merged — into the
+//! `merge` of a spec-kitty mission: delegated to spec-kitty's own landing command — `merge` in
+//! 3.x, `consolidate` in 4.0 (which removed `merge`) — which lands its missions its own way (each lane into the mission branch, the mission squashed — or merged — into the
 //! target, `approved → done` recorded for every WP, lanes cleaned up). Doing those steps with
 //! spec-kitty's own code keeps its bookkeeping (mission number, flattened metadata, merge
 //! state for `--resume`) exactly as its users expect. Our chains then record where each WP
 //! landed.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -21,17 +21,12 @@ use crate::lane::Lane;
 use crate::merge_strategy::MergeStrategy;
 use crate::state::{Append, WpEvent, WpState};
 
-/// The longest `spec-kitty merge` may take.
+/// The longest spec-kitty's landing may take.
 const MERGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// The `spec-kitty` program: `KITTY_SPEC_KITTY` when set, else the first on `PATH`.
-pub(crate) fn spec_kitty_program() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KITTY_SPEC_KITTY") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join("spec-kitty")).find(|p| p.is_file())
-}
+/// `consolidate`'s exit code when the landing stands but the coordination or mission branch
+/// moved after it and was kept (its `--resume` finishes the teardown).
+const COORD_MOVED_AFTER_LANDING: i32 = 75;
 
 /// What lands is what review approved: each lane branch (`heads`: WP, branch, tip) must be at
 /// the approved head of one of its WPs (the lane's WPs build on one another, so its newest
@@ -61,9 +56,9 @@ fn lanes_moved_since_approval(
 }
 
 impl Orchestrator {
-    /// Lands a spec-kitty mission through spec-kitty's own `merge`: every WP must be done and
-    /// its lane branch still at the head review approved; spec-kitty merges; we record each WP
-    /// as landed.
+    /// Lands a spec-kitty mission through spec-kitty's own landing command (`merge` in 3.x,
+    /// `consolidate` in 4.0): every WP must be done and its lane branch still at the head review
+    /// approved; spec-kitty lands; we record each WP as landed.
     pub(super) async fn merge_mission(
         &self,
         landing: &Landing,
@@ -72,14 +67,20 @@ impl Orchestrator {
         let slug = landing.feature.slug.clone();
         let states = self.store.feature_states(&slug)?;
         all_done(landing, &states)?;
-        let args = mission_args(landing);
-        let Some(program) = spec_kitty_program() else {
+        let Some(program) = crate::spec_kitty::version::program() else {
             return Err(LandError::SpecKittyMerge {
-                command: command_line(&args),
+                command: format!("spec-kitty merge --mission {slug}"),
                 why: "spec-kitty is not on PATH (install spec-kitty-cli, or set KITTY_SPEC_KITTY to its path)".into(),
             }
             .into());
         };
+        let generation = {
+            let program = program.clone();
+            off_thread(move || crate::spec_kitty::version::installed_version(&program)).await?
+        }
+        .map(|v| v.generation())
+        .unwrap_or_default();
+        let args = mission_args(landing, generation);
         let previous = self.branch_tip(&landing.target);
         // Lane branches are deleted by spec-kitty's cleanup: read their tips first.
         let heads: Vec<(WpId, String, Option<String>)> = landing
@@ -99,12 +100,12 @@ impl Orchestrator {
         self.run_spec_kitty_merge(&program, &args, cancel).await?;
         let commit = if landing.opts.dry_run { None } else { self.branch_tip(&landing.target) };
         if let Some(commit) = &commit {
-            self.record_landed(landing, &heads, commit).await?;
+            self.record_landed(landing, &heads, commit, generation.land_command()).await?;
         }
         Ok(mission_report(landing, &heads, previous, commit))
     }
 
-    /// Runs `spec-kitty merge` in the primary checkout (its directory on PATH: its git merges
+    /// Runs spec-kitty's landing command in the primary checkout (its directory on PATH: its git merges
     /// call `spec-kitty merge-driver-event-log`); a failure names the command and its last lines.
     async fn run_spec_kitty_merge(
         &self,
@@ -136,13 +137,26 @@ impl Orchestrator {
         if output.success() {
             return Ok(());
         }
+        if output.code == Some(COORD_MOVED_AFTER_LANDING) && args.first().is_some_and(|a| a == "consolidate") {
+            tracing::warn!(
+                command = %command_line(args),
+                "the mission landed, but its coordination or mission branch moved after the landing and was kept: `spec-kitty consolidate --resume` finishes the teardown"
+            );
+            return Ok(());
+        }
         let text = format!("{}\n{}", output.stdout, output.stderr);
         let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-        let why = format!(
+        let mut why = format!(
             "exit {}: {}",
             output.code.map_or("by a signal".to_string(), |c| c.to_string()),
             lines[lines.len().saturating_sub(8)..].join(" / ")
         );
+        if text.contains("--origin-check") {
+            // Its advice names its own flag; ours is how a user of this tool passes it.
+            why.push_str(
+                " (through kitty-orchestrator: `merge --origin-check warn|off`, `origin_check` in the bindings' merge options)",
+            );
+        }
         Err(LandError::SpecKittyMerge { command: command_line(args), why }.into())
     }
 
@@ -152,6 +166,7 @@ impl Orchestrator {
         landing: &Landing,
         heads: &[(WpId, String, Option<String>)],
         commit: &str,
+        command: &'static str,
     ) -> Result<(), crate::Error> {
         let (store, slug, target, strategy, run) = (
             self.store.clone(),
@@ -166,7 +181,7 @@ impl Orchestrator {
         off_thread(move || -> Result<(), crate::Error> {
             for (wp, head) in records {
                 let event = WpEvent::Merged { into: target.clone(), commit: commit.clone(), strategy, head };
-                let body = format!("Landed on {target} by spec-kitty merge (run {run}).");
+                let body = format!("Landed on {target} by spec-kitty {command} (run {run}).");
                 store.append(&slug, &wp, &Append::new(event).run(&run).body(body))?;
             }
             Ok(())
@@ -202,9 +217,15 @@ fn command_line(args: &[String]) -> String {
     format!("spec-kitty {}", args.join(" "))
 }
 
-/// `merge --mission <slug> --yes`, with the target, strategy and dry run the options name.
-fn mission_args(landing: &Landing) -> Vec<String> {
-    let mut args = vec!["merge".to_string(), "--mission".into(), landing.feature.slug.to_string(), "--yes".into()];
+/// `merge --mission <slug> --yes` (3.x) or `consolidate --mission <slug> --yes` (4.0), with the
+/// target, strategy, dry run and (4.0) origin check the options name.
+fn mission_args(landing: &Landing, generation: crate::spec_kitty::Generation) -> Vec<String> {
+    let mut args = vec![
+        generation.land_command().to_string(),
+        "--mission".into(),
+        landing.feature.slug.to_string(),
+        "--yes".into(),
+    ];
     if landing.opts.into.is_some() {
         args.extend(["--target".to_string(), landing.target.clone()]);
     }
@@ -217,6 +238,9 @@ fn mission_args(landing: &Landing) -> Vec<String> {
     }
     if landing.opts.dry_run {
         args.extend(["--dry-run".to_string(), "--json".to_string()]);
+    }
+    if let Some(check) = landing.opts.origin_check.filter(|_| generation.checks_origin()) {
+        args.extend(["--origin-check".to_string(), check.as_str().to_string()]);
     }
     args
 }

@@ -15,4 +15,4 @@ mod resolve;
 mod verify;
 
 pub use cleanup::landed_ref;
-pub use options::MergeOptions;
+pub use options::{MergeOptions, OriginCheck};

@@ -33,6 +33,38 @@ pub struct MergeOptions {
     /// tip) instead of refusing the merge with `merge_not_ready`; nothing lands until it is
     /// approved again (`resume`).
     pub reopen_moved: bool,
+    /// For a spec-kitty 4.0 mission: whether `spec-kitty consolidate` checks `origin` first
+    /// (`--origin-check`). Default: spec-kitty's own (`enforce`, or `SPEC_KITTY_ORIGIN_CHECK`).
+    /// spec-kitty 3.x checks no origin and is not given it.
+    pub origin_check: Option<OriginCheck>,
+}
+
+/// How spec-kitty 4.0's `consolidate` treats `origin` before landing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginCheck {
+    /// Refuse when `origin` is ahead or cannot be reached (spec-kitty's default).
+    Enforce,
+    /// Report the same findings and land anyway.
+    Warn,
+    /// Contact nothing.
+    Off,
+}
+
+impl OriginCheck {
+    /// The value as spec-kitty's flag takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginCheck::Enforce => "enforce",
+            OriginCheck::Warn => "warn",
+            OriginCheck::Off => "off",
+        }
+    }
+
+    /// Parses `enforce`, `warn` or `off`.
+    pub fn parse(text: &str) -> Option<OriginCheck> {
+        [OriginCheck::Enforce, OriginCheck::Warn, OriginCheck::Off].into_iter().find(|c| c.as_str() == text)
+    }
 }
 
 fn invalid(key: &str, message: String) -> ConfigError {
@@ -69,12 +101,15 @@ mod tests {
     fn merge_options_name_the_bad_key() {
         let ok = MergeOptions::from_json(&serde_json::json!({"into": "feature/x", "strategy": "squash"})).unwrap();
         assert_eq!(ok.strategy, Some(MergeStrategy::Squash));
+        let off = MergeOptions::from_json(&serde_json::json!({"origin_check": "off"})).unwrap();
+        assert_eq!(off.origin_check, Some(OriginCheck::Off));
         for (json, key) in [
             (serde_json::json!({"into": "a..b"}), "into"),
             (serde_json::json!({"into": "refs/heads/main"}), "into"),
             (serde_json::json!({"strategy": "rebase"}), "strategy"),
             (serde_json::json!({"dryRun": true}), "dryRun"),
             (serde_json::json!({"partial": "yes"}), "partial"),
+            (serde_json::json!({"origin_check": "never"}), "origin_check"),
         ] {
             let err = MergeOptions::from_json(&json).unwrap_err();
             assert_eq!(err.key.as_deref(), Some(key), "{json}: {err}");
