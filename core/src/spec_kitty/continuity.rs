@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value as Json};
 
-use super::reduce::{actor_identity, cancellation_source, lane_name, state_from_event, text, truthy};
+use super::transition::{actor_identity, cancellation_source, lane_name, state_from_event, text, truthy};
 
 type Event = Map<String, Json>;
 

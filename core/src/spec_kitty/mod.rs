@@ -23,6 +23,7 @@ pub mod mirror;
 pub mod mission;
 pub mod reduce;
 pub mod sync;
+mod transition;
 pub mod union;
 pub mod version;
 pub mod wp_file;
