@@ -3,7 +3,7 @@
 //! transitions deduplicated by id, sorted by the string pair `(at, event_id)`, folded with its
 //! rollback precedence and runtime slots; then annotations folded in their own pass; then the
 //! nine lane counts. Like spec-kitty, it does not judge whether a transition was legal.
-//! spec-kitty 4.0's rules (continuity, seeds, projections) live in [`super::continuity`]; which
+//! spec-kitty 4.0's rules (continuity, seeds, projections) live in `continuity.rs`; which
 //! set applies is the caller's [`Generation`].
 
 use std::collections::{HashMap, HashSet};
