@@ -317,6 +317,9 @@ test('merge lands the done WPs with camelCase reports; conflicts reject with mer
   assert.deepEqual([...new Set(snakeKeys)], [])
   assert.equal((await orch.merge('070-node-land')).outcome, 'nothing_to_merge')
   await assert.rejects(orch.merge('070-node-land', { strategy: 'rebase' }), (err) => err.code === 'config_invalid' && /strategy/.test(err.message))
+  // spec-kitty 4.0's origin check, passed through for missions (a feature that is none ignores it).
+  assert.equal((await orch.merge('070-node-land', { originCheck: 'off' })).outcome, 'nothing_to_merge')
+  await assert.rejects(orch.merge('070-node-land', { originCheck: 'never' }), (err) => err.code === 'config_invalid' && /originCheck/.test(err.message))
 
   const clash = makeRepo('071-node-clash', { WP01: [], WP02: [] })
   const both = new ko.Orchestrator(clash, config({ FAKE_EXTRA_FILES: 'shared.txt' }))

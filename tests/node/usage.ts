@@ -40,7 +40,7 @@ async function example(): Promise<RunSummary> {
   const stopped = await orch.abortRemote('020')
   console.log(shared.hosts[0]?.ageSeconds, shared.wps['WP01']?.owner?.host, shared.abortRequested, stopped.localRun)
   await orch.run('020', { remote: 'origin', maxConcurrent: 2 })
-  const landed = await orch.merge('020', { into: 'feature/020', strategy: 'squash', dryRun: true, onEvent: (e: Event) => e.type === 'merged' && console.log(e.wps) })
+  const landed = await orch.merge('020', { into: 'feature/020', strategy: 'squash', dryRun: true, originCheck: 'warn', onEvent: (e: Event) => e.type === 'merged' && console.log(e.wps) })
   const merged: string[] = landed.steps.filter((s) => s.action === 'merge').map((s) => s.wp)
   const pushed = await orch.push('020', { remote: 'origin', branches: true })
   const pr = await orch.pullRequest('020', { base: 'main' })
