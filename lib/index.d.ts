@@ -329,6 +329,10 @@ export interface FeatureReport {
     commits: Array<{ id: string; subject: string; author: string }>
     landed: string | null
     reason: string | null
+    /** The WPs it depends on. */
+    dependsOn: string[]
+    /** Its agent runs, oldest first: `outcome` is `succeeded`, `approved` / `rejected` (a review), or the failure class. */
+    runs: Array<{ role: Role; agent: string; attempt: number; startedAt: string; durationMs: number; outcome: string; costUsd: number | null }>
   }>
   landing: { into: string; commit: string; strategy: MergeStrategy; wps: string[]; fixRounds: number } | null
   verify: MergeReport['verify']

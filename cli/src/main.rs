@@ -46,9 +46,9 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     /// Read the feature as this format instead of by its path's shape: spec-kitty, kiro or
-    /// task-list.
+    /// task-list. For `report`, also how to print it: markdown (default), html or json.
     #[arg(long, global = true, value_parser = parse_format)]
-    format: Option<kitty_orchestrator::FeatureFormat>,
+    format: Option<FormatArg>,
     /// Load Kiro's optional tasks (`- [ ]*`) as WPs too (config `include_optional`).
     #[arg(long, global = true)]
     include_optional: bool,
@@ -118,7 +118,22 @@ fn main() -> ExitCode {
         return ExitCode::from(kitty_orchestrator::demo::agent_main() as u8);
     }
     init_logging(cli.verbose);
-    let _ = LOAD.set((cli.format, cli.include_optional));
+    let feature_format = match cli.format {
+        Some(FormatArg::Feature(format)) => Some(format),
+        Some(FormatArg::Report(format)) => {
+            let Command::Report(args) = cli.command else {
+                eprintln!(
+                    "error: --format {} names how `report` prints; other commands read a feature as spec-kitty, kiro or task-list",
+                    format.name()
+                );
+                return ExitCode::from(exit::BAD_INPUT);
+            };
+            let _ = LOAD.set((None, cli.include_optional));
+            return ExitCode::from(merge::report(args.with_format(format)));
+        }
+        None => None,
+    };
+    let _ = LOAD.set((feature_format, cli.include_optional));
     let code = match cli.command {
         Command::Run(args) | Command::Resume(args) => run::run(args),
         Command::Status(args) => inspect::status(args),
@@ -173,8 +188,18 @@ fn init_logging(verbose: u8) {
 /// `--format` and `--include-optional`, for every command that reads a feature.
 static LOAD: std::sync::OnceLock<(Option<kitty_orchestrator::FeatureFormat>, bool)> = std::sync::OnceLock::new();
 
-fn parse_format(name: &str) -> Result<kitty_orchestrator::FeatureFormat, String> {
-    name.parse()
+/// `--format`: how a feature is read, or (for `report`) how it is printed.
+#[derive(Debug, Clone, Copy)]
+enum FormatArg {
+    Feature(kitty_orchestrator::FeatureFormat),
+    Report(merge::ReportFormat),
+}
+
+fn parse_format(name: &str) -> Result<FormatArg, String> {
+    if let Some(format) = merge::ReportFormat::parse(name) {
+        return Ok(FormatArg::Report(format));
+    }
+    name.parse().map(FormatArg::Feature).map_err(|e: String| format!("{e}; for `report`: markdown, html or json"))
 }
 
 /// Opens the repository with `--format` and `--include-optional` applied.

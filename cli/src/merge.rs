@@ -154,28 +154,78 @@ pub struct ReportArgs {
     /// The repository (default: the current directory).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
-    /// Print JSON instead of markdown (the global `--format` names how a feature is read, as
-    /// for every command).
+    /// Print JSON instead of markdown (the same as `--format json`).
     #[arg(long)]
     json: bool,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[arg(skip)]
+    format: Option<ReportFormat>,
+}
+
+/// How `report` prints: `--format markdown|html|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+    Json,
+}
+
+impl ReportFormat {
+    pub fn parse(name: &str) -> Option<ReportFormat> {
+        match name {
+            "markdown" | "md" => Some(ReportFormat::Markdown),
+            "html" => Some(ReportFormat::Html),
+            "json" => Some(ReportFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Markdown => "markdown",
+            ReportFormat::Html => "html",
+            ReportFormat::Json => "json",
+        }
+    }
+}
+
+impl ReportArgs {
+    pub fn with_format(mut self, format: ReportFormat) -> ReportArgs {
+        self.format = Some(format);
+        self
+    }
 }
 
 pub fn report(args: ReportArgs) -> u8 {
-    let json = args.json;
+    let format = args.format.unwrap_or(if args.json { ReportFormat::Json } else { ReportFormat::Markdown });
+    let json = format == ReportFormat::Json;
     let orch = match crate::open(&args.repo, None) {
         Ok(o) => o,
         Err(err) => return fail(&err, json),
     };
-    match orch.report(&args.feature) {
-        Ok(report) if json => {
-            println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+    let report = match orch.report(&args.feature) {
+        Ok(report) => report,
+        Err(err) => return fail(&err, json),
+    };
+    let text = match format {
+        ReportFormat::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",
+        ReportFormat::Markdown => kitty_orchestrator::report::markdown(&report),
+        ReportFormat::Html => kitty_orchestrator::report::html(&report),
+    };
+    match &args.output {
+        Some(path) => match kitty_orchestrator::atomic_file::write_atomically(path, text.as_bytes()) {
+            Ok(()) => exit::OK,
+            Err(err) => {
+                eprintln!("error: {}: {err}", path.display());
+                exit::BAD_INPUT
+            }
+        },
+        None => {
+            print!("{text}");
             exit::OK
         }
-        Ok(report) => {
-            print!("{}", kitty_orchestrator::report::markdown(&report));
-            exit::OK
-        }
-        Err(err) => fail(&err, json),
     }
 }
 

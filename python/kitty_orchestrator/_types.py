@@ -731,8 +731,9 @@ class PullRequestReport(_Typed):
 @dataclass(frozen=True)
 class FeatureReport(_Typed):
     """A feature's report: ``outcome`` (``"complete"``, ``"partial"``, ``"failed"``), ``done``
-    of ``total``, per-WP work in ``wps``, ``landing``, ``verify``, ``resolutions``; ``markdown``
-    is not here: ``kitty-orchestrator report`` prints it."""
+    of ``total``, per-WP work in ``wps`` (each with its ``depends_on`` and its agent ``runs``),
+    ``landing``, ``verify``, ``resolutions``; the markdown (with the dependency graph as Mermaid)
+    and the HTML page are not here: ``kitty-orchestrator report [--format html]`` prints them."""
 
     feature: str
     outcome: str

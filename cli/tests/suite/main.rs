@@ -9,6 +9,7 @@ mod merge;
 mod pr;
 mod real_clis;
 mod reliability;
+mod report_pictures;
 mod run;
 mod sandbox;
 mod shared_run;

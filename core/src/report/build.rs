@@ -3,12 +3,12 @@
 
 use git2::{Oid, Repository};
 
-use super::model::{FeatureReport, ReportCommit, ReportLanding, ReportOutcome, ReportWp};
+use super::model::{FeatureReport, ReportAttempt, ReportCommit, ReportLanding, ReportOutcome, ReportWp};
 use crate::feature::Feature;
 use crate::land::{LandingVerification, Resolution, VerifyRound};
 use crate::lane::Lane;
 use crate::redact::Redactor;
-use crate::state::{RunEvent, RunState, StateError, StateStore};
+use crate::state::{HistoryEntry, RunEvent, RunState, StateError, StateStore, WpEvent};
 
 /// Most commits listed per WP.
 const MAX_COMMITS: usize = 50;
@@ -49,6 +49,42 @@ fn own_commits(repo: &Repository, base: Option<&str>, head: Oid, redactor: &Reda
             author: clean_line(c.author().name().ok().unwrap_or_default(), redactor),
         })
         .collect()
+}
+
+/// The agent runs of one WP's chain (oldest first): each `agent_finished` with its start (the
+/// matching `agent_started`) and, for a review, the verdict that followed.
+fn runs(history: &[HistoryEntry]) -> Vec<ReportAttempt> {
+    let mut runs = Vec::new();
+    let mut started: Option<String> = None;
+    for (i, entry) in history.iter().enumerate() {
+        match &entry.event {
+            WpEvent::AgentStarted { .. } => started = Some(entry.state.updated_at.clone()),
+            WpEvent::AgentFinished { agent, role, attempt, failure, cost_usd, duration_ms, .. } => {
+                let verdict = history[i + 1..].iter().map(|e| &e.event).find_map(|e| match e {
+                    WpEvent::Approved { .. } => Some("approved"),
+                    WpEvent::Rejected { .. } => Some("rejected"),
+                    WpEvent::AgentStarted { .. } | WpEvent::AgentFinished { .. } => Some(""),
+                    _ => None,
+                });
+                let outcome = match (failure, *role, verdict) {
+                    (Some(class), _, _) => class.as_str().to_string(),
+                    (None, crate::role::Role::Review, Some(v)) if !v.is_empty() => v.to_string(),
+                    (None, _, _) => "succeeded".to_string(),
+                };
+                runs.push(ReportAttempt {
+                    role: *role,
+                    agent: agent.clone(),
+                    attempt: *attempt,
+                    started_at: started.take().unwrap_or_else(|| entry.state.updated_at.clone()),
+                    duration_ms: *duration_ms,
+                    outcome,
+                    cost_usd: *cost_usd,
+                });
+            }
+            _ => {}
+        }
+    }
+    runs
 }
 
 /// The latest merge on the run chain: its `merged` event (if it landed), verification rounds
@@ -115,8 +151,11 @@ pub fn build(
         let mut facts = crate::state::WpFacts::of(wp, state);
         facts.title = clean_line(&facts.title, redactor);
         facts.reason = facts.reason.map(|r| clean_line(&r, redactor));
+        let history = store.history(&feature.slug, &id)?;
         wps.push(ReportWp {
             facts,
+            depends_on: wp.dependencies.iter().map(ToString::to_string).collect(),
+            runs: runs(&history),
             branch,
             commits,
             landed: state.and_then(|s| s.merged.as_ref()).map(|m| m.commit.clone()),

@@ -46,6 +46,11 @@ pub fn markdown(report: &FeatureReport) -> String {
         let _ = write!(md, " · verification {state} after {} fix round(s)", verify.fix_rounds);
     }
     let _ = writeln!(md, " · {:.1} s of agent time · ${:.4}\n", report.agent_ms as f64 / 1000.0, report.cost_usd);
+    let graph = super::mermaid::mermaid(report);
+    if !graph.is_empty() {
+        md.push_str(&graph);
+        md.push('\n');
+    }
     let _ = writeln!(md, "| WP | title | lane | agents | attempts | reviews | time | cost | commits | landed |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
     for wp in &report.wps {

@@ -1,12 +1,19 @@
 //! Reports: what a feature's run and landing came to — outcome, per-WP agents, attempts, review
-//! cycles, time, cost and commits, where it landed, the verification rounds and the conflicts
-//! resolved — gathered from the state in git ([`build`]) and rendered as JSON (the types
-//! serialize) or markdown ([`markdown`], also the pull request's body).
+//! cycles, time, cost, agent runs and commits, where it landed, the verification rounds and the
+//! conflicts resolved — gathered from the state in git ([`build`]) and rendered as JSON (the
+//! types serialize), markdown ([`markdown`], also the pull request's body, with the dependency
+//! graph as a Mermaid flowchart: [`mermaid`]) or one self-contained HTML page ([`html`]).
 
 mod build;
+mod graph;
+mod html;
 mod markdown;
+mod mermaid;
 mod model;
 
 pub use build::{build, clean_line};
+pub use graph::{LaneClass, layers};
+pub use html::{esc, html};
 pub use markdown::markdown;
-pub use model::{FeatureReport, ReportCommit, ReportLanding, ReportOutcome, ReportWp};
+pub use mermaid::{MAX_NODES, mermaid};
+pub use model::{FeatureReport, ReportAttempt, ReportCommit, ReportLanding, ReportOutcome, ReportWp};

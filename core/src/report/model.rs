@@ -29,6 +29,25 @@ pub struct ReportCommit {
     pub author: String,
 }
 
+/// One agent run on a WP: the bars of the report's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportAttempt {
+    /// Implementation or review.
+    pub role: crate::role::Role,
+    /// The agent.
+    pub agent: String,
+    /// Attempt number for its role in its cycle (1-based).
+    pub attempt: u32,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// How long it ran.
+    pub duration_ms: u64,
+    /// `succeeded`, `approved` / `rejected` (a review's verdict), or the failure class.
+    pub outcome: String,
+    /// Its reported cost, USD.
+    pub cost_usd: Option<f64>,
+}
+
 /// One WP in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportWp {
@@ -36,6 +55,10 @@ pub struct ReportWp {
     /// canceled (title and reason as one clean line each).
     #[serde(flatten)]
     pub facts: crate::state::WpFacts,
+    /// The WPs it depends on.
+    pub depends_on: Vec<String>,
+    /// Its agent runs, oldest first.
+    pub runs: Vec<ReportAttempt>,
     /// Its branch.
     pub branch: Option<String>,
     /// Its own commits (base..head), oldest first.
