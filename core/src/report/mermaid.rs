@@ -125,6 +125,6 @@ mod tests {
                 assert!(!text.contains(bad), "{hostile:?} gave {text:?}");
             }
         }
-        assert!(label("x\"] --> evil").starts_with("x#quot;] --> evil"));
+        assert_eq!(label("x\"] --> evil"), "x#quot;] --#gt; evil");
     }
 }
