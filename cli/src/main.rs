@@ -1,5 +1,6 @@
 //! `kitty-orchestrator`: the command line. Parses arguments and renders; all logic is in core.
 
+mod board;
 mod doctor;
 mod init;
 mod inspect;
@@ -82,6 +83,9 @@ enum Command {
     /// The feature's report: outcome, per-WP agents, attempts, reviews, time, cost and commits,
     /// where it landed, verification rounds and resolved conflicts (markdown or JSON).
     Report(merge::ReportArgs),
+    /// Serve the feature's report page live on 127.0.0.1 (updated as the run moves, read-only;
+    /// click a WP for its history and log tail). Other addresses only with --listen and a token.
+    Board(board::BoardArgs),
     /// Push the landed branch and open (or update) its pull request into the target branch, with
     /// the report as body: through `gh` when logged in, else the GitHub API with GITHUB_TOKEN.
     Pr(merge::PrArgs),
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => merge::merge(args),
         Command::Push(args) => merge::push(args),
         Command::Report(args) => merge::report(args),
+        Command::Board(args) => board::board(args),
         Command::Pr(args) => merge::pr(args),
         Command::Orchestrate(args) => orchestrate::orchestrate(args),
         Command::Agents(args) => inspect::agents(args),

@@ -19,6 +19,7 @@
 pub mod agents;
 pub mod atomic_file;
 pub mod beneath;
+pub mod board;
 pub mod command;
 pub mod config;
 pub mod demo;

@@ -5,6 +5,7 @@
 pub mod chat_server;
 pub mod model_standin;
 pub mod real_clis;
+pub mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

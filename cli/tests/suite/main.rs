@@ -4,6 +4,8 @@
 
 mod common;
 
+mod board;
+mod browser;
 mod commands;
 mod merge;
 mod pr;

@@ -116,6 +116,12 @@ impl Orchestrator {
         &self.load
     }
 
+    /// The redactor of everything this orchestrator writes or shows: secret-named environment,
+    /// URL credentials, token shapes and every value of an agent's `env` table.
+    pub fn redactor(&self) -> Redactor {
+        redactor_for(&self.config)
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &Config {
         &self.config

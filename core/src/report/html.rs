@@ -59,17 +59,44 @@ th{background:#f6f8fa}.done{background:#d3f0d8}.planned{background:#eceff3}.doin
 
 /// The whole page.
 pub fn html(report: &FeatureReport) -> String {
+    page(report, None)
+}
+
+/// The page the live board serves: the same, plus one script (allowed by its `nonce` only) that
+/// follows the board's server-sent events, redraws the page when the run moves, and shows a
+/// WP's history and log tail (`wp/<id>`) when its node or row is clicked.
+pub fn live_html(report: &FeatureReport, nonce: &str) -> String {
+    page(report, Some(nonce))
+}
+
+/// What the live page runs: relative URLs (the board's token, if any, travels in the query).
+const LIVE_SCRIPT: &str = "const q=location.search;\
+const es=new EventSource('events'+q);\
+es.addEventListener('change',async()=>{const r=await fetch(location.pathname+q,{cache:'no-store'});\
+const d=new DOMParser().parseFromString(await r.text(),'text/html');\
+document.getElementById('main').replaceWith(d.getElementById('main'));});\
+document.addEventListener('click',async(e)=>{const t=e.target.closest('[data-wp]');if(!t)return;\
+const r=await fetch('wp/'+encodeURIComponent(t.dataset.wp)+q,{cache:'no-store'});\
+const box=document.getElementById('detail');box.innerHTML=await r.text();box.scrollIntoView();});";
+
+fn page(report: &FeatureReport, live: Option<&str>) -> String {
     let mut out = String::with_capacity(4096 + report.wps.len() * 600);
     let outcome = match report.outcome {
         ReportOutcome::Complete => "complete",
         ReportOutcome::Partial => "partial",
         ReportOutcome::Failed => "failed",
     };
+    let policy = match live {
+        None => "default-src 'none'; style-src 'unsafe-inline'".to_string(),
+        Some(nonce) => {
+            format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; connect-src 'self'")
+        }
+    };
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
-         <title>{feature}: {outcome}</title><style>{STYLE}</style></head><body>\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{policy}\">\
+         <title>{feature}: {outcome}</title><style>{STYLE}</style></head><body>\n<div id=\"main\">\n\
          <h1>{feature}: {outcome}</h1>\n",
         feature = esc(&report.feature),
     );
@@ -84,6 +111,11 @@ pub fn html(report: &FeatureReport) -> String {
     needs_a_person(report, &mut out);
     per_agent(report, &mut out);
     table(report, &mut out);
+    out.push_str("</div>\n");
+    if let Some(nonce) = live {
+        out.push_str("<h2>Selected work package</h2>\n<div id=\"detail\"><p class=\"sum\">Click a work package in the graph or the table to see its history and the tail of its log.</p></div>\n");
+        let _ = writeln!(out, "<script nonce=\"{}\">{LIVE_SCRIPT}</script>", esc(nonce));
+    }
     out.push_str("<p class=\"sum\">Report by kitty-orchestrator.</p>\n</body></html>\n");
     out
 }
@@ -165,7 +197,7 @@ fn graph(report: &FeatureReport, out: &mut String) {
         let title: String = wp.facts.title.chars().take(22).collect();
         let _ = writeln!(
             out,
-            "<g><title>{id} · {full} ({lane})</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"5\" fill=\"{fill}\" stroke=\"{stroke}\"/>\
+            "<g data-wp=\"{id}\"><title>{id} · {full} ({lane})</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"5\" fill=\"{fill}\" stroke=\"{stroke}\"/>\
              <text x=\"{tx}\" y=\"{ty}\"><tspan font-weight=\"bold\">{id}</tspan> {title}</text></g>",
             id = esc(&wp.facts.id),
             full = esc(&wp.facts.title),
@@ -288,8 +320,7 @@ fn table(report: &FeatureReport, out: &mut String) {
             .join("<br>");
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{commits}</td><td>{}</td></tr>",
-            esc(&wp.facts.id),
+            "<tr data-wp=\"{wpid}\"><td>{wpid}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{commits}</td><td>{}</td></tr>",
             esc(&wp.facts.title),
             LaneClass::of(wp.facts.lane).name(),
             wp.facts.lane,
@@ -300,6 +331,7 @@ fn table(report: &FeatureReport, out: &mut String) {
             seconds(wp.facts.agent_ms),
             if wp.facts.cost_usd > 0.0 { format!("${:.4}", wp.facts.cost_usd) } else { "-".into() },
             wp.landed.as_deref().map_or_else(|| "-".to_string(), |c| format!("<code>{}</code>", esc(&short(c)))),
+            wpid = esc(&wp.facts.id),
         );
     }
     out.push_str("</table></div>\n");

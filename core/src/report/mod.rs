@@ -13,7 +13,7 @@ mod model;
 
 pub use build::{build, clean_line};
 pub use graph::{LaneClass, layers};
-pub use html::{esc, html};
+pub use html::{esc, html, live_html};
 pub use markdown::markdown;
 pub use mermaid::{MAX_NODES, mermaid};
 pub use model::{FeatureReport, ReportAttempt, ReportCommit, ReportLanding, ReportOutcome, ReportWp};
