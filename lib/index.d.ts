@@ -339,6 +339,48 @@ export interface FeatureReport {
   resolutions: MergeReport['resolutions']
 }
 
+/** One WP of a {@link FeatureGraph}. */
+export interface GraphNode {
+  id: string
+  title: string
+  lane: Lane
+  /** How it is drawn: `done`, `doing` (doing or for review), `planned`, `blocked` (blocked or canceled). */
+  class: 'done' | 'doing' | 'planned' | 'blocked'
+  /** Its dependency layer (0: depends on nothing in the feature). */
+  layer: number
+}
+
+/** How many WPs are in one lane. */
+export interface LaneCount {
+  lane: Lane
+  count: number
+}
+
+/** `to` depends on `from`. */
+export interface GraphEdge {
+  from: string
+  to: string
+}
+
+/** The feature as an editor draws it (`graph()`, `watch()`). */
+export interface FeatureGraph {
+  feature: string
+  /** Every WP, in dependency order. */
+  nodes: GraphNode[]
+  edges: GraphEdge[]
+  /** WPs per lane, every lane in board order (zero included). */
+  lanes: LaneCount[]
+  /** Changes whenever any of the feature's refs moves. */
+  fingerprint: string
+}
+
+export interface WatchOptions {
+  /** How often the refs are looked at (default 300 ms). */
+  pollMs?: number
+  /** Ends the iteration. */
+  signal?: AbortSignal
+}
+
 export interface Owner {
   runId: string
   pid: number
@@ -524,6 +566,10 @@ export declare class Orchestrator {
   /** Pushes the landed branch and opens (or updates) its pull request, the report as body. */
   pullRequest(feature: string, options?: PrOptions): Promise<PrReport>
   report(feature: string): Promise<FeatureReport>
+  /** The feature as a graph to draw, read from the refs. */
+  graph(feature: string): Promise<FeatureGraph>
+  /** The graph now, then each time the feature's refs move (here, in another process, or after a fetch). */
+  watch(feature: string, options?: WatchOptions): AsyncGenerator<FeatureGraph, void, undefined>
   /** The board, read off the JS thread. */
   status(feature: string): Promise<Status>
   /** The board, the JS thread waiting for the read (~5 ms for 1000 WPs). */

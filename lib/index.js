@@ -240,6 +240,38 @@ class Orchestrator {
     return settle((done) => this._native.reportAsync(feature, done))
   }
 
+  /**
+   * The feature as a graph to draw: `{ feature, nodes: [{ id, title, lane, class, layer }],
+   * edges: [{ from, to }], lanes: [{ lane, count }], fingerprint }`, read from the refs.
+   */
+  graph(feature) {
+    return settle((done) => this._native.graphAsync(feature, done))
+  }
+
+  /**
+   * The feature's graph now, then again each time its refs move (a run here, in another
+   * process, or another machine's after a fetch): an async iterator for `for await`. It looks
+   * at the refs every `pollMs` (default 300) and ends when `signal` aborts or the loop breaks.
+   */
+  async *watch(feature, options = {}) {
+    const pollMs = options.pollMs ?? 300
+    const signal = options.signal
+    let last = null
+    while (!signal?.aborted) {
+      const now = await settle((done) => this._native.refsFingerprintAsync(feature, done))
+      if (now !== last) {
+        const graph = await this.graph(feature)
+        last = graph.fingerprint
+        yield graph
+        continue
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, pollMs)
+        signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+      })
+    }
+  }
+
   /** `{ run, wps: { [id]: state }, corrupt: [{ reference, why }] }` from the refs. */
   status(feature) {
     // Told of each batch as it is read, the JS thread writes and parses it; then the head.

@@ -53,6 +53,10 @@ export declare class NativeOrchestrator {
   pullRequest(feature: string, options: any, onDone: JsCallback): void
   /** The feature's report, read off the JS thread. */
   reportAsync(feature: string, onDone: JsCallback): void
+  /** The feature as a graph (nodes, edges, lanes, fingerprint), read off the JS thread. */
+  graphAsync(feature: string, onDone: JsCallback): void
+  /** The fingerprint of the feature's refs, read off the JS thread (`watch()` compares them). */
+  refsFingerprintAsync(feature: string, onDone: JsCallback): void
   /**
    * The feature's status on the JS thread, read on a thread of its own and handed over as
    * batches of camelCase JSON text (see `status.rs`; the package's `statusSync` joins them).

@@ -266,6 +266,26 @@ impl NativeOrchestrator {
         })
     }
 
+    /// The feature as a graph (nodes, edges, lanes, fingerprint), read off the JS thread.
+    #[napi]
+    pub fn graph_async(&self, feature: String, on_done: JsCallback) -> napi::Result<(), Code> {
+        guard(|| {
+            let orch = self.inner.clone();
+            settle_blocking(on_done, move || orch.graph(&feature));
+            Ok(())
+        })
+    }
+
+    /// The fingerprint of the feature's refs, read off the JS thread (`watch()` compares them).
+    #[napi]
+    pub fn refs_fingerprint_async(&self, feature: String, on_done: JsCallback) -> napi::Result<(), Code> {
+        guard(|| {
+            let orch = self.inner.clone();
+            settle_blocking(on_done, move || orch.refs_fingerprint(&feature));
+            Ok(())
+        })
+    }
+
     /// The feature's status on the JS thread, read on a thread of its own and handed over as
     /// batches of camelCase JSON text (see `status.rs`; the package's `statusSync` joins them).
     #[napi]

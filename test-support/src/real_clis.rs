@@ -70,6 +70,25 @@ pub fn npm(package: &str, version: &str, binary: &str) -> Result<Installed, Skip
     })
 }
 
+/// Installs `package@version` from npm for its files (a library, no program): the package's
+/// directory. Not gated by `KITTY_REAL_AGENTS` (it is no agent).
+pub fn npm_package(package: &str, version: &str) -> Result<PathBuf, Skip> {
+    let dir = cache().join("npm").join(format!("{}@{version}", package.replace('/', "+")));
+    let package_dir = dir.join("node_modules").join(package);
+    ensure(&dir, &package_dir.join("package.json"), || {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--prefix"]).arg(&dir).args([
+            "--prefer-online",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            &format!("{package}@{version}"),
+        ]);
+        npm
+    })?;
+    Ok(package_dir)
+}
+
 /// Installs (or upgrades) `package` from PyPI into its own virtual environment.
 pub fn pypi(package: &str, binary: &str) -> Result<Installed, Skip> {
     enabled()?;
@@ -107,6 +126,18 @@ pub fn npm_versions(package: &str) -> Result<Vec<String>, Skip> {
 }
 
 fn install(dir: &Path, program: &Path, command: impl Fn() -> Command) -> Result<Installed, Skip> {
+    let note = ensure(dir, program, command)?;
+    let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (_, out) = run(Command::new(program).arg("--version").env("HOME", home.path()), Duration::from_secs(60))
+        .map_err(|e| format!("{} --version: {e}", program.display()))?;
+    let version = out.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
+    let bin_dir = program.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(Installed { program: program.to_path_buf(), bin_dir, version, note })
+}
+
+/// Installs into `dir` with `command` unless `marker` exists from an install younger than
+/// [`FRESH`]; the note says when an update failed and the earlier install is used.
+fn ensure(dir: &Path, program: &Path, command: impl Fn() -> Command) -> Result<Option<String>, Skip> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // One installer at a time per package, across test threads and processes.
     let lock = std::fs::File::create(dir.join(".lock")).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -138,12 +169,7 @@ fn install(dir: &Path, program: &Path, command: impl Fn() -> Command) -> Result<
     if !program.exists() {
         return Err(format!("installed, but {} is missing", program.display()));
     }
-    let home = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (_, out) = run(Command::new(program).arg("--version").env("HOME", home.path()), Duration::from_secs(60))
-        .map_err(|e| format!("{} --version: {e}", program.display()))?;
-    let version = out.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
-    let bin_dir = program.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Installed { program: program.to_path_buf(), bin_dir, version, note })
+    Ok(note)
 }
 
 fn unreachable(out: &str) -> bool {

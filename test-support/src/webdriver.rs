@@ -111,6 +111,14 @@ impl Browser {
         self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
     }
 
+    /// Runs `script` asynchronously: it ends by calling `done(value)`, the last of its
+    /// `arguments` (WebDriver's execute/async).
+    pub fn eval_async(&self, script: &str) -> Value {
+        let body = format!("const done = arguments[arguments.length - 1];\n{script}");
+        self.call("POST", "/timeouts", Some(json!({"script": 60_000})));
+        self.call("POST", "/execute/async", Some(json!({"script": body, "args": []})))
+    }
+
     /// Clicks the first element `css` selects.
     pub fn click(&self, css: &str) {
         let element = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css})));
@@ -121,6 +129,16 @@ impl Browser {
             .expect("an element")
             .to_string();
         self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// Saves a PNG of the window to `path` (its directory made).
+    pub fn screenshot(&self, path: &std::path::Path) {
+        let data = self.call("GET", "/screenshot", None);
+        let png = base64_decode(data.as_str().expect("base64 PNG"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("the screenshot's directory");
+        }
+        std::fs::write(path, png).expect("the screenshot is written");
     }
 
     /// Polls `script` until it returns `true` (or the time is up: `false`).
@@ -134,6 +152,33 @@ impl Browser {
         }
         false
     }
+}
+
+/// Standard base64 (what WebDriver screenshots are sent as).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let digits: Vec<u32> = text.bytes().filter_map(value).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, d)| acc | (d << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    out
+}
+
+/// Where the tests leave their screenshots: `target/test-artifacts/` of the workspace.
+pub fn artifacts_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts")
 }
 
 impl Drop for Browser {

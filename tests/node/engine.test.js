@@ -417,3 +417,39 @@ test('two clones share a feature through a remote; statusRemote and abortRemote 
   assert.match((await machines[0].statusRemote('070-shared', 'origin')).abortRequested, /requested on ci-box/)
   await assert.rejects(machines[0].statusRemote('070-shared'), (err) => err.code === 'config_invalid' && /sync_remote/.test(err.message))
 })
+
+test('graph() draws the feature and watch() yields it again each time the refs move', async () => {
+  const repo = makeRepo('075-node-graph', { WP01: [], WP02: ['WP01'], WP03: ['WP01', 'WP02'] })
+  const orch = new ko.Orchestrator(repo, config())
+  const before = await orch.graph('075-node-graph')
+  assert.deepEqual(before.nodes.map((n) => [n.id, n.lane, n.class, n.layer]), [
+    ['WP01', 'planned', 'planned', 0],
+    ['WP02', 'planned', 'planned', 1],
+    ['WP03', 'planned', 'planned', 2],
+  ])
+  assert.deepEqual(before.edges, [{ from: 'WP01', to: 'WP02' }, { from: 'WP01', to: 'WP03' }, { from: 'WP02', to: 'WP03' }])
+  assert.deepEqual(before.lanes.find((l) => l.lane === 'planned'), { lane: 'planned', count: 3 })
+  assert.match(before.fingerprint, /^[0-9a-f]{40}$/)
+
+  const abort = new AbortController()
+  const seen = []
+  const watching = (async () => {
+    for await (const graph of orch.watch('075-node-graph', { pollMs: 20, signal: abort.signal })) {
+      seen.push(graph)
+      if (graph.nodes.every((n) => n.lane === 'done')) abort.abort()
+    }
+  })()
+  const summary = await orch.run('075-node-graph', { graceMs: 300, retryBaseMs: 20 })
+  assert.equal(summary.outcome, 'completed')
+  await Promise.race([watching, new Promise((_, reject) => setTimeout(() => reject(new Error('watch() never saw the end')), 30000))])
+  assert.ok(seen.length >= 3, `${seen.length} graphs`)
+  assert.equal(seen[0].nodes[0].lane, 'planned')
+  assert.ok(seen.some((g) => g.nodes.some((n) => n.class === 'doing')), 'a WP seen in progress')
+  assert.equal(new Set(seen.map((g) => g.fingerprint)).size, seen.length, 'each graph yielded once per change')
+  const after = await orch.graph('075-node-graph')
+  assert.deepEqual(after.lanes.find((l) => l.lane === 'done'), { lane: 'done', count: 3 })
+  await assert.rejects(orch.graph('076-missing'), (err) => err.code === 'feature_not_found')
+  // The editor example draws it.
+  const { draw } = require('../../examples/node/editor_graph')
+  assert.equal(draw(after), 'layer 1: WP01 [done]\nlayer 2: WP02 [done]\nlayer 3: WP03 [done]\n3 done')
+})

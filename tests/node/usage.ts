@@ -1,5 +1,5 @@
 // Type-checked (not run) by the test command: the package's typings support the documented use.
-import { Orchestrator, loadFeature, detectAgents, cloneWorkspace, listWorkspaces, removeWorkspace, KittyError, type Event, type Lane, type RunSummary, type ErrorCode } from '../../lib'
+import { Orchestrator, loadFeature, detectAgents, cloneWorkspace, listWorkspaces, removeWorkspace, KittyError, type Event, type Lane, type RunSummary, type ErrorCode, type FeatureGraph, type GraphNode } from '../../lib'
 
 async function example(): Promise<RunSummary> {
   const orch = new Orchestrator('.', { max_concurrent_wps: 4 })
@@ -46,6 +46,13 @@ async function example(): Promise<RunSummary> {
   const pr = await orch.pullRequest('020', { base: 'main' })
   const report = await orch.report('020')
   console.log(pr.pullRequest.url, pr.created, report.outcome, report.wps[0]?.commits.length, landed.pullRequest?.via)
+  console.log(report.wps[0]?.dependsOn, report.wps[0]?.runs[0]?.outcome)
+  const graph: FeatureGraph = await orch.graph('020')
+  const firstLayer: GraphNode[] = graph.nodes.filter((n) => n.layer === 0 && n.class !== 'blocked')
+  console.log(firstLayer, graph.edges.map((e) => `${e.from}->${e.to}`), graph.lanes.map((l) => `${l.lane}:${l.count}`))
+  for await (const next of orch.watch('020', { pollMs: 500, signal: AbortSignal.timeout(10_000) })) {
+    console.log(next.fingerprint, next.nodes.length)
+  }
   console.log(pushed.refs.map((r) => r.status), landed.pushError?.code)
   console.log(merged, landed.verify?.fixRounds, landed.conflicts[0]?.paths, status.wps['WP01']?.merged?.commit)
   console.log(landed.ticked, landed.warnings)

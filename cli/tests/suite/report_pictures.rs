@@ -65,9 +65,9 @@ fn the_report_draws_the_graph_and_the_timeline_and_hostile_titles_stay_text() {
     assert!(html.contains("default-src 'none'"), "a content security policy forbids fetching");
     // The graph: a node per WP, an edge per dependency; the timeline: an implementation and a
     // review run per WP, each a bar naming its agent.
-    assert_eq!(html.matches("<rect x=").count() - html.matches("fill-opacity").count(), 3, "3 graph nodes");
-    assert_eq!(html.matches("<path d=\"M").count(), 3, "edges WP01→WP02, WP01→WP03, WP02→WP03");
-    let bars = html.matches("fill-opacity").count();
+    assert_eq!(html.matches("<g data-wp=").count(), 3, "3 graph nodes");
+    assert_eq!(html.matches("class=\"edge\"").count(), 3, "edges WP01→WP02, WP01→WP03, WP02→WP03");
+    let bars = html.matches("class=\"run ").count();
     assert!(bars >= 6, "{bars} bars");
     assert!(html.contains("WP01 implementation #1 by impl: succeeded in "), "{html}");
     assert!(html.contains(" by rev: approved in "), "{html}");
@@ -96,6 +96,6 @@ fn a_large_feature_collapses_its_mermaid_graph_by_layer_and_its_page_still_draws
     // The table below still lists every WP.
     assert!(md.contains("| WP1000 |"));
     let html = report(dir, &["121-large", "--format", "html"]);
-    assert_eq!(html.matches("<rect x=").count(), 1000, "a node per WP");
+    assert_eq!(html.matches("<g data-wp=").count(), 1000, "a node per WP");
     assert!(html.contains("No agent has run yet."));
 }

@@ -3,8 +3,6 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use sha1::Digest;
-
 use super::shared::Shared;
 use crate::report::{esc, live_html};
 
@@ -84,18 +82,7 @@ fn tail(path: &std::path::Path) -> std::io::Result<String> {
     Ok(if len > LOG_TAIL { text.split_once('\n').map_or(text.clone(), |(_, rest)| rest.to_string()) } else { text })
 }
 
-/// The feature's refs and their commits, as one string that changes whenever any of them moves.
-pub(super) fn fingerprint(shared: &Shared) -> Result<String, git2::Error> {
-    let repo = git2::Repository::open(shared.orch.repo_root())?;
-    let needle = format!("/{}", shared.feature);
-    let mut refs: Vec<String> = Vec::new();
-    for reference in repo.references_glob("refs/kitty/*")?.flatten() {
-        let Ok(name) = reference.name() else { continue };
-        if name.contains(&format!("{needle}/")) || name.ends_with(&needle) {
-            refs.push(format!("{name}={}", reference.target().map(|t| t.to_string()).unwrap_or_default()));
-        }
-    }
-    refs.sort();
-    let digest = sha1::Sha1::digest(refs.join("\n").as_bytes());
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+/// The fingerprint of the feature's refs (see [`crate::Orchestrator::refs_fingerprint`]).
+pub(super) fn fingerprint(shared: &Shared) -> Result<String, crate::Error> {
+    shared.orch.refs_fingerprint(&shared.feature)
 }

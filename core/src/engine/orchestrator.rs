@@ -274,6 +274,23 @@ impl Orchestrator {
         Ok(crate::report::build(&self.store, feature, verify, &redactor_for(&self.config))?)
     }
 
+    /// The feature as a graph to draw: WPs with their lanes and layers, dependencies, counts
+    /// per lane, and the fingerprint of the refs read (see [`crate::report::FeatureGraph`]).
+    pub fn graph(&self, feature: &str) -> Result<crate::report::FeatureGraph, crate::Error> {
+        let feature = self.feature(feature)?;
+        // Fingerprint first: a change made while the states are read shows as a new fingerprint.
+        let fingerprint = self.store.refs_fingerprint(&feature.slug)?;
+        let states = self.store.feature_states(&feature.slug)?;
+        Ok(crate::report::FeatureGraph::of(&feature, &states, fingerprint))
+    }
+
+    /// The fingerprint of the feature's refs (its WP chains, its run chain, its locks and
+    /// leases): a hash that changes whenever any of them moves — what a watcher compares.
+    pub fn refs_fingerprint(&self, feature: &str) -> Result<String, crate::Error> {
+        let slug = self.slug(feature)?;
+        Ok(self.store.refs_fingerprint(&slug)?)
+    }
+
     /// The board: every readable WP state, the refs that could not be read (each with why), and
     /// the run.
     pub fn status(&self, feature: &str) -> Result<FeatureStatus, crate::Error> {

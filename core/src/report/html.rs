@@ -170,7 +170,7 @@ fn graph(report: &FeatureReport, out: &mut String) {
         row_in_layer[*layer] += 1;
     }
     let rows = row_in_layer.iter().max().copied().unwrap_or(0);
-    let (width, height) = (row_in_layer.len() * (NODE_W + COL_GAP) + 10, rows * (NODE_H + ROW_GAP) + 10);
+    let (width, height) = (row_in_layer.len() * (NODE_W + COL_GAP) + 10, rows * (NODE_H + ROW_GAP) + 30);
     let pos = |(layer, row): (usize, usize)| (5 + layer * (NODE_W + COL_GAP), 5 + row * (NODE_H + ROW_GAP));
     let index: std::collections::HashMap<&str, usize> =
         report.wps.iter().enumerate().map(|(i, w)| (w.facts.id.as_str(), i)).collect();
@@ -183,10 +183,18 @@ fn graph(report: &FeatureReport, out: &mut String) {
         for dep in wp.depends_on.iter().filter_map(|d| index.get(d.as_str())) {
             let (x1, y1) = pos(at[*dep]);
             let (sx, sy, ex, ey) = (x1 + NODE_W, y1 + NODE_H / 2, x2, y2 + NODE_H / 2);
-            let mid = (sx + ex) / 2;
+            // An edge that skips layers bows below the row so it does not run through the nodes
+            // of the layers between.
+            let path = if at[i].0 > at[*dep].0 + 1 {
+                let bow = sy.max(ey) + NODE_H / 2 + ROW_GAP / 2 + 4;
+                format!("M{sx},{sy} C{},{bow} {},{bow} {ex},{ey}", sx + COL_GAP, ex.saturating_sub(COL_GAP))
+            } else {
+                let mid = (sx + ex) / 2;
+                format!("M{sx},{sy} C{mid},{sy} {mid},{ey} {ex},{ey}")
+            };
             let _ = writeln!(
                 out,
-                "<path d=\"M{sx},{sy} C{mid},{sy} {mid},{ey} {ex},{ey}\" fill=\"none\" stroke=\"#8c959f\" stroke-width=\"1.2\"/>"
+                "<path class=\"edge\" d=\"{path}\" fill=\"none\" stroke=\"#8c959f\" stroke-width=\"1.2\"/>"
             );
         }
     }
@@ -194,14 +202,19 @@ fn graph(report: &FeatureReport, out: &mut String) {
         let (x, y) = pos(at[i]);
         let class = LaneClass::of(wp.facts.lane);
         let (fill, stroke) = class.colours();
-        let title: String = wp.facts.title.chars().take(22).collect();
+        let title: String = if wp.facts.title.chars().count() > 20 {
+            wp.facts.title.chars().take(19).chain(std::iter::once('…')).collect()
+        } else {
+            wp.facts.title.clone()
+        };
         let _ = writeln!(
             out,
-            "<g data-wp=\"{id}\"><title>{id} · {full} ({lane})</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"5\" fill=\"{fill}\" stroke=\"{stroke}\"/>\
+            "<g data-wp=\"{id}\" class=\"{class}\"><title>{id} · {full} ({lane})</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"5\" fill=\"{fill}\" stroke=\"{stroke}\"/>\
              <text x=\"{tx}\" y=\"{ty}\"><tspan font-weight=\"bold\">{id}</tspan> {title}</text></g>",
             id = esc(&wp.facts.id),
             full = esc(&wp.facts.title),
             lane = wp.facts.lane,
+            class = class.name(),
             title = esc(&title),
             tx = x + 8,
             ty = y + NODE_H / 2 + 4,
@@ -254,7 +267,8 @@ fn timeline(report: &FeatureReport, out: &mut String) {
             let cost = run.cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "<rect x=\"{x:.1}\" y=\"{}\" width=\"{w:.1}\" height=\"{}\" fill=\"{colour}\" fill-opacity=\"{opacity}\"><title>{} {} #{} by {}: {} in {}{cost}</title></rect>",
+                "<rect class=\"run {}\" x=\"{x:.1}\" y=\"{}\" width=\"{w:.1}\" height=\"{}\" fill=\"{colour}\" fill-opacity=\"{opacity}\"><title>{} {} #{} by {}: {} in {}{cost}</title></rect>",
+                run.role,
                 y + 3,
                 ROW_H - 6,
                 esc(&wp.facts.id),

@@ -12,7 +12,7 @@ mod mermaid;
 mod model;
 
 pub use build::{build, clean_line};
-pub use graph::{LaneClass, layers};
+pub use graph::{FeatureGraph, GraphEdge, GraphNode, LaneClass, LaneCount, layers};
 pub use html::{esc, html, live_html};
 pub use markdown::markdown;
 pub use mermaid::{MAX_NODES, mermaid};

@@ -347,6 +347,24 @@ impl StateStore {
         }
     }
 
+    /// A hash of every ref under `refs/kitty/` that belongs to `feature` (name and commit): it
+    /// changes whenever any of them moves.
+    pub fn refs_fingerprint(&self, feature: &FeatureSlug) -> Result<String, StateError> {
+        use sha1::Digest;
+        let repo = self.pooled()?;
+        let needle = format!("/{feature}");
+        let mut refs: Vec<String> = Vec::new();
+        let glob = repo.references_glob("refs/kitty/*").map_err(StateError::git("listing refs/kitty"))?;
+        for reference in glob.flatten() {
+            let Ok(name) = reference.name() else { continue };
+            if name.contains(&format!("{needle}/")) || name.ends_with(&needle) {
+                refs.push(format!("{name}={}", reference.target().map(|t| t.to_string()).unwrap_or_default()));
+            }
+        }
+        refs.sort();
+        Ok(sha1::Sha1::digest(refs.join("\n").as_bytes()).iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Current state of every WP of a feature that has a chain: one ref scan.
     pub fn feature_states(&self, feature: &FeatureSlug) -> Result<BTreeMap<WpId, WpState>, StateError> {
         let repo = self.pooled()?;

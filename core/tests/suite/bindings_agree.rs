@@ -40,6 +40,10 @@ const SHAPES: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("forge/host.rs", "PrReport", Some("PullRequestReport"), Some("PrReport")),
     ("forge/host.rs", "PullRequest", Some("PullRequest"), None),
     ("report/model.rs", "FeatureReport", Some("FeatureReport"), Some("FeatureReport")),
+    ("report/graph.rs", "FeatureGraph", None, Some("FeatureGraph")),
+    ("report/graph.rs", "GraphNode", None, Some("GraphNode")),
+    ("report/graph.rs", "GraphEdge", None, Some("GraphEdge")),
+    ("report/graph.rs", "LaneCount", None, Some("LaneCount")),
     ("workspace/clone.rs", "Cloned", Some("ClonedWorkspace"), Some("ClonedWorkspace")),
     ("workspace/list.rs", "WorkspaceFeature", Some("WorkspaceFeature"), Some("WorkspaceFeature")),
     ("workspace/list.rs", "Workspace", Some("Workspace"), Some("Workspace")),
@@ -51,7 +55,7 @@ const EVENT_ENUMS: &[(&str, &str, &str, &str)] =
     &[("state/model.rs", "WpEvent", "WpEvent", "WpEvent"), ("engine/events.rs", "Event", "Event", "Event")];
 
 /// Node interfaces that are inputs the binding reads (options), not Rust values it hands out.
-const NODE_INPUTS: &[&str] = &["RunOptions", "MergeOptions", "PushOptions", "PrOptions", "LoadOptions"];
+const NODE_INPUTS: &[&str] = &["RunOptions", "MergeOptions", "PushOptions", "PrOptions", "LoadOptions", "WatchOptions"];
 
 // ---- Rust, through syn -------------------------------------------------------------------------
 
