@@ -3,7 +3,12 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use kitty_orchestrator::load_feature;
+use kitty_orchestrator::role::Role;
+use kitty_orchestrator::state::{Append, Owner, StateStore, WpEvent, this_host};
 
 /// Writes `count` spec-kitty WP files into `tasks`: flat layout, a random DAG (0–3 dependencies
 /// on earlier WPs, same seed every time), realistic frontmatter and a 2 KiB prompt each.
@@ -45,4 +50,66 @@ pub fn median_ms(mut times: Vec<Duration>) -> f64 {
 pub fn time_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     f();
     median_ms((0..runs).map(|_| (Instant::now(), f())).map(|(t, ())| t.elapsed()).collect())
+}
+
+/// `git args` in `dir`, its output.
+pub fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("git").args(args).current_dir(dir).output().expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// A feature `900-bench` of `wps` WPs, each taken through one whole implement → review → done
+/// cycle (9 events), refs packed as a run leaves them.
+pub fn populate_cycled(dir: &Path, wps: usize) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "--allow-empty", "-m", "init"]);
+    let feature_dir = dir.join("kitty-specs/900-bench");
+    std::fs::create_dir_all(feature_dir.join("tasks")).unwrap();
+    for i in 1..=wps {
+        let text = format!("---\nwork_package_id: WP{i:04}\ntitle: Work package {i}\nlane: planned\n---\nbody\n");
+        std::fs::write(feature_dir.join(format!("tasks/WP{i:04}-x.md")), text).unwrap();
+    }
+    let feature = load_feature(&feature_dir).unwrap();
+    let store = StateStore::open(dir).unwrap();
+    store.import_feature(&feature, None).unwrap();
+    let head = String::from_utf8(git(dir, &["rev-parse", "HEAD"])).unwrap().trim().to_string();
+    let owner = Owner { run_id: "bench-run".into(), pid: std::process::id(), host: this_host() };
+    for wp in &feature.work_packages {
+        let finished = |role| WpEvent::AgentFinished {
+            agent: "codex".into(),
+            role,
+            attempt: 1,
+            failure: None,
+            cost_usd: Some(0.25),
+            duration_ms: 1200,
+            head: Some(head.clone()),
+            withheld: Vec::new(),
+            refused: Vec::new(),
+        };
+        let started = |role| WpEvent::AgentStarted { agent: "codex".into(), role, attempt: 1, pid: Some(1), log: None };
+        let events = [
+            WpEvent::Claimed { owner: owner.clone() },
+            WpEvent::WorktreeReady {
+                path: format!("/work/.worktrees/900-bench-{}", wp.id),
+                branch: format!("kitty/900-bench/{}", wp.id),
+                base: head.clone(),
+            },
+            started(Role::Implementation),
+            finished(Role::Implementation),
+            WpEvent::Submitted { head: head.clone() },
+            started(Role::Review),
+            finished(Role::Review),
+            WpEvent::Approved { reviewer: "claude".into() },
+        ];
+        for event in events {
+            store.append(&feature.slug, &wp.id, &Append::new(event).run("bench-run")).unwrap();
+        }
+    }
+    // What the end of a run does.
+    let start = Instant::now();
+    let packed = store.pack_objects(&feature.slug).unwrap();
+    let pack_ms = start.elapsed().as_secs_f64() * 1e3;
+    store.pack_refs().unwrap();
+    println!("(packing {packed} state objects at the end of the run took {pack_ms:.0} ms)");
 }

@@ -21,7 +21,8 @@ pub struct BoardOptions {
     /// A token every request must carry (`?token=` or `Authorization: Bearer`); required off
     /// loopback.
     pub token: Option<String>,
-    /// How often the refs are looked at for the live updates.
+    /// How often the refs are looked at for the live updates when the system gives no file
+    /// notifications (with them, the board waits for the kernel to say the refs moved).
     pub poll: Duration,
 }
 

@@ -155,11 +155,20 @@ fn events(shared: Arc<Shared>) -> Reply {
         if tx.send(Bytes::from(first)).await.is_err() {
             return;
         }
+        // Told by the kernel when refs move (no polling while nothing happens); without file
+        // notifications, every `poll`.
+        let mut refs = shared.orch.watch_refs(shared.poll).ok();
         let mut quiet = Duration::ZERO;
         loop {
+            let waited = std::time::Instant::now();
             tokio::select! {
                 () = shared.cancel.cancelled() => return,
-                () = tokio::time::sleep(shared.poll) => {}
+                () = async {
+                    match refs.as_mut() {
+                        Some(watch) => watch.changed().await,
+                        None => tokio::time::sleep(shared.poll).await,
+                    }
+                } => {}
             }
             let shared2 = shared.clone();
             let now = tokio::task::spawn_blocking(move || page::fingerprint(&shared2)).await.ok().and_then(Result::ok);
@@ -168,7 +177,7 @@ fn events(shared: Arc<Shared>) -> Reply {
                 quiet = Duration::ZERO;
                 format!("event: change\ndata: {}\n\n", last.as_deref().unwrap_or(""))
             } else {
-                quiet += shared.poll;
+                quiet += waited.elapsed();
                 if quiet < PING {
                     continue;
                 }

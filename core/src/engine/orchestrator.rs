@@ -291,6 +291,15 @@ impl Orchestrator {
         Ok(self.store.refs_fingerprint(&slug)?)
     }
 
+    /// A watch on this repository's refs: [`crate::state::RefWatch::changed`] returns when
+    /// something under `refs/` moved (compare [`Orchestrator::refs_fingerprint`] to know whether
+    /// a feature's did) — or every `poll` where the system gives no file notifications.
+    pub fn watch_refs(&self, poll: std::time::Duration) -> Result<crate::state::RefWatch, crate::Error> {
+        let repo =
+            git2::Repository::open(&self.repo_root).map_err(crate::state::StateError::git("opening the repository"))?;
+        Ok(crate::state::RefWatch::new(repo.commondir(), poll))
+    }
+
     /// The board: every readable WP state, the refs that could not be read (each with why), and
     /// the run.
     pub fn status(&self, feature: &str) -> Result<FeatureStatus, crate::Error> {

@@ -29,6 +29,7 @@ mod own_tips;
 mod read;
 mod store;
 mod transition;
+mod watch;
 
 pub use cas::CasPolicy;
 pub use error::StateError;
@@ -44,3 +45,4 @@ pub use store::{
     Append, Board, CorruptState, HistoryEntry, ImportReport, MAX_CHAIN_EVENTS, StateStore, backup_ref, new_event_id,
     run_ref, wp_ref,
 };
+pub use watch::{FALLBACK, RefWatch};
