@@ -250,25 +250,50 @@ class Orchestrator {
 
   /**
    * The feature's graph now, then again each time its refs move (a run here, in another
-   * process, or another machine's after a fetch): an async iterator for `for await`. It looks
-   * at the refs every `pollMs` (default 300) and ends when `signal` aborts or the loop breaks.
+   * process, or another machine's after a fetch): an async iterator for `for await`. The kernel
+   * says when refs move (no polling while nothing does; where it cannot, they are looked at every
+   * `pollMs`, default 300). Ends when `signal` aborts or the loop breaks.
    */
   async *watch(feature, options = {}) {
-    const pollMs = options.pollMs ?? 300
     const signal = options.signal
-    let last = null
-    while (!signal?.aborted) {
-      const now = await settle((done) => this._native.refsFingerprintAsync(feature, done))
-      if (now !== last) {
-        const graph = await this.graph(feature)
-        last = graph.fingerprint
-        yield graph
-        continue
+    let pending = false
+    let failure = null
+    let wake = null
+    const poke = () => {
+      if (wake) {
+        const w = wake
+        wake = null
+        w()
       }
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, pollMs)
-        signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-      })
+    }
+    const watcher = call(() =>
+      this._native.watchRefs(feature, options.pollMs ?? 300, (result) => {
+        if (result.ok) pending = true
+        else failure = kittyError(result.code, result.message)
+        poke()
+      }),
+    )
+    signal?.addEventListener('abort', poke, { once: true })
+    try {
+      let last = null
+      while (!signal?.aborted) {
+        if (failure) throw failure
+        if (!pending) {
+          await new Promise((resolve) => {
+            wake = resolve
+          })
+          continue
+        }
+        pending = false
+        const graph = await this.graph(feature)
+        if (graph.fingerprint !== last) {
+          last = graph.fingerprint
+          yield graph
+        }
+      }
+    } finally {
+      watcher.stop()
+      signal?.removeEventListener('abort', poke)
     }
   }
 

@@ -55,8 +55,13 @@ export declare class NativeOrchestrator {
   reportAsync(feature: string, onDone: JsCallback): void
   /** The feature as a graph (nodes, edges, lanes, fingerprint), read off the JS thread. */
   graphAsync(feature: string, onDone: JsCallback): void
-  /** The fingerprint of the feature's refs, read off the JS thread (`watch()` compares them). */
-  refsFingerprintAsync(feature: string, onDone: JsCallback): void
+  /**
+   * Watches the feature's refs: `on_change` gets `{ok: true, value: fingerprint}` now and
+   * each time they move (told by the kernel's file notifications; without them, looked at
+   * every `poll_ms`), or `{ok: false, code, message}` once if they cannot be read. `stop()`
+   * on the returned watcher ends it and releases the callback.
+   */
+  watchRefs(feature: string, pollMs: number, onChange: JsCallback): RefWatcher
   /**
    * The feature's status on the JS thread, read on a thread of its own and handed over as
    * batches of camelCase JSON text (see `status.rs`; the package's `statusSync` joins them).
@@ -86,6 +91,12 @@ export declare class NativeOrchestrator {
    * to `on_done`.
    */
   releaseAsync(feature: string, wp: string, onDone: JsCallback): void
+}
+
+/** A running watch of a feature's refs (from `NativeOrchestrator.watchRefs`). */
+export declare class RefWatcher {
+  /** Ends the watch; its callback is released. */
+  stop(): void
 }
 
 /** A status being read: `next()` gives the batches as they are read, `finish()` the rest. */

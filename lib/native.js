@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeOrchestrator = nativeBinding.NativeOrchestrator
+module.exports.RefWatcher = nativeBinding.RefWatcher
 module.exports.StatusStream = nativeBinding.StatusStream
 module.exports.cloneWorkspaceAsync = nativeBinding.cloneWorkspaceAsync
 module.exports.detectAgentsAsync = nativeBinding.detectAgentsAsync

@@ -26,7 +26,7 @@ fn ok(key: &str, value: &impl serde::Serialize) -> serde_json::Value {
     serde_json::json!({"ok": true, key: to_js_value(value)})
 }
 
-fn error_value(err: &kitty_orchestrator::Error) -> serde_json::Value {
+pub(crate) fn error_value(err: &kitty_orchestrator::Error) -> serde_json::Value {
     serde_json::json!({"ok": false, "code": err.code().as_str(), "message": err.to_string()})
 }
 
@@ -276,14 +276,18 @@ impl NativeOrchestrator {
         })
     }
 
-    /// The fingerprint of the feature's refs, read off the JS thread (`watch()` compares them).
+    /// Watches the feature's refs: `on_change` gets `{ok: true, value: fingerprint}` now and
+    /// each time they move (told by the kernel's file notifications; without them, looked at
+    /// every `poll_ms`), or `{ok: false, code, message}` once if they cannot be read. `stop()`
+    /// on the returned watcher ends it and releases the callback.
     #[napi]
-    pub fn refs_fingerprint_async(&self, feature: String, on_done: JsCallback) -> napi::Result<(), Code> {
-        guard(|| {
-            let orch = self.inner.clone();
-            settle_blocking(on_done, move || orch.refs_fingerprint(&feature));
-            Ok(())
-        })
+    pub fn watch_refs(
+        &self,
+        feature: String,
+        poll_ms: u32,
+        on_change: JsCallback,
+    ) -> napi::Result<crate::watch::RefWatcher, Code> {
+        guard(|| crate::watch::RefWatcher::start(self.inner.clone(), feature, poll_ms, on_change))
     }
 
     /// The feature's status on the JS thread, read on a thread of its own and handed over as

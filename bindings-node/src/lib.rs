@@ -6,6 +6,7 @@ mod errors;
 mod feature;
 mod shape;
 mod status;
+mod watch;
 mod workspace;
 
 /// The package version (the same as the Rust crate and the Python package).
