@@ -337,6 +337,8 @@ export interface FeatureReport {
   landing: { into: string; commit: string; strategy: MergeStrategy; wps: string[]; fixRounds: number } | null
   verify: MergeReport['verify']
   resolutions: MergeReport['resolutions']
+  /** The feature's pull request, once `pullRequest()` opened one. */
+  pullRequest: { number: number; url: string; head: string; base: string } | null
 }
 
 /** One WP of a {@link FeatureGraph}. */
@@ -438,6 +440,8 @@ export interface RunState {
   summary: RunSummary | null
   /** The latest landing, once the feature was merged. */
   merged?: MergeRecord
+  /** The feature's pull request, once `pullRequest()` opened one. */
+  pullRequest?: { number: number; url: string; head: string; base: string }
   startedAt: string
   updatedAt: string
 }

@@ -177,6 +177,8 @@ class RunState(_Typed):
     updated_at: str
     merged: Optional[dict[str, Any]] = None
     """The latest landing (``into``, ``commit``, ``strategy``), once the feature was merged."""
+    pull_request: Optional[dict[str, Any]] = None
+    """The feature's pull request (``number``, ``url``, ``head``, ``base``), once ``pr`` opened one."""
 
     @staticmethod
     def _from(data: Optional[dict[str, Any]]) -> Optional["RunState"]:
@@ -745,6 +747,8 @@ class FeatureReport(_Typed):
     landing: Optional[dict[str, Any]]
     verify: Optional[dict[str, Any]]
     resolutions: list[dict[str, Any]]
+    pull_request: Optional[dict[str, Any]] = None
+    """The feature's pull request (``number``, ``url``, ``head``, ``base``), once ``pr`` opened one."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "FeatureReport":

@@ -192,6 +192,20 @@ fn pr_opens_one_pull_request_with_the_report_and_updates_it_the_second_time() {
     }
     // The branch was pushed before the pull request was opened.
     assert!(git(&_remote.path().join("octo/hello.git"), &["branch", "--list", "feature/040"]).contains("feature/040"));
+    // The run chain remembers it: the report (JSON, and the page's link) and `git log` show it.
+    let json = bin().args(["report", "040-pr", "--json"]).current_dir(dir).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["pull_request"]["number"], 1, "{report:#}");
+    assert_eq!(
+        (report["pull_request"]["head"].as_str(), report["pull_request"]["base"].as_str()),
+        (Some("feature/040"), Some("main"))
+    );
+    let url = report["pull_request"]["url"].as_str().unwrap().to_string();
+    let html = bin().args(["report", "040-pr", "--format", "html"]).current_dir(dir).output().unwrap();
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(html.contains(&format!("pull request <a href=\"{url}\" rel=\"noreferrer\">#1</a>")), "{html}");
+    let log = git(dir, &["log", "--format=%s", "refs/kitty/run/040-pr"]);
+    assert!(log.contains("Pull request #1") || log.contains("pull_request"), "{log}");
 }
 
 #[test]

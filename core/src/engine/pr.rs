@@ -112,6 +112,22 @@ impl Orchestrator {
             Ok((pr, created, host.describe()))
         })
         .await??;
+        // The run chain remembers it: the report links it, and a later follow finds it.
+        let record = crate::state::PullRequestRecord {
+            number: pull_request.number,
+            url: pull_request.url.clone(),
+            head: head.clone(),
+            base: base.clone(),
+        };
+        let body = format!(
+            "Pull request #{} ({}): {head} into {base}.",
+            record.number,
+            if created { "opened" } else { "updated" }
+        );
+        let event = crate::state::RunEvent::PullRequest { pull_request: record, created };
+        if let Err(err) = self.store.append_run(&loaded.slug, &event, &body) {
+            tracing::warn!(%err, "the pull request is open, but the run chain could not record it");
+        }
         Ok(PrReport { pull_request, created, repository, via, head, base, pushed })
     }
 }

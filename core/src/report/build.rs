@@ -204,5 +204,6 @@ pub fn build(
         landing,
         verify,
         resolutions,
+        pull_request: run_states.first().and_then(|s| s.pull_request.clone()),
     })
 }

@@ -144,6 +144,16 @@ fn summary(report: &FeatureReport, out: &mut String) {
         let state = if verify.passed { "passed" } else { "FAILED" };
         let _ = write!(out, " · verification {state} after {} fix round(s)", verify.fix_rounds);
     }
+    if let Some(pr) = &report.pull_request {
+        // A link only to a web address; anything else the host said shows as text.
+        let url = pr.url.trim();
+        if (url.starts_with("https://") || url.starts_with("http://")) && !url.contains(char::is_whitespace) {
+            let _ = write!(out, " · pull request <a href=\"{}\" rel=\"noreferrer\">#{}</a>", esc(url), pr.number);
+        } else {
+            let _ = write!(out, " · pull request #{} ({})", pr.number, esc(url));
+        }
+        let _ = write!(out, ": <code>{}</code> into <code>{}</code>", esc(&pr.head), esc(&pr.base));
+    }
     out.push_str("</p>\n");
 }
 

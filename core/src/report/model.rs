@@ -105,4 +105,6 @@ pub struct FeatureReport {
     pub verify: Option<LandingVerification>,
     /// Conflicts agents resolved in the latest merge.
     pub resolutions: Vec<Resolution>,
+    /// The feature's pull request, once `pr` opened one.
+    pub pull_request: Option<crate::state::PullRequestRecord>,
 }

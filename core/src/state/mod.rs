@@ -36,7 +36,9 @@ pub use error::StateError;
 pub use facts::WpFacts;
 pub use lock::{Liveness, RunLock, liveness, liveness_on, pid_alive, this_host};
 pub(crate) use message::trailer_value;
-pub use model::{Actor, MergeRecord, Owner, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState};
+pub use model::{
+    Actor, MergeRecord, Owner, PullRequestRecord, RunEvent, RunState, RunStatus, STATE_FORMAT, WpEvent, WpState,
+};
 pub use notes::NOTES_REF;
 pub(crate) use odb::write_pack;
 pub use own_tips::{RefChange, WatchedRefs};

@@ -398,6 +398,27 @@ pub enum RunEvent {
         /// Verification fix rounds it took.
         fix_rounds: u32,
     },
+    /// The landed branch's pull request was opened, or updated with a new report.
+    PullRequest {
+        /// Its record.
+        #[serde(flatten)]
+        pull_request: PullRequestRecord,
+        /// Whether it was opened now (`false`: the open one was updated).
+        created: bool,
+    },
+}
+
+/// A feature's pull request, as its run chain remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestRecord {
+    /// Its number on the host.
+    pub number: u64,
+    /// Its web address.
+    pub url: String,
+    /// The branch it proposes.
+    pub head: String,
+    /// The branch it goes into.
+    pub base: String,
 }
 
 impl RunEvent {
@@ -410,6 +431,7 @@ impl RunEvent {
             RunEvent::Verified { .. } => "run_verified",
             RunEvent::Resolved { .. } => "run_resolved",
             RunEvent::Merged { .. } => "run_merged",
+            RunEvent::PullRequest { .. } => "run_pull_request",
         }
     }
 }
@@ -461,6 +483,9 @@ pub struct RunState {
     /// The latest landing, once the feature was merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<MergeRecord>,
+    /// The feature's pull request, once one was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestRecord>,
     /// When the latest run started (RFC 3339).
     pub started_at: String,
     /// When this event happened (RFC 3339).

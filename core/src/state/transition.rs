@@ -318,6 +318,7 @@ pub fn apply_run(
             runs: 0,
             summary: None,
             merged: None,
+            pull_request: None,
             started_at: now.to_string(),
             updated_at: now.to_string(),
         },
@@ -354,6 +355,7 @@ pub fn apply_run(
             next.merged =
                 Some(MergeRecord { into: into.clone(), commit: commit.clone(), strategy: *strategy, head: None });
         }
+        RunEvent::PullRequest { pull_request, .. } => next.pull_request = Some(pull_request.clone()),
     }
     Ok(next)
 }
