@@ -26,7 +26,7 @@ fn ok(key: &str, value: &impl serde::Serialize) -> serde_json::Value {
     serde_json::json!({"ok": true, key: to_js_value(value)})
 }
 
-pub(crate) fn error_value(err: &kitty_orchestrator::Error) -> serde_json::Value {
+fn error_value(err: &kitty_orchestrator::Error) -> serde_json::Value {
     serde_json::json!({"ok": false, "code": err.code().as_str(), "message": err.to_string()})
 }
 
@@ -287,7 +287,14 @@ impl NativeOrchestrator {
         poll_ms: u32,
         on_change: JsCallback,
     ) -> napi::Result<crate::watch::RefWatcher, Code> {
-        guard(|| crate::watch::RefWatcher::start(self.inner.clone(), feature, poll_ms, on_change))
+        let tell = move |change: Result<String, kitty_orchestrator::Error>| {
+            let value = match change {
+                Ok(fingerprint) => serde_json::json!({"ok": true, "value": fingerprint}),
+                Err(err) => error_value(&err),
+            };
+            on_change.call(value, ThreadsafeFunctionCallMode::NonBlocking);
+        };
+        guard(|| crate::watch::RefWatcher::start(self.inner.clone(), feature, poll_ms, tell))
     }
 
     /// The feature's status on the JS thread, read on a thread of its own and handed over as

@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::JsCallback;
 use crate::errors::{Code, to_js};
 
 /// A running watch of a feature's refs (from `NativeOrchestrator.watchRefs`).
@@ -18,11 +16,12 @@ pub struct RefWatcher {
 }
 
 impl RefWatcher {
+    /// Starts watching; `on_change` gets each new fingerprint, or the error that ends the watch.
     pub(crate) fn start(
         orch: kitty_orchestrator::Orchestrator,
         feature: String,
         poll_ms: u32,
-        on_change: JsCallback,
+        on_change: impl Fn(Result<String, kitty_orchestrator::Error>) + Send + 'static,
     ) -> napi::Result<RefWatcher, Code> {
         let mut refs = orch.watch_refs(Duration::from_millis(u64::from(poll_ms.max(20)))).map_err(to_js)?;
         let cancel = CancellationToken::new();
@@ -34,14 +33,11 @@ impl RefWatcher {
                 let (o, f) = (orch.clone(), feature.clone());
                 match tokio::task::spawn_blocking(move || o.refs_fingerprint(&f)).await {
                     Ok(Ok(now)) if last.as_ref() != Some(&now) => {
-                        on_change.call(
-                            serde_json::json!({"ok": true, "value": now}),
-                            ThreadsafeFunctionCallMode::NonBlocking,
-                        );
+                        on_change(Ok(now.clone()));
                         last = Some(now);
                     }
                     Ok(Err(err)) => {
-                        on_change.call(crate::engine::error_value(&err), ThreadsafeFunctionCallMode::NonBlocking);
+                        on_change(Err(err));
                         return;
                     }
                     _ => {}
