@@ -157,6 +157,39 @@ impl NativeOrchestrator {
         value_to_py(py, &report)
     }
 
+    /// The feature as a graph to draw (a dict: nodes, edges, lanes, fingerprint).
+    fn graph(&self, py: Python<'_>, feature: &str) -> PyResult<Py<PyAny>> {
+        let graph = py.detach(|| self.inner.graph(feature)).map_err(|e| to_py(py, e))?;
+        value_to_py(py, &graph)
+    }
+
+    /// Waits (the GIL released) until the feature's refs fingerprint differs from `last` — told
+    /// by the kernel when refs move — or `timeout_s` passed; returns the fingerprint now.
+    #[pyo3(signature = (feature, last, timeout_s))]
+    fn wait_refs(&self, py: Python<'_>, feature: &str, last: Option<String>, timeout_s: f64) -> PyResult<String> {
+        let orch = self.inner.clone();
+        let feature = feature.to_string();
+        let timeout = std::time::Duration::from_secs_f64(timeout_s.clamp(0.0, 3600.0));
+        let runtime = runtime()?;
+        let waited = py.detach(move || -> Result<String, kitty_orchestrator::Error> {
+            runtime.block_on(async move {
+                let mut refs = orch.watch_refs(std::time::Duration::from_millis(300))?;
+                let deadline = tokio::time::Instant::now() + timeout;
+                loop {
+                    let now = orch.refs_fingerprint(&feature)?;
+                    if last.as_deref() != Some(now.as_str()) || tokio::time::Instant::now() >= deadline {
+                        return Ok(now);
+                    }
+                    tokio::select! {
+                        () = refs.changed() => {}
+                        () = tokio::time::sleep_until(deadline) => {}
+                    }
+                }
+            })
+        });
+        waited.map_err(|e| to_py(py, e))
+    }
+
     /// The feature's status (a typed `FeatureStatus`; see `crate::status`).
     fn status(&self, py: Python<'_>, feature: &str) -> PyResult<Py<PyAny>> {
         crate::status::status(py, &self.inner, feature)

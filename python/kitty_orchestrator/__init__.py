@@ -81,6 +81,10 @@ if TYPE_CHECKING:
         RemoteHost,
         RemoteStatus,
         FeatureReport,
+        FeatureGraph,
+        GraphEdge,
+        GraphNode,
+        LaneCount,
         RetryScheduled,
         RunFinished,
         RunStarted,
@@ -165,6 +169,10 @@ _TYPE_NAMES = frozenset(
         "RemoteHost",
         "RemoteStatus",
         "FeatureReport",
+        "FeatureGraph",
+        "GraphNode",
+        "GraphEdge",
+        "LaneCount",
         "RetryScheduled",
         "RunFinished",
         "RunStarted",
@@ -455,6 +463,30 @@ class Orchestrator:
 
         return build(FeatureReport, self._native.report(feature))
 
+    def graph(self, feature: str) -> FeatureGraph:
+        """The feature as a graph to draw: WPs with their lanes and layers, dependencies, counts
+        per lane, and the fingerprint of the refs read. Blocks with the GIL released."""
+        from ._types import FeatureGraph, build
+
+        return build(FeatureGraph, self._native.graph(feature))
+
+    async def watch(self, feature: str, timeout: float = 5.0) -> AsyncIterator[FeatureGraph]:
+        """The feature's graph now, then again each time its refs move (a run here, in another
+        process, or another machine's after a fetch): ``async for graph in orch.watch(slug)``.
+        The kernel says when refs move (no polling while nothing does); the wait happens on a
+        worker thread, ``timeout`` seconds at a time, so cancelling the task ends it promptly."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        last: Optional[str] = None
+        while True:
+            now = await loop.run_in_executor(None, self._native.wait_refs, feature, last, timeout)
+            if now == last:
+                continue
+            graph = await loop.run_in_executor(None, self.graph, feature)
+            last = graph.fingerprint
+            yield graph
+
     def status(self, feature: str) -> FeatureStatus:
         """The feature's state in git: ``run``, ``wps`` (by id) and ``corrupt`` (refs that could
         not be read, each with why; the others are still shown)."""
@@ -622,6 +654,10 @@ __all__ = [
     "RemoteStatus",
     "PullRequestReport",
     "FeatureReport",
+    "FeatureGraph",
+    "GraphNode",
+    "GraphEdge",
+    "LaneCount",
     "RunOptions",
     "RunStarted",
     "RunState",

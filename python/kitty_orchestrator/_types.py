@@ -731,6 +731,71 @@ class PullRequestReport(_Typed):
 
 
 @dataclass(frozen=True)
+class GraphNode(_Typed):
+    """One WP of a :class:`FeatureGraph`: ``class_`` is how it is drawn (``"done"``, ``"doing"``,
+    ``"planned"``, ``"blocked"``; ``class`` in the data), ``layer`` its dependency layer."""
+
+    id: str
+    title: str
+    lane: Lane
+    class_: str
+    layer: int
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "GraphNode":
+        return GraphNode(
+            id=data["id"], title=data["title"], lane=data["lane"], class_=data["class"], layer=data["layer"], data=data
+        )
+
+
+@dataclass(frozen=True)
+class GraphEdge(_Typed):
+    """``to`` depends on ``from_`` (``from`` in the data)."""
+
+    from_: str
+    to: str
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "GraphEdge":
+        return GraphEdge(from_=data["from"], to=data["to"], data=data)
+
+
+@dataclass(frozen=True)
+class LaneCount(_Typed):
+    """How many WPs are in one lane."""
+
+    lane: Lane
+    count: int
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "LaneCount":
+        return LaneCount(**_known(LaneCount, data), data=data)
+
+
+@dataclass(frozen=True)
+class FeatureGraph(_Typed):
+    """The feature as an editor draws it: ``nodes`` in dependency order, ``edges``, WPs per lane,
+    and the ``fingerprint`` of the refs it was read from (it changes whenever any moves)."""
+
+    feature: str
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    lanes: list[LaneCount]
+    fingerprint: str
+
+    @staticmethod
+    def _from(data: dict[str, Any]) -> "FeatureGraph":
+        return FeatureGraph(
+            feature=data["feature"],
+            nodes=[GraphNode._from(n) for n in data["nodes"]],
+            edges=[GraphEdge._from(e) for e in data["edges"]],
+            lanes=[LaneCount._from(c) for c in data["lanes"]],
+            fingerprint=data["fingerprint"],
+            data=data,
+        )
+
+
+@dataclass(frozen=True)
 class FeatureReport(_Typed):
     """A feature's report: ``outcome`` (``"complete"``, ``"partial"``, ``"failed"``), ``done``
     of ``total``, per-WP work in ``wps`` (each with its ``depends_on`` and its agent ``runs``),

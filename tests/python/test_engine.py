@@ -413,3 +413,43 @@ def test_the_python_guides_example_type_checks(tmp_path: Path) -> None:
         example.write_text(code)
         checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", str(example)], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_graph_draws_the_feature_and_watch_yields_it_again_as_a_run_moves(tmp_path: Path) -> None:
+
+    repo = make_repo(tmp_path, "075-py-graph", {"WP01": [], "WP02": ["WP01"], "WP03": ["WP01", "WP02"]})
+    orch = ko.Orchestrator(repo, config())
+    before = orch.graph("075-py-graph")
+    assert isinstance(before, ko.FeatureGraph)
+    assert [(n.id, n.lane, n.class_, n.layer) for n in before.nodes] == [
+        ("WP01", "planned", "planned", 0),
+        ("WP02", "planned", "planned", 1),
+        ("WP03", "planned", "planned", 2),
+    ]
+    assert [(e.from_, e.to) for e in before.edges] == [("WP01", "WP02"), ("WP01", "WP03"), ("WP02", "WP03")]
+    assert [c.count for c in before.lanes if c.lane == "planned"] == [3]
+    assert len(before.fingerprint) == 40
+
+    async def follow() -> list[ko.FeatureGraph]:
+        seen: list[ko.FeatureGraph] = []
+
+        async def watching() -> None:
+            async for graph in orch.watch("075-py-graph", timeout=1.0):
+                seen.append(graph)
+                if all(n.lane == "done" for n in graph.nodes):
+                    return
+
+        watcher = asyncio.create_task(watching())
+        summary = await orch.run_async("075-py-graph")
+        assert summary.outcome == "completed"
+        await asyncio.wait_for(watcher, 30)
+        return seen
+
+    seen = asyncio.run(follow())
+    assert len(seen) >= 3, len(seen)
+    assert seen[0].nodes[0].lane == "planned"
+    assert any(n.class_ == "doing" for g in seen for n in g.nodes), "a WP seen in progress"
+    assert len({g.fingerprint for g in seen}) == len(seen), "each graph yielded once per change"
+    with pytest.raises(ko.KittyError) as missing:
+        orch.graph("076-missing")
+    assert missing.value.code == "feature_not_found"

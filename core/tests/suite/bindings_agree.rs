@@ -40,10 +40,10 @@ const SHAPES: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("forge/host.rs", "PrReport", Some("PullRequestReport"), Some("PrReport")),
     ("forge/host.rs", "PullRequest", Some("PullRequest"), None),
     ("report/model.rs", "FeatureReport", Some("FeatureReport"), Some("FeatureReport")),
-    ("report/graph.rs", "FeatureGraph", None, Some("FeatureGraph")),
-    ("report/graph.rs", "GraphNode", None, Some("GraphNode")),
-    ("report/graph.rs", "GraphEdge", None, Some("GraphEdge")),
-    ("report/graph.rs", "LaneCount", None, Some("LaneCount")),
+    ("report/graph.rs", "FeatureGraph", Some("FeatureGraph"), Some("FeatureGraph")),
+    ("report/graph.rs", "GraphNode", Some("GraphNode"), Some("GraphNode")),
+    ("report/graph.rs", "GraphEdge", Some("GraphEdge"), Some("GraphEdge")),
+    ("report/graph.rs", "LaneCount", Some("LaneCount"), Some("LaneCount")),
     ("workspace/clone.rs", "Cloned", Some("ClonedWorkspace"), Some("ClonedWorkspace")),
     ("workspace/list.rs", "WorkspaceFeature", Some("WorkspaceFeature"), Some("WorkspaceFeature")),
     ("workspace/list.rs", "Workspace", Some("Workspace"), Some("Workspace")),
@@ -309,12 +309,20 @@ fn python_classes(text: &str) -> BTreeMap<String, PyClass> {
 }
 
 /// A class's fields with those of its bases (not `data`, the raw dict every class keeps).
+/// Python keywords a serialized field may be named after.
+const PYTHON_KEYWORDS: [&str; 6] = ["class", "from", "import", "in", "is", "def"];
+
 fn python_fields(classes: &BTreeMap<String, PyClass>, name: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut at = Some(name);
     while let Some(n) = at {
         let Some(class) = classes.get(n) else { break };
-        out.extend(class.fields.iter().filter(|f| *f != "data").cloned());
+        // A field named after a Python keyword carries PEP 8's trailing underscore (`class_`).
+        let unescaped = |f: &String| match f.strip_suffix('_') {
+            Some(k) if PYTHON_KEYWORDS.contains(&k) => k.to_string(),
+            _ => f.clone(),
+        };
+        out.extend(class.fields.iter().filter(|f| *f != "data").map(unescaped));
         at = Some(class.base.as_str()).filter(|b| !b.is_empty());
     }
     out
