@@ -70,6 +70,33 @@ export declare class KittyError extends Error {
   constructor(code: ErrorCode, message: string)
 }
 
+/** One step of an agent's plan. */
+export interface PlanStep {
+  content: string
+  /** `pending`, `in_progress` or `completed`. */
+  status: string
+}
+
+/**
+ * What an agent reported doing (agents driven over ACP), told apart by `type`: a tool call and
+ * its status, its plan, a permission it asked for and our answer (by policy), usage and cost.
+ */
+export type Activity =
+  | {
+      type: 'tool_call'
+      id: string
+      title: string
+      /** `read`, `edit`, `delete`, `move`, `search`, `execute`, `think`, `fetch`, `switch_mode`, `other`. */
+      tool: string
+      /** `pending`, `in_progress`, `completed`, `failed`. */
+      status: string
+      /** Files it touches, relative to the worktree when inside it. */
+      paths: string[]
+    }
+  | { type: 'plan'; steps: PlanStep[] }
+  | { type: 'permission'; title: string; tool: string; allowed: boolean; reason: string }
+  | { type: 'usage'; usedTokens: number; contextTokens: number; costUsd: number | null }
+
 /**
  * Run events, told apart by `type` (the same values as in Rust, Python and the CLI). Every
  * object this package returns has camelCase keys; the CLI's `--json` has the same data with
@@ -80,6 +107,7 @@ export type Event =
   | { type: 'lane_changed'; feature: string; wp: string; fromLane: Lane; toLane: Lane; agent: string | null }
   | { type: 'agent_started'; feature: string; wp: string; agent: string; role: Role; attempt: number; pid: number | null; log: string }
   | { type: 'agent_output'; feature: string; wp: string; agent: string; stream: 'stdout' | 'stderr'; line: string }
+  | { type: 'agent_activity'; feature: string; wp: string; agent: string; activity: Activity }
   | {
       type: 'agent_finished'
       feature: string

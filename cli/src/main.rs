@@ -180,6 +180,9 @@ fn init_logging(verbose: u8) {
     for target in kitty_orchestrator::redact::NOISY_LOG_TARGETS {
         filter = filter.add_directive(format!("{target}=warn").parse().expect("a valid directive"));
     }
+    for target in kitty_orchestrator::redact::PROTOCOL_LOG_TARGETS {
+        filter = filter.add_directive(format!("{target}=error").parse().expect("a valid directive"));
+    }
     // Every line goes out redacted: secrets of the environment by value, token shapes.
     let redactor = std::sync::Arc::new(kitty_orchestrator::redact::Redactor::from_env(&[]));
     use std::io::IsTerminal;

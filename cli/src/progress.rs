@@ -109,13 +109,25 @@ impl Progress {
                         bar.set_message(format!("{head} | {shown}"));
                     }
                 }
+                Event::AgentActivity { wp, agent, activity, .. } => {
+                    if let Some(bar) = s.bars.get(wp) {
+                        let shown: String = activity
+                            .describe()
+                            .chars()
+                            .filter(|c| !kitty_orchestrator::display::is_unsafe(*c))
+                            .take(120)
+                            .collect();
+                        let head = bar.message().split(" | ").next().unwrap_or(agent).to_string();
+                        bar.set_message(format!("{head} | {shown}"));
+                    }
+                }
                 Event::WpBlocked { wp, .. } => {
                     s.blocked += 1;
                     s.drop_bar(wp);
                 }
                 _ => {}
             }
-            if !matches!(event, Event::AgentOutput { .. })
+            if !matches!(event, Event::AgentOutput { .. } | Event::AgentActivity { .. })
                 && let Some(line) = render::event_line(&event)
             {
                 let _ = s.multi.println(line);

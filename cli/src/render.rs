@@ -39,6 +39,7 @@ pub fn event_line(event: &Event) -> Option<String> {
         }
         Event::WpBlocked { wp, reason, .. } => format!("{wp} BLOCKED: {reason}"),
         Event::AgentOutput { wp, line, .. } => format!("{wp} | {line}"),
+        Event::AgentActivity { wp, activity, .. } => format!("{wp} | {}", activity.describe()),
         Event::MergeVerified { round, passed, fix_agent, log, .. } => {
             let after = match (round, fix_agent) {
                 (0, _) => "before any fix".to_string(),

@@ -29,6 +29,7 @@ fn run_for(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, &s
             args: args.iter().map(|a| a.to_string()).collect(),
             delivery: Delivery::Stdin,
             output: OutputKind::Text,
+            driver: kitty_orchestrator::command::Driver::Cli,
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             redact: Vec::new(),
             checked_version: None,

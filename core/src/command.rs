@@ -72,6 +72,28 @@ impl OutputKind {
     }
 }
 
+/// How an agent is driven (`driver = "cli" | "acp"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    /// A headless CLI run: the prompt in, its output parsed ([`OutputKind`]).
+    #[default]
+    Cli,
+    /// The Agent Client Protocol over the process's stdin/stdout: typed tool calls, permission
+    /// requests answered by policy, files and terminals served by us, cancellation.
+    Acp,
+}
+
+impl Driver {
+    /// Every driver, by its configuration name.
+    pub const ALL: [(&'static str, Driver); 2] = [("cli", Driver::Cli), ("acp", Driver::Acp)];
+
+    /// The configuration name (`"acp"`).
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, d)| *d == self).map(|(n, _)| *n).expect("every driver is listed")
+    }
+}
+
 /// Everything needed to run one agent in one role: what the executor receives.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentCommand {
@@ -83,8 +105,11 @@ pub struct AgentCommand {
     pub args: Vec<String>,
     /// Prompt delivery.
     pub delivery: Delivery,
-    /// Output parser.
+    /// Output parser (the CLI driver's).
     pub output: OutputKind,
+    /// How the agent is driven. With [`Driver::Acp`] `program` and `args` start the agent's ACP
+    /// server and `delivery` / `output` are not used: the prompt goes over the protocol.
+    pub driver: Driver,
     /// Extra environment (profile + configuration).
     pub env: Vec<(String, String)>,
     /// The configured (`[agents.<id>] env`) variables among `env`: their values are redacted from

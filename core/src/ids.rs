@@ -24,6 +24,11 @@ pub const BUILTIN_AGENT_IDS: [&str; 11] = [
     "openai-api",
 ];
 
+/// The built-in agents that can be driven over the Agent Client Protocol (`driver = "acp"`):
+/// those whose profile has an ACP launch (checked against the profiles by a test).
+pub const BUILTIN_ACP_AGENT_IDS: [&str; 8] =
+    ["claude-code", "codex", "gemini", "copilot", "qwen", "opencode", "kilocode", "augment"];
+
 /// The built-in agent that talks to an OpenAI-compatible chat-completions endpoint in process.
 pub const OPENAI_API: &str = "openai-api";
 

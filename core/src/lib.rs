@@ -16,6 +16,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent_path;
 pub mod agents;
 pub mod atomic_file;
 pub mod beneath;

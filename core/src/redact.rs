@@ -176,6 +176,11 @@ impl Redactor {
 pub const NOISY_LOG_TARGETS: [&str; 9] =
     ["ureq", "ureq_proto", "rustls", "reqwest", "hyper", "hyper_util", "h2", "tokio_rustls", "webpki"];
 
+/// The ACP crate logs every message it relays (file contents among them) at trace, and each
+/// error answer we send (a refused write, a file that is not there) at warn: the attempt log
+/// says all of that, so a subscriber caps it at `error`.
+pub const PROTOCOL_LOG_TARGETS: [&str; 1] = ["agent_client_protocol"];
+
 /// A writer that holds what is written to it and writes it to `out` redacted when dropped (or
 /// flushed): a log subscriber makes one per event, so each event line is redacted whole.
 pub struct RedactingWriter<W: std::io::Write> {

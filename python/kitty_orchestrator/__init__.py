@@ -4,7 +4,8 @@ The engine is written in Rust; this package is a thin, typed layer over it. Erro
 :class:`KittyError`, whose ``code`` is the same stable string the CLI and the Node package use.
 
 Events given to ``on_event`` are dicts with a ``"type"`` key (``run_started``, ``lane_changed``,
-``agent_started``, ``agent_output``, ``agent_finished``, ``retry_scheduled``, ``wp_blocked``,
+``agent_started``, ``agent_output``, ``agent_activity`` (typed tool calls, plans, permission
+answers and usage of agents driven over ACP), ``agent_finished``, ``retry_scheduled``, ``wp_blocked``,
 ``run_finished``), the same JSON shape as in Rust and Node. With :meth:`Orchestrator.run`,
 ``on_event`` is called, in order, from a thread of its own fed by a queue: a slow callback never
 delays the engine (timeouts, aborts), and every event has been delivered when ``run`` returns.
@@ -55,6 +56,13 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._types import (
+        Activity,
+        AgentActivity,
+        PermissionActivity,
+        PlanActivity,
+        PlanStep,
+        ToolCallActivity,
+        UsageActivity,
         ClonedWorkspace,
         RemovedWorkspace,
         Workspace,
@@ -149,6 +157,13 @@ _TYPE_NAMES = frozenset(
         "WorkspaceFeature",
         "AgentFinished",
         "AgentOutput",
+        "Activity",
+        "AgentActivity",
+        "PermissionActivity",
+        "PlanActivity",
+        "PlanStep",
+        "ToolCallActivity",
+        "UsageActivity",
         "AgentStarted",
         "CorruptState",
         "Event",
@@ -622,6 +637,13 @@ __all__ = [
     "AgentError",
     "AgentFinished",
     "AgentOutput",
+    "Activity",
+    "AgentActivity",
+    "PermissionActivity",
+    "PlanActivity",
+    "PlanStep",
+    "ToolCallActivity",
+    "UsageActivity",
     "AgentStarted",
     "Config",
     "ConfigError",

@@ -874,6 +874,107 @@ class AgentOutput(Event):
 
 
 @dataclass(frozen=True)
+class PlanStep(_Typed):
+    """One step of an agent's plan: ``content`` and ``status`` (``pending``, ``in_progress``,
+    ``completed``)."""
+
+    content: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Activity(_Typed):
+    """What an agent reported doing (agents driven over ACP); ``type`` tells which."""
+
+    type: ClassVar[str] = "activity"
+
+    def describe(self) -> str:
+        """A one-line description, as the CLI's progress view shows it."""
+        return self.type
+
+
+@dataclass(frozen=True)
+class ToolCallActivity(Activity):
+    """A tool call started or changed ``status`` (``pending``, ``in_progress``, ``completed``,
+    ``failed``); ``tool`` is its kind (``read``, ``edit``, ``execute``, …)."""
+
+    type: ClassVar[str] = "tool_call"
+    id: str
+    title: str
+    tool: str
+    status: str
+    paths: list[str]
+
+    def describe(self) -> str:
+        return f"tool {self.title} ({self.tool}): {self.status}"
+
+
+@dataclass(frozen=True)
+class PlanActivity(Activity):
+    """The agent's plan, whole (each report replaces the last)."""
+
+    type: ClassVar[str] = "plan"
+    steps: list[PlanStep]
+
+    def describe(self) -> str:
+        done = sum(1 for s in self.steps if s.status == "completed")
+        return f"plan: {done}/{len(self.steps)} steps done"
+
+
+@dataclass(frozen=True)
+class PermissionActivity(Activity):
+    """A permission the agent asked for, and the orchestrator's answer (by policy)."""
+
+    type: ClassVar[str] = "permission"
+    title: str
+    tool: str
+    allowed: bool
+    reason: str
+
+    def describe(self) -> str:
+        return f"permission {'granted' if self.allowed else 'refused'}: {self.title} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class UsageActivity(Activity):
+    """Context window use and cost so far."""
+
+    type: ClassVar[str] = "usage"
+    used_tokens: int
+    context_tokens: int
+    cost_usd: Optional[float]
+
+    def describe(self) -> str:
+        cost = "" if self.cost_usd is None else f", ${self.cost_usd:.4f}"
+        return f"usage: {self.used_tokens}/{self.context_tokens} tokens{cost}"
+
+
+_ACTIVITIES: dict[str, type[Activity]] = {
+    cls.type: cls for cls in (ToolCallActivity, PlanActivity, PermissionActivity, UsageActivity)
+}
+
+
+def activity_from_dict(data: dict[str, Any]) -> Activity:
+    """The typed activity for the engine's activity data."""
+    cls = _ACTIVITIES.get(data.get("type", ""), Activity)
+    known = _known(cls, data)
+    if cls is PlanActivity:
+        known["steps"] = [PlanStep(**_known(PlanStep, s), data=s) for s in data.get("steps", [])]
+    return cls(**known, data=data)
+
+
+@dataclass(frozen=True)
+class AgentActivity(Event):
+    """What an agent reported doing, typed (tool calls, plans, permission answers, usage); sent
+    for agents driven over ACP, whether or not output lines were asked for."""
+
+    type: ClassVar[str] = "agent_activity"
+    wp: str
+    agent: str
+    activity: Activity
+
+
+@dataclass(frozen=True)
 class AgentFinished(Event):
     """An agent process ended."""
 
@@ -960,6 +1061,7 @@ _EVENTS: dict[str, type[Event]] = {
         LaneChanged,
         AgentStarted,
         AgentOutput,
+        AgentActivity,
         AgentFinished,
         RetryScheduled,
         WpBlocked,
@@ -980,6 +1082,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         known["to_lane"] = Lane(data["to_lane"])
     if cls is RunFinished:
         known["summary"] = RunSummary._from(data["summary"])
+    if cls is AgentActivity:
+        known["activity"] = activity_from_dict(data["activity"])
     return cls(**known, data=data)
 
 

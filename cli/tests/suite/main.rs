@@ -4,6 +4,7 @@
 
 mod common;
 
+mod acp;
 mod board;
 mod browser;
 mod commands;

@@ -29,6 +29,8 @@ struct Setup {
     env: Vec<(&'static str, String)>,
     home_files: Vec<(&'static str, String)>,
     model: Option<&'static str>,
+    /// Driven over the Agent Client Protocol (`driver = "acp"`) instead of its headless CLI.
+    acp: bool,
 }
 
 /// Runs the feature through agent `id` (implementer and reviewer) and checks what it left.
@@ -101,22 +103,27 @@ fn prove(id: &str, installed: Result<Installed, Skip>, style: EditStyle, setup: 
     for wp in wps {
         assert!(reviewed.iter().any(|r| r == wp), "{wp} was reviewed by the real CLI: {}", said());
     }
-    let recorded = kitty_orchestrator::agents::builtin_profiles()
-        .into_iter()
-        .find(|p| p.id == id)
-        .and_then(|p| p.checked_version)
-        .unwrap_or("nothing");
+    let profile = kitty_orchestrator::agents::builtin_profiles().into_iter().find(|p| p.id == id);
+    let recorded = match setup.acp {
+        true => profile.and_then(|p| p.acp).and_then(|a| a.checked_version),
+        false => profile.and_then(|p| p.checked_version),
+    }
+    .unwrap_or("nothing");
+    let driver = if setup.acp { " over ACP" } else { "" };
     let drift = if installed.version.contains(recorded) {
         String::new()
     } else {
         format!(" (the profile records {recorded}: update checked_version)")
     };
     let note = installed.note.map(|n| format!("; {n}")).unwrap_or_default();
-    eprintln!("{id}: proven end to end with {}{drift}{note}", installed.version);
+    eprintln!("{id}: proven end to end{driver} with {}{drift}{note}", installed.version);
 }
 
 fn write_config(dir: &Path, id: &str, setup: &Setup) {
-    let model = setup.model.map(|m| format!("model = {}\n", toml_string(m))).unwrap_or_default();
+    let mut model = setup.model.map(|m| format!("model = {}\n", toml_string(m))).unwrap_or_default();
+    if setup.acp {
+        model.push_str("driver = \"acp\"\n");
+    }
     std::fs::write(
         dir.join(".kittify/orchestrator.toml"),
         format!(
@@ -167,32 +174,53 @@ fn codex() {
             ),
         )],
         model: None,
+        acp: false,
     });
 }
 
-#[test]
-fn gemini() {
-    prove("gemini", real_clis::npm("@google/gemini-cli", "latest", "gemini"), EditStyle::Tools, |url| Setup {
+fn gemini_setup(url: &str) -> Setup {
+    Setup {
         env: vec![("GOOGLE_GEMINI_BASE_URL", url.to_string()), ("GEMINI_API_KEY", KEY.to_string())],
         // A base URL alone selects a "gateway" sign-in that it then refuses.
         home_files: vec![(
             ".gemini/settings.json",
             r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#.into(),
         )],
-        model: None,
-    });
+        ..Setup::default()
+    }
 }
 
 #[test]
-fn qwen() {
-    prove("qwen", real_clis::npm("@qwen-code/qwen-code", "latest", "qwen"), EditStyle::Tools, |url| Setup {
+fn gemini() {
+    prove("gemini", real_clis::npm("@google/gemini-cli", "latest", "gemini"), EditStyle::Tools, gemini_setup);
+}
+
+#[test]
+fn gemini_acp() {
+    let installed = real_clis::npm("@google/gemini-cli", "latest", "gemini");
+    prove("gemini", installed, EditStyle::Tools, |url| Setup { acp: true, ..gemini_setup(url) });
+}
+
+fn qwen_setup(url: &str) -> Setup {
+    Setup {
         env: vec![
             ("OPENAI_BASE_URL", format!("{url}/v1")),
             ("OPENAI_API_KEY", KEY.to_string()),
             ("OPENAI_MODEL", "stand-in".to_string()),
         ],
         ..Setup::default()
-    });
+    }
+}
+
+#[test]
+fn qwen() {
+    prove("qwen", real_clis::npm("@qwen-code/qwen-code", "latest", "qwen"), EditStyle::Tools, qwen_setup);
+}
+
+#[test]
+fn qwen_acp() {
+    let installed = real_clis::npm("@qwen-code/qwen-code", "latest", "qwen");
+    prove("qwen", installed, EditStyle::Tools, |url| Setup { acp: true, ..qwen_setup(url) });
 }
 
 /// An OpenAI-compatible provider in opencode's (and kilo's) configuration file.
@@ -213,12 +241,19 @@ fn kilo_config(url: &str) -> String {
     config.to_string()
 }
 
+fn opencode_setup(url: &str) -> Setup {
+    Setup { home_files: vec![(".config/opencode/opencode.json", opencode_config(url))], ..Setup::default() }
+}
+
 #[test]
 fn opencode() {
-    prove("opencode", real_clis::npm("opencode-ai", "latest", "opencode"), EditStyle::Tools, |url| Setup {
-        home_files: vec![(".config/opencode/opencode.json", opencode_config(url))],
-        ..Setup::default()
-    });
+    prove("opencode", real_clis::npm("opencode-ai", "latest", "opencode"), EditStyle::Tools, opencode_setup);
+}
+
+#[test]
+fn opencode_acp() {
+    let installed = real_clis::npm("opencode-ai", "latest", "opencode");
+    prove("opencode", installed, EditStyle::Tools, |url| Setup { acp: true, ..opencode_setup(url) });
 }
 
 #[test]

@@ -37,4 +37,21 @@ pub struct AgentProfile {
     /// `bwrap: setting up uid map: Permission denied` — and every shell call fails; our Landlock
     /// is then the sandbox, read-only for reviewers as for any agent).
     pub when_confined: &'static [(&'static str, &'static str)],
+    /// How this CLI is started as an Agent Client Protocol server (`driver = "acp"`), when it
+    /// can be.
+    pub acp: Option<AcpLaunch>,
+}
+
+/// Starting a built-in agent as an ACP server.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AcpLaunch {
+    /// The program, when it is not the CLI itself (an adapter: `claude-agent-acp`).
+    pub program: Option<&'static str>,
+    /// Its arguments (`--acp`).
+    pub args: &'static [&'static str],
+    /// The npm package of the adapter program, when there is one.
+    pub adapter: Option<&'static str>,
+    /// `--version` of the newest release proven end to end over ACP (three WPs to done against
+    /// a loopback model stand-in, `cli/tests/suite/real_clis.rs`); `None`: not proven over ACP.
+    pub checked_version: Option<&'static str>,
 }

@@ -4,7 +4,7 @@
 //! runs a three-WP feature through `kitty-orchestrator run`, confined. A profile that cannot be
 //! proven here says why (`not_proven`).
 
-use super::profile::AgentProfile;
+use super::profile::{AcpLaunch, AgentProfile};
 use crate::command::Delivery;
 use crate::command::OutputKind;
 
@@ -66,6 +66,12 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("2.1.332"),
             not_proven: None,
             when_confined: &[],
+            acp: Some(AcpLaunch {
+                program: Some("claude-agent-acp"),
+                args: &[],
+                adapter: Some("@zed-industries/claude-agent-acp"),
+                checked_version: None,
+            }),
         },
         AgentProfile {
             id: "codex",
@@ -80,6 +86,12 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("codex-cli 0.171.0"),
             not_proven: None,
             when_confined: &[("--sandbox", "danger-full-access")],
+            acp: Some(AcpLaunch {
+                program: Some("codex-acp"),
+                args: &[],
+                adapter: Some("@zed-industries/codex-acp"),
+                checked_version: None,
+            }),
         },
         AgentProfile {
             id: "gemini",
@@ -103,6 +115,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("0.61.0"),
             not_proven: None,
             when_confined: &[],
+            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: Some("0.61.0") }),
         },
         AgentProfile {
             id: "copilot",
@@ -129,6 +142,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("GitHub Copilot CLI 1.0.102"),
             not_proven: None,
             when_confined: &[],
+            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: None }),
         },
         AgentProfile {
             id: "qwen",
@@ -144,6 +158,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("0.24.4"),
             not_proven: None,
             when_confined: &[],
+            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: Some("0.24.4") }),
         },
         AgentProfile {
             id: "opencode",
@@ -163,6 +178,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("1.18.33"),
             not_proven: None,
             when_confined: &[],
+            acp: Some(AcpLaunch { program: None, args: &["acp"], adapter: None, checked_version: Some("1.18.33") }),
         },
         AgentProfile {
             id: "cursor",
@@ -179,6 +195,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
                 "cursor-agent is not published on npm or PyPI (only a download script): it cannot be installed here; flags from its documentation",
             ),
             when_confined: &[],
+            acp: None,
         },
         AgentProfile {
             id: "kilocode",
@@ -200,6 +217,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("7.7.7"),
             not_proven: None,
             when_confined: &[],
+            acp: Some(AcpLaunch { program: None, args: &["acp"], adapter: None, checked_version: None }),
         },
         AgentProfile {
             id: "augment",
@@ -216,6 +234,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
                 "auggie talks only to Augment's own service, which has no loopback stand-in yet; argv checked with auggie 0.36.0",
             ),
             when_confined: &[],
+            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: None }),
         },
         AgentProfile {
             id: "aider",
@@ -241,6 +260,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("aider 0.86.2"),
             not_proven: None,
             when_confined: &[],
+            acp: None,
         },
         AgentProfile {
             id: crate::ids::OPENAI_API,
@@ -257,6 +277,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             // Proven in process against the model stand-in by core/tests/suite/openai_api.rs.
             not_proven: None,
             when_confined: &[],
+            acp: None,
         },
     ]
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::profiles::builtin_profiles;
-use crate::command::AgentCommand;
+use crate::command::{AgentCommand, Driver};
 use crate::config::Config;
 use crate::ids::OPENAI_API;
 use crate::role::Role;
@@ -102,6 +102,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 args,
                 delivery: profile.delivery,
                 output: profile.output,
+                driver: Driver::Cli,
                 env,
                 redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: profile.checked_version.map(str::to_string),
@@ -115,6 +116,19 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
             }
         };
         let (timeout, idle_timeout) = limits(&settings, config);
+        let mut implementation = command(&profile.implementation, profile.env);
+        let mut review = command(&profile.review, profile.review_env.unwrap_or(profile.env));
+        if let (Driver::Acp, Some(launch)) = (settings.driver, profile.acp) {
+            // One ACP server for both roles: what a reviewer may do is decided by our answers
+            // to its permission requests and by its confinement, not by its argv.
+            for command in [&mut implementation, &mut review] {
+                command.program = launch.program.unwrap_or(profile.binary).to_string();
+                command.args =
+                    launch.args.iter().map(|a| a.to_string()).chain(settings.extra_args.iter().cloned()).collect();
+                command.driver = Driver::Acp;
+                command.checked_version = launch.checked_version.map(str::to_string);
+            }
+        }
         specs.push(AgentSpec {
             id: profile.id.to_string(),
             builtin: true,
@@ -122,8 +136,8 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
             max_concurrent: settings.max_concurrent,
             timeout,
             idle_timeout,
-            implementation: command(&profile.implementation, profile.env),
-            review: command(&profile.review, profile.review_env.unwrap_or(profile.env)),
+            implementation,
+            review,
         });
     }
     for (id, settings) in &config.agents.settings {
@@ -137,6 +151,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 args,
                 delivery: custom.prompt,
                 output: custom.output,
+                driver: settings.driver,
                 env: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: None,
@@ -201,5 +216,35 @@ mod tests {
         assert_eq!(args.last().map(String::as_str), Some("-"), "{args:?}");
         let args = args_of("[agents.opencode]\nmodel = \"p/m\"", "opencode");
         assert_eq!(args.last().map(String::as_str), Some("{prompt}"), "{args:?}");
+    }
+
+    #[test]
+    fn acp_agents_are_the_profiles_with_an_acp_launch() {
+        let with_acp: Vec<&str> = builtin_profiles().into_iter().filter(|p| p.acp.is_some()).map(|p| p.id).collect();
+        assert_eq!(with_acp, crate::ids::BUILTIN_ACP_AGENT_IDS);
+        let config =
+            Config::from_toml_str("[agents.gemini]\ndriver = \"acp\"\nextra_args = [\"-m\", \"x\"]", "t").unwrap();
+        let spec = agent_specs(&config).into_iter().find(|s| s.id == "gemini").unwrap();
+        for role in [Role::Implementation, Role::Review] {
+            let command = spec.command(role);
+            assert_eq!((command.program.as_str(), command.driver), ("gemini", Driver::Acp));
+            assert_eq!(command.args, ["--acp", "-m", "x"]);
+        }
+        let config = Config::from_toml_str("[agents.claude-code]\ndriver = \"acp\"", "t").unwrap();
+        let spec = agent_specs(&config).into_iter().find(|s| s.id == "claude-code").unwrap();
+        assert_eq!(spec.program(), "claude-agent-acp");
+        for (toml, key) in [
+            ("[agents.aider]\ndriver = \"acp\"", "agents.aider.driver"),
+            ("[agents.gemini]\ndriver = \"acp\"\nmodel = \"m\"", "agents.gemini.model"),
+            ("[agents.x]\ncommand = [\"x\"]\ndriver = \"acp\"\noutput = \"json\"", "agents.x.output"),
+            ("[agents.gemini]\ndriver = \"rpc\"", "agents.gemini.driver"),
+        ] {
+            let err = Config::from_toml_str(toml, "t").unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+        let custom =
+            Config::from_toml_str("[agents.x]\ncommand = [\"my-acp\", \"--stdio\"]\ndriver = \"acp\"", "t").unwrap();
+        let spec = agent_specs(&custom).into_iter().find(|s| s.id == "x").unwrap();
+        assert_eq!(spec.command(Role::Review).driver, Driver::Acp);
     }
 }

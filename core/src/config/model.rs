@@ -62,6 +62,8 @@ pub struct AgentSettings {
     pub sandbox: Option<crate::sandbox::SandboxMode>,
     /// More paths this agent may write (`~/` expanded).
     pub writable: Vec<std::path::PathBuf>,
+    /// How the agent is driven: its headless CLI (default) or the Agent Client Protocol.
+    pub driver: crate::command::Driver,
 }
 
 impl Default for AgentSettings {
@@ -78,6 +80,7 @@ impl Default for AgentSettings {
             api: None,
             sandbox: None,
             writable: Vec::new(),
+            driver: crate::command::Driver::Cli,
         }
     }
 }

@@ -74,4 +74,5 @@ pub(super) struct RawAgent {
     pub(super) allowed_commands: Option<Vec<String>>,
     pub(super) sandbox: Option<String>,
     pub(super) writable: Option<Vec<String>>,
+    pub(super) driver: Option<String>,
 }

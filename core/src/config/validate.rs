@@ -10,8 +10,8 @@ use super::error::ConfigError;
 use super::model::{AgentSettings, AgentsConfig, Cleanup, Config, CustomAgent, FallbackStrategy, Mirror};
 use super::raw::{RawAgent, RawConfig};
 use super::text::{key_in_message, line_of, quoted_names};
-use crate::command::{Delivery, OutputKind};
-use crate::ids::{BUILTIN_AGENT_IDS, BranchName, check_ref_component, is_builtin};
+use crate::command::{Delivery, Driver, OutputKind};
+use crate::ids::{BUILTIN_ACP_AGENT_IDS, BUILTIN_AGENT_IDS, BranchName, check_ref_component, is_builtin};
 use crate::merge_strategy::MergeStrategy;
 use crate::template::{BranchTemplate, CommitTemplate};
 
@@ -357,10 +357,15 @@ impl Validator<'_> {
                 }
             }
         }
+        let driver = self.named(&key("driver"), raw.driver.as_deref(), &Driver::ALL, Driver::Cli, &span)?;
+        if driver == Driver::Acp {
+            self.acp_agent(id, &raw, &span)?;
+        }
         Ok(AgentSettings {
             api,
             sandbox,
             writable,
+            driver,
             enabled: raw.enabled.unwrap_or(true),
             max_concurrent: positive("max_concurrent", raw.max_concurrent, 64)?.map(|n| n as usize),
             timeout_seconds: positive("timeout_seconds", raw.timeout_seconds, week)?.map(|n| n as u64),
@@ -515,6 +520,32 @@ impl Validator<'_> {
         let prompt = self.named(&key("prompt"), raw.prompt.as_deref(), &Delivery::ALL, Delivery::Stdin, span)?;
         let output = self.named(&key("output"), raw.output.as_deref(), &OutputKind::ALL, OutputKind::Text, span)?;
         Ok(CustomAgent { command, review_command: raw.review_command.clone(), prompt, output })
+    }
+
+    /// `driver = "acp"`: the agent must have an ACP mode, and the CLI-only keys are absent (the
+    /// prompt and the answers go over the protocol).
+    fn acp_agent(&self, id: &str, raw: &RawAgent, span: &std::ops::Range<usize>) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("agents.{id}.{k}");
+        if is_builtin(id) {
+            if !BUILTIN_ACP_AGENT_IDS.contains(&id) {
+                let message = format!(
+                    "`{id}` has no ACP mode; built-in agents with one are {}",
+                    BUILTIN_ACP_AGENT_IDS.join(", ")
+                );
+                return Err(self.error(&key("driver"), Some(span.clone()), message));
+            }
+            if raw.model.is_some() {
+                let message = "not passed with driver = \"acp\": set the model in the agent's own configuration, or pass its flag in extra_args";
+                return Err(self.error(&key("model"), Some(span.clone()), message));
+            }
+        }
+        for (name, set) in [("prompt", raw.prompt.is_some()), ("output", raw.output.is_some())] {
+            if set {
+                let message = "not used with driver = \"acp\": the prompt and the answer go over the protocol";
+                return Err(self.error(&key(name), Some(span.clone()), message));
+            }
+        }
+        Ok(())
     }
 
     /// A value given by one of its names (`"stdin"`), `default` when absent.

@@ -30,6 +30,7 @@ pub(super) fn command_run(
             args: argv[1..].to_vec(),
             delivery: Delivery::Stdin,
             output: OutputKind::Text,
+            driver: crate::command::Driver::Cli,
             env: sandbox.env.clone(),
             redact: Vec::new(),
             checked_version: None,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::reports::RunSummary;
-use crate::executor::Stream;
+use crate::executor::{Activity, Stream};
 use crate::failure::FailureClass;
 use crate::lane::Lane;
 use crate::role::Role;
@@ -69,6 +69,18 @@ pub enum Event {
         stream: Stream,
         /// The line, secrets redacted.
         line: String,
+    },
+    /// What an agent reported doing, typed: tool calls with their status, plans, permission
+    /// answers, usage (agents driven over ACP; always sent).
+    AgentActivity {
+        /// Feature slug.
+        feature: String,
+        /// WP id.
+        wp: String,
+        /// Agent id.
+        agent: String,
+        /// What it did (secrets redacted).
+        activity: Activity,
     },
     /// An agent process ended.
     AgentFinished {
@@ -177,6 +189,9 @@ impl Event {
         match self {
             Event::AgentOutput { feature, wp, agent, stream, line } => {
                 Event::AgentOutput { feature, wp, agent, stream, line: r(line) }
+            }
+            Event::AgentActivity { feature, wp, agent, activity } => {
+                Event::AgentActivity { feature, wp, agent, activity: activity.redacted(redactor) }
             }
             Event::AgentFinished {
                 feature,

@@ -61,7 +61,7 @@ const NETWORK: [&str; 9] = [
     "fetch failed",
 ];
 
-fn text_class(text: &str) -> Option<FailureClass> {
+pub(super) fn text_class(text: &str) -> Option<FailureClass> {
     let lower = text.to_ascii_lowercase();
     if AUTH.iter().any(|p| lower.contains(p)) {
         Some(FailureClass::Auth)

@@ -1,4 +1,4 @@
-//! One agent run, in phases: start (log, prompt, no-shell spawn in its own process group),
+//! One headless CLI run, in phases: start (log, prompt, no-shell spawn in its own process group),
 //! feed the prompt and read the output (separate tasks, so neither side can deadlock the other),
 //! supervise (wall and idle limits, cancellation, the agent's own exit), wind down (end the group
 //! and any escaped descendant, take the rest of the output), and conclude (parse, classify, log).
@@ -29,20 +29,8 @@ use crate::redact::Redactor;
 type Log = BufWriter<std::fs::File>;
 type Lines = mpsc::Receiver<(Stream, Piece)>;
 
-/// Runs `run` to the end. Output lines go to the log and, if given, to `subscriber` (never
-/// blocking on it: a slow subscriber misses lines, counted in `dropped_lines`). `cancel` ends the
-/// run (group terminated, `cancelled` set). Dropping the returned future kills the group too.
-pub async fn execute(
-    run: AgentRun,
-    subscriber: Option<mpsc::Sender<OutputLine>>,
-    cancel: CancellationToken,
-) -> Result<Outcome, ExecError> {
-    execute_with(run, subscriber, cancel, |_| true).await
-}
-
-/// [`execute`], calling `on_spawn(pid)` right after the process started (the engine records the
-/// pid in git there). If it returns `false` the run is cancelled at once.
-pub async fn execute_with(
+/// A headless CLI run: the prompt in, the output parsed.
+pub(super) async fn run_cli(
     run: AgentRun,
     subscriber: Option<mpsc::Sender<OutputLine>>,
     cancel: CancellationToken,
@@ -113,7 +101,7 @@ pub async fn execute_with(
     Ok(outcome)
 }
 
-enum Started {
+pub(super) enum Started {
     Running {
         log: Log,
         child: Child,
@@ -127,7 +115,7 @@ enum Started {
 
 /// The log with its header, then the agent: no shell, its own process group, killed if dropped,
 /// and dying with the thread that started it.
-fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
+pub(super) fn start(run: &AgentRun, redactor: &Redactor) -> Result<Started, ExecError> {
     let log_err = |source| ExecError { path: run.log_path.clone(), source };
     if let Some(dir) = run.log_path.parent() {
         std::fs::create_dir_all(dir).map_err(log_err)?;
@@ -337,9 +325,9 @@ fn conclude(run: &AgentRun, redactor: &Redactor, parser: OutputParser, ended: En
 }
 
 /// Kills the process group if the run is dropped before it finished.
-struct GroupGuard {
-    pgid: i32,
-    armed: bool,
+pub(super) struct GroupGuard {
+    pub(super) pgid: i32,
+    pub(super) armed: bool,
 }
 
 impl Drop for GroupGuard {
@@ -351,7 +339,7 @@ impl Drop for GroupGuard {
     }
 }
 
-async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+pub(super) async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::classify::Ended;
 use super::types::{AgentRun, Outcome, clip};
-use crate::command::Delivery;
+use crate::command::{Delivery, Driver};
 use crate::redact::Redactor;
 
 pub(super) fn write_header(
@@ -34,6 +34,7 @@ pub(super) fn write_header(
     let extra: Vec<String> = run.command.env.iter().chain(env.iter()).map(|(k, v)| redactor.env_entry(k, v)).collect();
     writeln!(log, "# env (added): {}", extra.join(" "))?;
     let delivery = match (run.command.delivery, prompt_file) {
+        _ if run.command.driver == Driver::Acp => "the ACP session/prompt request".to_string(),
         (_, Some(path)) => format!("file {}", path.display()),
         (Delivery::Stdin, None) => "stdin".to_string(),
         _ => "argument".to_string(),

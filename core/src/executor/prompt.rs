@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::types::{ARG_PROMPT_LIMIT, AgentRun};
-use crate::command::Delivery;
+use crate::command::{Delivery, Driver};
 
 pub(super) fn prompt_file_path(log_path: &Path) -> PathBuf {
     log_path.with_extension("prompt.md")
@@ -25,6 +25,11 @@ pub(super) fn prepare_prompt(run: &AgentRun) -> std::io::Result<(Vec<String>, Op
             args.push(value.to_string());
         }
     };
+    if run.command.driver == Driver::Acp {
+        // The protocol goes over stdin (a pipe, no prompt written to it); the prompt is sent
+        // as `session/prompt`.
+        return Ok((args, Some(String::new()), None));
+    }
     match run.command.delivery {
         Delivery::Stdin => Ok((args, Some(run.prompt.clone()), None)),
         Delivery::File => {

@@ -37,7 +37,7 @@ const REFUSAL_PHRASES: [&str; 6] =
 /// start, if it has one. git's own `packed-refs.lock` refusal is left out: every confined
 /// `git commit` prints it (it tries to delete the worktree's `AUTO_MERGE` pseudo-ref, which
 /// locks `packed-refs`; the commit itself succeeds), so it says nothing about the agent.
-fn refusal_in(line: &str) -> Option<String> {
+pub(super) fn refusal_in(line: &str) -> Option<String> {
     if line.contains("packed-refs.lock") {
         return None;
     }
@@ -77,7 +77,13 @@ impl<W: Write> LineSink<'_, W> {
             refused.push(found);
         }
         if let Some(tx) = self.subscriber {
-            let event = OutputLine { agent: self.run.command.agent.clone(), wp: self.run.wp.clone(), stream, line };
+            let event = OutputLine {
+                agent: self.run.command.agent.clone(),
+                wp: self.run.wp.clone(),
+                stream,
+                line,
+                activity: None,
+            };
             if tx.try_send(event).is_err() {
                 self.dropped += 1;
             }

@@ -73,6 +73,8 @@ pub struct OutputLine {
     pub stream: Stream,
     /// The line.
     pub line: String,
+    /// What the line reports, typed, when the agent said it in a structured way (ACP).
+    pub activity: Option<super::activity::Activity>,
 }
 
 /// How an agent run ended.

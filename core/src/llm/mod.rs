@@ -4,7 +4,7 @@
 //! prompts and roles, wall and idle limits, abort, retries and fallback, an attempt log (the
 //! transcript, redacted), output lines for events, and a typed [`crate::executor::Outcome`].
 //!
-//! The model works through tools confined to the WP's worktree ([`resolve`]): list, read, write,
+//! The model works through tools confined to the WP's worktree ([`crate::agent_path::resolve`]): list, read, write,
 //! edit, search, run an allowed command, and `finish(status, summary)`; a reviewer gets the
 //! read-only ones and `verdict(decision, feedback)`. Every tool result is bounded, and the
 //! conversation is trimmed (oldest tool results first) rather than failing when it grows.
@@ -15,11 +15,9 @@
 //! chat completions. The API key never reaches the log, the events or an error.
 
 mod client;
-mod confine;
 mod run;
 mod tools;
 mod transcript;
 
 pub use client::MAX_REPLY_BYTES;
-pub use confine::{Confined, resolve};
 pub use run::{ApiRun, execute};

@@ -1,4 +1,4 @@
-//! The tools the model works with, all confined to the WP's worktree ([`super::confine`]) and
+//! The tools the model works with, all confined to the WP's worktree ([`crate::agent_path`]) and
 //! each answer bounded: `list_files`, `read_file`, `search` (every role); `write_file`,
 //! `edit_file`, `run_command`, `finish` (implementation); `verdict` (review).
 
@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 use tokio_util::sync::CancellationToken;
 
-use super::confine::resolve;
 use super::transcript::clip;
+use crate::agent_path::resolve;
 use crate::command::{AgentCommand, Delivery, OutputKind};
 use crate::executor::{AgentRun, KittyStatus, Verdict};
 use crate::role::Role;
@@ -398,6 +398,7 @@ impl Toolbox {
                 args: argv[1..].to_vec(),
                 delivery: Delivery::Stdin,
                 output: OutputKind::Text,
+                driver: crate::command::Driver::Cli,
                 env: self.run.command.env.clone(),
                 redact: self.run.command.redact.clone(),
                 checked_version: None,

@@ -46,7 +46,13 @@ impl Transcript {
             }
             self.tail.push_back(clip(&line, 2000));
             if let Some(tx) = &self.subscriber {
-                let event = OutputLine { agent: self.agent.clone(), wp: self.wp.clone(), stream: Stream::Stdout, line };
+                let event = OutputLine {
+                    agent: self.agent.clone(),
+                    wp: self.wp.clone(),
+                    stream: Stream::Stdout,
+                    line,
+                    activity: None,
+                };
                 if tx.try_send(event).is_err() {
                     self.dropped += 1;
                 }

@@ -48,11 +48,15 @@ const SHAPES: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("workspace/list.rs", "WorkspaceFeature", Some("WorkspaceFeature"), Some("WorkspaceFeature")),
     ("workspace/list.rs", "Workspace", Some("Workspace"), Some("Workspace")),
     ("workspace/remove.rs", "Removed", Some("RemovedWorkspace"), Some("RemovedWorkspace")),
+    ("executor/activity.rs", "PlanStep", Some("PlanStep"), Some("PlanStep")),
 ];
 
 /// Tagged enums whose variants cross: (file, enum, Python base class, Node union).
-const EVENT_ENUMS: &[(&str, &str, &str, &str)] =
-    &[("state/model.rs", "WpEvent", "WpEvent", "WpEvent"), ("engine/events.rs", "Event", "Event", "Event")];
+const EVENT_ENUMS: &[(&str, &str, &str, &str)] = &[
+    ("state/model.rs", "WpEvent", "WpEvent", "WpEvent"),
+    ("engine/events.rs", "Event", "Event", "Event"),
+    ("executor/activity.rs", "Activity", "Activity", "Activity"),
+];
 
 /// Node interfaces that are inputs the binding reads (options), not Rust values it hands out.
 const NODE_INPUTS: &[&str] = &["RunOptions", "MergeOptions", "PushOptions", "PrOptions", "LoadOptions", "WatchOptions"];

@@ -26,6 +26,7 @@ fn command(env: &[(&str, &str)], output: OutputKind, delivery: Delivery) -> Agen
         args: claude.implementation.clone(),
         delivery,
         output,
+        driver: kitty_orchestrator::command::Driver::Cli,
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         redact: Vec::new(),
         checked_version: claude.checked_version.map(str::to_string),
@@ -292,6 +293,14 @@ async fn cancel_and_drop_end_the_whole_group() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|p| p.parse().ok())
         .expect("the log records the pid");
+    // Nothing runs any more; the leader's zombie is reaped by tokio's orphan queue on its next
+    // turn, so give that a moment.
+    let left = group_members(pgid);
+    assert!(left.iter().all(|p| p.zombie), "dropping the run left {left:?} running");
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !group_members(pgid).is_empty() && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let left = group_members(pgid);
     assert!(left.is_empty(), "dropping the run left {left:?}");
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod acp;
 mod attacks;
 mod bindings_agree;
 mod broken_features;

@@ -186,7 +186,9 @@ pub(super) async fn run_agent(
     let refs_before = crate::engine::ref_guard::baseline(ctx, wp, sandbox.confined);
     let log = log_path.display().to_string();
     ctx.add_log(wp, &log);
-    let subscriber = ctx.opts.output_lines.then(|| output_subscriber(ctx));
+    // ACP agents report typed activity (tool calls, plans), sent whether or not lines are asked for.
+    let acp = run.command.driver == crate::command::Driver::Acp;
+    let subscriber = (ctx.opts.output_lines || acp).then(|| output_subscriber(ctx));
     // The pid is recorded (off the async threads) while the agent runs; if that fails, the
     // attempt is cancelled: an agent nobody knows about must not go on.
     let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<Option<u32>>();
@@ -381,20 +383,28 @@ fn cancelled_outcome(agent: &str, role: Role, attempt: u32, log: &std::path::Pat
     }
 }
 
-/// A channel whose output lines become [`Event::AgentOutput`] events (only when asked for).
+/// A channel whose output lines become [`Event::AgentOutput`] events (only when asked for), and
+/// whose typed activities become [`Event::AgentActivity`] events.
 fn output_subscriber(ctx: &Ctx) -> mpsc::Sender<OutputLine> {
     let (tx, mut rx) = mpsc::channel::<OutputLine>(256);
     let events = ctx.events.clone();
     let feature = ctx.feature.slug.to_string();
+    let output_lines = ctx.opts.output_lines;
     tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
-            events(Event::AgentOutput {
-                feature: feature.clone(),
-                wp: line.wp,
-                agent: line.agent,
-                stream: line.stream,
-                line: line.line,
-            });
+            match line.activity {
+                Some(activity) => {
+                    events(Event::AgentActivity { feature: feature.clone(), wp: line.wp, agent: line.agent, activity })
+                }
+                None if output_lines => events(Event::AgentOutput {
+                    feature: feature.clone(),
+                    wp: line.wp,
+                    agent: line.agent,
+                    stream: line.stream,
+                    line: line.line,
+                }),
+                None => {}
+            }
         }
     });
     tx

@@ -1,4 +1,5 @@
-//! Paths a model names, confined to the worktree: relative to it, never out of it — not by `..`,
+//! Paths an agent names (a model's tool call, an ACP agent's file request), confined to the
+//! worktree: relative to it, never out of it — not by `..`,
 //! not by an absolute path, not through a symbolic link — and never into a `.git` (at any depth:
 //! `sub/.git/hooks` is a repository's hooks too) for a write. The write itself goes through
 //! [`crate::beneath`], so a link raced in after this check is not followed either.

@@ -1,0 +1,33 @@
+//! What the protocol handlers and the readers of one ACP attempt share.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use super::clock::Clock;
+use super::journal::Journal;
+use super::terminals::Terminals;
+use super::updates::Turn;
+use crate::executor::AgentRun;
+
+/// What the handlers share.
+pub(super) struct Shared {
+    pub(super) run: AgentRun,
+    /// The worktree, canonical.
+    pub(super) root: std::path::PathBuf,
+    pub(super) journal: std::sync::Mutex<Journal>,
+    pub(super) turn: std::sync::Mutex<Turn>,
+    pub(super) clock: Arc<Clock>,
+    pub(super) terminals: Terminals,
+    /// Stdout lines that were not protocol messages.
+    pub(super) noise: AtomicU64,
+}
+
+impl Shared {
+    pub(super) fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn turn(&self) -> std::sync::MutexGuard<'_, Turn> {
+        self.turn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
