@@ -566,6 +566,19 @@ export interface DetectedAgent {
   whyNot: string | null
   /** How it is confined on this machine, and what each role may write. */
   sandbox: AgentSandbox
+  /** How it is driven, as configured: its headless CLI or the Agent Client Protocol. */
+  driver: 'cli' | 'acp'
+  /** For a built-in profile: each driver it has, and the newest release proven end to end with it. */
+  proven: DriverProof[]
+}
+
+/** One driver of a built-in agent and how far it is proven here. */
+export interface DriverProof {
+  driver: 'cli' | 'acp'
+  /** `--version` of the newest release that ran a feature end to end with this driver. */
+  version: string | null
+  /** Why it is not proven here, when it is not. */
+  notProven: string | null
 }
 
 /** An agent's confinement here (Landlock); `<worktree>`, `<git-common-dir>`, `<attempt-tmp>` stand for what each attempt fills in. */

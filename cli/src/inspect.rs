@@ -203,19 +203,25 @@ pub fn log(args: LogArgs) -> u8 {
     exit::OK
 }
 
-/// The profile's proof: the CLI version it ran a feature end to end with, or why it cannot be
-/// proven here.
-fn proof(
-    agent: &kitty_orchestrator::agents::DetectedAgent,
-    profiles: &[kitty_orchestrator::agents::AgentProfile],
-) -> String {
-    let profile = profiles.iter().find(|p| agent.builtin && p.id == agent.id);
-    match (&agent.checked_version, profile.and_then(|p| p.not_proven)) {
-        (Some(version), _) => version.clone(),
-        (None, Some(why)) => format!("not proven: {why}"),
-        (None, None) if agent.id == kitty_orchestrator::ids::OPENAI_API => "in process (its own tests)".into(),
-        (None, None) => "-".into(),
+/// The profile's proof per driver: the version it ran a feature end to end with, or why it
+/// cannot be proven here.
+fn proof(agent: &kitty_orchestrator::agents::DetectedAgent) -> String {
+    if agent.id == kitty_orchestrator::ids::OPENAI_API {
+        return "in process (its own tests)".into();
     }
+    if agent.proven.is_empty() {
+        return "-".into();
+    }
+    agent
+        .proven
+        .iter()
+        .map(|p| match (&p.version, &p.not_proven) {
+            (Some(version), _) => format!("{}: {version}", p.driver.as_str()),
+            (None, Some(why)) => format!("{}: not proven ({why})", p.driver.as_str()),
+            (None, None) => format!("{}: not proven", p.driver.as_str()),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub fn abort(args: AbortArgs) -> u8 {
@@ -292,8 +298,10 @@ pub fn agents(args: AgentsArgs) -> u8 {
             println!("sandbox: unavailable ({why}); sandbox = {mode:?}: agents run unconfined or are refused")
         }
     }
-    println!("{:<18} {:<8} {:<14} {:<30} proven end to end with", "agent", "kind", "program", "installed");
-    let profiles = kitty_orchestrator::agents::builtin_profiles();
+    println!(
+        "{:<18} {:<8} {:<6} {:<16} {:<30} proven end to end with",
+        "agent", "kind", "driver", "program", "installed"
+    );
     for a in &found {
         let installed = match (&a.path, &a.version, &a.why_not) {
             (_, _, Some(why)) => format!("no: {why}"),
@@ -304,12 +312,13 @@ pub fn agents(args: AgentsArgs) -> u8 {
         let kind = if a.builtin { "built-in" } else { "custom" };
         let enabled = if a.enabled { "" } else { " (disabled)" };
         println!(
-            "{:<18} {:<8} {:<14} {:<30} {}",
+            "{:<18} {:<8} {:<6} {:<16} {:<30} {}",
             format!("{}{enabled}", a.id),
             kind,
+            a.driver.as_str(),
             a.program,
             installed,
-            proof(a, &profiles)
+            proof(a)
         );
     }
     exit::OK

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from ._types import (
         Activity,
+        DriverProof,
         AgentActivity,
         PermissionActivity,
         PlanActivity,
@@ -158,6 +159,8 @@ _TYPE_NAMES = frozenset(
         "AgentFinished",
         "AgentOutput",
         "Activity",
+    "DriverProof",
+        "DriverProof",
         "AgentActivity",
         "PermissionActivity",
         "PlanActivity",

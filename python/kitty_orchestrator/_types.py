@@ -460,6 +460,17 @@ class AgentSandbox(_Typed):
 
 
 @dataclass(frozen=True)
+class DriverProof(_Typed):
+    """One driver of a built-in agent (``"cli"`` or ``"acp"``) and how far it is proven here."""
+
+    driver: str
+    version: Optional[str]
+    """``--version`` of the newest release that ran a feature end to end with this driver."""
+    not_proven: Optional[str]
+    """Why it is not proven here, when it is not."""
+
+
+@dataclass(frozen=True)
 class DetectedAgent(_Typed):
     """A built-in or configured agent, found on PATH or not (:func:`detect_agents`)."""
 
@@ -473,11 +484,18 @@ class DetectedAgent(_Typed):
     available: bool
     why_not: Optional[str]
     sandbox: AgentSandbox
+    driver: str = "cli"
+    """How it is driven, as configured: ``"cli"`` (its headless CLI) or ``"acp"`` (the Agent
+    Client Protocol)."""
+    proven: list[DriverProof] = field(default_factory=list)
+    """For a built-in profile, each driver it has and the newest release proven end to end with
+    it (or why it is not proven here)."""
 
     @staticmethod
     def _from(data: dict[str, Any]) -> "DetectedAgent":
         known = _known(DetectedAgent, data)
         known["sandbox"] = _make(AgentSandbox, {**_known(AgentSandbox, data["sandbox"]), "data": data["sandbox"]})
+        known["proven"] = [DriverProof(**_known(DriverProof, p), data=p) for p in data.get("proven", [])]
         return _make(DetectedAgent, {**known, "data": data})
 
 

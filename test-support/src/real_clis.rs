@@ -57,7 +57,7 @@ pub fn npm(package: &str, version: &str, binary: &str) -> Result<Installed, Skip
     enabled()?;
     let dir = cache().join("npm").join(format!("{}@{version}", package.replace('/', "+")));
     let program = dir.join("node_modules/.bin").join(binary);
-    install(&dir, &program, || {
+    let mut installed = install(&dir, &program, || {
         let mut npm = Command::new("npm");
         npm.args(["install", "--prefix"]).arg(&dir).args([
             "--prefer-online",
@@ -67,7 +67,17 @@ pub fn npm(package: &str, version: &str, binary: &str) -> Result<Installed, Skip
             &format!("{package}@{version}"),
         ]);
         npm
-    })
+    })?;
+    // Adapters (claude-agent-acp, codex-acp) answer `--version` with nothing or a warning: the
+    // package's manifest says which release it is.
+    let said_nothing = !installed.version.chars().any(|c| c.is_ascii_digit()) || installed.version.contains("WARNING");
+    let manifest = dir.join("node_modules").join(package).join("package.json");
+    let manifest =
+        std::fs::read_to_string(manifest).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if let (true, Some(version)) = (said_nothing, manifest.as_ref().and_then(|m| m["version"].as_str())) {
+        installed.version = version.to_string();
+    }
+    Ok(installed)
 }
 
 /// Installs `package@version` from npm for its files (a library, no program): the package's

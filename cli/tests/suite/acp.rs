@@ -77,6 +77,7 @@ fn a_feature_runs_to_done_over_acp_with_typed_activity() {
     assert!(said.contains("initialize: fs={\"readTextFile\": true, \"writeTextFile\": true} terminal=True"), "{said}");
     assert_eq!(said.matches("permission edit wp0").count(), 3, "{said}");
     assert!(!said.contains("refused"), "{said}");
+    assert_eq!(said.matches("add exit 0").count(), 3, "a command line runs: {said}");
     assert_eq!(said.matches("commit exit 0").count(), 3, "{said}");
     // Typed activity: tool calls with their status, the plan, our permission answers, usage.
     let activities: Vec<&serde_json::Value> =

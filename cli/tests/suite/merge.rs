@@ -120,7 +120,10 @@ fn a_merge_killed_while_it_updates_the_checkout_is_settled_by_the_next_one() {
     let started = std::time::Instant::now();
     let mut caught = false;
     while started.elapsed() < std::time::Duration::from_secs(120) {
-        if journal.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        // The record itself, not its temporary file (killed before the rename, the landing has
+        // not begun: the next merge simply lands).
+        let recorded = |d: std::fs::ReadDir| d.flatten().any(|e| e.path().extension().is_some_and(|x| x == "json"));
+        if journal.read_dir().is_ok_and(recorded) {
             caught = true;
             break;
         }

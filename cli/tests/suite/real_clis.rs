@@ -148,23 +148,36 @@ fn agent_logs(dir: &Path) -> String {
         .join("\n")
 }
 
-#[test]
-fn claude_code() {
-    prove("claude-code", real_clis::npm("@anthropic-ai/claude-code", "latest", "claude"), EditStyle::Tools, |url| {
-        Setup {
-            env: vec![
-                ("ANTHROPIC_BASE_URL", url.to_string()),
-                ("ANTHROPIC_API_KEY", KEY.to_string()),
-                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_string()),
-            ],
-            ..Setup::default()
-        }
-    });
+fn claude_setup(url: &str) -> Setup {
+    Setup {
+        env: vec![
+            ("ANTHROPIC_BASE_URL", url.to_string()),
+            ("ANTHROPIC_API_KEY", KEY.to_string()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_string()),
+        ],
+        ..Setup::default()
+    }
 }
 
 #[test]
-fn codex() {
-    prove("codex", real_clis::npm("@openai/codex", "latest", "codex"), EditStyle::Tools, |url| Setup {
+fn claude_code() {
+    prove(
+        "claude-code",
+        real_clis::npm("@anthropic-ai/claude-code", "latest", "claude"),
+        EditStyle::Tools,
+        claude_setup,
+    );
+}
+
+/// Claude Code over ACP: Zed's adapter, which drives the Claude Agent SDK.
+#[test]
+fn claude_code_acp() {
+    let installed = real_clis::npm("@zed-industries/claude-agent-acp", "latest", "claude-agent-acp");
+    prove("claude-code", installed, EditStyle::Tools, |url| Setup { acp: true, ..claude_setup(url) });
+}
+
+fn codex_setup(url: &str) -> Setup {
+    Setup {
         env: vec![("STANDIN_API_KEY", KEY.to_string())],
         home_files: vec![(
             ".codex/config.toml",
@@ -173,9 +186,20 @@ fn codex() {
                  base_url = \"{url}/v1\"\nwire_api = \"responses\"\nenv_key = \"STANDIN_API_KEY\"\n"
             ),
         )],
-        model: None,
-        acp: false,
-    });
+        ..Setup::default()
+    }
+}
+
+#[test]
+fn codex() {
+    prove("codex", real_clis::npm("@openai/codex", "latest", "codex"), EditStyle::Tools, codex_setup);
+}
+
+/// Codex over ACP: Zed's adapter (`codex-acp`), which reads Codex's own configuration.
+#[test]
+fn codex_acp() {
+    let installed = real_clis::npm("@zed-industries/codex-acp", "latest", "codex-acp");
+    prove("codex", installed, EditStyle::Tools, |url| Setup { acp: true, ..codex_setup(url) });
 }
 
 fn gemini_setup(url: &str) -> Setup {
@@ -256,9 +280,8 @@ fn opencode_acp() {
     prove("opencode", installed, EditStyle::Tools, |url| Setup { acp: true, ..opencode_setup(url) });
 }
 
-#[test]
-fn kilocode() {
-    prove("kilocode", newest_kilo(), EditStyle::Tools, |url| Setup {
+fn kilo_setup(url: &str) -> Setup {
+    Setup {
         // As a user's is after kilo's first run: it migrates its configuration then (adds
         // `$schema` and a bash permission, writes marker files), and cannot under the sandbox.
         home_files: vec![
@@ -267,7 +290,17 @@ fn kilocode() {
             (".config/kilo/.gitignore", "node_modules\npackage.json\npackage-lock.json\n".into()),
         ],
         ..Setup::default()
-    });
+    }
+}
+
+#[test]
+fn kilocode() {
+    prove("kilocode", newest_kilo(), EditStyle::Tools, kilo_setup);
+}
+
+#[test]
+fn kilocode_acp() {
+    prove("kilocode", newest_kilo(), EditStyle::Tools, |url| Setup { acp: true, ..kilo_setup(url) });
 }
 
 /// The newest `@kilocode/cli` whose Linux binary package is published (7.8.1, the newest, has
@@ -289,9 +322,8 @@ fn newest_kilo() -> Result<Installed, Skip> {
     Ok(installed)
 }
 
-#[test]
-fn copilot() {
-    prove("copilot", real_clis::npm("@github/copilot", "latest", "copilot"), EditStyle::Tools, |url| Setup {
+fn copilot_setup(url: &str) -> Setup {
+    Setup {
         // Its bring-your-own-provider mode: no GitHub sign-in.
         env: vec![
             ("COPILOT_PROVIDER_BASE_URL", format!("{url}/v1")),
@@ -300,7 +332,18 @@ fn copilot() {
             ("COPILOT_OFFLINE", "true".to_string()),
         ],
         ..Setup::default()
-    });
+    }
+}
+
+#[test]
+fn copilot() {
+    prove("copilot", real_clis::npm("@github/copilot", "latest", "copilot"), EditStyle::Tools, copilot_setup);
+}
+
+#[test]
+fn copilot_acp() {
+    let installed = real_clis::npm("@github/copilot", "latest", "copilot");
+    prove("copilot", installed, EditStyle::Tools, |url| Setup { acp: true, ..copilot_setup(url) });
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::confinement::{AgentSandbox, agent_sandbox};
+use super::profiles::builtin_profiles;
 use super::spec::agent_specs;
+use crate::command::Driver;
 use crate::config::Config;
 
 /// An agent and whether it can be used here.
@@ -33,6 +35,40 @@ pub struct DetectedAgent {
     pub why_not: Option<String>,
     /// How it is confined here, and what it may write.
     pub sandbox: AgentSandbox,
+    /// How it is driven, as configured (`cli` or `acp`).
+    pub driver: Driver,
+    /// For a built-in profile, each driver it has and its proof: the newest release it ran a
+    /// feature end to end with, or why it cannot be proven here.
+    pub proven: Vec<DriverProof>,
+}
+
+/// One driver of a built-in profile and how far it is proven.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriverProof {
+    /// The driver.
+    pub driver: Driver,
+    /// `--version` of the newest release proven end to end with it.
+    pub version: Option<String>,
+    /// Why it is not proven here, when it is not.
+    pub not_proven: Option<String>,
+}
+
+/// The drivers of built-in profile `id` and their proofs (nothing for a custom agent).
+pub fn proofs(id: &str) -> Vec<DriverProof> {
+    let Some(profile) = builtin_profiles().into_iter().find(|p| p.id == id) else { return Vec::new() };
+    let mut proofs = vec![DriverProof {
+        driver: Driver::Cli,
+        version: profile.checked_version.map(str::to_string),
+        not_proven: profile.not_proven.map(str::to_string),
+    }];
+    if let Some(acp) = profile.acp {
+        proofs.push(DriverProof {
+            driver: Driver::Acp,
+            version: acp.checked_version.map(str::to_string),
+            not_proven: acp.not_proven.map(str::to_string),
+        });
+    }
+    proofs
 }
 
 impl DetectedAgent {
@@ -67,6 +103,8 @@ pub async fn detect(config: &Config) -> Vec<DetectedAgent> {
                 available: availability.is_ok(),
                 why_not: availability.err(),
                 sandbox,
+                driver: spec.implementation.driver,
+                proven: if spec.builtin { proofs(&spec.id) } else { Vec::new() },
             };
             (index, detected)
         });

@@ -12,7 +12,7 @@ mod profiles;
 mod spec;
 
 pub use confinement::{AgentSandbox, agent_sandbox};
-pub use detect::{DetectedAgent, detect};
-pub use profile::AgentProfile;
-pub use profiles::{READ_STDIN, builtin_profiles, confined_args};
+pub use detect::{DetectedAgent, DriverProof, detect, proofs};
+pub use profile::{AcpLaunch, AgentProfile};
+pub use profiles::{READ_STDIN, builtin_profiles, confine_command};
 pub use spec::{AgentSpec, agent_specs, find_program};

@@ -54,4 +54,11 @@ pub struct AcpLaunch {
     /// `--version` of the newest release proven end to end over ACP (three WPs to done against
     /// a loopback model stand-in, `cli/tests/suite/real_clis.rs`); `None`: not proven over ACP.
     pub checked_version: Option<&'static str>,
+    /// Why it is not proven over ACP here, when it is not.
+    pub not_proven: Option<&'static str>,
+    /// Arguments added when our confinement holds it (Codex's own sandbox cannot start inside
+    /// ours, as for its CLI).
+    pub when_confined: &'static [&'static str],
+    /// Environment added when our confinement holds it.
+    pub env_when_confined: &'static [(&'static str, &'static str)],
 }

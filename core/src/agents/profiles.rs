@@ -5,25 +5,32 @@
 //! proven here says why (`not_proven`).
 
 use super::profile::{AcpLaunch, AgentProfile};
-use crate::command::Delivery;
 use crate::command::OutputKind;
+use crate::command::{AgentCommand, Delivery, Driver};
 
 /// Prompt text for agents that need a short argument and read the real prompt elsewhere.
 pub const READ_STDIN: &str = "Follow the instructions given on standard input.";
 
-/// `args` of `agent` as they go when our confinement holds it (see
-/// [`AgentProfile::when_confined`]); unchanged for any other agent.
-pub fn confined_args(agent: &str, args: &[String]) -> Vec<String> {
-    let Some(profile) = builtin_profiles().into_iter().find(|p| p.id == agent) else { return args.to_vec() };
-    let mut args = args.to_vec();
+/// `command` as it goes when our confinement holds it: the flags of
+/// [`AgentProfile::when_confined`] given their confined values (CLI driver), or the arguments and
+/// environment of [`AcpLaunch::when_confined`] / [`AcpLaunch::env_when_confined`] added (ACP
+/// driver); unchanged for any other agent.
+pub fn confine_command(command: &mut AgentCommand) {
+    let Some(profile) = builtin_profiles().into_iter().find(|p| p.id == command.agent) else { return };
+    if command.driver == Driver::Acp {
+        if let Some(launch) = profile.acp {
+            command.args.extend(launch.when_confined.iter().map(|a| a.to_string()));
+            command.env.extend(launch.env_when_confined.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        }
+        return;
+    }
     for (flag, value) in profile.when_confined {
-        if let Some(at) = args.iter().position(|a| a == flag)
-            && at + 1 < args.len()
+        if let Some(at) = command.args.iter().position(|a| a == flag)
+            && at + 1 < command.args.len()
         {
-            args[at + 1] = value.to_string();
+            command.args[at + 1] = value.to_string();
         }
     }
-    args
 }
 
 /// The built-in profiles, in default preference order.
@@ -63,14 +70,19 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             model_flag: Some("--model"),
             env: &[],
             review_env: None,
-            checked_version: Some("2.1.332"),
+            checked_version: Some("2.1.337"),
             not_proven: None,
             when_confined: &[],
             acp: Some(AcpLaunch {
                 program: Some("claude-agent-acp"),
                 args: &[],
                 adapter: Some("@zed-industries/claude-agent-acp"),
-                checked_version: None,
+                checked_version: Some("0.23.1"),
+                not_proven: None,
+                when_confined: &[],
+                // Claude Code refuses to start as root unless told it is sandboxed — which it is,
+                // by us (the adapter asks for its permission-skipping mode's availability).
+                env_when_confined: &[("IS_SANDBOX", "1")],
             }),
         },
         AgentProfile {
@@ -90,7 +102,11 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
                 program: Some("codex-acp"),
                 args: &[],
                 adapter: Some("@zed-industries/codex-acp"),
-                checked_version: None,
+                checked_version: Some("0.16.0"),
+                not_proven: None,
+                // As for its CLI: its own bubblewrap sandbox cannot start inside ours.
+                when_confined: &["-c", "sandbox_mode=\"danger-full-access\""],
+                env_when_confined: &[],
             }),
         },
         AgentProfile {
@@ -115,7 +131,15 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("0.61.0"),
             not_proven: None,
             when_confined: &[],
-            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: Some("0.61.0") }),
+            acp: Some(AcpLaunch {
+                program: None,
+                args: &["--acp"],
+                adapter: None,
+                checked_version: Some("0.61.0"),
+                not_proven: None,
+                when_confined: &[],
+                env_when_confined: &[],
+            }),
         },
         AgentProfile {
             id: "copilot",
@@ -142,7 +166,15 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("GitHub Copilot CLI 1.0.102"),
             not_proven: None,
             when_confined: &[],
-            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: None }),
+            acp: Some(AcpLaunch {
+                program: None,
+                args: &["--acp"],
+                adapter: None,
+                checked_version: Some("GitHub Copilot CLI 1.0.102"),
+                not_proven: None,
+                when_confined: &[],
+                env_when_confined: &[],
+            }),
         },
         AgentProfile {
             id: "qwen",
@@ -158,7 +190,15 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("0.24.4"),
             not_proven: None,
             when_confined: &[],
-            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: Some("0.24.4") }),
+            acp: Some(AcpLaunch {
+                program: None,
+                args: &["--acp"],
+                adapter: None,
+                checked_version: Some("0.24.4"),
+                not_proven: None,
+                when_confined: &[],
+                env_when_confined: &[],
+            }),
         },
         AgentProfile {
             id: "opencode",
@@ -178,7 +218,15 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("1.18.33"),
             not_proven: None,
             when_confined: &[],
-            acp: Some(AcpLaunch { program: None, args: &["acp"], adapter: None, checked_version: Some("1.18.33") }),
+            acp: Some(AcpLaunch {
+                program: None,
+                args: &["acp"],
+                adapter: None,
+                checked_version: Some("1.18.33"),
+                not_proven: None,
+                when_confined: &[],
+                env_when_confined: &[],
+            }),
         },
         AgentProfile {
             id: "cursor",
@@ -217,7 +265,15 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("7.7.7"),
             not_proven: None,
             when_confined: &[],
-            acp: Some(AcpLaunch { program: None, args: &["acp"], adapter: None, checked_version: None }),
+            acp: Some(AcpLaunch {
+                program: None,
+                args: &["acp"],
+                adapter: None,
+                checked_version: Some("7.7.7"),
+                not_proven: None,
+                when_confined: &[],
+                env_when_confined: &[],
+            }),
         },
         AgentProfile {
             id: "augment",
@@ -234,7 +290,15 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
                 "auggie talks only to Augment's own service, which has no loopback stand-in yet; argv checked with auggie 0.36.0",
             ),
             when_confined: &[],
-            acp: Some(AcpLaunch { program: None, args: &["--acp"], adapter: None, checked_version: None }),
+            acp: Some(AcpLaunch {
+                program: None,
+                args: &["--acp"],
+                adapter: None,
+                checked_version: None,
+                not_proven: Some("as for its CLI: Augment's own service has no loopback stand-in here yet"),
+                when_confined: &[],
+                env_when_confined: &[],
+            }),
         },
         AgentProfile {
             id: "aider",

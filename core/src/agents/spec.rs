@@ -188,12 +188,18 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::confined_args;
+    use crate::agents::confine_command;
 
     fn args_of(toml: &str, agent: &str) -> Vec<String> {
         let config = Config::from_toml_str(toml, "test.toml").unwrap();
         let spec = agent_specs(&config).into_iter().find(|s| s.id == agent).unwrap();
         spec.implementation.args
+    }
+
+    fn confined_args(command: &AgentCommand) -> Vec<String> {
+        let mut command = command.clone();
+        confine_command(&mut command);
+        command.args
     }
 
     #[test]
@@ -207,10 +213,26 @@ mod tests {
         assert_eq!(args[file + 1], "{prompt_file}", "{args:?}");
         // Codex's own sandbox cannot start inside ours: ours is the sandbox then.
         let args = args_of("", "codex");
-        let confined = confined_args("codex", &args);
+        let codex =
+            agent_specs(&Config::from_toml_str("", "t").unwrap()).into_iter().find(|s| s.id == "codex").unwrap();
+        let confined = confined_args(codex.command(Role::Implementation));
+        let mut claude_acp =
+            agent_specs(&Config::from_toml_str("[agents.claude-code]\ndriver = \"acp\"", "t").unwrap())
+                .into_iter()
+                .find(|s| s.id == "claude-code")
+                .unwrap()
+                .command(Role::Implementation)
+                .clone();
+        confine_command(&mut claude_acp);
+        assert!(claude_acp.env.contains(&("IS_SANDBOX".into(), "1".into())));
         assert!(confined.windows(2).any(|w| w == ["--sandbox", "danger-full-access"]), "{confined:?}");
         assert!(args.windows(2).any(|w| w == ["--sandbox", "workspace-write"]), "unconfined: its own sandbox");
-        assert_eq!(confined_args("claude-code", &args_of("", "claude-code")), args_of("", "claude-code"));
+        let claude =
+            agent_specs(&Config::from_toml_str("", "t").unwrap()).into_iter().find(|s| s.id == "claude-code").unwrap();
+        assert_eq!(confined_args(claude.command(Role::Implementation)), args_of("", "claude-code"));
+        let acp = Config::from_toml_str("[agents.codex]\ndriver = \"acp\"", "t").unwrap();
+        let codex = agent_specs(&acp).into_iter().find(|s| s.id == "codex").unwrap();
+        assert_eq!(confined_args(codex.command(Role::Review)), ["-c", "sandbox_mode=\"danger-full-access\""]);
         // A trailing operand stays last.
         let args = args_of("[agents.codex]\nmodel = \"o\"", "codex");
         assert_eq!(args.last().map(String::as_str), Some("-"), "{args:?}");

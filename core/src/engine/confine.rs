@@ -132,8 +132,10 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
         ctx.warn(format!("agents run unconfined (sandbox = \"best_effort\"): {why}"));
     }
     let dir = temp_path.display().to_string();
+    // Claude Code's Agent SDK (the ACP driver's claude-agent-acp) ignores TMPDIR for its shell
+    // tool's files and writes under `/tmp` unless `CLAUDE_CODE_TMPDIR` says otherwise.
     let mut env: Vec<(String, String)> =
-        ["TMPDIR", "TMP", "TEMP"].iter().map(|k| (k.to_string(), dir.clone())).collect();
+        ["TMPDIR", "TMP", "TEMP", "CLAUDE_CODE_TMPDIR"].iter().map(|k| (k.to_string(), dir.clone())).collect();
     // Only a temporary directory of our own can hold private copies (never the shared one).
     let homes = match &temp {
         Some(t) if mode != SandboxMode::Off => crate::sandbox::PrivateHomes::make(agent, home.as_deref(), t.path()),

@@ -5,7 +5,9 @@
 //! no attempt writes them. Measured with the real CLIs (2026-12-07, each run headless against a
 //! loopback stand-in of its API, under Landlock with a read-only home):
 //!
-//! - Claude Code 2.1.332 runs with its home read-only (it skips what it cannot write).
+//! - Claude Code 2.1.332 runs with its home read-only (it skips what it cannot write) — but not
+//!   through its Agent SDK (`claude-agent-acp` 0.23.1, the ACP driver), which exits when it
+//!   cannot write `~/.claude`: its directory moves too (`CLAUDE_CONFIG_DIR`).
 //! - Codex 0.171, Qwen Code 0.24.4, Gemini CLI 0.61 and Copilot CLI 1.0.102 refuse to start
 //!   without writing their own directory (SQLite state, session logs, extension stores). Each
 //!   lets a variable move that directory (`CODEX_HOME`, `QWEN_HOME`, `GEMINI_CLI_HOME`,
@@ -37,7 +39,16 @@ struct Moved {
     credentials: &'static [&'static str],
 }
 
-const MOVED: [Moved; 4] = [
+const MOVED: [Moved; 5] = [
+    // Claude Code's CLI runs with a read-only home, but through the Agent SDK (`claude-agent-acp`,
+    // the ACP driver) it exits at once when it cannot write its debug and session files.
+    Moved {
+        agent: "claude-code",
+        var: "CLAUDE_CONFIG_DIR",
+        default: ".claude",
+        inside: None,
+        credentials: &[".credentials.json"],
+    },
     Moved { agent: "codex", var: "CODEX_HOME", default: ".codex", inside: None, credentials: &["auth.json"] },
     Moved { agent: "qwen", var: "QWEN_HOME", default: ".qwen", inside: None, credentials: &["oauth_creds.json"] },
     Moved {
@@ -131,7 +142,7 @@ pub struct PrivateHomes {
 impl PrivateHomes {
     /// Makes `agent`'s private directories under `temp` (copies of its own directory from
     /// `home`), and the cache variables every attempt gets. Nothing is made for a reviewer's or
-    /// an implementer's own directory that cannot be moved (Claude Code needs none).
+    /// an implementer's own directory that cannot be moved.
     pub fn make(agent: &str, home: Option<&Path>, temp: &Path) -> PrivateHomes {
         let mut homes = PrivateHomes::default();
         let mut set = |k: &str, v: &Path| homes.env.push((k.to_string(), v.display().to_string()));

@@ -27,6 +27,7 @@ const SHAPES: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("engine/orchestrator.rs", "FeatureStatus", Some("FeatureStatus"), Some("Status")),
     ("agents/confinement.rs", "AgentSandbox", Some("AgentSandbox"), Some("AgentSandbox")),
     ("agents/detect.rs", "DetectedAgent", Some("DetectedAgent"), Some("DetectedAgent")),
+    ("agents/detect.rs", "DriverProof", Some("DriverProof"), Some("DriverProof")),
     ("engine/reports/run.rs", "WpSummary", Some("WpSummary"), Some("WpSummary")),
     ("engine/reports/run.rs", "RunSummary", Some("RunSummary"), Some("RunSummary")),
     ("engine/reports/merge.rs", "MergeReport", Some("MergeReport"), Some("MergeReport")),

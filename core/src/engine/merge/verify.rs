@@ -214,7 +214,7 @@ pub(super) async fn run_merge_agent(
     command.env.extend(sandbox.env.iter().cloned());
     if sandbox.confined {
         // Some CLIs' own sandboxes cannot start inside ours (Codex's bubblewrap).
-        command.args = crate::agents::confined_args(agent, &command.args);
+        crate::agents::confine_command(&mut command);
     }
     let run = AgentRun {
         command,

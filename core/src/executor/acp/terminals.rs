@@ -110,14 +110,24 @@ impl Terminals {
         };
         let mut env = self.run.command.env.clone();
         env.extend(request.env.iter().map(|v| (v.name.clone(), v.value.clone())));
+        // With arguments, the command is a program: run as argv. Alone, it may be a command line
+        // (`git add -A && git commit -m …`, as claude-agent-acp sends it): run by `sh -c`, as
+        // editors run it — inside the same confinement the agent itself has.
+        let (program, args) = if request.args.is_empty()
+            && request.command.contains(|c: char| c.is_whitespace() || "|&;<>()$`\\\"'*?[]#~=%".contains(c))
+        {
+            ("/bin/sh".to_string(), vec!["-c".to_string(), request.command.clone()])
+        } else {
+            (request.command.clone(), request.args.clone())
+        };
         let limit = request.output_byte_limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
         let id = format!("term-{n}");
         let stem = self.run.log_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let run = AgentRun {
             command: AgentCommand {
                 agent: format!("{}:terminal", self.run.command.agent),
-                program: request.command.clone(),
-                args: request.args.clone(),
+                program,
+                args,
                 delivery: Delivery::Stdin,
                 output: OutputKind::Text,
                 driver: Driver::Cli,

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use agent_client_protocol::v1::schema::{
-    ContentBlock, ContentChunk, Plan, SessionUpdate, ToolCall, ToolCallContent, ToolCallUpdate, ToolKind,
+    ContentBlock, ContentChunk, Plan, SessionUpdate, ToolCall, ToolCallContent, ToolCallStatus, ToolCallUpdate,
+    ToolKind,
 };
 
 use super::super::activity::{Activity, PlanStep};
@@ -155,13 +156,27 @@ impl Turn {
         let mut paths: Vec<String> = fields.locations.iter().flatten().map(|l| shown(root, &l.path)).collect();
         paths.extend(fields.content.as_deref().map(|c| diff_paths(c, root)).unwrap_or_default());
         paths.dedup();
+        let failed = status == ToolCallStatus::Failed;
+        let title = fields.title.clone().unwrap_or(title);
         journal.activity(Activity::ToolCall {
             id,
-            title: fields.title.unwrap_or(title),
+            title: title.clone(),
             tool: kind_name(fields.kind.unwrap_or(kind)),
             status: name_of(&status),
             paths,
         });
+        // Why it failed, as the agent says it (the first lines): what a person reads first.
+        if failed {
+            let mut why: String =
+                fields.content.iter().flatten().filter_map(content_text).collect::<Vec<_>>().join("\n");
+            if why.trim().is_empty() {
+                why = fields.raw_output.as_ref().map(|v| v.to_string()).unwrap_or_default();
+            }
+            if !why.trim().is_empty() {
+                let why: String = why.chars().take(600).collect();
+                journal.line("tool", &format!("{title} failed: {}", why.trim()));
+            }
+        }
     }
 
     fn plan(&mut self, plan: Plan, journal: &mut Journal) {
@@ -179,6 +194,16 @@ impl Turn {
 fn text_of(chunk: &ContentChunk) -> Option<String> {
     match &chunk.content {
         ContentBlock::Text(text) => Some(text.text.clone()),
+        _ => None,
+    }
+}
+
+fn content_text(content: &ToolCallContent) -> Option<String> {
+    match content {
+        ToolCallContent::Content(c) => match &c.content {
+            ContentBlock::Text(text) => Some(text.text.clone()),
+            _ => None,
+        },
         _ => None,
     }
 }
