@@ -453,3 +453,28 @@ test('graph() draws the feature and watch() yields it again each time the refs m
   const { draw } = require('../../examples/node/editor_graph')
   assert.equal(draw(after), 'layer 1: WP01 [done]\nlayer 2: WP02 [done]\nlayer 3: WP03 [done]\n3 done')
 })
+
+test('an agent driven over ACP reports typed activity: tool calls, plan, permissions, usage', async () => {
+  const repo = makeRepo('067-acp', { WP01: [] })
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'kitty-acp-state-'))
+  const agent = { command: [path.join(FIXTURES, 'agents', 'acp-agent')], driver: 'acp', writable: [state], env: { ACP_STATE_DIR: state } }
+  const orch = new ko.Orchestrator(repo, { agents: { implementation: ['acp-impl'], review: ['acp-rev'], 'acp-impl': agent, 'acp-rev': agent } })
+  const events = []
+  const summary = await orch.run('067-acp', { onEvent: (e) => events.push(e), graceMs: 300 })
+  assert.equal(summary.outcome, 'completed')
+  const activities = events.filter((e) => e.type === 'agent_activity').map((e) => e.activity)
+  const writes = activities.filter((a) => a.type === 'tool_call' && a.title === 'Write wp01.txt')
+  assert.deepEqual(writes.map((w) => w.status), ['pending', 'completed'])
+  assert.deepEqual(writes.at(-1).paths, ['wp01.txt'])
+  assert.equal(activities.find((a) => a.type === 'plan').steps[0].content, 'write wp01.txt')
+  assert.ok(activities.some((a) => a.type === 'permission' && a.allowed && a.tool === 'edit'))
+  const usage = activities.filter((a) => a.type === 'usage').at(-1)
+  assert.equal(usage.costUsd, 0.0042)
+  assert.equal(typeof usage.usedTokens, 'number')
+  assert.equal(summary.wps[0].costUsd, 0.0042)
+  const agents = await ko.detectAgents({ agents: { gemini: { driver: 'acp' } } })
+  const gemini = agents.find((a) => a.id === 'gemini')
+  assert.equal(gemini.driver, 'acp')
+  assert.deepEqual(gemini.proven.map((p) => p.driver), ['cli', 'acp'])
+  assert.ok(gemini.proven.every((p) => p.version && p.notProven === null), JSON.stringify(gemini.proven))
+})
