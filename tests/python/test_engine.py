@@ -195,7 +195,10 @@ def test_ctrl_c_aborts_cleanly_then_raises_keyboard_interrupt(tmp_path: Path) ->
     repo = make_repo(tmp_path, "053-sigint", {"WP01": []})
     script = textwrap.dedent(
         f"""
-        import sys, kitty_orchestrator as ko
+        import signal, sys, kitty_orchestrator as ko
+        # As in a terminal: a test run started in the background (a non-interactive shell's
+        # `cmd &`) hands its children SIGINT ignored, and Python then installs no handler.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         cfg = {config({"FAKE_MODE": "sigterm_tree"})!r}
         def on_event(e):
             if e.type == "agent_started":
