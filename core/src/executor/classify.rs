@@ -17,6 +17,17 @@ pub struct ExitInfo {
     pub signal: Option<i32>,
 }
 
+impl ExitInfo {
+    /// What a waited-for process's status says (nothing, when the wait itself failed).
+    pub(super) fn of(status: &std::io::Result<std::process::ExitStatus>) -> ExitInfo {
+        use std::os::unix::process::ExitStatusExt;
+        match status {
+            Ok(status) => ExitInfo { code: status.code(), signal: status.signal() },
+            Err(_) => ExitInfo { code: None, signal: None },
+        }
+    }
+}
+
 /// Why we ended the process, if we did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {

@@ -146,13 +146,7 @@ pub(crate) async fn execute(
 
     let mut outcome = Outcome::empty(&run);
     outcome.pid = Some(pid);
-    outcome.exit = match &status {
-        Ok(status) => {
-            use std::os::unix::process::ExitStatusExt;
-            ExitInfo { code: status.code(), signal: status.signal() }
-        }
-        Err(_) => ExitInfo { code: None, signal: None },
-    };
+    outcome.exit = ExitInfo::of(&status);
     outcome.duration_ms = started.elapsed().as_millis() as u64;
     outcome.cancelled = ended == Ended::Cancelled;
     outcome.killed = killed;
