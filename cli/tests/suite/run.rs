@@ -123,6 +123,13 @@ fn blocked_run_exits_1_and_retry_lets_the_next_run_finish() {
 fn kill_9_at_twenty_random_points_then_a_run_completes_without_redoing_attempts() {
     let tmp = repo("043-crash", 20, "FAKE_SLEEP_MS = \"150\"");
     let dir = tmp.path();
+    // The attempts' temporary directories, where the test can count them.
+    let temps = tempfile::tempdir().unwrap();
+    let bin = || {
+        let mut cmd = bin();
+        cmd.env("TMPDIR", temps.path());
+        cmd
+    };
     for round in 0..20u64 {
         let mut child = bin()
             .args(["run", "043-crash", "--grace", "1", "--repo"])
@@ -156,6 +163,18 @@ fn kill_9_at_twenty_random_points_then_a_run_completes_without_redoing_attempts(
     assert!(agents_of("043-crash").is_empty(), "orphan agents: {:?}", agents_of("043-crash"));
     let fsck = Command::new("git").args(["fsck", "--strict"]).current_dir(dir).output().unwrap();
     assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+    // What the killed runs' attempts left in the temporary directory went with the next run.
+    assert_eq!(attempt_temps(temps.path()), Vec::<String>::new());
+}
+
+/// The attempts' temporary directories in `dir`.
+fn attempt_temps(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.starts_with("kitty-attempt-"))
+        .collect()
 }
 
 /// A spread of kill times (deterministic per round, covering 0–1.5 s).
@@ -276,6 +295,12 @@ fn dry_run_on_the_020_sample() {
 fn agents_orphaned_by_a_kill_9_are_ended_by_the_next_run() {
     let tmp = repo("046-orphans", 2, "FAKE_MODE = \"sigterm_tree\"");
     let dir = tmp.path();
+    let temps = tempfile::tempdir().unwrap();
+    let bin = || {
+        let mut cmd = bin();
+        cmd.env("TMPDIR", temps.path());
+        cmd
+    };
     let mut child = bin().args(["run", "046-orphans", "--repo"]).arg(dir).stdout(Stdio::null()).spawn().unwrap();
     let started = Instant::now();
     // WP01's tree: three levels of shells (WP02 waits for WP01), and its leader's pid recorded.
@@ -303,10 +328,12 @@ fn agents_orphaned_by_a_kill_9_are_ended_by_the_next_run() {
 
     // ...their descendants, re-parented away, are found by their KITTY_* environment.
     assert!(!agents_of("046-orphans").is_empty(), "the test needs descendants that outlive the orchestrator");
+    assert!(!attempt_temps(temps.path()).is_empty(), "a SIGKILLed run leaves its attempt's temporary directory");
     write_config(dir, "");
     let out = bin().args(["run", "046-orphans", "--grace", "1", "--repo"]).arg(dir).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(agents_of("046-orphans").is_empty(), "orphans left: {:?}", agents_of("046-orphans"));
+    assert_eq!(attempt_temps(temps.path()), Vec::<String>::new(), "the dead run's attempt directories stay");
     let log = bin().args(["log", "046-orphans", "WP01", "--repo"]).arg(dir).output().unwrap();
     assert!(
         String::from_utf8_lossy(&log.stdout).contains("reclaimed from dead run"),

@@ -105,7 +105,7 @@ pub(super) fn for_attempt(
 fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantine>) -> AttemptSandbox {
     let settings = ctx.config.agents.settings.get(agent);
     let mode = settings.and_then(|s| s.sandbox).unwrap_or(ctx.config.sandbox);
-    let temp = tempfile::Builder::new().prefix("kitty-attempt-").tempdir().ok();
+    let temp = tempfile::Builder::new().prefix(&temp_prefix(cwd)).tempdir().ok();
     let temp_path = temp.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_else(std::env::temp_dir);
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let mut extra = ctx.config.writable.clone();
@@ -145,6 +145,44 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
     env.extend(identity_when_missing(ctx, agent));
     let confinement = Confinement { mode, writable: writable.paths, git_writable: writable.git };
     AttemptSandbox { confinement, env, _temp: temp, store, confined, homes }
+}
+
+/// What every attempt's temporary directory in `cwd` is named from: one prefix per worktree,
+/// so that whoever takes a dead run's WP over can find what its attempts left in the shared
+/// temporary directory (a `kill -9` runs no destructor) — private copies of the agent's login
+/// among it.
+fn temp_prefix(cwd: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let path = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+    let key = git2::Oid::hash_object(git2::ObjectType::Blob, path.as_os_str().as_bytes())
+        .map(|oid| oid.to_string()[..12].to_string())
+        .unwrap_or_default();
+    format!("kitty-attempt-{key}-")
+}
+
+/// Removes the temporary directories that attempts in `worktrees` left behind when their run
+/// died. Only for worktrees no live attempt uses (the caller holds the feature's run lock);
+/// only directories of our own user, never through a link. One look at the temporary directory
+/// for all of them.
+pub(super) fn remove_dead_temps<'a>(worktrees: impl IntoIterator<Item = &'a Path>) {
+    use std::os::unix::fs::MetadataExt;
+    let prefixes: std::collections::HashSet<String> = worktrees.into_iter().map(temp_prefix).collect();
+    let uid = nix::unistd::geteuid().as_raw();
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        // `kitty-attempt-<key>-` is 27 characters; tempfile adds its random part after it.
+        let dead = name.to_str().and_then(|n| n.get(..27)).is_some_and(|p| prefixes.contains(p));
+        let path = entry.path();
+        if dead && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid) {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    tracing::info!(dir = %path.display(), "removed the temporary directory of a dead run's attempt")
+                }
+                Err(err) => tracing::warn!(dir = %path.display(), %err, "a dead run's temporary directory stays"),
+            }
+        }
+    }
 }
 
 /// A git identity for the agent's commits when the repository (and the user) has none: through
