@@ -448,6 +448,10 @@ export interface WpState {
   withheld?: string[]
   /** Writes the sandbox refused, as the agents' own output reported them. */
   refused?: string[]
+  /** The latest implementation attempt's own session id: a rework by the same agent continues it. */
+  session?: string
+  /** The agent whose session `session` is. */
+  sessionAgent?: string
   /** Where the work landed most recently, once merged. */
   merged?: MergeRecord
   /** Every branch the work landed on, the latest landing on each. */
@@ -533,6 +537,8 @@ export type WpEvent =
       head: string | null
       withheld?: string[]
       refused?: string[]
+      /** The agent's own session id, what a rework by the same agent continues. */
+      session?: string
     }
   | { type: 'retry_scheduled'; agent: string; attempt: number; delayMs: number; failure: FailureClass }
   | { type: 'submitted'; head: string }

@@ -58,6 +58,7 @@ fn run_of(
     name: &str,
 ) -> AgentRun {
     AgentRun {
+        session: None,
         command: AgentCommand {
             agent: "gemini".into(),
             program: program.into(),

@@ -23,6 +23,7 @@ fn peak_rss_mib() -> f64 {
 
 fn run_for(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, &str)], name: &str) -> AgentRun {
     AgentRun {
+        session: None,
         command: AgentCommand {
             agent: "bench".into(),
             program: program.into(),

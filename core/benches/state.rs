@@ -142,6 +142,7 @@ fn write_rate(base: Option<&Path>) {
                 head: None,
                 withheld: Vec::new(),
                 refused: Vec::new(),
+                session: None,
             };
             store.append(&feature.slug, &wp, &Append::new(finished).run("bench")).unwrap();
         }

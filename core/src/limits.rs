@@ -29,3 +29,33 @@ pub fn bounded_text(text: &str) -> String {
 pub fn valid_cost(cost: Option<f64>) -> Option<f64> {
     cost.filter(|c| c.is_finite() && *c >= 0.0 && *c <= MAX_ATTEMPT_COST_USD)
 }
+
+/// Longest session id kept.
+pub const MAX_SESSION_ID: usize = 128;
+
+/// A session id that can be recorded and handed back to the agent (as an argument, or in an
+/// ACP `session/load`): at most [`MAX_SESSION_ID`] characters of letters, digits, `.`, `_`, `:`
+/// and `-`, starting with a letter or digit — never an option (`--…`), a path or a newline.
+pub fn valid_session(id: Option<&str>) -> Option<String> {
+    let id = id?;
+    let mut chars = id.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+    (first_ok && rest_ok && id.len() <= MAX_SESSION_ID).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_session;
+
+    #[test]
+    fn only_plain_session_ids_are_kept() {
+        for good in ["ses_dad8221d8ffepnIxEjayfzuzg9", "0199a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b", "s1"] {
+            assert_eq!(valid_session(Some(good)).as_deref(), Some(good));
+        }
+        let long = "a".repeat(129);
+        for bad in ["--dangerously-skip-permissions", "-x", "../../etc", "a b", "a\nb", "", long.as_str(), "a/b"] {
+            assert_eq!(valid_session(Some(bad)), None, "{bad:?}");
+        }
+    }
+}

@@ -143,6 +143,10 @@ class WpState(_Typed):
     withheld: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     """Writes the sandbox refused, as the agents' own output reported them."""
+    session: Optional[str] = None
+    """The latest implementation attempt's own session id: a rework by the same agent continues it."""
+    session_agent: Optional[str] = None
+    """The agent whose session ``session`` is."""
     merged: Optional[dict[str, Any]] = None
     """Where the work landed most recently (``into``, ``commit``, ``strategy``, ``head``)."""
     landings: list[dict[str, Any]] = field(default_factory=list)
@@ -331,6 +335,8 @@ class WpAgentFinished(WpEvent):
     head: Optional[str] = None
     withheld: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    session: Optional[str] = None
+    """The agent's own session id, what a rework by the same agent continues."""
 
 
 @dataclass(frozen=True)

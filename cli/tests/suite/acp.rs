@@ -141,3 +141,53 @@ fn an_implementer_over_acp_gets_nothing_outside_its_worktree() {
     assert!(!dir.join(".worktrees/escape.txt").exists());
     assert!(!dir.join(".git/hooks/pre-commit").exists());
 }
+
+/// The WP's events in `state.json` order, and its state.
+fn wp_state(dir: &Path, wp: &str) -> serde_json::Value {
+    serde_json::from_str(&git(dir, &["show", &format!("refs/kitty/wp/{SLUG}/{wp}:state.json")])).unwrap()
+}
+
+/// A review rejects each WP once: the rework continues the implementer's own session
+/// (`session/load`, the feedback alone as the prompt; the replayed history is not taken as the
+/// attempt's), and the session id is in the WP's state.
+#[test]
+fn a_rework_over_acp_continues_the_implementers_session() {
+    let state = tempfile::tempdir().unwrap();
+    let tmp = repo("ok", "reject_once", state.path());
+    let dir = tmp.path();
+    run_to_done(dir, state.path());
+    let said = events(state.path());
+    assert_eq!(said.matches(": ok\n").count(), 3, "three sessions loaded: {said}");
+    assert_eq!(said.matches("whole prompt False").count(), 3, "{said}");
+    assert!(!said.contains("whole prompt True"), "{said}");
+    for wp in ["WP01", "WP02", "WP03"] {
+        let file = git(dir, &["show", &format!("{SLUG}-{wp}:{}.txt", wp.to_ascii_lowercase())]);
+        assert_eq!(file, format!("{wp} by the ACP fixture\nsecond line, as the reviewer asked\n"));
+        let state = wp_state(dir, wp);
+        let session = state["session"].as_str().unwrap();
+        assert!(session.starts_with("fixture-"), "{state}");
+        assert_eq!(state["session_agent"], "acp-impl");
+        // The rework attempt's log: the load, and none of the replayed history as its own.
+        let logs = dir.join(format!(".kittify/logs/{SLUG}"));
+        let rework = std::fs::read_dir(&logs)
+            .unwrap()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .find(|l| l.contains(&format!("session: {session} continued")))
+            .unwrap_or_else(|| panic!("no log of {wp} says its session was continued"));
+        assert!(!rework.contains("REPLAYED-HISTORY"), "{rework}");
+    }
+}
+
+/// When the agent cannot load the session, the rework gets a new one with the whole prompt.
+#[test]
+fn a_rework_whose_session_cannot_be_loaded_starts_afresh_with_the_whole_prompt() {
+    let state = tempfile::tempdir().unwrap();
+    let tmp = repo("load_fails", "reject_once", state.path());
+    let dir = tmp.path();
+    run_to_done(dir, state.path());
+    let said = events(state.path());
+    assert_eq!(said.matches(": not found").count(), 3, "{said}");
+    assert_eq!(said.matches("rework WP0").count(), 3, "{said}");
+    assert!(!said.contains("whole prompt False"), "{said}");
+}

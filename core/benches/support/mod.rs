@@ -86,6 +86,7 @@ pub fn populate_cycled(dir: &Path, wps: usize) {
             head: Some(head.clone()),
             withheld: Vec::new(),
             refused: Vec::new(),
+            session: None,
         };
         let started = |role| WpEvent::AgentStarted { agent: "codex".into(), role, attempt: 1, pid: Some(1), log: None };
         let events = [

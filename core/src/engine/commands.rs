@@ -24,6 +24,7 @@ pub(super) fn command_run(
 ) -> (AgentRun, super::confine::AttemptSandbox) {
     let sandbox = super::confine::for_command(ctx, name, cwd);
     let run = AgentRun {
+        session: None,
         command: AgentCommand {
             agent: name.to_string(),
             program: argv[0].clone(),

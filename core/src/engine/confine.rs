@@ -28,6 +28,8 @@ pub(super) struct AttemptSandbox {
     pub(super) confined: bool,
     /// The private copies of the agent's own directory (a refreshed login is given back).
     homes: crate::sandbox::PrivateHomes,
+    /// An implementer's: (agent, where its private directories are kept for its next attempt).
+    kept: Option<(String, std::path::PathBuf)>,
 }
 
 impl AttemptSandbox {
@@ -35,6 +37,9 @@ impl AttemptSandbox {
     /// the repository (see [`Quarantine::conclude`]). `None` when it had no private store.
     pub(super) fn conclude(&mut self, ctx: &Ctx) -> Result<Option<Concluded>, crate::Error> {
         self.homes.give_back();
+        if let (Some((agent, kept)), Some(temp)) = (self.kept.take(), &self._temp) {
+            crate::sandbox::keep_session(&agent, temp.path(), &kept);
+        }
         let Some(store) = self.store.take() else { return Ok(None) };
         let repo = ctx.store.repo()?;
         Ok(Some(store.conclude(&repo, true)?))
@@ -105,7 +110,7 @@ pub(super) fn for_attempt(
 fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantine>) -> AttemptSandbox {
     let settings = ctx.config.agents.settings.get(agent);
     let mode = settings.and_then(|s| s.sandbox).unwrap_or(ctx.config.sandbox);
-    let temp = tempfile::Builder::new().prefix(&temp_prefix(cwd)).tempdir().ok();
+    let temp = tempfile::Builder::new().prefix(&super::attempt_temps::temp_prefix(cwd)).tempdir().ok();
     let temp_path = temp.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_else(std::env::temp_dir);
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let mut extra = ctx.config.writable.clone();
@@ -136,53 +141,25 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
     // tool's files and writes under `/tmp` unless `CLAUDE_CODE_TMPDIR` says otherwise.
     let mut env: Vec<(String, String)> =
         ["TMPDIR", "TMP", "TEMP", "CLAUDE_CODE_TMPDIR"].iter().map(|k| (k.to_string(), dir.clone())).collect();
+    // An implementer's own directories kept from its previous attempt in this worktree (its
+    // session, for a rework to continue), then the user's settings copied over them.
+    let kept = (role == Role::Implementation && mode != SandboxMode::Off)
+        .then(|| crate::sandbox::kept_dir(&super::attempt_temps::worktree_key(cwd), agent));
     // Only a temporary directory of our own can hold private copies (never the shared one).
     let homes = match &temp {
-        Some(t) if mode != SandboxMode::Off => crate::sandbox::PrivateHomes::make(agent, home.as_deref(), t.path()),
+        Some(t) if mode != SandboxMode::Off => {
+            if let Some(kept) = &kept {
+                crate::sandbox::restore_session(agent, kept, t.path());
+            }
+            crate::sandbox::PrivateHomes::make(agent, home.as_deref(), t.path())
+        }
         _ => crate::sandbox::PrivateHomes::default(),
     };
     env.extend(homes.env.iter().cloned());
     env.extend(identity_when_missing(ctx, agent));
     let confinement = Confinement { mode, writable: writable.paths, git_writable: writable.git };
-    AttemptSandbox { confinement, env, _temp: temp, store, confined, homes }
-}
-
-/// What every attempt's temporary directory in `cwd` is named from: one prefix per worktree,
-/// so that whoever takes a dead run's WP over can find what its attempts left in the shared
-/// temporary directory (a `kill -9` runs no destructor) — private copies of the agent's login
-/// among it.
-fn temp_prefix(cwd: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let path = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
-    let key = git2::Oid::hash_object(git2::ObjectType::Blob, path.as_os_str().as_bytes())
-        .map(|oid| oid.to_string()[..12].to_string())
-        .unwrap_or_default();
-    format!("kitty-attempt-{key}-")
-}
-
-/// Removes the temporary directories that attempts in `worktrees` left behind when their run
-/// died. Only for worktrees no live attempt uses (the caller holds the feature's run lock);
-/// only directories of our own user, never through a link. One look at the temporary directory
-/// for all of them.
-pub(super) fn remove_dead_temps<'a>(worktrees: impl IntoIterator<Item = &'a Path>) {
-    use std::os::unix::fs::MetadataExt;
-    let prefixes: std::collections::HashSet<String> = worktrees.into_iter().map(temp_prefix).collect();
-    let uid = nix::unistd::geteuid().as_raw();
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        // `kitty-attempt-<key>-` is 27 characters; tempfile adds its random part after it.
-        let dead = name.to_str().and_then(|n| n.get(..27)).is_some_and(|p| prefixes.contains(p));
-        let path = entry.path();
-        if dead && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid) {
-            match std::fs::remove_dir_all(&path) {
-                Ok(()) => {
-                    tracing::info!(dir = %path.display(), "removed the temporary directory of a dead run's attempt")
-                }
-                Err(err) => tracing::warn!(dir = %path.display(), %err, "a dead run's temporary directory stays"),
-            }
-        }
-    }
+    let kept = kept.map(|dir| (agent.to_string(), dir));
+    AttemptSandbox { confinement, env, _temp: temp, store, confined, homes, kept }
 }
 
 /// A git identity for the agent's commits when the repository (and the user) has none: through

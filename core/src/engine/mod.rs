@@ -6,6 +6,7 @@
 //! process that is not ours.
 
 mod activity;
+mod attempt_temps;
 mod blocking;
 mod commands;
 mod confine;

@@ -494,6 +494,6 @@ impl Orchestrator {
             worktrees.clear_stale_locks(&wp.id);
         }
         let paths: Vec<_> = feature.work_packages.iter().map(|wp| worktrees.path_for(&wp.id)).collect();
-        super::confine::remove_dead_temps(paths.iter().map(|p| p.as_path()));
+        super::attempt_temps::remove_dead_temps(paths.iter().map(|p| p.as_path()));
     }
 }

@@ -37,6 +37,25 @@ pub fn implementation(
     prompt
 }
 
+/// The message that continues the implementer's own session after a review rejected its work:
+/// only what is new (the feedback) and the protocol lines again — the session already holds the
+/// work package, the rules and what the agent did.
+pub fn rework(wp: &WorkPackage, branch: &str, feedback: &str) -> String {
+    format!(
+        "A reviewer rejected your implementation of work package {id} (on branch {branch}).          Address this feedback, in the same worktree, with the same rules as before, and commit:
+
+         {feedback}
+
+         End your final message with one of these lines, on a line of its own:
+         KITTY-STATUS: done                      when the work is complete
+         KITTY-STATUS: blocked <reason>          when you cannot continue without a person
+         KITTY-STATUS: kickback <reason>         when the work package itself is wrong
+",
+        id = wp.id,
+        feedback = feedback.trim(),
+    )
+}
+
 /// The review prompt, pointing at the commits `base..head`.
 pub fn review(feature: &Feature, wp: &WorkPackage, worktree: &str, base: &str, head: &str) -> String {
     format!(

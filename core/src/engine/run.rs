@@ -76,7 +76,7 @@ impl Orchestrator {
         let worktrees = WorktreeManager::new(&self.repo_root, &feature, &self.config)?;
         // We hold the lock: attempts' temporary directories still there belong to a dead run.
         let paths: Vec<_> = feature.work_packages.iter().map(|wp| worktrees.path_for(&wp.id)).collect();
-        off_thread(move || super::confine::remove_dead_temps(paths.iter().map(|p| p.as_path()))).await?;
+        off_thread(move || super::attempt_temps::remove_dead_temps(paths.iter().map(|p| p.as_path()))).await?;
         let redactor = Arc::new(redactor_for(&self.config));
         let sync = self.shared_run(&feature, &worktrees, &opts, &host, &redactor)?;
         if let Some(sync) = &sync {

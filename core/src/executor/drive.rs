@@ -30,6 +30,14 @@ pub async fn execute_with(
 ) -> Result<Outcome, ExecError> {
     match run.command.driver {
         Driver::Acp => super::acp::execute(run, subscriber, cancel, on_spawn).await,
-        Driver::Cli => run_cli(run, subscriber, cancel, on_spawn).await,
+        Driver::Cli => run_cli(afresh(run), subscriber, cancel, on_spawn).await,
     }
+}
+
+/// A run for a driver that cannot continue a session: a new one, with the whole prompt.
+pub(crate) fn afresh(mut run: AgentRun) -> AgentRun {
+    if let Some(session) = run.session.take() {
+        run.prompt = session.fresh_prompt;
+    }
+    run
 }

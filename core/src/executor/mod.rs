@@ -21,6 +21,7 @@ mod types;
 
 pub use activity::{Activity, PlanStep};
 pub use classify::{Ended, ExitInfo};
+pub(crate) use drive::afresh;
 pub use drive::{execute, execute_with};
 pub(crate) use log::write_footer;
 pub(crate) use orphans::{find_agent_groups, terminate_group, terminate_group_blocking};
@@ -30,4 +31,4 @@ pub use process::group_members;
 pub use protocol::{KittyStatus, PromptLines, Verdict, status_excluding, verdict_excluding};
 pub use stream::{MAX_LINE, Piece};
 pub(crate) use types::clip;
-pub use types::{ARG_PROMPT_LIMIT, AgentRun, ExecError, Outcome, OutputLine, Stream};
+pub use types::{ARG_PROMPT_LIMIT, AgentRun, ExecError, Outcome, OutputLine, SessionToContinue, Stream};

@@ -43,6 +43,20 @@ pub struct AgentRun {
     pub grace: Duration,
     /// Where it may write (Landlock, applied before exec); `None`: unconfined.
     pub confinement: Option<crate::sandbox::Confinement>,
+    /// The agent's own session to continue (a rework by the agent that did the work), `prompt`
+    /// then being only what is new. Over ACP it is loaded (`session/load`) when the agent can;
+    /// when it cannot, or loading fails, a new session gets [`SessionToContinue::fresh_prompt`] instead.
+    /// `None`: a new session.
+    pub session: Option<SessionToContinue>,
+}
+
+/// A session a rework continues, and the whole prompt for when it cannot be continued.
+#[derive(Debug, Clone)]
+pub struct SessionToContinue {
+    /// The agent's own session id (checked by [`crate::limits::valid_session`]).
+    pub id: String,
+    /// The prompt a new session gets instead.
+    pub fresh_prompt: String,
 }
 
 impl AgentRun {

@@ -392,6 +392,7 @@ impl Toolbox {
         self.commands += 1;
         let log_path = command_log(&self.run.log_path, self.commands);
         let run = AgentRun {
+            session: None,
             command: AgentCommand {
                 agent: format!("{}:run_command", self.run.command.agent),
                 program: argv[0].clone(),

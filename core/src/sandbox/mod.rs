@@ -11,10 +11,12 @@
 //! (the default; said once per run), refuses under `"required"`, and `"off"` never confines.
 
 mod home;
+mod kept;
 mod landlock_rules;
 mod writable;
 
 pub use home::{PrivateHomes, private_copies};
+pub use kept::{forget_sessions, keep_session, kept_dir, restore_session};
 pub use landlock_rules::{Prepared, Support, confine_child, prepare, support};
 pub use writable::{GitAreas, Writable, home_dirs, writable_paths};
 

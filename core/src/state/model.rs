@@ -136,6 +136,10 @@ pub enum WpEvent {
         /// "Permission denied" lines, clipped): the writes the sandbox stopped.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         refused: Vec<String>,
+        /// The agent's own session id, as its output (or its ACP session) named it: what a
+        /// rework by the same agent continues.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
     },
     /// A failed attempt will be retried after a delay.
     RetryScheduled {
@@ -323,6 +327,13 @@ pub struct WpState {
     /// first `MAX_REFUSED` (20) kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// The session of the latest implementation attempt that named one (the agent's own id):
+    /// a rework by the same agent ([`WpState::session_agent`]) continues it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The agent whose session [`WpState::session`] is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_agent: Option<String>,
     /// Where the work landed most recently, once merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<MergeRecord>,

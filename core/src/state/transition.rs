@@ -48,6 +48,8 @@ pub fn imported(feature: &str, wp: &str, lane: Lane, event_id: &str, run_id: Opt
         agent_ms: 0,
         withheld: Vec::new(),
         refused: Vec::new(),
+        session: None,
+        session_agent: None,
         merged: None,
         landings: Vec::new(),
         created_at: now.to_string(),
@@ -177,7 +179,18 @@ pub fn apply(
                 next.agents_used.push(agent.clone());
             }
         }
-        WpEvent::AgentFinished { failure, cost_usd, duration_ms, head, withheld, refused, .. } => {
+        WpEvent::AgentFinished {
+            agent,
+            role,
+            failure,
+            cost_usd,
+            duration_ms,
+            head,
+            withheld,
+            refused,
+            session,
+            ..
+        } => {
             require_in_flight(lane)?;
             require_owner(current, run_id, event)?;
             next.pid = None;
@@ -186,6 +199,13 @@ pub fn apply(
             // A snapshot whose sum is not a finite number could not be stored as JSON.
             next.cost_usd = if total.is_finite() { total } else { current.cost_usd };
             next.agent_ms = current.agent_ms.saturating_add(*duration_ms);
+            // Re-checked here: a chain can come from another machine.
+            if *role == Role::Implementation
+                && let Some(session) = crate::limits::valid_session(session.as_deref())
+            {
+                next.session = Some(session);
+                next.session_agent = Some(agent.clone());
+            }
             if head.is_some() {
                 next.head = head.clone();
             }
@@ -485,6 +505,7 @@ mod tests {
             head: None,
             withheld: Vec::new(),
             refused: Vec::new(),
+            session: None,
         };
         let mut state = s;
         for cost in [1.7e308, 1.7e308, f64::INFINITY, f64::NAN, -5.0, 0.5] {

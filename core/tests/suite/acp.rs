@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 fn acp_run(dir: &Path, state: &Path, mode: &str) -> AgentRun {
     AgentRun {
+        session: None,
         command: AgentCommand {
             agent: "acp-fixture".into(),
             program: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -85,7 +86,11 @@ async fn an_acp_turn_ends_with_the_final_message_read() {
     let outcome = execute(acp_run(tmp.path(), state.path(), "ok"), None, CancellationToken::new()).await.unwrap();
     assert!(outcome.success(), "{}\n{}", outcome.describe(), log_of(&outcome));
     assert_eq!(outcome.status, Some(KittyStatus::Done));
-    assert_eq!(outcome.result.session_id.as_deref(), Some("fixture-session-1"));
+    assert!(
+        outcome.result.session_id.as_deref().is_some_and(|s| s.starts_with("fixture-")),
+        "{:?}",
+        outcome.result.session_id
+    );
     assert_nothing_left(&outcome, tmp.path());
 }
 

@@ -36,6 +36,7 @@ fn command(env: &[(&str, &str)], output: OutputKind, delivery: Delivery) -> Agen
 
 fn agent_run(dir: &Path, command: AgentCommand, role: Role, prompt: &str) -> AgentRun {
     AgentRun {
+        session: None,
         command,
         role,
         attempt: 1,

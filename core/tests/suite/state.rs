@@ -45,6 +45,7 @@ fn lifecycle_is_one_commit_per_event_readable_with_git() {
             head: None,
             withheld: Vec::new(),
             refused: Vec::new(),
+            session: None,
         },
         WpEvent::RetryScheduled { agent: "codex".into(), attempt: 2, delay_ms: 10, failure: FailureClass::Timeout },
         WpEvent::AgentStarted {
@@ -64,6 +65,7 @@ fn lifecycle_is_one_commit_per_event_readable_with_git() {
             head: Some("def".into()),
             withheld: Vec::new(),
             refused: Vec::new(),
+            session: None,
         },
         WpEvent::Submitted { head: "def".into() },
         WpEvent::AgentStarted { agent: "claude-code".into(), role: Role::Review, attempt: 1, pid: None, log: None },

@@ -92,6 +92,7 @@ fn child() {
                     head: None,
                     withheld: Vec::new(),
                     refused: Vec::new(),
+                    session: None,
                 };
                 store.append(&slug, &id, &Append::new(finish).run("parent")).unwrap();
             }

@@ -217,6 +217,7 @@ pub(super) async fn run_merge_agent(
         crate::agents::confine_command(&mut command);
     }
     let run = AgentRun {
+        session: None,
         command,
         role: Role::Implementation,
         attempt: round,

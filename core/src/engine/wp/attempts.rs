@@ -11,7 +11,7 @@ use super::{block, release};
 use crate::config::FallbackStrategy;
 use crate::engine::ctx::Ctx;
 use crate::engine::events::Event;
-use crate::executor::{AgentRun, Outcome, OutputLine, execute_with};
+use crate::executor::{AgentRun, Outcome, OutputLine, SessionToContinue, execute_with};
 use crate::failure::FailureClass;
 use crate::feature::WorkPackage;
 use crate::lane::Lane;
@@ -140,6 +140,21 @@ pub(super) struct Ran {
     pub(super) tampered: Option<String>,
 }
 
+/// What an attempt is told: its prompt, and the agent's own session it continues, if any.
+pub(super) struct Prompt {
+    /// The prompt (only what is new, when a session is continued).
+    pub(super) text: String,
+    /// See [`AgentRun::session`].
+    pub(super) session: Option<SessionToContinue>,
+}
+
+impl Prompt {
+    /// A whole prompt, for a new session.
+    pub(super) fn new(text: String) -> Prompt {
+        Prompt { text, session: None }
+    }
+}
+
 /// Runs one agent process for `wp` and records its start; checks the refs after it.
 pub(super) async fn run_agent(
     ctx: &Ctx,
@@ -147,9 +162,10 @@ pub(super) async fn run_agent(
     role: Role,
     agent: &str,
     cwd: &str,
-    prompt: String,
+    prompt: Prompt,
     state: WpState,
 ) -> Result<Ran, crate::Error> {
+    let Prompt { text: prompt, session } = prompt;
     let spec = ctx.roster.spec(agent).expect("roster agents have specs");
     let attempt = state.attempts_total + 1;
     let log_path = AgentRun::log_path_for(&ctx.repo_root, ctx.feature.slug.as_str(), wp.id.as_str(), role, attempt);
@@ -182,6 +198,7 @@ pub(super) async fn run_agent(
         idle_timeout: spec.idle_timeout,
         grace: ctx.opts.grace,
         confinement: Some(sandbox.confinement.clone()),
+        session,
     };
     let refs_before = crate::engine::ref_guard::baseline(ctx, wp, sandbox.confined);
     let log = log_path.display().to_string();
@@ -200,6 +217,7 @@ pub(super) async fn run_agent(
                 settings: settings.clone(),
                 allowed_commands: allowed_commands(ctx, wp, settings),
             };
+            let run = crate::executor::afresh(run);
             Box::pin(crate::llm::execute(run, api, subscriber, token.clone(), move || pid_tx.send(None).is_ok()))
         }
         None => Box::pin(execute_with(run, subscriber, token.clone(), move |pid| pid_tx.send(Some(pid)).is_ok())),
@@ -304,6 +322,7 @@ pub(super) async fn finish(
         head,
         withheld,
         refused: outcome.refused.clone(),
+        session: crate::limits::valid_session(outcome.result.session_id.as_deref()),
     };
     let summary = match (failure, outcome.failure, detail) {
         (Some(judged), None, Some(detail)) => format!("{judged}: {detail}"),

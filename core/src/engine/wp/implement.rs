@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
-use super::attempts::{Attempt, Ran, attempts, blocked_for_tampering, finish, note_in_log, run_agent};
+use super::attempts::{Attempt, Prompt, Ran, attempts, blocked_for_tampering, finish, note_in_log, run_agent};
 use super::{block, ready_worktree};
+use crate::command::Driver;
 use crate::engine::ctx::Ctx;
 use crate::engine::prompt;
 use crate::error::EngineError;
-use crate::executor::{KittyStatus, Outcome};
+use crate::executor::{KittyStatus, Outcome, SessionToContinue};
 use crate::failure::FailureClass;
 use crate::feature::WorkPackage;
 use crate::lane::Lane;
@@ -22,6 +23,8 @@ struct Job {
     path: String,
     base: String,
     prompt: String,
+    /// After a rejection: the message that continues the implementer's own session.
+    rework: Option<String>,
 }
 
 /// Lane `doing`: worktree, then implementation attempts until one adds commits. `interrupted`:
@@ -51,7 +54,8 @@ pub(super) async fn implement(
     }
     let feedback = state.feedback.clone().filter(|_| state.review_cycle > 0);
     let prompt = prompt::implementation(&ctx.feature, wp, &path, &prepared.branch, feedback.as_deref());
-    let job = Job { path, base, prompt };
+    let rework = feedback.filter(|f| !f.trim().is_empty()).map(|f| prompt::rework(wp, &prepared.branch, &f));
+    let job = Job { path, base, prompt, rework };
     attempts(ctx, wp, Role::Implementation, state, |agent, state| one_attempt(ctx, wp, agent, state, &job)).await
 }
 
@@ -67,8 +71,13 @@ async fn one_attempt(
     let head_before = ctx.worktrees.head(&wp.id).ok().or_else(|| state.head.clone()).unwrap_or(job.base.clone());
     // What the worktree was, to put it back if the attempt gives up (its work is kept aside).
     let before = ctx.worktrees.snapshot(&wp.id).ok();
+    let session = continuation(ctx, &agent, &state, job);
+    let prompt = match (&session, &job.rework) {
+        (Some(_), Some(rework)) => rework.clone(),
+        _ => job.prompt.clone(),
+    };
     let Ran { outcome, state, tampered } =
-        run_agent(ctx, wp, Role::Implementation, &agent, &job.path, job.prompt.clone(), state).await?;
+        run_agent(ctx, wp, Role::Implementation, &agent, &job.path, Prompt { text: prompt, session }, state).await?;
     // The agent's process group and every escaped descendant are gone: any git lock left in its
     // worktree is stale and would refuse the next attempt.
     ctx.worktrees.clear_stale_locks(&wp.id);
@@ -104,6 +113,20 @@ async fn one_attempt(
         }
     };
     judge(ctx, wp, &agent, &outcome, &changes, Path::new(&job.path)).await
+}
+
+/// The session a rework attempt continues: the first attempt after a rejection, by the agent
+/// that did the work, when it named its session and its driver can continue one (ACP). A retry
+/// after a failed attempt starts afresh with the whole prompt.
+fn continuation(ctx: &Ctx, agent: &str, state: &WpState, job: &Job) -> Option<SessionToContinue> {
+    job.rework.as_ref()?;
+    let retry = matches!(state.last_event, WpEvent::AgentFinished { .. } | WpEvent::RetryScheduled { .. });
+    let acp = ctx.roster.spec(agent).is_some_and(|s| s.command(Role::Implementation).driver == Driver::Acp);
+    if retry || !acp || state.session_agent.as_deref() != Some(agent) {
+        return None;
+    }
+    let id = crate::limits::valid_session(state.session.as_deref())?;
+    Some(SessionToContinue { id, fresh_prompt: job.prompt.clone() })
 }
 
 /// An attempt that reported `blocked` or `kickback`: what it did — commits and uncommitted

@@ -2,7 +2,7 @@
 //! attempt that changed the branch or the worktree is undone (after a backup) and fails as
 //! `read_only_violation`; a review without a verdict is a failed attempt, never an approval.
 
-use super::attempts::{Attempt, Ran, attempts, blocked_for_tampering, finish, note_in_log, run_agent};
+use super::attempts::{Attempt, Prompt, Ran, attempts, blocked_for_tampering, finish, note_in_log, run_agent};
 use super::{block, ready_worktree};
 use crate::engine::ctx::Ctx;
 use crate::engine::prompt;
@@ -47,7 +47,7 @@ async fn one_attempt(
 ) -> Result<(Attempt, WpState), crate::Error> {
     let before = ctx.worktrees.snapshot(&wp.id).ok();
     let Ran { outcome, state, tampered } =
-        run_agent(ctx, wp, Role::Review, &agent, &job.path, job.prompt.clone(), state).await?;
+        run_agent(ctx, wp, Role::Review, &agent, &job.path, Prompt::new(job.prompt.clone()), state).await?;
     ctx.worktrees.clear_stale_locks(&wp.id);
     let changed = before.and_then(|before| undo_changes(ctx, wp, &agent, &outcome, &before));
     if let Some(reason) = tampered {
@@ -116,7 +116,10 @@ async fn act_on_verdict(
     let next = match verdict {
         Verdict::Approve => {
             let approve = Append::new(WpEvent::Approved { reviewer: agent.to_string() }).by(Actor::agent(agent));
-            ctx.record(wp, approve).await?
+            let approved = ctx.record(wp, approve).await?;
+            // No rework will continue the implementer's session now.
+            crate::engine::attempt_temps::forget_sessions(&ctx.worktrees.path_for(&wp.id));
+            approved
         }
         Verdict::Reject if state.review_cycle + 1 >= ctx.config.max_review_cycles => {
             let feedback = outcome.feedback();

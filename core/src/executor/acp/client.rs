@@ -5,16 +5,18 @@
 //! dispatch loop never stalls.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
     AuthenticateRequest, CancelNotification, ClientCapabilities, ContentBlock, CreateTerminalRequest,
     CreateTerminalResponse, FileSystemCapabilities, Implementation, InitializeRequest, KillTerminalRequest,
-    KillTerminalResponse, NewSessionRequest, PromptRequest, ReadTextFileRequest, ReadTextFileResponse,
-    ReleaseTerminalRequest, ReleaseTerminalResponse, RequestPermissionRequest, RequestPermissionResponse,
-    SessionNotification, StopReason, TerminalOutputRequest, TerminalOutputResponse, TextContent, ToolKind,
-    WaitForTerminalExitRequest, WaitForTerminalExitResponse, WriteTextFileRequest, WriteTextFileResponse,
+    KillTerminalResponse, LoadSessionRequest, NewSessionRequest, PromptRequest, ReadTextFileRequest,
+    ReadTextFileResponse, ReleaseTerminalRequest, ReleaseTerminalResponse, RequestPermissionRequest,
+    RequestPermissionResponse, SessionId, SessionNotification, StopReason, TerminalOutputRequest,
+    TerminalOutputResponse, TextContent, ToolKind, WaitForTerminalExitRequest, WaitForTerminalExitResponse,
+    WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{Agent, Client, ErrorCode};
 use tokio_util::sync::CancellationToken;
@@ -56,6 +58,10 @@ pub(super) async fn converse(
         .v1()
         .on_receive_notification(
             async move |notification: SessionNotification, _cx| {
+                if s1.replaying.load(Ordering::SeqCst) {
+                    s1.replayed.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
                 let mut turn = s1.turn();
                 turn.take(notification.update, &s1.root, &mut s1.journal());
                 Ok(())
@@ -184,31 +190,22 @@ async fn talk(
     if let Some(info) = &init.agent_info {
         shared.journal().note(&format!("agent: {} {}", info.name, info.version));
     }
-    let new_session = || NewSessionRequest::new(shared.root.clone());
-    let mut session = tokio::select! {
-        session = cx.send_request(new_session()).block_task() => session,
-        _ = stop.cancelled() => return Ok(Conversation::Unfinished),
-    };
-    if let Err(err) = &session
-        && err.code == ErrorCode::AUTH_REQUIRED
-    {
-        // Sign in with an API-key method when the agent offers one (its key comes from the
-        // environment we gave it); any other method needs a person.
-        let methods: Vec<String> = init.auth_methods.iter().map(|m| m.id().to_string()).collect();
-        let Some(method) = methods.iter().find(|m| m.to_ascii_lowercase().replace(['-', '_'], "").contains("apikey"))
-        else {
-            return Ok(Conversation::AuthRequired(methods));
-        };
-        shared.journal().note(&format!("authenticating with the agent's `{method}` method"));
-        if cx.send_request(AuthenticateRequest::new(method.clone())).block_task().await.is_err() {
-            return Ok(Conversation::AuthRequired(methods));
+    let (continued, text) = match continue_session(shared, cx, stop, init.agent_capabilities.load_session).await? {
+        Continued::Yes(id) => (Some(id), shared.run.prompt.clone()),
+        Continued::No => {
+            let whole = shared.run.session.as_ref().map_or(&shared.run.prompt, |s| &s.fresh_prompt);
+            (None, whole.clone())
         }
-        session = cx.send_request(new_session()).block_task().await;
-    }
-    let session_id = session?.session_id;
-    shared.journal().note(&format!("session: {session_id}"));
-    let prompt =
-        PromptRequest::new(session_id.clone(), vec![ContentBlock::Text(TextContent::new(shared.run.prompt.clone()))]);
+        Continued::Stopped => return Ok(Conversation::Unfinished),
+    };
+    let session_id = match continued {
+        Some(id) => id,
+        None => match new_session(shared, cx, stop, &init.auth_methods).await? {
+            Ok(id) => id,
+            Err(conversation) => return Ok(conversation),
+        },
+    };
+    let prompt = PromptRequest::new(session_id.clone(), vec![ContentBlock::Text(TextContent::new(text))]);
     let answer = cx.send_request(prompt).block_task();
     tokio::pin!(answer);
     let response = tokio::select! {
@@ -231,6 +228,88 @@ async fn talk(
         input_tokens,
         output_tokens,
     })
+}
+
+/// Whether the run's session was continued.
+enum Continued {
+    Yes(SessionId),
+    No,
+    Stopped,
+}
+
+/// Loads the session the run continues (`session/load`), when there is one and the agent can;
+/// its replayed history is not taken as this attempt's. `No` (a new session then gets the whole
+/// prompt) when the agent cannot or the load fails — the session gone with a cleared home, or
+/// a different agent version.
+async fn continue_session(
+    shared: &Shared,
+    cx: &ConnectionTo<Agent>,
+    stop: &CancellationToken,
+    can_load: bool,
+) -> Result<Continued, agent_client_protocol::Error> {
+    let Some(session) = &shared.run.session else { return Ok(Continued::No) };
+    if !can_load {
+        shared.journal().note("the agent cannot load a session (no loadSession): a new one, with the whole prompt");
+        return Ok(Continued::No);
+    }
+    shared.replaying.store(true, Ordering::SeqCst);
+    let load = LoadSessionRequest::new(session.id.clone(), shared.root.clone());
+    let loaded = tokio::select! {
+        loaded = cx.send_request(load).block_task() => loaded,
+        _ = stop.cancelled() => return Ok(Continued::Stopped),
+    };
+    shared.replaying.store(false, Ordering::SeqCst);
+    let replayed = shared.replayed.load(Ordering::Relaxed);
+    Ok(match loaded {
+        Ok(_) => {
+            shared.journal().note(&format!(
+                "session: {} continued (session/load; {replayed} update(s) of its history replayed)",
+                session.id
+            ));
+            Continued::Yes(SessionId::from(session.id.clone()))
+        }
+        Err(err) => {
+            shared.journal().note(&format!(
+                "session/load of {} failed ({}): a new session, with the whole prompt",
+                session.id, err.message
+            ));
+            Continued::No
+        }
+    })
+}
+
+/// A new session in the worktree (signing in first with an API-key method when the agent asks
+/// and offers one); `Err` with how the conversation ends when it cannot be had.
+async fn new_session(
+    shared: &Shared,
+    cx: &ConnectionTo<Agent>,
+    stop: &CancellationToken,
+    auth_methods: &[agent_client_protocol::v1::schema::AuthMethod],
+) -> Result<Result<SessionId, Conversation>, agent_client_protocol::Error> {
+    let new_session = || NewSessionRequest::new(shared.root.clone());
+    let mut session = tokio::select! {
+        session = cx.send_request(new_session()).block_task() => session,
+        _ = stop.cancelled() => return Ok(Err(Conversation::Unfinished)),
+    };
+    if let Err(err) = &session
+        && err.code == ErrorCode::AUTH_REQUIRED
+    {
+        // Sign in with an API-key method when the agent offers one (its key comes from the
+        // environment we gave it); any other method needs a person.
+        let methods: Vec<String> = auth_methods.iter().map(|m| m.id().to_string()).collect();
+        let Some(method) = methods.iter().find(|m| m.to_ascii_lowercase().replace(['-', '_'], "").contains("apikey"))
+        else {
+            return Ok(Err(Conversation::AuthRequired(methods)));
+        };
+        shared.journal().note(&format!("authenticating with the agent's `{method}` method"));
+        if cx.send_request(AuthenticateRequest::new(method.clone())).block_task().await.is_err() {
+            return Ok(Err(Conversation::AuthRequired(methods)));
+        }
+        session = cx.send_request(new_session()).block_task().await;
+    }
+    let session_id = session?.session_id;
+    shared.journal().note(&format!("session: {session_id}"));
+    Ok(Ok(session_id))
 }
 
 /// Our answer to a permission request, logged with its reason.

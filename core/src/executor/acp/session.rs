@@ -85,6 +85,8 @@ pub(crate) async fn execute(
         terminals: Terminals::new(&run, clock.clone()),
         clock,
         noise: AtomicU64::new(0),
+        replaying: std::sync::atomic::AtomicBool::new(false),
+        replayed: AtomicU64::new(0),
         run: run.clone(),
     });
 

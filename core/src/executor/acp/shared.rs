@@ -1,7 +1,7 @@
 //! What the protocol handlers and the readers of one ACP attempt share.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use super::clock::Clock;
 use super::journal::Journal;
@@ -20,6 +20,11 @@ pub(super) struct Shared {
     pub(super) terminals: Terminals,
     /// Stdout lines that were not protocol messages.
     pub(super) noise: AtomicU64,
+    /// A loaded session's history is being replayed (`session/load`): its updates are the past
+    /// turns' — neither this attempt's activity nor its final message.
+    pub(super) replaying: AtomicBool,
+    /// Updates replayed so.
+    pub(super) replayed: AtomicU64,
 }
 
 impl Shared {

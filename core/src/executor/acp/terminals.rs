@@ -124,6 +124,7 @@ impl Terminals {
         let id = format!("term-{n}");
         let stem = self.run.log_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let run = AgentRun {
+            session: None,
             command: AgentCommand {
                 agent: format!("{}:terminal", self.run.command.agent),
                 program,
