@@ -14,7 +14,7 @@ use std::process::Command;
 use crate::common;
 
 use crate::common::{bin, git};
-use kitty_test_support::model_standin::{EditStyle, ModelStandIn, Task, content_of, file_of};
+use kitty_test_support::model_standin::{EditStyle, ModelStandIn, REWORK_LINE, Task, content_of, file_of};
 use kitty_test_support::real_clis::{self, Installed, Skip};
 use kitty_test_support::toml_string;
 
@@ -227,6 +227,101 @@ fn gemini() {
 fn gemini_acp() {
     let installed = real_clis::npm("@google/gemini-cli", "latest", "gemini");
     prove("gemini", installed, EditStyle::Tools, |url| Setup { acp: true, ..gemini_setup(url) });
+}
+
+/// A review rejects the work once. Gemini CLI 0.61.0 advertises `loadSession`, but a session of
+/// an earlier process cannot be loaded ("No previous sessions found for this project": when the
+/// process ends, its session file is set back to the start-up context, so nothing in it counts
+/// as resumable) — the rework then starts a new session with the whole prompt, and adds the
+/// line asked for. Either way is accepted here; which one happened is said.
+#[test]
+fn gemini_acp_rework() {
+    let installed = real_clis::npm("@google/gemini-cli", "latest", "gemini");
+    prove_rework("gemini", installed, |url| Setup { acp: true, wps: Some(1), ..gemini_setup(url) }, false);
+}
+
+/// A review rejects the work once; the rework continues Claude Code's own session over ACP
+/// (`session/load` through claude-agent-acp, the feedback alone as its prompt).
+#[test]
+fn claude_code_acp_rework_continues_its_session() {
+    let installed = real_clis::npm("@zed-industries/claude-agent-acp", "latest", "claude-agent-acp");
+    prove_rework("claude-code", installed, |url| Setup { acp: true, wps: Some(1), ..claude_setup(url) }, true);
+}
+
+/// The same for Codex through codex-acp.
+#[test]
+fn codex_acp_rework_continues_its_session() {
+    let installed = real_clis::npm("@zed-industries/codex-acp", "latest", "codex-acp");
+    prove_rework("codex", installed, |url| Setup { acp: true, wps: Some(1), ..codex_setup(url) }, true);
+}
+
+/// The same for opencode (`opencode acp`; its sessions are in its data directory's database).
+#[test]
+fn opencode_acp_rework_continues_its_session() {
+    let installed = real_clis::npm("opencode-ai", "latest", "opencode");
+    prove_rework("opencode", installed, |url| Setup { acp: true, wps: Some(1), ..opencode_setup(url) }, true);
+}
+
+/// One WP through `id`, its first review rejected by the stand-in: the second line must be
+/// committed by the real CLI in the rework, which continues the implementer's session
+/// (`must_continue`) or, when loading it fails, starts a new one with the whole prompt.
+fn prove_rework(id: &str, installed: Result<Installed, Skip>, setup: impl Fn(&str) -> Setup, must_continue: bool) {
+    let installed = match installed {
+        Ok(installed) => installed,
+        Err(skip) => {
+            eprintln!("{id}: NOT CHECKED — {skip}");
+            return;
+        }
+    };
+    let standin = ModelStandIn::start_rejecting_once(id, EditStyle::Tools);
+    let setup = setup(&standin.url);
+    let home = tempfile::tempdir().unwrap();
+    for (path, text) in &setup.home_files {
+        let path = home.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let tmp = common::repo(SLUG, 1, "");
+    let dir = tmp.path();
+    write_config(dir, id, &setup);
+    git(dir, &["commit", "-q", "-am", "run the WP on the real CLI"]);
+    let path = format!("{}:{}", installed.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = bin()
+        .args(["run", SLUG])
+        .current_dir(dir)
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .envs(setup.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let said = || {
+        format!(
+            "{id} {}\n--- stdout\n{}\n--- stderr\n{}\n--- the stand-in saw\n{}\n--- agent logs\n{}",
+            installed.version,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            standin.transcript(),
+            agent_logs(dir)
+        )
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", said());
+    let file = git(dir, &["show", &format!("{SLUG}-WP01:{}", file_of("WP01"))]);
+    assert_eq!(file, format!("{}{REWORK_LINE}", content_of("WP01", id)), "{}", said());
+    let continued = standin
+        .seen()
+        .into_iter()
+        .filter_map(|s| s.step?.task)
+        .any(|t| matches!(t, Task::Rework { continued: true, .. }));
+    let log = std::fs::read_to_string(dir.join(format!(".kittify/logs/{SLUG}/WP01-implementation-3.log"))).unwrap();
+    let loaded = log.contains("continued (session/load");
+    assert_eq!(continued, loaded, "the log and the stand-in agree: {log}\n{}", said());
+    if must_continue {
+        assert!(loaded, "the rework ran in the implementer's own session: {log}\n{}", said());
+    } else if !loaded {
+        assert!(log.contains("a new session, with the whole prompt"), "{log}\n{}", said());
+    }
+    let how = if loaded { "continued its session" } else { "could not load its session: a new one, whole prompt" };
+    eprintln!("{id}: a rework over ACP {how}, with {}", installed.version);
 }
 
 fn qwen_setup(url: &str) -> Setup {

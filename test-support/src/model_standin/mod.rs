@@ -11,5 +11,5 @@ pub mod play;
 mod server;
 
 pub use dialects::{Dialect, Turn};
-pub use play::{EditStyle, Step, Task, content_of, file_of};
+pub use play::{EditStyle, REWORK_LINE, Step, Task, content_of, file_of};
 pub use server::{ModelStandIn, Seen};

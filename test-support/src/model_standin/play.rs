@@ -23,9 +23,28 @@ pub enum Task {
         /// `WP01`.
         wp: String,
     },
+    /// A rework after a rejected review: "A reviewer rejected your implementation of work package
+    /// WP01" continuing the implementer's session (the worktree is its first prompt's), or a new
+    /// session's whole prompt that quotes the feedback.
+    Rework {
+        /// `WP01`.
+        wp: String,
+        /// The worktree's absolute path.
+        worktree: String,
+        /// In the implementer's own session (its earlier prompt and work are in the conversation).
+        continued: bool,
+    },
     /// Any other prompt of ours (integration fixes, conflicts): answered done.
     Other,
 }
+
+/// How a continued session's rework prompt begins (the orchestrator's `prompt::rework`).
+const REWORK: &str = "A reviewer rejected your implementation of work package ";
+/// How a new session's whole prompt says there was a rejection.
+const REWORK_FRESH: &str = "A reviewer rejected the previous implementation";
+
+/// The second line a rework adds to the work package's file.
+pub const REWORK_LINE: &str = "A second line, as the reviewer asked.\n";
 
 const MARKERS: [&str; 4] = [
     "You are implementing work package ",
@@ -90,13 +109,32 @@ const SHELL_TOOLS: [&str; 7] =
     ["Bash", "run_shell_command", "bash", "exec_command", "shell", "shell_command", "launch-process"];
 
 /// The next turn of the model in `conversation`, as `agent` (named in the file it writes).
-pub fn next(conversation: &Conversation, agent: &str, style: EditStyle) -> (Turn, Step) {
+/// `reject`: asked with a WP's id at its review's verdict, says whether this review rejects
+/// (the stand-in's reject-once play).
+pub fn next(
+    conversation: &Conversation,
+    agent: &str,
+    style: EditStyle,
+    reject: Option<&dyn Fn(&str) -> bool>,
+) -> (Turn, Step) {
     let results = conversation.items.iter().filter(|i| **i == Item::ToolResult).count();
     let task = conversation_task(conversation);
     let turn = match (&task, conversation.json_schema.as_ref()) {
         (_, Some(schema)) => Turn::Text(fill(schema).to_string()),
         (None, None) => Turn::Text("Add the work package's file".into()),
         (Some(Task::Implement { wp, worktree }), None) => implement(conversation, agent, style, wp, worktree, results),
+        (Some(Task::Rework { wp, worktree, .. }), None) => rework(conversation, agent, wp, worktree),
+        // Only the review's own conversation (it has tools) is judged: a CLI's side request that
+        // quotes the prompt (opencode's title) is answered, not counted as the review.
+        (Some(Task::Review { wp }), None)
+            if !conversation.tools.is_empty() && reject.is_some_and(|first| first(wp)) =>
+        {
+            Turn::Text(format!(
+                "{} needs a second line.\n\nKITTY-VERDICT: reject\nAdd the line \"{}\" to it.",
+                file_of(wp),
+                REWORK_LINE.trim_end()
+            ))
+        }
         (Some(Task::Review { .. }), None) => {
             Turn::Text("The work package's file is there and complete.\n\nKITTY-VERDICT: approve".into())
         }
@@ -124,12 +162,53 @@ fn conversation_task(conversation: &Conversation) -> Option<Task> {
     })?;
     let trailing_users: Vec<&Item> =
         conversation.items.iter().rev().take_while(|i| matches!(i, Item::User(_))).collect();
+    // The rework message, or a tool's result after it, continuing the implementer's session.
+    let since_rework = conversation.items.iter().rposition(|i| matches!(i, Item::User(t) if t.contains(REWORK)));
+    if let (Some(at), Task::Implement { wp, worktree }) = (since_rework, &task) {
+        let after = &conversation.items[at + 1..];
+        let live = after.last().is_none_or(|i| *i == Item::ToolResult);
+        return live.then(|| Task::Rework { wp: wp.clone(), worktree: worktree.clone(), continued: true });
+    }
     let last_is_ours = match conversation.items.last()? {
         Item::ToolResult => true,
         Item::User(_) => trailing_users.iter().any(|i| matches!(i, Item::User(t) if Task::of(t).is_some())),
         Item::Assistant => false,
     };
-    last_is_ours.then_some(task)
+    let fresh_rework = conversation.items.iter().any(|i| matches!(i, Item::User(t) if t.contains(REWORK_FRESH)));
+    match task {
+        Task::Implement { wp, worktree } if fresh_rework => {
+            last_is_ours.then_some(Task::Rework { wp, worktree, continued: false })
+        }
+        task => last_is_ours.then_some(task),
+    }
+}
+
+/// A rework: the file gets its second line (the whole text, through the write tool), then a
+/// commit through the shell tool, counting only the tool results since the rework began.
+fn rework(c: &Conversation, agent: &str, wp: &str, worktree: &str) -> Turn {
+    let start =
+        c.items.iter().rposition(|i| matches!(i, Item::User(t) if t.contains(REWORK) || t.contains(REWORK_FRESH)));
+    let results = c.items[start.map_or(0, |s| s + 1)..].iter().filter(|i| **i == Item::ToolResult).count();
+    let file = file_of(wp);
+    let path = format!("{}/{file}", worktree.trim_end_matches('/'));
+    let content = format!("{}{REWORK_LINE}", content_of(wp, agent));
+    let find = |names: &[&str]| names.iter().find_map(|n| c.tools.iter().find(|t| t.name == *n)).cloned();
+    match (find(&WRITE_TOOLS), find(&SHELL_TOOLS), results) {
+        (Some(write), _, 0) => call(
+            &write,
+            &[
+                (&["file_path", "filePath", "absolute_path", "path"], &path),
+                (&["content", "file_text", "text", "contents"], &content),
+            ],
+        ),
+        (None, Some(shell), 0) => {
+            let lines: Vec<String> = content.lines().map(|l| format!("'{l}'")).collect();
+            let command = format!("printf '%s\\n' {} > {file}", lines.join(" "));
+            call(&shell, &[(&["command", "cmd"], &command)])
+        }
+        (_, Some(shell), 1) => call(&shell, &[(&["command", "cmd"], &format!("git commit -q -am '{wp}: rework'"))]),
+        _ => Turn::Text(format!("I added the second line to {file}.\n\nKITTY-STATUS: done")),
+    }
 }
 
 fn implement(c: &Conversation, agent: &str, style: EditStyle, wp: &str, worktree: &str, results: usize) -> Turn {

@@ -30,15 +30,29 @@ struct Shared {
     agent: String,
     style: EditStyle,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// Reject-once play: the WPs whose review was rejected already.
+    rejected: Option<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl ModelStandIn {
     /// Starts a stand-in playing the model for `agent` (the name it writes into each file).
     pub fn start(agent: &str, style: EditStyle) -> ModelStandIn {
+        ModelStandIn::play(agent, style, false)
+    }
+
+    /// A stand-in whose reviewer rejects each WP's first review (asking for a second line in
+    /// its file), and whose implementer then adds it — in its own continued session or in a
+    /// new one.
+    pub fn start_rejecting_once(agent: &str, style: EditStyle) -> ModelStandIn {
+        ModelStandIn::play(agent, style, true)
+    }
+
+    fn play(agent: &str, style: EditStyle, reject_once: bool) -> ModelStandIn {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("its address"));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::new(Shared { agent: agent.to_string(), style, seen: seen.clone() });
+        let rejected = reject_once.then(|| Mutex::new(std::collections::HashSet::new()));
+        let shared = Arc::new(Shared { agent: agent.to_string(), style, seen: seen.clone(), rejected });
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let shared = shared.clone();
@@ -136,7 +150,11 @@ fn respond(request: &http::Request, shared: &Shared, n: usize) -> (Response, Opt
         let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{seq:03}-{n}.json")), &request.body);
     }
     let conversation = dialects::read(dialect, &body);
-    let (turn, step) = play::next(&conversation, &shared.agent, shared.style);
+    let first_review =
+        |wp: &str| shared.rejected.as_ref().is_some_and(|r| r.lock().expect("not poisoned").insert(wp.to_string()));
+    let reject: Option<&dyn Fn(&str) -> bool> =
+        shared.rejected.as_ref().map(|_| &first_review as &dyn Fn(&str) -> bool);
+    let (turn, step) = play::next(&conversation, &shared.agent, shared.style, reject);
     // A unique id per connection and request: clients reject a repeated tool call id.
     let id = n + 1000 * (shared.seen.lock().expect("not poisoned").len() + 1);
     (dialects::answer(dialect, &conversation, &turn, id), Some(step))
