@@ -60,6 +60,7 @@ fn run_of(
     AgentRun {
         session: None,
         command: AgentCommand {
+            resume: None,
             agent: "gemini".into(),
             program: program.into(),
             args: args.iter().map(|a| a.to_string()).collect(),

@@ -25,6 +25,7 @@ fn run_for(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, &s
     AgentRun {
         session: None,
         command: AgentCommand {
+            resume: None,
             agent: "bench".into(),
             program: program.into(),
             args: args.iter().map(|a| a.to_string()).collect(),

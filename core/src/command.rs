@@ -120,6 +120,23 @@ pub struct AgentCommand {
     /// Set for the built-in `openai-api` agent: no process is started, an in-process
     /// tool-calling loop talks to this endpoint instead.
     pub api: Option<ApiSettings>,
+    /// The arguments that make the CLI continue its own session instead of starting one
+    /// (`["--resume", "{session}"]`), `{session}` standing for the session id; see
+    /// [`AgentCommand::resumed`]. `None`: it cannot (ACP agents continue theirs over the protocol).
+    pub resume: Option<Vec<String>>,
+}
+
+impl AgentCommand {
+    /// The arguments that continue session `id`: [`AgentCommand::resume`] with the id in place,
+    /// before a trailing `-` (the prompt read from standard input, as `codex exec … resume <id>
+    /// -` takes it) or after the rest. `None` when the CLI cannot continue a session.
+    pub fn resumed(&self, id: &str) -> Option<Vec<String>> {
+        let resume: Vec<String> = self.resume.as_ref()?.iter().map(|a| a.replace("{session}", id)).collect();
+        let mut args = self.args.clone();
+        let at = if args.last().is_some_and(|a| a == "-") { args.len() - 1 } else { args.len() };
+        args.splice(at..at, resume);
+        Some(args)
+    }
 }
 
 /// The `openai-api` agent's endpoint and limits (`[agents.openai-api]` keys).

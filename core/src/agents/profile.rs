@@ -37,6 +37,10 @@ pub struct AgentProfile {
     /// `bwrap: setting up uid map: Permission denied` — and every shell call fails; our Landlock
     /// is then the sandbox, read-only for reviewers as for any agent).
     pub when_confined: &'static [(&'static str, &'static str)],
+    /// The arguments that continue the CLI's own session (`{session}`: its id), for a rework by
+    /// the agent that did the work (see [`crate::command::AgentCommand::resume`]); `None`: it
+    /// cannot, or it is not proven here.
+    pub resume: Option<&'static [&'static str]>,
     /// How this CLI is started as an Agent Client Protocol server (`driver = "acp"`), when it
     /// can be.
     pub acp: Option<AcpLaunch>,

@@ -73,6 +73,8 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("2.1.337"),
             not_proven: None,
             when_confined: &[],
+            // `-p --resume <id>` continues the session with the prompt read from stdin.
+            resume: Some(&["--resume", "{session}"]),
             acp: Some(AcpLaunch {
                 program: Some("claude-agent-acp"),
                 args: &[],
@@ -98,6 +100,8 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("codex-cli 0.171.0"),
             not_proven: None,
             when_confined: &[("--sandbox", "danger-full-access")],
+            // `codex exec [its options] resume <id> -`: the session continued, the prompt from stdin.
+            resume: Some(&["resume", "{session}"]),
             acp: Some(AcpLaunch {
                 program: Some("codex-acp"),
                 args: &[],
@@ -131,6 +135,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("0.61.0"),
             not_proven: None,
             when_confined: &[],
+            resume: None,
             acp: Some(AcpLaunch {
                 program: None,
                 args: &["--acp"],
@@ -166,6 +171,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("GitHub Copilot CLI 1.0.102"),
             not_proven: None,
             when_confined: &[],
+            resume: None,
             acp: Some(AcpLaunch {
                 program: None,
                 args: &["--acp"],
@@ -190,6 +196,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("0.24.4"),
             not_proven: None,
             when_confined: &[],
+            resume: None,
             acp: Some(AcpLaunch {
                 program: None,
                 args: &["--acp"],
@@ -218,6 +225,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("1.18.33"),
             not_proven: None,
             when_confined: &[],
+            resume: None,
             acp: Some(AcpLaunch {
                 program: None,
                 args: &["acp"],
@@ -243,6 +251,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
                 "cursor-agent is not published on npm or PyPI (only a download script): it cannot be installed here; flags from its documentation",
             ),
             when_confined: &[],
+            resume: None,
             acp: None,
         },
         AgentProfile {
@@ -265,6 +274,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("7.7.7"),
             not_proven: None,
             when_confined: &[],
+            resume: None,
             acp: Some(AcpLaunch {
                 program: None,
                 args: &["acp"],
@@ -290,6 +300,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
                 "auggie talks only to Augment's own service, which has no loopback stand-in yet; argv checked with auggie 0.36.0",
             ),
             when_confined: &[],
+            resume: None,
             acp: Some(AcpLaunch {
                 program: None,
                 args: &["--acp"],
@@ -324,6 +335,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             checked_version: Some("aider 0.86.2"),
             not_proven: None,
             when_confined: &[],
+            resume: None,
             acp: None,
         },
         AgentProfile {
@@ -341,6 +353,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             // Proven in process against the model stand-in by core/tests/suite/openai_api.rs.
             not_proven: None,
             when_confined: &[],
+            resume: None,
             acp: None,
         },
     ]

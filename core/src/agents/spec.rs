@@ -113,10 +113,12 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                     }
                     api
                 }),
+                resume: None,
             }
         };
         let (timeout, idle_timeout) = limits(&settings, config);
         let mut implementation = command(&profile.implementation, profile.env);
+        implementation.resume = profile.resume.map(|r| r.iter().map(|a| a.to_string()).collect());
         let mut review = command(&profile.review, profile.review_env.unwrap_or(profile.env));
         if let (Driver::Acp, Some(launch)) = (settings.driver, profile.acp) {
             // One ACP server for both roles: what a reviewer may do is decided by our answers
@@ -127,6 +129,8 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                     launch.args.iter().map(|a| a.to_string()).chain(settings.extra_args.iter().cloned()).collect();
                 command.driver = Driver::Acp;
                 command.checked_version = launch.checked_version.map(str::to_string);
+                // Over ACP the session is continued by `session/load`.
+                command.resume = None;
             }
         }
         specs.push(AgentSpec {
@@ -156,6 +160,7 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
                 redact: settings.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 checked_version: None,
                 api: None,
+                resume: None,
             }
         };
         let (timeout, idle_timeout) = limits(settings, config);
@@ -166,7 +171,10 @@ pub fn agent_specs(config: &Config) -> Vec<AgentSpec> {
             max_concurrent: settings.max_concurrent,
             timeout,
             idle_timeout,
-            implementation: command(&custom.command),
+            implementation: AgentCommand {
+                resume: custom.resume_args.clone().filter(|_| settings.driver == Driver::Cli),
+                ..command(&custom.command)
+            },
             review: command(custom.review_command.as_deref().unwrap_or(&custom.command)),
         });
     }

@@ -35,6 +35,9 @@ pub struct CustomAgent {
     pub prompt: Delivery,
     /// How its output is parsed.
     pub output: OutputKind,
+    /// The arguments that continue its own session, `{session}` standing for the id its output
+    /// named (`resume_args = ["--resume", "{session}"]`); `None`: a rework starts afresh.
+    pub resume_args: Option<Vec<String>>,
 }
 
 /// Per-agent settings (`[agents.<id>]`), for built-in and custom agents.

@@ -62,6 +62,7 @@ pub(super) struct RawAgent {
     pub(super) review_command: Option<Vec<String>>,
     pub(super) prompt: Option<String>,
     pub(super) output: Option<String>,
+    pub(super) resume_args: Option<Vec<String>>,
     // The openai-api agent's keys.
     pub(super) base_url: Option<String>,
     pub(super) api_key_env: Option<String>,

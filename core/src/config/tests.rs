@@ -135,3 +135,20 @@ fn syntax_errors_have_a_line() {
     let err = parse("a = 1\nb = [\n").unwrap_err();
     assert!(err.line.is_some(), "{err}");
 }
+
+#[test]
+fn resume_args_are_for_custom_cli_agents_with_the_session_placeholder_once() {
+    let ok = parse("[agents.mine]\ncommand = [\"my-agent\"]\nresume_args = [\"--resume\", \"{session}\"]\n").unwrap();
+    let mine = ok.agents.settings["mine"].custom.as_ref().unwrap();
+    assert_eq!(mine.resume_args.as_deref(), Some(&["--resume".to_string(), "{session}".to_string()][..]));
+    for (text, why) in [
+        ("[agents.mine]\ncommand = [\"a\"]\nresume_args = [\"--resume\"]\n", "{session}"),
+        ("[agents.mine]\ncommand = [\"a\"]\nresume_args = [\"{session}\", \"{session}\"]\n", "{session}"),
+        ("[agents.codex]\nresume_args = [\"resume\", \"{session}\"]\n", "only custom agents"),
+        ("[agents.mine]\ncommand = [\"a\"]\ndriver = \"acp\"\nresume_args = [\"x\", \"{session}\"]\n", "driver = \"acp\""),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert!(err.key.as_deref().is_some_and(|k| k.ends_with(".resume_args")), "{text}: {err}");
+        assert!(err.to_string().contains(why), "{text}: {err}");
+    }
+}

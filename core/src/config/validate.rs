@@ -393,6 +393,7 @@ impl Validator<'_> {
             ("review_command", raw.review_command.is_some()),
             ("prompt", raw.prompt.is_some()),
             ("output", raw.output.is_some()),
+            ("resume_args", raw.resume_args.is_some()),
         ] {
             if set {
                 let message = "only custom agents (tables with a `command`) take this key";
@@ -519,7 +520,19 @@ impl Validator<'_> {
         }
         let prompt = self.named(&key("prompt"), raw.prompt.as_deref(), &Delivery::ALL, Delivery::Stdin, span)?;
         let output = self.named(&key("output"), raw.output.as_deref(), &OutputKind::ALL, OutputKind::Text, span)?;
-        Ok(CustomAgent { command, review_command: raw.review_command.clone(), prompt, output })
+        if let Some(resume) = &raw.resume_args
+            && resume.iter().filter(|a| a.contains("{session}")).count() != 1
+        {
+            let message = "expected the arguments that continue the agent's session, with `{session}` once where its id goes: [\"--resume\", \"{session}\"]";
+            return Err(self.error(&key("resume_args"), Some(span.clone()), message));
+        }
+        Ok(CustomAgent {
+            command,
+            review_command: raw.review_command.clone(),
+            prompt,
+            output,
+            resume_args: raw.resume_args.clone(),
+        })
     }
 
     /// `driver = "acp"`: the agent must have an ACP mode, and the CLI-only keys are absent (the
@@ -539,9 +552,14 @@ impl Validator<'_> {
                 return Err(self.error(&key("model"), Some(span.clone()), message));
             }
         }
-        for (name, set) in [("prompt", raw.prompt.is_some()), ("output", raw.output.is_some())] {
+        for (name, set) in [
+            ("prompt", raw.prompt.is_some()),
+            ("output", raw.output.is_some()),
+            ("resume_args", raw.resume_args.is_some()),
+        ] {
             if set {
-                let message = "not used with driver = \"acp\": the prompt and the answer go over the protocol";
+                let message =
+                    "not used with driver = \"acp\": the prompt, the answer and the session go over the protocol";
                 return Err(self.error(&key(name), Some(span.clone()), message));
             }
         }

@@ -26,6 +26,7 @@ pub(super) fn command_run(
     let run = AgentRun {
         session: None,
         command: AgentCommand {
+            resume: None,
             agent: name.to_string(),
             program: argv[0].clone(),
             args: argv[1..].to_vec(),

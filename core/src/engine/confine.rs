@@ -28,8 +28,6 @@ pub(super) struct AttemptSandbox {
     pub(super) confined: bool,
     /// The private copies of the agent's own directory (a refreshed login is given back).
     homes: crate::sandbox::PrivateHomes,
-    /// An implementer's: (agent, where its private directories are kept for its next attempt).
-    kept: Option<(String, std::path::PathBuf)>,
 }
 
 impl AttemptSandbox {
@@ -37,9 +35,6 @@ impl AttemptSandbox {
     /// the repository (see [`Quarantine::conclude`]). `None` when it had no private store.
     pub(super) fn conclude(&mut self, ctx: &Ctx) -> Result<Option<Concluded>, crate::Error> {
         self.homes.give_back();
-        if let (Some((agent, kept)), Some(temp)) = (self.kept.take(), &self._temp) {
-            crate::sandbox::keep_session(&agent, temp.path(), &kept);
-        }
         let Some(store) = self.store.take() else { return Ok(None) };
         let repo = ctx.store.repo()?;
         Ok(Some(store.conclude(&repo, true)?))
@@ -125,6 +120,13 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
             }
         }
     }
+    // An implementer's own directories live where its next attempt in this worktree finds them
+    // (its sessions, for a rework to continue), at one path across attempts; the user's
+    // settings are copied over them each time.
+    let kept = (role == Role::Implementation && mode != SandboxMode::Off && temp.is_some())
+        .then(|| crate::sandbox::kept_dir(&super::attempt_temps::worktree_key(cwd), agent))
+        .and_then(|dir| crate::sandbox::prepare_kept(&dir));
+    extra.extend(kept.iter().cloned());
     let git = store.as_ref().map(|s| GitAreas { admin: s.admin().to_path_buf(), store: s.dir() });
     let writable = writable_paths(role, agent, cwd, git.as_ref(), &temp_path, home.as_deref(), &extra);
     let support = crate::sandbox::support();
@@ -141,25 +143,18 @@ fn build(ctx: &Ctx, role: Role, agent: &str, cwd: &Path, store: Option<Quarantin
     // tool's files and writes under `/tmp` unless `CLAUDE_CODE_TMPDIR` says otherwise.
     let mut env: Vec<(String, String)> =
         ["TMPDIR", "TMP", "TEMP", "CLAUDE_CODE_TMPDIR"].iter().map(|k| (k.to_string(), dir.clone())).collect();
-    // An implementer's own directories kept from its previous attempt in this worktree (its
-    // session, for a rework to continue), then the user's settings copied over them.
-    let kept = (role == Role::Implementation && mode != SandboxMode::Off)
-        .then(|| crate::sandbox::kept_dir(&super::attempt_temps::worktree_key(cwd), agent));
     // Only a temporary directory of our own can hold private copies (never the shared one).
     let homes = match &temp {
-        Some(t) if mode != SandboxMode::Off => {
-            if let Some(kept) = &kept {
-                crate::sandbox::restore_session(agent, kept, t.path());
-            }
-            crate::sandbox::PrivateHomes::make(agent, home.as_deref(), t.path())
-        }
+        Some(t) if mode != SandboxMode::Off => match &kept {
+            Some(kept) => crate::sandbox::PrivateHomes::make_in(agent, home.as_deref(), kept, t.path()),
+            None => crate::sandbox::PrivateHomes::make(agent, home.as_deref(), t.path()),
+        },
         _ => crate::sandbox::PrivateHomes::default(),
     };
     env.extend(homes.env.iter().cloned());
     env.extend(identity_when_missing(ctx, agent));
     let confinement = Confinement { mode, writable: writable.paths, git_writable: writable.git };
-    let kept = kept.map(|dir| (agent.to_string(), dir));
-    AttemptSandbox { confinement, env, _temp: temp, store, confined, homes, kept }
+    AttemptSandbox { confinement, env, _temp: temp, store, confined, homes }
 }
 
 /// A git identity for the agent's commits when the repository (and the user) has none: through

@@ -394,6 +394,7 @@ impl Toolbox {
         let run = AgentRun {
             session: None,
             command: AgentCommand {
+                resume: None,
                 agent: format!("{}:run_command", self.run.command.agent),
                 program: argv[0].clone(),
                 args: argv[1..].to_vec(),

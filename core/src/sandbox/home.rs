@@ -144,10 +144,18 @@ impl PrivateHomes {
     /// `home`), and the cache variables every attempt gets. Nothing is made for a reviewer's or
     /// an implementer's own directory that cannot be moved.
     pub fn make(agent: &str, home: Option<&Path>, temp: &Path) -> PrivateHomes {
+        PrivateHomes::make_in(agent, home, temp, temp)
+    }
+
+    /// [`PrivateHomes::make`] with the agent's own directories under `dirs` (a place kept from
+    /// one attempt to the next, for its sessions: see [`super::kept_dir`]) and the caches under
+    /// `temp` (never kept: nothing left in a cache runs later).
+    pub fn make_in(agent: &str, home: Option<&Path>, dirs: &Path, temp: &Path) -> PrivateHomes {
         let mut homes = PrivateHomes::default();
         let mut set = |k: &str, v: &Path| homes.env.push((k.to_string(), v.display().to_string()));
         set("XDG_CACHE_HOME", &temp.join("cache"));
         set("npm_config_cache", &temp.join("npm-cache"));
+        let temp = dirs;
         let Some(home) = home else { return homes };
         if let Some(moved) = MOVED.iter().find(|m| m.agent == agent) {
             let real = match (std::env::var_os(moved.var), moved.inside) {

@@ -12,12 +12,6 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// The private directories [`super::PrivateHomes::make`] makes under an attempt's temporary
-/// directory that hold an agent's sessions.
-fn kept_names(agent: &str) -> [String; 3] {
-    [format!("{agent}-home"), "xdg-data".into(), "xdg-state".into()]
-}
-
 /// Where `agent`'s directories are kept for the worktree whose key is `key`.
 pub fn kept_dir(key: &str, agent: &str) -> PathBuf {
     std::env::temp_dir().join(format!("kitty-session-{key}-{agent}"))
@@ -43,46 +37,30 @@ fn sanitize(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// After an implementation attempt (every process of it gone): moves its private directories
-/// from `temp` to `kept`, replacing what was kept before.
-pub fn keep_session(agent: &str, temp: &Path, kept: &Path) {
-    let moved = (|| -> std::io::Result<()> {
-        if own_dir(kept) {
-            std::fs::remove_dir_all(kept)?;
-        } else if std::fs::symlink_metadata(kept).is_ok() {
-            return Err(std::io::Error::other("something not ours is in the way"));
+/// Before an implementation attempt: the directory under which its private directories live
+/// across the WP's attempts (made, mode 0700, when it is not there; every link and special file
+/// in it removed), so the paths an agent recorded in its own state (Codex keeps its sessions'
+/// absolute paths in a database) stay valid. `None` when it cannot be used (something not ours
+/// is in the way): the attempt's private directories are then its own, thrown away after it.
+pub fn prepare_kept(kept: &Path) -> Option<PathBuf> {
+    if std::fs::symlink_metadata(kept).is_err() {
+        let made = std::fs::create_dir(kept)
+            .and_then(|()| std::fs::set_permissions(kept, std::os::unix::fs::PermissionsExt::from_mode(0o700)));
+        if let Err(err) = made {
+            tracing::warn!(dir = %kept.display(), %err, "an agent's sessions cannot be kept for a rework");
+            return None;
         }
-        std::fs::create_dir(kept)?;
-        std::fs::set_permissions(kept, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
-        for name in kept_names(agent) {
-            if own_dir(&temp.join(&name)) {
-                std::fs::rename(temp.join(&name), kept.join(&name))?;
-            }
-        }
-        Ok(())
-    })();
-    if let Err(err) = moved {
-        tracing::warn!(dir = %kept.display(), %err, "an agent's session could not be kept for a rework");
     }
-}
-
-/// Before an implementation attempt: moves what [`keep_session`] kept for it into its temporary
-/// directory `temp` (cleaned of links first). Nothing when nothing was kept.
-pub fn restore_session(agent: &str, kept: &Path, temp: &Path) {
     if !own_dir(kept) {
-        return;
+        tracing::warn!(dir = %kept.display(), "not ours: an agent's sessions are not kept there");
+        return None;
     }
-    let restored = sanitize(kept).and_then(|()| {
-        for name in kept_names(agent) {
-            if own_dir(&kept.join(&name)) {
-                std::fs::rename(kept.join(&name), temp.join(&name))?;
-            }
+    match sanitize(kept) {
+        Ok(()) => Some(kept.to_path_buf()),
+        Err(err) => {
+            tracing::warn!(dir = %kept.display(), %err, "an agent's kept sessions could not be checked");
+            None
         }
-        std::fs::remove_dir_all(kept)
-    });
-    match restored {
-        Ok(()) => tracing::debug!(dir = %kept.display(), "an agent's kept session is back for its attempt"),
-        Err(err) => tracing::warn!(dir = %kept.display(), %err, "an agent's kept session could not be restored"),
     }
 }
 
@@ -102,21 +80,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_kept_home_comes_back_without_the_links_an_agent_planted() {
+    fn a_kept_directory_is_handed_back_without_the_links_an_agent_planted() {
         let tmp = tempfile::tempdir().unwrap();
-        let (first, second, kept) = (tmp.path().join("a1"), tmp.path().join("a2"), tmp.path().join("kept"));
+        let kept = tmp.path().join("kept");
         let outside = tmp.path().join("outside.txt");
         std::fs::write(&outside, "mine").unwrap();
+        let first = prepare_kept(&kept).unwrap();
         std::fs::create_dir_all(first.join("gemini-home/.gemini/tmp/chats")).unwrap();
         std::fs::write(first.join("gemini-home/.gemini/tmp/chats/session-1.json"), "{}").unwrap();
         std::os::unix::fs::symlink(&outside, first.join("gemini-home/.gemini/settings.json")).unwrap();
-        keep_session("gemini", &first, &kept);
-        std::fs::create_dir_all(&second).unwrap();
-        restore_session("gemini", &kept, &second);
+        let second = prepare_kept(&kept).unwrap();
+        assert_eq!(second, first, "the same place, so recorded paths stay valid");
         let home = second.join("gemini-home/.gemini");
         assert_eq!(std::fs::read_to_string(home.join("tmp/chats/session-1.json")).unwrap(), "{}");
         assert!(std::fs::symlink_metadata(home.join("settings.json")).is_err(), "the planted link is gone");
-        assert!(!kept.exists());
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine");
+        // A link in its place is not followed.
+        let other = tmp.path().join("other");
+        std::os::unix::fs::symlink(tmp.path(), &other).unwrap();
+        assert_eq!(prepare_kept(&other), None);
     }
 }

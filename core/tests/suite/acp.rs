@@ -19,6 +19,7 @@ fn acp_run(dir: &Path, state: &Path, mode: &str) -> AgentRun {
     AgentRun {
         session: None,
         command: AgentCommand {
+            resume: None,
             agent: "acp-fixture".into(),
             program: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../tests/fixtures/agents/acp-agent")

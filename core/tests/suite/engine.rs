@@ -104,6 +104,55 @@ async fn the_sample_as_imported_finishes_its_open_wps() {
     assert_eq!(names, ["imported", "claimed", "worktree_ready", "agent_started", "agent_finished", "approved"]);
 }
 
+/// A rework by a CLI with resume arguments continues its session: `--resume <id>` with the id
+/// its output named, the feedback alone as the prompt; when the CLI does not know the session,
+/// the same attempt runs again in a new session with the whole prompt (no retry spent).
+async fn rework_with(resume: &str) -> (String, String, tempfile::TempDir) {
+    let tmp = common::repo();
+    common::feature(tmp.path(), "031-resume", &[("WP01", "planned", &[])]);
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path().display().to_string();
+    let implementer = common::agent("impl", &[("FAKE_STATE_DIR", &s), ("FAKE_RESUME", resume)]).replace(
+        "output = \"stream-json\"\n",
+        "output = \"stream-json\"\nresume_args = [\"--resume\", \"{session}\"]\n",
+    );
+    let cfg = config(
+        "max_retries = 0\n[agents]\nimplementation = [\"impl\"]\nreview = [\"rev\"]",
+        &[implementer, agent("rev", &[("FAKE_STATE_DIR", &s), ("FAKE_VERDICT", "reject_once")])],
+    );
+    let orch = Orchestrator::open(tmp.path(), Some(cfg)).unwrap();
+    let summary = orch
+        .run("031-resume", fast(), kitty_orchestrator::engine::no_events(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:?}");
+    let state_now = orch.status("031-resume").unwrap().wps.into_values().next().unwrap();
+    assert_eq!(
+        (state_now.session.as_deref(), state_now.session_agent.as_deref()),
+        (Some("fake-session"), Some("impl"))
+    );
+    let resumed = std::fs::read_to_string(state.path().join("resumed-WP01.txt")).unwrap();
+    let log = std::fs::read_to_string(tmp.path().join(".kittify/logs/031-resume/WP01-implementation-3.log")).unwrap();
+    (resumed, log, tmp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rework_continues_the_clis_own_session() {
+    let (resumed, log, _tmp) = rework_with("ok").await;
+    assert_eq!(resumed, "resume fake-session: ok, whole prompt False\n");
+    assert!(log.contains("--resume fake-session"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rework_whose_session_the_cli_does_not_know_runs_afresh_in_the_same_attempt() {
+    let (resumed, log, tmp) = rework_with("fail").await;
+    assert_eq!(resumed, "resume fake-session: unknown, whole prompt False\n");
+    assert!(log.contains("could not be continued") && !log.contains("--resume"), "{log}");
+    let aside = tmp.path().join(".kittify/logs/031-resume/WP01-implementation-3.resume-failed.log");
+    let first = std::fs::read_to_string(aside).unwrap();
+    assert!(first.contains("No conversation found with session ID: fake-session"), "{first}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_rejection_sends_feedback_to_the_next_implementation() {
     let tmp = common::repo();

@@ -21,6 +21,7 @@ fn fixture(name: &str) -> PathBuf {
 fn command(env: &[(&str, &str)], output: OutputKind, delivery: Delivery) -> AgentCommand {
     let claude = builtin_profiles().into_iter().find(|p| p.id == "claude-code").unwrap();
     AgentCommand {
+        resume: None,
         agent: "claude-code".into(),
         program: fixture("fake-agent").display().to_string(),
         args: claude.implementation.clone(),

@@ -116,13 +116,16 @@ async fn one_attempt(
 }
 
 /// The session a rework attempt continues: the first attempt after a rejection, by the agent
-/// that did the work, when it named its session and its driver can continue one (ACP). A retry
-/// after a failed attempt starts afresh with the whole prompt.
+/// that did the work, when it named its session and can continue one (over ACP, or a CLI with
+/// resume arguments). A retry after a failed attempt starts afresh with the whole prompt.
 fn continuation(ctx: &Ctx, agent: &str, state: &WpState, job: &Job) -> Option<SessionToContinue> {
     job.rework.as_ref()?;
     let retry = matches!(state.last_event, WpEvent::AgentFinished { .. } | WpEvent::RetryScheduled { .. });
-    let acp = ctx.roster.spec(agent).is_some_and(|s| s.command(Role::Implementation).driver == Driver::Acp);
-    if retry || !acp || state.session_agent.as_deref() != Some(agent) {
+    let can = ctx.roster.spec(agent).is_some_and(|s| {
+        let command = s.command(Role::Implementation);
+        command.driver == Driver::Acp || command.resume.is_some()
+    });
+    if retry || !can || state.session_agent.as_deref() != Some(agent) {
         return None;
     }
     let id = crate::limits::valid_session(state.session.as_deref())?;

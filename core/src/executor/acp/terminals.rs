@@ -126,6 +126,7 @@ impl Terminals {
         let run = AgentRun {
             session: None,
             command: AgentCommand {
+                resume: None,
                 agent: format!("{}:terminal", self.run.command.agent),
                 program,
                 args,
