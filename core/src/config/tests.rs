@@ -145,7 +145,10 @@ fn resume_args_are_for_custom_cli_agents_with_the_session_placeholder_once() {
         ("[agents.mine]\ncommand = [\"a\"]\nresume_args = [\"--resume\"]\n", "{session}"),
         ("[agents.mine]\ncommand = [\"a\"]\nresume_args = [\"{session}\", \"{session}\"]\n", "{session}"),
         ("[agents.codex]\nresume_args = [\"resume\", \"{session}\"]\n", "only custom agents"),
-        ("[agents.mine]\ncommand = [\"a\"]\ndriver = \"acp\"\nresume_args = [\"x\", \"{session}\"]\n", "driver = \"acp\""),
+        (
+            "[agents.mine]\ncommand = [\"a\"]\ndriver = \"acp\"\nresume_args = [\"x\", \"{session}\"]\n",
+            "driver = \"acp\"",
+        ),
     ] {
         let err = parse(text).unwrap_err();
         assert!(err.key.as_deref().is_some_and(|k| k.ends_with(".resume_args")), "{text}: {err}");
