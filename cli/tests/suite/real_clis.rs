@@ -229,14 +229,16 @@ fn gemini_acp() {
     prove("gemini", installed, EditStyle::Tools, |url| Setup { acp: true, ..gemini_setup(url) });
 }
 
-/// A review rejects the work once; the rework continues Gemini CLI's own session over ACP. (It
-/// finds the session only because the implementer's private `GEMINI_CLI_HOME` stays at one path
-/// across the WP's attempts: moved to a new path, its project's chats are not found — "No
-/// previous sessions found for this project" — and the rework would start afresh.)
+/// A review rejects the work once. Gemini CLI 0.61.0 over ACP continues its session only some of
+/// the time: when its process ends it may set the session file back to the start-up context, and
+/// then `session/load` answers "No previous sessions found for this project" (seen both ways on
+/// this machine, the second more often under load). Either way the rework must be done: continued,
+/// or afresh with the whole prompt. Which one happened is said. (Moved to another path between
+/// attempts, its sessions were never found: the private directory stays at one path.)
 #[test]
-fn gemini_acp_rework_continues_its_session() {
+fn gemini_acp_rework() {
     let installed = real_clis::npm("@google/gemini-cli", "latest", "gemini");
-    prove_rework("gemini", installed, |url| Setup { acp: true, wps: Some(1), ..gemini_setup(url) }, true);
+    prove_rework("gemini", installed, |url| Setup { acp: true, wps: Some(1), ..gemini_setup(url) }, false);
 }
 
 /// A review rejects the work once; the rework continues Claude Code's own session over ACP
