@@ -47,36 +47,10 @@ fn prove(id: &str, installed: Result<Installed, Skip>, style: EditStyle, setup: 
     };
     let standin = ModelStandIn::start(id, style);
     let setup = setup(&standin.url);
-    let home = tempfile::tempdir().unwrap();
-    for (path, text) in &setup.home_files {
-        let path = home.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
     let count = setup.wps.unwrap_or(3);
-    let tmp = common::repo(SLUG, count, "");
+    let (tmp, _home, out) = run_real(id, &installed, &setup, count);
     let dir = tmp.path();
-    write_config(dir, id, &setup);
-    git(dir, &["commit", "-q", "-am", "run every WP on the real CLI"]);
-    let path = format!("{}:{}", installed.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let out = bin()
-        .args(["run", SLUG])
-        .current_dir(dir)
-        .env("HOME", home.path())
-        .env("PATH", path)
-        .envs(setup.env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    let said = || {
-        format!(
-            "{id} {}\n--- stdout\n{}\n--- stderr\n{}\n--- the stand-in saw\n{}\n--- agent logs\n{}",
-            installed.version,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            standin.transcript(),
-            agent_logs(dir)
-        )
-    };
+    let said = || report(id, &installed, &out, &standin, dir);
     assert_eq!(out.status.code(), Some(0), "{}", said());
     let status = bin().args(["status", SLUG, "--json"]).current_dir(dir).output().unwrap();
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -121,6 +95,48 @@ fn prove(id: &str, installed: Result<Installed, Skip>, style: EditStyle, setup: 
     };
     let note = installed.note.map(|n| format!("; {n}")).unwrap_or_default();
     eprintln!("{id}: proven end to end{driver} with {}{drift}{note}", installed.version);
+}
+
+/// A feature of `count` WPs run to its end through `id` on the real CLI, set up as `setup` says
+/// (its home files, its environment): (the repository, the home directory, the run's output).
+fn run_real(
+    id: &str,
+    installed: &Installed,
+    setup: &Setup,
+    count: usize,
+) -> (tempfile::TempDir, tempfile::TempDir, std::process::Output) {
+    let home = tempfile::tempdir().unwrap();
+    for (path, text) in &setup.home_files {
+        let path = home.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let tmp = common::repo(SLUG, count, "");
+    let dir = tmp.path();
+    write_config(dir, id, setup);
+    git(dir, &["commit", "-q", "-am", "run every WP on the real CLI"]);
+    let path = format!("{}:{}", installed.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = bin()
+        .args(["run", SLUG])
+        .current_dir(dir)
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .envs(setup.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    (tmp, home, out)
+}
+
+/// What a failing check shows: the run's output, what the stand-in saw, the agents' logs.
+fn report(id: &str, installed: &Installed, out: &std::process::Output, standin: &ModelStandIn, dir: &Path) -> String {
+    format!(
+        "{id} {}\n--- stdout\n{}\n--- stderr\n{}\n--- the stand-in saw\n{}\n--- agent logs\n{}",
+        installed.version,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        standin.transcript(),
+        agent_logs(dir)
+    )
 }
 
 fn write_config(dir: &Path, id: &str, setup: &Setup) {
@@ -290,35 +306,9 @@ fn prove_rework(id: &str, installed: Result<Installed, Skip>, setup: impl Fn(&st
     };
     let standin = ModelStandIn::start_rejecting_once(id, EditStyle::Tools);
     let setup = setup(&standin.url);
-    let home = tempfile::tempdir().unwrap();
-    for (path, text) in &setup.home_files {
-        let path = home.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    let tmp = common::repo(SLUG, 1, "");
+    let (tmp, _home, out) = run_real(id, &installed, &setup, 1);
     let dir = tmp.path();
-    write_config(dir, id, &setup);
-    git(dir, &["commit", "-q", "-am", "run the WP on the real CLI"]);
-    let path = format!("{}:{}", installed.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let out = bin()
-        .args(["run", SLUG])
-        .current_dir(dir)
-        .env("HOME", home.path())
-        .env("PATH", path)
-        .envs(setup.env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    let said = || {
-        format!(
-            "{id} {}\n--- stdout\n{}\n--- stderr\n{}\n--- the stand-in saw\n{}\n--- agent logs\n{}",
-            installed.version,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            standin.transcript(),
-            agent_logs(dir)
-        )
-    };
+    let said = || report(id, &installed, &out, &standin, dir);
     assert_eq!(out.status.code(), Some(0), "{}", said());
     let file = git(dir, &["show", &format!("{SLUG}-WP01:{}", file_of("WP01"))]);
     assert_eq!(file, format!("{}{REWORK_LINE}", content_of("WP01", id)), "{}", said());

@@ -32,22 +32,8 @@ pub(super) fn forget_sessions(cwd: &Path) {
 /// only directories of our own user, never through a link. One look at the temporary directory
 /// for all of them.
 pub(super) fn remove_dead_temps<'a>(worktrees: impl IntoIterator<Item = &'a Path>) {
-    use std::os::unix::fs::MetadataExt;
     let prefixes: std::collections::HashSet<String> = worktrees.into_iter().map(temp_prefix).collect();
-    let uid = nix::unistd::geteuid().as_raw();
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        // `kitty-attempt-<key>-` is 27 characters; tempfile adds its random part after it.
-        let dead = name.to_str().and_then(|n| n.get(..27)).is_some_and(|p| prefixes.contains(p));
-        let path = entry.path();
-        if dead && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid) {
-            match std::fs::remove_dir_all(&path) {
-                Ok(()) => {
-                    tracing::info!(dir = %path.display(), "removed the temporary directory of a dead run's attempt")
-                }
-                Err(err) => tracing::warn!(dir = %path.display(), %err, "a dead run's temporary directory stays"),
-            }
-        }
-    }
+    // `kitty-attempt-<key>-` is 27 characters; tempfile adds its random part after it.
+    let dead = |name: &str| name.get(..27).is_some_and(|p| prefixes.contains(p));
+    crate::sandbox::remove_own_temp_dirs(dead, "the temporary directory of a dead run's attempt");
 }

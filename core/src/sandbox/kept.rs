@@ -67,10 +67,20 @@ pub fn prepare_kept(kept: &Path) -> Option<PathBuf> {
 /// Forgets what is kept for the worktree `key` (every agent): the WP is done with.
 pub fn forget_sessions(key: &str) {
     let prefix = format!("kitty-session-{key}-");
+    remove_own_temp_dirs(|name| name.starts_with(&prefix), "an agent's kept session");
+}
+
+/// Removes the directories in the system temporary directory whose names `ours` picks: only
+/// directories of our own user, never through a link. `what` names them in the log.
+pub fn remove_own_temp_dirs(ours: impl Fn(&str) -> bool, what: &str) {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
     for entry in entries.flatten() {
-        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) && own_dir(&entry.path()) {
-            let _ = std::fs::remove_dir_all(entry.path());
+        let path = entry.path();
+        if entry.file_name().to_str().is_some_and(&ours) && own_dir(&path) {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => tracing::info!(dir = %path.display(), "removed {what}"),
+                Err(err) => tracing::warn!(dir = %path.display(), %err, "{what} stays"),
+            }
         }
     }
 }

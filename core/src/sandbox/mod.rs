@@ -16,7 +16,7 @@ mod landlock_rules;
 mod writable;
 
 pub use home::{PrivateHomes, private_copies};
-pub use kept::{forget_sessions, kept_dir, prepare_kept};
+pub use kept::{forget_sessions, kept_dir, prepare_kept, remove_own_temp_dirs};
 pub use landlock_rules::{Prepared, Support, confine_child, prepare, support};
 pub use writable::{GitAreas, Writable, home_dirs, writable_paths};
 

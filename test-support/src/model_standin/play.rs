@@ -194,13 +194,7 @@ fn rework(c: &Conversation, agent: &str, wp: &str, worktree: &str) -> Turn {
     let content = format!("{}{REWORK_LINE}", content_of(wp, agent));
     let find = |names: &[&str]| names.iter().find_map(|n| c.tools.iter().find(|t| t.name == *n)).cloned();
     match (find(&WRITE_TOOLS), find(&SHELL_TOOLS), results) {
-        (Some(write), _, 0) => call(
-            &write,
-            &[
-                (&["file_path", "filePath", "absolute_path", "path"], &path),
-                (&["content", "file_text", "text", "contents"], &content),
-            ],
-        ),
+        (Some(write), _, 0) => write_call(&write, &path, &content),
         (None, Some(shell), 0) => {
             let lines: Vec<String> = content.lines().map(|l| format!("'{l}'")).collect();
             let command = format!("printf '%s\\n' {} > {file}", lines.join(" "));
@@ -219,13 +213,7 @@ fn implement(c: &Conversation, agent: &str, style: EditStyle, wp: &str, worktree
     let commit = format!("git add -A && git commit -q -m '{wp}: {file}'");
     let done = Turn::Text(format!("I wrote {file} and committed it.\n\nKITTY-STATUS: done"));
     match (find(&WRITE_TOOLS), find(&SHELL_TOOLS), results) {
-        (Some(write), _, 0) => call(
-            &write,
-            &[
-                (&["file_path", "filePath", "absolute_path", "path"], &path),
-                (&["content", "file_text", "text", "contents"], &content),
-            ],
-        ),
+        (Some(write), _, 0) => write_call(&write, &path, &content),
         (None, Some(shell), 0) => {
             let command = format!("printf '%s\\n' '{}' > {file}", content.trim_end());
             call(&shell, &[(&["command", "cmd"], &command)])
@@ -237,6 +225,17 @@ fn implement(c: &Conversation, agent: &str, style: EditStyle, wp: &str, worktree
         }
         (None, None, _) => Turn::Text(format!("Implementing {wp}")),
     }
+}
+
+/// A call of the CLI's file-writing tool `write`: `content` into `path`.
+fn write_call(write: &super::dialects::Tool, path: &str, content: &str) -> Turn {
+    call(
+        write,
+        &[
+            (&["file_path", "filePath", "absolute_path", "path"], path),
+            (&["content", "file_text", "text", "contents"], content),
+        ],
+    )
 }
 
 /// A call of `tool` with these arguments: each one given under the first of its candidate names
